@@ -1,0 +1,144 @@
+// Package authorizer is the API Gateway REST REQUEST authorizer: it resolves
+// the x-api-key header to an account, a key id and scopes.
+package authorizer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/workflowsapi/workflows/internal/apikey"
+	"github.com/workflowsapi/workflows/internal/domain"
+)
+
+// HeaderAPIKey carries the key. Header names are case-insensitive.
+const HeaderAPIKey = "x-api-key"
+
+// The authorizer context's fields, read back by the route functions.
+const (
+	ContextAccountID   = "accountId"
+	ContextKeyID       = "keyId"
+	ContextScopes      = "scopes" // space-separated
+	ContextRateLimitID = "rateLimitId"
+	ContextLastUsedAt  = "lastUsedAt" // Unix ms, "0" if never
+)
+
+// ErrUnauthorized is the error API Gateway turns into its UNAUTHORIZED
+// gateway response (401): the message must be exactly "Unauthorized".
+//
+//lint:ignore ST1005 API Gateway matches this exact, capitalised message.
+var ErrUnauthorized = errors.New("Unauthorized")
+
+// KeyLookup finds a key by the hash of its plaintext. It returns
+// domain.ErrNotFound if no key has that hash; any other error means the store
+// could not be read.
+type KeyLookup interface {
+	ByHash(ctx context.Context, hash string) (key domain.APIKey, storedHash string, err error)
+}
+
+// Authorizer resolves keys.
+type Authorizer struct {
+	keys   KeyLookup
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// New returns an Authorizer. now may be nil for the wall clock.
+func New(keys KeyLookup, now func() time.Time, logger *slog.Logger) *Authorizer {
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Authorizer{keys: keys, now: now, logger: logger}
+}
+
+// Handle is the Lambda handler. A missing, malformed, unknown, revoked or
+// expired key gets ErrUnauthorized; a malformed one (including a bad
+// checksum) is turned away before any store read. A store that cannot be read
+// gets a plain error, which API Gateway answers as AUTHORIZER_FAILURE:
+// authentication fails closed.
+func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	log := a.logger.With("request_id", req.RequestContext.RequestID)
+	key := headerValue(req, HeaderAPIKey)
+	if err := apikey.Validate(key); err != nil {
+		log.InfoContext(ctx, "key refused", "reason", "malformed")
+		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
+	}
+	hash := apikey.Hash(key)
+	k, storedHash, err := a.keys.ByHash(ctx, hash)
+	if errors.Is(err, domain.ErrNotFound) {
+		log.InfoContext(ctx, "key refused", "reason", "unknown")
+		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
+	}
+	if err != nil {
+		log.ErrorContext(ctx, "key store unavailable", "error", err)
+		return events.APIGatewayCustomAuthorizerResponse{}, errors.New("key store unavailable")
+	}
+	if !apikey.HashesEqual(hash, storedHash) {
+		log.ErrorContext(ctx, "key store returned a different hash", "key_id", k.ID)
+		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
+	}
+	if status := k.Status(a.now()); status != domain.KeyActive {
+		log.InfoContext(ctx, "key refused", "reason", string(status), "key_id", k.ID)
+		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
+	}
+	lastUsed := int64(0)
+	if k.LastUsedAt != nil {
+		lastUsed = k.LastUsedAt.UnixMilli()
+	}
+	return events.APIGatewayCustomAuthorizerResponse{
+		PrincipalID: k.ID,
+		PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
+			Version: "2012-10-17",
+			Statement: []events.IAMPolicyStatement{{
+				Action:   []string{"execute-api:Invoke"},
+				Effect:   "Allow",
+				Resource: []string{WholeAPI(req.MethodArn)},
+			}},
+		},
+		Context: map[string]any{
+			ContextAccountID:   k.AccountID,
+			ContextKeyID:       k.ID,
+			ContextScopes:      k.Scopes.String(),
+			ContextRateLimitID: k.RateLimitID,
+			ContextLastUsedAt:  strconv.FormatInt(lastUsed, 10),
+		},
+	}, nil
+}
+
+// WholeAPI turns a method ARN (arn:aws:execute-api:region:account:api/stage/
+// METHOD/path) into one that covers every method and path of the API's stage.
+// The policy is then right for any route, so a cached answer can be reused
+// across routes; scopes are checked by each route's function.
+func WholeAPI(methodArn string) string {
+	arn, rest, ok := strings.Cut(methodArn, ":execute-api:")
+	if !ok {
+		return methodArn
+	}
+	parts := strings.SplitN(rest, "/", 3)
+	if len(parts) < 2 {
+		return methodArn
+	}
+	return arn + ":execute-api:" + parts[0] + "/" + parts[1] + "/*"
+}
+
+func headerValue(req events.APIGatewayCustomAuthorizerRequestTypeRequest, name string) string {
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	for k, vs := range req.MultiValueHeaders {
+		if strings.EqualFold(k, name) && len(vs) > 0 {
+			return vs[0]
+		}
+	}
+	return ""
+}

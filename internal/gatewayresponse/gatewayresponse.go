@@ -44,10 +44,14 @@ var All = []Response{Unauthorized, MissingAuthenticationToken, AccessDenied, Aut
 
 // Body returns the response's JSON body in the contract's error envelope.
 func (r Response) Body() string {
-	body, err := json.Marshal(map[string]any{
-		"success": false,
-		"error":   map[string]string{"code": string(r.Code), "message": r.Message},
-	})
+	type errorBody struct {
+		Code    domain.Code `json:"code"`
+		Message string      `json:"message"`
+	}
+	body, err := json.Marshal(struct {
+		Success bool      `json:"success"`
+		Error   errorBody `json:"error"`
+	}{false, errorBody{r.Code, r.Message}})
 	if err != nil {
 		panic(err) // static strings always marshal
 	}

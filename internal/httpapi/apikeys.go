@@ -143,12 +143,11 @@ func (h *handlers) createKey(w http.ResponseWriter, r *http.Request) {
 // issueKey makes the plaintext for k, stores k with its hash, and returns the
 // view that shows the plaintext this once.
 func (h *handlers) issueKey(r *http.Request, k domain.APIKey) (keyView, error) {
-	plaintext, err := apikey.Generate()
+	k, plaintext, hash, err := apikey.Issue(k)
 	if err != nil {
 		return keyView{}, err
 	}
-	k.Prefix = apikey.DisplayPrefix(plaintext)
-	if err := h.Keys.Create(r.Context(), k, apikey.Hash(plaintext)); err != nil {
+	if err := h.Keys.Create(r.Context(), k, hash); err != nil {
 		return keyView{}, err
 	}
 	logger(r).InfoContext(r.Context(), "api key created", "new_key_id", k.ID, "scopes", k.Scopes.String())

@@ -163,9 +163,11 @@ func (h *handlers) limit(route routes.Route, next http.Handler) http.Handler {
 		}
 		now := h.Now()
 		d := h.Limiter.Allow(r.Context(), subject, route.Category)
-		w.Header().Set(HeaderRateLimitLimit, strconv.FormatInt(d.Limit, 10))
-		w.Header().Set(HeaderRateLimitRemaining, strconv.FormatInt(d.Remaining, 10))
-		w.Header().Set(HeaderRateLimitReset, strconv.FormatInt(d.Reset.Unix(), 10))
+		// Assigned, not Set, to keep the spelling of the authentication page
+		// (X-RateLimit-…) rather than Go's canonical X-Ratelimit-….
+		w.Header()[HeaderRateLimitLimit] = []string{strconv.FormatInt(d.Limit, 10)}
+		w.Header()[HeaderRateLimitRemaining] = []string{strconv.FormatInt(d.Remaining, 10)}
+		w.Header()[HeaderRateLimitReset] = []string{strconv.FormatInt(d.Reset.Unix(), 10)}
 		if !d.Allowed {
 			w.Header().Set("Retry-After", strconv.FormatInt(d.RetryAfter(now), 10))
 			writeError(w, r, domain.Errorf(domain.CodeRateLimited, "Rate limit exceeded. Limit: %d requests per minute.", d.Limit))

@@ -1,0 +1,68 @@
+// Command local-gateway serves the API on one machine, as API Gateway and
+// Lambda would (see package localgateway). `make dev` runs it against
+// dynalite. Environment: PORT (3000), DYNAMODB_ENDPOINT (the local engine),
+// TABLE_NAME (workflows-local), RATE_LIMIT_*.
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/localgateway"
+	"github.com/workflowsapi/workflows/internal/ratelimit"
+	"github.com/workflowsapi/workflows/internal/store"
+)
+
+func main() {
+	logger := lambdaapp.NewLogger()
+	if err := run(); err != nil {
+		logger.Error("local gateway stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	logger := lambdaapp.NewLogger()
+
+	cfg := store.ConfigFromEnvOrLocal()
+	limits, err := ratelimit.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	db, err := store.NewClient(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	// One command should be enough for a new user: make the table if needed.
+	if _, err := store.EnsureTable(ctx, db, cfg.TableName); err != nil {
+		return err
+	}
+	gateway, err := localgateway.FromServices(lambdaapp.NewServices(db, cfg.TableName, limits, logger))
+	if err != nil {
+		return err
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "3000"
+	}
+	server := &http.Server{Addr: ":" + port, Handler: gateway, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = server.Shutdown(shutdown)
+	}()
+	logger.Info("Workflows API listening", "url", "http://localhost:"+port+"/api/v1", "dynamodb", cfg.Endpoint, "table", cfg.TableName)
+	if err := server.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

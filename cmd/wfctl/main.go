@@ -1,0 +1,244 @@
+// Command wfctl is the operator's tool: it creates the table and manages API
+// keys directly in DynamoDB, with the operator's own AWS credentials, or in
+// the local engine `make dev` starts when no DynamoDB setting is in the
+// environment. The first key of an account can only be made here.
+//
+//	wfctl setup
+//	wfctl keys create --account ID --name NAME --scopes a,b,…|all [--expires-at RFC3339]
+//	wfctl keys list --account ID
+//	wfctl keys revoke --account ID --id KEY_ID
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/workflowsapi/workflows/internal/apikey"
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/store"
+)
+
+const usage = `wfctl: the Workflows API operator tool
+
+  wfctl setup                      create the DynamoDB table (if missing)
+  wfctl keys create --account ID --name NAME --scopes a,b,...|all [--expires-at RFC3339]
+                                   make a key; its plaintext is the last line of output
+  wfctl keys list --account ID     list an account's keys
+  wfctl keys revoke --account ID --id KEY_ID
+
+Environment: TABLE_NAME, DYNAMODB_ENDPOINT (or AWS_ENDPOINT_URL_DYNAMODB) and
+the usual AWS settings. With none of the first three set, wfctl uses the local
+engine of 'make dev' (` + store.LocalEndpoint + `, table ` + store.LocalTableName + `).
+`
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "wfctl:", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("see 'wfctl help'")
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(out, usage)
+		return nil
+	}
+	cfg := store.ConfigFromEnvOrLocal()
+	switch {
+	case args[0] == "setup":
+		return setup(ctx, cfg, out)
+	case args[0] == "keys" && len(args) > 1:
+		switch args[1] {
+		case "create":
+			return createKey(ctx, cfg, args[2:], out)
+		case "list":
+			return listKeys(ctx, cfg, args[2:], out)
+		case "revoke":
+			return revokeKey(ctx, cfg, args[2:], out)
+		}
+	}
+	return fmt.Errorf("unknown command %q: %w", strings.Join(args, " "), errUsage)
+}
+
+func setup(ctx context.Context, cfg store.Config, out io.Writer) error {
+	db, err := store.NewClient(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	created, err := store.EnsureTable(ctx, db, cfg.TableName)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(out, "created table %s\n", cfg.TableName)
+	} else {
+		fmt.Fprintf(out, "table %s already exists\n", cfg.TableName)
+	}
+	return nil
+}
+
+var accountPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func keyStore(ctx context.Context, cfg store.Config) (*store.APIKeys, error) {
+	db, err := store.NewClient(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return store.NewAPIKeys(db, cfg.TableName), nil
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%s: %w", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+func requireAccount(account string) error {
+	if !accountPattern.MatchString(account) {
+		return errors.New("--account must be 1 to 64 characters of letters, digits, _ and -")
+	}
+	return nil
+}
+
+func createKey(ctx context.Context, cfg store.Config, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
+	account := fs.String("account", "", "account id")
+	name := fs.String("name", "", "key name")
+	scopeList := fs.String("scopes", "", "comma-separated scopes, or all")
+	expiresAt := fs.String("expires-at", "", "optional RFC 3339 expiry")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := requireAccount(*account); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*name) == "" {
+		return errors.New("--name is required")
+	}
+	scopes, err := parseScopes(*scopeList)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	k := domain.APIKey{
+		ID: ids.New(ids.PrefixKey, now), AccountID: *account, Name: strings.TrimSpace(*name), Scopes: scopes,
+		CreatedAt: now.UTC().Truncate(time.Millisecond), RateLimitID: ids.New(ids.PrefixRateLimit, now),
+	}
+	if *expiresAt != "" {
+		t, err := time.Parse(time.RFC3339, *expiresAt)
+		if err != nil || !t.After(now) {
+			return errors.New("--expires-at must be an RFC 3339 time in the future")
+		}
+		t = t.UTC().Truncate(time.Millisecond)
+		k.ExpiresAt = &t
+	}
+	keys, err := keyStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	k, plaintext, hash, err := apikey.Issue(k)
+	if err != nil {
+		return err
+	}
+	if err := keys.Create(ctx, k, hash); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "created key %s for account %s with scopes %s\n", k.ID, k.AccountID, strings.ReplaceAll(k.Scopes.String(), " ", ","))
+	fmt.Fprintln(out, "the key is shown this once; store it now:")
+	fmt.Fprintln(out, plaintext)
+	return nil
+}
+
+func parseScopes(list string) (domain.Scopes, error) {
+	if strings.TrimSpace(list) == "all" {
+		return domain.Scopes(domain.AllScopes), nil
+	}
+	var names []string
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	scopes, unknown := domain.NormalizeScopes(names)
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("unknown scopes %s; scopes are %s, or all", strings.Join(unknown, ","), strings.ReplaceAll(domain.Scopes(domain.AllScopes).String(), " ", ","))
+	}
+	if len(scopes) == 0 {
+		return nil, errors.New("--scopes is required")
+	}
+	return scopes, nil
+}
+
+func listKeys(ctx context.Context, cfg store.Config, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("keys list", flag.ContinueOnError)
+	account := fs.String("account", "", "account id")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := requireAccount(*account); err != nil {
+		return err
+	}
+	keys, err := keyStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tSTATUS\tSCOPES\tCREATED")
+	now := time.Now()
+	cursor := ""
+	for {
+		page, err := keys.List(ctx, *account, 100, cursor)
+		if err != nil {
+			return err
+		}
+		for _, k := range page.Items {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Prefix, k.Status(now),
+				strings.ReplaceAll(k.Scopes.String(), " ", ","), k.CreatedAt.Format(time.RFC3339))
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	return tw.Flush()
+}
+
+func revokeKey(ctx context.Context, cfg store.Config, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("keys revoke", flag.ContinueOnError)
+	account := fs.String("account", "", "account id")
+	keyID := fs.String("id", "", "key id")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := requireAccount(*account); err != nil {
+		return err
+	}
+	keys, err := keyStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	k, err := keys.Revoke(ctx, *account, *keyID, time.Now())
+	if errors.Is(err, domain.ErrNotFound) {
+		return fmt.Errorf("account %s has no key %s", *account, *keyID)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "revoked key %s (%s)\n", k.ID, k.Name)
+	return nil
+}

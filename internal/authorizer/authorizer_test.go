@@ -1,0 +1,211 @@
+package authorizer_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/workflowsapi/workflows/internal/apikey"
+	"github.com/workflowsapi/workflows/internal/authorizer"
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/dynamotest"
+	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/store"
+)
+
+func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
+
+const methodArn = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/GET/api/v1/workflows"
+
+func request(headers map[string]string) events.APIGatewayCustomAuthorizerRequestTypeRequest {
+	return events.APIGatewayCustomAuthorizerRequestTypeRequest{Type: "REQUEST", MethodArn: methodArn, Headers: headers}
+}
+
+func mustKey(tb testing.TB, keys *store.APIKeys, mutate func(*domain.APIKey)) (string, domain.APIKey) {
+	tb.Helper()
+	now := time.Now()
+	k := domain.APIKey{
+		ID: ids.New(ids.PrefixKey, now), AccountID: "acct_auth", Name: "k",
+		Scopes:    domain.Scopes{domain.ScopeWorkflowsRead, domain.ScopeRunsRead},
+		CreatedAt: now.UTC().Truncate(time.Millisecond), RateLimitID: "rl_x",
+	}
+	if mutate != nil {
+		mutate(&k)
+	}
+	k, plaintext, hash, err := apikey.Issue(k)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := keys.Create(context.Background(), k, hash); err != nil {
+		tb.Fatal(err)
+	}
+	return plaintext, k
+}
+
+func TestAuthorizer(t *testing.T) {
+	ctx := context.Background()
+	table := dynamotest.MustTable(t)
+	keys := store.NewAPIKeys(table.Client, table.Name)
+	var logs bytes.Buffer
+	auth := authorizer.New(keys, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
+	valid, validKey := mustKey(t, keys, nil)
+
+	t.Run("a valid key is allowed with one strongly consistent GetItem", func(t *testing.T) {
+		table.Calls.Reset()
+		resp, err := auth.Handle(ctx, request(map[string]string{"x-api-key": valid}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if calls := table.Calls.Snapshot(); table.Calls.Total() != 1 || calls["GetItem"] != 1 {
+			t.Fatalf("calls = %v, want exactly one GetItem", calls)
+		}
+		st := resp.PolicyDocument.Statement
+		if len(st) != 1 || st[0].Effect != "Allow" || len(st[0].Resource) != 1 ||
+			st[0].Resource[0] != "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/*" {
+			t.Fatalf("policy = %+v, want Allow on the whole stage", resp.PolicyDocument)
+		}
+		want := map[string]any{
+			"accountId": "acct_auth", "keyId": validKey.ID, "scopes": "workflows:read runs:read",
+			"rateLimitId": "rl_x", "lastUsedAt": "0",
+		}
+		for k, v := range want {
+			if resp.Context[k] != v {
+				t.Errorf("context[%s] = %v, want %v", k, resp.Context[k], v)
+			}
+		}
+		if resp.PrincipalID != validKey.ID {
+			t.Errorf("principal = %q", resp.PrincipalID)
+		}
+	})
+
+	t.Run("the header name is case-insensitive, in single and multi-value headers", func(t *testing.T) {
+		if _, err := auth.Handle(ctx, request(map[string]string{"X-API-Key": valid})); err != nil {
+			t.Fatalf("X-API-Key: %v", err)
+		}
+		req := request(nil)
+		req.MultiValueHeaders = map[string][]string{"X-Api-Key": {valid}}
+		if _, err := auth.Handle(ctx, req); err != nil {
+			t.Fatalf("multi-value: %v", err)
+		}
+	})
+
+	good, _ := apikey.Generate()
+	replacement := "a"
+	if strings.HasSuffix(good, "a") {
+		replacement = "b"
+	}
+	badChecksum := good[:len(good)-1] + replacement
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+	}{
+		{"no header", map[string]string{}},
+		{"an empty key", map[string]string{"x-api-key": ""}},
+		{"the seed page's example key", map[string]string{"x-api-key": "wfk_abc123def456ghi789jkl012mno345pq"}},
+		{"a key with a wrong checksum", map[string]string{"x-api-key": badChecksum}},
+		{"a bearer token instead of a key", map[string]string{"authorization": "Bearer " + valid}},
+		{"a key with whitespace around it", map[string]string{"x-api-key": " " + valid}},
+	} {
+		t.Run("refuses "+tc.name+" without reading the store", func(t *testing.T) {
+			table.Calls.Reset()
+			_, err := auth.Handle(ctx, request(tc.headers))
+			if !errors.Is(err, authorizer.ErrUnauthorized) || err.Error() != "Unauthorized" {
+				t.Fatalf("err = %v, want Unauthorized", err)
+			}
+			if n := table.Calls.Total(); n != 0 {
+				t.Fatalf("made %d DynamoDB calls, want 0", n)
+			}
+		})
+	}
+
+	past := time.Now().Add(-time.Minute)
+	future := time.Now().Add(time.Hour)
+	unknown, _ := apikey.Generate()
+	revoked, _ := mustKey(t, keys, func(k *domain.APIKey) { k.RevokedAt = &past })
+	expired, _ := mustKey(t, keys, func(k *domain.APIKey) { k.ExpiresAt = &past })
+	notYetExpired, _ := mustKey(t, keys, func(k *domain.APIKey) { k.ExpiresAt = &future })
+	for _, tc := range []struct {
+		name string
+		key  string
+		ok   bool
+	}{
+		{"refuses a well-formed key that does not exist", unknown, false},
+		{"refuses a revoked key", revoked, false},
+		{"refuses an expired key", expired, false},
+		{"allows a key that expires later", notYetExpired, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := auth.Handle(ctx, request(map[string]string{"x-api-key": tc.key}))
+			if tc.ok && err != nil {
+				t.Fatalf("err = %v, want allowed", err)
+			}
+			if !tc.ok && !errors.Is(err, authorizer.ErrUnauthorized) {
+				t.Fatalf("err = %v, want Unauthorized", err)
+			}
+		})
+	}
+
+	t.Run("a revoked key is refused on the very next request", func(t *testing.T) {
+		plaintext, k := mustKey(t, keys, nil)
+		if _, err := auth.Handle(ctx, request(map[string]string{"x-api-key": plaintext})); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := keys.Revoke(ctx, k.AccountID, k.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := auth.Handle(ctx, request(map[string]string{"x-api-key": plaintext})); !errors.Is(err, authorizer.ErrUnauthorized) {
+			t.Fatalf("err = %v after revocation, want Unauthorized", err)
+		}
+	})
+
+	t.Run("logs never hold a key or its hash", func(t *testing.T) {
+		for _, secret := range []string{valid, revoked, unknown, apikey.Hash(valid), apikey.Hash(unknown)} {
+			if strings.Contains(logs.String(), secret) {
+				t.Fatalf("logs contain a key or hash: %s", logs.String())
+			}
+		}
+		if logs.Len() == 0 {
+			t.Fatal("nothing was logged; the test would prove nothing")
+		}
+	})
+}
+
+func TestAuthorizerFailsClosed(t *testing.T) {
+	ctx := context.Background()
+	dead, err := store.NewClient(ctx, store.Config{Endpoint: "http://127.0.0.1:1", TableName: "none"},
+		func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := authorizer.New(store.NewAPIKeys(dead, "none"), nil, slog.New(slog.DiscardHandler))
+	key, _ := apikey.Generate()
+	resp, err := auth.Handle(ctx, request(map[string]string{"x-api-key": key}))
+	if err == nil || errors.Is(err, authorizer.ErrUnauthorized) {
+		t.Fatalf("err = %v, want a failure that API Gateway turns into AUTHORIZER_FAILURE", err)
+	}
+	if len(resp.PolicyDocument.Statement) != 0 {
+		t.Fatalf("a policy was returned with the store down: %+v", resp)
+	}
+}
+
+func TestWholeAPI(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"covers every method and path of the stage", methodArn, "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234/prod/*"},
+		{"leaves an unexpected ARN as it is", "not-an-arn", "not-an-arn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := authorizer.WholeAPI(tt.in); got != tt.want {
+				t.Fatalf("WholeAPI(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}

@@ -22,6 +22,9 @@ server.on('error', (err) => {
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => server.close(() => process.exit(0)))
 }
-// Exit with the process that started it (tests, make dev), never linger.
-process.stdin.on('end', () => server.close(() => process.exit(0)))
-process.stdin.resume()
+// A test harness that holds our stdin open can ask us to exit when it ends,
+// so no dynalite outlives the tests even if they are killed.
+if (process.env.DYNALITE_EXIT_WITH_STDIN === '1') {
+  process.stdin.on('end', () => server.close(() => process.exit(0)))
+  process.stdin.resume()
+}

@@ -30,8 +30,6 @@ const (
 
 // ErrUnauthorized is the error API Gateway turns into its UNAUTHORIZED
 // gateway response (401): the message must be exactly "Unauthorized".
-//
-//lint:ignore ST1005 API Gateway matches this exact, capitalised message.
 var ErrUnauthorized = errors.New("Unauthorized")
 
 // KeyLookup finds a key by the hash of its plaintext. It returns

@@ -49,6 +49,7 @@ func StartDynalite() (stop func(), err error) {
 	}
 	cmd := exec.Command("node", filepath.Join(root, "scripts", "dynalite.js"))
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "DYNALITE_PORT=0", "DYNALITE_PATH=", "DYNALITE_EXIT_WITH_STDIN=1")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe() // dynalite exits when this closes
 	if err != nil {

@@ -545,3 +545,55 @@ func (b *lockedBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestDynamoDBCallsPerRoute counts the DynamoDB calls one request makes on
+// each route, for docs/performance.md (`make bench` prints the table). The key
+// was used just before, so lastUsedAt needs no write: that costs one more
+// UpdateItem per key at most once a minute.
+func TestDynamoDBCallsPerRoute(t *testing.T) {
+	env := gatewaytest.MustStart(t, gatewaytest.Options{})
+	key, _ := env.MustKey(t, "acct_calls")
+	call(t, "GET", env.URL+routes.BasePath+"/workflows", key, "", nil) // sets lastUsedAt
+
+	for _, route := range routes.All {
+		path, body, contentType := concretePath(route.Path), []byte(nil), ""
+		switch route.Function {
+		case "create-api-key":
+			body, contentType = []byte(`{"name":"n","scopes":["runs:read"]}`), "application/json"
+		case "revoke-api-key", "roll-api-key":
+			_, id := env.MustKey(t, "acct_calls")
+			path = strings.Replace(route.Path, "{id}", id, 1)
+		}
+		env.Table.Calls.Reset()
+		r := call(t, route.Method, env.URL+path, key, contentType, body)
+		calls := env.Table.Calls.Snapshot()
+		t.Logf("%-7s %-36s %3d  %d calls %v", route.Method, route.Path, r.status, env.Table.Calls.Total(), calls)
+
+		want := map[string]int{"UpdateItem": 1} // the limiter
+		if route.Authenticated() {
+			want["GetItem"] = 1 // the authorizer
+		}
+		switch route.Function {
+		case "list-api-keys":
+			want["Query"], want["BatchGetItem"] = 1, 1
+		case "create-api-key":
+			want["PutItem"] = 2
+		case "revoke-api-key":
+			want["GetItem"], want["UpdateItem"] = 2, 2
+		case "roll-api-key":
+			want["GetItem"], want["PutItem"], want["UpdateItem"] = 4, 2, 2
+		}
+		for op, n := range want {
+			if calls[op] != n {
+				t.Errorf("%s %s: %s called %d times, want %d (all calls: %v)", route.Method, route.Path, op, calls[op], n, calls)
+			}
+		}
+		total := 0
+		for _, n := range want {
+			total += n
+		}
+		if env.Table.Calls.Total() != total {
+			t.Errorf("%s %s: %d calls, want %d (%v)", route.Method, route.Path, env.Table.Calls.Total(), total, calls)
+		}
+	}
+}

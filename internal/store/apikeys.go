@@ -139,48 +139,39 @@ func (s *APIKeys) ByHash(ctx context.Context, hash string) (domain.APIKey, strin
 
 // ByID returns an account's key by id.
 func (s *APIKeys) ByID(ctx context.Context, account, keyID string) (domain.APIKey, error) {
-	it, err := s.authItemByID(ctx, account, keyID)
+	hash, err := s.hashByID(ctx, account, keyID)
 	if err != nil {
 		return domain.APIKey{}, err
 	}
-	return it.toDomain(), nil
+	k, _, err := s.ByHash(ctx, hash)
+	if err != nil {
+		return domain.APIKey{}, err
+	}
+	if k.AccountID != account {
+		return domain.APIKey{}, domain.ErrNotFound
+	}
+	return k, nil
 }
 
-func (s *APIKeys) authItemByID(ctx context.Context, account, keyID string) (keyAuthItem, error) {
+// hashByID reads the index item of an account's key: the only way from a key
+// id to its auth item, and what makes another account's key id a 404.
+func (s *APIKeys) hashByID(ctx context.Context, account, keyID string) (string, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            itemKey(accountPK(account), keyIndexSK(keyID)),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return keyAuthItem{}, fmt.Errorf("store: get key index %s: %w", keyID, err)
+		return "", fmt.Errorf("store: get key index %s: %w", keyID, err)
 	}
 	if out.Item == nil {
-		return keyAuthItem{}, domain.ErrNotFound
+		return "", domain.ErrNotFound
 	}
 	var index keyIndexItem
 	if err := attributevalue.UnmarshalMap(out.Item, &index); err != nil {
-		return keyAuthItem{}, fmt.Errorf("store: unmarshal key index %s: %w", keyID, err)
+		return "", fmt.Errorf("store: unmarshal key index %s: %w", keyID, err)
 	}
-	authOut, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            itemKey(keyHashPK(index.KeyHash), sortKeyHash),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return keyAuthItem{}, fmt.Errorf("store: get key %s: %w", keyID, err)
-	}
-	if authOut.Item == nil {
-		return keyAuthItem{}, domain.ErrNotFound
-	}
-	var it keyAuthItem
-	if err := attributevalue.UnmarshalMap(authOut.Item, &it); err != nil {
-		return keyAuthItem{}, fmt.Errorf("store: unmarshal key %s: %w", keyID, err)
-	}
-	if it.AccountID != account {
-		return keyAuthItem{}, domain.ErrNotFound
-	}
-	return it, nil
+	return index.KeyHash, nil
 }
 
 // Page is one page of a listing.
@@ -272,46 +263,28 @@ func (s *APIKeys) batchGetAuth(ctx context.Context, index []keyIndexItem) (map[s
 // Revoke revokes an account's key at `at`. Revoking a revoked key changes
 // nothing and is not an error. It returns the key as it is afterwards.
 func (s *APIKeys) Revoke(ctx context.Context, account, keyID string, at time.Time) (domain.APIKey, error) {
-	it, err := s.authItemByID(ctx, account, keyID)
-	if err != nil {
-		return domain.APIKey{}, err
-	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(s.table),
-		Key:                 itemKey(keyHashPK(it.KeyHash), sortKeyHash),
-		UpdateExpression:    aws.String("SET revokedAt = :at"),
-		ConditionExpression: aws.String("attribute_exists(PK) AND accountId = :account AND attribute_not_exists(revokedAt)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":at":      numberAV(at.UnixMilli()),
-			":account": &types.AttributeValueMemberS{Value: account},
-		},
-		ReturnValues: types.ReturnValueAllNew,
-	})
-	if isConditionFailed(err) {
-		return it.toDomain(), nil // already revoked
-	}
-	if err != nil {
-		return domain.APIKey{}, fmt.Errorf("store: revoke key %s: %w", keyID, err)
-	}
-	var updated keyAuthItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &updated); err != nil {
-		return domain.APIKey{}, fmt.Errorf("store: unmarshal key %s: %w", keyID, err)
-	}
-	return updated.toDomain(), nil
+	return s.updateAuthItem(ctx, account, keyID, "SET revokedAt = :at", "attribute_not_exists(revokedAt)", at)
 }
 
 // ExpireBy makes an account's key expire at `at` unless it already expires
 // sooner. Rolling uses it to end the old key's grace period.
 func (s *APIKeys) ExpireBy(ctx context.Context, account, keyID string, at time.Time) (domain.APIKey, error) {
-	it, err := s.authItemByID(ctx, account, keyID)
+	return s.updateAuthItem(ctx, account, keyID, "SET expiresAt = :at", "(attribute_not_exists(expiresAt) OR expiresAt > :at)", at)
+}
+
+// updateAuthItem applies update to the auth item of an account's key when
+// condition holds, and returns the key as it is afterwards. A failed
+// condition means there was nothing to do, and is not an error.
+func (s *APIKeys) updateAuthItem(ctx context.Context, account, keyID, update, condition string, at time.Time) (domain.APIKey, error) {
+	hash, err := s.hashByID(ctx, account, keyID)
 	if err != nil {
 		return domain.APIKey{}, err
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),
-		Key:                 itemKey(keyHashPK(it.KeyHash), sortKeyHash),
-		UpdateExpression:    aws.String("SET expiresAt = :at"),
-		ConditionExpression: aws.String("attribute_exists(PK) AND accountId = :account AND (attribute_not_exists(expiresAt) OR expiresAt > :at)"),
+		Key:                 itemKey(keyHashPK(hash), sortKeyHash),
+		UpdateExpression:    aws.String(update),
+		ConditionExpression: aws.String("attribute_exists(PK) AND accountId = :account AND " + condition),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":at":      numberAV(at.UnixMilli()),
 			":account": &types.AttributeValueMemberS{Value: account},
@@ -319,10 +292,14 @@ func (s *APIKeys) ExpireBy(ctx context.Context, account, keyID string, at time.T
 		ReturnValues: types.ReturnValueAllNew,
 	})
 	if isConditionFailed(err) {
-		return it.toDomain(), nil // already expires sooner
+		k, _, err := s.ByHash(ctx, hash)
+		if err != nil || k.AccountID != account {
+			return domain.APIKey{}, domain.ErrNotFound
+		}
+		return k, nil
 	}
 	if err != nil {
-		return domain.APIKey{}, fmt.Errorf("store: expire key %s: %w", keyID, err)
+		return domain.APIKey{}, fmt.Errorf("store: update key %s: %w", keyID, err)
 	}
 	var updated keyAuthItem
 	if err := attributevalue.UnmarshalMap(out.Attributes, &updated); err != nil {

@@ -1,0 +1,28 @@
+# The two commands: `make dev` serves the API on localhost:3000 (PORT
+# overrides), `make test` runs the whole suite. Both install what they need.
+.PHONY: dev test lint bench help
+
+help:
+	@echo "make dev    serve the API on localhost:\$${PORT:-3000} with dynalite, data in .data/"
+	@echo "make test   the whole test suite (starts its own servers)"
+	@echo "make lint   gofmt, go vet, staticcheck"
+	@echo "make bench  the authorizer benchmark and DynamoDB calls per route"
+
+dev:
+	@scripts/dev.sh
+
+test:
+	@scripts/test.sh
+
+lint:
+	@scripts/ensure-deps.sh go
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	go vet ./...
+	go tool staticcheck ./...
+
+bench:
+	@scripts/ensure-deps.sh node go
+	go test -run '^$$' -bench . -benchmem ./internal/authorizer/
+	go test -count=1 -run TestDynamoDBCallsPerRoute -v ./internal/localgateway/
+
+-include infra/infra.mk

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what the project needs and the machine lacks, from the committed
+# lock files only: `ensure-deps.sh node` (npm ci from package-lock.json),
+# `ensure-deps.sh python` (a .venv from requirements-dev.txt), `ensure-deps.sh go`
+# (Go modules from go.sum). Each step is skipped when its lock file has not
+# changed since it last ran, so `make dev` and `make test` stay quick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "ensure-deps: '$1' is required but not installed ($2)" >&2; exit 1; }
+}
+
+# stale STAMP LOCK: true when LOCK changed after STAMP was written.
+stale() { [ ! -f "$1" ] || [ "$2" -nt "$1" ] || ! cmp -s "$2" "$1"; }
+
+for part in "$@"; do
+  case "$part" in
+    node)
+      need node "Node.js 20 or newer"; need npm "npm"
+      if stale node_modules/.lock-installed package-lock.json; then
+        echo "ensure-deps: npm ci" >&2
+        npm ci --no-audit --no-fund --loglevel=error >&2
+        cp package-lock.json node_modules/.lock-installed
+      fi
+      ;;
+    python)
+      need python3 "Python 3.10 or newer"
+      [ -f requirements-dev.txt ] || continue
+      if stale .venv/.requirements-installed requirements-dev.txt; then
+        echo "ensure-deps: python venv from requirements-dev.txt" >&2
+        python3 -m venv .venv
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
+        cp requirements-dev.txt .venv/.requirements-installed
+      fi
+      ;;
+    go)
+      need go "Go 1.26 or newer"
+      go mod download
+      ;;
+    *) echo "ensure-deps: unknown part $part" >&2; exit 2 ;;
+  esac
+done

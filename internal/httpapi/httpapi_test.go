@@ -1,0 +1,124 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/httpapi"
+	"github.com/workflowsapi/workflows/internal/ratelimit"
+	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/store"
+)
+
+// brokenKeys is a key store that fails the way a test case asks; these tests
+// are about the HTTP layer above the store (the store itself is tested
+// against dynalite).
+type brokenKeys struct {
+	httpapi.KeyStore
+	fail func() error
+}
+
+func (b brokenKeys) List(context.Context, string, int, string) (store.Page[domain.APIKey], error) {
+	return store.Page[domain.APIKey]{}, b.fail()
+}
+
+func (b brokenKeys) TouchLastUsed(context.Context, string, time.Time, time.Duration) error {
+	return nil
+}
+
+type allowAll struct{}
+
+func (allowAll) Allow(context.Context, string, ratelimit.Category) ratelimit.Decision {
+	return ratelimit.Decision{Allowed: true, Limit: 1000, Remaining: 999, Reset: time.Now().Add(time.Minute)}
+}
+
+func listKeysEvent(authorizerContext map[string]any) events.APIGatewayProxyRequest {
+	return events.APIGatewayProxyRequest{
+		Resource: "/api/v1/auth/api-keys", Path: "/api/v1/auth/api-keys", HTTPMethod: "GET",
+		Headers: map[string]string{"x-api-key": "wfk_secretsecretsecretsecretsecret12"},
+		RequestContext: events.APIGatewayProxyRequestContext{
+			RequestID: "req-123", Authorizer: authorizerContext,
+		},
+	}
+}
+
+var caller = map[string]any{
+	"accountId": "acct_1", "keyId": "key_1", "rateLimitId": "rl_1",
+	"scopes": "keys:read", "lastUsedAt": "0", "principalId": "key_1",
+}
+
+func invoke(t *testing.T, keys httpapi.KeyStore, event events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, string) {
+	t.Helper()
+	var logs bytes.Buffer
+	route, _ := routes.ByFunction("list-api-keys")
+	h := httpapi.Lambda(httpapi.Handler(route, httpapi.Deps{
+		Keys: keys, Limiter: allowAll{}, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	}))
+	resp, err := h(context.Background(), event)
+	if err != nil {
+		t.Fatalf("the handler returned an error (API Gateway would answer 502): %v", err)
+	}
+	return resp, logs.String()
+}
+
+func errorOf(t *testing.T, body string) (code, message string) {
+	t.Helper()
+	var env struct {
+		Success bool
+		Error   struct{ Code, Message string }
+	}
+	if err := json.Unmarshal([]byte(body), &env); err != nil || env.Success {
+		t.Fatalf("not an error envelope: %s", body)
+	}
+	return env.Error.Code, env.Error.Message
+}
+
+func TestFailuresReachNoClient(t *testing.T) {
+	tests := []struct {
+		name    string
+		fail    func() error
+		wantLog string
+	}{
+		{"a store error is a plain 500, logged with its detail", func() error { return errors.New("dynamodb: connection reset by peer") }, "connection reset by peer"},
+		{"a panic is a plain 500, logged", func() error { panic("index out of range [3]") }, "panic in handler"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, logs := invoke(t, brokenKeys{fail: tt.fail}, listKeysEvent(caller))
+			code, message := errorOf(t, resp.Body)
+			if resp.StatusCode != 500 || code != "INTERNAL_ERROR" || message != "An internal error occurred" {
+				t.Fatalf("got %d %s", resp.StatusCode, resp.Body)
+			}
+			for _, leak := range []string{"dynamodb", "panic", "goroutine", "index out of range", ".go:"} {
+				if strings.Contains(resp.Body, leak) {
+					t.Fatalf("the response leaks %q: %s", leak, resp.Body)
+				}
+			}
+			if !strings.Contains(logs, tt.wantLog) {
+				t.Fatalf("the logs lack %q: %s", tt.wantLog, logs)
+			}
+			if strings.Contains(logs, "wfk_secret") {
+				t.Fatal("the logs hold the key")
+			}
+			if got := resp.MultiValueHeaders["X-Request-Id"]; len(got) != 1 || got[0] != "req-123" {
+				t.Fatalf("X-Request-Id = %v, want API Gateway's request id", got)
+			}
+		})
+	}
+}
+
+func TestNoAuthorizerContextIsRefused(t *testing.T) {
+	resp, _ := invoke(t, brokenKeys{fail: func() error { return nil }}, listKeysEvent(nil))
+	if code, msg := errorOf(t, resp.Body); resp.StatusCode != 401 || code != "UNAUTHORIZED" || msg != domain.MessageUnauthorized {
+		t.Fatalf("got %d %s", resp.StatusCode, resp.Body)
+	}
+}

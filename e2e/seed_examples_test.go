@@ -472,13 +472,14 @@ func TestTheListWorkflowsExamples(t *testing.T) {
 
 // keyView is an API key as the key routes show it.
 type keyView struct {
-	ID        string   `json:"id"`
-	Name      string   `json:"name"`
-	Prefix    string   `json:"prefix"`
-	Scopes    []string `json:"scopes"`
-	Status    string   `json:"status"`
-	Key       *string  `json:"key"`
-	CreatedAt string   `json:"createdAt"`
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Prefix     string   `json:"prefix"`
+	Scopes     []string `json:"scopes"`
+	Status     string   `json:"status"`
+	Key        *string  `json:"key"`
+	CreatedAt  string   `json:"createdAt"`
+	LastUsedAt string   `json:"lastUsedAt"`
 }
 
 func mustKeyData[T any](tb testing.TB, a answer, wantStatus int) T {
@@ -542,12 +543,18 @@ func TestTheAPIKeyManagementExamples(t *testing.T) {
 		requireListedWorkflows(t, a)
 	})
 
-	t.Run("the new key is listed by prefix, never by its plaintext", func(t *testing.T) {
+	t.Run("the new key is listed by prefix, never by its plaintext, with when it was last used", func(t *testing.T) {
 		a := tc.run(t, baseURL, map[string]string{"WORKFLOWS_API_KEY": admin}, curl("list-api-keys"))
 		keys := mustKeyData[[]keyView](t, a, http.StatusOK)
 		i := slices.IndexFunc(keys, func(k keyView) bool { return k.ID == created.ID })
 		if i < 0 || keys[i].Prefix != created.Prefix || keys[i].Key != nil || strings.Contains(a.Body, createdKey) {
 			t.Fatalf("listing %s: want %s listed by prefix %q only", a.Body, created.ID, created.Prefix)
+		}
+		// API.md: lastUsedAt is at most a minute stale; the new key was used
+		// just now, by the previous example.
+		lastUsed, err := time.Parse(time.RFC3339, keys[i].LastUsedAt)
+		if err != nil || time.Since(lastUsed) > time.Minute || time.Until(lastUsed) > time.Second {
+			t.Errorf("lastUsedAt of the key just used = %q, want an RFC 3339 time within the last minute", keys[i].LastUsedAt)
 		}
 	})
 

@@ -115,16 +115,22 @@ func parseAnswer(out []byte) (answer, error) {
 // toolchain is what runs the examples: curl, node, the compiled TypeScript,
 // and a Python that has requests.
 type toolchain struct {
-	seed     string // e2e/seed
-	bash     string
-	curl     string
-	node     string
-	python   string
+	seed   string // e2e/seed
+	bash   string
+	curl   string
+	node   string
+	python string
+	root   string
+
+	tsOnce   sync.Once
 	compiled string // the TypeScript example compiled by tsc
+	tsErr    error
+	tsOut    string // where tsc writes
 }
 
 // mustToolchain finds the tools, failing (never skipping) with what to
-// install when one is missing, and compiles the TypeScript example.
+// install when one is missing. The TypeScript example is compiled when first
+// run, so that a missing compiler fails its tests alone.
 func mustToolchain(tb testing.TB) *toolchain {
 	tb.Helper()
 	root, err := filepath.Abs("..")
@@ -140,24 +146,40 @@ func mustToolchain(tb testing.TB) *toolchain {
 	tc.node = mustLookPath(tb, "node", "install Node.js 20 or newer")
 	tc.python = mustPython(tb, root)
 
-	tsc := filepath.Join(root, "node_modules", ".bin", "tsc")
+	tc.root = root
+	tc.tsOut = tb.TempDir()
+	return tc
+}
+
+// mustCompiledTS type-checks and compiles the TypeScript example with the
+// pinned tsc, once, and returns the compiled file.
+func (tc *toolchain) mustCompiledTS(tb testing.TB) string {
+	tb.Helper()
+	tc.tsOnce.Do(func() { tc.compiled, tc.tsErr = tc.compileTS() })
+	if tc.tsErr != nil {
+		tb.Fatal(tc.tsErr)
+	}
+	return tc.compiled
+}
+
+func (tc *toolchain) compileTS() (string, error) {
+	tsc := filepath.Join(tc.root, "node_modules", ".bin", "tsc")
 	if _, err := os.Stat(tsc); err != nil {
-		tb.Fatalf("the pinned TypeScript compiler is missing (%s): run `npm ci` at the repository root", tsc)
+		return "", fmt.Errorf("the pinned TypeScript compiler is missing (%s): run `npm ci` at the repository root", tsc)
 	}
-	if _, err := os.Stat(filepath.Join(root, "node_modules", "@types", "node", "package.json")); err != nil {
-		tb.Fatalf("the TypeScript example needs Node's types: package.json must pin @types/node and `npm ci` install it")
+	if _, err := os.Stat(filepath.Join(tc.root, "node_modules", "@types", "node", "package.json")); err != nil {
+		return "", fmt.Errorf("the TypeScript example needs Node's types: package.json must pin @types/node and `npm ci` install it")
 	}
-	out := tb.TempDir()
+	out := tc.tsOut
 	cmd := exec.Command(tsc, "--project", filepath.Join(tc.seed, "tsconfig.json"), "--outDir", out)
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("tsc could not type-check and compile e2e/seed/fetch.ts: %v\n%s", err, msg)
+		return "", fmt.Errorf("tsc could not type-check and compile e2e/seed/fetch.ts: %v\n%s", err, msg)
 	}
 	// The compiled example uses top-level await: node must load it as a module.
 	if err := os.WriteFile(filepath.Join(out, "package.json"), []byte(`{"type": "module"}`), 0o644); err != nil {
-		tb.Fatal(err)
+		return "", err
 	}
-	tc.compiled = filepath.Join(out, "fetch.js")
-	return tc
+	return filepath.Join(out, "fetch.js"), nil
 }
 
 func mustLookPath(tb testing.TB, name, hint string) string {
@@ -198,16 +220,24 @@ func fileExists(path string) bool {
 // example is one example of the page, run as a command.
 type example struct {
 	name string
-	argv func(tc *toolchain) []string
+	argv func(tb testing.TB, tc *toolchain) []string
 }
 
 // listWorkflowsExamples are the page's calls of GET /api/v1/workflows.
 var listWorkflowsExamples = []example{
-	{"the curl example", func(tc *toolchain) []string { return []string{tc.bash, tc.script("curl.sh"), "list-workflows"} }},
-	{"the curl example in its environment-variable form", func(tc *toolchain) []string { return []string{tc.bash, tc.script("curl.sh"), "env-variable"} }},
-	{"the JavaScript fetch example", func(tc *toolchain) []string { return []string{tc.node, tc.script("fetch.mjs"), "list-workflows"} }},
-	{"the TypeScript fetch example", func(tc *toolchain) []string { return []string{tc.node, tc.compiled} }},
-	{"the Python requests example", func(tc *toolchain) []string { return []string{tc.python, tc.script("requests_example.py")} }},
+	{"the curl example", func(_ testing.TB, tc *toolchain) []string {
+		return []string{tc.bash, tc.script("curl.sh"), "list-workflows"}
+	}},
+	{"the curl example in its environment-variable form", func(_ testing.TB, tc *toolchain) []string {
+		return []string{tc.bash, tc.script("curl.sh"), "env-variable"}
+	}},
+	{"the JavaScript fetch example", func(_ testing.TB, tc *toolchain) []string {
+		return []string{tc.node, tc.script("fetch.mjs"), "list-workflows"}
+	}},
+	{"the TypeScript fetch example", func(tb testing.TB, tc *toolchain) []string { return []string{tc.node, tc.mustCompiledTS(tb)} }},
+	{"the Python requests example", func(_ testing.TB, tc *toolchain) []string {
+		return []string{tc.python, tc.script("requests_example.py")}
+	}},
 }
 
 func (tc *toolchain) script(name string) string { return filepath.Join(tc.seed, name) }
@@ -437,7 +467,7 @@ func TestTheListWorkflowsExamples(t *testing.T) {
 			t.Run("sends the key in x-api-key and gets through with the rate-limit headers", func(t *testing.T) {
 				key, _ := env.MustKey(t, "acct_reader", domain.ScopeWorkflowsRead)
 				before := proxy.count()
-				a := tc.run(t, baseURL, map[string]string{"WORKFLOWS_API_KEY": key}, ex.argv(tc))
+				a := tc.run(t, baseURL, map[string]string{"WORKFLOWS_API_KEY": key}, ex.argv(t, tc))
 				requireListedWorkflows(t, a)
 				remaining, _ := requireRateLimitHeaders(t, a, readLimit, time.Now())
 				if remaining != readLimit-1 {
@@ -451,18 +481,18 @@ func TestTheListWorkflowsExamples(t *testing.T) {
 
 			t.Run("gets the page's 403 body, with the rate-limit headers, from a key without workflows:read", func(t *testing.T) {
 				key, _ := env.MustKey(t, "acct_reader", domain.ScopeKeysRead, domain.ScopeRunsRead)
-				a := tc.run(t, baseURL, map[string]string{"WORKFLOWS_API_KEY": key}, ex.argv(tc))
+				a := tc.run(t, baseURL, map[string]string{"WORKFLOWS_API_KEY": key}, ex.argv(t, tc))
 				requirePageBody(t, a, http.StatusForbidden, pageForbidden)
 				requireRateLimitHeaders(t, a, readLimit, time.Now())
 			})
 
 			t.Run("gets the page's 401 body for the page's placeholder key", func(t *testing.T) {
-				a := tc.run(t, baseURL, map[string]string{"WORKFLOWS_API_KEY": placeholderKey}, ex.argv(tc))
+				a := tc.run(t, baseURL, map[string]string{"WORKFLOWS_API_KEY": placeholderKey}, ex.argv(t, tc))
 				requirePageBody(t, a, http.StatusUnauthorized, pageUnauthorized)
 			})
 
 			t.Run("gets the page's 401 body when WORKFLOWS_API_KEY is not set", func(t *testing.T) {
-				a := tc.run(t, baseURL, nil, ex.argv(tc))
+				a := tc.run(t, baseURL, nil, ex.argv(t, tc))
 				requirePageBody(t, a, http.StatusUnauthorized, pageUnauthorized)
 			})
 		})
@@ -575,7 +605,7 @@ func TestTheAPIKeyManagementExamples(t *testing.T) {
 
 	for _, ex := range listWorkflowsExamples {
 		t.Run("the revoked key gets the page's 401 body on its next request with "+ex.name, func(t *testing.T) {
-			a := tc.run(t, baseURL, map[string]string{"WORKFLOWS_API_KEY": createdKey}, ex.argv(tc))
+			a := tc.run(t, baseURL, map[string]string{"WORKFLOWS_API_KEY": createdKey}, ex.argv(t, tc))
 			requirePageBody(t, a, http.StatusUnauthorized, pageUnauthorized)
 		})
 	}

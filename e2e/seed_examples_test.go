@@ -115,17 +115,20 @@ func parseAnswer(out []byte) (answer, error) {
 // toolchain is what runs the examples: curl, node, the compiled TypeScript,
 // and a Python that has requests.
 type toolchain struct {
-	seed   string // e2e/seed
-	bash   string
-	curl   string
-	node   string
-	python string
-	root   string
+	seed string // e2e/seed
+	bash string
+	curl string
+	node string
+	root string
 
 	tsOnce   sync.Once
 	compiled string // the TypeScript example compiled by tsc
 	tsErr    error
 	tsOut    string // where tsc writes
+
+	pyOnce sync.Once
+	python string // a Python that has requests
+	pyErr  error
 }
 
 // mustToolchain finds the tools, failing (never skipping) with what to
@@ -144,7 +147,6 @@ func mustToolchain(tb testing.TB) *toolchain {
 	tc.bash = mustLookPath(tb, "bash", "install bash")
 	tc.curl = mustLookPath(tb, "curl", "install curl (apt-get install curl)")
 	tc.node = mustLookPath(tb, "node", "install Node.js 20 or newer")
-	tc.python = mustPython(tb, root)
 
 	tc.root = root
 	tc.tsOut = tb.TempDir()
@@ -191,25 +193,37 @@ func mustLookPath(tb testing.TB, name, hint string) string {
 	return path
 }
 
-// mustPython returns $PYTHON, else the repository's .venv, else python3, and
-// checks that it can import requests.
-func mustPython(tb testing.TB, root string) string {
+// mustPython returns $PYTHON, else the repository's .venv, else python3,
+// once it has checked that it can import requests. It is looked for when the
+// Python example first runs, so that a missing Python fails its tests alone.
+func (tc *toolchain) mustPython(tb testing.TB) string {
 	tb.Helper()
+	tc.pyOnce.Do(func() { tc.python, tc.pyErr = findPython(tc.root) })
+	if tc.pyErr != nil {
+		tb.Fatal(tc.pyErr)
+	}
+	return tc.python
+}
+
+func findPython(root string) (string, error) {
 	python := os.Getenv("PYTHON")
 	switch {
 	case python != "":
 		if _, err := exec.LookPath(python); err != nil {
-			tb.Fatalf("PYTHON=%s cannot be run: %v (make test creates .venv from requirements-dev.txt)", python, err)
+			return "", fmt.Errorf("PYTHON=%s cannot be run: %v (make test creates .venv from requirements-dev.txt)", python, err)
 		}
 	case fileExists(filepath.Join(root, ".venv", "bin", "python")):
 		python = filepath.Join(root, ".venv", "bin", "python")
 	default:
-		python = mustLookPath(tb, "python3", "install Python 3, or set PYTHON")
+		var err error
+		if python, err = exec.LookPath("python3"); err != nil {
+			return "", fmt.Errorf("python3 is not on PATH: install Python 3, or set PYTHON; the Python example needs it")
+		}
 	}
 	if out, err := exec.Command(python, "-c", "import requests").CombinedOutput(); err != nil {
-		tb.Fatalf("%s cannot import requests, which the Python example needs: pip install requests (requirements-dev.txt)\n%s", python, out)
+		return "", fmt.Errorf("%s cannot import requests, which the Python example needs: pip install requests (requirements-dev.txt)\n%s", python, out)
 	}
-	return python
+	return python, nil
 }
 
 func fileExists(path string) bool {
@@ -235,8 +249,8 @@ var listWorkflowsExamples = []example{
 		return []string{tc.node, tc.script("fetch.mjs"), "list-workflows"}
 	}},
 	{"the TypeScript fetch example", func(tb testing.TB, tc *toolchain) []string { return []string{tc.node, tc.mustCompiledTS(tb)} }},
-	{"the Python requests example", func(_ testing.TB, tc *toolchain) []string {
-		return []string{tc.python, tc.script("requests_example.py")}
+	{"the Python requests example", func(tb testing.TB, tc *toolchain) []string {
+		return []string{tc.mustPython(tb), tc.script("requests_example.py")}
 	}},
 }
 

@@ -25,15 +25,18 @@ for part in "$@"; do
       fi
       ;;
     python)
+      # requirements-dev.txt: the infrastructure checks (cfn-lint, SAM CLI);
+      # e2e/requirements.txt: what the seed page's Python example imports.
       need python3 "Python 3.10 or newer"
-      [ -f requirements-dev.txt ] || continue
-      if stale .venv/.requirements-installed requirements-dev.txt; then
-        echo "ensure-deps: python venv from requirements-dev.txt" >&2
+      cat requirements-dev.txt e2e/requirements.txt 2>/dev/null >.requirements.wanted || true
+      if stale .venv/.requirements-installed .requirements.wanted; then
+        echo "ensure-deps: python venv from requirements-dev.txt and e2e/requirements.txt" >&2
         python3 -m venv .venv
         .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt >&2
-        cp requirements-dev.txt .venv/.requirements-installed
+        .venv/bin/python -m pip install --quiet --disable-pip-version-check -r .requirements.wanted >&2
+        cp .requirements.wanted .venv/.requirements-installed
       fi
+      rm -f .requirements.wanted
       ;;
     go)
       need go "Go 1.26 or newer"

@@ -169,7 +169,7 @@ func (h *handlers) limit(route routes.Route, next http.Handler) http.Handler {
 		w.Header()[HeaderRateLimitRemaining] = []string{strconv.FormatInt(d.Remaining, 10)}
 		w.Header()[HeaderRateLimitReset] = []string{strconv.FormatInt(d.Reset.Unix(), 10)}
 		if !d.Allowed {
-			w.Header().Set("Retry-After", strconv.FormatInt(d.RetryAfter(now), 10))
+			w.Header().Set("Retry-After", strconv.FormatInt(d.RetryAfter, 10))
 			writeError(w, r, domain.Errorf(domain.CodeRateLimited, "Rate limit exceeded. Limit: %d requests per minute.", d.Limit))
 			return
 		}

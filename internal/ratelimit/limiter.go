@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -93,11 +94,13 @@ type Decision struct {
 	Limit     int64
 	Remaining int64
 	Reset     time.Time // see Window.NextAdmission
+	// RetryAfter is whole seconds from the decision until Reset, at least 1:
+	// the Retry-After header of a refusal.
+	RetryAfter int64
 }
 
-// RetryAfter returns whole seconds until Reset, at least 1, for Retry-After.
-func (d Decision) RetryAfter(now time.Time) int64 {
-	secs := int64(d.Reset.Sub(now).Seconds() + 0.999)
+func retryAfter(reset, now time.Time) int64 {
+	secs := int64(math.Ceil(reset.Sub(now).Seconds()))
 	return max(secs, 1)
 }
 
@@ -144,7 +147,8 @@ func (l *Limiter) Allow(ctx context.Context, subject string, c Category) Decisio
 		// The current window alone is full; the previous count cannot make
 		// the wait shorter, so it is not needed for Reset.
 		full := State{Current: limit}
-		return Decision{Allowed: false, Limit: limit, Remaining: 0, Reset: l.window.NextAdmission(full, limit, now)}
+		reset := l.window.NextAdmission(full, limit, now)
+		return Decision{Allowed: false, Limit: limit, Remaining: 0, Reset: reset, RetryAfter: retryAfter(reset, now)}
 	}
 	before := State{Previous: state.Previous, Current: state.Current - 1}
 	if !l.window.Fits(before, limit, now) {
@@ -153,7 +157,8 @@ func (l *Limiter) Allow(ctx context.Context, subject string, c Category) Decisio
 		if err := l.counter.Decrement(ctx, bucket, index); err != nil {
 			l.logger.ErrorContext(ctx, "rate limiter could not take back a rejected request", "category", c, "error", err)
 		}
-		return Decision{Allowed: false, Limit: limit, Remaining: 0, Reset: l.window.NextAdmission(before, limit, now)}
+		reset := l.window.NextAdmission(before, limit, now)
+		return Decision{Allowed: false, Limit: limit, Remaining: 0, Reset: reset, RetryAfter: retryAfter(reset, now)}
 	}
 	remaining := l.window.Remaining(state, limit, now)
 	spent := State{Previous: state.Previous, Current: state.Current + remaining}

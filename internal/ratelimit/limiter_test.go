@@ -107,8 +107,11 @@ func TestLimiterOnDynamoDB(t *testing.T) {
 				if d.Allowed || d.Remaining != 0 {
 					t.Fatalf("expected a 429 decision, got %+v", d)
 				}
-				if !d.Reset.After(clock.Now()) || d.RetryAfter(clock.Now()) < 1 {
+				if !d.Reset.After(clock.Now()) {
 					t.Fatalf("Reset %v is not after now %v", d.Reset, clock.Now())
+				}
+				if wait := d.Reset.Sub(clock.Now()); d.RetryAfter < 1 || time.Duration(d.RetryAfter)*time.Second < wait || time.Duration(d.RetryAfter-1)*time.Second >= wait {
+					t.Fatalf("Retry-After %d s does not round up the %v until Reset", d.RetryAfter, wait)
 				}
 				clock.Set(d.Reset.Add(-time.Millisecond))
 				if l.Allow(context.Background(), subject, ratelimit.CategoryWrite).Allowed {

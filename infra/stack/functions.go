@@ -1,0 +1,129 @@
+package stack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/workflowsapi/workflows/internal/routes"
+)
+
+// BootstrapName is the executable a provided.al2023 function runs.
+const BootstrapName = "bootstrap"
+
+// The environment the functions read (internal/store, internal/ratelimit).
+const envTableName = "TABLE_NAME"
+
+// Sizes. Go handlers are small and start fast; 256 MB gives a little more
+// CPU than the minimum for the SHA-256 of each key check. The authorizer's
+// timeout is short because API Gateway waits on it before every route.
+const (
+	functionMemoryMB         = 256
+	routeTimeoutSeconds      = 10
+	authorizerTimeoutSeconds = 5
+)
+
+// apiFunction is one Lambda with the log group and role made for it alone.
+type apiFunction struct {
+	name     string
+	function awslambda.Function
+	logGroup awslogs.LogGroup
+}
+
+// newFunctions builds every function of Functions(), each from
+// assetDir/<name>/bootstrap, with a role that may write its own log group,
+// send traces, and call exactly TableActions[name] on the table.
+func newFunctions(scope constructs.Construct, table awsdynamodb.Table, settings stageSettings, assetDir string) (map[string]*apiFunction, error) {
+	functions := map[string]*apiFunction{}
+	for _, name := range Functions() {
+		if _, seen := functions[name]; seen {
+			return nil, fmt.Errorf("stack: function %q serves two routes; each route has its own function", name)
+		}
+		fn, err := newFunction(scope, name, table, settings, assetDir)
+		if err != nil {
+			return nil, err
+		}
+		functions[name] = fn
+	}
+	return functions, nil
+}
+
+func newFunction(scope constructs.Construct, name string, table awsdynamodb.Table, settings stageSettings, assetDir string) (*apiFunction, error) {
+	actions, err := tableActionsFor(name)
+	if err != nil {
+		return nil, err
+	}
+	codeDir := filepath.Join(assetDir, name)
+	if _, err := os.Stat(filepath.Join(codeDir, BootstrapName)); err != nil {
+		return nil, fmt.Errorf("stack: no %s for function %s (run `make lambdas` first): %w", BootstrapName, name, err)
+	}
+
+	construct := constructs.NewConstruct(scope, jsii.String(constructID(name)))
+	logGroup := awslogs.NewLogGroup(construct, jsii.String("Logs"), &awslogs.LogGroupProps{
+		Retention:     settings.logRetention,
+		RemovalPolicy: settings.removalPolicy(),
+	})
+	// A role of its own, without AWSLambdaBasicExecutionRole: that managed
+	// policy may create and write any log group in the account.
+	role := awsiam.NewRole(construct, jsii.String("Role"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String("Runs the " + name + " function of the Workflows API"),
+	})
+	logGroup.GrantWrite(role)
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(actions...),
+		Resources: jsii.Strings(*table.TableArn()),
+	}))
+
+	timeout := routeTimeoutSeconds
+	description := "Workflows API route function " + name
+	if name == routes.AuthorizerFunction {
+		timeout = authorizerTimeoutSeconds
+		description = "Workflows API REQUEST authorizer: resolves the x-api-key header"
+	}
+	function := awslambda.NewFunction(construct, jsii.String("Function"), &awslambda.FunctionProps{
+		FunctionName: jsii.String(settings.functionName(name)),
+		Description:  jsii.String(description),
+		Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture: awslambda.Architecture_ARM_64(),
+		Handler:      jsii.String(BootstrapName),
+		Code:         awslambda.Code_FromAsset(jsii.String(codeDir), nil),
+		MemorySize:   jsii.Number(functionMemoryMB),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout)),
+		Role:         role,
+		LogGroup:     logGroup,
+		Tracing:      awslambda.Tracing_ACTIVE,
+		Environment: &map[string]*string{
+			envTableName: table.TableName(),
+		},
+	})
+	return &apiFunction{name: name, function: function, logGroup: logGroup}, nil
+}
+
+// constructID turns a function name (list-api-keys) into a construct id
+// (ListApiKeys), which CloudFormation logical ids are made from.
+func constructID(function string) string {
+	id := make([]byte, 0, len(function))
+	upper := true
+	for i := 0; i < len(function); i++ {
+		c := function[i]
+		if c == '-' {
+			upper = true
+			continue
+		}
+		if upper && c >= 'a' && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		upper = false
+		id = append(id, c)
+	}
+	return string(id)
+}

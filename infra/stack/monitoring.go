@@ -1,0 +1,136 @@
+package stack
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Alarm thresholds. An alarm looks at five-minute windows and fires on the
+// first bad one: these are signals for a person, not for autoscaling.
+const (
+	alarmPeriodMinutes = 5
+	// serverErrorRateThreshold is the share of requests answered 5xx.
+	serverErrorRateThreshold = 0.05
+	// serverErrorMinRequests keeps a single failed request at night from
+	// paging anyone: below it the rate counts as 0.
+	serverErrorMinRequests = 20
+	// metricsPerAlarm is CloudWatch's hard limit of metrics in one metric
+	// math alarm.
+	metricsPerAlarm = 10
+)
+
+// CustomMetricNamespace holds the metrics the stack derives from logs.
+const CustomMetricNamespace = "WorkflowsAPI"
+
+// authorizerFailureResponseTypes are the gateway response types API Gateway
+// gives when the authorizer itself failed (its Lambda errored or timed out,
+// so authentication failed closed), as opposed to refusing a key.
+var authorizerFailureResponseTypes = []string{"AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR"}
+
+// monitoring owns the alarms and the topic they notify.
+type monitoring struct {
+	scope    constructs.Construct
+	settings stageSettings
+	topic    awssns.Topic
+}
+
+func newMonitoring(scope constructs.Construct, settings stageSettings) *monitoring {
+	topic := awssns.NewTopic(scope, jsii.String("AlarmTopic"), &awssns.TopicProps{
+		DisplayName: jsii.String("Workflows API " + settings.name + " alarms"),
+	})
+	return &monitoring{scope: scope, settings: settings, topic: topic}
+}
+
+func (m *monitoring) alarm(id, description string, metric awscloudwatch.IMetric, threshold float64, comparison awscloudwatch.ComparisonOperator) {
+	alarm := awscloudwatch.NewAlarm(m.scope, jsii.String(id), &awscloudwatch.AlarmProps{
+		AlarmDescription:   jsii.String(description),
+		Metric:             metric,
+		Threshold:          jsii.Number(threshold),
+		ComparisonOperator: comparison,
+		EvaluationPeriods:  jsii.Number(1),
+		// No traffic is healthy traffic.
+		TreatMissingData: awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	alarm.AddAlarmAction(awscloudwatchactions.NewSnsAction(m.topic))
+}
+
+func period() awscdk.Duration { return awscdk.Duration_Minutes(jsii.Number(alarmPeriodMinutes)) }
+
+// watchAPI alarms on the stage's 5xx rate and on authorizer failures. The
+// authorizer's own Errors metric would not do: it counts every refused key,
+// which any caller can produce; the access log says which requests API
+// Gateway failed because the authorizer did.
+func (m *monitoring) watchAPI(a *api) {
+	stage := a.restAPI.DeploymentStage()
+	sum := &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period()}
+	rate := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String(fmt.Sprintf("IF(requests >= %d, errors / requests, 0)", serverErrorMinRequests)),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"errors":   stage.MetricServerError(sum),
+			"requests": stage.MetricCount(sum),
+		},
+		Label:  jsii.String("5xx rate"),
+		Period: period(),
+	})
+	m.alarm("ApiServerErrorRateAlarm",
+		fmt.Sprintf("More than %.0f%% of requests to the %s stage answered 5xx", serverErrorRateThreshold*100, m.settings.name),
+		rate, serverErrorRateThreshold, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD)
+
+	patterns := make([]awslogs.JsonPattern, 0, len(authorizerFailureResponseTypes))
+	for _, t := range authorizerFailureResponseTypes {
+		patterns = append(patterns, awslogs.FilterPattern_StringValue(jsii.String("$.responseType"), jsii.String("="), jsii.String(t)))
+	}
+	awslogs.NewMetricFilter(m.scope, jsii.String("AuthorizerFailureFilter"), &awslogs.MetricFilterProps{
+		LogGroup:        a.accessLogs,
+		FilterPattern:   awslogs.FilterPattern_Any(patterns...),
+		MetricNamespace: jsii.String(CustomMetricNamespace),
+		MetricName:      jsii.String("AuthorizerFailures"),
+		MetricValue:     jsii.String("1"),
+		Dimensions:      &map[string]*string{"Stage": jsii.String("$.stage")},
+	})
+	failures := awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace:     jsii.String(CustomMetricNamespace),
+		MetricName:    jsii.String("AuthorizerFailures"),
+		DimensionsMap: &map[string]*string{"Stage": jsii.String(m.settings.name)},
+		Statistic:     jsii.String("Sum"),
+		Period:        period(),
+	})
+	m.alarm("AuthorizerFailureAlarm",
+		"The key authorizer failed (requests answered "+strings.Join(authorizerFailureResponseTypes, " or ")+")",
+		failures, 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+}
+
+// watchThrottles alarms when Lambda throttles any of the functions. A math
+// alarm may sum at most ten metrics, so the functions are watched in groups
+// of ten, in the order given.
+func (m *monitoring) watchThrottles(functions []*apiFunction) {
+	for start := 0; start < len(functions); start += metricsPerAlarm {
+		group := functions[start:min(start+metricsPerAlarm, len(functions))]
+		metrics := map[string]awscloudwatch.IMetric{}
+		terms := make([]string, 0, len(group))
+		names := make([]string, 0, len(group))
+		for i, fn := range group {
+			id := fmt.Sprintf("throttles%d", i)
+			metrics[id] = fn.function.MetricThrottles(&awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period()})
+			terms = append(terms, id)
+			names = append(names, fn.name)
+		}
+		total := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression:   jsii.String(strings.Join(terms, " + ")),
+			UsingMetrics: &metrics,
+			Label:        jsii.String("Throttled invocations"),
+			Period:       period(),
+		})
+		m.alarm(fmt.Sprintf("FunctionThrottleAlarm%d", start/metricsPerAlarm+1),
+			"Lambda throttled one of: "+strings.Join(names, ", "),
+			total, 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+	}
+}

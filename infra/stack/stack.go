@@ -1,0 +1,107 @@
+// Package stack is the Workflows API's one CloudFormation stack, built from
+// the same Go definitions the code runs on: the route table
+// (internal/routes), the gateway responses (internal/gatewayresponse) and the
+// table definition (internal/store). What each function may call on the
+// table is in permissions.go.
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/workflowsapi/workflows/internal/routes"
+)
+
+// AuthorizerCacheParameter names the CloudFormation parameter that sets how
+// long API Gateway caches the authorizer's answer for one key. It defaults to
+// 0: a revoked key is refused on its next request. See
+// docs/infrastructure.md for the trade-off.
+const AuthorizerCacheParameter = "AuthorizerResultCacheTtlSeconds"
+
+// maxAuthorizerCacheSeconds is API Gateway's ceiling for the cache.
+const maxAuthorizerCacheSeconds = 3600
+
+// FeatureFlags are the CDK feature flags this stack is written for. They are
+// set in code, not only in cdk.json, so the tests synthesize exactly what
+// `cdk synth` does.
+var FeatureFlags = map[string]any{
+	// A changed authorizer must redeploy the API's stage.
+	"@aws-cdk/aws-apigateway:authorizerChangeDeploymentLogicalId": true,
+	// Merge a role's statements so a policy stays readable and small.
+	"@aws-cdk/aws-iam:minimizePolicies":     true,
+	"@aws-cdk/core:enablePartitionLiterals": true,
+}
+
+// Props configures the stack.
+type Props struct {
+	awscdk.StackProps
+	// Stage names the deployment (dev, staging, prod, dev-<name>). Stages
+	// other than dev and dev-* protect their data: see stage.go.
+	Stage string
+	// LambdaAssetDir holds <function>/bootstrap for every function;
+	// `make lambdas` writes bin/.
+	LambdaAssetDir string
+}
+
+// NewWorkflowsStack builds the stack. It fails when a function of the route
+// table has no binary or no entry in TableActions.
+func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (awscdk.Stack, error) {
+	settings, err := settingsFor(props.Stage)
+	if err != nil {
+		return nil, err
+	}
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	awscdk.Tags_Of(stack).Add(jsii.String("project"), jsii.String("workflows-api"), nil)
+	awscdk.Tags_Of(stack).Add(jsii.String("stage"), jsii.String(settings.name), nil)
+
+	cacheTTL := awscdk.NewCfnParameter(stack, jsii.String(AuthorizerCacheParameter), &awscdk.CfnParameterProps{
+		Type:        jsii.String("Number"),
+		Default:     jsii.Number(0),
+		MinValue:    jsii.Number(0),
+		MaxValue:    jsii.Number(maxAuthorizerCacheSeconds),
+		Description: jsii.String("Seconds API Gateway caches the key authorizer's answer per key; 0 makes revocation immediate."),
+	})
+
+	table, err := newTable(stack, settings)
+	if err != nil {
+		return nil, err
+	}
+	functions, err := newFunctions(stack, table, settings, props.LambdaAssetDir)
+	if err != nil {
+		return nil, err
+	}
+	restAPI, err := newAPI(stack, functions, cacheTTL, settings)
+	if err != nil {
+		return nil, err
+	}
+
+	alarms := newMonitoring(stack, settings)
+	alarms.watchAPI(restAPI)
+	watched := make([]*apiFunction, 0, len(functions))
+	for _, name := range Functions() {
+		watched = append(watched, functions[name])
+	}
+	alarms.watchThrottles(watched)
+
+	// Asynchronous execution joins here, in the change that brings its code:
+	// the runner's SQS queue with its dead-letter queue (the runner's event
+	// source with ReportBatchItemFailures, and alarms.watchQueueDepth on the
+	// DLQ), the sweeper's schedule, and the KMS key of the connections'
+	// credentials. Each gets its function through newFunction and its
+	// actions through permissions.go, like the routes.
+
+	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
+		Description: jsii.String("Base URL of the API"),
+		Value:       jsii.String(*restAPI.restAPI.Url() + routes.BasePath[1:]),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("TableName"), &awscdk.CfnOutputProps{
+		Description: jsii.String("TABLE_NAME for wfctl against this stage"),
+		Value:       table.TableName(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("AlarmTopicArn"), &awscdk.CfnOutputProps{
+		Description: jsii.String("Subscribe to be told when an alarm fires"),
+		Value:       alarms.topic.TopicArn(),
+	})
+	return stack, nil
+}

@@ -1,0 +1,560 @@
+package stack_test
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/workflowsapi/workflows/infra/stack"
+	"github.com/workflowsapi/workflows/internal/gatewayresponse"
+	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/store"
+)
+
+const devStage = "dev"
+
+func TestEveryRouteHasItsOwnArm64Al2023Function(t *testing.T) {
+	tpl := MustSynthesize(t, devStage)
+	tpl.assertions.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(routes.All)+1))
+
+	names := tpl.functionNames(t, devStage)
+	byName := map[string]resource{}
+	for id, name := range names {
+		byName[name] = tpl.Resources[id]
+	}
+	for _, name := range stack.Functions() {
+		t.Run(name, func(t *testing.T) {
+			fn, ok := byName[name]
+			if !ok {
+				t.Fatalf("no function named workflows-%s-%s", devStage, name)
+			}
+			p := fn.Properties
+			if p["Runtime"] != "provided.al2023" || p["Handler"] != stack.BootstrapName {
+				t.Errorf("runtime %v, handler %v; want provided.al2023 and %s", p["Runtime"], p["Handler"], stack.BootstrapName)
+			}
+			if got := sortedStrings(p["Architectures"]); !slices.Equal(got, []string{"arm64"}) {
+				t.Errorf("architectures %v, want [arm64]", got)
+			}
+			if tracing := p["TracingConfig"].(map[string]any)["Mode"]; tracing != "Active" {
+				t.Errorf("tracing %v, want Active", tracing)
+			}
+			env := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+			if table := refTo(env["TABLE_NAME"]); tpl.Resources[table].Type != "AWS::DynamoDB::Table" {
+				t.Errorf("TABLE_NAME is %v, want a Ref to the table", env["TABLE_NAME"])
+			}
+			if _, set := env["DYNAMODB_ENDPOINT"]; set {
+				t.Error("DYNAMODB_ENDPOINT is set; in AWS the SDK finds DynamoDB itself")
+			}
+		})
+	}
+}
+
+func TestTheMethodsAreTheRouteTable(t *testing.T) {
+	tpl := MustSynthesize(t, devStage)
+	assertSameRoutes(t, "the synthesized API", tpl.lambdaRoutes(t, devStage), routeTable())
+}
+
+func TestTheKeyAuthorizerGuardsEveryRouteButTheWebhook(t *testing.T) {
+	tpl := MustSynthesize(t, devStage)
+	authorizers := tpl.resourcesOfType("AWS::ApiGateway::Authorizer")
+	if len(authorizers) != 1 {
+		t.Fatalf("%d authorizers, want 1", len(authorizers))
+	}
+	var authorizerID string
+	var authorizer resource
+	for authorizerID, authorizer = range authorizers {
+	}
+	p := authorizer.Properties
+	if p["Type"] != "REQUEST" || p["IdentitySource"] != "method.request.header.x-api-key" {
+		t.Errorf("authorizer type %v, identity source %v; want REQUEST on method.request.header.x-api-key", p["Type"], p["IdentitySource"])
+	}
+	if ref := refTo(p["AuthorizerResultTtlInSeconds"]); ref != stack.AuthorizerCacheParameter {
+		t.Errorf("result cache TTL is %v, want a Ref to the %s parameter", p["AuthorizerResultTtlInSeconds"], stack.AuthorizerCacheParameter)
+	}
+	if fn := tpl.functionNames(t, devStage)[firstGetAttArn(p["AuthorizerUri"])]; fn != routes.AuthorizerFunction {
+		t.Errorf("the authorizer invokes %q, want %q", fn, routes.AuthorizerFunction)
+	}
+
+	for id, m := range tpl.resourcesOfType("AWS::ApiGateway::Method") {
+		integration := m.Properties["Integration"].(map[string]any)
+		if integration["Type"] != "AWS_PROXY" {
+			continue
+		}
+		path := tpl.resourcePath(t, refTo(m.Properties["ResourceId"]))
+		route, _, _ := routes.Match(m.Properties["HttpMethod"].(string), path)
+		authorizedBy := refTo(m.Properties["AuthorizerId"])
+		switch {
+		case route.Authenticated() && (m.Properties["AuthorizationType"] != "CUSTOM" || authorizedBy != authorizerID):
+			t.Errorf("%s %s (%s) is not behind the key authorizer", route.Method, route.Path, id)
+		case !route.Authenticated() && (m.Properties["AuthorizationType"] != "NONE" || authorizedBy != ""):
+			t.Errorf("%s %s (%s) takes a key, but the route table says it does not", route.Method, route.Path, id)
+		}
+	}
+}
+
+func TestTheAuthorizerCacheIsAParameterThatDefaultsToZero(t *testing.T) {
+	tpl := MustSynthesize(t, devStage)
+	tpl.assertions.HasParameter(jsii.String(stack.AuthorizerCacheParameter), map[string]any{
+		"Type":     "Number",
+		"Default":  0,
+		"MinValue": 0,
+		"MaxValue": 3600,
+	})
+}
+
+func TestEachGatewayResponseAnswersInTheEnvelope(t *testing.T) {
+	tpl := MustSynthesize(t, devStage)
+	byType := map[string]map[string]any{}
+	for _, r := range tpl.resourcesOfType("AWS::ApiGateway::GatewayResponse") {
+		byType[r.Properties["ResponseType"].(string)] = r.Properties
+	}
+	if len(byType) != len(gatewayresponse.All) {
+		t.Errorf("%d gateway responses, want %d", len(byType), len(gatewayresponse.All))
+	}
+	for _, gr := range gatewayresponse.All {
+		t.Run(gr.Type, func(t *testing.T) {
+			p, ok := byType[gr.Type]
+			if !ok {
+				t.Fatal("missing")
+			}
+			wantStatus := ""
+			if gr.StatusCode != 0 {
+				wantStatus = strconv.Itoa(gr.StatusCode)
+			}
+			if got, _ := p["StatusCode"].(string); got != wantStatus {
+				t.Errorf("status %q, want %q (empty: API Gateway's own)", got, wantStatus)
+			}
+			body := p["ResponseTemplates"].(map[string]any)["application/json"]
+			if body != gr.Body() {
+				t.Errorf("body %v, want %s", body, gr.Body())
+			}
+			// API Gateway runs response templates through VTL, where $ and #
+			// are syntax: a body must not contain them.
+			if strings.ContainsAny(gr.Body(), "$#") {
+				t.Errorf("body %s contains VTL syntax", gr.Body())
+			}
+		})
+	}
+}
+
+func TestAKnownPathAnswersAnUnknownMethodWith405WithoutALambda(t *testing.T) {
+	tpl := MustSynthesize(t, devStage)
+	allowed := map[string][]string{}
+	for _, r := range routes.All {
+		allowed[r.Path] = append(allowed[r.Path], r.Method)
+	}
+	seen := map[string]bool{}
+	for id, m := range tpl.resourcesOfType("AWS::ApiGateway::Method") {
+		if m.Properties["HttpMethod"] != "ANY" {
+			continue
+		}
+		path := tpl.resourcePath(t, refTo(m.Properties["ResourceId"]))
+		seen[path] = true
+		methods, known := allowed[path]
+		if !known {
+			t.Errorf("ANY method %s on %s, which no route has", id, path)
+			continue
+		}
+		if m.Properties["AuthorizationType"] != "NONE" {
+			t.Errorf("%s: the 405 takes a key; the local gateway answers it before authenticating", path)
+		}
+		integration := m.Properties["Integration"].(map[string]any)
+		if integration["Type"] != "MOCK" {
+			t.Errorf("%s: integration %v, want MOCK", path, integration["Type"])
+		}
+		responses := integration["IntegrationResponses"].([]any)
+		if len(responses) != 1 {
+			t.Fatalf("%s: %d integration responses, want 1", path, len(responses))
+		}
+		response := responses[0].(map[string]any)
+		slices.Sort(methods)
+		wantAllow := "'" + strings.Join(methods, ", ") + "'"
+		if response["StatusCode"] != "405" || response["SelectionPattern"] != nil {
+			t.Errorf("%s: integration response %v, want the default response with 405", path, response)
+		}
+		if got := response["ResponseParameters"].(map[string]any)["method.response.header.Allow"]; got != wantAllow {
+			t.Errorf("%s: Allow %v, want %s", path, got, wantAllow)
+		}
+		if got := response["ResponseTemplates"].(map[string]any)["application/json"]; got != stack.MethodNotAllowed.Body() {
+			t.Errorf("%s: body %v, want %s", path, got, stack.MethodNotAllowed.Body())
+		}
+	}
+	for path := range allowed {
+		if !seen[path] {
+			t.Errorf("%s has no ANY method answering 405", path)
+		}
+	}
+}
+
+// policyStatements returns the statements of the inline policies attached
+// to role.
+func (t *cfnTemplate) policyStatements(role string) []map[string]any {
+	var out []map[string]any
+	for _, p := range t.resourcesOfType("AWS::IAM::Policy") {
+		attached := false
+		for _, r := range p.Properties["Roles"].([]any) {
+			attached = attached || refTo(r) == role
+		}
+		if !attached {
+			continue
+		}
+		for _, s := range p.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			out = append(out, s.(map[string]any))
+		}
+	}
+	return out
+}
+
+func TestEachFunctionMayCallExactlyItsActionsOnTheTableAlone(t *testing.T) {
+	tpl := MustSynthesize(t, devStage)
+	tables := tpl.resourcesOfType("AWS::DynamoDB::Table")
+	names := tpl.functionNames(t, devStage)
+	for id, name := range names {
+		t.Run(name, func(t *testing.T) {
+			fn := tpl.Resources[id]
+			role := getAttOf(fn.Properties["Role"], "Arn")
+			if managed := tpl.Resources[role].Properties["ManagedPolicyArns"]; managed != nil {
+				t.Errorf("role %s has managed policies %v; it should hold only its own statements", role, managed)
+			}
+			logGroup := refTo(fn.Properties["LoggingConfig"].(map[string]any)["LogGroup"])
+			want := map[string]string{ // resource -> sorted actions
+				"table:" + onlyKey(tables): strings.Join(sortedCopy(stack.TableActions[name]), ","),
+				"logs:" + logGroup:         "logs:CreateLogStream,logs:PutLogEvents",
+				"*":                        "xray:PutTelemetryRecords,xray:PutTraceSegments",
+			}
+			got := map[string]string{}
+			for _, s := range tpl.policyStatements(role) {
+				if s["Effect"] != "Allow" || s["Condition"] != nil {
+					t.Errorf("statement %v: want a plain Allow", s)
+				}
+				var key string
+				switch res := s["Resource"]; {
+				case res == "*":
+					key = "*"
+				case tables[getAttOf(res, "Arn")].Type != "":
+					key = "table:" + getAttOf(res, "Arn")
+				case getAttOf(res, "Arn") == logGroup:
+					key = "logs:" + logGroup
+				default:
+					t.Errorf("statement on an unexpected resource %v", res)
+					continue
+				}
+				if _, dup := got[key]; dup {
+					t.Errorf("two statements on %s", key)
+				}
+				got[key] = strings.Join(sortedStrings(s["Action"]), ",")
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("statements (resource: actions)\n got %v\nwant %v", got, want)
+			}
+		})
+	}
+}
+
+func TestNoPolicyGrantsAWildcardActionOrFullAccess(t *testing.T) {
+	tpl := MustSynthesize(t, devStage)
+	for id, p := range tpl.resourcesOfType("AWS::IAM::Policy") {
+		for _, s := range p.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			for _, action := range sortedStrings(s.(map[string]any)["Action"]) {
+				if strings.Contains(action, "*") {
+					t.Errorf("policy %s grants %q", id, action)
+				}
+			}
+		}
+	}
+	for id, r := range tpl.resourcesOfType("AWS::IAM::Role") {
+		b, _ := json.Marshal(r.Properties["ManagedPolicyArns"])
+		if strings.Contains(string(b), "FullAccess") {
+			t.Errorf("role %s has a FullAccess managed policy: %s", id, b)
+		}
+	}
+}
+
+func TestTheTableIsTheStoresDefinition(t *testing.T) {
+	tpl := MustSynthesize(t, devStage)
+	tables := tpl.resourcesOfType("AWS::DynamoDB::Table")
+	if len(tables) != 1 {
+		t.Fatalf("%d tables, want 1", len(tables))
+	}
+	got := tables[onlyKey(tables)].Properties
+
+	def := store.TableDefinition("")
+	var want struct {
+		AttributeDefinitions   any
+		KeySchema              any
+		GlobalSecondaryIndexes any
+	}
+	mustRemarshal(t, map[string]any{
+		"AttributeDefinitions":   def.AttributeDefinitions,
+		"KeySchema":              def.KeySchema,
+		"GlobalSecondaryIndexes": def.GlobalSecondaryIndexes,
+	}, &want)
+	for key, w := range map[string]any{
+		"AttributeDefinitions":   want.AttributeDefinitions,
+		"KeySchema":              want.KeySchema,
+		"GlobalSecondaryIndexes": want.GlobalSecondaryIndexes,
+	} {
+		if !jsonEqual(t, got[key], w) {
+			t.Errorf("%s\n got %s\nwant %s", key, mustJSON(t, got[key]), mustJSON(t, withoutNulls(w)))
+		}
+	}
+	if got["BillingMode"] != "PAY_PER_REQUEST" {
+		t.Errorf("billing mode %v, want on-demand", got["BillingMode"])
+	}
+	if !jsonEqual(t, got["PointInTimeRecoverySpecification"], map[string]any{"PointInTimeRecoveryEnabled": true}) {
+		t.Errorf("point-in-time recovery %v, want enabled", got["PointInTimeRecoverySpecification"])
+	}
+	if !jsonEqual(t, got["TimeToLiveSpecification"], map[string]any{"AttributeName": store.AttrTTL, "Enabled": true}) {
+		t.Errorf("TTL %v, want enabled on %q", got["TimeToLiveSpecification"], store.AttrTTL)
+	}
+}
+
+func TestOnlyDevStagesMayLoseTheirData(t *testing.T) {
+	for _, tc := range []struct {
+		stage   string
+		protect bool
+	}{
+		{"dev", false},
+		{"dev-alice", false},
+		{"staging", true},
+		{"prod", true},
+	} {
+		t.Run(tc.stage, func(t *testing.T) {
+			tpl := MustSynthesize(t, tc.stage)
+			wantPolicy := "Delete"
+			if tc.protect {
+				wantPolicy = "Retain"
+			}
+			for id, table := range tpl.resourcesOfType("AWS::DynamoDB::Table") {
+				if table.Properties["DeletionProtectionEnabled"] != tc.protect {
+					t.Errorf("table %s: deletion protection %v, want %v", id, table.Properties["DeletionProtectionEnabled"], tc.protect)
+				}
+				if table.DeletionPolicy != wantPolicy {
+					t.Errorf("table %s: deletion policy %q, want %q", id, table.DeletionPolicy, wantPolicy)
+				}
+			}
+			for id, group := range tpl.resourcesOfType("AWS::Logs::LogGroup") {
+				if group.DeletionPolicy != wantPolicy {
+					t.Errorf("log group %s: deletion policy %q, want %q", id, group.DeletionPolicy, wantPolicy)
+				}
+				if days, _ := group.Properties["RetentionInDays"].(float64); days <= 0 {
+					t.Errorf("log group %s keeps its logs forever", id)
+				}
+			}
+		})
+	}
+}
+
+func TestTheStageTracesAndWritesJSONAccessLogs(t *testing.T) {
+	tpl := MustSynthesize(t, devStage)
+	stages := tpl.resourcesOfType("AWS::ApiGateway::Stage")
+	if len(stages) != 1 {
+		t.Fatalf("%d stages, want 1", len(stages))
+	}
+	p := stages[onlyKey(stages)].Properties
+	if p["StageName"] != devStage || p["TracingEnabled"] != true {
+		t.Errorf("stage %v, tracing %v; want %s with X-Ray", p["StageName"], p["TracingEnabled"], devStage)
+	}
+	accessLog := p["AccessLogSetting"].(map[string]any)
+	if group := getAttOf(accessLog["DestinationArn"], "Arn"); tpl.Resources[group].Type != "AWS::Logs::LogGroup" {
+		t.Errorf("access logs go to %v, want a log group of the stack", accessLog["DestinationArn"])
+	}
+	var fields map[string]string
+	if err := json.Unmarshal([]byte(accessLog["Format"].(string)), &fields); err != nil {
+		t.Fatalf("access log format is not JSON: %v", err)
+	}
+	for _, field := range []string{"requestId", "status", "responseType", "stage"} {
+		if fields[field] == "" {
+			t.Errorf("access log lacks %q, which the alarms and a person reading it need", field)
+		}
+	}
+	for field, value := range fields {
+		if strings.Contains(value, "header") || strings.Contains(value, "apiKey") {
+			t.Errorf("access log field %s=%s could hold the key", field, value)
+		}
+	}
+}
+
+func TestAlarmsWatchServerErrorsAuthorizerFailuresAndEveryFunctionsThrottles(t *testing.T) {
+	tpl := MustSynthesize(t, devStage)
+	topics := tpl.resourcesOfType("AWS::SNS::Topic")
+	if len(topics) != 1 {
+		t.Fatalf("%d topics, want 1", len(topics))
+	}
+	topic := onlyKey(topics)
+
+	var serverErrors, authorizerFailures int
+	throttled := map[string]int{}
+	names := tpl.functionNames(t, devStage)
+	for id, alarm := range tpl.resourcesOfType("AWS::CloudWatch::Alarm") {
+		actions := alarm.Properties["AlarmActions"].([]any)
+		if len(actions) != 1 || refTo(actions[0]) != topic {
+			t.Errorf("alarm %s notifies %v, want the alarm topic", id, actions)
+		}
+		if alarm.Properties["MetricName"] == "AuthorizerFailures" {
+			authorizerFailures++
+			continue
+		}
+		metrics, _ := alarm.Properties["Metrics"].([]any)
+		var stats int
+		for _, m := range metrics {
+			stat, ok := m.(map[string]any)["MetricStat"].(map[string]any)
+			if !ok {
+				continue
+			}
+			stats++
+			metric := stat["Metric"].(map[string]any)
+			switch metric["MetricName"] {
+			case "5XXError":
+				serverErrors++
+			case "Throttles":
+				dims := metric["Dimensions"].([]any)
+				throttled[names[refTo(dims[0].(map[string]any)["Value"])]]++
+			}
+		}
+		if stats > 10 {
+			t.Errorf("alarm %s sums %d metrics; CloudWatch allows 10", id, stats)
+		}
+	}
+	if serverErrors != 1 {
+		t.Errorf("%d alarms on 5XXError, want 1", serverErrors)
+	}
+	if authorizerFailures != 1 {
+		t.Errorf("%d alarms on authorizer failures, want 1", authorizerFailures)
+	}
+	for _, fn := range stack.Functions() {
+		if throttled[fn] != 1 {
+			t.Errorf("function %s is in %d throttle alarms, want 1", fn, throttled[fn])
+		}
+	}
+	tpl.assertions.HasResourceProperties(jsii.String("AWS::Logs::MetricFilter"), map[string]any{
+		"FilterPattern": assertions.Match_StringLikeRegexp(jsii.String("AUTHORIZER_FAILURE")),
+		"MetricTransformations": []any{map[string]any{
+			"MetricName":      "AuthorizerFailures",
+			"MetricNamespace": stack.CustomMetricNamespace,
+		}},
+	})
+}
+
+func TestTableActionsCoversExactlyTheFunctions(t *testing.T) {
+	functions := stack.Functions()
+	for _, fn := range functions {
+		if len(stack.TableActions[fn]) == 0 {
+			t.Errorf("TableActions has no actions for %s", fn)
+		}
+	}
+	for fn, actions := range stack.TableActions {
+		if !slices.Contains(functions, fn) {
+			t.Errorf("TableActions names %s, which is no function of the route table", fn)
+		}
+		for _, a := range actions {
+			if !strings.HasPrefix(a, "dynamodb:") || strings.Contains(a, "*") {
+				t.Errorf("%s: %q is not one exact DynamoDB action", fn, a)
+			}
+		}
+	}
+}
+
+func TestTheStackRefusesWhatItCannotDeploy(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		props    stack.Props
+		wantText string
+	}{
+		{"a stage that cannot be part of a name", stack.Props{Stage: "Prod_1", LambdaAssetDir: placeholderAssets(t)}, "stage"},
+		{"functions that were not built", stack.Props{Stage: devStage, LambdaAssetDir: t.TempDir()}, "make lambdas"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := awscdk.NewApp(nil)
+			_, err := stack.NewWorkflowsStack(app, "Refused", &tc.props)
+			if err == nil || !strings.Contains(err.Error(), tc.wantText) {
+				t.Errorf("err = %v, want one that mentions %q", err, tc.wantText)
+			}
+		})
+	}
+}
+
+func onlyKey[V any](m map[string]V) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
+
+func sortedCopy(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func mustJSON(tb testing.TB, v any) string {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatalf("marshal: %v", err)
+	}
+	return string(b)
+}
+
+// jsonEqual compares two values by their JSON form, without null fields,
+// so an SDK struct (which marshals unset fields as null) and a decoded
+// template compare alike.
+func jsonEqual(tb testing.TB, a, b any) bool {
+	tb.Helper()
+	var x, y any
+	mustRemarshal(tb, a, &x)
+	mustRemarshal(tb, b, &y)
+	return mustJSON(tb, withoutNulls(x)) == mustJSON(tb, withoutNulls(y))
+}
+
+func withoutNulls(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range v {
+			if e != nil {
+				out[k] = withoutNulls(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = withoutNulls(e)
+		}
+		return out
+	}
+	return v
+}
+
+// The authorizer runs before every route on a key the caller chose: what it
+// may do is spelled out here, not only derived from TableActions.
+func TestTheAuthorizerMayOnlyGetAnItemFromTheTable(t *testing.T) {
+	tpl := MustSynthesize(t, devStage)
+	for id, name := range tpl.functionNames(t, devStage) {
+		if name != routes.AuthorizerFunction {
+			continue
+		}
+		role := getAttOf(tpl.Resources[id].Properties["Role"], "Arn")
+		var dynamo []string
+		for _, s := range tpl.policyStatements(role) {
+			for _, a := range sortedStrings(s["Action"]) {
+				if strings.HasPrefix(a, "dynamodb:") {
+					dynamo = append(dynamo, a)
+				}
+			}
+		}
+		if !slices.Equal(dynamo, []string{"dynamodb:GetItem"}) {
+			t.Errorf("the authorizer may call %v, want only dynamodb:GetItem", dynamo)
+		}
+		return
+	}
+	t.Fatal("no authorizer function")
+}

@@ -90,6 +90,18 @@ func setup(ctx context.Context, cfg store.Config, out io.Writer) error {
 
 var accountPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
+// openForAccount parses a command's flags, checks its --account, and opens
+// the key store.
+func openForAccount(ctx context.Context, cfg store.Config, fs *flag.FlagSet, args []string, account *string) (*store.APIKeys, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if err := requireAccount(*account); err != nil {
+		return nil, err
+	}
+	return keyStore(ctx, cfg)
+}
+
 func keyStore(ctx context.Context, cfg store.Config) (*store.APIKeys, error) {
 	db, err := store.NewClient(ctx, cfg)
 	if err != nil {
@@ -188,13 +200,7 @@ func parseScopes(list string) (domain.Scopes, error) {
 func listKeys(ctx context.Context, cfg store.Config, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("keys list", flag.ContinueOnError)
 	account := fs.String("account", "", "account id")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := requireAccount(*account); err != nil {
-		return err
-	}
-	keys, err := keyStore(ctx, cfg)
+	keys, err := openForAccount(ctx, cfg, fs, args, account)
 	if err != nil {
 		return err
 	}
@@ -222,13 +228,7 @@ func revokeKey(ctx context.Context, cfg store.Config, args []string, out io.Writ
 	fs := flag.NewFlagSet("keys revoke", flag.ContinueOnError)
 	account := fs.String("account", "", "account id")
 	keyID := fs.String("id", "", "key id")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := requireAccount(*account); err != nil {
-		return err
-	}
-	keys, err := keyStore(ctx, cfg)
+	keys, err := openForAccount(ctx, cfg, fs, args, account)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@
 #   make synth       write the CDK stack's template to infra/cdk.out/
 #   make infra-test  the infra module's tests, cdk synth, cfn-lint on both
 #                    templates, sam validate --lint and sam build
+#   make lambda-startup  each bootstrap's size and start-up time under the
+#                    Lambda Runtime Interface Emulator (docs/performance-infra.md)
 #
 # Nothing here needs an AWS account, credentials or Docker. The tools come
 # from the lock files through scripts/ensure-deps.sh: aws-cdk from
@@ -36,7 +38,7 @@ INFRA_TOOL_ENV := CDK_DISABLE_VERSION_CHECK=true CDK_DISABLE_CLI_TELEMETRY=true 
 # cfn-lint and sam validate need a region to check against, not an account.
 INFRA_LINT_REGION := us-east-1
 
-.PHONY: lambdas synth infra-test infra-node-tools infra-python-tools
+.PHONY: lambdas synth infra-test lambda-startup infra-node-tools infra-python-tools
 
 lambdas:
 	@rm -rf $(INFRA_BIN)/.build
@@ -56,6 +58,12 @@ infra-test: synth infra-python-tools
 	$(INFRA_VENV)/bin/cfn-lint --regions $(INFRA_LINT_REGION) -- template.yaml
 	$(INFRA_TOOL_ENV) $(INFRA_VENV)/bin/sam validate --lint --template template.yaml --region $(INFRA_LINT_REGION)
 	$(INFRA_TOOL_ENV) $(INFRA_SAM_GO_ENV) $(INFRA_VENV)/bin/sam build --template template.yaml
+
+# Runs per function; the table is written to stdout.
+LAMBDA_STARTUP_RUNS ?= 7
+
+lambda-startup:
+	@infra/measure-startup.sh $(LAMBDA_STARTUP_RUNS)
 
 infra-node-tools:
 	@scripts/ensure-deps.sh node

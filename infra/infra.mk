@@ -3,8 +3,9 @@
 #
 #   make lambdas     build every function's bootstrap into bin/<function>/
 #   make synth       write the CDK stack's template to infra/cdk.out/
-#   make infra-test  the infra module's tests, cdk synth, cfn-lint on both
-#                    templates, sam validate --lint and sam build
+#   make infra-test  gofmt, vet, staticcheck and the tests of the infra module,
+#                    cdk synth, cfn-lint on both templates, sam validate --lint
+#                    and sam build
 #   make lambda-startup  each bootstrap's size and start-up time under the
 #                    Lambda Runtime Interface Emulator (docs/performance-infra.md)
 #
@@ -53,7 +54,8 @@ synth: lambdas infra-node-tools
 	cd infra && $(INFRA_TOOL_ENV) ../$(INFRA_CDK) synth --quiet --no-notices --output cdk.out -c stage=$(INFRA_STAGE)
 
 infra-test: synth infra-python-tools
-	cd infra && go vet ./... && $(INFRA_TOOL_ENV) go test ./...
+	@test -z "$$(gofmt -l infra)" || (gofmt -l infra; exit 1)
+	cd infra && go vet ./... && go tool staticcheck ./... && $(INFRA_TOOL_ENV) go test ./...
 	$(INFRA_VENV)/bin/cfn-lint --config-file infra/cfn-lint-synthesized.yaml --regions $(INFRA_LINT_REGION) -- infra/cdk.out/*.template.json
 	$(INFRA_VENV)/bin/cfn-lint --regions $(INFRA_LINT_REGION) -- template.yaml
 	$(INFRA_TOOL_ENV) $(INFRA_VENV)/bin/sam validate --lint --template template.yaml --region $(INFRA_LINT_REGION)

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
@@ -24,12 +25,22 @@ func main() {
 	if s, ok := app.Node().TryGetContext(jsii.String("stage")).(string); ok && s != "" {
 		stage = s
 	}
+	cacheSeconds := 0
+	if v := app.Node().TryGetContext(jsii.String(stack.AuthorizerCacheContext)); v != nil {
+		n, err := strconv.Atoi(fmt.Sprint(v))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "-c %s=%v: a whole number of seconds is needed\n", stack.AuthorizerCacheContext, v)
+			os.Exit(1)
+		}
+		cacheSeconds = n
+	}
 	// No account or region here: the stack is environment-agnostic, so
 	// `cdk synth` needs no credentials, and `cdk deploy` takes both from
 	// the caller's AWS profile.
 	_, err := stack.NewWorkflowsStack(app, "Workflows-"+stage, &stack.Props{
-		Stage:          stage,
-		LambdaAssetDir: lambdaAssetDir,
+		Stage:                  stage,
+		LambdaAssetDir:         lambdaAssetDir,
+		AuthorizerCacheSeconds: cacheSeconds,
 		StackProps: awscdk.StackProps{
 			Description: jsii.String("Workflows API (" + stage + ")"),
 		},

@@ -59,7 +59,7 @@ type api struct {
 // newAPI builds the REST API from the route table: one Lambda proxy method
 // per route, the key authorizer on every route that takes a key, an ANY
 // method answering 405 on every path, and the contract's gateway responses.
-func newAPI(scope constructs.Construct, functions map[string]*apiFunction, cacheTTLSeconds awscdk.CfnParameter, settings stageSettings) (*api, error) {
+func newAPI(scope constructs.Construct, functions map[string]*apiFunction, cacheSeconds int, settings stageSettings) (*api, error) {
 	accessLogs := awslogs.NewLogGroup(scope, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
 		Retention:     settings.logRetention,
 		RemovalPolicy: settings.removalPolicy(),
@@ -93,7 +93,7 @@ func newAPI(scope constructs.Construct, functions map[string]*apiFunction, cache
 		AuthorizerName:  jsii.String("api-key"),
 		Handler:         functions[routes.AuthorizerFunction].function,
 		IdentitySources: &[]*string{awsapigateway.IdentitySource_Header(jsii.String(authorizer.HeaderAPIKey))},
-		ResultsCacheTtl: awscdk.Duration_Seconds(cacheTTLSeconds.ValueAsNumber()),
+		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(cacheSeconds)),
 	})
 
 	// Paths in route-table order, not map order: API Gateway's deployment

@@ -239,18 +239,24 @@ func TestDriftTemplateYAMLHasTheStacksAuthorizer(t *testing.T) {
 	if headers := sortedStrings(identity["Headers"]); !slices.Equal(headers, []string{authorizer.HeaderAPIKey}) {
 		t.Errorf("identity headers %v, want [%s]", headers, authorizer.HeaderAPIKey)
 	}
-	if ref := refTo(identity["ReauthorizeEvery"]); ref != stack.AuthorizerCacheParameter {
-		t.Errorf("ReauthorizeEvery %v, want a Ref to %s", identity["ReauthorizeEvery"], stack.AuthorizerCacheParameter)
+	if ref := refTo(identity["ReauthorizeEvery"]); ref != samCacheParameter {
+		t.Errorf("ReauthorizeEvery %v, want a Ref to %s", identity["ReauthorizeEvery"], samCacheParameter)
 	}
 
-	synthesized := MustSynthesize(t, devStage).Parameters[stack.AuthorizerCacheParameter]
-	param := sam.Parameters[stack.AuthorizerCacheParameter]
-	for _, key := range []string{"Type", "Default", "MinValue", "MaxValue"} {
-		if fmt.Sprint(param[key]) != fmt.Sprint(synthesized[key]) {
-			t.Errorf("parameter %s.%s is %v in template.yaml, %v in the stack", stack.AuthorizerCacheParameter, key, param[key], synthesized[key])
+	// The stack's cache is off unless -c authorizerCacheTtlSeconds says
+	// otherwise; the template's parameter must default the same way.
+	want := map[string]string{"Type": "Number", "Default": "0", "MinValue": "0", "MaxValue": strconv.Itoa(stack.MaxAuthorizerCacheSeconds)}
+	param := sam.Parameters[samCacheParameter]
+	for key, w := range want {
+		if got := fmt.Sprint(param[key]); got != w {
+			t.Errorf("parameter %s.%s is %s, want %s", samCacheParameter, key, got, w)
 		}
 	}
 }
+
+// samCacheParameter is template.yaml's parameter for the authorizer's result
+// cache TTL (the stack's is the context value stack.AuthorizerCacheContext).
+const samCacheParameter = "AuthorizerResultCacheTtlSeconds"
 
 func TestDriftTemplateYAMLHasTheGatewayResponsesAnd405s(t *testing.T) {
 	sam := mustReadSAMTemplate(t)

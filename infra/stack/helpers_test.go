@@ -39,25 +39,34 @@ var (
 	synthCache = map[string]*cfnTemplate{}
 )
 
-// MustSynthesize returns the stack's template for stage, synthesizing it
-// once per stage and test binary: a synth takes seconds. The function code
-// comes from empty placeholder binaries, so the tests need no `make lambdas`.
+// MustSynthesize returns the stack's template for stage with the default
+// settings.
 func MustSynthesize(tb testing.TB, stage string) *cfnTemplate {
 	tb.Helper()
+	return MustSynthesizeWith(tb, stack.Props{Stage: stage})
+}
+
+// MustSynthesizeWith returns the stack's template for props, synthesizing it
+// once per props and test binary: a synth takes seconds. The function code
+// comes from empty placeholder binaries, so the tests need no `make lambdas`.
+func MustSynthesizeWith(tb testing.TB, props stack.Props) *cfnTemplate {
+	tb.Helper()
+	props.LambdaAssetDir = placeholderAssets(tb)
+	key := fmt.Sprintf("%s/%d", props.Stage, props.AuthorizerCacheSeconds)
 	synthMu.Lock()
 	defer synthMu.Unlock()
-	if t, ok := synthCache[stage]; ok {
+	if t, ok := synthCache[key]; ok {
 		return t
 	}
 	app := awscdk.NewApp(&awscdk.AppProps{Context: &stack.FeatureFlags})
-	s, err := stack.NewWorkflowsStack(app, "Workflows-"+stage, &stack.Props{Stage: stage, LambdaAssetDir: placeholderAssets(tb)})
+	s, err := stack.NewWorkflowsStack(app, "Workflows-"+props.Stage, &props)
 	if err != nil {
-		tb.Fatalf("NewWorkflowsStack(%q): %v", stage, err)
+		tb.Fatalf("NewWorkflowsStack(%+v): %v", props, err)
 	}
 	tpl := assertions.Template_FromStack(s, nil)
 	t := &cfnTemplate{assertions: tpl}
 	mustRemarshal(tb, *tpl.ToJSON(), t)
-	synthCache[stage] = t
+	synthCache[key] = t
 	return t
 }
 

@@ -6,6 +6,8 @@
 package stack
 
 import (
+	"fmt"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -13,14 +15,19 @@ import (
 	"github.com/workflowsapi/workflows/internal/routes"
 )
 
-// AuthorizerCacheParameter names the CloudFormation parameter that sets how
-// long API Gateway caches the authorizer's answer for one key. It defaults to
-// 0: a revoked key is refused on its next request. See
-// docs/infrastructure.md for the trade-off.
-const AuthorizerCacheParameter = "AuthorizerResultCacheTtlSeconds"
+// AuthorizerCacheContext names the context value (`cdk deploy -c
+// authorizerCacheTtlSeconds=60`) that sets how long API Gateway caches the
+// authorizer's answer for one key. It defaults to 0: a revoked key is refused
+// on its next request. See docs/infrastructure.md for the trade-off.
+//
+// It is a context value, not a CloudFormation parameter: API Gateway applies
+// a changed authorizer only with a new deployment of the API, and CDK makes
+// one when the authorizer's synthesized properties change, which a
+// parameter's value never does.
+const AuthorizerCacheContext = "authorizerCacheTtlSeconds"
 
-// maxAuthorizerCacheSeconds is API Gateway's ceiling for the cache.
-const maxAuthorizerCacheSeconds = 3600
+// MaxAuthorizerCacheSeconds is API Gateway's ceiling for the cache.
+const MaxAuthorizerCacheSeconds = 3600
 
 // FeatureFlags are the CDK feature flags this stack is written for. They are
 // set in code, not only in cdk.json, so the tests synthesize exactly what
@@ -42,26 +49,25 @@ type Props struct {
 	// LambdaAssetDir holds <function>/bootstrap for every function;
 	// `make lambdas` writes bin/.
 	LambdaAssetDir string
+	// AuthorizerCacheSeconds is the authorizer's result cache TTL, 0 to
+	// MaxAuthorizerCacheSeconds; see AuthorizerCacheContext.
+	AuthorizerCacheSeconds int
 }
 
 // NewWorkflowsStack builds the stack. It fails when a function of the route
-// table has no binary or no entry in TableActions.
+// table has no binary or no entry in TableActions, or a setting is out of
+// range.
 func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (awscdk.Stack, error) {
 	settings, err := settingsFor(props.Stage)
 	if err != nil {
 		return nil, err
 	}
+	if props.AuthorizerCacheSeconds < 0 || props.AuthorizerCacheSeconds > MaxAuthorizerCacheSeconds {
+		return nil, fmt.Errorf("stack: the authorizer cache TTL must be 0 to %d seconds, not %d", MaxAuthorizerCacheSeconds, props.AuthorizerCacheSeconds)
+	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	awscdk.Tags_Of(stack).Add(jsii.String("project"), jsii.String("workflows-api"), nil)
 	awscdk.Tags_Of(stack).Add(jsii.String("stage"), jsii.String(settings.name), nil)
-
-	cacheTTL := awscdk.NewCfnParameter(stack, jsii.String(AuthorizerCacheParameter), &awscdk.CfnParameterProps{
-		Type:        jsii.String("Number"),
-		Default:     jsii.Number(0),
-		MinValue:    jsii.Number(0),
-		MaxValue:    jsii.Number(maxAuthorizerCacheSeconds),
-		Description: jsii.String("Seconds API Gateway caches the key authorizer's answer per key; 0 makes revocation immediate."),
-	})
 
 	table, err := newTable(stack, settings)
 	if err != nil {
@@ -71,7 +77,7 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 	if err != nil {
 		return nil, err
 	}
-	restAPI, err := newAPI(stack, functions, cacheTTL, settings)
+	restAPI, err := newAPI(stack, functions, props.AuthorizerCacheSeconds, settings)
 	if err != nil {
 		return nil, err
 	}

@@ -75,9 +75,6 @@ func TestTheKeyAuthorizerGuardsEveryRouteButTheWebhook(t *testing.T) {
 	if p["Type"] != "REQUEST" || p["IdentitySource"] != "method.request.header.x-api-key" {
 		t.Errorf("authorizer type %v, identity source %v; want REQUEST on method.request.header.x-api-key", p["Type"], p["IdentitySource"])
 	}
-	if ref := refTo(p["AuthorizerResultTtlInSeconds"]); ref != stack.AuthorizerCacheParameter {
-		t.Errorf("result cache TTL is %v, want a Ref to the %s parameter", p["AuthorizerResultTtlInSeconds"], stack.AuthorizerCacheParameter)
-	}
 	if fn := tpl.functionNames(t, devStage)[firstGetAttArn(p["AuthorizerUri"])]; fn != routes.AuthorizerFunction {
 		t.Errorf("the authorizer invokes %q, want %q", fn, routes.AuthorizerFunction)
 	}
@@ -99,14 +96,27 @@ func TestTheKeyAuthorizerGuardsEveryRouteButTheWebhook(t *testing.T) {
 	}
 }
 
-func TestTheAuthorizerCacheIsAParameterThatDefaultsToZero(t *testing.T) {
-	tpl := MustSynthesize(t, devStage)
-	tpl.assertions.HasParameter(jsii.String(stack.AuthorizerCacheParameter), map[string]any{
-		"Type":     "Number",
-		"Default":  0,
-		"MinValue": 0,
-		"MaxValue": 3600,
-	})
+func TestTheAuthorizerCacheIsOffUnlessAskedForAndAChangeRedeploysTheAPI(t *testing.T) {
+	cacheTTL := func(tpl *cfnTemplate) any {
+		for _, a := range tpl.resourcesOfType("AWS::ApiGateway::Authorizer") {
+			return a.Properties["AuthorizerResultTtlInSeconds"]
+		}
+		return nil
+	}
+	deployment := func(tpl *cfnTemplate) string { return onlyKey(tpl.resourcesOfType("AWS::ApiGateway::Deployment")) }
+
+	off := MustSynthesize(t, devStage)
+	if ttl := cacheTTL(off); ttl != float64(0) {
+		t.Errorf("by default the result cache TTL is %v, want 0", ttl)
+	}
+	cached := MustSynthesizeWith(t, stack.Props{Stage: devStage, AuthorizerCacheSeconds: 60})
+	if ttl := cacheTTL(cached); ttl != float64(60) {
+		t.Errorf("asked for 60 s, the result cache TTL is %v", ttl)
+	}
+	// API Gateway applies a changed authorizer only with a new deployment.
+	if deployment(off) == deployment(cached) {
+		t.Errorf("changing the cache TTL keeps the deployment %s, so API Gateway would keep the old TTL", deployment(off))
+	}
 }
 
 func TestEachGatewayResponseAnswersInTheEnvelope(t *testing.T) {
@@ -470,6 +480,8 @@ func TestTheStackRefusesWhatItCannotDeploy(t *testing.T) {
 	}{
 		{"a stage that cannot be part of a name", stack.Props{Stage: "Prod_1", LambdaAssetDir: placeholderAssets(t)}, "stage"},
 		{"functions that were not built", stack.Props{Stage: devStage, LambdaAssetDir: t.TempDir()}, "make lambdas"},
+		{"a cache longer than API Gateway allows", stack.Props{Stage: devStage, LambdaAssetDir: placeholderAssets(t), AuthorizerCacheSeconds: stack.MaxAuthorizerCacheSeconds + 1}, "cache"},
+		{"a negative cache", stack.Props{Stage: devStage, LambdaAssetDir: placeholderAssets(t), AuthorizerCacheSeconds: -1}, "cache"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			app := awscdk.NewApp(nil)

@@ -55,7 +55,7 @@ synth: lambdas infra-node-tools
 
 infra-test: synth infra-python-tools
 	@test -z "$$(gofmt -l infra)" || (gofmt -l infra; exit 1)
-	cd infra && go vet ./... && go tool staticcheck ./... && $(INFRA_TOOL_ENV) go test ./...
+	cd infra && go vet ./... && go tool staticcheck ./... && $(INFRA_TOOL_ENV) go test -count=1 ./...
 	$(INFRA_VENV)/bin/cfn-lint --config-file infra/cfn-lint-synthesized.yaml --regions $(INFRA_LINT_REGION) -- infra/cdk.out/*.template.json
 	$(INFRA_VENV)/bin/cfn-lint --regions $(INFRA_LINT_REGION) -- template.yaml
 	$(INFRA_TOOL_ENV) $(INFRA_VENV)/bin/sam validate --lint --template template.yaml --region $(INFRA_LINT_REGION)

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Starts dynalite, the DynamoDB wire-protocol engine pinned in package-lock.json.
 // DYNALITE_PORT picks the port (0, the default, takes a free one);
-// DYNALITE_PATH keeps data on disk (in memory otherwise). Prints
+// DYNALITE_PATH keeps data on disk (in memory otherwise); DYNALITE_HOST is the
+// address to listen on (127.0.0.1; 0.0.0.0 lets `sam local` containers reach
+// it through host.docker.internal). Prints
 // "dynalite listening on <port>" once it accepts connections.
 'use strict'
 const dynalite = require('dynalite')
@@ -10,7 +12,7 @@ const options = { createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }
 if (process.env.DYNALITE_PATH) options.path = process.env.DYNALITE_PATH
 
 const server = dynalite(options)
-server.listen(Number(process.env.DYNALITE_PORT || 0), '127.0.0.1', () => {
+server.listen(Number(process.env.DYNALITE_PORT || 0), process.env.DYNALITE_HOST || '127.0.0.1', () => {
   console.log(`dynalite listening on ${server.address().port}`)
 })
 server.on('error', (err) => {

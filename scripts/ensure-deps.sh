@@ -11,8 +11,9 @@ need() {
   command -v "$1" >/dev/null 2>&1 || { echo "ensure-deps: '$1' is required but not installed ($2)" >&2; exit 1; }
 }
 
-# stale STAMP LOCK: true when LOCK changed after STAMP was written.
-stale() { [ ! -f "$1" ] || [ "$2" -nt "$1" ] || ! cmp -s "$2" "$1"; }
+# stale STAMP LOCK: true when LOCK's content differs from the copy in STAMP
+# made by the last install (content, not time: LOCK may be rewritten as is).
+stale() { [ ! -f "$1" ] || ! cmp -s "$2" "$1"; }
 
 for part in "$@"; do
   case "$part" in

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: the whole suite on a fresh machine. Installs what it needs,
-# checks formatting and lints, starts its own dynalite on a free port, runs
-# every Go test against it, then the infrastructure checks.
+# checks formatting and lints, runs the infrastructure checks (cdk synth,
+# cfn-lint, sam validate and sam build), then starts its own dynalite on a free
+# port and runs every Go test against it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/ensure-deps.sh node python go
@@ -12,6 +13,9 @@ if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; 
 go vet ./...
 go tool staticcheck ./...
 
+echo "== infrastructure"
+make --no-print-directory infra-test
+
 echo "== Go tests against dynalite"
 pidfile=$(mktemp)
 trap 'kill "$(cat "$pidfile")" 2>/dev/null || true' EXIT
@@ -20,7 +24,3 @@ export DYNAMODB_ENDPOINT
 export PYTHON="$PWD/.venv/bin/python"
 go test -count=1 ./...
 
-if [ -f infra/infra.mk ]; then
-  echo "== infrastructure"
-  make --no-print-directory infra-test
-fi

@@ -14,19 +14,14 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/workflowsapi/workflows/internal/authorizer"
-	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/gatewayresponse"
 	"github.com/workflowsapi/workflows/internal/routes"
 )
 
 // MethodNotAllowed is the body API Gateway answers a known path with when no
 // route has the request's method: a MOCK integration on an ANY method of each
-// path, so no Lambda runs. It carries the local gateway's message.
-var MethodNotAllowed = gatewayresponse.Response{
-	StatusCode: 405,
-	Code:       domain.CodeMethodNotAllowed,
-	Message:    "This method is not allowed on this resource",
-}
+// path, so no Lambda runs. The local gateway answers with the same one.
+var MethodNotAllowed = gatewayresponse.MethodNotAllowed
 
 // accessLogFields is the JSON access log line of every request. It names the
 // gateway response type (responseType) so that authorizer failures can be

@@ -7,52 +7,11 @@ import (
 	"github.com/workflowsapi/workflows/internal/routes"
 )
 
-// The DynamoDB actions the code calls, by what calls them.
-const (
-	actionGetItem      = "dynamodb:GetItem"
-	actionPutItem      = "dynamodb:PutItem"
-	actionUpdateItem   = "dynamodb:UpdateItem"
-	actionQuery        = "dynamodb:Query"
-	actionBatchGetItem = "dynamodb:BatchGetItem"
-)
-
 // TableActions is, for every Lambda function, the exact DynamoDB actions it
-// calls on the table: its role is granted these and nothing more. Every route
-// function calls UpdateItem, for the rate limiter's counter and the key's
-// lastUsedAt; the key routes add what their store methods call. Routes whose
-// feature is not built yet need only the limiter today, and gain actions in
-// the change that brings their code.
-//
-// The grants cover the table's ARN only, not its indexes: no function
-// queries GSI1 yet. A function that starts to must add the index ARN here.
-var TableActions = map[string][]string{
-	routes.AuthorizerFunction: {actionGetItem},
-
-	"list-api-keys":  {actionUpdateItem, actionQuery, actionBatchGetItem, actionGetItem},
-	"create-api-key": {actionUpdateItem, actionPutItem},
-	"revoke-api-key": {actionUpdateItem, actionGetItem},
-	"roll-api-key":   {actionUpdateItem, actionGetItem, actionPutItem},
-
-	"list-workflows":  {actionUpdateItem},
-	"create-workflow": {actionUpdateItem},
-	"get-workflow":    {actionUpdateItem},
-	"update-workflow": {actionUpdateItem},
-	"delete-workflow": {actionUpdateItem},
-	"run-workflow":    {actionUpdateItem},
-
-	"list-runs":  {actionUpdateItem},
-	"get-run":    {actionUpdateItem},
-	"cancel-run": {actionUpdateItem},
-	"retry-run":  {actionUpdateItem},
-
-	"list-connections":  {actionUpdateItem},
-	"get-connection":    {actionUpdateItem},
-	"create-connection": {actionUpdateItem},
-	"update-connection": {actionUpdateItem},
-	"delete-connection": {actionUpdateItem},
-
-	"receive-webhook": {actionUpdateItem},
-}
+// calls on the table (routes.DynamoDBActions, where the code that makes the
+// calls is tested against it): its role is granted these and nothing more,
+// on the table's ARN only.
+var TableActions = routes.DynamoDBActions
 
 // Functions lists every Lambda function of the API: the authorizer first,
 // then one per route in route-table order.

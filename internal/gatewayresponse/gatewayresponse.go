@@ -39,6 +39,11 @@ var (
 	Default5XX = Response{"DEFAULT_5XX", 0, domain.CodeInternal, "An internal error occurred"}
 )
 
+// MethodNotAllowed answers a known path whose routes do not take the
+// request's method. It is not one of API Gateway's response types: in AWS an
+// ANY method with a MOCK integration on each path gives it, so no Lambda runs.
+var MethodNotAllowed = Response{"", 405, domain.CodeMethodNotAllowed, "This method is not allowed on this resource"}
+
 // All lists every gateway response the API installs.
 var All = []Response{Unauthorized, MissingAuthenticationToken, AccessDenied, AuthorizerFailure, Throttled, RequestTooLarge, Default4XX, Default5XX}
 

@@ -24,7 +24,6 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/workflowsapi/workflows/internal/authorizer"
-	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/gatewayresponse"
 	"github.com/workflowsapi/workflows/internal/httpapi"
 	"github.com/workflowsapi/workflows/internal/routes"
@@ -202,9 +201,7 @@ func writeGatewayResponse(w http.ResponseWriter, gr gatewayresponse.Response, st
 
 func writeMethodNotAllowed(w http.ResponseWriter, path string) {
 	w.Header().Set("Allow", strings.Join(routes.AllowedMethods(path), ", "))
-	writeGatewayResponse(w, gatewayresponse.Response{
-		Code: domain.CodeMethodNotAllowed, Message: "This method is not allowed on this resource",
-	}, http.StatusMethodNotAllowed)
+	writeGatewayResponse(w, gatewayresponse.MethodNotAllowed, 0)
 }
 
 // allows evaluates an authorizer policy for one method ARN the way API

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -591,6 +592,28 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 		total := 0
 		for _, n := range want {
 			total += n
+		}
+		// Least privilege, shown: the route's function is granted exactly
+		// the actions it was seen to call (the authorizer's GetItem is the
+		// authorizer's own).
+		called := map[string]int{}
+		for op, n := range calls {
+			called["dynamodb:"+op] = n
+		}
+		if route.Authenticated() {
+			called[routes.ActionGetItem]--
+		}
+		var used []string
+		for action, n := range called {
+			if n > 0 {
+				used = append(used, action)
+			}
+		}
+		granted := slices.Clone(routes.DynamoDBActions[route.Function])
+		slices.Sort(used)
+		slices.Sort(granted)
+		if !slices.Equal(used, granted) {
+			t.Errorf("%s %s: called %v, but its function is granted %v", route.Method, route.Path, used, granted)
 		}
 		if env.Table.Calls.Total() != total {
 			t.Errorf("%s %s: %d calls, want %d (%v)", route.Method, route.Path, env.Table.Calls.Total(), total, calls)

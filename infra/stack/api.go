@@ -122,9 +122,14 @@ func newAPI(scope constructs.Construct, functions map[string]*apiFunction, cache
 	}
 
 	for _, gr := range gatewayresponse.All {
+		headers := map[string]*string{}
+		for name, value := range gatewayresponse.Headers {
+			headers[name] = jsii.String(value)
+		}
 		options := &awsapigateway.GatewayResponseOptions{
-			Type:      awsapigateway.ResponseType_Of(jsii.String(gr.Type)),
-			Templates: &map[string]*string{"application/json": jsii.String(gr.Body())},
+			Type:            awsapigateway.ResponseType_Of(jsii.String(gr.Type)),
+			Templates:       &map[string]*string{"application/json": jsii.String(gr.Body())},
+			ResponseHeaders: &headers,
 		}
 		if gr.StatusCode != 0 {
 			options.StatusCode = jsii.String(strconv.Itoa(gr.StatusCode))
@@ -152,7 +157,8 @@ func addMethodNotAllowed(resource awsapigateway.Resource, methods []string) {
 		IntegrationResponses: &[]*awsapigateway.IntegrationResponse{{
 			StatusCode: jsii.String(status),
 			ResponseParameters: &map[string]*string{
-				"method.response.header.Allow": jsii.String("'" + strings.Join(allowed, ", ") + "'"),
+				"method.response.header.Allow":        jsii.String("'" + strings.Join(allowed, ", ") + "'"),
+				"method.response.header.X-Request-Id": jsii.String(gatewayresponse.Headers["X-Request-Id"]),
 			},
 			ResponseTemplates: &map[string]*string{"application/json": jsii.String(MethodNotAllowed.Body())},
 		}},
@@ -160,8 +166,11 @@ func addMethodNotAllowed(resource awsapigateway.Resource, methods []string) {
 	resource.AddMethod(jsii.String("ANY"), integration, &awsapigateway.MethodOptions{
 		AuthorizationType: awsapigateway.AuthorizationType_NONE,
 		MethodResponses: &[]*awsapigateway.MethodResponse{{
-			StatusCode:         jsii.String(status),
-			ResponseParameters: &map[string]*bool{"method.response.header.Allow": jsii.Bool(true)},
+			StatusCode: jsii.String(status),
+			ResponseParameters: &map[string]*bool{
+				"method.response.header.Allow":        jsii.Bool(true),
+				"method.response.header.X-Request-Id": jsii.Bool(true),
+			},
 		}},
 	})
 }

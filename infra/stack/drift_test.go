@@ -278,6 +278,12 @@ func TestDriftTemplateYAMLHasTheGatewayResponsesAnd405s(t *testing.T) {
 		if body := r["ResponseTemplates"].(map[string]any)["application/json"]; body != gr.Body() {
 			t.Errorf("%s: body %v, want %s", gr.Type, body, gr.Body())
 		}
+		headers, _ := r["ResponseParameters"].(map[string]any)["Headers"].(map[string]any)
+		for name, value := range gatewayresponse.Headers {
+			if headers[name] != value {
+				t.Errorf("%s: header %s = %v, want %s", gr.Type, name, headers[name], value)
+			}
+		}
 	}
 
 	allowed := map[string][]string{}
@@ -302,6 +308,9 @@ func TestDriftTemplateYAMLHasTheGatewayResponsesAnd405s(t *testing.T) {
 		}
 		if got, want := response["responseParameters"].(map[string]any)["method.response.header.Allow"], "'"+strings.Join(methods, ", ")+"'"; got != want {
 			t.Errorf("%s: Allow %v, want %s", path, got, want)
+		}
+		if got := response["responseParameters"].(map[string]any)["method.response.header.X-Request-Id"]; got != gatewayresponse.Headers["X-Request-Id"] {
+			t.Errorf("%s: X-Request-Id %v, want %s", path, got, gatewayresponse.Headers["X-Request-Id"])
 		}
 		if got := response["responseTemplates"].(map[string]any)["application/json"]; got != stack.MethodNotAllowed.Body() {
 			t.Errorf("%s: body %v, want %s", path, got, stack.MethodNotAllowed.Body())

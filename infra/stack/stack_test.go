@@ -145,6 +145,10 @@ func TestEachGatewayResponseAnswersInTheEnvelope(t *testing.T) {
 			if body != gr.Body() {
 				t.Errorf("body %v, want %s", body, gr.Body())
 			}
+			params, _ := p["ResponseParameters"].(map[string]any)
+			if got := params["gatewayresponse.header.X-Request-Id"]; got != "context.requestId" {
+				t.Errorf("X-Request-Id header %v, want context.requestId", got)
+			}
 			// API Gateway runs response templates through VTL, where $ and #
 			// are syntax: a body must not contain them.
 			if strings.ContainsAny(gr.Body(), "$#") {
@@ -191,6 +195,9 @@ func TestAKnownPathAnswersAnUnknownMethodWith405WithoutALambda(t *testing.T) {
 		}
 		if got := response["ResponseParameters"].(map[string]any)["method.response.header.Allow"]; got != wantAllow {
 			t.Errorf("%s: Allow %v, want %s", path, got, wantAllow)
+		}
+		if got := response["ResponseParameters"].(map[string]any)["method.response.header.X-Request-Id"]; got != "context.requestId" {
+			t.Errorf("%s: X-Request-Id %v, want context.requestId", path, got)
 		}
 		if got := response["ResponseTemplates"].(map[string]any)["application/json"]; got != stack.MethodNotAllowed.Body() {
 			t.Errorf("%s: body %v, want %s", path, got, stack.MethodNotAllowed.Body())

@@ -44,6 +44,10 @@ var (
 // ANY method with a MOCK integration on each path gives it, so no Lambda runs.
 var MethodNotAllowed = Response{"", 405, domain.CodeMethodNotAllowed, "This method is not allowed on this resource"}
 
+// Headers are put on every gateway response, as API Gateway mapping
+// expressions: every response of the API carries its request id.
+var Headers = map[string]string{"X-Request-Id": "context.requestId"}
+
 // All lists every gateway response the API installs.
 var All = []Response{Unauthorized, MissingAuthenticationToken, AccessDenied, AuthorizerFailure, Throttled, RequestTooLarge, Default4XX, Default5XX}
 

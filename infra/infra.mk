@@ -7,7 +7,7 @@
 #                    cdk synth, cfn-lint on both templates, sam validate --lint
 #                    and sam build
 #   make lambda-startup  each bootstrap's size and start-up time under the
-#                    Lambda Runtime Interface Emulator (docs/performance-infra.md)
+#                    Lambda Runtime Interface Emulator (docs/performance.md)
 #
 # Nothing here needs an AWS account, credentials or Docker. The tools come
 # from the lock files through scripts/ensure-deps.sh: aws-cdk from
@@ -19,7 +19,7 @@ INFRA_STAGE ?= dev
 INFRA_BIN := bin
 INFRA_FUNCTIONS = $(notdir $(wildcard functions/*))
 # One set of flags for every bootstrap: the binaries cdk deploys, sam build
-# builds and docs/performance-infra.md measures are the same.
+# builds and docs/performance.md measures are the same.
 INFRA_GO_LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 INFRA_GO_LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 # sam build's Go builder runs `go build` itself and takes these from the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures every Lambda's bootstrap for docs/performance-infra.md: its size,
+# Measures every Lambda's bootstrap for docs/performance.md: its size,
 # and its start-up time under the Lambda Runtime Interface Emulator (RIE),
 # built from the Go module proxy.
 #

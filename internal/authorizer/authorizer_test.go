@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/workflowsapi/workflows/internal/apikey"
 	"github.com/workflowsapi/workflows/internal/authorizer"
@@ -180,11 +179,7 @@ func TestAuthorizer(t *testing.T) {
 
 func TestAuthorizerFailsClosed(t *testing.T) {
 	ctx := context.Background()
-	dead, err := store.NewClient(ctx, store.Config{Endpoint: "http://127.0.0.1:1", TableName: "none"},
-		func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
-	if err != nil {
-		t.Fatal(err)
-	}
+	dead := dynamotest.MustUnreachableClient(t)
 	auth := authorizer.New(store.NewAPIKeys(dead, "none"), nil, slog.New(slog.DiscardHandler))
 	key, _ := apikey.Generate()
 	resp, err := auth.Handle(ctx, request(map[string]string{"x-api-key": key}))

@@ -190,3 +190,15 @@ func (c *Calls) Snapshot() map[string]int {
 	}
 	return out
 }
+
+// MustUnreachableClient returns a client for an endpoint where nothing
+// listens, trying each call once: what a store outage looks like to the code.
+func MustUnreachableClient(tb testing.TB) *dynamodb.Client {
+	tb.Helper()
+	client, err := store.NewClient(context.Background(), store.Config{Endpoint: "http://127.0.0.1:1", TableName: "unreachable"},
+		func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return client
+}

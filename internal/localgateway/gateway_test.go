@@ -2,7 +2,6 @@ package localgateway_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -16,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/workflowsapi/workflows/internal/apikey"
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
@@ -27,7 +24,6 @@ import (
 	"github.com/workflowsapi/workflows/internal/localgateway"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
@@ -510,12 +506,7 @@ func TestRateLimits(t *testing.T) {
 }
 
 func TestAuthenticationFailsClosed(t *testing.T) {
-	ctx := context.Background()
-	dead, err := store.NewClient(ctx, store.Config{Endpoint: "http://127.0.0.1:1", TableName: "none"},
-		func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
-	if err != nil {
-		t.Fatal(err)
-	}
+	dead := dynamotest.MustUnreachableClient(t)
 	gw, err := localgateway.FromServices(lambdaapp.NewServices(dead, "none", ratelimit.DefaultConfig(), slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)

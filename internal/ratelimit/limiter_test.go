@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/store"
@@ -166,11 +164,7 @@ func TestLimiterOnDynamoDB(t *testing.T) {
 
 func TestLimiterFailsOpen(t *testing.T) {
 	ctx := context.Background()
-	dead, err := store.NewClient(ctx, store.Config{Endpoint: "http://127.0.0.1:1", TableName: "none"},
-		func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
-	if err != nil {
-		t.Fatal(err)
-	}
+	dead := dynamotest.MustUnreachableClient(t)
 	var logs bytes.Buffer
 	l := ratelimit.New(store.NewRateCounter(dead, "none"), ratelimit.DefaultConfig(), nil, slog.New(slog.NewJSONHandler(&logs, nil)))
 	d := l.Allow(ctx, "key:x", ratelimit.CategoryRead)

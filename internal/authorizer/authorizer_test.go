@@ -16,7 +16,6 @@ import (
 	"github.com/workflowsapi/workflows/internal/authorizer"
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
-	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/store"
 )
 
@@ -30,23 +29,13 @@ func request(headers map[string]string) events.APIGatewayCustomAuthorizerRequest
 
 func mustKey(tb testing.TB, keys *store.APIKeys, mutate func(*domain.APIKey)) (string, domain.APIKey) {
 	tb.Helper()
-	now := time.Now()
-	k := domain.APIKey{
-		ID: ids.New(ids.PrefixKey, now), AccountID: "acct_auth", Name: "k",
-		Scopes:    domain.Scopes{domain.ScopeWorkflowsRead, domain.ScopeRunsRead},
-		CreatedAt: now.UTC().Truncate(time.Millisecond), RateLimitID: "rl_x",
-	}
-	if mutate != nil {
-		mutate(&k)
-	}
-	k, plaintext, hash, err := apikey.Issue(k)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := keys.Create(context.Background(), k, hash); err != nil {
-		tb.Fatal(err)
-	}
-	return plaintext, k
+	return dynamotest.MustCreateKey(tb, keys, "acct_auth", func(k *domain.APIKey) {
+		k.Scopes = domain.Scopes{domain.ScopeWorkflowsRead, domain.ScopeRunsRead}
+		k.RateLimitID = "rl_x"
+		if mutate != nil {
+			mutate(k)
+		}
+	})
 }
 
 func TestAuthorizer(t *testing.T) {

@@ -4,7 +4,6 @@
 package gatewaytest
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -12,10 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/workflowsapi/workflows/internal/apikey"
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
-	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/localgateway"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
@@ -65,23 +62,15 @@ func MustStart(tb testing.TB, opts Options) *Env {
 	return &Env{URL: server.URL, Table: table, Keys: services.Keys, Clock: clock}
 }
 
-// MustKey makes a key the way wfctl does and returns its plaintext and id.
+// MustKey makes a key the way wfctl does (every scope unless scopes are
+// given) and returns its plaintext and id.
 func (e *Env) MustKey(tb testing.TB, account string, scopes ...domain.Scope) (plaintext, keyID string) {
 	tb.Helper()
-	if len(scopes) == 0 {
-		scopes = domain.AllScopes
-	}
-	now := time.Now()
-	k, plaintext, hash, err := apikey.Issue(domain.APIKey{
-		ID: ids.New(ids.PrefixKey, now), AccountID: account, Name: "test key", Scopes: domain.Scopes(scopes),
-		CreatedAt: now.UTC().Truncate(time.Millisecond), RateLimitID: ids.New(ids.PrefixRateLimit, now),
+	plaintext, k := dynamotest.MustCreateKey(tb, e.Keys, account, func(k *domain.APIKey) {
+		if len(scopes) > 0 {
+			k.Scopes = domain.Scopes(scopes)
+		}
 	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := e.Keys.Create(context.Background(), k, hash); err != nil {
-		tb.Fatal(err)
-	}
 	return plaintext, k.ID
 }
 

@@ -106,8 +106,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		RequestTime:      time.Now().UTC().Format("02/Jan/2006:15:04:05 -0700"),
 		RequestTimeEpoch: time.Now().UnixMilli(),
 	}
-	headers, multiHeaders := flattenHeaders(r.Header)
-	query, multiQuery := flattenQuery(r)
+	headers, multiHeaders := singleAndMulti(r.Header)
+	// API Gateway sends null, not {}, for a request with no query string.
+	var query map[string]string
+	var multiQuery map[string][]string
+	if values := r.URL.Query(); len(values) > 0 {
+		query, multiQuery = singleAndMulti(values)
+	}
 
 	if route.Authenticated() {
 		// API Gateway does not call the authorizer when its identity source
@@ -233,21 +238,9 @@ func arnMatches(pattern, arn string) bool {
 	return err == nil && ok
 }
 
-func flattenHeaders(h http.Header) (map[string]string, map[string][]string) {
-	single := map[string]string{}
-	multi := map[string][]string{}
-	for k, vs := range h {
-		single[k] = vs[len(vs)-1]
-		multi[k] = append([]string(nil), vs...)
-	}
-	return single, multi
-}
-
-func flattenQuery(r *http.Request) (map[string]string, map[string][]string) {
-	values := r.URL.Query()
-	if len(values) == 0 {
-		return nil, nil
-	}
+// singleAndMulti gives a header or query map in both of the proxy event's
+// forms: the last value of each name, and all of them.
+func singleAndMulti(values map[string][]string) (map[string]string, map[string][]string) {
 	single := map[string]string{}
 	multi := map[string][]string{}
 	for k, vs := range values {

@@ -21,18 +21,11 @@ func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
 
 func mustCreateKey(tb testing.TB, keys *store.APIKeys, account string, at time.Time) (domain.APIKey, string) {
 	tb.Helper()
-	plaintext, err := apikey.Generate()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	k := domain.APIKey{
-		ID: ids.New(ids.PrefixKey, at), AccountID: account, Name: "test key",
-		Prefix: apikey.DisplayPrefix(plaintext), Scopes: domain.Scopes{domain.ScopeKeysRead},
-		CreatedAt: at.UTC().Truncate(time.Millisecond), RateLimitID: ids.New(ids.PrefixRateLimit, at),
-	}
-	if err := keys.Create(context.Background(), k, apikey.Hash(plaintext)); err != nil {
-		tb.Fatal(err)
-	}
+	plaintext, k := dynamotest.MustCreateKey(tb, keys, account, func(k *domain.APIKey) {
+		k.ID = ids.New(ids.PrefixKey, at)
+		k.Scopes = domain.Scopes{domain.ScopeKeysRead}
+		k.CreatedAt = at.UTC().Truncate(time.Millisecond)
+	})
 	return k, plaintext
 }
 

@@ -23,6 +23,6 @@ lint:
 bench:
 	@scripts/ensure-deps.sh node go
 	go test -run '^$$' -bench . -benchmem ./internal/authorizer/
-	go test -count=1 -run TestDynamoDBCallsPerRoute -v ./internal/localgateway/
+	go test -count=1 -run TestDynamoDBCallsPerRoute -v ./internal/localapp/
 
 -include infra/infra.mk

@@ -453,12 +453,8 @@ func requireRateLimitHeaders(tb testing.TB, a answer, limit int64, now time.Time
 // feature has not landed (it still authenticates, limits and checks scope).
 func requireListedWorkflows(tb testing.TB, a answer) {
 	tb.Helper()
-	route, ok := routes.ByFunction("list-workflows")
-	if !ok {
-		tb.Fatal("the route table has no list-workflows")
-	}
 	body := a.json(tb)
-	if !httpapi.Implemented(route) {
+	if !routes.ListWorkflows.Built {
 		e, _ := body["error"].(map[string]any)
 		if a.Status != http.StatusNotImplemented || body["success"] != false || e["code"] != string(domain.CodeNotImplemented) {
 			tb.Fatalf("got %s, want 501 NOT_IMPLEMENTED until workflows land", a)

@@ -26,13 +26,18 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/workflowsapi/workflows/internal/apikey"
+	"github.com/workflowsapi/workflows/internal/authcontext"
 	"github.com/workflowsapi/workflows/internal/authorizer"
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/httpapi"
+	"github.com/workflowsapi/workflows/internal/keys"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/localapp"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/store/keysdb"
+	"github.com/workflowsapi/workflows/internal/store/pipelinedb"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
@@ -49,6 +54,7 @@ var wantStatus = map[string]int{
 	"create-api-key": http.StatusCreated,
 	// The key the event revokes is not in a fresh table.
 	"revoke-api-key": http.StatusNotFound,
+	"get-openapi":    http.StatusOK,
 }
 
 // sample is one file of events/.
@@ -250,7 +256,7 @@ func TestEveryProxyEventIsARouteNamedAfterItsFunction(t *testing.T) {
 
 // family is the first path segment after the base path: workflows, runs,
 // connections, auth (the API keys), webhooks.
-func family(r routes.Route) string {
+func family(r *routes.Route) string {
 	rest := strings.TrimPrefix(r.Path, routes.BasePath+"/")
 	first, _, _ := strings.Cut(rest, "/")
 	return first
@@ -333,7 +339,7 @@ func requireAPIGatewayShape(t *testing.T, s sample) {
 
 	if !route.Authenticated() {
 		t.Run("carries no key and no authorizer context, as its route takes none", func(t *testing.T) {
-			if header(ev.Headers, authorizer.HeaderAPIKey) != "" || rc.Authorizer != nil {
+			if header(ev.Headers, authcontext.HeaderAPIKey) != "" || rc.Authorizer != nil {
 				t.Errorf("an unauthenticated route's event has a key or an authorizer context")
 			}
 		})
@@ -341,7 +347,7 @@ func requireAPIGatewayShape(t *testing.T, s sample) {
 	}
 
 	t.Run("carries a well-formed fake key and the authorizer's context as strings", func(t *testing.T) {
-		if err := apikey.Validate(header(ev.Headers, authorizer.HeaderAPIKey)); err != nil {
+		if err := apikey.Validate(header(ev.Headers, authcontext.HeaderAPIKey)); err != nil {
 			t.Errorf("x-api-key is not a well-formed key (wfk_, 32 of [a-z0-9], valid checksum)")
 		}
 		for _, name := range authorizerContextNames {
@@ -350,17 +356,17 @@ func requireAPIGatewayShape(t *testing.T, s sample) {
 				t.Errorf("requestContext.authorizer.%s = %#v, want a non-empty string as API Gateway passes it", name, rc.Authorizer[name])
 			}
 		}
-		if rc.Authorizer["principalId"] != rc.Authorizer[authorizer.ContextKeyID] {
-			t.Errorf("principalId %v is not the key id %v, as the authorizer makes it", rc.Authorizer["principalId"], rc.Authorizer[authorizer.ContextKeyID])
+		if rc.Authorizer["principalId"] != rc.Authorizer[authcontext.KeyID] {
+			t.Errorf("principalId %v is not the key id %v, as the authorizer makes it", rc.Authorizer["principalId"], rc.Authorizer[authcontext.KeyID])
 		}
-		scopes, _ := rc.Authorizer[authorizer.ContextScopes].(string)
+		scopes, _ := rc.Authorizer[authcontext.Scopes].(string)
 		if _, unknown := domain.NormalizeScopes(strings.Fields(scopes)); len(unknown) > 0 {
 			t.Errorf("scopes %q holds unknown scopes %v", scopes, unknown)
 		}
 		if !domain.ParseScopeList(scopes).Has(route.Scope) {
 			t.Errorf("scopes %q lack %s, which %s needs", scopes, route.Scope, s.function)
 		}
-		if _, err := strconv.ParseInt(rc.Authorizer[authorizer.ContextLastUsedAt].(string), 10, 64); err != nil {
+		if _, err := strconv.ParseInt(rc.Authorizer[authcontext.LastUsedAt].(string), 10, 64); err != nil {
 			t.Errorf("lastUsedAt is not Unix milliseconds: %v", err)
 		}
 	})
@@ -370,8 +376,8 @@ func requireAPIGatewayShape(t *testing.T, s sample) {
 // after our authorizer allowed a request: the principal and its context.
 var authorizerContextNames = []string{
 	"principalId",
-	authorizer.ContextAccountID, authorizer.ContextKeyID, authorizer.ContextScopes,
-	authorizer.ContextRateLimitID, authorizer.ContextLastUsedAt,
+	authcontext.AccountID, authcontext.KeyID, authcontext.Scopes,
+	authcontext.RateLimitID, authcontext.LastUsedAt,
 }
 
 func singleMultiDisagreement(single map[string]string, multi map[string][]string) string {
@@ -429,7 +435,7 @@ func TestTheAuthorizerEventIsARequestAuthorizerCallForARoute(t *testing.T) {
 	})
 
 	t.Run("its key is well-formed and its headers agree", func(t *testing.T) {
-		if err := apikey.Validate(header(ev.Headers, authorizer.HeaderAPIKey)); err != nil {
+		if err := apikey.Validate(header(ev.Headers, authcontext.HeaderAPIKey)); err != nil {
 			t.Errorf("x-api-key is not a well-formed key")
 		}
 		if d := singleMultiDisagreement(ev.Headers, ev.MultiValueHeaders); d != "" {
@@ -455,14 +461,14 @@ func proxyEventFor(tb testing.TB, auth events.APIGatewayCustomAuthorizerRequestT
 
 func TestTheAuthorizerEventThroughTheRealAuthorizer(t *testing.T) {
 	table := dynamotest.MustTable(t)
-	services := lambdaapp.NewServices(table.Client, table.Name, ratelimit.DefaultConfig(), slog.New(slog.DiscardHandler))
+	app := lambdaapp.New(table.Client, table.Name, ratelimit.DefaultConfig(), slog.New(slog.DiscardHandler))
 	ev := mustAuthorizerEvent(t)
-	key := header(ev.Headers, authorizer.HeaderAPIKey)
+	key := header(ev.Headers, authcontext.HeaderAPIKey)
 	ctx := context.Background()
 
 	t.Run("is refused as unknown, after one key lookup, on a table without its key", func(t *testing.T) {
 		table.Calls.Reset()
-		_, err := services.Authorizer().Handle(ctx, ev)
+		_, err := localapp.Authorizer(app).Handle(ctx, ev)
 		if err == nil || err.Error() != authorizer.ErrUnauthorized.Error() {
 			t.Fatalf("err = %v, want %v", err, authorizer.ErrUnauthorized)
 		}
@@ -479,23 +485,25 @@ func TestTheAuthorizerEventThroughTheRealAuthorizer(t *testing.T) {
 				want[k] = fmt.Sprint(v)
 			}
 		}
-		lastUsed, err := strconv.ParseInt(want[authorizer.ContextLastUsedAt], 10, 64)
+		lastUsed, err := strconv.ParseInt(want[authcontext.LastUsedAt], 10, 64)
 		if err != nil {
 			t.Fatal(err)
 		}
-		k := domain.APIKey{
-			ID: want[authorizer.ContextKeyID], AccountID: want[authorizer.ContextAccountID], Name: "sample events",
-			Prefix: apikey.DisplayPrefix(key), Scopes: domain.ParseScopeList(want[authorizer.ContextScopes]),
-			CreatedAt: time.UnixMilli(lastUsed).Add(-24 * time.Hour), RateLimitID: want[authorizer.ContextRateLimitID],
+		k := keys.Key{
+			ID: want[authcontext.KeyID], AccountID: want[authcontext.AccountID], Name: "sample events",
+			Prefix: apikey.DisplayPrefix(key), Scopes: domain.ParseScopeList(want[authcontext.Scopes]),
+			CreatedAt: time.UnixMilli(lastUsed).Add(-24 * time.Hour), RateLimitID: want[authcontext.RateLimitID],
 		}
-		if err := services.Keys.Create(ctx, k, apikey.Hash(key)); err != nil {
+		// The sample's key, with the very id, account and rate-limit id its
+		// events name, stored as the key store stores any key.
+		if err := keysdb.New(table.Client, table.Name).Create(ctx, k, apikey.Hash(key)); err != nil {
 			t.Fatal(err)
 		}
-		if err := services.Keys.TouchLastUsed(ctx, apikey.Hash(key), time.UnixMilli(lastUsed), time.Minute); err != nil {
+		if err := pipelinedb.NewKeyUsage(table.Client, table.Name).RecordUse(ctx, key, time.UnixMilli(lastUsed), time.Minute); err != nil {
 			t.Fatal(err)
 		}
 
-		resp, err := services.Authorizer().Handle(ctx, ev)
+		resp, err := localapp.Authorizer(app).Handle(ctx, ev)
 		if err != nil {
 			t.Fatalf("authorizer refused the stored key: %v", err)
 		}
@@ -541,10 +549,7 @@ func TestEveryProxyEventThroughItsRouteHandler(t *testing.T) {
 			route, _ := routes.ByFunction(s.function)
 			var logs bytes.Buffer
 			logger := slog.New(slog.NewJSONHandler(&logs, nil))
-			handler, err := lambdaapp.NewServices(table.Client, table.Name, limits, logger).RouteHandler(s.function)
-			if err != nil {
-				t.Fatal(err)
-			}
+			handler := localapp.Functions(lambdaapp.New(table.Client, table.Name, limits, logger))[s.function]
 
 			resp, err := handler(context.Background(), ev)
 			if err != nil {
@@ -554,7 +559,7 @@ func TestEveryProxyEventThroughItsRouteHandler(t *testing.T) {
 			want, known := wantStatus[s.function]
 			wantCode := ""
 			switch {
-			case !httpapi.Implemented(route):
+			case !route.Built:
 				want, wantCode = http.StatusNotImplemented, string(domain.CodeNotImplemented)
 			case !known:
 				t.Fatalf("%s is implemented: add the status it answers to its sample event to wantStatus", s.function)
@@ -562,7 +567,9 @@ func TestEveryProxyEventThroughItsRouteHandler(t *testing.T) {
 			if resp.StatusCode != want {
 				t.Errorf("status = %d, want %d; body %s", resp.StatusCode, want, resp.Body)
 			}
-			requireEnvelope(t, resp, wantCode)
+			if route != &routes.GetOpenAPI { // the document itself, not an envelope
+				requireEnvelope(t, resp, wantCode)
+			}
 
 			if got := responseHeader(resp, httpapi.HeaderRequestID); got != ev.RequestContext.RequestID {
 				t.Errorf("X-Request-Id = %q, want API Gateway's request id %q", got, ev.RequestContext.RequestID)
@@ -575,7 +582,7 @@ func TestEveryProxyEventThroughItsRouteHandler(t *testing.T) {
 					t.Errorf("%s = %q, want an integer", name, responseHeader(resp, name))
 				}
 			}
-			if key := header(ev.Headers, authorizer.HeaderAPIKey); key != "" && strings.Contains(logs.String(), key) {
+			if key := header(ev.Headers, authcontext.HeaderAPIKey); key != "" && strings.Contains(logs.String(), key) {
 				t.Errorf("the logs hold the API key")
 			}
 			if strings.Contains(logs.String(), `"level":"ERROR"`) {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
-	"github.com/workflowsapi/workflows/internal/localgateway"
+	"github.com/workflowsapi/workflows/internal/localapp"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/store"
 )
@@ -45,7 +45,7 @@ func run() error {
 	if _, err := store.EnsureTable(ctx, db, cfg.TableName); err != nil {
 		return err
 	}
-	gateway, err := localgateway.FromServices(lambdaapp.NewServices(db, cfg.TableName, limits, logger))
+	gateway, err := localapp.Gateway(lambdaapp.New(db, cfg.TableName, limits, logger))
 	if err != nil {
 		return err
 	}

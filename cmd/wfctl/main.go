@@ -21,10 +21,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/workflowsapi/workflows/internal/apikey"
 	"github.com/workflowsapi/workflows/internal/domain"
-	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/keys"
 	"github.com/workflowsapi/workflows/internal/store"
+	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
 
 const usage = `wfctl: the Workflows API operator tool
@@ -91,23 +91,19 @@ func setup(ctx context.Context, cfg store.Config, out io.Writer) error {
 var accountPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // openForAccount parses a command's flags, checks its --account, and opens
-// the key store.
-func openForAccount(ctx context.Context, cfg store.Config, fs *flag.FlagSet, args []string, account *string) (*store.APIKeys, error) {
+// the keys service: the same rules the API's key routes run.
+func openForAccount(ctx context.Context, cfg store.Config, fs *flag.FlagSet, args []string, account *string) (*keys.Service, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	if err := requireAccount(*account); err != nil {
 		return nil, err
 	}
-	return keyStore(ctx, cfg)
-}
-
-func keyStore(ctx context.Context, cfg store.Config) (*store.APIKeys, error) {
 	db, err := store.NewClient(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return store.NewAPIKeys(db, cfg.TableName), nil
+	return keys.NewService(keysdb.New(db, cfg.TableName), nil), nil
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
@@ -134,52 +130,45 @@ func createKey(ctx context.Context, cfg store.Config, args []string, out io.Writ
 	name := fs.String("name", "", "key name")
 	scopeList := fs.String("scopes", "", "comma-separated scopes, or all")
 	expiresAt := fs.String("expires-at", "", "optional RFC 3339 expiry")
-	if err := parseFlags(fs, args); err != nil {
+	service, err := openForAccount(ctx, cfg, fs, args, account)
+	if err != nil {
 		return err
-	}
-	if err := requireAccount(*account); err != nil {
-		return err
-	}
-	if strings.TrimSpace(*name) == "" {
-		return errors.New("--name is required")
 	}
 	scopes, err := parseScopes(*scopeList)
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	k := domain.APIKey{
-		ID: ids.New(ids.PrefixKey, now), AccountID: *account, Name: strings.TrimSpace(*name), Scopes: scopes,
-		CreatedAt: now.UTC().Truncate(time.Millisecond), RateLimitID: ids.New(ids.PrefixRateLimit, now),
-	}
+	req := keys.IssueRequest{Name: name, Scopes: &scopes}
 	if *expiresAt != "" {
-		t, err := time.Parse(time.RFC3339, *expiresAt)
-		if err != nil || !t.After(now) {
-			return errors.New("--expires-at must be an RFC 3339 time in the future")
-		}
-		t = t.UTC().Truncate(time.Millisecond)
-		k.ExpiresAt = &t
+		req.ExpiresAt = expiresAt
 	}
-	keys, err := keyStore(ctx, cfg)
+	issued, err := service.Issue(ctx, keys.Operator(*account), req)
+	var invalid *domain.Error
+	if errors.As(err, &invalid) && len(invalid.Details) > 0 {
+		return fmt.Errorf("--%s %s", flagOf(invalid.Details[0].Field), invalid.Details[0].Message)
+	}
 	if err != nil {
 		return err
 	}
-	k, plaintext, hash, err := apikey.Issue(k)
-	if err != nil {
-		return err
-	}
-	if err := keys.Create(ctx, k, hash); err != nil {
-		return err
-	}
+	k := issued.Key
 	fmt.Fprintf(out, "created key %s for account %s with scopes %s\n", k.ID, k.AccountID, strings.ReplaceAll(k.Scopes.String(), " ", ","))
 	fmt.Fprintln(out, "the key is shown this once; store it now:")
-	fmt.Fprintln(out, plaintext)
+	fmt.Fprintln(out, issued.Plaintext)
 	return nil
 }
 
-func parseScopes(list string) (domain.Scopes, error) {
+// flagOf names the flag that carries a field of the key request.
+func flagOf(field string) string {
+	if field == "expiresAt" {
+		return "expires-at"
+	}
+	return field
+}
+
+// parseScopes reads --scopes: a comma-separated list, or all.
+func parseScopes(list string) ([]string, error) {
 	if strings.TrimSpace(list) == "all" {
-		return domain.Scopes(domain.AllScopes), nil
+		list = strings.ReplaceAll(domain.Scopes(domain.AllScopes).String(), " ", ",")
 	}
 	var names []string
 	for _, n := range strings.Split(list, ",") {
@@ -194,13 +183,13 @@ func parseScopes(list string) (domain.Scopes, error) {
 	if len(scopes) == 0 {
 		return nil, errors.New("--scopes is required")
 	}
-	return scopes, nil
+	return names, nil
 }
 
 func listKeys(ctx context.Context, cfg store.Config, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("keys list", flag.ContinueOnError)
 	account := fs.String("account", "", "account id")
-	keys, err := openForAccount(ctx, cfg, fs, args, account)
+	service, err := openForAccount(ctx, cfg, fs, args, account)
 	if err != nil {
 		return err
 	}
@@ -209,7 +198,7 @@ func listKeys(ctx context.Context, cfg store.Config, args []string, out io.Write
 	now := time.Now()
 	cursor := ""
 	for {
-		page, err := keys.List(ctx, *account, 100, cursor)
+		page, err := service.List(ctx, keys.Operator(*account), 100, cursor)
 		if err != nil {
 			return err
 		}
@@ -228,11 +217,11 @@ func revokeKey(ctx context.Context, cfg store.Config, args []string, out io.Writ
 	fs := flag.NewFlagSet("keys revoke", flag.ContinueOnError)
 	account := fs.String("account", "", "account id")
 	keyID := fs.String("id", "", "key id")
-	keys, err := openForAccount(ctx, cfg, fs, args, account)
+	service, err := openForAccount(ctx, cfg, fs, args, account)
 	if err != nil {
 		return err
 	}
-	k, err := keys.Revoke(ctx, *account, *keyID, time.Now())
+	k, err := service.Revoke(ctx, keys.Operator(*account), *keyID)
 	if errors.Is(err, domain.ErrNotFound) {
 		return fmt.Errorf("account %s has no key %s", *account, *keyID)
 	}

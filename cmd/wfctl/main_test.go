@@ -10,6 +10,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/apikey"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/store"
+	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
@@ -48,7 +49,7 @@ func TestWfctl(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		k, _, err := store.NewAPIKeys(db, "wfctl-test").ByHash(ctx, apikey.Hash(plaintext))
+		k, _, err := keysdb.New(db, "wfctl-test").ByHash(ctx, apikey.Hash(plaintext))
 		if err != nil || k.AccountID != "acct_ops" || len(k.Scopes) != 8 {
 			t.Fatalf("stored key = %+v, %v", k, err)
 		}

@@ -2,6 +2,15 @@
 // x-api-key header to an account, a key id and scopes.
 package main
 
-import "github.com/workflowsapi/workflows/internal/lambdaapp"
+import (
+	"github.com/aws/aws-lambda-go/lambda"
 
-func main() { lambdaapp.StartAuthorizer() }
+	"github.com/workflowsapi/workflows/internal/authorizer"
+	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/store/keysdb"
+)
+
+func main() {
+	app := lambdaapp.MustLoad()
+	lambda.Start(authorizer.New(keysdb.New(app.DB, app.TableName), nil, app.Logger).Handle)
+}

@@ -1,6 +1,12 @@
 // Command delete-workflow is the Lambda of DELETE /api/v1/workflows/{id}.
+// Its feature is not built yet: it authenticates, limits, checks the scope and
+// answers 501 NOT_IMPLEMENTED.
 package main
 
-import "github.com/workflowsapi/workflows/internal/lambdaapp"
+import (
+	"github.com/workflowsapi/workflows/internal/httpapi"
+	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/routes"
+)
 
-func main() { lambdaapp.StartRoute("delete-workflow") }
+func main() { lambdaapp.MustLoad().StartRoute(&routes.DeleteWorkflow, httpapi.NotImplemented) }

@@ -1,6 +1,17 @@
 // Command list-api-keys is the Lambda of GET /api/v1/auth/api-keys.
 package main
 
-import "github.com/workflowsapi/workflows/internal/lambdaapp"
+import (
+	"net/http"
 
-func main() { lambdaapp.StartRoute("list-api-keys") }
+	"github.com/workflowsapi/workflows/internal/keys"
+	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/store/keysdb"
+)
+
+func main() {
+	app := lambdaapp.MustLoad()
+	handlers := keys.NewHandlers(keys.NewService(keysdb.New(app.DB, app.TableName), nil))
+	app.StartRoute(&routes.ListAPIKeys, http.HandlerFunc(handlers.List))
+}

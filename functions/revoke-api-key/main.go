@@ -1,6 +1,17 @@
 // Command revoke-api-key is the Lambda of DELETE /api/v1/auth/api-keys/{id}.
 package main
 
-import "github.com/workflowsapi/workflows/internal/lambdaapp"
+import (
+	"net/http"
 
-func main() { lambdaapp.StartRoute("revoke-api-key") }
+	"github.com/workflowsapi/workflows/internal/keys"
+	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/store/keysdb"
+)
+
+func main() {
+	app := lambdaapp.MustLoad()
+	handlers := keys.NewHandlers(keys.NewService(keysdb.New(app.DB, app.TableName), nil))
+	app.StartRoute(&routes.RevokeAPIKey, http.HandlerFunc(handlers.Revoke))
+}

@@ -15,8 +15,6 @@ import (
 	"hash/crc32"
 	"strconv"
 	"strings"
-
-	"github.com/workflowsapi/workflows/internal/domain"
 )
 
 const (
@@ -103,15 +101,4 @@ func DisplayPrefix(key string) string {
 		return key
 	}
 	return key[:DisplayPrefixLength]
-}
-
-// Issue makes the plaintext of a new key k and returns k with its display
-// prefix set, the plaintext (to show once) and the hash (to store).
-func Issue(k domain.APIKey) (domain.APIKey, string, string, error) {
-	plaintext, err := Generate()
-	if err != nil {
-		return domain.APIKey{}, "", "", err
-	}
-	k.Prefix = DisplayPrefix(plaintext)
-	return k, plaintext, Hash(plaintext), nil
 }

@@ -13,19 +13,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/workflowsapi/workflows/internal/apikey"
+	"github.com/workflowsapi/workflows/internal/authcontext"
 	"github.com/workflowsapi/workflows/internal/domain"
-)
-
-// HeaderAPIKey carries the key. Header names are case-insensitive.
-const HeaderAPIKey = "x-api-key"
-
-// The authorizer context's fields, read back by the route functions.
-const (
-	ContextAccountID   = "accountId"
-	ContextKeyID       = "keyId"
-	ContextScopes      = "scopes" // space-separated
-	ContextRateLimitID = "rateLimitId"
-	ContextLastUsedAt  = "lastUsedAt" // Unix ms, "0" if never
+	"github.com/workflowsapi/workflows/internal/keys"
 )
 
 // ErrUnauthorized is the error API Gateway turns into its UNAUTHORIZED
@@ -36,7 +26,7 @@ var ErrUnauthorized = errors.New("Unauthorized")
 // domain.ErrNotFound if no key has that hash; any other error means the store
 // could not be read.
 type KeyLookup interface {
-	ByHash(ctx context.Context, hash string) (key domain.APIKey, storedHash string, err error)
+	ByHash(ctx context.Context, hash string) (key keys.Key, storedHash string, err error)
 }
 
 // Authorizer resolves keys.
@@ -64,7 +54,7 @@ func New(keys KeyLookup, now func() time.Time, logger *slog.Logger) *Authorizer 
 // authentication fails closed.
 func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	log := a.logger.With("request_id", req.RequestContext.RequestID)
-	key := headerValue(req, HeaderAPIKey)
+	key := headerValue(req, authcontext.HeaderAPIKey)
 	if err := apikey.Validate(key); err != nil {
 		log.InfoContext(ctx, "key refused", "reason", "malformed")
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
@@ -83,7 +73,7 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 		log.ErrorContext(ctx, "key store returned a different hash", "key_id", k.ID)
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
 	}
-	if status := k.Status(a.now()); status != domain.KeyActive {
+	if status := k.Status(a.now()); status != keys.StatusActive {
 		log.InfoContext(ctx, "key refused", "reason", string(status), "key_id", k.ID)
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
 	}
@@ -102,11 +92,11 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 			}},
 		},
 		Context: map[string]any{
-			ContextAccountID:   k.AccountID,
-			ContextKeyID:       k.ID,
-			ContextScopes:      k.Scopes.String(),
-			ContextRateLimitID: k.RateLimitID,
-			ContextLastUsedAt:  strconv.FormatInt(lastUsed, 10),
+			authcontext.AccountID:   k.AccountID,
+			authcontext.KeyID:       k.ID,
+			authcontext.Scopes:      k.Scopes.String(),
+			authcontext.RateLimitID: k.RateLimitID,
+			authcontext.LastUsedAt:  strconv.FormatInt(lastUsed, 10),
 		},
 	}, nil
 }

@@ -9,17 +9,18 @@ import (
 	"github.com/workflowsapi/workflows/internal/apikey"
 	"github.com/workflowsapi/workflows/internal/authorizer"
 	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/keys"
 )
 
 // memoryKeys stands in for the store so the benchmark measures the
 // authorizer's own work per request (format, checksum, hash, policy), not the
 // network; TestAuthorizer shows the store part costs one GetItem.
-type memoryKeys map[string]domain.APIKey
+type memoryKeys map[string]keys.Key
 
-func (m memoryKeys) ByHash(_ context.Context, hash string) (domain.APIKey, string, error) {
+func (m memoryKeys) ByHash(_ context.Context, hash string) (keys.Key, string, error) {
 	k, ok := m[hash]
 	if !ok {
-		return domain.APIKey{}, "", domain.ErrNotFound
+		return keys.Key{}, "", domain.ErrNotFound
 	}
 	return k, hash, nil
 }

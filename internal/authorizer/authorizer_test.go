@@ -14,9 +14,9 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/apikey"
 	"github.com/workflowsapi/workflows/internal/authorizer"
-	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
-	"github.com/workflowsapi/workflows/internal/store"
+	"github.com/workflowsapi/workflows/internal/keys"
+	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
@@ -27,24 +27,25 @@ func request(headers map[string]string) events.APIGatewayCustomAuthorizerRequest
 	return events.APIGatewayCustomAuthorizerRequestTypeRequest{Type: "REQUEST", MethodArn: methodArn, Headers: headers}
 }
 
-func mustKey(tb testing.TB, keys *store.APIKeys, mutate func(*domain.APIKey)) (string, domain.APIKey) {
+// mustKey issues a key with two scopes through the keys service, as every
+// key is made, and returns its plaintext and metadata.
+func mustKey(tb testing.TB, store *keysdb.Store) (string, keys.Key) {
 	tb.Helper()
-	return dynamotest.MustCreateKey(tb, keys, "acct_auth", func(k *domain.APIKey) {
-		k.Scopes = domain.Scopes{domain.ScopeWorkflowsRead, domain.ScopeRunsRead}
-		k.RateLimitID = "rl_x"
-		if mutate != nil {
-			mutate(k)
-		}
-	})
+	name, scopes := "auth test", []string{"workflows:read", "runs:read"}
+	issued, err := keys.NewService(store, nil).Issue(context.Background(), keys.Operator("acct_auth"), keys.IssueRequest{Name: &name, Scopes: &scopes})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return issued.Plaintext, issued.Key
 }
 
 func TestAuthorizer(t *testing.T) {
 	ctx := context.Background()
 	table := dynamotest.MustTable(t)
-	keys := store.NewAPIKeys(table.Client, table.Name)
+	store := keysdb.New(table.Client, table.Name)
 	var logs bytes.Buffer
-	auth := authorizer.New(keys, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
-	valid, validKey := mustKey(t, keys, nil)
+	auth := authorizer.New(store, nil, slog.New(slog.NewJSONHandler(&logs, nil)))
+	valid, validKey := mustKey(t, store)
 
 	t.Run("a valid key is allowed with one strongly consistent GetItem", func(t *testing.T) {
 		table.Calls.Reset()
@@ -62,7 +63,7 @@ func TestAuthorizer(t *testing.T) {
 		}
 		want := map[string]any{
 			"accountId": "acct_auth", "keyId": validKey.ID, "scopes": "workflows:read runs:read",
-			"rateLimitId": "rl_x", "lastUsedAt": "0",
+			"rateLimitId": validKey.RateLimitID, "lastUsedAt": "0",
 		}
 		for k, v := range want {
 			if resp.Context[k] != v {
@@ -117,9 +118,20 @@ func TestAuthorizer(t *testing.T) {
 	past := time.Now().Add(-time.Minute)
 	future := time.Now().Add(time.Hour)
 	unknown, _ := apikey.Generate()
-	revoked, _ := mustKey(t, keys, func(k *domain.APIKey) { k.RevokedAt = &past })
-	expired, _ := mustKey(t, keys, func(k *domain.APIKey) { k.ExpiresAt = &past })
-	notYetExpired, _ := mustKey(t, keys, func(k *domain.APIKey) { k.ExpiresAt = &future })
+	revoked, revokedKey := mustKey(t, store)
+	expired, expiredKey := mustKey(t, store)
+	notYetExpired, notYetExpiredKey := mustKey(t, store)
+	for _, k := range []struct {
+		key keys.Key
+		at  time.Time
+	}{{expiredKey, past}, {notYetExpiredKey, future}} {
+		if _, err := store.ExpireBy(ctx, k.key.AccountID, k.key.ID, k.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.Revoke(ctx, revokedKey.AccountID, revokedKey.ID, past); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		key  string
@@ -142,11 +154,11 @@ func TestAuthorizer(t *testing.T) {
 	}
 
 	t.Run("a revoked key is refused on the very next request", func(t *testing.T) {
-		plaintext, k := mustKey(t, keys, nil)
+		plaintext, k := mustKey(t, store)
 		if _, err := auth.Handle(ctx, request(map[string]string{"x-api-key": plaintext})); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := keys.Revoke(ctx, k.AccountID, k.ID, time.Now()); err != nil {
+		if _, err := store.Revoke(ctx, k.AccountID, k.ID, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := auth.Handle(ctx, request(map[string]string{"x-api-key": plaintext})); !errors.Is(err, authorizer.ErrUnauthorized) {
@@ -169,7 +181,7 @@ func TestAuthorizer(t *testing.T) {
 func TestAuthorizerFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	dead := dynamotest.MustUnreachableClient(t)
-	auth := authorizer.New(store.NewAPIKeys(dead, "none"), nil, slog.New(slog.DiscardHandler))
+	auth := authorizer.New(keysdb.New(dead, "none"), nil, slog.New(slog.DiscardHandler))
 	key, _ := apikey.Generate()
 	resp, err := auth.Handle(ctx, request(map[string]string{"x-api-key": key}))
 	if err == nil || errors.Is(err, authorizer.ErrUnauthorized) {

@@ -1,6 +1,7 @@
-// Package domain owns the API's vocabulary: error codes and their HTTP statuses,
-// scopes, and the API key as the rest of the code sees it. It imports nothing
+// Package domain owns the vocabulary every feature shares: error codes and
+// their HTTP statuses, scopes, and the page of a listing. It imports nothing
 // from the adapters (DynamoDB, HTTP, Lambda), so every layer can share it.
+// Each feature's own model lives in its package (internal/keys, ...).
 package domain
 
 import (
@@ -90,6 +91,12 @@ func Invalid(details ...FieldError) *Error {
 	}
 	return &Error{Code: CodeValidation, Message: msg, Details: details}
 }
+
+// ErrUnauthorized and ErrForbidden carry the authentication page's bodies.
+var (
+	ErrUnauthorized = &Error{Code: CodeUnauthorized, Message: MessageUnauthorized}
+	ErrForbidden    = &Error{Code: CodeForbidden, Message: MessageForbidden}
+)
 
 // ErrNotFound is returned by stores when an item is absent (or belongs to
 // another account, which callers must not be able to tell apart).

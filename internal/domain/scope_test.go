@@ -3,7 +3,6 @@ package domain_test
 import (
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/workflowsapi/workflows/internal/domain"
 )
@@ -58,28 +57,5 @@ func TestScopeListRoundTrip(t *testing.T) {
 	}
 	if got := domain.ParseScopeList("bogus runs:read"); !slices.Equal(got, domain.Scopes{domain.ScopeRunsRead}) {
 		t.Fatalf("unknown names must be dropped, got %v", got)
-	}
-}
-
-func TestKeyStatus(t *testing.T) {
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	past, future := now.Add(-time.Second), now.Add(time.Second)
-	tests := []struct {
-		name string
-		key  domain.APIKey
-		want domain.KeyStatus
-	}{
-		{"a key with no end is active", domain.APIKey{}, domain.KeyActive},
-		{"a key expiring later is active", domain.APIKey{ExpiresAt: &future}, domain.KeyActive},
-		{"a key is expired at its expiry instant", domain.APIKey{ExpiresAt: &now}, domain.KeyExpired},
-		{"a key past expiry is expired", domain.APIKey{ExpiresAt: &past}, domain.KeyExpired},
-		{"revocation wins over expiry", domain.APIKey{ExpiresAt: &past, RevokedAt: &past}, domain.KeyRevoked},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.key.Status(now); got != tt.want {
-				t.Fatalf("Status = %s, want %s", got, tt.want)
-			}
-		})
 	}
 }

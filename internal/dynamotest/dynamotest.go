@@ -22,9 +22,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/workflowsapi/workflows/internal/apikey"
-	"github.com/workflowsapi/workflows/internal/domain"
-	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/store"
 )
 
@@ -204,28 +201,4 @@ func MustUnreachableClient(tb testing.TB) *dynamodb.Client {
 		tb.Fatal(err)
 	}
 	return client
-}
-
-// MustCreateKey issues and stores a key as wfctl does: in account, with every
-// scope, created now, unless edit changes that. It returns the plaintext and
-// the key as stored.
-func MustCreateKey(tb testing.TB, keys *store.APIKeys, account string, edit func(*domain.APIKey)) (string, domain.APIKey) {
-	tb.Helper()
-	now := time.Now()
-	k := domain.APIKey{
-		ID: ids.New(ids.PrefixKey, now), AccountID: account, Name: "test key",
-		Scopes:    domain.Scopes(domain.AllScopes),
-		CreatedAt: now.UTC().Truncate(time.Millisecond), RateLimitID: ids.New(ids.PrefixRateLimit, now),
-	}
-	if edit != nil {
-		edit(&k)
-	}
-	k, plaintext, hash, err := apikey.Issue(k)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := keys.Create(context.Background(), k, hash); err != nil {
-		tb.Fatal(err)
-	}
-	return plaintext, k
 }

@@ -1,9 +1,11 @@
-// Package gatewaytest serves the whole API over real HTTP for end-to-end
-// tests: the local gateway, the real Lambda handlers and the authorizer, on a
-// fresh dynalite table.
+// Package gatewaytest serves the whole API over real HTTP for integration
+// and end-to-end tests: the local gateway, the real Lambda handlers and the
+// authorizer, on a fresh dynalite table. Every request and response that
+// passes through it is held to the OpenAPI document (see contract.go).
 package gatewaytest
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -13,10 +15,11 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
+	"github.com/workflowsapi/workflows/internal/keys"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
-	"github.com/workflowsapi/workflows/internal/localgateway"
+	"github.com/workflowsapi/workflows/internal/localapp"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
-	"github.com/workflowsapi/workflows/internal/store"
+	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
 
 // Env is a running API.
@@ -25,7 +28,7 @@ type Env struct {
 	// URL + "/api/v1".
 	URL   string
 	Table dynamotest.Table
-	Keys  *store.APIKeys
+	Keys  *keys.Service
 	Clock *Clock
 }
 
@@ -49,29 +52,44 @@ func MustStart(tb testing.TB, opts Options) *Env {
 	if logs == nil {
 		logs = io.Discard
 	}
-	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	clock := &Clock{}
-	services := lambdaapp.NewServices(table.Client, table.Name, limits, logger)
-	services.Limiter = ratelimit.New(store.NewRateCounter(table.Client, table.Name), limits, clock.Now, logger)
-	gateway, err := localgateway.FromServices(services)
+	app := lambdaapp.New(table.Client, table.Name, limits, slog.New(slog.NewJSONHandler(logs, nil)))
+	app.LimiterClock = clock.Now
+	gateway, err := localapp.Gateway(app)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	server := httptest.NewServer(gateway)
+	server := httptest.NewServer(checkContract(tb, gateway))
 	tb.Cleanup(server.Close)
-	return &Env{URL: server.URL, Table: table, Keys: services.Keys, Clock: clock}
+	return &Env{URL: server.URL, Table: table, Keys: keys.NewService(keysdb.New(table.Client, table.Name), nil), Clock: clock}
 }
 
-// MustKey makes a key the way wfctl does (every scope unless scopes are
-// given) and returns its plaintext and id.
+// MustKey makes a key the way wfctl does, through the keys service: in
+// account, with every scope unless scopes are given. It returns the
+// plaintext and the key's id.
 func (e *Env) MustKey(tb testing.TB, account string, scopes ...domain.Scope) (plaintext, keyID string) {
 	tb.Helper()
-	plaintext, k := dynamotest.MustCreateKey(tb, e.Keys, account, func(k *domain.APIKey) {
-		if len(scopes) > 0 {
-			k.Scopes = domain.Scopes(scopes)
-		}
-	})
-	return plaintext, k.ID
+	issued := MustIssue(tb, e.Keys, account, scopes...)
+	return issued.Plaintext, issued.Key.ID
+}
+
+// MustIssue issues a key named "test key" through service, as the operator
+// does, with every scope unless scopes are given.
+func MustIssue(tb testing.TB, service *keys.Service, account string, scopes ...domain.Scope) keys.Issued {
+	tb.Helper()
+	if len(scopes) == 0 {
+		scopes = domain.AllScopes
+	}
+	names := make([]string, len(scopes))
+	for i, s := range scopes {
+		names[i] = string(s)
+	}
+	name := "test key"
+	issued, err := service.Issue(context.Background(), keys.Operator(account), keys.IssueRequest{Name: &name, Scopes: &names})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return issued
 }
 
 // Clock is the rate limiter's clock: the wall clock until Set.

@@ -13,10 +13,10 @@ import (
 	"github.com/workflowsapi/workflows/internal/domain"
 )
 
-// decodeJSON reads the (already size- and type-checked) body into dst.
+// DecodeJSON reads the (already size- and type-checked) body into dst.
 // Malformed JSON, unknown fields and wrongly typed fields are
 // VALIDATION_ERRORs naming the field. An empty body reads as {}.
-func decodeJSON(r *http.Request, dst any) error {
+func DecodeJSON(r *http.Request, dst any) error {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return fmt.Errorf("read body: %w", err)
@@ -70,8 +70,8 @@ func jsonTypeName(kind string) string {
 	}
 }
 
-// listParams reads ?limit= (1–100, default 20) and ?cursor=.
-func listParams(r *http.Request) (limit int, cursor string, err error) {
+// ListParams reads ?limit= (1–100, default 20) and ?cursor=.
+func ListParams(r *http.Request) (limit int, cursor string, err error) {
 	limit = 20
 	if raw := r.URL.Query().Get("limit"); raw != "" {
 		n, convErr := strconv.Atoi(raw)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -16,24 +17,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/httpapi"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/store"
 )
-
-// brokenKeys is a key store that fails the way a test case asks; these tests
-// are about the HTTP layer above the store (the store itself is tested
-// against dynalite).
-type brokenKeys struct {
-	httpapi.KeyStore
-	fail func() error
-}
-
-func (b brokenKeys) List(context.Context, string, int, string) (store.Page[domain.APIKey], error) {
-	return store.Page[domain.APIKey]{}, b.fail()
-}
-
-func (b brokenKeys) TouchLastUsed(context.Context, string, time.Time, time.Duration) error {
-	return nil
-}
 
 type allowAll struct{}
 
@@ -53,15 +37,16 @@ func listKeysEvent(authorizerContext map[string]any) events.APIGatewayProxyReque
 
 var caller = map[string]any{
 	"accountId": "acct_1", "keyId": "key_1", "rateLimitId": "rl_1",
-	"scopes": "keys:read", "lastUsedAt": "0", "principalId": "key_1",
+	"scopes": "keys:read", "lastUsedAt": strings.Repeat("9", 13), "principalId": "key_1",
 }
 
-func invoke(t *testing.T, keys httpapi.KeyStore, event events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, string) {
+// invoke runs feature behind the pipeline of the list-api-keys route, as its
+// Lambda would, and returns the response and the logs.
+func invoke(t *testing.T, feature http.HandlerFunc, event events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, string) {
 	t.Helper()
 	var logs bytes.Buffer
-	route, _ := routes.ByFunction("list-api-keys")
-	h := httpapi.Lambda(httpapi.Handler(route, httpapi.Deps{
-		Keys: keys, Limiter: allowAll{}, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	h := httpapi.Lambda(httpapi.Handler(&routes.ListAPIKeys, feature, httpapi.Deps{
+		Limiter: allowAll{}, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 	}))
 	resp, err := h(context.Background(), event)
 	if err != nil {
@@ -85,15 +70,17 @@ func errorOf(t *testing.T, body string) (code, message string) {
 func TestFailuresReachNoClient(t *testing.T) {
 	tests := []struct {
 		name    string
-		fail    func() error
+		feature http.HandlerFunc
 		wantLog string
 	}{
-		{"a store error is a plain 500, logged with its detail", func() error { return errors.New("dynamodb: connection reset by peer") }, "connection reset by peer"},
-		{"a panic is a plain 500, logged", func() error { panic("index out of range [3]") }, "panic in handler"},
+		{"a store error is a plain 500, logged with its detail", func(w http.ResponseWriter, r *http.Request) {
+			httpapi.WriteError(w, r, errors.New("dynamodb: connection reset by peer"))
+		}, "connection reset by peer"},
+		{"a panic is a plain 500, logged", func(http.ResponseWriter, *http.Request) { panic("index out of range [3]") }, "panic in handler"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, logs := invoke(t, brokenKeys{fail: tt.fail}, listKeysEvent(caller))
+			resp, logs := invoke(t, tt.feature, listKeysEvent(caller))
 			code, message := errorOf(t, resp.Body)
 			if resp.StatusCode != 500 || code != "INTERNAL_ERROR" || message != "An internal error occurred" {
 				t.Fatalf("got %d %s", resp.StatusCode, resp.Body)
@@ -117,8 +104,12 @@ func TestFailuresReachNoClient(t *testing.T) {
 }
 
 func TestNoAuthorizerContextIsRefused(t *testing.T) {
-	resp, _ := invoke(t, brokenKeys{fail: func() error { return nil }}, listKeysEvent(nil))
+	reached := false
+	resp, _ := invoke(t, func(http.ResponseWriter, *http.Request) { reached = true }, listKeysEvent(nil))
 	if code, msg := errorOf(t, resp.Body); resp.StatusCode != 401 || code != "UNAUTHORIZED" || msg != domain.MessageUnauthorized {
 		t.Fatalf("got %d %s", resp.StatusCode, resp.Body)
+	}
+	if reached {
+		t.Fatal("the feature ran without a caller")
 	}
 }

@@ -11,14 +11,13 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
-	"time"
+	"strings"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
-	"github.com/workflowsapi/workflows/internal/apikey"
-	"github.com/workflowsapi/workflows/internal/authorizer"
+	"github.com/workflowsapi/workflows/internal/authcontext"
 	"github.com/workflowsapi/workflows/internal/domain"
-	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/ids"
 )
 
 // HeaderRequestID is on every response.
@@ -54,16 +53,16 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // observe gives the request its id (API Gateway's, when there is one),
 // recovers from panics, sets path values from the proxy event, and writes
 // one access-log line. Nothing here logs a header or a body.
-func (h *handlers) observe(route routes.Route, next http.Handler) http.Handler {
+func (p *pipeline) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := h.Now()
+		start := p.Now()
 		gw, _ := core.GetAPIGatewayContextFromContext(r.Context())
 		requestID := gw.RequestID
 		if requestID == "" {
 			requestID = newRequestID()
 		}
 		w.Header().Set(HeaderRequestID, requestID)
-		log := h.Logger.With("request_id", requestID, "route", route.Function)
+		log := p.Logger.With("request_id", requestID, "route", p.route.Function)
 		ctx := context.WithValue(r.Context(), loggerKey{}, log)
 		// identify fills this in; the access log below reads it back.
 		r = r.WithContext(context.WithValue(ctx, identityKey{}, &Identity{}))
@@ -72,17 +71,17 @@ func (h *handlers) observe(route routes.Route, next http.Handler) http.Handler {
 		}
 		rec := &statusRecorder{ResponseWriter: w}
 		defer func() {
-			if p := recover(); p != nil {
-				log.ErrorContext(r.Context(), "panic in handler", "panic", fmt.Sprint(p))
+			if v := recover(); v != nil {
+				log.ErrorContext(r.Context(), "panic in handler", "panic", fmt.Sprint(v))
 				if rec.status == 0 {
-					writeError(rec, r, errors.New("panic"))
+					WriteError(rec, r, errors.New("panic"))
 				}
 			}
 			log.InfoContext(r.Context(), "request",
 				"method", r.Method, "status", rec.status,
-				"duration_ms", h.Now().Sub(start).Milliseconds(),
-				"account_id", identityOf(r.Context()).AccountID,
-				"key_id", identityOf(r.Context()).KeyID)
+				"duration_ms", p.Now().Sub(start).Milliseconds(),
+				"account_id", IdentityOf(r.Context()).AccountID,
+				"key_id", IdentityOf(r.Context()).KeyID)
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -94,75 +93,17 @@ func newRequestID() string {
 	return hex.EncodeToString(b)
 }
 
-// Identity is who is calling, as the authorizer resolved it.
-type Identity struct {
-	AccountID   string
-	KeyID       string
-	RateLimitID string
-	Scopes      domain.Scopes
-	LastUsedAt  time.Time
-}
-
-type identityKey struct{}
-
-func identityOf(ctx context.Context) *Identity {
-	if id, ok := ctx.Value(identityKey{}).(*Identity); ok {
-		return id
-	}
-	return &Identity{}
-}
-
-// identify reads the authorizer's context. Without one (a function invoked
-// without the authorizer in front of it) the request is refused: fail closed.
-func (h *handlers) identify(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		gw, _ := core.GetAPIGatewayContextFromContext(r.Context())
-		id := &Identity{
-			AccountID:   contextString(gw.Authorizer, authorizer.ContextAccountID),
-			KeyID:       contextString(gw.Authorizer, authorizer.ContextKeyID),
-			RateLimitID: contextString(gw.Authorizer, authorizer.ContextRateLimitID),
-			Scopes:      domain.ParseScopeList(contextString(gw.Authorizer, authorizer.ContextScopes)),
-		}
-		if ms, err := strconv.ParseInt(contextString(gw.Authorizer, authorizer.ContextLastUsedAt), 10, 64); err == nil && ms > 0 {
-			id.LastUsedAt = time.UnixMilli(ms)
-		}
-		if id.AccountID == "" || id.KeyID == "" || id.RateLimitID == "" {
-			logger(r).ErrorContext(r.Context(), "request without authorizer context refused")
-			writeError(w, r, &domain.Error{Code: domain.CodeUnauthorized, Message: domain.MessageUnauthorized})
-			return
-		}
-		*identityOf(r.Context()) = *id
-		next.ServeHTTP(w, r)
-	})
-}
-
-// contextString reads an authorizer context value. API Gateway passes them
-// on as strings, but a number or boolean is read too.
-func contextString(m map[string]any, key string) string {
-	switch v := m[key].(type) {
-	case string:
-		return v
-	case nil:
-		return ""
-	default:
-		return fmt.Sprint(v)
-	}
-}
-
 // limit applies the rate limit of the route's category: per key (shared by
-// keys rolled from one another) or, for webhooks, per source IP. It sets the
-// rate-limit headers first, so that every later answer, a 403 included,
-// carries them. An admitted request also refreshes the key's lastUsedAt when
-// it is over a minute old.
-func (h *handlers) limit(route routes.Route, next http.Handler) http.Handler {
+// keys rolled from one another) or, for routes without a key, per source IP.
+// It sets the rate-limit headers first, so that every later answer, a 403
+// included, carries them.
+func (p *pipeline) limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		subject := "ip:" + sourceIP(r)
-		id := identityOf(r.Context())
-		if route.Authenticated() {
-			subject = "key:" + id.RateLimitID
+		if p.route.Authenticated() {
+			subject = "key:" + IdentityOf(r.Context()).RateLimitID
 		}
-		now := h.Now()
-		d := h.Limiter.Allow(r.Context(), subject, route.Category)
+		d := p.Limiter.Allow(r.Context(), subject, p.route.Category)
 		// Assigned, not Set, to keep the spelling of the authentication page
 		// (X-RateLimit-…) rather than Go's canonical X-Ratelimit-….
 		w.Header()[HeaderRateLimitLimit] = []string{strconv.FormatInt(d.Limit, 10)}
@@ -170,13 +111,21 @@ func (h *handlers) limit(route routes.Route, next http.Handler) http.Handler {
 		w.Header()[HeaderRateLimitReset] = []string{strconv.FormatInt(d.Reset.Unix(), 10)}
 		if !d.Allowed {
 			w.Header().Set("Retry-After", strconv.FormatInt(d.RetryAfter, 10))
-			writeError(w, r, domain.Errorf(domain.CodeRateLimited, "Rate limit exceeded. Limit: %d requests per minute.", d.Limit))
+			WriteError(w, r, domain.Errorf(domain.CodeRateLimited, "Rate limit exceeded. Limit: %d requests per minute.", d.Limit))
 			return
 		}
-		if route.Authenticated() && now.Sub(id.LastUsedAt) >= lastUsedInterval {
-			key := r.Header.Get(authorizer.HeaderAPIKey)
-			if err := h.Keys.TouchLastUsed(r.Context(), apikey.Hash(key), now, lastUsedInterval); err != nil {
-				logger(r).WarnContext(r.Context(), "could not record lastUsedAt", "error", err)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recordUse refreshes the calling key's lastUsedAt when the authorizer says
+// it is over LastUsedInterval old, for an admitted request.
+func (p *pipeline) recordUse(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := p.Now()
+		if p.Usage != nil && now.Sub(IdentityOf(r.Context()).LastUsedAt) >= LastUsedInterval {
+			if err := p.Usage.RecordUse(r.Context(), r.Header.Get(authcontext.HeaderAPIKey), now, LastUsedInterval); err != nil {
+				Logger(r).WarnContext(r.Context(), "could not record lastUsedAt", "error", err)
 			}
 		}
 		next.ServeHTTP(w, r)
@@ -193,11 +142,26 @@ func sourceIP(r *http.Request) string {
 
 // requireScope answers 403 with the authentication page's body when the key
 // lacks the route's scope.
-func (h *handlers) requireScope(scope domain.Scope, next http.Handler) http.Handler {
+func (p *pipeline) requireScope(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !identityOf(r.Context()).Scopes.Has(scope) {
-			writeError(w, r, &domain.Error{Code: domain.CodeForbidden, Message: domain.MessageForbidden})
+		if !IdentityOf(r.Context()).Scopes.Has(p.route.Scope) {
+			WriteError(w, r, domain.ErrForbidden)
 			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// checkPathIDs answers 404 for a path parameter that cannot be one of our
+// ids (wrong prefix, not a ULID, control characters): no feature reads
+// anything for it, and every feature gets this for free.
+func (p *pipeline) checkPathIDs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for name, prefix := range p.route.PathIDs {
+			if !ids.Valid(prefix, r.PathValue(name)) {
+				WriteError(w, r, domain.ErrNotFound)
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -206,30 +170,30 @@ func (h *handlers) requireScope(scope domain.Scope, next http.Handler) http.Hand
 // checkBody enforces the body rules of the contract for POST and PUT: over
 // the size limit → 413; a non-empty body that is not application/json → 415.
 // It buffers the body so handlers can read it again.
-func (h *handlers) checkBody(next http.Handler) http.Handler {
+func (p *pipeline) checkBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch {
 			next.ServeHTTP(w, r)
 			return
 		}
-		tooLarge := domain.Errorf(domain.CodePayloadTooLarge, "The request body must not exceed %d bytes", h.MaxBodyBytes)
-		if r.ContentLength > h.MaxBodyBytes {
-			writeError(w, r, tooLarge)
+		tooLarge := domain.Errorf(domain.CodePayloadTooLarge, "The request body must not exceed %d bytes", p.MaxBodyBytes)
+		if r.ContentLength > p.MaxBodyBytes {
+			WriteError(w, r, tooLarge)
 			return
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, h.MaxBodyBytes+1))
+		body, err := io.ReadAll(io.LimitReader(r.Body, p.MaxBodyBytes+1))
 		if err != nil {
-			writeError(w, r, fmt.Errorf("read body: %w", err))
+			WriteError(w, r, fmt.Errorf("read body: %w", err))
 			return
 		}
-		if int64(len(body)) > h.MaxBodyBytes {
-			writeError(w, r, tooLarge)
+		if int64(len(body)) > p.MaxBodyBytes {
+			WriteError(w, r, tooLarge)
 			return
 		}
 		if len(bytes.TrimSpace(body)) > 0 {
 			mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-			if err != nil || mediaType != "application/json" {
-				writeError(w, r, domain.Errorf(domain.CodeUnsupportedMediaType, "The request body must be application/json"))
+			if err != nil || !strings.EqualFold(mediaType, "application/json") {
+				WriteError(w, r, domain.Errorf(domain.CodeUnsupportedMediaType, "The request body must be application/json"))
 				return
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/workflowsapi/workflows/internal/domain"
 )
@@ -32,27 +33,32 @@ func writeJSON(w http.ResponseWriter, status int, body envelope) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// writeData answers with the success envelope.
-func writeData(w http.ResponseWriter, status int, data any) {
+// WriteData answers with the success envelope.
+func WriteData(w http.ResponseWriter, status int, data any) {
 	writeJSON(w, status, envelope{Success: true, Data: data})
 }
 
-// writeList answers with a page and its cursor ("" on the last page).
-func writeList(w http.ResponseWriter, data any, nextCursor string) {
-	meta := &listMeta{}
-	if nextCursor != "" {
-		meta.NextCursor = &nextCursor
+// WritePage answers 200 with one page of a listing, each item shown by view,
+// and meta.nextCursor (null on the last page).
+func WritePage[T, V any](w http.ResponseWriter, page domain.Page[T], view func(T) V) {
+	items := make([]V, len(page.Items))
+	for i, it := range page.Items {
+		items[i] = view(it)
 	}
-	writeJSON(w, http.StatusOK, envelope{Success: true, Data: data, Meta: meta})
+	meta := &listMeta{}
+	if page.NextCursor != "" {
+		meta.NextCursor = &page.NextCursor
+	}
+	writeJSON(w, http.StatusOK, envelope{Success: true, Data: items, Meta: meta})
 }
 
-// writeError is the one function that writes error responses. A
+// WriteError is the one function that writes error responses. A
 // *domain.Error is shown as it is; anything else is logged with its detail and
 // answered with a plain INTERNAL_ERROR, so no internal text reaches a client.
-func writeError(w http.ResponseWriter, r *http.Request, err error) {
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *domain.Error
 	if !errors.As(err, &e) {
-		logger(r).ErrorContext(r.Context(), "internal error", "error", err)
+		Logger(r).ErrorContext(r.Context(), "internal error", "error", err)
 		e = &domain.Error{Code: domain.CodeInternal, Message: "An internal error occurred"}
 	}
 	writeJSON(w, e.Code.Status(), envelope{Error: &errBody{Code: e.Code, Message: e.Message, Details: e.Details}})
@@ -60,9 +66,25 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 type loggerKey struct{}
 
-func logger(r *http.Request) *slog.Logger {
+// Logger is the request's logger: it carries the request id and route.
+func Logger(r *http.Request) *slog.Logger {
 	if l, ok := r.Context().Value(loggerKey{}).(*slog.Logger); ok {
 		return l
 	}
 	return slog.Default()
+}
+
+// TimeFormat is how the API writes times: RFC 3339 in UTC with milliseconds.
+const TimeFormat = "2006-01-02T15:04:05.000Z"
+
+// FormatTime writes t in TimeFormat.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeFormat) }
+
+// FormatOptionalTime writes t in TimeFormat, or null for nil.
+func FormatOptionalTime(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := FormatTime(*t)
+	return &s
 }

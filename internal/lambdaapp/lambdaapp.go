@@ -1,29 +1,35 @@
-// Package lambdaapp wires the API's pieces from the environment, once per
-// process (outside the handler, so a warm Lambda reuses its clients). The
-// mains under functions/ and the local gateway both start here.
+// Package lambdaapp is what every function's main shares: it reads the
+// Lambda environment once per process (outside the handler, so a warm Lambda
+// reuses its clients), and puts a feature's handler behind the request
+// pipeline as a Lambda handler. It links no feature: each main wires its own.
 package lambdaapp
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/workflowsapi/workflows/internal/authorizer"
 	"github.com/workflowsapi/workflows/internal/httpapi"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/routes"
 	"github.com/workflowsapi/workflows/internal/store"
+	"github.com/workflowsapi/workflows/internal/store/pipelinedb"
 )
 
-// Services are the process-wide dependencies.
-type Services struct {
-	Logger  *slog.Logger
-	Keys    *store.APIKeys
-	Limiter *ratelimit.Limiter
+// App is one process's clients and settings.
+type App struct {
+	Logger    *slog.Logger
+	DB        *dynamodb.Client
+	TableName string
+	Limits    ratelimit.Config
+	// LimiterClock is the limiter's clock; nil means the wall clock. Tests
+	// fix it to cross window boundaries without waiting.
+	LimiterClock func() time.Time
 }
 
 // NewLogger returns the JSON logger every process uses.
@@ -31,19 +37,14 @@ func NewLogger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// NewServices builds the services on a DynamoDB client and table.
-func NewServices(db *dynamodb.Client, table string, limits ratelimit.Config, logger *slog.Logger) *Services {
-	return &Services{
-		Logger:  logger,
-		Keys:    store.NewAPIKeys(db, table),
-		Limiter: ratelimit.New(store.NewRateCounter(db, table), limits, nil, logger),
-	}
+// New returns an App on a DynamoDB client and table.
+func New(db *dynamodb.Client, table string, limits ratelimit.Config, logger *slog.Logger) *App {
+	return &App{Logger: logger, DB: db, TableName: table, Limits: limits}
 }
 
-// ServicesFromEnv builds the services from the Lambda environment
-// (TABLE_NAME, DYNAMODB_ENDPOINT, RATE_LIMIT_*).
-func ServicesFromEnv(ctx context.Context) (*Services, error) {
-	logger := NewLogger()
+// Load builds the App from the Lambda environment (TABLE_NAME,
+// DYNAMODB_ENDPOINT, RATE_LIMIT_*).
+func Load(ctx context.Context) (*App, error) {
 	cfg, err := store.ConfigFromEnv()
 	if err != nil {
 		return nil, err
@@ -56,48 +57,37 @@ func ServicesFromEnv(ctx context.Context) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewServices(db, cfg.TableName, limits, logger), nil
+	return New(db, cfg.TableName, limits, NewLogger()), nil
 }
 
-// RouteHandler returns the Lambda handler of the route served by function.
-func (s *Services) RouteHandler(function string) (httpapi.LambdaHandler, error) {
-	route, ok := routes.ByFunction(function)
-	if !ok {
-		return nil, fmt.Errorf("lambdaapp: no route is served by function %q", function)
-	}
-	deps := httpapi.Deps{Keys: s.Keys, Limiter: s.Limiter, Logger: s.Logger}
-	return httpapi.Lambda(httpapi.Handler(route, deps)), nil
-}
-
-// Authorizer returns the key authorizer.
-func (s *Services) Authorizer() *authorizer.Authorizer {
-	return authorizer.New(s.Keys, nil, s.Logger)
-}
-
-// StartRoute runs the named route function as a Lambda.
-func StartRoute(function string) {
-	services := mustServices()
-	handler, err := services.RouteHandler(function)
+// MustLoad is Load for a main: a function that cannot start logs why and
+// exits, and Lambda reports the failed init.
+func MustLoad() *App {
+	app, err := Load(context.Background())
 	if err != nil {
-		fail(err)
+		NewLogger().Error("cannot start", "error", err)
+		os.Exit(1)
 	}
-	lambda.Start(handler)
+	return app
 }
 
-// StartAuthorizer runs the REQUEST authorizer as a Lambda.
-func StartAuthorizer() {
-	lambda.Start(mustServices().Authorizer().Handle)
-}
-
-func mustServices() *Services {
-	services, err := ServicesFromEnv(context.Background())
-	if err != nil {
-		fail(err)
+// Pipeline returns the request pipeline's dependencies: the limiter on its
+// DynamoDB counters and the lastUsedAt recorder.
+func (a *App) Pipeline() httpapi.Deps {
+	return httpapi.Deps{
+		Limiter: ratelimit.New(pipelinedb.NewRateCounter(a.DB, a.TableName), a.Limits, a.LimiterClock, a.Logger),
+		Usage:   pipelinedb.NewKeyUsage(a.DB, a.TableName),
+		Logger:  a.Logger,
 	}
-	return services
 }
 
-func fail(err error) {
-	NewLogger().Error("cannot start", "error", err)
-	os.Exit(1)
+// Route puts feature, the handler of route, behind the pipeline, as the
+// Lambda handler of the route's function.
+func (a *App) Route(route *routes.Route, feature http.Handler) httpapi.LambdaHandler {
+	return httpapi.Lambda(httpapi.Handler(route, feature, a.Pipeline()))
+}
+
+// StartRoute runs route's function as a Lambda, with feature as its handler.
+func (a *App) StartRoute(route *routes.Route, feature http.Handler) {
+	lambda.Start(a.Route(route, feature))
 }

@@ -16,14 +16,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/workflowsapi/workflows/internal/authorizer"
+	"github.com/workflowsapi/workflows/internal/authcontext"
 	"github.com/workflowsapi/workflows/internal/gatewayresponse"
 	"github.com/workflowsapi/workflows/internal/httpapi"
 	"github.com/workflowsapi/workflows/internal/routes"
@@ -37,6 +36,9 @@ const (
 	apiID     = "localapi"
 	// maxPayloadBytes is API Gateway's own request limit (10 MB).
 	maxPayloadBytes = 10 << 20
+	// unauthorizedError is the error message by which a Lambda authorizer
+	// tells API Gateway to answer 401 rather than 500.
+	unauthorizedError = "Unauthorized"
 )
 
 // AuthorizerFunc is the REQUEST authorizer's Lambda handler.
@@ -72,10 +74,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	route, params, pathKnown := routes.Match(r.Method, r.URL.Path)
-	if route.Function == "" {
+	route, params, pathKnown := routes.Match(r.Method, r.URL.EscapedPath())
+	if route == nil {
 		if pathKnown {
-			writeMethodNotAllowed(w, r.URL.Path)
+			writeMethodNotAllowed(w, r.URL.EscapedPath())
 			return
 		}
 		writeGatewayResponse(w, gatewayresponse.MissingAuthenticationToken, 0)
@@ -117,7 +119,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if route.Authenticated() {
 		// API Gateway does not call the authorizer when its identity source
 		// (the x-api-key header) is absent: it answers 401 itself.
-		if r.Header.Get(authorizer.HeaderAPIKey) == "" {
+		if r.Header.Get(authcontext.HeaderAPIKey) == "" {
 			writeGatewayResponse(w, gatewayresponse.Unauthorized, 0)
 			return
 		}
@@ -134,7 +136,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			},
 		})
 		switch {
-		case err != nil && err.Error() == authorizer.ErrUnauthorized.Error():
+		case err != nil && err.Error() == unauthorizedError:
 			writeGatewayResponse(w, gatewayresponse.Unauthorized, 0)
 			return
 		case err != nil:
@@ -230,12 +232,33 @@ func allows(policy events.APIGatewayCustomAuthorizerPolicy, methodArn string) bo
 	return allowed
 }
 
+// arnMatches matches a policy resource against an ARN as IAM does: `*`
+// stands for any run of characters (newlines included) and `?` for any one
+// character; everything else matches itself. No regular expression: IAM's
+// wildcards are not one, and a `.` in a regular expression stops at a newline.
 func arnMatches(pattern, arn string) bool {
-	quoted := regexp.QuoteMeta(pattern)
-	quoted = strings.ReplaceAll(quoted, `\*`, ".*")
-	quoted = strings.ReplaceAll(quoted, `\?`, ".")
-	ok, err := regexp.MatchString("^"+quoted+"$", arn)
-	return err == nil && ok
+	p, s := []rune(pattern), []rune(arn)
+	// The classic two-pointer glob match, with backtracking to the last star.
+	pi, si, star, mark := 0, 0, -1, 0
+	for si < len(s) {
+		switch {
+		case pi < len(p) && (p[pi] == '?' || p[pi] == s[si]):
+			pi++
+			si++
+		case pi < len(p) && p[pi] == '*':
+			star, mark = pi, si
+			pi++
+		case star >= 0:
+			pi, mark = star+1, mark+1
+			si = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
 }
 
 // singleAndMulti gives a header or query map in both of the proxy event's

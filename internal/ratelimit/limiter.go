@@ -19,10 +19,13 @@ const (
 	CategoryWrite    Category = "write"
 	CategoryExecute  Category = "execute"
 	CategoryWebhooks Category = "webhooks"
+	// CategoryPublic is the routes that take no key and no signature (the
+	// OpenAPI document), limited per source IP.
+	CategoryPublic Category = "public"
 )
 
 // Categories lists every category.
-var Categories = []Category{CategoryRead, CategoryWrite, CategoryExecute, CategoryWebhooks}
+var Categories = []Category{CategoryRead, CategoryWrite, CategoryExecute, CategoryWebhooks, CategoryPublic}
 
 // Config is the limiter's configuration: requests per window per category.
 type Config struct {
@@ -31,7 +34,7 @@ type Config struct {
 }
 
 // DefaultConfig is the contract's limits: per minute, read 1000, write 100,
-// execute 500, webhooks 10000 (per source IP).
+// execute 500, webhooks 10000 and public 1000 (both per source IP).
 func DefaultConfig() Config {
 	return Config{
 		Window: time.Minute,
@@ -40,12 +43,14 @@ func DefaultConfig() Config {
 			CategoryWrite:    100,
 			CategoryExecute:  500,
 			CategoryWebhooks: 10000,
+			CategoryPublic:   1000,
 		},
 	}
 }
 
 // ConfigFromEnv starts from DefaultConfig and applies RATE_LIMIT_READ,
-// RATE_LIMIT_WRITE, RATE_LIMIT_EXECUTE and RATE_LIMIT_WEBHOOKS where set. The
+// RATE_LIMIT_WRITE, RATE_LIMIT_EXECUTE, RATE_LIMIT_WEBHOOKS and
+// RATE_LIMIT_PUBLIC where set. The
 // window stays one minute: the contract and the 429 message speak per minute.
 func ConfigFromEnv() (Config, error) {
 	cfg := DefaultConfig()

@@ -13,7 +13,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
-	"github.com/workflowsapi/workflows/internal/store"
+	"github.com/workflowsapi/workflows/internal/store/pipelinedb"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
@@ -31,7 +31,7 @@ func mustLimiter(tb testing.TB, limit int64) (*ratelimit.Limiter, *fixedClock, d
 	clock := &fixedClock{t: at(29_000_000, 10*time.Second)}
 	cfg := ratelimit.DefaultConfig()
 	cfg.Limits[ratelimit.CategoryWrite] = limit
-	l := ratelimit.New(store.NewRateCounter(table.Client, table.Name), cfg, clock.Now, slog.New(slog.DiscardHandler))
+	l := ratelimit.New(pipelinedb.NewRateCounter(table.Client, table.Name), cfg, clock.Now, slog.New(slog.DiscardHandler))
 	return l, clock, table
 }
 
@@ -166,7 +166,7 @@ func TestLimiterFailsOpen(t *testing.T) {
 	ctx := context.Background()
 	dead := dynamotest.MustUnreachableClient(t)
 	var logs bytes.Buffer
-	l := ratelimit.New(store.NewRateCounter(dead, "none"), ratelimit.DefaultConfig(), nil, slog.New(slog.NewJSONHandler(&logs, nil)))
+	l := ratelimit.New(pipelinedb.NewRateCounter(dead, "none"), ratelimit.DefaultConfig(), nil, slog.New(slog.NewJSONHandler(&logs, nil)))
 	d := l.Allow(ctx, "key:x", ratelimit.CategoryRead)
 	if !d.Allowed || d.Limit != 1000 {
 		t.Fatalf("with the counter unreachable the decision was %+v, want allowed", d)

@@ -1,78 +1,118 @@
-// Package routes is the one route table of the API: method, path, Lambda
-// function, scope and rate-limit category of every route. The local gateway
-// routes from it, the CDK stack builds from it, and a test holds template.yaml
-// to it. Nothing else lists routes by hand.
+// Package routes is the one table of the API's Lambda functions: every route
+// (method, path, function, scope, rate-limit category, the feature that
+// serves it) and the functions that are not routes (the authorizer now; the
+// runner and scheduler later), with the AWS actions each may call and the
+// links between features each may make. The local gateway routes from it, the
+// CDK stack builds from it, and tests hold template.yaml, the OpenAPI
+// document and every function's imports to it. Nothing else lists routes or
+// permissions by hand.
 package routes
 
 import (
+	"net/url"
 	"strings"
 
 	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 )
 
 // BasePath prefixes every route.
 const BasePath = "/api/v1"
 
-// Route is one method on one path.
+// Route is one method on one path, served by one Lambda function.
 type Route struct {
 	Method string
 	// Path is the API Gateway resource path, with {name} path parameters.
 	Path string
-	// Function names the route's Lambda: its folder under functions/ and its
-	// handler in package httpapi.
+	// Function names the route's Lambda: its folder under functions/.
 	Function string
-	// Scope is the scope a key needs; empty for routes that do not take a key.
+	// Scope is the scope a key needs; empty for routes that take no key.
 	Scope domain.Scope
 	// Category is the rate-limit category.
 	Category ratelimit.Category
+	// Feature is the feature package that serves the route (see Features).
+	Feature Feature
+	// PathIDs gives, for each path parameter that holds one of our ids, the
+	// id's prefix: the pipeline answers 404 for a value that cannot be such
+	// an id, before the feature reads anything.
+	PathIDs map[string]string
+	// Built is false while the route's feature is not built: its function
+	// answers 501 NOT_IMPLEMENTED after authentication, the limiter and the
+	// scope check, and the OpenAPI document marks its operation so.
+	Built bool
 }
 
 // Authenticated reports whether the route sits behind the key authorizer.
-// The webhook route instead checks the workflow's signature itself.
+// The webhook route checks the workflow's signature itself, and the OpenAPI
+// document is public.
 func (r Route) Authenticated() bool { return r.Scope != "" }
 
-// All is every route of the API.
-var All = []Route{
-	{"GET", BasePath + "/workflows", "list-workflows", domain.ScopeWorkflowsRead, ratelimit.CategoryRead},
-	{"POST", BasePath + "/workflows", "create-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite},
-	{"GET", BasePath + "/workflows/{id}", "get-workflow", domain.ScopeWorkflowsRead, ratelimit.CategoryRead},
-	{"PUT", BasePath + "/workflows/{id}", "update-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite},
-	{"DELETE", BasePath + "/workflows/{id}", "delete-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite},
-	{"POST", BasePath + "/workflows/{id}/run", "run-workflow", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute},
-	{"GET", BasePath + "/runs", "list-runs", domain.ScopeRunsRead, ratelimit.CategoryRead},
-	{"GET", BasePath + "/runs/{id}", "get-run", domain.ScopeRunsRead, ratelimit.CategoryRead},
-	{"POST", BasePath + "/runs/{id}/cancel", "cancel-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute},
-	{"POST", BasePath + "/runs/{id}/retry", "retry-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute},
-	{"GET", BasePath + "/connections", "list-connections", domain.ScopeConnectionsRead, ratelimit.CategoryRead},
-	{"GET", BasePath + "/connections/{id}", "get-connection", domain.ScopeConnectionsRead, ratelimit.CategoryRead},
-	{"POST", BasePath + "/connections", "create-connection", domain.ScopeConnectionsWrite, ratelimit.CategoryWrite},
-	{"PUT", BasePath + "/connections/{id}", "update-connection", domain.ScopeConnectionsWrite, ratelimit.CategoryWrite},
-	{"DELETE", BasePath + "/connections/{id}", "delete-connection", domain.ScopeConnectionsWrite, ratelimit.CategoryWrite},
-	{"GET", BasePath + "/auth/api-keys", "list-api-keys", domain.ScopeKeysRead, ratelimit.CategoryRead},
-	{"POST", BasePath + "/auth/api-keys", "create-api-key", domain.ScopeKeysWrite, ratelimit.CategoryWrite},
-	{"DELETE", BasePath + "/auth/api-keys/{id}", "revoke-api-key", domain.ScopeKeysWrite, ratelimit.CategoryWrite},
-	{"POST", BasePath + "/auth/api-keys/{id}/roll", "roll-api-key", domain.ScopeKeysWrite, ratelimit.CategoryWrite},
-	{"POST", BasePath + "/webhooks/{workflowId}", "receive-webhook", "", ratelimit.CategoryWebhooks},
+// The routes. Each is a variable so that a function's main names its route
+// in code, not by a string.
+var (
+	ListWorkflows  = Route{"GET", BasePath + "/workflows", "list-workflows", domain.ScopeWorkflowsRead, ratelimit.CategoryRead, FeatureWorkflows, nil, false}
+	CreateWorkflow = Route{"POST", BasePath + "/workflows", "create-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWorkflows, nil, false}
+	GetWorkflow    = Route{"GET", BasePath + "/workflows/{id}", "get-workflow", domain.ScopeWorkflowsRead, ratelimit.CategoryRead, FeatureWorkflows, workflowID, false}
+	UpdateWorkflow = Route{"PUT", BasePath + "/workflows/{id}", "update-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWorkflows, workflowID, false}
+	DeleteWorkflow = Route{"DELETE", BasePath + "/workflows/{id}", "delete-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWorkflows, workflowID, false}
+	RunWorkflow    = Route{"POST", BasePath + "/workflows/{id}/run", "run-workflow", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, workflowID, false}
+
+	ListRuns  = Route{"GET", BasePath + "/runs", "list-runs", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, nil, false}
+	GetRun    = Route{"GET", BasePath + "/runs/{id}", "get-run", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, runID, false}
+	CancelRun = Route{"POST", BasePath + "/runs/{id}/cancel", "cancel-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, runID, false}
+	RetryRun  = Route{"POST", BasePath + "/runs/{id}/retry", "retry-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, runID, false}
+
+	ListConnections  = Route{"GET", BasePath + "/connections", "list-connections", domain.ScopeConnectionsRead, ratelimit.CategoryRead, FeatureConnections, nil, false}
+	GetConnection    = Route{"GET", BasePath + "/connections/{id}", "get-connection", domain.ScopeConnectionsRead, ratelimit.CategoryRead, FeatureConnections, connectionID, false}
+	CreateConnection = Route{"POST", BasePath + "/connections", "create-connection", domain.ScopeConnectionsWrite, ratelimit.CategoryWrite, FeatureConnections, nil, false}
+	UpdateConnection = Route{"PUT", BasePath + "/connections/{id}", "update-connection", domain.ScopeConnectionsWrite, ratelimit.CategoryWrite, FeatureConnections, connectionID, false}
+	DeleteConnection = Route{"DELETE", BasePath + "/connections/{id}", "delete-connection", domain.ScopeConnectionsWrite, ratelimit.CategoryWrite, FeatureConnections, connectionID, false}
+
+	ListAPIKeys  = Route{"GET", BasePath + "/auth/api-keys", "list-api-keys", domain.ScopeKeysRead, ratelimit.CategoryRead, FeatureKeys, nil, true}
+	CreateAPIKey = Route{"POST", BasePath + "/auth/api-keys", "create-api-key", domain.ScopeKeysWrite, ratelimit.CategoryWrite, FeatureKeys, nil, true}
+	RevokeAPIKey = Route{"DELETE", BasePath + "/auth/api-keys/{id}", "revoke-api-key", domain.ScopeKeysWrite, ratelimit.CategoryWrite, FeatureKeys, keyID, true}
+	RollAPIKey   = Route{"POST", BasePath + "/auth/api-keys/{id}/roll", "roll-api-key", domain.ScopeKeysWrite, ratelimit.CategoryWrite, FeatureKeys, keyID, true}
+
+	ReceiveWebhook = Route{"POST", BasePath + "/webhooks/{workflowId}", "receive-webhook", "", ratelimit.CategoryWebhooks, FeatureWebhooks, map[string]string{"workflowId": ids.PrefixWorkflow}, false}
+
+	GetOpenAPI = Route{"GET", BasePath + "/openapi.json", "get-openapi", "", ratelimit.CategoryPublic, FeatureOpenAPI, nil, true}
+)
+
+var (
+	workflowID   = map[string]string{"id": ids.PrefixWorkflow}
+	runID        = map[string]string{"id": ids.PrefixRun}
+	connectionID = map[string]string{"id": ids.PrefixConnection}
+	keyID        = map[string]string{"id": ids.PrefixKey}
+)
+
+// All is every route of the API, in the order the contract lists them.
+var All = []*Route{
+	&ListWorkflows, &CreateWorkflow, &GetWorkflow, &UpdateWorkflow, &DeleteWorkflow, &RunWorkflow,
+	&ListRuns, &GetRun, &CancelRun, &RetryRun,
+	&ListConnections, &GetConnection, &CreateConnection, &UpdateConnection, &DeleteConnection,
+	&ListAPIKeys, &CreateAPIKey, &RevokeAPIKey, &RollAPIKey,
+	&ReceiveWebhook,
+	&GetOpenAPI,
 }
 
-// AuthorizerFunction names the REQUEST authorizer's Lambda.
-const AuthorizerFunction = "authorizer"
-
 // ByFunction returns the route served by the named function.
-func ByFunction(name string) (Route, bool) {
+func ByFunction(name string) (*Route, bool) {
 	for _, r := range All {
 		if r.Function == name {
 			return r, true
 		}
 	}
-	return Route{}, false
+	return nil, false
 }
 
-// Match finds the route for a method and a request path. It returns the
-// route, its path parameters, and pathKnown=true if some route has this path
-// (so a wrong method can be told from an unknown path).
-func Match(method, path string) (route Route, params map[string]string, pathKnown bool) {
+// Match finds the route for a method and an escaped request path (as
+// url.URL.EscapedPath gives it). It returns the route (nil if none), its
+// path parameters, decoded, and pathKnown=true if some route has this path
+// (so a wrong method can be told from an unknown path). Segments are split
+// before they are decoded, as API Gateway does: an id holding %2F is one
+// segment, not two.
+func Match(method, path string) (route *Route, params map[string]string, pathKnown bool) {
 	for _, r := range All {
 		p, ok := matchPath(r.Path, path)
 		if !ok {
@@ -83,7 +123,7 @@ func Match(method, path string) (route Route, params map[string]string, pathKnow
 			return r, p, true
 		}
 	}
-	return Route{}, nil, pathKnown
+	return nil, nil, pathKnown
 }
 
 // AllowedMethods lists the methods that routes on path accept.
@@ -102,6 +142,13 @@ func matchPath(template, path string) (map[string]string, bool) {
 	ps := strings.Split(strings.Trim(path, "/"), "/")
 	if len(ts) != len(ps) {
 		return nil, false
+	}
+	for i, p := range ps {
+		decoded, err := url.PathUnescape(p)
+		if err != nil {
+			return nil, false
+		}
+		ps[i] = decoded
 	}
 	params := map[string]string{}
 	for i, t := range ts {

@@ -1,9 +1,13 @@
 package routes_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -20,7 +24,9 @@ func TestEveryRouteHasItsOwnFunctionFolder(t *testing.T) {
 	}
 	var folders []string
 	for _, e := range entries {
-		folders = append(folders, e.Name())
+		if e.IsDir() {
+			folders = append(folders, e.Name())
+		}
 	}
 	want := []string{routes.AuthorizerFunction}
 	for _, r := range routes.All {
@@ -31,15 +37,67 @@ func TestEveryRouteHasItsOwnFunctionFolder(t *testing.T) {
 	if !slices.Equal(folders, want) {
 		t.Fatalf("functions/ holds %v, the route table wants %v", folders, want)
 	}
+	functionOfVar := routeVariables(t)
 	for _, r := range routes.All {
-		src, err := os.ReadFile(filepath.Join(dir, r.Function, "main.go"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(string(src), `lambdaapp.StartRoute("`+r.Function+`")`) {
-			t.Errorf("functions/%s/main.go does not start route %s", r.Function, r.Function)
+		started := startedRoutes(t, filepath.Join(dir, r.Function, "main.go"))
+		if len(started) != 1 || functionOfVar[started[0]] != r.Function {
+			t.Errorf("functions/%s/main.go starts %v; it must start routes.<the route of %s> and nothing else", r.Function, started, r.Function)
 		}
 	}
+}
+
+// routeVariables reads routes.go: each route variable's name and the
+// function its Route literal names.
+func routeVariables(tb testing.TB) map[string]string {
+	tb.Helper()
+	file, err := parser.ParseFile(token.NewFileSet(), "routes.go", nil, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string]string{}
+	ast.Inspect(file, func(n ast.Node) bool {
+		spec, ok := n.(*ast.ValueSpec)
+		if !ok || len(spec.Names) != 1 || len(spec.Values) != 1 {
+			return true
+		}
+		lit, ok := spec.Values[0].(*ast.CompositeLit)
+		if !ok || len(lit.Elts) < 3 {
+			return true
+		}
+		if fn, ok := lit.Elts[2].(*ast.BasicLit); ok && fn.Kind == token.STRING {
+			out[spec.Names[0].Name], _ = strconv.Unquote(fn.Value)
+		}
+		return true
+	})
+	return out
+}
+
+// startedRoutes lists the routes.X variables a main hands to StartRoute.
+func startedRoutes(tb testing.TB, path string) []string {
+	tb.Helper()
+	file, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	ast.Inspect(file, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		if sel, ok := call.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "StartRoute" || len(call.Args) == 0 {
+			return true
+		}
+		if ref, ok := call.Args[0].(*ast.UnaryExpr); ok {
+			if sel, ok := ref.X.(*ast.SelectorExpr); ok {
+				if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "routes" {
+					out = append(out, sel.Sel.Name)
+				}
+			}
+		}
+		return true
+	})
+	return out
 }
 
 func TestRouteTable(t *testing.T) {
@@ -60,8 +118,10 @@ func TestRouteTable(t *testing.T) {
 			t.Errorf("%s has unknown category %s", key, r.Category)
 		}
 	}
-	if len(routes.All) != 20 {
-		t.Errorf("%d routes, the contract has 20", len(routes.All))
+	// The contract's table, less the routes whose issues have not landed
+	// (POST /workflows/{id}/webhook/roll, GET /runs/{id}/steps/{stepId}).
+	if len(routes.All) != 21 {
+		t.Errorf("%d routes, want 21", len(routes.All))
 	}
 }
 
@@ -79,12 +139,18 @@ func TestMatch(t *testing.T) {
 		{"a known path with another method", "PATCH", "/api/v1/workflows", "", nil, true},
 		{"an unknown path", "GET", "/api/v1/nothing", "", nil, false},
 		{"an empty parameter", "GET", "/api/v1/runs/", "list-runs", map[string]string{}, true},
+		{"an escaped slash stays in its segment", "DELETE", "/api/v1/auth/api-keys/..%2Fx", "revoke-api-key", map[string]string{"id": "../x"}, true},
+		{"a control character is decoded into the parameter", "DELETE", "/api/v1/auth/api-keys/abc%0Adef", "revoke-api-key", map[string]string{"id": "abc\ndef"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r, params, known := routes.Match(tt.method, tt.path)
-			if r.Function != tt.wantFunction || known != tt.wantKnown || len(params) != len(tt.wantParams) {
-				t.Fatalf("Match = %q %v %v", r.Function, params, known)
+			function := ""
+			if r != nil {
+				function = r.Function
+			}
+			if function != tt.wantFunction || known != tt.wantKnown || len(params) != len(tt.wantParams) {
+				t.Fatalf("Match = %q %v %v", function, params, known)
 			}
 			for k, v := range tt.wantParams {
 				if params[k] != v {

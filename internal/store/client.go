@@ -1,6 +1,9 @@
-// Package store is the DynamoDB adapter: the table's definition, its key
-// builders and access patterns (keys.go), and the stores the functions use.
-// All DynamoDB access of the API goes through this package.
+// Package store is what every DynamoDB adapter shares: the client, the
+// table's definition and indexes, and every key builder beside its access
+// patterns (keys.go). It imports no feature. Each feature's adapter is its
+// own small package on top (store/keysdb, ...), and the shared request
+// pipeline's writes (rate counters, lastUsedAt) are in store/pipelinedb, so
+// linking the store never links another feature.
 package store
 
 import (

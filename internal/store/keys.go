@@ -22,22 +22,41 @@ import "strconv"
 // key id, can reach the auth item; the hash never leaves the store.
 
 const (
-	prefixAccount   = "ACCOUNT#"
-	prefixKeyHash   = "APIKEYHASH#"
-	prefixKeyIndex  = "APIKEY#"
-	prefixRate      = "RATE#"
-	sortKeyHash     = "APIKEYHASH"
-	sortRateCounter = "RATE"
+	prefixAccount = "ACCOUNT#"
+	prefixKeyHash = "APIKEYHASH#"
+	prefixRate    = "RATE#"
+	// PrefixKeyIndex begins the SK of every key index item of an account.
+	PrefixKeyIndex = "APIKEY#"
+	// SortKeyHash is the SK of a key's auth item.
+	SortKeyHash = "APIKEYHASH"
+	// SortRateCounter is the SK of a rate counter.
+	SortRateCounter = "RATE"
 )
 
-func accountPK(account string) string    { return prefixAccount + account }
-func keyHashPK(hash string) string       { return prefixKeyHash + hash }
-func keyIndexSK(keyID string) string     { return prefixKeyIndex + keyID }
-func rateCounterPK(bucket string) string { return prefixRate + bucket }
-func rateWindowAttr(window int64) string { return "n" + strconv.FormatInt(window, 10) }
-func keyIDFromIndexSK(sk string) string  { return sk[len(prefixKeyIndex):] }
-func isRateWindowAttr(name string) bool  { return len(name) > 1 && name[0] == 'n' && isDigits(name[1:]) }
-func rateWindowOfAttr(name string) int64 { n, _ := strconv.ParseInt(name[1:], 10, 64); return n }
+// AccountPK is the partition of everything an account owns.
+func AccountPK(account string) string { return prefixAccount + account }
+
+// KeyHashPK is the partition of a key's auth item.
+func KeyHashPK(hash string) string { return prefixKeyHash + hash }
+
+// KeyIndexSK is the SK of a key's index item in its account.
+func KeyIndexSK(keyID string) string { return PrefixKeyIndex + keyID }
+
+// KeyIDFromIndexSK reads the key id back from an index item's SK.
+func KeyIDFromIndexSK(sk string) string { return sk[len(PrefixKeyIndex):] }
+
+// RateCounterPK is the partition of one limiter bucket.
+func RateCounterPK(bucket string) string { return prefixRate + bucket }
+
+// RateWindowAttr names the attribute counting one window of a bucket.
+func RateWindowAttr(window int64) string { return "n" + strconv.FormatInt(window, 10) }
+
+// IsRateWindowAttr reports whether an attribute name is a RateWindowAttr.
+func IsRateWindowAttr(name string) bool { return len(name) > 1 && name[0] == 'n' && isDigits(name[1:]) }
+
+// RateWindowOfAttr is the window number of a RateWindowAttr.
+func RateWindowOfAttr(name string) int64 { n, _ := strconv.ParseInt(name[1:], 10, 64); return n }
+
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

@@ -1,4 +1,7 @@
-package store
+// Package pipelinedb is the DynamoDB side of the request pipeline that every
+// route function runs: the limiter's counters and the calling key's
+// lastUsedAt. It links no feature.
+package pipelinedb
 
 import (
 	"context"
@@ -11,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/workflowsapi/workflows/internal/ratelimit"
+	"github.com/workflowsapi/workflows/internal/store"
 )
 
 // RateCounter is the limiter's DynamoDB counter. A bucket is one item whose
@@ -35,31 +39,31 @@ func NewRateCounter(db *dynamodb.Client, table string) *RateCounter {
 func (c *RateCounter) Increment(ctx context.Context, bucket string, index, limit int64, expires time.Time) (ratelimit.State, bool, error) {
 	out, err := c.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(c.table),
-		Key:                 itemKey(rateCounterPK(bucket), sortRateCounter),
+		Key:                 store.ItemKey(store.RateCounterPK(bucket), store.SortRateCounter),
 		UpdateExpression:    aws.String("ADD #cur :one SET #ttl = :ttl REMOVE #old2, #old3"),
 		ConditionExpression: aws.String("attribute_not_exists(#cur) OR #cur < :limit"),
 		ExpressionAttributeNames: map[string]string{
-			"#cur":  rateWindowAttr(index),
-			"#old2": rateWindowAttr(index - 2),
-			"#old3": rateWindowAttr(index - 3),
-			"#ttl":  AttrTTL,
+			"#cur":  store.RateWindowAttr(index),
+			"#old2": store.RateWindowAttr(index - 2),
+			"#old3": store.RateWindowAttr(index - 3),
+			"#ttl":  store.AttrTTL,
 		},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":one":   numberAV(1),
-			":limit": numberAV(limit),
-			":ttl":   numberAV(expires.Unix()),
+			":one":   store.NumberAV(1),
+			":limit": store.NumberAV(limit),
+			":ttl":   store.NumberAV(expires.Unix()),
 		},
 		ReturnValues: types.ReturnValueAllNew,
 	})
-	if isConditionFailed(err) {
+	if store.IsConditionFailed(err) {
 		return ratelimit.State{}, false, nil
 	}
 	if err != nil {
 		return ratelimit.State{}, false, fmt.Errorf("store: increment rate counter: %w", err)
 	}
 	state := ratelimit.State{
-		Previous: numberAttr(out.Attributes, rateWindowAttr(index-1)),
-		Current:  numberAttr(out.Attributes, rateWindowAttr(index)),
+		Previous: store.NumberAttr(out.Attributes, store.RateWindowAttr(index-1)),
+		Current:  store.NumberAttr(out.Attributes, store.RateWindowAttr(index)),
 	}
 	c.dropStaleWindows(ctx, bucket, index, out.Attributes)
 	return state, true, nil
@@ -73,7 +77,7 @@ func (c *RateCounter) dropStaleWindows(ctx context.Context, bucket string, index
 	names := map[string]string{}
 	expr := ""
 	for name := range item {
-		if isRateWindowAttr(name) && rateWindowOfAttr(name) < index-1 {
+		if store.IsRateWindowAttr(name) && store.RateWindowOfAttr(name) < index-1 {
 			placeholder := "#s" + strconv.Itoa(len(names))
 			names[placeholder] = name
 			if expr != "" {
@@ -87,7 +91,7 @@ func (c *RateCounter) dropStaleWindows(ctx context.Context, bucket string, index
 	}
 	_, _ = c.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(c.table),
-		Key:                      itemKey(rateCounterPK(bucket), sortRateCounter),
+		Key:                      store.ItemKey(store.RateCounterPK(bucket), store.SortRateCounter),
 		UpdateExpression:         aws.String("REMOVE " + expr),
 		ExpressionAttributeNames: names,
 	})
@@ -97,26 +101,17 @@ func (c *RateCounter) dropStaleWindows(ctx context.Context, bucket string, index
 func (c *RateCounter) Decrement(ctx context.Context, bucket string, index int64) error {
 	_, err := c.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(c.table),
-		Key:                      itemKey(rateCounterPK(bucket), sortRateCounter),
+		Key:                      store.ItemKey(store.RateCounterPK(bucket), store.SortRateCounter),
 		UpdateExpression:         aws.String("ADD #cur :minusOne"),
 		ConditionExpression:      aws.String("#cur > :zero"),
-		ExpressionAttributeNames: map[string]string{"#cur": rateWindowAttr(index)},
+		ExpressionAttributeNames: map[string]string{"#cur": store.RateWindowAttr(index)},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":minusOne": numberAV(-1),
-			":zero":     numberAV(0),
+			":minusOne": store.NumberAV(-1),
+			":zero":     store.NumberAV(0),
 		},
 	})
-	if err != nil && !isConditionFailed(err) {
+	if err != nil && !store.IsConditionFailed(err) {
 		return fmt.Errorf("store: decrement rate counter: %w", err)
 	}
 	return nil
-}
-
-func numberAttr(item map[string]types.AttributeValue, name string) int64 {
-	n, ok := item[name].(*types.AttributeValueMemberN)
-	if !ok {
-		return 0
-	}
-	v, _ := strconv.ParseInt(n.Value, 10, 64)
-	return v
 }

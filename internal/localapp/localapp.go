@@ -1,0 +1,56 @@
+// Package localapp wires every function of the route table in one process,
+// as each function's main wires its own in AWS, and puts them behind the
+// local gateway: what `make dev` serves and what the end-to-end tests run.
+package localapp
+
+import (
+	"net/http"
+
+	"github.com/workflowsapi/workflows/internal/authorizer"
+	"github.com/workflowsapi/workflows/internal/httpapi"
+	"github.com/workflowsapi/workflows/internal/keys"
+	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/localgateway"
+	"github.com/workflowsapi/workflows/internal/openapi"
+	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/store/keysdb"
+)
+
+// FeatureHandlers is, for every built route, the handler its function's main
+// hands to the pipeline. A route absent here answers 501 NOT_IMPLEMENTED;
+// TestEveryBuiltRouteIsWired holds this to routes.Route.Built.
+func FeatureHandlers(app *lambdaapp.App) map[*routes.Route]http.Handler {
+	keyHandlers := keys.NewHandlers(keys.NewService(keysdb.New(app.DB, app.TableName), nil))
+	return map[*routes.Route]http.Handler{
+		&routes.ListAPIKeys:  http.HandlerFunc(keyHandlers.List),
+		&routes.CreateAPIKey: http.HandlerFunc(keyHandlers.Create),
+		&routes.RevokeAPIKey: http.HandlerFunc(keyHandlers.Revoke),
+		&routes.RollAPIKey:   http.HandlerFunc(keyHandlers.Roll),
+		&routes.GetOpenAPI:   openapi.Handler(),
+	}
+}
+
+// Functions returns the Lambda handler of every route's function, by
+// function name.
+func Functions(app *lambdaapp.App) map[string]httpapi.LambdaHandler {
+	features := FeatureHandlers(app)
+	functions := map[string]httpapi.LambdaHandler{}
+	for _, r := range routes.All {
+		feature, ok := features[r]
+		if !ok {
+			feature = httpapi.NotImplemented
+		}
+		functions[r.Function] = app.Route(r, feature)
+	}
+	return functions
+}
+
+// Authorizer is the authorizer function's handler, as its main wires it.
+func Authorizer(app *lambdaapp.App) *authorizer.Authorizer {
+	return authorizer.New(keysdb.New(app.DB, app.TableName), nil, app.Logger)
+}
+
+// Gateway serves every function of app through the local gateway.
+func Gateway(app *lambdaapp.App) (*localgateway.Gateway, error) {
+	return localgateway.New(Functions(app), Authorizer(app).Handle, app.Logger)
+}

@@ -15,4 +15,5 @@ const (
 	Scopes      = "scopes" // space-separated
 	RateLimitID = "rateLimitId"
 	LastUsedAt  = "lastUsedAt" // Unix ms, "0" if never
+	ExpiresAt   = "expiresAt"  // Unix ms, "0" if the key does not expire
 )

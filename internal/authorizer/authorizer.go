@@ -54,7 +54,14 @@ func New(keys KeyLookup, now func() time.Time, logger *slog.Logger) *Authorizer 
 // authentication fails closed.
 func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	log := a.logger.With("request_id", req.RequestContext.RequestID)
-	key := headerValue(req, authcontext.HeaderAPIKey)
+	key, single := headerValue(req, authcontext.HeaderAPIKey)
+	if !single {
+		// Two keys on one request: checking one and recording the use of
+		// another would let a caller hide a leaked key's use. One credential
+		// per request.
+		log.InfoContext(ctx, "key refused", "reason", "more than one x-api-key")
+		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
+	}
 	if err := apikey.Validate(key); err != nil {
 		log.InfoContext(ctx, "key refused", "reason", "malformed")
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
@@ -77,9 +84,12 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 		log.InfoContext(ctx, "key refused", "reason", string(status), "key_id", k.ID)
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
 	}
-	lastUsed := int64(0)
+	lastUsed, expires := int64(0), int64(0)
 	if k.LastUsedAt != nil {
 		lastUsed = k.LastUsedAt.UnixMilli()
+	}
+	if k.ExpiresAt != nil {
+		expires = k.ExpiresAt.UnixMilli()
 	}
 	return events.APIGatewayCustomAuthorizerResponse{
 		PrincipalID: k.ID,
@@ -97,6 +107,7 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 			authcontext.Scopes:      k.Scopes.String(),
 			authcontext.RateLimitID: k.RateLimitID,
 			authcontext.LastUsedAt:  strconv.FormatInt(lastUsed, 10),
+			authcontext.ExpiresAt:   strconv.FormatInt(expires, 10),
 		},
 	}, nil
 }
@@ -117,16 +128,31 @@ func WholeAPI(methodArn string) string {
 	return arn + ":execute-api:" + parts[0] + "/" + parts[1] + "/*"
 }
 
-func headerValue(req events.APIGatewayCustomAuthorizerRequestTypeRequest, name string) string {
+// headerValue returns the value of the header name, and single=false if the
+// request carries it more than once (under one spelling or several). API
+// Gateway puts the last value in Headers and all of them in
+// MultiValueHeaders; both are read, so neither can hide a second value.
+func headerValue(req events.APIGatewayCustomAuthorizerRequestTypeRequest, name string) (value string, single bool) {
+	var values []string
+	for k, vs := range req.MultiValueHeaders {
+		if strings.EqualFold(k, name) {
+			values = append(values, vs...)
+		}
+	}
+	var fromSingle []string
 	for k, v := range req.Headers {
 		if strings.EqualFold(k, name) {
-			return v
+			fromSingle = append(fromSingle, v)
 		}
 	}
-	for k, vs := range req.MultiValueHeaders {
-		if strings.EqualFold(k, name) && len(vs) > 0 {
-			return vs[0]
-		}
+	switch {
+	case len(values) == 0 && len(fromSingle) == 0:
+		return "", true
+	case len(values) == 0:
+		return fromSingle[0], len(fromSingle) == 1
+	case len(values) > 1 || len(fromSingle) > 1 || (len(fromSingle) == 1 && fromSingle[0] != values[0]):
+		return "", false
+	default:
+		return values[0], true
 	}
-	return ""
 }

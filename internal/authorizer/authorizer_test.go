@@ -84,6 +84,29 @@ func TestAuthorizer(t *testing.T) {
 		if _, err := auth.Handle(ctx, req); err != nil {
 			t.Fatalf("multi-value: %v", err)
 		}
+		req = request(map[string]string{"x-api-key": valid})
+		req.MultiValueHeaders = map[string][]string{"x-api-key": {valid}}
+		if _, err := auth.Handle(ctx, req); err != nil {
+			t.Fatalf("the same one value in both maps, as API Gateway sends it: %v", err)
+		}
+	})
+
+	t.Run("a request with more than one x-api-key is refused, whichever comes first", func(t *testing.T) {
+		other, _ := mustKey(t, store)
+		for name, req := range map[string]events.APIGatewayCustomAuthorizerRequestTypeRequest{
+			"two values":             {Type: "REQUEST", MethodArn: methodArn, Headers: map[string]string{"x-api-key": valid}, MultiValueHeaders: map[string][]string{"x-api-key": {other, valid}}},
+			"two spellings":          {Type: "REQUEST", MethodArn: methodArn, Headers: map[string]string{"x-api-key": valid, "X-Api-Key": other}},
+			"maps that disagree":     {Type: "REQUEST", MethodArn: methodArn, Headers: map[string]string{"x-api-key": valid}, MultiValueHeaders: map[string][]string{"x-api-key": {other}}},
+			"the same key, repeated": {Type: "REQUEST", MethodArn: methodArn, MultiValueHeaders: map[string][]string{"x-api-key": {valid, valid}}},
+		} {
+			table.Calls.Reset()
+			if _, err := auth.Handle(ctx, req); !errors.Is(err, authorizer.ErrUnauthorized) {
+				t.Errorf("%s: err = %v, want Unauthorized", name, err)
+			}
+			if n := table.Calls.Total(); n != 0 {
+				t.Errorf("%s: %d DynamoDB calls, want none", name, n)
+			}
+		}
 	})
 
 	good, _ := apikey.Generate()

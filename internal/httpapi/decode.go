@@ -2,20 +2,26 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/workflowsapi/workflows/internal/domain"
 )
 
 // DecodeJSON reads the (already size- and type-checked) body into dst.
-// Malformed JSON, unknown fields and wrongly typed fields are
-// VALIDATION_ERRORs naming the field. An empty body reads as {}.
+// Names are matched exactly, a name given twice and an unknown name are
+// refused, as are malformed JSON, invalid UTF-8 and wrongly typed values: each
+// a VALIDATION_ERROR naming the field by its path (scopes[0], steps[2].with).
+// The decoding is go-json-experiment/json's (the design of encoding/json/v2),
+// which does all of this itself. An empty body reads as {}.
 func DecodeJSON(r *http.Request, dst any) error {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -24,61 +30,84 @@ func DecodeJSON(r *http.Request, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	if err := json.Unmarshal(body, dst, json.RejectUnknownMembers(true)); err != nil {
 		return jsonError(err)
-	}
-	if dec.More() {
-		return domain.Invalid(domain.FieldError{Field: "body", Message: "must hold a single JSON object"})
 	}
 	return nil
 }
 
 func jsonError(err error) error {
-	var syntax *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
+	var syntactic *jsontext.SyntacticError
+	var semantic *json.SemanticError
 	switch {
-	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
-		return domain.Invalid(domain.FieldError{Field: "body", Message: "is not valid JSON"})
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
+	case errors.As(err, &syntactic) && errors.Is(syntactic.Err, jsontext.ErrDuplicateName):
+		return domain.Invalid(domain.FieldError{Field: fieldPath(syntactic.JSONPointer), Message: "appears more than once"})
+	case errors.As(err, &semantic) && errors.Is(semantic.Err, json.ErrUnknownName):
+		return domain.Invalid(domain.FieldError{Field: fieldPath(semantic.JSONPointer), Message: "is not a known field"})
+	case errors.As(err, &semantic) && semantic.GoType != nil && semantic.JSONKind != 0:
+		field := fieldPath(semantic.JSONPointer)
+		if field == "body" {
 			return domain.Invalid(domain.FieldError{Field: "body", Message: "must be a JSON object"})
 		}
-		return domain.Invalid(domain.FieldError{Field: field, Message: "must be of type " + jsonTypeName(typeErr.Type.Kind().String())})
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return domain.Invalid(domain.FieldError{Field: name, Message: "is not a known field"})
+		return domain.Invalid(domain.FieldError{Field: field, Message: "must be " + jsonTypeName(semantic.GoType)})
 	default:
 		return domain.Invalid(domain.FieldError{Field: "body", Message: "is not valid JSON"})
 	}
 }
 
-func jsonTypeName(kind string) string {
-	switch kind {
-	case "string":
-		return "string"
-	case "slice", "array":
-		return "array"
-	case "map", "struct":
-		return "object"
-	case "bool":
-		return "boolean"
+// fieldPath turns a JSON pointer (/steps/2/with) into the contract's field
+// path (steps[2].with); the empty pointer is the body itself.
+func fieldPath(p jsontext.Pointer) string {
+	var b strings.Builder
+	for token := range p.Tokens() {
+		if _, err := strconv.Atoi(token); err == nil && b.Len() > 0 {
+			b.WriteString("[" + token + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(token)
+	}
+	if b.Len() == 0 {
+		return "body"
+	}
+	return b.String()
+}
+
+func jsonTypeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
 	default:
-		return "number"
+		return "a number"
 	}
 }
 
-// ListParams reads ?limit= (1–100, default 20) and ?cursor=.
+// ListParams reads ?limit= (an integer from 1 to 100, default 20) and
+// ?cursor=. Anything else in limit, a value that is not a number included,
+// is a VALIDATION_ERROR rather than a default page.
 func ListParams(r *http.Request) (limit int, cursor string, err error) {
 	limit = 20
-	if raw := r.URL.Query().Get("limit"); raw != "" {
-		n, convErr := strconv.Atoi(raw)
+	query := r.URL.Query()
+	if raw, given := query["limit"]; given {
+		n, convErr := strconv.Atoi(raw[len(raw)-1])
 		if convErr != nil || n < 1 || n > 100 {
 			return 0, "", domain.Invalid(domain.FieldError{Field: "limit", Message: "must be an integer from 1 to 100"})
 		}
 		limit = n
 	}
-	return limit, r.URL.Query().Get("cursor"), nil
+	return limit, query.Get("cursor"), nil
 }

@@ -20,6 +20,8 @@ type Identity struct {
 	RateLimitID string
 	Scopes      domain.Scopes
 	LastUsedAt  time.Time
+	// ExpiresAt is when the calling key stops working; nil if never.
+	ExpiresAt *time.Time
 }
 
 type identityKey struct{}
@@ -46,6 +48,10 @@ func (p *pipeline) identify(next http.Handler) http.Handler {
 		}
 		if ms, err := strconv.ParseInt(contextString(gw.Authorizer, authcontext.LastUsedAt), 10, 64); err == nil && ms > 0 {
 			id.LastUsedAt = time.UnixMilli(ms)
+		}
+		if ms, err := strconv.ParseInt(contextString(gw.Authorizer, authcontext.ExpiresAt), 10, 64); err == nil && ms > 0 {
+			t := time.UnixMilli(ms).UTC()
+			id.ExpiresAt = &t
 		}
 		if id.AccountID == "" || id.KeyID == "" || id.RateLimitID == "" {
 			Logger(r).ErrorContext(r.Context(), "request without authorizer context refused")

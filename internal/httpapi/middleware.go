@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
@@ -118,18 +120,55 @@ func (p *pipeline) limit(next http.Handler) http.Handler {
 	})
 }
 
-// recordUse refreshes the calling key's lastUsedAt when the authorizer says
-// it is over LastUsedInterval old, for an admitted request.
+// recordUse refreshes the calling key's lastUsedAt when it is over
+// LastUsedInterval old, for an admitted request. The authorizer's context
+// says when it was last recorded, but that is stale under concurrency (many
+// requests see the same old value) and with the authorizer cache on, so the
+// process also remembers which keys it recorded lately: at most one write per
+// key per interval per process, however many requests race.
 func (p *pipeline) recordUse(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := p.Now()
-		if p.Usage != nil && now.Sub(IdentityOf(r.Context()).LastUsedAt) >= LastUsedInterval {
+		id := IdentityOf(r.Context())
+		if p.Usage != nil && now.Sub(id.LastUsedAt) >= LastUsedInterval && recentUses.claim(id.KeyID, now) {
 			if err := p.Usage.RecordUse(r.Context(), r.Header.Get(authcontext.HeaderAPIKey), now, LastUsedInterval); err != nil {
 				Logger(r).WarnContext(r.Context(), "could not record lastUsedAt", "error", err)
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// recentUses is this process's memory of when it last recorded each key's
+// use.
+var recentUses = &useGate{last: map[string]time.Time{}}
+
+type useGate struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// maxRememberedKeys bounds the gate's memory; past it, entries older than
+// the interval (which no longer hold anything back) are dropped.
+const maxRememberedKeys = 10000
+
+// claim reports whether the caller should record keyID's use at now: true
+// for the first request per key per LastUsedInterval in this process.
+func (g *useGate) claim(keyID string, now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if last, ok := g.last[keyID]; ok && now.Sub(last) < LastUsedInterval && !now.Before(last) {
+		return false
+	}
+	if len(g.last) >= maxRememberedKeys {
+		for k, t := range g.last {
+			if now.Sub(t) >= LastUsedInterval {
+				delete(g.last, k)
+			}
+		}
+	}
+	g.last[keyID] = now
+	return true
 }
 
 func sourceIP(r *http.Request) string {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,5 +148,41 @@ func TestIDsThatCannotBeOursAre404(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestLastUsedAtIsWrittenOncePerKeyPerProcess sends 1000 reads, 50 at a
+// time, with a key never used before: every request's authorizer context
+// says lastUsedAt is stale, and the process must still write it once.
+func TestLastUsedAtIsWrittenOncePerKeyPerProcess(t *testing.T) {
+	env := gatewaytest.MustStart(t, gatewaytest.Options{Limits: map[ratelimit.Category]int64{ratelimit.CategoryRead: 100000}})
+	key, _ := env.MustKey(t, "acct_usage")
+	url := env.URL + routes.ListWorkflows.Path
+	env.Table.Calls.Reset()
+	const requests, parallel = 1000, 50
+	var wg sync.WaitGroup
+	work := make(chan struct{}, requests)
+	for range requests {
+		work <- struct{}{}
+	}
+	close(work)
+	for range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range work {
+				if r := gatewaytest.Call(t, "GET", url, key, "", nil); r.Status == 401 || r.Status == 429 {
+					t.Errorf("status %d", r.Status)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	calls := env.Table.Calls.Snapshot()
+	// One UpdateItem per request is the limiter's; the rest are lastUsedAt.
+	lastUsedWrites := calls["UpdateItem"] - requests
+	t.Logf("%d requests: %d lastUsedAt writes (%v)", requests, lastUsedWrites, calls)
+	if lastUsedWrites != 1 {
+		t.Fatalf("%d lastUsedAt writes for %d requests with one key, want 1", lastUsedWrites, requests)
 	}
 }

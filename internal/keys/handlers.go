@@ -2,9 +2,11 @@ package keys
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/httpapi"
+	"github.com/workflowsapi/workflows/internal/routes"
 )
 
 // Handlers are the HTTP handlers of the key routes. Each function's main
@@ -47,7 +49,7 @@ func (h *Handlers) view(k Key) view {
 
 func callerOf(r *http.Request) Caller {
 	id := httpapi.IdentityOf(r.Context())
-	return Caller{AccountID: id.AccountID, Scopes: id.Scopes}
+	return Caller{AccountID: id.AccountID, KeyID: id.KeyID, Scopes: id.Scopes, ExpiresAt: id.ExpiresAt}
 }
 
 // List is GET /auth/api-keys.
@@ -84,7 +86,9 @@ func (h *Handlers) Create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.Logger(r).InfoContext(r.Context(), "api key created", "new_key_id", issued.Key.ID, "scopes", issued.Key.Scopes.String())
-	w.Header().Set("Location", r.URL.Path+"/"+issued.Key.ID)
+	// Built from the route, not the request, so a request path with a
+	// trailing slash still gets a clean Location.
+	w.Header().Set("Location", strings.Replace(routes.RevokeAPIKey.Path, "{id}", issued.Key.ID, 1))
 	v := h.view(issued.Key)
 	v.Key = issued.Plaintext
 	httpapi.WriteData(w, http.StatusCreated, v)

@@ -2,6 +2,8 @@ package keys_test
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
+	"github.com/workflowsapi/workflows/internal/keys"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/routes"
 )
@@ -41,6 +44,12 @@ func TestBodies(t *testing.T) {
 		{"an unknown scope is 400", "application/json", []byte(`{"name":"x","scopes":["runs:write"]}`), 400, "VALIDATION_ERROR", "scopes"},
 		{"no scopes is 400", "application/json", []byte(`{"name":"x","scopes":[]}`), 400, "VALIDATION_ERROR", "scopes"},
 		{"an expiry in the past is 400", "application/json", []byte(`{"name":"x","scopes":["runs:read"],"expiresAt":"2020-01-01T00:00:00Z"}`), 400, "VALIDATION_ERROR", "expiresAt"},
+		{"a name given twice is 400 naming it", "application/json", []byte(`{"name":"x","scopes":["runs:read"],"name":"y"}`), 400, "VALIDATION_ERROR", "name"},
+		{"a field name in another case is unknown", "application/json", []byte(`{"Name":"x","scopes":["runs:read"]}`), 400, "VALIDATION_ERROR", "Name"},
+		{"a wrongly typed array item is 400 naming its index", "application/json", []byte(`{"name":"x","scopes":["runs:read",5]}`), 400, "VALIDATION_ERROR", "scopes[1]"},
+		{"a name with a control character is 400", "application/json", []byte(`{"name":"a\u0007b","scopes":["runs:read"]}`), 400, "VALIDATION_ERROR", "name"},
+		{"a name with a bidirectional override is 400", "application/json", []byte(`{"name":"\u202egnp.exe","scopes":["runs:read"]}`), 400, "VALIDATION_ERROR", "name"},
+		{"invalid UTF-8 is 400", "application/json", []byte("{\"name\":\"\xff\",\"scopes\":[\"runs:read\"]}"), 400, "VALIDATION_ERROR", "body"},
 		{"charset on the JSON type is fine", "application/json; charset=utf-8", []byte(`{"name":"x","scopes":["runs:read"]}`), 201, "", ""},
 	}
 	for _, tt := range tests {
@@ -253,7 +262,7 @@ func TestKeyManagement(t *testing.T) {
 		if len(seen) != len(mustList(t, url, admin)) {
 			t.Fatalf("paging saw %d keys, one page of 100 shows %d", len(seen), len(mustList(t, url, admin)))
 		}
-		for _, bad := range []string{"?limit=0", "?limit=101", "?limit=x", "?cursor=garbage"} {
+		for _, bad := range []string{"?limit=0", "?limit=101", "?limit=x", "?limit=%zz", "?limit=", "?limit=1.5", "?limit=5&limit=500", "?cursor=garbage"} {
 			if r := gatewaytest.Call(t, "GET", url+bad, admin, "", nil); r.Status != 400 {
 				t.Fatalf("%s: %d", bad, r.Status)
 			}
@@ -294,4 +303,128 @@ func TestRollingKeepsTheRateLimitWindow(t *testing.T) {
 	if r := gatewaytest.Call(t, "POST", url, fresh, "", nil); r.Status != 429 {
 		t.Fatalf("the rolled key got a fresh window: %d", r.Status)
 	}
+}
+
+func TestKeysNeverOutliveTheirMaker(t *testing.T) {
+	env := gatewaytest.MustStart(t, gatewaytest.Options{})
+	url := env.URL + routes.CreateAPIKey.Path
+	admin, _ := env.MustKey(t, "acct_expiry")
+	soon := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	r := gatewaytest.Call(t, "POST", url, admin, "application/json", []byte(`{"name":"maker","scopes":["keys:write","runs:read"],"expiresAt":"`+soon.Format(time.RFC3339)+`"}`))
+	if r.Status != 201 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	maker := r.Data(t)["key"].(string)
+	_, targetID := env.MustKey(t, "acct_expiry", domain.ScopeRunsRead)
+
+	for _, tc := range []struct{ name, method, path string }{
+		{"a key it creates", "POST", routes.CreateAPIKey.Path},
+		{"a key it rolls", "POST", strings.Replace(routes.RollAPIKey.Path, "{id}", targetID, 1)},
+	} {
+		t.Run(tc.name+" gets the maker's expiry when none is given", func(t *testing.T) {
+			body := `{"name":"child","scopes":["runs:read"]}`
+			if tc.path != routes.CreateAPIKey.Path {
+				body = `{"gracePeriodSeconds":3600}`
+			}
+			r := gatewaytest.Call(t, tc.method, env.URL+tc.path, maker, "application/json", []byte(body))
+			if r.Status != 201 {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+			if got := r.Data(t)["expiresAt"]; got != soon.Format("2006-01-02T15:04:05.000Z") {
+				t.Fatalf("expiresAt = %v, want the maker's %s", got, soon)
+			}
+		})
+		t.Run(tc.name+" may not expire after the maker", func(t *testing.T) {
+			later := soon.Add(time.Second).Format(time.RFC3339)
+			body := `{"name":"child","scopes":["runs:read"],"expiresAt":"` + later + `"}`
+			if tc.path != routes.CreateAPIKey.Path {
+				body = `{"expiresAt":"` + later + `"}`
+			}
+			r := gatewaytest.Call(t, tc.method, env.URL+tc.path, maker, "application/json", []byte(body))
+			if r.Status != 400 || r.ErrorCode(t) != "VALIDATION_ERROR" {
+				t.Fatalf("%d %s", r.Status, r.Body)
+			}
+		})
+	}
+	t.Run("a key that does not expire makes keys that do not", func(t *testing.T) {
+		r := gatewaytest.Call(t, "POST", url, admin, "application/json", []byte(`{"name":"free","scopes":["runs:read"]}`))
+		if r.Status != 201 || r.Data(t)["expiresAt"] != nil {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
+}
+
+func TestRevokingNeedsTheTargetsScopes(t *testing.T) {
+	env := gatewaytest.MustStart(t, gatewaytest.Options{})
+	url := env.URL + routes.CreateAPIKey.Path
+	weak, weakID := env.MustKey(t, "acct_revoke", domain.ScopeKeysWrite, domain.ScopeKeysRead)
+	strong, strongID := env.MustKey(t, "acct_revoke")
+
+	if r := gatewaytest.Call(t, "DELETE", url+"/"+strongID, weak, "", nil); r.Status != 403 {
+		t.Fatalf("a weak key revoking a strong one: %d %s", r.Status, r.Body)
+	}
+	if r := gatewaytest.Call(t, "GET", url, strong, "", nil); r.Status != 200 {
+		t.Fatalf("the strong key after the refused revoke: %d", r.Status)
+	}
+	if r := gatewaytest.Call(t, "DELETE", url+"/"+weakID, weak, "", nil); r.Status != 200 {
+		t.Fatalf("a key revoking itself: %d %s", r.Status, r.Body)
+	}
+	if r := gatewaytest.Call(t, "GET", url, weak, "", nil); r.Status != 401 {
+		t.Fatalf("the self-revoked key: %d", r.Status)
+	}
+}
+
+func TestActiveKeysPerAccountAreCapped(t *testing.T) {
+	env := gatewaytest.MustStart(t, gatewaytest.Options{Limits: map[ratelimit.Category]int64{ratelimit.CategoryWrite: 1000}})
+	url := env.URL + routes.CreateAPIKey.Path
+	admin, _ := env.MustKey(t, "acct_cap")
+	var last string
+	for i := 1; i < keys.MaxActiveKeys; i++ {
+		r := gatewaytest.Call(t, "POST", url, admin, "application/json", []byte(`{"name":"k","scopes":["runs:read"]}`))
+		if r.Status != 201 {
+			t.Fatalf("key %d of %d: %d %s", i+1, keys.MaxActiveKeys, r.Status, r.Body)
+		}
+		last = r.Data(t)["id"].(string)
+	}
+	r := gatewaytest.Call(t, "POST", url, admin, "application/json", []byte(`{"name":"one too many","scopes":["runs:read"]}`))
+	if r.Status != 409 || r.ErrorCode(t) != "CONFLICT" {
+		t.Fatalf("key %d: %d %s", keys.MaxActiveKeys+1, r.Status, r.Body)
+	}
+	if r := gatewaytest.Call(t, "DELETE", url+"/"+last, admin, "", nil); r.Status != 200 {
+		t.Fatalf("revoke: %d", r.Status)
+	}
+	if r := gatewaytest.Call(t, "POST", url, admin, "application/json", []byte(`{"name":"after a revoke","scopes":["runs:read"]}`)); r.Status != 201 {
+		t.Fatalf("a revoked key still counted: %d %s", r.Status, r.Body)
+	}
+}
+
+func TestATrailingSlashIsServedAsThePathWithout(t *testing.T) {
+	env := gatewaytest.MustStart(t, gatewaytest.Options{})
+	admin, _ := env.MustKey(t, "acct_slash")
+	r := gatewaytest.Call(t, "POST", env.URL+routes.CreateAPIKey.Path+"/", admin, "application/json", []byte(`{"name":"slash","scopes":["runs:read"]}`))
+	if r.Status != 201 {
+		t.Fatalf("%d %s", r.Status, r.Body)
+	}
+	if want := routes.CreateAPIKey.Path + "/" + r.Data(t)["id"].(string); r.Header.Get("Location") != want {
+		t.Fatalf("Location = %q, want %q", r.Header.Get("Location"), want)
+	}
+}
+
+func TestMoreThanOneKeyOnARequestIs401(t *testing.T) {
+	env := gatewaytest.MustStart(t, gatewaytest.Options{})
+	a, _ := env.MustKey(t, "acct_two")
+	b, _ := env.MustKey(t, "acct_two")
+	req, _ := http.NewRequest("GET", env.URL+routes.ListAPIKeys.Path, nil)
+	req.Header.Add("x-api-key", a)
+	req.Header.Add("x-api-key", b)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 401 {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+	gatewaytest.SameJSON(t, body, gatewaytest.UnauthorizedBody)
 }

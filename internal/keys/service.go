@@ -3,7 +3,6 @@ package keys
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/workflowsapi/workflows/internal/apikey"
@@ -16,6 +15,11 @@ const MaxNameLength = 100
 
 // MaxGracePeriodSeconds bounds how long a rolled key keeps working: one day.
 const MaxGracePeriodSeconds = 86400
+
+// MaxActiveKeys is how many active keys one account may hold. Keys are for
+// programs and people, not per request; a leak that mints keys in a loop stops
+// here. Revoked and expired keys do not count.
+const MaxActiveKeys = 100
 
 // Store keeps keys. Its methods return domain.ErrNotFound for a key that is
 // absent or another account's (callers cannot tell the two apart), and List
@@ -33,11 +37,15 @@ type Store interface {
 	ExpireBy(ctx context.Context, account, keyID string, at time.Time) (Key, error)
 }
 
-// Caller is who asks: the account it acts in and the scopes it holds. A key
-// may only issue, roll or revoke keys whose scopes it holds itself.
+// Caller is who asks: the account it acts in, the key it is (empty for the
+// operator), the scopes it holds and when it expires. A key may only issue,
+// roll or revoke keys whose scopes it holds itself (it may always revoke
+// itself), and a key it makes never outlives it.
 type Caller struct {
 	AccountID string
+	KeyID     string
 	Scopes    domain.Scopes
+	ExpiresAt *time.Time
 }
 
 // Operator is the operator's tool acting in account: it holds every scope.
@@ -80,11 +88,13 @@ type Issued struct {
 func (s *Service) Issue(ctx context.Context, caller Caller, req IssueRequest) (Issued, error) {
 	now := s.now()
 	var problems []domain.FieldError
-	name := ""
-	if req.Name == nil || strings.TrimSpace(*req.Name) == "" {
-		problems = append(problems, domain.FieldError{Field: "name", Message: "is required"})
-	} else if name = strings.TrimSpace(*req.Name); len([]rune(name)) > MaxNameLength {
-		problems = append(problems, domain.FieldError{Field: "name", Message: fmt.Sprintf("must be at most %d characters", MaxNameLength)})
+	rawName := ""
+	if req.Name != nil {
+		rawName = *req.Name
+	}
+	name, problem := domain.CheckName("name", rawName, MaxNameLength)
+	if problem != nil {
+		problems = append(problems, *problem)
 	}
 	var scopes domain.Scopes
 	if req.Scopes == nil || len(*req.Scopes) == 0 {
@@ -96,7 +106,7 @@ func (s *Service) Issue(ctx context.Context, caller Caller, req IssueRequest) (I
 			problems = append(problems, domain.FieldError{Field: "scopes", Message: fmt.Sprintf("%q is not a scope; scopes are %s", u, domain.Scopes(domain.AllScopes).String())})
 		}
 	}
-	expiresAt, problem := parseExpiry(req.ExpiresAt, now)
+	expiresAt, problem := expiryWithin(req.ExpiresAt, caller, now)
 	if problem != nil {
 		problems = append(problems, *problem)
 	}
@@ -105,6 +115,9 @@ func (s *Service) Issue(ctx context.Context, caller Caller, req IssueRequest) (I
 	}
 	if !caller.Scopes.Covers(scopes) {
 		return Issued{}, domain.ErrForbidden
+	}
+	if err := s.checkActiveKeys(ctx, caller.AccountID, now); err != nil {
+		return Issued{}, err
 	}
 	return s.issue(ctx, Key{
 		ID: ids.New(ids.PrefixKey, now), AccountID: caller.AccountID, Name: name, Scopes: scopes,
@@ -125,6 +138,51 @@ func (s *Service) issue(ctx context.Context, k Key) (Issued, error) {
 		return Issued{}, err
 	}
 	return Issued{Key: k, Plaintext: plaintext}, nil
+}
+
+// expiryWithin reads the expiry asked for a key the caller makes: none asked
+// means the caller's own, and one later than the caller's is refused, so no
+// key outlives its maker.
+func expiryWithin(raw *string, caller Caller, now time.Time) (*time.Time, *domain.FieldError) {
+	asked, problem := parseExpiry(raw, now)
+	switch {
+	case problem != nil:
+		return nil, problem
+	case caller.ExpiresAt == nil:
+		return asked, nil
+	case asked == nil:
+		t := caller.ExpiresAt.UTC().Truncate(time.Millisecond)
+		return &t, nil
+	case asked.After(*caller.ExpiresAt):
+		return nil, &domain.FieldError{Field: "expiresAt", Message: "must not be later than the expiry of the key making it, " + caller.ExpiresAt.UTC().Format(time.RFC3339)}
+	default:
+		return asked, nil
+	}
+}
+
+// checkActiveKeys refuses a new key when the account already holds
+// MaxActiveKeys active ones. It reads the account's keys page by page; the
+// check and the write are not one atomic step, so keys created at the same
+// instant may pass the cap by a few.
+func (s *Service) checkActiveKeys(ctx context.Context, account string, now time.Time) error {
+	active, cursor := 0, ""
+	for {
+		page, err := s.store.List(ctx, account, 100, cursor)
+		if err != nil {
+			return err
+		}
+		for _, k := range page.Items {
+			if k.Status(now) == StatusActive {
+				active++
+			}
+		}
+		if active >= MaxActiveKeys {
+			return domain.Errorf(domain.CodeConflict, "This account already has %d active keys, the most it may hold; revoke one first", MaxActiveKeys)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			return nil
+		}
+	}
 }
 
 func parseExpiry(raw *string, now time.Time) (*time.Time, *domain.FieldError) {
@@ -163,7 +221,7 @@ func (s *Service) Roll(ctx context.Context, caller Caller, keyID string, req Rol
 			problems = append(problems, domain.FieldError{Field: "gracePeriodSeconds", Message: fmt.Sprintf("must be from 0 to %d", MaxGracePeriodSeconds)})
 		}
 	}
-	expiresAt, problem := parseExpiry(req.ExpiresAt, now)
+	expiresAt, problem := expiryWithin(req.ExpiresAt, caller, now)
 	if problem != nil {
 		problems = append(problems, *problem)
 	}
@@ -197,10 +255,21 @@ func (s *Service) Roll(ctx context.Context, caller Caller, keyID string, req Rol
 }
 
 // Revoke revokes one of the caller's account's keys at once. Revoking a
-// revoked key answers the same.
+// revoked key answers the same. A caller may revoke itself, and otherwise
+// only a key whose scopes it holds: a weak key must not be able to switch off
+// a strong one.
 func (s *Service) Revoke(ctx context.Context, caller Caller, keyID string) (Key, error) {
 	if !ids.Valid(ids.PrefixKey, keyID) {
 		return Key{}, domain.ErrNotFound
+	}
+	if keyID != caller.KeyID {
+		target, err := s.store.ByID(ctx, caller.AccountID, keyID)
+		if err != nil {
+			return Key{}, err
+		}
+		if !caller.Scopes.Covers(target.Scopes) {
+			return Key{}, domain.ErrForbidden
+		}
 	}
 	return s.store.Revoke(ctx, caller.AccountID, keyID, s.now())
 }

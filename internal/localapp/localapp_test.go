@@ -61,9 +61,12 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 		case "list-api-keys":
 			want["Query"], want["BatchGetItem"] = 1, 1
 		case "create-api-key":
-			want["PutItem"] = 2
+			// The active-key cap reads the account's keys first.
+			want["PutItem"], want["Query"], want["BatchGetItem"] = 2, 1, 1
 		case "revoke-api-key":
-			want["GetItem"], want["UpdateItem"] = 2, 2
+			// The target's scopes (index and key item), then the revocation
+			// (index item again, and the write).
+			want["GetItem"], want["UpdateItem"] = 4, 2
 		case "roll-api-key":
 			want["GetItem"], want["PutItem"], want["UpdateItem"] = 4, 2, 2
 		}

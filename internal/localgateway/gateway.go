@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -112,7 +113,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// API Gateway sends null, not {}, for a request with no query string.
 	var query map[string]string
 	var multiQuery map[string][]string
-	if values := r.URL.Query(); len(values) > 0 {
+	if values := queryValues(r.URL.RawQuery); len(values) > 0 {
 		query, multiQuery = singleAndMulti(values)
 	}
 
@@ -271,6 +272,28 @@ func singleAndMulti(values map[string][]string) (map[string]string, map[string][
 		multi[k] = append([]string(nil), vs...)
 	}
 	return single, multi
+}
+
+// queryValues parses a query string as API Gateway hands it on: a value
+// whose percent-encoding is broken (limit=%zz) is passed as it was sent, not
+// dropped as url.ParseQuery drops it, so the function can refuse it.
+func queryValues(raw string) map[string][]string {
+	values := map[string][]string{}
+	for _, pair := range strings.Split(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		values[unescapeOrRaw(name)] = append(values[unescapeOrRaw(name)], unescapeOrRaw(value))
+	}
+	return values
+}
+
+func unescapeOrRaw(s string) string {
+	if u, err := url.QueryUnescape(s); err == nil {
+		return u
+	}
+	return s
 }
 
 func sourceIP(r *http.Request) string {

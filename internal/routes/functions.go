@@ -98,7 +98,7 @@ var tableActions = map[string][]string{
 	AuthorizerFunction: {ActionGetItem},
 
 	ListAPIKeys.Function:  {ActionUpdateItem, ActionQuery, ActionBatchGetItem},
-	CreateAPIKey.Function: {ActionUpdateItem, ActionPutItem},
+	CreateAPIKey.Function: {ActionUpdateItem, ActionPutItem, ActionQuery, ActionBatchGetItem},
 	RevokeAPIKey.Function: {ActionUpdateItem, ActionGetItem},
 	RollAPIKey.Function:   {ActionUpdateItem, ActionGetItem, ActionPutItem},
 }

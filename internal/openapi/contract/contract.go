@@ -135,6 +135,7 @@ func (v *Validator) Check(req *http.Request, reqBody []byte, resp *http.Response
 	// a ResponseRecorder keeps the server's spelling (X-RateLimit-Limit), so
 	// the headers are canonicalized first.
 	header := canonical(resp.Header)
+	req = withoutTrailingSlash(req)
 	route, pathParams, err := v.router.FindRoute(req)
 	if err != nil {
 		return v.checkNoOperation(req, resp.StatusCode, header, respBody, err)
@@ -367,4 +368,16 @@ func schemaErrorMessage(err *openapi3.SchemaError) string {
 		return ""
 	}
 	return fmt.Sprintf("at /%s: %s", strings.Join(err.JSONPointer(), "/"), err.Reason)
+}
+
+// withoutTrailingSlash matches a path with a trailing slash as the path
+// without it, as API Gateway REST and the local gateway serve it.
+func withoutTrailingSlash(req *http.Request) *http.Request {
+	if len(req.URL.Path) <= 1 || !strings.HasSuffix(req.URL.Path, "/") {
+		return req
+	}
+	trimmed := req.Clone(req.Context())
+	trimmed.URL.Path = strings.TrimSuffix(req.URL.Path, "/")
+	trimmed.URL.RawPath = ""
+	return trimmed
 }

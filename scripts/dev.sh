@@ -12,9 +12,11 @@ export TABLE_NAME=${TABLE_NAME:-workflows-local}
 if [ -z "${DYNAMODB_ENDPOINT:-}" ]; then
   mkdir -p .data
   pidfile=.data/dynalite.pid
-  trap 'kill "$(cat "$pidfile")" 2>/dev/null || true' EXIT
+  trap 'kill "$(cat "$pidfile")" 2>/dev/null || true; rm -f .data/dynalite.endpoint' EXIT
   DYNAMODB_ENDPOINT=$(scripts/start-dynalite.sh "${DYNAMODB_PORT:-8000}" .data/dynalite "$pidfile")
   export DYNAMODB_ENDPOINT
+  # wfctl, run with no settings from this checkout, reads where the engine is.
+  echo "$DYNAMODB_ENDPOINT" >.data/dynalite.endpoint
 fi
 echo "dev: DynamoDB (dynalite) at $DYNAMODB_ENDPOINT, table $TABLE_NAME, data in .data/" >&2
 echo "dev: make a key with: go run ./cmd/wfctl keys create --account acct_demo --name dev --scopes all" >&2

@@ -15,6 +15,7 @@ go tool staticcheck ./...
 
 echo "== infrastructure"
 make --no-print-directory infra-test
+scripts/fuzz-api.sh  # schemathesis against the local gateway (docs/fuzzing.md)
 
 echo "== Go tests against dynalite"
 pidfile=$(mktemp)

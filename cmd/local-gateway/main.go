@@ -1,12 +1,13 @@
 // Command local-gateway serves the API on one machine, as API Gateway and
 // Lambda would (see package localgateway). `make dev` runs it against
-// dynalite. Environment: PORT (3000), DYNAMODB_ENDPOINT (the local engine),
-// TABLE_NAME (workflows-local), RATE_LIMIT_*.
+// dynalite. Environment: PORT (3000), HOST (127.0.0.1), DYNAMODB_ENDPOINT (the
+// local engine), TABLE_NAME (workflows-local), RATE_LIMIT_*.
 package main
 
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -53,16 +54,41 @@ func run() error {
 	if port == "" {
 		port = "3000"
 	}
-	server := &http.Server{Addr: ":" + port, Handler: gateway, ReadHeaderTimeout: 10 * time.Second}
+	// Loopback unless told otherwise: a development server with a table of
+	// keys is not for the network the laptop is on.
+	host := os.Getenv("HOST")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	server := &http.Server{
+		Addr:    net.JoinHostPort(host, port),
+		Handler: gateway,
+		// A slow or stalled client cannot hold a connection open for ever:
+		// headers within 10 s, the whole request (256 KiB at most is read)
+		// within 30 s, and the answer within the functions' own bound.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
 	go func() {
 		<-ctx.Done()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = server.Shutdown(shutdown)
 	}()
-	logger.Info("Workflows API listening", "url", "http://localhost:"+port+"/api/v1", "dynamodb", cfg.Endpoint, "table", cfg.TableName)
+	logger.Info("Workflows API listening", "url", "http://"+net.JoinHostPort(displayHost(host), port)+"/api/v1", "dynamodb", cfg.Endpoint, "table", cfg.TableName)
 	if err := server.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// displayHost is how the listening address is shown: the loopback address as
+// localhost, the name the authentication page's examples use.
+func displayHost(host string) string {
+	if host == "127.0.0.1" || host == "::1" {
+		return "localhost"
+	}
+	return host
 }

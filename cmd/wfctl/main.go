@@ -16,10 +16,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/keys"
@@ -55,6 +58,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	cfg := store.ConfigFromEnvOrLocal()
+	if endpoint, ok := devEngine(); ok {
+		cfg.Endpoint = endpoint
+	}
 	switch {
 	case args[0] == "setup":
 		return setup(ctx, cfg, out)
@@ -203,7 +209,7 @@ func listKeys(ctx context.Context, cfg store.Config, args []string, out io.Write
 			return err
 		}
 		for _, k := range page.Items {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Name, k.Prefix, k.Status(now),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, printable(k.Name), k.Prefix, k.Status(now),
 				strings.ReplaceAll(k.Scopes.String(), " ", ","), k.CreatedAt.Format(time.RFC3339))
 		}
 		if cursor = page.NextCursor; cursor == "" {
@@ -228,6 +234,48 @@ func revokeKey(ctx context.Context, cfg store.Config, args []string, out io.Writ
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "revoked key %s (%s)\n", k.ID, k.Name)
+	fmt.Fprintf(out, "revoked key %s (%s)\n", k.ID, printable(k.Name))
 	return nil
+}
+
+// devEngine finds the engine `make dev` started from this checkout, even on
+// another port (DYNAMODB_PORT): scripts/dev.sh writes its endpoint to
+// .data/dynalite.endpoint. It applies only when nothing in the environment
+// names a DynamoDB, so an operator's settings always win.
+func devEngine() (string, bool) {
+	for _, name := range []string{"DYNAMODB_ENDPOINT", "AWS_ENDPOINT_URL_DYNAMODB", "TABLE_NAME"} {
+		if os.Getenv(name) != "" {
+			return "", false
+		}
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", false
+	}
+	for {
+		raw, err := os.ReadFile(filepath.Join(dir, ".data", "dynalite.endpoint"))
+		if err == nil {
+			if endpoint := strings.TrimSpace(string(raw)); strings.HasPrefix(endpoint, "http://127.0.0.1:") || strings.HasPrefix(endpoint, "http://localhost:") {
+				return endpoint, true
+			}
+			return "", false
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+// printable shows a name as it is when every character prints, and quoted
+// with escapes otherwise, so a name cannot move the cursor, clear the screen
+// or reorder what a terminal shows.
+func printable(name string) string {
+	for _, r := range name {
+		if !unicode.IsGraphic(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return strconv.QuoteToASCII(name)
+		}
+	}
+	return name
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -87,5 +88,45 @@ func TestWfctl(t *testing.T) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestPrintableNames(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"a plain name prints as it is", "Production API Key", "Production API Key"},
+		{"letters beyond ASCII print as they are", "Clé de prod", "Clé de prod"},
+		{"an escape sequence is quoted", "x\x1b[2Jy", `"x\x1b[2Jy"`},
+		{"a bidirectional override is quoted", "\u202egnp.exe", `"\u202egnp.exe"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := printable(tc.in); got != tc.want {
+				t.Fatalf("printable(%q) = %s, want %s", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDevEngineIsFoundWhereMakeDevWroteIt(t *testing.T) {
+	for _, name := range []string{"DYNAMODB_ENDPOINT", "AWS_ENDPOINT_URL_DYNAMODB", "TABLE_NAME"} {
+		t.Setenv(name, "")
+	}
+	root := t.TempDir()
+	nested := filepath.Join(root, "cmd", "wfctl")
+	if err := os.MkdirAll(filepath.Join(root, ".data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(nested, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, ".data", "dynalite.endpoint"), []byte("http://127.0.0.1:8123\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(nested)
+	if got, ok := devEngine(); !ok || got != "http://127.0.0.1:8123" {
+		t.Fatalf("devEngine() = %q, %v; want the endpoint make dev wrote", got, ok)
+	}
+	t.Setenv("TABLE_NAME", "prod-table")
+	if got, ok := devEngine(); ok {
+		t.Fatalf("with TABLE_NAME set, devEngine() = %q; the operator's settings must win", got)
 	}
 }

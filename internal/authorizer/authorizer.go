@@ -36,6 +36,12 @@ type Authorizer struct {
 	logger *slog.Logger
 }
 
+// LookupTimeout bounds the key lookup. The authorizer's Lambda has 5 s and
+// API Gateway waits on it before every route: a hung DynamoDB must become a
+// 503 the caller can retry, well before the Lambda itself times out (which
+// API Gateway answers with a bare 500 after the full timeout).
+const LookupTimeout = 2500 * time.Millisecond
+
 // New returns an Authorizer. now may be nil for the wall clock.
 func New(keys KeyLookup, now func() time.Time, logger *slog.Logger) *Authorizer {
 	if now == nil {
@@ -67,7 +73,9 @@ func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuth
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized
 	}
 	hash := apikey.Hash(key)
-	k, storedHash, err := a.keys.ByHash(ctx, hash)
+	lookupCtx, cancel := context.WithTimeout(ctx, LookupTimeout)
+	k, storedHash, err := a.keys.ByHash(lookupCtx, hash)
+	cancel()
 	if errors.Is(err, domain.ErrNotFound) {
 		log.InfoContext(ctx, "key refused", "reason", "unknown")
 		return events.APIGatewayCustomAuthorizerResponse{}, ErrUnauthorized

@@ -10,6 +10,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -197,6 +198,44 @@ func MustUnreachableClient(tb testing.TB) *dynamodb.Client {
 	tb.Helper()
 	client, err := store.NewClient(context.Background(), store.Config{Endpoint: "http://127.0.0.1:1", TableName: "unreachable"},
 		func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return client
+}
+
+// MustHungClient returns a client for an endpoint that accepts connections
+// and never answers, as a frozen engine (kill -STOP) does: what a hung
+// DynamoDB looks like to the code. The listener is on 127.0.0.1 and closes
+// when the test ends.
+func MustHungClient(tb testing.TB) *dynamodb.Client {
+	tb.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, conn) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	tb.Cleanup(func() {
+		_ = listener.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	client, err := store.NewClient(context.Background(), store.Config{Endpoint: "http://" + listener.Addr().String(), TableName: "hung"})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,7 +34,30 @@ func DecodeJSON(r *http.Request, dst any) error {
 	if err := json.Unmarshal(body, dst, json.RejectUnknownMembers(true)); err != nil {
 		return jsonError(err)
 	}
-	return nil
+	return rejectNullMembers(body)
+}
+
+// rejectNullMembers refuses a field of the body given as null. Decoding
+// reads null as "absent", but a caller who sends "expiresAt": null may mean
+// "never" (what null means in a response), and the API must not guess: leave
+// the field out, or give it a value. Only the body's own members are held to
+// this; values that are any JSON (a step's body) keep their nulls.
+func rejectNullMembers(body []byte) error {
+	var members map[string]jsontext.Value
+	if err := json.Unmarshal(body, &members); err != nil {
+		return nil // not an object; the decoding above has said what it had to
+	}
+	var problems []domain.FieldError
+	for name, value := range members {
+		if value.Kind() == 'n' {
+			problems = append(problems, domain.FieldError{Field: name, Message: "must not be null; leave the field out instead"})
+		}
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	slices.SortFunc(problems, func(a, b domain.FieldError) int { return strings.Compare(a.Field, b.Field) })
+	return domain.Invalid(problems...)
 }
 
 func jsonError(err error) error {
@@ -97,13 +121,16 @@ func jsonTypeName(t reflect.Type) string {
 }
 
 // ListParams reads ?limit= (an integer from 1 to 100, default 20) and
-// ?cursor=. Anything else in limit, a value that is not a number included,
-// is a VALIDATION_ERROR rather than a default page.
+// ?cursor=. Anything else in limit, a value that is not a number or a limit
+// given twice included, is a VALIDATION_ERROR rather than a default page.
 func ListParams(r *http.Request) (limit int, cursor string, err error) {
 	limit = 20
 	query := r.URL.Query()
 	if raw, given := query["limit"]; given {
-		n, convErr := strconv.Atoi(raw[len(raw)-1])
+		if len(raw) > 1 {
+			return 0, "", domain.Invalid(domain.FieldError{Field: "limit", Message: "must be given once"})
+		}
+		n, convErr := strconv.Atoi(raw[0])
 		if convErr != nil || n < 1 || n > 100 {
 			return 0, "", domain.Invalid(domain.FieldError{Field: "limit", Message: "must be an integer from 1 to 100"})
 		}

@@ -65,7 +65,9 @@ func (p *pipeline) observe(next http.Handler) http.Handler {
 		}
 		w.Header().Set(HeaderRequestID, requestID)
 		log := p.Logger.With("request_id", requestID, "route", p.route.Function)
-		ctx := context.WithValue(r.Context(), loggerKey{}, log)
+		ctx, cancel := context.WithTimeout(r.Context(), p.RequestTimeout)
+		defer cancel()
+		ctx = context.WithValue(ctx, loggerKey{}, log)
 		// identify fills this in; the access log below reads it back.
 		r = r.WithContext(context.WithValue(ctx, identityKey{}, &Identity{}))
 		for name, value := range pathParams(r.Context()) {

@@ -38,13 +38,20 @@ const DefaultMaxBodyBytes = 256 << 10
 // key per interval.
 const LastUsedInterval = time.Minute
 
+// DefaultRequestTimeout bounds everything a route function does for one
+// request, its DynamoDB calls included: the route Lambdas have 10 s, and a
+// hung dependency must end in an answer in the envelope, not in Lambda's own
+// timeout (which API Gateway answers with a bare 502 after the full wait).
+const DefaultRequestTimeout = 8 * time.Second
+
 // Deps are what the pipeline works with.
 type Deps struct {
-	Limiter      Limiter
-	Usage        UsageRecorder
-	Logger       *slog.Logger
-	Now          func() time.Time
-	MaxBodyBytes int64
+	Limiter        Limiter
+	Usage          UsageRecorder
+	Logger         *slog.Logger
+	Now            func() time.Time
+	MaxBodyBytes   int64
+	RequestTimeout time.Duration
 }
 
 func (d *Deps) defaults() {
@@ -56,6 +63,9 @@ func (d *Deps) defaults() {
 	}
 	if d.MaxBodyBytes == 0 {
 		d.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if d.RequestTimeout == 0 {
+		d.RequestTimeout = DefaultRequestTimeout
 	}
 }
 

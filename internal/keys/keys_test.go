@@ -44,6 +44,7 @@ func TestBodies(t *testing.T) {
 		{"an unknown scope is 400", "application/json", []byte(`{"name":"x","scopes":["runs:write"]}`), 400, "VALIDATION_ERROR", "scopes"},
 		{"no scopes is 400", "application/json", []byte(`{"name":"x","scopes":[]}`), 400, "VALIDATION_ERROR", "scopes"},
 		{"an expiry in the past is 400", "application/json", []byte(`{"name":"x","scopes":["runs:read"],"expiresAt":"2020-01-01T00:00:00Z"}`), 400, "VALIDATION_ERROR", "expiresAt"},
+		{"an optional field given as null is 400 naming it", "application/json", []byte(`{"name":"x","scopes":["runs:read"],"expiresAt":null}`), 400, "VALIDATION_ERROR", "expiresAt"},
 		{"a name given twice is 400 naming it", "application/json", []byte(`{"name":"x","scopes":["runs:read"],"name":"y"}`), 400, "VALIDATION_ERROR", "name"},
 		{"a field name in another case is unknown", "application/json", []byte(`{"Name":"x","scopes":["runs:read"]}`), 400, "VALIDATION_ERROR", "Name"},
 		{"a wrongly typed array item is 400 naming its index", "application/json", []byte(`{"name":"x","scopes":["runs:read",5]}`), 400, "VALIDATION_ERROR", "scopes[1]"},
@@ -262,7 +263,7 @@ func TestKeyManagement(t *testing.T) {
 		if len(seen) != len(mustList(t, url, admin)) {
 			t.Fatalf("paging saw %d keys, one page of 100 shows %d", len(seen), len(mustList(t, url, admin)))
 		}
-		for _, bad := range []string{"?limit=0", "?limit=101", "?limit=x", "?limit=%zz", "?limit=", "?limit=1.5", "?limit=5&limit=500", "?cursor=garbage"} {
+		for _, bad := range []string{"?limit=0", "?limit=101", "?limit=x", "?limit=%zz", "?limit=", "?limit=1.5", "?limit=5&limit=500", "?limit=abc&limit=2", "?cursor=garbage"} {
 			if r := gatewaytest.Call(t, "GET", url+bad, admin, "", nil); r.Status != 400 {
 				t.Fatalf("%s: %d", bad, r.Status)
 			}

@@ -84,13 +84,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeGatewayResponse(w, gatewayresponse.MissingAuthenticationToken, 0)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxPayloadBytes+1))
-	if err != nil {
-		writeGatewayResponse(w, gatewayresponse.Default4XX, http.StatusBadRequest)
+	if r.ContentLength > maxPayloadBytes {
+		writeGatewayResponse(w, gatewayresponse.RequestTooLarge, 0)
 		return
 	}
-	if len(body) > maxPayloadBytes {
-		writeGatewayResponse(w, gatewayresponse.RequestTooLarge, 0)
+	// Every function refuses a body over httpapi's limit, so no more than
+	// that (and one byte to tell it is over) is read before the caller is
+	// authenticated: a stranger cannot make this process hold 10 MB.
+	body, err := io.ReadAll(io.LimitReader(r.Body, httpapi.DefaultMaxBodyBytes+1))
+	if err != nil {
+		writeGatewayResponse(w, gatewayresponse.Default4XX, http.StatusBadRequest)
 		return
 	}
 

@@ -124,7 +124,12 @@ func MustTable(tb testing.TB) Table {
 	name := "test-" + hex.EncodeToString(suffix)
 	calls := &Calls{}
 	ctx := context.Background()
-	client, err := store.NewClient(ctx, store.Config{Endpoint: endpoint, TableName: name}, calls.Attach)
+	// A roomier budget than the deployed one: dynalite on a loaded 2-core
+	// machine can take over a second per call under the tests' 300-way
+	// bursts, and these tests are about what is written, not how fast.
+	// The deployed budget has tests of its own (internal/ratelimit).
+	roomy := store.Budget{Call: 20 * time.Second, Attempt: 10 * time.Second}
+	client, err := store.NewClient(ctx, store.Config{Endpoint: endpoint, TableName: name, Budget: roomy}, calls.Attach)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -79,18 +80,33 @@ func upper(s string) string {
 	return string(b)
 }
 
-// Counter is the limiter's storage: one atomic counter per subject, category
-// and fixed window.
+// Counter is the limiter's storage: per bucket (a subject and a category),
+// atomic counts of requests per Unix second.
 type Counter interface {
-	// Increment adds one to the count of window index for bucket, but only if
-	// that count is below limit. It returns the counts of that window and the
-	// one before it as they are after the write, and added=false (with a zero
-	// State) if the count had already reached limit, in which case nothing
-	// was written. expires is when the bucket is no longer needed.
-	Increment(ctx context.Context, bucket string, index, limit int64, expires time.Time) (s State, added bool, err error)
-	// Decrement takes back one request counted by Increment.
-	Decrement(ctx context.Context, bucket string, index int64) error
+	// Add counts one request in second of bucket and returns the bucket's
+	// counts from second oldest on, later seconds included, as they are
+	// right after that write: the request's own count and those of requests
+	// other processes are deciding at the same moment are in them. Counts
+	// before oldest are no longer needed and may be dropped. expires is when
+	// the whole bucket is no longer needed if nothing else is counted.
+	// An error that wraps ErrThrottled means the store refused the write
+	// because the bucket is too busy.
+	Add(ctx context.Context, bucket string, second, oldest int64, expires time.Time) (Counts, error)
+	// TakeBack removes one request that Add counted in second.
+	TakeBack(ctx context.Context, bucket string, second int64) error
 }
+
+// ErrThrottled is wrapped by a Counter's error when the store throttled the
+// bucket's write: the bucket's own item is too hot, which is to say its
+// subject is hammering it, so the request is refused rather than let through
+// (unlike every other counter failure, which lets it through).
+var ErrThrottled = errors.New("ratelimit: counter throttled")
+
+// ThrottledWait is how long a request refused because its counter was
+// throttled is told to wait (Retry-After). DynamoDB's throughput limits are
+// per second, so a couple of seconds clears them; the counts themselves are
+// unknown then, so a longer wait could not be justified either.
+const ThrottledWait = 2 * time.Second
 
 // Decision is the limiter's answer for one request: whether it may proceed and
 // the values of the rate-limit headers.
@@ -98,10 +114,20 @@ type Decision struct {
 	Allowed   bool
 	Limit     int64
 	Remaining int64
-	Reset     time.Time // see Window.NextAdmission
+	Reset     time.Time // see Window.Reset
 	// RetryAfter is whole seconds from the decision until Reset, at least 1:
 	// the Retry-After header of a refusal.
 	RetryAfter int64
+}
+
+// ceilSecond rounds t up to a whole second: X-RateLimit-Reset is in seconds,
+// and rounding down would make it a promise too early.
+func ceilSecond(t time.Time) time.Time {
+	s := t.Truncate(time.Second)
+	if s.Before(t) {
+		s = s.Add(time.Second)
+	}
+	return s
 }
 
 func retryAfter(reset, now time.Time) int64 {
@@ -133,39 +159,50 @@ func New(counter Counter, config Config, now func() time.Time, logger *slog.Logg
 func (l *Limiter) Limit(c Category) int64 { return l.config.Limits[c] }
 
 // Allow decides whether one more request by subject in category may proceed,
-// and counts it if so. A rejected request is not counted. If the counter
-// cannot be written the request is allowed (the limiter fails open) and the
-// failure is logged.
+// and counts it if so. It costs one Counter.Add; a refused request costs a
+// TakeBack too, so it uses up no quota. If the counter cannot be written the
+// request is allowed (the limiter fails open) and the failure is logged;
+// except when the store throttled the counter, which refuses the request.
 func (l *Limiter) Allow(ctx context.Context, subject string, c Category) Decision {
 	now := l.now()
+	second := now.Unix()
 	limit := l.config.Limits[c]
-	index := l.window.Index(now)
 	bucket := subject + "#" + string(c)
-	expires := l.window.Start(index + 2)
+	// Two windows of silence: by then every count in the item is out of the
+	// window, with a window's margin for processes whose clocks run behind.
+	expires := time.Unix(second+2*l.window.seconds(), 0)
 
-	state, added, err := l.counter.Increment(ctx, bucket, index, limit, expires)
+	counts, err := l.counter.Add(ctx, bucket, second, l.window.Oldest(second), expires)
+	if errors.Is(err, ErrThrottled) {
+		l.logger.WarnContext(ctx, "rate counter throttled; refusing request", "category", c, "error", err)
+		reset := ceilSecond(now.Add(ThrottledWait))
+		return Decision{Allowed: false, Limit: limit, Remaining: 0, Reset: reset, RetryAfter: retryAfter(reset, now)}
+	}
 	if err != nil {
 		l.logger.ErrorContext(ctx, "rate limiter unavailable; allowing request", "category", c, "error", err)
-		return Decision{Allowed: true, Limit: limit, Remaining: limit - 1, Reset: l.window.Start(index + 1)}
+		return Decision{Allowed: true, Limit: limit, Remaining: limit - 1, Reset: l.window.Reset(nil, second)}
 	}
-	if !added {
-		// The current window alone is full; the previous count cannot make
-		// the wait shorter, so it is not needed for Reset.
-		full := State{Current: limit}
-		reset := l.window.NextAdmission(full, limit, now)
-		return Decision{Allowed: false, Limit: limit, Remaining: 0, Reset: reset, RetryAfter: retryAfter(reset, now)}
+	total := l.window.Total(counts, second)
+	if total <= limit {
+		// Remaining is what is left after everything counted, including
+		// requests other processes are refusing right now: it may promise
+		// less than will be admitted, never more.
+		return Decision{Allowed: true, Limit: limit, Remaining: limit - total, Reset: l.window.Reset(counts, second)}
 	}
-	before := State{Previous: state.Previous, Current: state.Current - 1}
-	if !l.window.Fits(before, limit, now) {
-		// The weighted estimate is over the limit: take the count back, so a
-		// rejected request uses up no quota.
-		if err := l.counter.Decrement(ctx, bucket, index); err != nil {
-			l.logger.ErrorContext(ctx, "rate limiter could not take back a rejected request", "category", c, "error", err)
-		}
-		reset := l.window.NextAdmission(before, limit, now)
-		return Decision{Allowed: false, Limit: limit, Remaining: 0, Reset: reset, RetryAfter: retryAfter(reset, now)}
+	// Over the limit: take the count back, so a refused request uses up no
+	// quota. Even if the caller has gone, the take-back must happen, so it
+	// does not inherit the request's cancellation (the store still bounds
+	// its time).
+	if err := l.counter.TakeBack(context.WithoutCancel(ctx), bucket, second); err != nil {
+		l.logger.ErrorContext(ctx, "rate limiter could not take back a refused request", "category", c, "error", err)
 	}
-	remaining := l.window.Remaining(state, limit, now)
-	spent := State{Previous: state.Previous, Current: state.Current + remaining}
-	return Decision{Allowed: true, Limit: limit, Remaining: remaining, Reset: l.window.NextAdmission(spent, limit, now)}
+	// The Reset of a refusal is computed without this request's own count
+	// (it is not admitted), so it depends on the admitted requests at the
+	// old end of the window only: every refusal sent at the same moment gets
+	// the same Reset, however many of them are in flight.
+	if counts[second] > 0 {
+		counts[second]--
+	}
+	reset := l.window.Reset(counts, second)
+	return Decision{Allowed: false, Limit: limit, Remaining: 0, Reset: reset, RetryAfter: retryAfter(reset, now)}
 }

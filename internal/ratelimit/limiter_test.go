@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -11,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
+	"github.com/workflowsapi/workflows/internal/store"
 	"github.com/workflowsapi/workflows/internal/store/pipelinedb"
 )
 
@@ -25,13 +29,38 @@ type fixedClock struct {
 
 func (c *fixedClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fixedClock) Set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
+
 func mustLimiter(tb testing.TB, limit int64) (*ratelimit.Limiter, *fixedClock, dynamotest.Table) {
 	tb.Helper()
 	table := dynamotest.MustTable(tb)
+	l, clock := limiterOn(table.Client, table.Name, limit, slog.New(slog.DiscardHandler))
+	return l, clock, table
+}
+
+func limiterOn(db *dynamodb.Client, table string, limit int64, logger *slog.Logger) (*ratelimit.Limiter, *fixedClock) {
 	clock := &fixedClock{t: at(29_000_000, 10*time.Second)}
 	cfg := ratelimit.DefaultConfig()
 	cfg.Limits[ratelimit.CategoryWrite] = limit
-	l := ratelimit.New(pipelinedb.NewRateCounter(table.Client, table.Name), cfg, clock.Now, slog.New(slog.DiscardHandler))
+	return ratelimit.New(pipelinedb.NewRateCounter(db, table), cfg, clock.Now, logger), clock
+}
+
+// mustBurstLimiter is mustLimiter with a client that has room for a
+// deliberate burst: hundreds of concurrent calls queue for over a second in
+// the single-threaded local engine on a loaded two-core machine, which the
+// default budget's 2 s per attempt is not sized for (a Lambda sandbox makes
+// one call at a time); a timed-out attempt that the engine still applies
+// would be counted twice and make these tests about timeouts instead.
+func mustBurstLimiter(tb testing.TB, limit int64) (*ratelimit.Limiter, *fixedClock, dynamotest.Table) {
+	tb.Helper()
+	table := dynamotest.MustTable(tb)
+	client, err := store.NewClient(context.Background(), store.Config{
+		Endpoint: os.Getenv("DYNAMODB_ENDPOINT"), TableName: table.Name,
+		Budget: store.Budget{Call: time.Minute, Attempt: time.Minute},
+	}, table.Calls.Attach)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	l, clock := limiterOn(client, table.Name, limit, slog.New(slog.DiscardHandler))
 	return l, clock, table
 }
 
@@ -46,7 +75,7 @@ func allowN(l *ratelimit.Limiter, subject string, n int) (admitted int) {
 
 func TestLimiterOnDynamoDB(t *testing.T) {
 	t.Run("300 concurrent requests against a limit of 100 admit exactly 100", func(t *testing.T) {
-		l, _, _ := mustLimiter(t, 100)
+		l, _, _ := mustBurstLimiter(t, 100)
 		var admitted atomic.Int64
 		var wg sync.WaitGroup
 		for i := 0; i < 300; i++ {
@@ -64,22 +93,26 @@ func TestLimiterOnDynamoDB(t *testing.T) {
 		}
 	})
 
-	t.Run("rejected requests use up no quota", func(t *testing.T) {
+	t.Run("refused requests use up no quota", func(t *testing.T) {
 		l, clock, _ := mustLimiter(t, 100)
+		clock.Set(at(29_000_000, 10*time.Second))
 		if got := allowN(l, "key:quota", 150); got != 100 {
-			t.Fatalf("first window admitted %d, want 100", got)
+			t.Fatalf("second 10 admitted %d, want 100", got)
 		}
-		// Half way into the next window half of the previous 100 still
-		// counts: 50 fit. Had the 50 refusals counted, only 25 would.
-		clock.Set(at(29_000_001, 30*time.Second))
-		if got := allowN(l, "key:quota", 70); got != 50 {
-			t.Fatalf("half way into the next window admitted %d, want 50", got)
+		// 30 s on the window still holds the 100.
+		clock.Set(at(29_000_000, 40*time.Second))
+		if got := allowN(l, "key:quota", 70); got != 0 {
+			t.Fatalf("30 s later admitted %d, want 0", got)
 		}
-		// Those 20 refusals came after the count went up and were taken back;
-		// at 45 s a quarter of 100 counts, so 75 - 50 = 25 more fit.
-		clock.Set(at(29_000_001, 45*time.Second))
-		if got := allowN(l, "key:quota", 40); got != 25 {
-			t.Fatalf("three quarters in admitted %d, want 25", got)
+		// 61 s after second 10 it has left the window. Had any of the 120
+		// refusals counted, fewer than 70 would fit now.
+		clock.Set(at(29_000_001, 11*time.Second))
+		if got := allowN(l, "key:quota", 70); got != 70 {
+			t.Fatalf("once second 10 left the window admitted %d, want 70", got)
+		}
+		clock.Set(at(29_000_001, 12*time.Second))
+		if got := allowN(l, "key:quota", 40); got != 30 {
+			t.Fatalf("a second later admitted %d, want the 30 left", got)
 		}
 	})
 
@@ -87,20 +120,29 @@ func TestLimiterOnDynamoDB(t *testing.T) {
 		const subject = "key:reset"
 		for _, tc := range []struct {
 			name  string
+			limit int64
 			fill  func(l *ratelimit.Limiter, clock *fixedClock)
-			start time.Time
+			last  time.Time // when the refused request is sent
 		}{
-			{"when the current window is full", func(l *ratelimit.Limiter, clock *fixedClock) { allowN(l, subject, 5) }, at(29_000_000, 50*time.Second)},
-			{"when the previous window still weighs too much", func(l *ratelimit.Limiter, clock *fixedClock) {
+			{"when the window filled in one second", 5, func(l *ratelimit.Limiter, clock *fixedClock) {
+				clock.Set(at(29_000_000, 50*time.Second))
 				allowN(l, subject, 5)
-				clock.Set(at(29_000_001, 2*time.Second))
+			}, at(29_000_001, 30*time.Second)},
+			{"when the window filled over time, the oldest second decides", 5, func(l *ratelimit.Limiter, clock *fixedClock) {
+				clock.Set(at(29_000_000, 5*time.Second+300*time.Millisecond))
+				allowN(l, subject, 2)
+				clock.Set(at(29_000_000, 40*time.Second))
+				allowN(l, subject, 3)
+			}, at(29_000_000, 59*time.Second+999*time.Millisecond)},
+			{"with a limit of one", 1, func(l *ratelimit.Limiter, clock *fixedClock) {
+				clock.Set(at(29_000_000, 0))
 				allowN(l, subject, 1)
-			}, at(29_000_000, 40*time.Second)},
+			}, at(29_000_000, time.Second)},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				l, clock, _ := mustLimiter(t, 5)
-				clock.Set(tc.start)
+				l, clock, _ := mustLimiter(t, tc.limit)
 				tc.fill(l, clock)
+				clock.Set(tc.last)
 				d := l.Allow(context.Background(), subject, ratelimit.CategoryWrite)
 				if d.Allowed || d.Remaining != 0 {
 					t.Fatalf("expected a 429 decision, got %+v", d)
@@ -136,7 +178,7 @@ func TestLimiterOnDynamoDB(t *testing.T) {
 		}
 	})
 
-	t.Run("each admitted request costs one UpdateItem", func(t *testing.T) {
+	t.Run("an admitted request costs one UpdateItem, a refused one two", func(t *testing.T) {
 		l, _, table := mustLimiter(t, 10)
 		table.Calls.Reset()
 		allowN(l, "key:calls", 10)
@@ -145,8 +187,8 @@ func TestLimiterOnDynamoDB(t *testing.T) {
 		}
 		table.Calls.Reset()
 		allowN(l, "key:calls", 5)
-		if calls := table.Calls.Snapshot(); calls["UpdateItem"] != 5 {
-			t.Fatalf("5 refusals on a full window made %v, want one UpdateItem each", calls)
+		if calls := table.Calls.Snapshot(); calls["UpdateItem"] != 10 || table.Calls.Total() != 10 {
+			t.Fatalf("5 refusals made %v, want two UpdateItem each (count, take back)", calls)
 		}
 	})
 
@@ -160,6 +202,99 @@ func TestLimiterOnDynamoDB(t *testing.T) {
 			t.Fatal("key a's reads were limited by its writes")
 		}
 	})
+}
+
+// TestStrictWindowAcrossAMinuteBoundary is the failure on DynamoDB:
+// with the two-window estimate, a limit's worth at :58 of one minute let
+// nearly as many more in at the start of the next (39 in 59.65 s at a limit
+// of 20). Now nothing more is admitted until second :58 has left the window.
+func TestStrictWindowAcrossAMinuteBoundary(t *testing.T) {
+	const limit = 20
+	l, clock, _ := mustLimiter(t, limit)
+	first := at(29_000_000, 58*time.Second+300*time.Millisecond)
+	clock.Set(first)
+	if got := allowN(l, "key:boundary", limit); got != limit {
+		t.Fatalf("at :58 admitted %d, want %d", got, limit)
+	}
+	// One request every half second from the next minute's start to just
+	// before :59, when second :58 leaves the window: all refused, all told
+	// to come back at :59.
+	reset := first.Truncate(time.Second).Add(61 * time.Second)
+	var admitted, wrongReset []string
+	for at := first.Truncate(time.Minute).Add(time.Minute); at.Before(reset); at = at.Add(500 * time.Millisecond) {
+		clock.Set(at)
+		d := l.Allow(context.Background(), "key:boundary", ratelimit.CategoryWrite)
+		if d.Allowed {
+			admitted = append(admitted, at.Format(":05.0"))
+		} else if !d.Reset.Equal(reset) {
+			wrongReset = append(wrongReset, at.Format(":05.0")+" -> "+d.Reset.Format(":05"))
+		}
+	}
+	if len(admitted) > 0 {
+		t.Errorf("after %d admitted at :58.3, %d more were admitted within 60 s, at %v", limit, len(admitted), admitted)
+	}
+	if len(wrongReset) > 0 {
+		t.Errorf("refusals told to come back before :59: %v", wrongReset)
+	}
+	clock.Set(first.Truncate(time.Second).Add(61 * time.Second))
+	if !l.Allow(context.Background(), "key:boundary", ratelimit.CategoryWrite).Allowed {
+		t.Fatal("refused once second :58 had left the window")
+	}
+}
+
+// TestConcurrentRefusalsShareTheTrueReset: refusals are counted for a moment
+// before they are taken back, and the estimate they replaced computed Reset
+// from counts that included those of other refusals in flight, so 60
+// concurrent refusals got Resets up to 60 s late. Now a refusal's Reset comes
+// from the oldest admitted second only: every one of them gets the same,
+// true Reset.
+func TestConcurrentRefusalsShareTheTrueReset(t *testing.T) {
+	const limit, refusals = 10, 60
+	l, clock, _ := mustBurstLimiter(t, limit)
+	clock.Set(at(29_000_000, 10*time.Second+200*time.Millisecond))
+	allowN(l, "key:spread", 3)
+	clock.Set(at(29_000_000, 30*time.Second))
+	allowN(l, "key:spread", limit-3)
+	// Into the next minute, where the estimate refused by weighing the
+	// previous minute, counting each refusal until it was taken back.
+	now := at(29_000_001, 5*time.Second+500*time.Millisecond)
+	clock.Set(now)
+	decisions := make([]ratelimit.Decision, refusals)
+	var wg sync.WaitGroup
+	for i := range decisions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			decisions[i] = l.Allow(context.Background(), "key:spread", ratelimit.CategoryWrite)
+		}()
+	}
+	wg.Wait()
+	resets := map[string]int{}
+	for _, d := range decisions {
+		if d.Allowed {
+			t.Fatalf("a request was admitted into a full window: %+v", d)
+		}
+		resets[fmt.Sprintf("Reset %s, Retry-After %d", d.Reset.Format(":05"), d.RetryAfter)]++
+	}
+	if len(resets) != 1 {
+		t.Fatalf("%d concurrent refusals got %d different answers: %v", refusals, len(resets), resets)
+	}
+	// Second 10 leaves the window 61 s after it began: at :11 of the next
+	// minute, 5.5 s from now.
+	want := at(29_000_001, 11*time.Second)
+	if d := decisions[0]; !d.Reset.Equal(want) || d.RetryAfter != 6 {
+		t.Fatalf("every refusal got %+v, want Reset %v and Retry-After 6", d, want)
+	}
+	// And it is the truth: every refusal was taken back, so a millisecond
+	// before Reset the window is still full, and at Reset it is not.
+	clock.Set(want.Add(-time.Millisecond))
+	if l.Allow(context.Background(), "key:spread", ratelimit.CategoryWrite).Allowed {
+		t.Fatal("admitted before the Reset the refusals were given")
+	}
+	clock.Set(want)
+	if !l.Allow(context.Background(), "key:spread", ratelimit.CategoryWrite).Allowed {
+		t.Fatal("refused at the Reset the refusals were given")
+	}
 }
 
 func TestLimiterFailsOpen(t *testing.T) {

@@ -14,9 +14,12 @@ import "strconv"
 //	                                                                 BatchGetItem of their auth items); find a key by id
 //	                                                                 within its account (GetItem), which is what makes
 //	                                                                 another account's key id a 404
-//	rate counter       RATE#<subject>#<category> RATE                one UpdateItem per request (ADD on the attribute of
-//	                                                                 the current window, n<window number>); TTL after two
-//	                                                                 windows
+//	rate counter       RATE#<subject>#<category> RATE                one UpdateItem per request: ADD 1 to the attribute of
+//	                                                                 the request's second (s<Unix second in base 36>),
+//	                                                                 REMOVE the 60 seconds before the window, return the
+//	                                                                 whole item (ALL_NEW) for the limiter to sum; a refused
+//	                                                                 request takes its 1 back with a second UpdateItem;
+//	                                                                 TTL two minutes after the last request
 //
 // The index item holds the key hash so that revoke and roll, which are given a
 // key id, can reach the auth item; the hash never leaves the store.
@@ -48,14 +51,34 @@ func KeyIDFromIndexSK(sk string) string { return sk[len(PrefixKeyIndex):] }
 // RateCounterPK is the partition of one limiter bucket.
 func RateCounterPK(bucket string) string { return prefixRate + bucket }
 
-// RateWindowAttr names the attribute counting one window of a bucket.
-func RateWindowAttr(window int64) string { return "n" + strconv.FormatInt(window, 10) }
+// RateSecondAttr names the attribute counting one second of a bucket: "s" and
+// the Unix second in base 36. Base 36 keeps the name at 7 bytes, so a bucket
+// busy in every one of its 62 seconds stays well under 1 KB, the size one
+// write capacity unit pays for, even with the longest subject (an IPv6
+// address) and counts in the thousands.
+func RateSecondAttr(second int64) string { return "s" + strconv.FormatInt(second, 36) }
 
-// IsRateWindowAttr reports whether an attribute name is a RateWindowAttr.
-func IsRateWindowAttr(name string) bool { return len(name) > 1 && name[0] == 'n' && isDigits(name[1:]) }
+// RateSecondOfAttr reads the second back from a RateSecondAttr; ok is false for
+// any other attribute.
+func RateSecondOfAttr(name string) (second int64, ok bool) {
+	if len(name) < 2 || name[0] != 's' {
+		return 0, false
+	}
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; (c < '0' || c > '9') && (c < 'a' || c > 'z') {
+			return 0, false
+		}
+	}
+	second, err := strconv.ParseInt(name[1:], 36, 64)
+	return second, err == nil
+}
 
-// RateWindowOfAttr is the window number of a RateWindowAttr.
-func RateWindowOfAttr(name string) int64 { n, _ := strconv.ParseInt(name[1:], 10, 64); return n }
+// IsLegacyRateWindowAttr reports whether an attribute is a per-minute count
+// of the earlier two-window limiter (n<minute number>). A counter item the
+// earlier code wrote may still hold one; the limiter removes it.
+func IsLegacyRateWindowAttr(name string) bool {
+	return len(name) > 1 && name[0] == 'n' && isDigits(name[1:])
+}
 
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,9 +18,9 @@ import (
 	"github.com/workflowsapi/workflows/internal/store"
 )
 
-// RateCounter is the limiter's DynamoDB counter. A bucket is one item whose
-// attribute n<window> counts the window's admitted requests, so one UpdateItem
-// both adds to the current window and returns the previous one.
+// RateCounter is the limiter's DynamoDB counter. A bucket is one item with one
+// number attribute per second that has requests (store.RateSecondAttr), so one
+// UpdateItem both counts a request and returns every count of the window.
 type RateCounter struct {
 	db    *dynamodb.Client
 	table string
@@ -32,86 +33,109 @@ func NewRateCounter(db *dynamodb.Client, table string) *RateCounter {
 	return &RateCounter{db: db, table: table}
 }
 
-// Increment implements ratelimit.Counter with one conditional UpdateItem:
-// ADD to the current window's count if it is below limit, drop the windows
-// two and three back (REMOVE of an absent attribute is a no-op), refresh the
-// TTL, and return the whole item.
-func (c *RateCounter) Increment(ctx context.Context, bucket string, index, limit int64, expires time.Time) (ratelimit.State, bool, error) {
+// removedPerAdd is how many seconds before the window every Add removes. Each
+// Add removes the 60 seconds that end two seconds before oldest (the second
+// just before oldest is kept, so that a process whose clock runs up to a
+// second ahead never removes a count still in another's window). REMOVE of an
+// absent attribute costs nothing, so with one request a minute or more the
+// item never holds more than the 62 seconds from oldest-1 on, and only a
+// bucket left alone for over a minute leaves counts this cannot reach.
+const removedPerAdd = 60
+
+// Add implements ratelimit.Counter with one UpdateItem: ADD 1 to the
+// second's count, REMOVE the seconds before the window, refresh the TTL,
+// and return the whole item. There is no condition: the window's total is a
+// sum DynamoDB cannot compute, so the limiter decides from what is returned
+// and takes the count back if it is over. The update's paths never overlap
+// (second is after oldest, the removed seconds before it), as one update
+// expression requires.
+func (c *RateCounter) Add(ctx context.Context, bucket string, second, oldest int64, expires time.Time) (ratelimit.Counts, error) {
+	names := map[string]string{
+		"#now": store.RateSecondAttr(second),
+		"#ttl": store.AttrTTL,
+	}
+	removed := make([]string, removedPerAdd)
+	for i := range removed {
+		removed[i] = "#r" + strconv.Itoa(i)
+		names[removed[i]] = store.RateSecondAttr(oldest - 2 - int64(i))
+	}
 	out, err := c.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(c.table),
-		Key:                 store.ItemKey(store.RateCounterPK(bucket), store.SortRateCounter),
-		UpdateExpression:    aws.String("ADD #cur :one SET #ttl = :ttl REMOVE #old2, #old3"),
-		ConditionExpression: aws.String("attribute_not_exists(#cur) OR #cur < :limit"),
-		ExpressionAttributeNames: map[string]string{
-			"#cur":  store.RateWindowAttr(index),
-			"#old2": store.RateWindowAttr(index - 2),
-			"#old3": store.RateWindowAttr(index - 3),
-			"#ttl":  store.AttrTTL,
-		},
+		TableName:                aws.String(c.table),
+		Key:                      store.ItemKey(store.RateCounterPK(bucket), store.SortRateCounter),
+		UpdateExpression:         aws.String("ADD #now :one SET #ttl = :ttl REMOVE " + strings.Join(removed, ", ")),
+		ExpressionAttributeNames: names,
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":one":   store.NumberAV(1),
-			":limit": store.NumberAV(limit),
-			":ttl":   store.NumberAV(expires.Unix()),
+			":one": store.NumberAV(1),
+			":ttl": store.NumberAV(expires.Unix()),
 		},
 		ReturnValues: types.ReturnValueAllNew,
-	})
-	if store.IsConditionFailed(err) {
-		return ratelimit.State{}, false, nil
-	}
+	}, store.NoThrottleRetries)
 	if err != nil {
-		return ratelimit.State{}, false, fmt.Errorf("store: increment rate counter: %w", err)
+		return nil, counterError("count a request", err)
 	}
-	state := ratelimit.State{
-		Previous: store.NumberAttr(out.Attributes, store.RateWindowAttr(index-1)),
-		Current:  store.NumberAttr(out.Attributes, store.RateWindowAttr(index)),
-	}
-	c.dropStaleWindows(ctx, bucket, index, out.Attributes)
-	return state, true, nil
-}
-
-// dropStaleWindows removes window counts older than the REMOVE in Increment
-// reaches. They are left only by a bucket that went unused for more than
-// three windows, so this extra write is rare; failing it costs nothing but
-// a few bytes, so its error is ignored.
-func (c *RateCounter) dropStaleWindows(ctx context.Context, bucket string, index int64, item map[string]types.AttributeValue) {
-	names := map[string]string{}
-	expr := ""
-	for name := range item {
-		if store.IsRateWindowAttr(name) && store.RateWindowOfAttr(name) < index-1 {
-			placeholder := "#s" + strconv.Itoa(len(names))
-			names[placeholder] = name
-			if expr != "" {
-				expr += ", "
-			}
-			expr += placeholder
+	counts := ratelimit.Counts{}
+	var stale []string
+	for name := range out.Attributes {
+		s, ok := store.RateSecondOfAttr(name)
+		switch {
+		case ok && s >= oldest:
+			counts[s] = store.NumberAttr(out.Attributes, name)
+		case ok && s < oldest-1, store.IsLegacyRateWindowAttr(name):
+			stale = append(stale, name)
 		}
 	}
-	if expr == "" {
-		return
+	if len(stale) > 0 {
+		c.dropStale(ctx, bucket, stale)
+	}
+	return counts, nil
+}
+
+// counterError wraps a failed counter write, marking throttling so the
+// limiter refuses the request instead of letting it through.
+func counterError(what string, err error) error {
+	if store.IsThrottled(err) {
+		return fmt.Errorf("store: %s: %w: %w", what, ratelimit.ErrThrottled, err)
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
+}
+
+// dropStale removes counts the REMOVE in Add cannot reach: left by a bucket
+// unused for over a minute (or by the earlier per-minute limiter), so this
+// extra write comes at most once per idle spell. Failing it costs nothing but
+// a few bytes, so its error is ignored.
+func (c *RateCounter) dropStale(ctx context.Context, bucket string, attrs []string) {
+	names := make(map[string]string, len(attrs))
+	placeholders := make([]string, len(attrs))
+	for i, name := range attrs {
+		placeholders[i] = "#s" + strconv.Itoa(i)
+		names[placeholders[i]] = name
 	}
 	_, _ = c.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(c.table),
 		Key:                      store.ItemKey(store.RateCounterPK(bucket), store.SortRateCounter),
-		UpdateExpression:         aws.String("REMOVE " + expr),
+		UpdateExpression:         aws.String("REMOVE " + strings.Join(placeholders, ", ")),
 		ExpressionAttributeNames: names,
-	})
+	}, store.NoThrottleRetries)
 }
 
-// Decrement implements ratelimit.Counter.
-func (c *RateCounter) Decrement(ctx context.Context, bucket string, index int64) error {
+// TakeBack implements ratelimit.Counter: ADD -1 to the second's count, on the
+// condition that it is above zero, so that a take-back arriving after the
+// second was removed (by a process whose clock is ahead) cannot leave a
+// negative count behind.
+func (c *RateCounter) TakeBack(ctx context.Context, bucket string, second int64) error {
 	_, err := c.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(c.table),
 		Key:                      store.ItemKey(store.RateCounterPK(bucket), store.SortRateCounter),
-		UpdateExpression:         aws.String("ADD #cur :minusOne"),
-		ConditionExpression:      aws.String("#cur > :zero"),
-		ExpressionAttributeNames: map[string]string{"#cur": store.RateWindowAttr(index)},
+		UpdateExpression:         aws.String("ADD #now :minusOne"),
+		ConditionExpression:      aws.String("#now > :zero"),
+		ExpressionAttributeNames: map[string]string{"#now": store.RateSecondAttr(second)},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":minusOne": store.NumberAV(-1),
 			":zero":     store.NumberAV(0),
 		},
-	})
+	}, store.NoThrottleRetries)
 	if err != nil && !store.IsConditionFailed(err) {
-		return fmt.Errorf("store: decrement rate counter: %w", err)
+		return counterError("take back a refused request", err)
 	}
 	return nil
 }

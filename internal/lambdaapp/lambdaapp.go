@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -32,9 +33,23 @@ type App struct {
 	LimiterClock func() time.Time
 }
 
-// NewLogger returns the JSON logger every process uses.
+// NewLogger returns the JSON logger every process uses, at the level
+// LOG_LEVEL names (debug, info, warn, error), else the one Lambda's advanced
+// logging controls set (AWS_LAMBDA_LOG_LEVEL), else info.
 func NewLogger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: LogLevel()}))
+}
+
+// LogLevel reads the log level from the environment; an unknown name is
+// info, so a typo never silences errors.
+func LogLevel() slog.Level {
+	for _, name := range []string{"LOG_LEVEL", "AWS_LAMBDA_LOG_LEVEL"} {
+		var level slog.Level
+		if raw := os.Getenv(name); raw != "" && level.UnmarshalText([]byte(strings.ToUpper(raw))) == nil {
+			return level
+		}
+	}
+	return slog.LevelInfo
 }
 
 // New returns an App on a DynamoDB client and table.

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/workflowsapi/workflows/internal/authorizer"
+	"github.com/workflowsapi/workflows/internal/authcontext"
 	"github.com/workflowsapi/workflows/internal/gatewayresponse"
 	"github.com/workflowsapi/workflows/internal/routes"
 )
@@ -87,7 +87,7 @@ func newAPI(scope constructs.Construct, functions map[string]*apiFunction, cache
 	keyAuthorizer := awsapigateway.NewRequestAuthorizer(scope, jsii.String("ApiKeyAuthorizer"), &awsapigateway.RequestAuthorizerProps{
 		AuthorizerName:  jsii.String("api-key"),
 		Handler:         functions[routes.AuthorizerFunction].function,
-		IdentitySources: &[]*string{awsapigateway.IdentitySource_Header(jsii.String(authorizer.HeaderAPIKey))},
+		IdentitySources: &[]*string{awsapigateway.IdentitySource_Header(jsii.String(authcontext.HeaderAPIKey))},
 		ResultsCacheTtl: awscdk.Duration_Seconds(jsii.Number(cacheSeconds)),
 	})
 

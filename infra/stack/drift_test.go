@@ -3,6 +3,7 @@ package stack_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -12,7 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/workflowsapi/workflows/infra/stack"
-	"github.com/workflowsapi/workflows/internal/authorizer"
+	"github.com/workflowsapi/workflows/internal/authcontext"
 	"github.com/workflowsapi/workflows/internal/gatewayresponse"
 	"github.com/workflowsapi/workflows/internal/routes"
 )
@@ -188,8 +189,10 @@ func TestDriftTemplateYAMLHasTheStacksFunctionsAndActions(t *testing.T) {
 		if want := constructName(name) + "Function"; id != want {
 			t.Errorf("function %s is called %s; call it %s", name, id, want)
 		}
-		if method := r.Metadata["BuildMethod"]; method != "go1.x" {
-			t.Errorf("%s: BuildMethod %v, want go1.x", id, method)
+		for key, want := range samBuildMetadata {
+			if got := r.Metadata[key]; got != want {
+				t.Errorf("%s: Metadata.%s is %v, want %q", id, key, got, want)
+			}
 		}
 		var got []string
 		policies, _ := r.Properties["Policies"].([]any)
@@ -203,14 +206,54 @@ func TestDriftTemplateYAMLHasTheStacksFunctionsAndActions(t *testing.T) {
 			}
 		}
 		slices.Sort(got)
-		if want := sortedCopy(stack.TableActions[name]); !slices.Equal(got, want) {
-			t.Errorf("%s: actions %v, want stack.TableActions' %v", id, got, want)
+		if fn, ok := routes.FunctionByName(name); !ok {
+			t.Errorf("%s: %s is no function of routes.Functions()", id, name)
+		} else if want := sortedCopy(fn.TableActions); !slices.Equal(got, want) {
+			t.Errorf("%s: actions %v, want routes.Functions()' %v", id, got, want)
 		}
 	}
 	slices.Sort(names)
-	want := sortedCopy(stack.Functions())
+	want := sortedCopy(functionNamesInOrder())
 	if !slices.Equal(names, want) {
 		t.Errorf("template.yaml functions %v, want %v", names, want)
+	}
+}
+
+// samBuildMetadata is how sam build builds every function: `make
+// build-<LogicalId>` at the repository root (infra/infra.mk), the same go
+// build as `make lambdas`, so a binary `make lambdas` built is not built again.
+var samBuildMetadata = map[string]string{"BuildMethod": "makefile", "ContextPath": ".", "WorkingDirectory": "."}
+
+// The build-<LogicalId> target turns the logical id back into the function's
+// folder; this holds it to every function of the template.
+func TestDriftSAMBuildTargetBuildsEachFunctionFromItsFolder(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("no make on PATH")
+	}
+	sam := mustReadSAMTemplate(t)
+	artifacts := t.TempDir()
+	for id, r := range sam.Resources {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		name := samFunctionName(t, id, r)
+		// -n prints the recipe without running it.
+		cmd := exec.Command("make", "-n", "--no-print-directory", "build-"+id, "ARTIFACTS_DIR="+artifacts)
+		cmd.Dir = filepath.Dir(samTemplatePath)
+		cmd.Env = append(os.Environ(), "MAKEFLAGS=", "MFLAGS=", "MAKELEVEL=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Errorf("make -n build-%s: %v\n%s", id, err, out)
+			continue
+		}
+		for _, want := range []string{
+			"-o bin/.build/" + name + " ./functions/" + name + "\n",
+			"cp bin/" + name + "/bootstrap \"" + artifacts + "/bootstrap\"",
+		} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("make build-%s does not run %q:\n%s", id, want, out)
+			}
+		}
 	}
 }
 
@@ -236,8 +279,8 @@ func TestDriftTemplateYAMLHasTheStacksAuthorizer(t *testing.T) {
 		t.Errorf("the authorizer invokes %s", fn)
 	}
 	identity := a["Identity"].(map[string]any)
-	if headers := sortedStrings(identity["Headers"]); !slices.Equal(headers, []string{authorizer.HeaderAPIKey}) {
-		t.Errorf("identity headers %v, want [%s]", headers, authorizer.HeaderAPIKey)
+	if headers := sortedStrings(identity["Headers"]); !slices.Equal(headers, []string{authcontext.HeaderAPIKey}) {
+		t.Errorf("identity headers %v, want [%s]", headers, authcontext.HeaderAPIKey)
 	}
 	if ref := refTo(identity["ReauthorizeEvery"]); ref != samCacheParameter {
 		t.Errorf("ReauthorizeEvery %v, want a Ref to %s", identity["ReauthorizeEvery"], samCacheParameter)

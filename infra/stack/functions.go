@@ -38,26 +38,28 @@ type apiFunction struct {
 	logGroup awslogs.LogGroup
 }
 
-// newFunctions builds every function of Functions(), each from
+// newFunctions builds every function of routes.Functions(), each from
 // assetDir/<name>/bootstrap, with a role that may write its own log group,
-// send traces, and call exactly TableActions[name] on the table.
+// send traces, and call exactly the actions routes.Functions() lists for it
+// (permissions.go).
 func newFunctions(scope constructs.Construct, table awsdynamodb.Table, settings stageSettings, assetDir string) (map[string]*apiFunction, error) {
 	functions := map[string]*apiFunction{}
-	for _, name := range Functions() {
-		if _, seen := functions[name]; seen {
-			return nil, fmt.Errorf("stack: function %q serves two routes; each route has its own function", name)
+	for _, spec := range routes.Functions() {
+		if _, seen := functions[spec.Name]; seen {
+			return nil, fmt.Errorf("stack: function %q is listed twice; each route has its own function", spec.Name)
 		}
-		fn, err := newFunction(scope, name, table, settings, assetDir)
+		fn, err := newFunction(scope, spec, table, settings, assetDir)
 		if err != nil {
 			return nil, err
 		}
-		functions[name] = fn
+		functions[spec.Name] = fn
 	}
 	return functions, nil
 }
 
-func newFunction(scope constructs.Construct, name string, table awsdynamodb.Table, settings stageSettings, assetDir string) (*apiFunction, error) {
-	actions, err := tableActionsFor(name)
+func newFunction(scope constructs.Construct, spec routes.Function, table awsdynamodb.Table, settings stageSettings, assetDir string) (*apiFunction, error) {
+	name := spec.Name
+	grants, err := grantsFor(spec, table)
 	if err != nil {
 		return nil, err
 	}
@@ -78,10 +80,7 @@ func newFunction(scope constructs.Construct, name string, table awsdynamodb.Tabl
 		Description: jsii.String("Runs the " + name + " function of the Workflows API"),
 	})
 	logGroup.GrantWrite(role)
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings(actions...),
-		Resources: jsii.Strings(*table.TableArn()),
-	}))
+	addGrants(role, grants)
 
 	timeout := routeTimeoutSeconds
 	description := "Workflows API route function " + name

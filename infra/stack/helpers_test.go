@@ -82,11 +82,11 @@ func placeholderAssets(tb testing.TB) string {
 	tb.Helper()
 	assetsOnce.Do(func() {
 		assetsDir, assetsErr = os.MkdirTemp("", "workflows-infra-assets-")
-		for _, fn := range stack.Functions() {
+		for _, fn := range routes.Functions() {
 			if assetsErr != nil {
 				return
 			}
-			dir := filepath.Join(assetsDir, fn)
+			dir := filepath.Join(assetsDir, fn.Name)
 			if assetsErr = os.MkdirAll(dir, 0o755); assetsErr == nil {
 				assetsErr = os.WriteFile(filepath.Join(dir, stack.BootstrapName), nil, 0o755)
 			}
@@ -189,7 +189,8 @@ func (r apiRoute) String() string {
 	return fmt.Sprintf("%s %s -> %s (authenticated: %v)", r.Method, r.Path, r.Function, r.Authenticated)
 }
 
-// functionNames maps each Lambda's logical id to its route-table name.
+// functionNames maps each Lambda's logical id to its name in
+// routes.Functions().
 func (t *cfnTemplate) functionNames(tb testing.TB, stage string) map[string]string {
 	tb.Helper()
 	prefix := "workflows-" + stage + "-"
@@ -276,6 +277,27 @@ func assertSameRoutes(tb testing.TB, what string, got, want []apiRoute) {
 			tb.Errorf("%s has %s, which the route table does not", what, r)
 		}
 	}
+}
+
+// functionNamesInOrder is routes.Functions()' names: the authorizer, then
+// one per route.
+func functionNamesInOrder() []string {
+	var out []string
+	for _, fn := range routes.Functions() {
+		out = append(out, fn.Name)
+	}
+	return out
+}
+
+// actionsOf is the function's exact actions on the table, from the one table
+// of functions.
+func actionsOf(tb testing.TB, name string) []string {
+	tb.Helper()
+	fn, ok := routes.FunctionByName(name)
+	if !ok {
+		tb.Fatalf("%s is no function of routes.Functions()", name)
+	}
+	return fn.TableActions
 }
 
 // sortedStrings returns v ("a" or ["a", "b"]) as a sorted list.

@@ -2,36 +2,56 @@ package stack
 
 import (
 	"fmt"
-	"slices"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
 
 	"github.com/workflowsapi/workflows/internal/routes"
 )
 
-// TableActions is, for every Lambda function, the exact DynamoDB actions it
-// calls on the table (routes.DynamoDBActions, where the code that makes the
-// calls is tested against it): its role is granted these and nothing more,
-// on the table's ARN only.
-var TableActions = routes.DynamoDBActions
-
-// Functions lists every Lambda function of the API: the authorizer first,
-// then one per route in route-table order.
-func Functions() []string {
-	names := []string{routes.AuthorizerFunction}
-	for _, r := range routes.All {
-		names = append(names, r.Function)
-	}
-	return names
+// grant is the exact actions a function calls on one resource.
+type grant struct {
+	service  string // the actions' prefix: "dynamodb"
+	actions  []string
+	resource string
 }
 
-// tableActionsFor returns the sorted actions of function, and an error if
-// the table has no entry for it: a new route must say what it calls before
-// it can be deployed.
-func tableActionsFor(function string) ([]string, error) {
-	actions, ok := TableActions[function]
-	if !ok || len(actions) == 0 {
-		return nil, fmt.Errorf("stack: TableActions has no DynamoDB actions for function %q", function)
+// grantsFor returns what fn's role may call beyond its own log group and
+// X-Ray: the actions fn's entry in routes.Functions() lists, each on the
+// resource it is for, and nothing else.
+//
+// Actions on another resource (the state machine, the schedules, the KMS
+// key) are one more field of routes.Function and one more line here.
+func grantsFor(fn routes.Function, table awsdynamodb.Table) ([]grant, error) {
+	var out []grant
+	for _, g := range []grant{
+		{"dynamodb", fn.TableActions, *table.TableArn()},
+	} {
+		if len(g.actions) == 0 {
+			continue
+		}
+		for _, a := range g.actions {
+			name, ok := strings.CutPrefix(a, g.service+":")
+			if !ok || name == "" || strings.ContainsAny(name, "*?:") {
+				return nil, fmt.Errorf("stack: function %q: %q is not one exact %s action", fn.Name, a, g.service)
+			}
+		}
+		out = append(out, g)
 	}
-	sorted := slices.Clone(actions)
-	slices.Sort(sorted)
-	return slices.Compact(sorted), nil
+	if len(out) == 0 {
+		return nil, fmt.Errorf("stack: routes.Functions() lists no actions for function %q", fn.Name)
+	}
+	return out, nil
+}
+
+// addGrants puts one Allow statement per grant on role.
+func addGrants(role awsiam.Role, grants []grant) {
+	for _, g := range grants {
+		role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings(g.actions...),
+			Resources: jsii.Strings(g.resource),
+		}))
+	}
 }

@@ -1,8 +1,8 @@
 // Package stack is the Workflows API's one CloudFormation stack, built from
 // the same Go definitions the code runs on: the route table
 // (internal/routes), the gateway responses (internal/gatewayresponse) and the
-// table definition (internal/store). What each function may call on the
-// table is in permissions.go.
+// table definition (internal/store). What each function may call is read
+// from routes.Functions() (permissions.go).
 package stack
 
 import (
@@ -54,9 +54,9 @@ type Props struct {
 	AuthorizerCacheSeconds int
 }
 
-// NewWorkflowsStack builds the stack. It fails when a function of the route
-// table has no binary or no entry in TableActions, or a setting is out of
-// range.
+// NewWorkflowsStack builds the stack. It fails when a function of
+// routes.Functions() has no binary or no exact actions, or a setting is out
+// of range.
 func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (awscdk.Stack, error) {
 	settings, err := settingsFor(props.Stage)
 	if err != nil {
@@ -85,17 +85,18 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 	alarms := newMonitoring(stack, settings)
 	alarms.watchAPI(restAPI)
 	watched := make([]*apiFunction, 0, len(functions))
-	for _, name := range Functions() {
-		watched = append(watched, functions[name])
+	for _, fn := range routes.Functions() {
+		watched = append(watched, functions[fn.Name])
 	}
 	alarms.watchThrottles(watched)
 
-	// Asynchronous execution joins here, in the change that brings its code:
-	// the runner's SQS queue with its dead-letter queue (the runner's event
-	// source with ReportBatchItemFailures, and alarms.watchQueueDepth on the
-	// DLQ), the sweeper's schedule, and the KMS key of the connections'
-	// credentials. Each gets its function through newFunction and its
-	// actions through permissions.go, like the routes.
+	// Runs join here, in the change that brings their code (DESIGN.md): the
+	// Standard state machine that drives every run through the runner
+	// Lambda, the role EventBridge Scheduler starts runs with, and the KMS key
+	// of the connections' credentials. The runner gets its function through
+	// newFunction from its entry in routes.Functions(), and every function
+	// its Step Functions, Scheduler and KMS actions through permissions.go,
+	// like the table's.
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Base URL of the API"),

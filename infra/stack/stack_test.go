@@ -29,7 +29,7 @@ func TestEveryRouteHasItsOwnArm64Al2023Function(t *testing.T) {
 	for id, name := range names {
 		byName[name] = tpl.Resources[id]
 	}
-	for _, name := range stack.Functions() {
+	for _, name := range functionNamesInOrder() {
 		t.Run(name, func(t *testing.T) {
 			fn, ok := byName[name]
 			if !ok {
@@ -61,7 +61,7 @@ func TestTheMethodsAreTheRouteTable(t *testing.T) {
 	assertSameRoutes(t, "the synthesized API", tpl.lambdaRoutes(t, devStage), routeTable())
 }
 
-func TestTheKeyAuthorizerGuardsEveryRouteButTheWebhook(t *testing.T) {
+func TestTheKeyAuthorizerGuardsEveryRouteThatTakesAKey(t *testing.T) {
 	tpl := MustSynthesize(t, devStage)
 	authorizers := tpl.resourcesOfType("AWS::ApiGateway::Authorizer")
 	if len(authorizers) != 1 {
@@ -79,6 +79,7 @@ func TestTheKeyAuthorizerGuardsEveryRouteButTheWebhook(t *testing.T) {
 		t.Errorf("the authorizer invokes %q, want %q", fn, routes.AuthorizerFunction)
 	}
 
+	var public []string
 	for id, m := range tpl.resourcesOfType("AWS::ApiGateway::Method") {
 		integration := m.Properties["Integration"].(map[string]any)
 		if integration["Type"] != "AWS_PROXY" {
@@ -93,6 +94,16 @@ func TestTheKeyAuthorizerGuardsEveryRouteButTheWebhook(t *testing.T) {
 		case !route.Authenticated() && (m.Properties["AuthorizationType"] != "NONE" || authorizedBy != ""):
 			t.Errorf("%s %s (%s) takes a key, but the route table says it does not", route.Method, route.Path, id)
 		}
+		if !route.Authenticated() {
+			public = append(public, route.Function)
+		}
+	}
+	// Which routes anyone may call is spelled out here, not only derived
+	// from the route table: a route that loses its scope by mistake would
+	// otherwise go public without a test noticing.
+	slices.Sort(public)
+	if want := []string{routes.GetOpenAPI.Function, routes.ReceiveWebhook.Function}; !slices.Equal(public, want) {
+		t.Errorf("the routes without the key authorizer are %v, want %v", public, want)
 	}
 }
 
@@ -242,7 +253,7 @@ func TestEachFunctionMayCallExactlyItsActionsOnTheTableAlone(t *testing.T) {
 			}
 			logGroup := refTo(fn.Properties["LoggingConfig"].(map[string]any)["LogGroup"])
 			want := map[string]string{ // resource -> sorted actions
-				"table:" + onlyKey(tables): strings.Join(sortedCopy(stack.TableActions[name]), ","),
+				"table:" + onlyKey(tables): strings.Join(sortedCopy(actionsOf(t, name)), ","),
 				"logs:" + logGroup:         "logs:CreateLogStream,logs:PutLogEvents",
 				"*":                        "xray:PutTelemetryRecords,xray:PutTraceSegments",
 			}
@@ -446,7 +457,7 @@ func TestAlarmsWatchServerErrorsAuthorizerFailuresAndEveryFunctionsThrottles(t *
 	if authorizerFailures != 1 {
 		t.Errorf("%d alarms on authorizer failures, want 1", authorizerFailures)
 	}
-	for _, fn := range stack.Functions() {
+	for _, fn := range functionNamesInOrder() {
 		if throttled[fn] != 1 {
 			t.Errorf("function %s is in %d throttle alarms, want 1", fn, throttled[fn])
 		}
@@ -460,21 +471,27 @@ func TestAlarmsWatchServerErrorsAuthorizerFailuresAndEveryFunctionsThrottles(t *
 	})
 }
 
-func TestTableActionsCoversExactlyTheFunctions(t *testing.T) {
-	functions := stack.Functions()
-	for _, fn := range functions {
-		if len(stack.TableActions[fn]) == 0 {
-			t.Errorf("TableActions has no actions for %s", fn)
-		}
+// The stack builds one function per entry of routes.Functions(): the
+// authorizer, then one per route, each with exact DynamoDB actions.
+func TestTheFunctionTableCoversTheAuthorizerAndEveryRouteWithExactActions(t *testing.T) {
+	want := []string{routes.AuthorizerFunction}
+	for _, r := range routes.All {
+		want = append(want, r.Function)
 	}
-	for fn, actions := range stack.TableActions {
-		if !slices.Contains(functions, fn) {
-			t.Errorf("TableActions names %s, which is no function of the route table", fn)
+	if got := functionNamesInOrder(); !slices.Equal(got, want) {
+		t.Errorf("routes.Functions() is %v, want the authorizer and then each route's function: %v", got, want)
+	}
+	for _, fn := range routes.Functions() {
+		if len(fn.TableActions) == 0 {
+			t.Errorf("%s calls nothing on the table", fn.Name)
 		}
-		for _, a := range actions {
+		for _, a := range fn.TableActions {
 			if !strings.HasPrefix(a, "dynamodb:") || strings.Contains(a, "*") {
-				t.Errorf("%s: %q is not one exact DynamoDB action", fn, a)
+				t.Errorf("%s: %q is not one exact DynamoDB action", fn.Name, a)
 			}
+		}
+		if (fn.Route == nil) != (fn.Name == routes.AuthorizerFunction) || fn.Route != nil && fn.Route.Function != fn.Name {
+			t.Errorf("%s serves route %v", fn.Name, fn.Route)
 		}
 	}
 }

@@ -14,8 +14,10 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/apikey"
 	"github.com/workflowsapi/workflows/internal/authorizer"
+	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/keys"
+	"github.com/workflowsapi/workflows/internal/keys/keystest"
 	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
 
@@ -31,11 +33,7 @@ func request(headers map[string]string) events.APIGatewayCustomAuthorizerRequest
 // key is made, and returns its plaintext and metadata.
 func mustKey(tb testing.TB, store *keysdb.Store) (string, keys.Key) {
 	tb.Helper()
-	name, scopes := "auth test", []string{"workflows:read", "runs:read"}
-	issued, err := keys.NewService(store, nil).Issue(context.Background(), keys.Operator("acct_auth"), keys.IssueRequest{Name: &name, Scopes: &scopes})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	issued := keystest.MustIssue(tb, store, "acct_auth", domain.ScopeWorkflowsRead, domain.ScopeRunsRead)
 	return issued.Plaintext, issued.Key
 }
 

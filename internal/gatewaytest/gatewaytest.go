@@ -5,7 +5,6 @@
 package gatewaytest
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -16,6 +15,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/keys"
+	"github.com/workflowsapi/workflows/internal/keys/keystest"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/localapp"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
@@ -28,8 +28,8 @@ type Env struct {
 	// URL + "/api/v1".
 	URL   string
 	Table dynamotest.Table
-	Keys  *keys.Service
 	Clock *Clock
+	store keys.Store
 }
 
 // Options change the API under test.
@@ -61,7 +61,7 @@ func MustStart(tb testing.TB, opts Options) *Env {
 	}
 	server := httptest.NewServer(checkContract(tb, gateway))
 	tb.Cleanup(server.Close)
-	return &Env{URL: server.URL, Table: table, Keys: keys.NewService(keysdb.New(table.Client, table.Name), nil), Clock: clock}
+	return &Env{URL: server.URL, Table: table, Clock: clock, store: keysdb.New(table.Client, table.Name)}
 }
 
 // MustKey makes a key the way wfctl does, through the keys service: in
@@ -69,27 +69,8 @@ func MustStart(tb testing.TB, opts Options) *Env {
 // plaintext and the key's id.
 func (e *Env) MustKey(tb testing.TB, account string, scopes ...domain.Scope) (plaintext, keyID string) {
 	tb.Helper()
-	issued := MustIssue(tb, e.Keys, account, scopes...)
+	issued := keystest.MustIssue(tb, e.store, account, scopes...)
 	return issued.Plaintext, issued.Key.ID
-}
-
-// MustIssue issues a key named "test key" through service, as the operator
-// does, with every scope unless scopes are given.
-func MustIssue(tb testing.TB, service *keys.Service, account string, scopes ...domain.Scope) keys.Issued {
-	tb.Helper()
-	if len(scopes) == 0 {
-		scopes = domain.AllScopes
-	}
-	names := make([]string, len(scopes))
-	for i, s := range scopes {
-		names[i] = string(s)
-	}
-	name := "test key"
-	issued, err := service.Issue(context.Background(), keys.Operator(account), keys.IssueRequest{Name: &name, Scopes: &names})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return issued
 }
 
 // Clock is the rate limiter's clock: the wall clock until Set.

@@ -11,6 +11,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/keys"
+	"github.com/workflowsapi/workflows/internal/keys/keystest"
 	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
 
@@ -20,11 +21,7 @@ func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
 // on store, as every key is made.
 func mustCreateKey(tb testing.TB, store *keysdb.Store, account string) (keys.Key, string) {
 	tb.Helper()
-	name, scopes := "store test", []string{"keys:read"}
-	issued, err := keys.NewService(store, nil).Issue(context.Background(), keys.Operator(account), keys.IssueRequest{Name: &name, Scopes: &scopes})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	issued := keystest.MustIssue(tb, store, account, domain.ScopeKeysRead)
 	return issued.Key, issued.Plaintext
 }
 

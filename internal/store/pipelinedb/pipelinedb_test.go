@@ -15,8 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/workflowsapi/workflows/internal/apikey"
+	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
-	"github.com/workflowsapi/workflows/internal/keys"
+	"github.com/workflowsapi/workflows/internal/keys/keystest"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/store"
 	"github.com/workflowsapi/workflows/internal/store/keysdb"
@@ -235,11 +236,7 @@ func TestKeyUsage(t *testing.T) {
 	keyStore := keysdb.New(table.Client, table.Name)
 	usage := pipelinedb.NewKeyUsage(table.Client, table.Name)
 	now := time.Now()
-	name, scopes := "usage test", []string{"keys:read"}
-	issued, err := keys.NewService(keyStore, nil).Issue(ctx, keys.Operator("acct_e"), keys.IssueRequest{Name: &name, Scopes: &scopes})
-	if err != nil {
-		t.Fatal(err)
-	}
+	issued := keystest.MustIssue(t, keyStore, "acct_e", domain.ScopeKeysRead)
 	plaintext, hash := issued.Plaintext, apikey.Hash(issued.Plaintext)
 
 	t.Run("lastUsedAt is written at most once per interval", func(t *testing.T) {

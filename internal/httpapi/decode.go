@@ -34,6 +34,10 @@ func DecodeJSON(r *http.Request, dst any) error {
 	if err := json.Unmarshal(body, dst, json.RejectUnknownMembers(true)); err != nil {
 		return jsonError(err)
 	}
+	if trimmed := bytes.TrimSpace(body); trimmed[0] != '{' {
+		// null decodes into a struct without error, as nothing at all.
+		return domain.Invalid(domain.FieldError{Field: "body", Message: "must be a JSON object"})
+	}
 	return rejectNullMembers(body)
 }
 

@@ -44,6 +44,8 @@ func TestBodies(t *testing.T) {
 		{"an unknown scope is 400", "application/json", []byte(`{"name":"x","scopes":["runs:write"]}`), 400, "VALIDATION_ERROR", "scopes"},
 		{"no scopes is 400", "application/json", []byte(`{"name":"x","scopes":[]}`), 400, "VALIDATION_ERROR", "scopes"},
 		{"an expiry in the past is 400", "application/json", []byte(`{"name":"x","scopes":["runs:read"],"expiresAt":"2020-01-01T00:00:00Z"}`), 400, "VALIDATION_ERROR", "expiresAt"},
+		{"a body of null is 400", "application/json", []byte(`null`), 400, "VALIDATION_ERROR", "body"},
+		{"a body that is an array is 400", "application/json", []byte(`[]`), 400, "VALIDATION_ERROR", "body"},
 		{"an optional field given as null is 400 naming it", "application/json", []byte(`{"name":"x","scopes":["runs:read"],"expiresAt":null}`), 400, "VALIDATION_ERROR", "expiresAt"},
 		{"a name given twice is 400 naming it", "application/json", []byte(`{"name":"x","scopes":["runs:read"],"name":"y"}`), 400, "VALIDATION_ERROR", "name"},
 		{"a field name in another case is unknown", "application/json", []byte(`{"Name":"x","scopes":["runs:read"]}`), 400, "VALIDATION_ERROR", "Name"},

@@ -1,0 +1,63 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+)
+
+// FromEnv is the Sealer the environment asks for. With KMS_KEY_ID set (what
+// the stack gives the functions that seal or open) it is KMS under that key,
+// at KMS_ENDPOINT if set (moto in tests), else wherever the SDK resolves KMS,
+// which honours AWS_ENDPOINT_URL_KMS. Without it, it is the local key under
+// localDir (the local gateway passes .data/); an empty localDir is then an
+// error, so a deployed function missing KMS_KEY_ID fails at start instead of
+// sealing with a key on a Lambda's disk.
+func FromEnv(ctx context.Context, localDir string) (Sealer, error) {
+	keyID := os.Getenv("KMS_KEY_ID")
+	if keyID == "" {
+		if localDir == "" {
+			return nil, errors.New("secrets: KMS_KEY_ID is not set and no local key directory was given")
+		}
+		return NewLocal(localDir)
+	}
+	client, err := NewKMSClient(ctx, os.Getenv("KMS_ENDPOINT"))
+	if err != nil {
+		return nil, err
+	}
+	return NewKMS(client, keyID), nil
+}
+
+// localRegion and the fixed credentials below are what a local KMS endpoint
+// (moto) is signed with when the environment has none, as store does for
+// dynalite.
+const localRegion = "us-east-1"
+
+// NewKMSClient builds a KMS client from the environment, at endpoint if it is
+// not empty. Against a custom endpoint with no credentials or region in the
+// environment it uses fixed local ones, which moto accepts.
+func NewKMSClient(ctx context.Context, endpoint string, optFns ...func(*kms.Options)) (*kms.Client, error) {
+	var loadOpts []func(*config.LoadOptions) error
+	if endpoint != "" {
+		if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
+			loadOpts = append(loadOpts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
+		}
+		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+			loadOpts = append(loadOpts, config.WithRegion(localRegion))
+		}
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: load AWS config: %w", err)
+	}
+	if endpoint != "" {
+		optFns = append([]func(*kms.Options){func(o *kms.Options) { o.BaseEndpoint = aws.String(endpoint) }}, optFns...)
+	}
+	return kms.NewFromConfig(awsCfg, optFns...), nil
+}

@@ -1,0 +1,181 @@
+package secrets
+
+import (
+	"context"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// LocalKEKFile is the name of the local key-wrapping key in NewLocal's dir.
+const LocalKEKFile = "local-kek"
+
+// localKeyIDPrefix starts the KeyID of everything a Local sealed.
+const localKeyIDPrefix = "local:"
+
+// Local is the Sealer of local mode: the data key of each secret is wrapped
+// with AES-256-GCM under a key-wrapping key (KEK) kept in a file, in place of
+// KMS. It is safe for concurrent use.
+type Local struct {
+	kek   cipher.AEAD
+	keyID string
+}
+
+// NewLocal opens the key-wrapping key <dir>/local-kek, creating dir (0700)
+// and the key (32 random bytes, mode 0600) if they do not exist yet.
+//
+// An existing key file whose mode allows more than 0600 (anything for group
+// or others, or execute) is refused, not fixed: a key that others could read
+// may have been copied already, which narrowing the mode now would hide. The
+// error says how to proceed (chmod 600 to keep it, or remove it and lose what
+// it sealed).
+//
+// Losing the file loses every secret sealed under it; that is local mode's
+// trade for needing no AWS account.
+func NewLocal(dir string) (*Local, error) {
+	if dir == "" {
+		return nil, errors.New("secrets: NewLocal needs a directory for the local key")
+	}
+	kek, err := loadOrCreateKEK(filepath.Join(dir, LocalKEKFile))
+	if err != nil {
+		return nil, err
+	}
+	defer clear(kek)
+	aead, err := newGCM(kek)
+	if err != nil {
+		return nil, err
+	}
+	// The KeyID tells keys apart without revealing them: an HMAC under the
+	// key itself, truncated, as key check values are.
+	mac := hmac.New(sha256.New, kek)
+	mac.Write([]byte("workflows-secrets local key id"))
+	return &Local{kek: aead, keyID: localKeyIDPrefix + hex.EncodeToString(mac.Sum(nil)[:8])}, nil
+}
+
+// Seal encrypts plaintext under a fresh data key wrapped by the local key.
+func (l *Local) Seal(ctx context.Context, plaintext []byte, encCtx map[string]string) (Sealed, error) {
+	return seal(ctx, l, plaintext, encCtx)
+}
+
+// Open decrypts what Seal of this key sealed with the same context.
+func (l *Local) Open(ctx context.Context, s Sealed, encCtx map[string]string) ([]byte, error) {
+	return open(ctx, l, s, encCtx)
+}
+
+// KeyID is the id every Sealed of this key carries.
+func (l *Local) KeyID() string { return l.keyID }
+
+// newDataKey makes a random data key and wraps it as nonce || AES-GCM(KEK),
+// with the context bound as additional data, as KMS binds it to its blob.
+func (l *Local) newDataKey(_ context.Context, encCtx map[string]string) (key, wrapped []byte, keyID string, err error) {
+	key = make([]byte, dataKeySize)
+	_, _ = rand.Read(key)
+	nonce := make([]byte, nonceSize, nonceSize+dataKeySize+tagSize)
+	_, _ = rand.Read(nonce)
+	wrapped = l.kek.Seal(nonce, nonce, key, aad(purposeLocalWrap, encCtx))
+	return key, wrapped, l.keyID, nil
+}
+
+func (l *Local) unwrap(_ context.Context, s Sealed, encCtx map[string]string) ([]byte, error) {
+	if s.KeyID != l.keyID || len(s.WrappedKey) != nonceSize+dataKeySize+tagSize {
+		return nil, ErrOpen
+	}
+	key, err := l.kek.Open(nil, s.WrappedKey[:nonceSize], s.WrappedKey[nonceSize:], aad(purposeLocalWrap, encCtx))
+	if err != nil {
+		return nil, ErrOpen
+	}
+	return key, nil
+}
+
+// loadOrCreateKEK reads the key at path or creates it. Creation writes a
+// temporary file and links it into place, so two processes starting at once
+// (the local gateway and wfctl) end up with one key, and no reader ever sees
+// a half-written one.
+func loadOrCreateKEK(path string) ([]byte, error) {
+	for range 3 {
+		kek, err := readKEK(path)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return kek, err
+		}
+		err = createKEK(path)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		// Created, or another process created it first: read it back.
+	}
+	return nil, fmt.Errorf("secrets: %s keeps disappearing", path)
+}
+
+func readKEK(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("secrets: %s is not a regular file", path)
+	}
+	if perm := info.Mode().Perm(); perm&^0o600 != 0 {
+		return nil, fmt.Errorf("secrets: %s has mode %04o, wider than 0600: others may have read the key; "+
+			"run `chmod 600 %s` to keep using it, or remove it to start over (what it sealed is then lost)", path, perm, path)
+	}
+	// One byte more than a key, to notice a file that is too long.
+	kek, err := io.ReadAll(io.LimitReader(f, dataKeySize+1))
+	if err != nil {
+		return nil, fmt.Errorf("secrets: read %s: %w", path, err)
+	}
+	if len(kek) != dataKeySize {
+		clear(kek)
+		return nil, fmt.Errorf("secrets: %s is not a %d-byte key", path, dataKeySize)
+	}
+	return kek, nil
+}
+
+func createKEK(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+LocalKEKFile+"-*") // created 0600
+	if err != nil {
+		return fmt.Errorf("secrets: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	kek := make([]byte, dataKeySize)
+	defer clear(kek)
+	_, _ = rand.Read(kek)
+	_, err = tmp.Write(kek)
+	if err == nil {
+		err = tmp.Chmod(0o600) // CreateTemp's mode already; said again so the file's mode never depends on it
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("secrets: write %s: %w", path, err)
+	}
+	// Link fails with ErrExist if the key appeared meanwhile, and never
+	// replaces it: a key once used is never overwritten.
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return fmt.Errorf("secrets: %w", err)
+	}
+	return nil
+}

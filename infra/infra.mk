@@ -2,10 +2,13 @@
 # every path here is relative to the repository root, where make runs.
 #
 #   make lambdas     build every function's bootstrap into bin/<function>/
-#   make synth       write the CDK stack's template to infra/cdk.out/
-#   make infra-test  gofmt, vet, staticcheck and the tests of the infra module,
-#                    cdk synth, cfn-lint on both templates, sam validate --lint
-#                    and sam build
+#   make synth       write the CDK stack's template to infra/cdk.out/ (cdk-nag's
+#                    AwsSolutions and Serverless packs run in it; an
+#                    unsuppressed error fails it)
+#   make infra-test  gofmt, vet, staticcheck and the tests of the infra module
+#                    (which run cdk-nag on every stage they synthesize), cdk
+#                    synth, cfn-lint on both templates, sam validate --lint and
+#                    sam build
 #   make lambda-startup  each bootstrap's size and start-up time under the
 #                    Lambda Runtime Interface Emulator (docs/performance.md)
 #

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,6 +25,8 @@ var samTemplatePath = filepath.Join("..", "..", "template.yaml")
 // samTemplate is template.yaml before the SAM transform: what a person edits.
 type samTemplate struct {
 	Parameters map[string]map[string]any
+	Conditions map[string]any
+	Globals    map[string]map[string]any
 	Resources  map[string]resource
 }
 
@@ -322,9 +325,15 @@ func TestDriftTemplateYAMLHasTheGatewayResponsesAnd405s(t *testing.T) {
 			t.Errorf("%s: body %v, want %s", gr.Type, body, gr.Body())
 		}
 		headers, _ := r["ResponseParameters"].(map[string]any)["Headers"].(map[string]any)
-		for name, value := range gatewayresponse.Headers {
+		want := gr.ResponseHeaders()
+		for name, value := range want {
 			if headers[name] != value {
 				t.Errorf("%s: header %s = %v, want %s", gr.Type, name, headers[name], value)
+			}
+		}
+		for name := range headers {
+			if _, ok := want[name]; !ok {
+				t.Errorf("%s: header %s, which the stack's response does not have", gr.Type, name)
 			}
 		}
 	}
@@ -374,4 +383,257 @@ func constructName(function string) string {
 		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
 	}
 	return b.String()
+}
+
+// samFunction is a function of template.yaml as SAM deploys it: Globals'
+// Function section with the function's own properties over it (maps, such
+// as Environment's variables, merged key by key).
+func (t *samTemplate) samFunction(r resource) map[string]any {
+	return mergedSAM(t.Globals["Function"], r.Properties).(map[string]any)
+}
+
+func mergedSAM(global, own any) any {
+	g, gok := global.(map[string]any)
+	o, ook := own.(map[string]any)
+	if !gok || !ook {
+		if own != nil {
+			return own
+		}
+		return global
+	}
+	out := map[string]any{}
+	for k, v := range g {
+		out[k] = v
+	}
+	for k, v := range o {
+		out[k] = mergedSAM(g[k], v)
+	}
+	return out
+}
+
+// resolved replaces template.yaml's references to its parameters with their
+// defaults (a Number's as a number), ${Param} in a !Sub too, and a reference
+// to a resource with "ref:<type>": what the stack would deploy with no
+// parameter given, comparable with the synthesized template, where
+// resolvedCDK does the same for the stack's references.
+func (t *samTemplate) resolved(v any) any {
+	return resolveRefs(v, func(id string) (any, bool) {
+		if p, ok := t.Parameters[id]; ok {
+			if p["Type"] == "Number" {
+				n, _ := strconv.ParseFloat(fmt.Sprint(p["Default"]), 64)
+				return n, true
+			}
+			return fmt.Sprint(p["Default"]), true
+		}
+		if r, ok := t.Resources[id]; ok {
+			return "ref:" + strings.Replace(r.Type, "AWS::Serverless::SimpleTable", "AWS::DynamoDB::Table", 1), true
+		}
+		return nil, false
+	})
+}
+
+func (t *cfnTemplate) resolvedCDK(v any) any {
+	return resolveRefs(v, func(id string) (any, bool) {
+		if r, ok := t.Resources[id]; ok {
+			return "ref:" + r.Type, true
+		}
+		return nil, false
+	})
+}
+
+func resolveRefs(v any, lookup func(id string) (any, bool)) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if ref, ok := v["Ref"].(string); ok && len(v) == 1 {
+			if resolved, ok := lookup(ref); ok {
+				return resolved
+			}
+		}
+		if sub, ok := v["Fn::Sub"].(string); ok && len(v) == 1 {
+			return subPattern.ReplaceAllStringFunc(sub, func(m string) string {
+				if resolved, ok := lookup(m[2 : len(m)-1]); ok {
+					return fmt.Sprint(resolved)
+				}
+				return m
+			})
+		}
+		out := map[string]any{}
+		for k, e := range v {
+			out[k] = resolveRefs(e, lookup)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = resolveRefs(e, lookup)
+		}
+		return out
+	}
+	return v
+}
+
+var subPattern = regexp.MustCompile(`\$\{[A-Za-z0-9:.]+\}`)
+
+// functionSettings are the properties of a function both templates set and
+// must agree on. Code, role, name and log group differ by nature.
+var functionSettings = []string{"Runtime", "Handler", "Architectures", "MemorySize", "Timeout", "TracingConfig", "LoggingConfig", "Environment"}
+
+// cdkFunctionSettings is a synthesized function's functionSettings.
+func (t *cfnTemplate) cdkFunctionSettings(p map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, key := range functionSettings {
+		if v, ok := p[key]; ok {
+			out[key] = t.resolvedCDK(v)
+		}
+	}
+	if logging, ok := out["LoggingConfig"].(map[string]any); ok {
+		delete(logging, "LogGroup") // each function's own; SAM makes one by name
+	}
+	return out
+}
+
+// samFunctionSettings is a template.yaml function's functionSettings, in
+// the names the synthesized template uses (SAM's Tracing is the function's
+// TracingConfig).
+func (t *samTemplate) samFunctionSettings(p map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, key := range functionSettings {
+		if v, ok := p[key]; ok {
+			out[key] = t.resolved(v)
+		}
+	}
+	if tracing, ok := p["Tracing"]; ok {
+		out["TracingConfig"] = map[string]any{"Mode": tracing}
+	}
+	// DYNAMODB_ENDPOINT is declared, empty, only so that `sam local` can
+	// set it (--env-vars); empty is DynamoDB itself, as in the stack.
+	if env, ok := out["Environment"].(map[string]any)["Variables"].(map[string]any); ok {
+		if endpoint, declared := env["DYNAMODB_ENDPOINT"]; declared && endpoint == "" {
+			delete(env, "DYNAMODB_ENDPOINT")
+		}
+	}
+	return out
+}
+
+// Every function of template.yaml runs as the stack's does: runtime,
+// architecture, memory, timeout, tracing, log format and level, and every
+// environment variable, with template.yaml's parameters at their defaults
+// and the stack's settings at theirs.
+func TestDriftTemplateYAMLFunctionsRunAsTheStacks(t *testing.T) {
+	sam := mustReadSAMTemplate(t)
+	tpl := MustSynthesize(t, devStage)
+	cdk := map[string]map[string]any{}
+	for id, name := range tpl.functionNames(t, devStage) {
+		cdk[name] = tpl.cdkFunctionSettings(tpl.Resources[id].Properties)
+	}
+	for id, r := range sam.Resources {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		name := samFunctionName(t, id, r)
+		want, ok := cdk[name]
+		if !ok {
+			continue // TestDriftTemplateYAMLHasTheStacksFunctionsAndActions reports it
+		}
+		got := sam.samFunctionSettings(sam.samFunction(r))
+		for _, key := range functionSettings {
+			if !jsonEqual(t, got[key], want[key]) {
+				t.Errorf("%s: %s is %s in template.yaml, %s in the stack", name, key, mustJSON(t, got[key]), mustJSON(t, want[key]))
+			}
+		}
+	}
+}
+
+// tableSettings are the table's properties both templates must agree on.
+// Deletion protection is the stage's (stage.go), not the table's.
+var tableSettings = []string{"AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode", "PointInTimeRecoverySpecification", "TimeToLiveSpecification"}
+
+func TestDriftTemplateYAMLTableIsTheStacks(t *testing.T) {
+	sam := mustReadSAMTemplate(t)
+	tpl := MustSynthesize(t, devStage)
+	tables := tpl.resourcesOfType("AWS::DynamoDB::Table")
+	want := tables[onlyKey(tables)].Properties
+	var got map[string]any
+	for _, r := range sam.Resources {
+		if r.Type == "AWS::DynamoDB::Table" {
+			got = r.Properties
+		}
+	}
+	if got == nil {
+		t.Fatal("template.yaml has no AWS::DynamoDB::Table")
+	}
+	byName := func(v any) any { // attribute definitions in any order
+		list, _ := v.([]any)
+		list = slices.Clone(list)
+		slices.SortFunc(list, func(a, b any) int {
+			return strings.Compare(fmt.Sprint(a.(map[string]any)["AttributeName"]), fmt.Sprint(b.(map[string]any)["AttributeName"]))
+		})
+		return list
+	}
+	for _, key := range tableSettings {
+		g, w := got[key], want[key]
+		if key == "AttributeDefinitions" {
+			g, w = byName(g), byName(w)
+		}
+		if !jsonEqual(t, g, w) {
+			t.Errorf("table %s is %s in template.yaml, %s in the stack", key, mustJSON(t, g), mustJSON(t, w))
+		}
+	}
+}
+
+// The stage's throttle: template.yaml's parameters default to the stack's
+// defaults and are what the stage's method settings use.
+func TestDriftTemplateYAMLThrottlesTheStageAsTheStack(t *testing.T) {
+	sam := mustReadSAMTemplate(t)
+	settings, _ := sam.Resources["Api"].Properties["MethodSettings"].([]any)
+	var all map[string]any
+	for _, s := range settings {
+		if m := s.(map[string]any); m["HttpMethod"] == "*" && m["ResourcePath"] == "/*" {
+			all = sam.resolved(m).(map[string]any)
+		}
+	}
+	want := MustSynthesize(t, devStage).stageMethodSettings(t)
+	if all == nil {
+		t.Fatal("template.yaml's Api has no method settings for */*")
+	}
+	for _, key := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
+		if all[key] != want[key] {
+			t.Errorf("%s is %v in template.yaml, %v in the stack", key, all[key], want[key])
+		}
+	}
+}
+
+// The firewall: in template.yaml a condition on the Waf parameter (off by
+// default, as the stack's -c waf), with the same rules, answers and limit.
+func TestDriftTemplateYAMLFirewallIsTheStacks(t *testing.T) {
+	sam := mustReadSAMTemplate(t)
+	if got := fmt.Sprint(sam.Parameters["Waf"]["Default"]); got != "false" {
+		t.Errorf("the Waf parameter defaults to %s; the stack has no firewall unless asked", got)
+	}
+	if got := mustJSON(t, sam.Conditions["WafEnabled"]); got != `{"Fn::Equals":[{"Ref":"Waf"},"true"]}` {
+		t.Errorf("condition WafEnabled is %s, want Waf = true", got)
+	}
+	if got := fmt.Sprint(sam.Parameters["WafRateLimit"]["Default"]); got != strconv.Itoa(stack.DefaultWAFRateLimit) {
+		t.Errorf("WafRateLimit defaults to %s, the stack to %d", got, stack.DefaultWAFRateLimit)
+	}
+	acl, association := sam.Resources["Firewall"], sam.Resources["FirewallAssociation"]
+	if acl.Type != "AWS::WAFv2::WebACL" || association.Type != "AWS::WAFv2::WebACLAssociation" ||
+		acl.Condition != "WafEnabled" || association.Condition != "WafEnabled" {
+		t.Fatalf("Firewall (%s, condition %q) and FirewallAssociation (%s, condition %q): want a web ACL and its association, on WafEnabled",
+			acl.Type, acl.Condition, association.Type, association.Condition)
+	}
+	tpl := MustSynthesizeWith(t, stack.Props{Stage: devStage, Edge: stack.Edge{WAF: true}})
+	_, want := firewall(t, tpl)
+	got := sam.resolved(acl.Properties).(map[string]any)
+	for _, key := range []string{"Scope", "DefaultAction", "CustomResponseBodies", "Rules"} {
+		if !jsonEqual(t, got[key], want[key]) {
+			t.Errorf("the firewall's %s is\n%s in template.yaml,\n%s in the stack", key, mustJSON(t, got[key]), mustJSON(t, want[key]))
+		}
+	}
+	if arn := mustJSON(t, association.Properties["ResourceArn"]); !strings.Contains(arn, "/stages/${Api.Stage}") {
+		t.Errorf("the association is on %s, want the Api's stage", arn)
+	}
+	if getAttOf(association.Properties["WebACLArn"], "Arn") != "Firewall" {
+		t.Errorf("the association is of %v, want the Firewall", association.Properties["WebACLArn"])
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
@@ -19,8 +21,30 @@ import (
 // BootstrapName is the executable a provided.al2023 function runs.
 const BootstrapName = "bootstrap"
 
-// The environment the functions read (internal/store, internal/ratelimit).
-const envTableName = "TABLE_NAME"
+// The environment the functions read (internal/store, internal/lambdaapp).
+const (
+	envTableName = "TABLE_NAME"
+	envLogLevel  = "LOG_LEVEL"
+)
+
+// DefaultLogLevel is the functions' application log level unless
+// `-c logLevel=...` says otherwise.
+const DefaultLogLevel = "INFO"
+
+// LogLevels are the levels a deployer may choose: the ones log/slog writes
+// and Lambda's JSON log filter reads.
+var LogLevels = []string{"DEBUG", "INFO", "WARN", "ERROR"}
+
+func logLevelOrDefault(level string) (string, error) {
+	if level == "" {
+		return DefaultLogLevel, nil
+	}
+	upper := strings.ToUpper(level)
+	if !slices.Contains(LogLevels, upper) {
+		return "", fmt.Errorf("stack: log level %q is none of %v", level, LogLevels)
+	}
+	return upper, nil
+}
 
 // Sizes. Go handlers are small and start fast; 256 MB gives a little more
 // CPU than the minimum for the SHA-256 of each key check. The authorizer's
@@ -42,13 +66,13 @@ type apiFunction struct {
 // assetDir/<name>/bootstrap, with a role that may write its own log group,
 // send traces, and call exactly the actions routes.Functions() lists for it
 // (permissions.go).
-func newFunctions(scope constructs.Construct, table awsdynamodb.Table, settings stageSettings, assetDir string) (map[string]*apiFunction, error) {
+func newFunctions(scope constructs.Construct, table awsdynamodb.Table, settings stageSettings, assetDir, logLevel string) (map[string]*apiFunction, error) {
 	functions := map[string]*apiFunction{}
 	for _, spec := range routes.Functions() {
 		if _, seen := functions[spec.Name]; seen {
 			return nil, fmt.Errorf("stack: function %q is listed twice; each route has its own function", spec.Name)
 		}
-		fn, err := newFunction(scope, spec, table, settings, assetDir)
+		fn, err := newFunction(scope, spec, table, settings, assetDir, logLevel)
 		if err != nil {
 			return nil, err
 		}
@@ -57,7 +81,7 @@ func newFunctions(scope constructs.Construct, table awsdynamodb.Table, settings 
 	return functions, nil
 }
 
-func newFunction(scope constructs.Construct, spec routes.Function, table awsdynamodb.Table, settings stageSettings, assetDir string) (*apiFunction, error) {
+func newFunction(scope constructs.Construct, spec routes.Function, table awsdynamodb.Table, settings stageSettings, assetDir, logLevel string) (*apiFunction, error) {
 	name := spec.Name
 	grants, err := grantsFor(spec, table)
 	if err != nil {
@@ -100,8 +124,16 @@ func newFunction(scope constructs.Construct, spec routes.Function, table awsdyna
 		Role:         role,
 		LogGroup:     logGroup,
 		Tracing:      awslambda.Tracing_ACTIVE,
+		// The functions write JSON lines (log/slog); in Lambda's JSON format
+		// the platform's own lines are JSON too, and Lambda drops
+		// application lines below the level before they are stored.
+		LoggingFormat:         awslambda.LoggingFormat_JSON,
+		ApplicationLogLevelV2: awslambda.ApplicationLogLevel(logLevel),
 		Environment: &map[string]*string{
 			envTableName: table.TableName(),
+			// The process logs at the same level (lambdaapp.LogLevel), so
+			// it does not build lines Lambda would drop.
+			envLogLevel: jsii.String(logLevel),
 		},
 	})
 	return &apiFunction{name: name, function: function, logGroup: logGroup}, nil

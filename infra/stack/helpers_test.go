@@ -20,11 +20,15 @@ import (
 	"github.com/workflowsapi/workflows/internal/routes"
 )
 
-// cfnTemplate is a synthesized template as plain JSON values.
+// cfnTemplate is a synthesized template as plain JSON values, with what
+// cdk-nag found in it.
 type cfnTemplate struct {
 	assertions assertions.Template
 	Resources  map[string]resource
 	Parameters map[string]map[string]any
+	// nagErrors and nagWarnings are cdk-nag's findings (AwsSolutions and
+	// Serverless) that no suppression covers, as "path: message".
+	nagErrors, nagWarnings []string
 }
 
 type resource struct {
@@ -32,6 +36,8 @@ type resource struct {
 	Properties     map[string]any
 	DeletionPolicy string
 	Metadata       map[string]any
+	DependsOn      []string
+	Condition      string
 }
 
 var (
@@ -49,25 +55,63 @@ func MustSynthesize(tb testing.TB, stage string) *cfnTemplate {
 // MustSynthesizeWith returns the stack's template for props, synthesizing it
 // once per props and test binary: a synth takes seconds. The function code
 // comes from empty placeholder binaries, so the tests need no `make lambdas`.
+//
+// Every synthesis runs cdk-nag's AwsSolutions and Serverless packs, as
+// `cdk synth` does (stack.AddRuleChecks), and fails the test on any error
+// they report that no suppression covers: whichever stage or settings a
+// test synthesizes is checked.
 func MustSynthesizeWith(tb testing.TB, props stack.Props) *cfnTemplate {
 	tb.Helper()
 	props.LambdaAssetDir = placeholderAssets(tb)
-	key := fmt.Sprintf("%s/%d", props.Stage, props.AuthorizerCacheSeconds)
+	key := fmt.Sprintf("%s/%d/%+v/%s", props.Stage, props.AuthorizerCacheSeconds, props.Edge, props.LogLevel)
 	synthMu.Lock()
 	defer synthMu.Unlock()
-	if t, ok := synthCache[key]; ok {
-		return t
+	t, ok := synthCache[key]
+	if !ok {
+		app := awscdk.NewApp(&awscdk.AppProps{Context: &stack.FeatureFlags})
+		s, err := stack.NewWorkflowsStack(app, "Workflows-"+props.Stage, &props)
+		if err != nil {
+			tb.Fatalf("NewWorkflowsStack(%+v): %v", props, err)
+		}
+		stack.AddRuleChecks(app)
+		tpl := assertions.Template_FromStack(s, nil)
+		t = &cfnTemplate{assertions: tpl}
+		mustRemarshal(tb, *tpl.ToJSON(), t)
+		annotations := assertions.Annotations_FromStack(s)
+		t.nagErrors = findings(annotations.FindError(jsii.String("*"), assertions.Match_AnyValue()))
+		t.nagWarnings = findings(annotations.FindWarning(jsii.String("*"), assertions.Match_AnyValue()))
+		synthCache[key] = t
 	}
-	app := awscdk.NewApp(&awscdk.AppProps{Context: &stack.FeatureFlags})
-	s, err := stack.NewWorkflowsStack(app, "Workflows-"+props.Stage, &props)
-	if err != nil {
-		tb.Fatalf("NewWorkflowsStack(%+v): %v", props, err)
+	if len(t.nagErrors) > 0 {
+		tb.Fatalf("cdk-nag reports %d unsuppressed errors on %s: fix them, or suppress each with its reason (stack/nag.go):\n%s",
+			len(t.nagErrors), key, strings.Join(t.nagErrors, "\n"))
 	}
-	tpl := assertions.Template_FromStack(s, nil)
-	t := &cfnTemplate{assertions: tpl}
-	mustRemarshal(tb, *tpl.ToJSON(), t)
-	synthCache[key] = t
 	return t
+}
+
+// findings turns synthesis messages into "path: message" lines, sorted.
+// They are read through their JSON form: the Go fields of cxapi's message
+// type are marked deprecated (it moved to another package), the JSON is not.
+func findings(messages any) []string {
+	b, err := json.Marshal(messages)
+	if err != nil {
+		panic(err)
+	}
+	var decoded []struct {
+		ID    string `json:"id"`
+		Entry struct {
+			Data any `json:"data"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(b, &decoded); err != nil {
+		panic(err)
+	}
+	var out []string
+	for _, m := range decoded {
+		out = append(out, fmt.Sprintf("%s: %v", m.ID, m.Entry.Data))
+	}
+	slices.Sort(out)
+	return out
 }
 
 var (

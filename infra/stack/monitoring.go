@@ -7,6 +7,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -25,6 +27,19 @@ const (
 	// metricsPerAlarm is CloudWatch's hard limit of metrics in one metric
 	// math alarm.
 	metricsPerAlarm = 10
+	// latencyP99ThresholdMs is the stage's p99 latency (from the request's
+	// arrival to the answer, the authorizer included) that pages someone.
+	// A warm authenticated request takes tens of milliseconds and a cold
+	// start of both Lambdas a few hundred; the route functions give up
+	// after 8 s. Below serverErrorMinRequests requests the p99 is a single
+	// request's latency, and counts as 0.
+	latencyP99ThresholdMs = 2000
+	// tableThrottleThreshold is how many throttled reads and writes of the
+	// table in five minutes page someone. The limiter answers a key whose
+	// counter DynamoDB throttles with 429, so a throttle is seen by a
+	// caller: either one key hammers its counter, or the table is short of
+	// capacity.
+	tableThrottleThreshold = 1
 )
 
 // CustomMetricNamespace holds the metrics the stack derives from logs.
@@ -45,7 +60,21 @@ type monitoring struct {
 func newMonitoring(scope constructs.Construct, settings stageSettings) *monitoring {
 	topic := awssns.NewTopic(scope, jsii.String("AlarmTopic"), &awssns.TopicProps{
 		DisplayName: jsii.String("Workflows API " + settings.name + " alarms"),
+		// The topic's policy refuses publishing without TLS.
+		EnforceSSL: jsii.Bool(true),
 	})
+	// With a policy of its own the topic no longer has SNS's default one,
+	// which let the account's alarms publish: say so explicitly, for this
+	// account's alarms only.
+	topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("AlarmsOfThisAccountPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  jsii.Strings(*topic.TopicArn()),
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+		},
+	}))
 	return &monitoring{scope: scope, settings: settings, topic: topic}
 }
 
@@ -103,9 +132,39 @@ func (m *monitoring) watchAPI(a *api) {
 		Statistic:     jsii.String("Sum"),
 		Period:        period(),
 	})
+	latency := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String(fmt.Sprintf("IF(requests >= %d, p99, 0)", serverErrorMinRequests)),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"p99":      stage.MetricLatency(&awscloudwatch.MetricOptions{Statistic: jsii.String("p99"), Period: period()}),
+			"requests": stage.MetricCount(sum),
+		},
+		Label:  jsii.String("p99 latency (ms)"),
+		Period: period(),
+	})
+	m.alarm("ApiLatencyP99Alarm",
+		fmt.Sprintf("The %s stage's p99 latency is over %d ms", m.settings.name, latencyP99ThresholdMs),
+		latency, latencyP99ThresholdMs, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD)
+
 	m.alarm("AuthorizerFailureAlarm",
 		"The key authorizer failed (requests answered "+strings.Join(authorizerFailureResponseTypes, " or ")+")",
 		failures, 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+}
+
+// watchTable alarms when DynamoDB throttles reads or writes of the table.
+func (m *monitoring) watchTable(table awsdynamodb.Table) {
+	sum := &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period()}
+	throttled := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String("FILL(reads, 0) + FILL(writes, 0)"),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"reads":  table.Metric(jsii.String("ReadThrottleEvents"), sum),
+			"writes": table.Metric(jsii.String("WriteThrottleEvents"), sum),
+		},
+		Label:  jsii.String("Throttled reads and writes"),
+		Period: period(),
+	})
+	m.alarm("TableThrottleAlarm",
+		"DynamoDB throttled reads or writes of the "+m.settings.name+" table",
+		throttled, tableThrottleThreshold, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
 }
 
 // watchThrottles alarms when Lambda throttles any of the functions. A math

@@ -40,7 +40,8 @@ var FeatureFlags = map[string]any{
 	"@aws-cdk/core:enablePartitionLiterals": true,
 }
 
-// Props configures the stack.
+// Props configures the stack. Zero values take the documented defaults
+// (edge.go, functions.go); PropsFromContext reads them from `cdk -c`.
 type Props struct {
 	awscdk.StackProps
 	// Stage names the deployment (dev, staging, prod, dev-<name>). Stages
@@ -52,6 +53,11 @@ type Props struct {
 	// AuthorizerCacheSeconds is the authorizer's result cache TTL, 0 to
 	// MaxAuthorizerCacheSeconds; see AuthorizerCacheContext.
 	AuthorizerCacheSeconds int
+	// Edge is the stage's throttle and the optional firewall (edge.go).
+	Edge Edge
+	// LogLevel is the functions' application log level (DEBUG, INFO, WARN,
+	// ERROR); "" is DefaultLogLevel.
+	LogLevel string
 }
 
 // NewWorkflowsStack builds the stack. It fails when a function of
@@ -65,6 +71,14 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 	if props.AuthorizerCacheSeconds < 0 || props.AuthorizerCacheSeconds > MaxAuthorizerCacheSeconds {
 		return nil, fmt.Errorf("stack: the authorizer cache TTL must be 0 to %d seconds, not %d", MaxAuthorizerCacheSeconds, props.AuthorizerCacheSeconds)
 	}
+	edge, err := props.Edge.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	logLevel, err := logLevelOrDefault(props.LogLevel)
+	if err != nil {
+		return nil, err
+	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	awscdk.Tags_Of(stack).Add(jsii.String("project"), jsii.String("workflows-api"), nil)
 	awscdk.Tags_Of(stack).Add(jsii.String("stage"), jsii.String(settings.name), nil)
@@ -73,22 +87,27 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 	if err != nil {
 		return nil, err
 	}
-	functions, err := newFunctions(stack, table, settings, props.LambdaAssetDir)
+	functions, err := newFunctions(stack, table, settings, props.LambdaAssetDir, logLevel)
 	if err != nil {
 		return nil, err
 	}
-	restAPI, err := newAPI(stack, functions, props.AuthorizerCacheSeconds, settings)
+	restAPI, err := newAPI(stack, functions, props.AuthorizerCacheSeconds, settings, edge)
 	if err != nil {
 		return nil, err
+	}
+	if edge.WAF {
+		newFirewall(stack, restAPI, settings, edge)
 	}
 
 	alarms := newMonitoring(stack, settings)
 	alarms.watchAPI(restAPI)
+	alarms.watchTable(table)
 	watched := make([]*apiFunction, 0, len(functions))
 	for _, fn := range routes.Functions() {
 		watched = append(watched, functions[fn.Name])
 	}
 	alarms.watchThrottles(watched)
+	suppressFindings(restAPI, watched)
 
 	// Runs join here, in the change that brings their code (DESIGN.md): the
 	// Standard state machine that drives every run through the runner

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/workflowsapi/workflows/infra/stack"
+	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/gatewayresponse"
 	"github.com/workflowsapi/workflows/internal/routes"
 	"github.com/workflowsapi/workflows/internal/store"
@@ -160,6 +161,13 @@ func TestEachGatewayResponseAnswersInTheEnvelope(t *testing.T) {
 			if got := params["gatewayresponse.header.X-Request-Id"]; got != "context.requestId" {
 				t.Errorf("X-Request-Id header %v, want context.requestId", got)
 			}
+			want := map[string]any{}
+			for name, value := range gr.ResponseHeaders() {
+				want["gatewayresponse.header."+name] = value
+			}
+			if !jsonEqual(t, params, want) {
+				t.Errorf("headers %v, want %v", params, want)
+			}
 			// API Gateway runs response templates through VTL, where $ and #
 			// are syntax: a body must not contain them.
 			if strings.ContainsAny(gr.Body(), "$#") {
@@ -167,6 +175,83 @@ func TestEachGatewayResponseAnswersInTheEnvelope(t *testing.T) {
 			}
 		})
 	}
+}
+
+// What API Gateway answers on its own, spelled out here rather than derived
+// from gatewayresponse.All: an authorizer that errors (API Gateway's
+// AUTHORIZER_CONFIGURATION_ERROR) is the same 503 as one that fails, the
+// stage's throttle and the firewall answer in the contract's envelope, and
+// DEFAULT_4XX does not call what it catches a validation error.
+func TestTheGatewayAnswersItsOwnRefusalsInTheContract(t *testing.T) {
+	for _, stage := range []string{devStage, "prod"} {
+		t.Run(stage, func(t *testing.T) {
+			tpl := MustSynthesize(t, stage)
+			byType := map[string]map[string]any{}
+			for _, r := range tpl.resourcesOfType("AWS::ApiGateway::GatewayResponse") {
+				byType[r.Properties["ResponseType"].(string)] = r.Properties
+			}
+			answer := func(typ string) (status, code, message string, headers map[string]any) {
+				p, ok := byType[typ]
+				if !ok {
+					t.Errorf("no %s gateway response: API Gateway answers it with its own body", typ)
+					return "", "", "", nil
+				}
+				var body struct {
+					Success bool
+					Error   struct{ Code, Message string }
+				}
+				if err := json.Unmarshal([]byte(p["ResponseTemplates"].(map[string]any)["application/json"].(string)), &body); err != nil {
+					t.Errorf("%s: body is not JSON: %v", typ, err)
+				}
+				status, _ = p["StatusCode"].(string)
+				headers, _ = p["ResponseParameters"].(map[string]any)
+				return status, body.Error.Code, body.Error.Message, headers
+			}
+
+			failStatus, failCode, failMessage, _ := answer("AUTHORIZER_FAILURE")
+			status, code, message, _ := answer("AUTHORIZER_CONFIGURATION_ERROR")
+			if failStatus != "503" || status != failStatus || code != failCode || message != failMessage {
+				t.Errorf("AUTHORIZER_CONFIGURATION_ERROR answers %s %s %q, want AUTHORIZER_FAILURE's 503 %s %q",
+					status, code, message, failCode, failMessage)
+			}
+
+			status, code, message, headers := answer("THROTTLED")
+			if status != "429" || code != "RATE_LIMITED" || !strings.HasPrefix(message, "Rate limit exceeded.") {
+				t.Errorf("THROTTLED answers %s %s %q, want 429 RATE_LIMITED with the seed's \"Rate limit exceeded.\"", status, code, message)
+			}
+			if headers["gatewayresponse.header.Retry-After"] != "'1'" {
+				t.Errorf("THROTTLED carries Retry-After %v, want '1' (the stage's bucket refills every second)", headers["gatewayresponse.header.Retry-After"])
+			}
+			for name := range headers {
+				if strings.Contains(name, "RateLimit") {
+					t.Errorf("THROTTLED carries %s, which only the function knows", name)
+				}
+			}
+
+			if status, code, _, _ := answer("WAF_FILTERED"); status != "403" || code != "FORBIDDEN" {
+				t.Errorf("WAF_FILTERED answers %s %s, want 403 FORBIDDEN", status, code)
+			}
+			if status, code, _, _ := answer("RESOURCE_NOT_FOUND"); status != "404" || code != "NOT_FOUND" {
+				t.Errorf("RESOURCE_NOT_FOUND answers %s %s, want 404 NOT_FOUND", status, code)
+			}
+			status, code, _, _ = answer("DEFAULT_4XX")
+			if code == "VALIDATION_ERROR" {
+				t.Error("DEFAULT_4XX claims VALIDATION_ERROR for refusals that are not one")
+			}
+			if status == "" || domain.Code(code).Status() != mustAtoi(t, status) {
+				t.Errorf("DEFAULT_4XX answers %q with %s, whose status is %d: code and status disagree", status, code, domain.Code(code).Status())
+			}
+		})
+	}
+}
+
+func mustAtoi(tb testing.TB, s string) int {
+	tb.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		tb.Errorf("%q is not a number", s)
+	}
+	return n
 }
 
 func TestAKnownPathAnswersAnUnknownMethodWith405WithoutALambda(t *testing.T) {
@@ -506,6 +591,10 @@ func TestTheStackRefusesWhatItCannotDeploy(t *testing.T) {
 		{"functions that were not built", stack.Props{Stage: devStage, LambdaAssetDir: t.TempDir()}, "make lambdas"},
 		{"a cache longer than API Gateway allows", stack.Props{Stage: devStage, LambdaAssetDir: placeholderAssets(t), AuthorizerCacheSeconds: stack.MaxAuthorizerCacheSeconds + 1}, "cache"},
 		{"a negative cache", stack.Props{Stage: devStage, LambdaAssetDir: placeholderAssets(t), AuthorizerCacheSeconds: -1}, "cache"},
+		{"a throttle rate below one a second", stack.Props{Stage: devStage, LambdaAssetDir: placeholderAssets(t), Edge: stack.Edge{ThrottleRateLimit: -5}}, "throttle rate"},
+		{"a burst over API Gateway's", stack.Props{Stage: devStage, LambdaAssetDir: placeholderAssets(t), Edge: stack.Edge{ThrottleBurstLimit: 5001}}, "throttle burst"},
+		{"a firewall limit below WAF's", stack.Props{Stage: devStage, LambdaAssetDir: placeholderAssets(t), Edge: stack.Edge{WAF: true, WAFRateLimit: 10}}, "firewall"},
+		{"a log level slog does not write", stack.Props{Stage: devStage, LambdaAssetDir: placeholderAssets(t), LogLevel: "TRACE"}, "log level"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			app := awscdk.NewApp(nil)

@@ -56,7 +56,8 @@ func New(keys KeyLookup, now func() time.Time, logger *slog.Logger) *Authorizer 
 // Handle is the Lambda handler. A missing, malformed, unknown, revoked or
 // expired key gets ErrUnauthorized; a malformed one (including a bad
 // checksum) is turned away before any store read. A store that cannot be read
-// gets a plain error, which API Gateway answers as AUTHORIZER_FAILURE:
+// gets a plain error, which API Gateway answers as
+// AUTHORIZER_CONFIGURATION_ERROR, mapped to the same 503 as AUTHORIZER_FAILURE:
 // authentication fails closed.
 func (a *Authorizer) Handle(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
 	log := a.logger.With("request_id", req.RequestContext.RequestID)

@@ -93,7 +93,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// authenticated: a stranger cannot make this process hold 10 MB.
 	body, err := io.ReadAll(io.LimitReader(r.Body, httpapi.DefaultMaxBodyBytes+1))
 	if err != nil {
-		writeGatewayResponse(w, gatewayresponse.Default4XX, http.StatusBadRequest)
+		writeGatewayResponse(w, gatewayresponse.BadRequestBody, 0)
 		return
 	}
 
@@ -145,7 +145,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		case err != nil:
 			log.Error("authorizer failed", "error", err)
-			writeGatewayResponse(w, gatewayresponse.AuthorizerFailure, 0)
+			// API Gateway calls an authorizer that returned an error an
+			// AUTHORIZER_CONFIGURATION_ERROR.
+			writeGatewayResponse(w, gatewayresponse.AuthorizerConfigurationError, 0)
 			return
 		case !allows(resp.PolicyDocument, methodArn):
 			writeGatewayResponse(w, gatewayresponse.AccessDenied, 0)
@@ -206,6 +208,9 @@ func writeGatewayResponse(w http.ResponseWriter, gr gatewayresponse.Response, st
 		status = gr.StatusCode
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if gr.RetryAfter != 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(gr.RetryAfter))
+	}
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, gr.Body())
 }

@@ -179,6 +179,11 @@ var rateLimitHeaders = []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X
 // by API Gateway (401, 503) or by a failure anywhere (500).
 var beforeLimiter = []string{"401", "500", "503"}
 
+// orAtTheEdge are the statuses the limiter gives, with its headers, and the
+// edge gives too, without them: a 429 from API Gateway's stage throttle or
+// the firewall's per-IP rule. The headers are documented, not required.
+var orAtTheEdge = []string{"429"}
+
 func TestEveryOperationDocumentsItsAnswers(t *testing.T) {
 	doc := loadDocument(t)
 	ops := operations(doc)
@@ -235,6 +240,10 @@ func TestEveryOperationDocumentsItsAnswers(t *testing.T) {
 						}
 						if r.Authenticated() && status != "500" && h != nil {
 							t.Errorf("%s: %s documented, but API Gateway gives this answer", status, name)
+						}
+					case slices.Contains(orAtTheEdge, status):
+						if h == nil || h.Value.Required {
+							t.Errorf("%s: %s must be documented and not required: the limiter gives it, the edge does not", status, name)
 						}
 					case h == nil || !h.Value.Required:
 						t.Errorf("%s: %s is not a required header", status, name)

@@ -1,0 +1,244 @@
+package stack
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/workflowsapi/workflows/internal/gatewayresponse"
+)
+
+// Traffic stops at the gateway (docs/performance.md, "Capacity at the
+// edge"): the stage's throttle bounds what reaches any Lambda, and the
+// optional firewall bounds what one source IP can send.
+//
+// The context values (`cdk deploy -c throttleRateLimit=...`) and their
+// defaults. Like the authorizer's cache TTL they are context, not
+// CloudFormation parameters, so that each stage's settings are in the
+// command that deploys it; template.yaml, which is not deployed, takes them
+// as parameters with the same defaults (the drift test holds both).
+const (
+	ThrottleRateContext  = "throttleRateLimit"
+	ThrottleBurstContext = "throttleBurstLimit"
+	WAFContext           = "waf"
+	WAFRateLimitContext  = "wafRateLimit"
+	LogLevelContext      = "logLevel"
+
+	// DefaultThrottleRateLimit is the stage's steady rate in requests per
+	// second, every route and caller together. Three times the largest
+	// rate one caller may use under the contract (webhooks: 10000 a
+	// minute per source IP, 167 a second), so that one caller at its limit
+	// leaves room for the others; a twentieth of the account's default
+	// regional limit (10000 a second), which every API of the account
+	// shares.
+	DefaultThrottleRateLimit = 500
+	// DefaultThrottleBurstLimit is the stage's bucket: how many requests
+	// may arrive at once above the steady rate.
+	DefaultThrottleBurstLimit = 1000
+	// DefaultWAFRateLimit is the firewall's limit per source IP per minute,
+	// every route together: the contract's largest per-IP limit (webhooks,
+	// 10000 a minute) and a fifth more, as WAF counts approximately.
+	DefaultWAFRateLimit = 12000
+
+	// The bounds API Gateway and WAF accept (and a floor that keeps a typo
+	// from shutting the API). API Gateway's account limits cap the stage's
+	// settings in effect in any case.
+	maxThrottleRateLimit  = 10000
+	maxThrottleBurstLimit = 5000
+	minWAFRateLimit       = 100
+	maxWAFRateLimit       = 2000000000
+)
+
+// Edge is the stage's throttle and the optional firewall. Zero values take
+// the defaults.
+type Edge struct {
+	// ThrottleRateLimit is the stage's steady rate, requests per second.
+	ThrottleRateLimit float64
+	// ThrottleBurstLimit is the stage's burst, requests.
+	ThrottleBurstLimit int
+	// WAF puts a regional AWS WAF web ACL in front of the stage: the AWS
+	// managed common rule set and a per-source-IP rate rule.
+	WAF bool
+	// WAFRateLimit is the rate rule's limit per source IP per minute.
+	WAFRateLimit int
+}
+
+func (e Edge) withDefaults() (Edge, error) {
+	if e.ThrottleRateLimit == 0 {
+		e.ThrottleRateLimit = DefaultThrottleRateLimit
+	}
+	if e.ThrottleBurstLimit == 0 {
+		e.ThrottleBurstLimit = DefaultThrottleBurstLimit
+	}
+	if e.WAFRateLimit == 0 {
+		e.WAFRateLimit = DefaultWAFRateLimit
+	}
+	switch {
+	case e.ThrottleRateLimit < 1 || e.ThrottleRateLimit > maxThrottleRateLimit:
+		return e, fmt.Errorf("stack: the stage's throttle rate must be 1 to %d requests a second, not %v", maxThrottleRateLimit, e.ThrottleRateLimit)
+	case e.ThrottleBurstLimit < 1 || e.ThrottleBurstLimit > maxThrottleBurstLimit:
+		return e, fmt.Errorf("stack: the stage's throttle burst must be 1 to %d requests, not %d", maxThrottleBurstLimit, e.ThrottleBurstLimit)
+	case e.WAFRateLimit < minWAFRateLimit || e.WAFRateLimit > maxWAFRateLimit:
+		return e, fmt.Errorf("stack: the firewall's rate limit must be %d to %d requests a minute per source IP, not %d", minWAFRateLimit, maxWAFRateLimit, e.WAFRateLimit)
+	}
+	return e, nil
+}
+
+// PropsFromContext reads the settings a deployer passes with `cdk -c`
+// (stage, authorizerCacheTtlSeconds, throttleRateLimit, throttleBurstLimit,
+// waf, wafRateLimit, logLevel) through context, which returns a context
+// value or nil. Unset values keep their defaults; a value that is not a
+// number (or, for waf, true or false) is an error.
+func PropsFromContext(context func(key string) any) (Props, error) {
+	props := Props{Stage: DefaultStage}
+	var errs []string
+	str := func(key string) (string, bool) {
+		v := context(key)
+		if v == nil {
+			return "", false
+		}
+		s := strings.TrimSpace(fmt.Sprint(v))
+		return s, s != ""
+	}
+	integer := func(key string, into *int) {
+		if s, ok := str(key); ok {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("-c %s=%s: a whole number is needed", key, s))
+			}
+			*into = n
+		}
+	}
+	if s, ok := str("stage"); ok {
+		props.Stage = s
+	}
+	integer(AuthorizerCacheContext, &props.AuthorizerCacheSeconds)
+	if s, ok := str(ThrottleRateContext); ok {
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("-c %s=%s: a number of requests a second is needed", ThrottleRateContext, s))
+		}
+		props.Edge.ThrottleRateLimit = n
+	}
+	integer(ThrottleBurstContext, &props.Edge.ThrottleBurstLimit)
+	if s, ok := str(WAFContext); ok {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("-c %s=%s: true or false is needed", WAFContext, s))
+		}
+		props.Edge.WAF = b
+	}
+	integer(WAFRateLimitContext, &props.Edge.WAFRateLimit)
+	if s, ok := str(LogLevelContext); ok {
+		props.LogLevel = s
+	}
+	if len(errs) > 0 {
+		return props, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return props, nil
+}
+
+// The firewall's names, from one place: template.yaml uses the same.
+const (
+	firewallRateRuleName     = "PerSourceIPRateLimit"
+	firewallRateLimitedBody  = "rate-limited"
+	firewallManagedRuleGroup = "AWSManagedRulesCommonRuleSet"
+)
+
+// FirewallCountedRules are the rules of the AWS managed common rule set that
+// count instead of block. This API's bodies are data, not markup: webhook
+// payloads become run input as they are, and workflow definitions carry
+// URLs (an IP address is a legitimate host), jq programs and templates;
+// the functions hold every body to the contract. The contract takes bodies
+// up to 256 KiB, where SizeRestrictions_BODY blocks anything over 8 KB, and
+// does not ask callers for a User-Agent.
+var FirewallCountedRules = []string{
+	"SizeRestrictions_BODY",
+	"CrossSiteScripting_BODY",
+	"GenericRFI_BODY",
+	"GenericLFI_BODY",
+	"EC2MetaDataSSRF_BODY",
+	"NoUserAgent_HEADER",
+}
+
+// newFirewall puts a regional web ACL in front of the stage: first a rate
+// rule that blocks a source IP sending more than the limit in a minute,
+// with the contract's 429 body (gatewayresponse.FirewallRateLimited); then
+// the AWS managed common rule set, whose blocks API Gateway answers with the
+// WAF_FILTERED gateway response. Requests that pass go on to the stage's
+// throttle and the authorizer.
+func newFirewall(scope constructs.Construct, a *api, settings stageSettings, edge Edge) awswafv2.CfnWebACL {
+	limited := gatewayresponse.FirewallRateLimited(edge.WAFRateLimit)
+	visibility := func(metric string) *awswafv2.CfnWebACL_VisibilityConfigProperty {
+		return &awswafv2.CfnWebACL_VisibilityConfigProperty{
+			CloudWatchMetricsEnabled: jsii.Bool(true),
+			SampledRequestsEnabled:   jsii.Bool(true),
+			MetricName:               jsii.String(metric),
+		}
+	}
+	counted := make([]any, 0, len(FirewallCountedRules))
+	for _, name := range FirewallCountedRules {
+		counted = append(counted, &awswafv2.CfnWebACL_RuleActionOverrideProperty{
+			Name:        jsii.String(name),
+			ActionToUse: &awswafv2.CfnWebACL_RuleActionProperty{Count: &awswafv2.CfnWebACL_CountActionProperty{}},
+		})
+	}
+	acl := awswafv2.NewCfnWebACL(scope, jsii.String("Firewall"), &awswafv2.CfnWebACLProps{
+		Name:             jsii.String(settings.apiName()),
+		Description:      jsii.String("Workflows API " + settings.name + ": a rate limit per source IP and the AWS managed common rules"),
+		Scope:            jsii.String("REGIONAL"),
+		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: &awswafv2.CfnWebACL_AllowActionProperty{}},
+		VisibilityConfig: visibility(settings.apiName()),
+		CustomResponseBodies: &map[string]*awswafv2.CfnWebACL_CustomResponseBodyProperty{
+			firewallRateLimitedBody: {ContentType: jsii.String("APPLICATION_JSON"), Content: jsii.String(limited.Body())},
+		},
+		Rules: &[]any{
+			&awswafv2.CfnWebACL_RuleProperty{
+				Name:     jsii.String(firewallRateRuleName),
+				Priority: jsii.Number(0),
+				Statement: &awswafv2.CfnWebACL_StatementProperty{
+					RateBasedStatement: &awswafv2.CfnWebACL_RateBasedStatementProperty{
+						AggregateKeyType:    jsii.String("IP"),
+						Limit:               jsii.Number(edge.WAFRateLimit),
+						EvaluationWindowSec: jsii.Number(gatewayresponse.FirewallRateWindowSeconds),
+					},
+				},
+				Action: &awswafv2.CfnWebACL_RuleActionProperty{
+					Block: &awswafv2.CfnWebACL_BlockActionProperty{
+						CustomResponse: &awswafv2.CfnWebACL_CustomResponseProperty{
+							ResponseCode:          jsii.Number(limited.StatusCode),
+							CustomResponseBodyKey: jsii.String(firewallRateLimitedBody),
+							ResponseHeaders: &[]any{&awswafv2.CfnWebACL_CustomHTTPHeaderProperty{
+								Name: jsii.String("Retry-After"), Value: jsii.String(strconv.Itoa(limited.RetryAfter)),
+							}},
+						},
+					},
+				},
+				VisibilityConfig: visibility(firewallRateRuleName),
+			},
+			&awswafv2.CfnWebACL_RuleProperty{
+				Name:     jsii.String(firewallManagedRuleGroup),
+				Priority: jsii.Number(1),
+				Statement: &awswafv2.CfnWebACL_StatementProperty{
+					ManagedRuleGroupStatement: &awswafv2.CfnWebACL_ManagedRuleGroupStatementProperty{
+						VendorName:          jsii.String("AWS"),
+						Name:                jsii.String(firewallManagedRuleGroup),
+						RuleActionOverrides: &counted,
+					},
+				},
+				OverrideAction:   &awswafv2.CfnWebACL_OverrideActionProperty{None: map[string]any{}},
+				VisibilityConfig: visibility(firewallManagedRuleGroup),
+			},
+		},
+	})
+	// The stage's ARN refers to the stage, so the association waits for it.
+	awswafv2.NewCfnWebACLAssociation(scope, jsii.String("FirewallAssociation"), &awswafv2.CfnWebACLAssociationProps{
+		ResourceArn: a.restAPI.DeploymentStage().StageArn(),
+		WebAclArn:   acl.AttrArn(),
+	})
+	return acl
+}

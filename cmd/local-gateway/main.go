@@ -50,16 +50,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "3000"
-	}
-	// Loopback unless told otherwise: a development server with a table of
-	// keys is not for the network the laptop is on.
-	host := os.Getenv("HOST")
-	if host == "" {
-		host = "127.0.0.1"
-	}
+	host, port := listenAddress(os.Getenv)
 	server := &http.Server{
 		Addr:    net.JoinHostPort(host, port),
 		Handler: gateway,
@@ -91,4 +82,18 @@ func displayHost(host string) string {
 		return "localhost"
 	}
 	return host
+}
+
+// listenAddress reads HOST and PORT. Loopback unless told otherwise: a
+// development server with a table of keys is not for the network the
+// laptop is on.
+func listenAddress(getenv func(string) string) (host, port string) {
+	host, port = getenv("HOST"), getenv("PORT")
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	if port == "" {
+		port = "3000"
+	}
+	return host, port
 }

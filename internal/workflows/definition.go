@@ -1,0 +1,515 @@
+// Package workflows is the workflow feature. So far it owns the definition:
+// the model users POST and PUT (Definition), its strict parsing (Parse) and
+// every rule a definition must meet before it is stored (Validate), so that
+// nothing stored is refused later by the runner. The compilers validation
+// uses (CompileJQ, CompileTemplate, CompileInputSchema and the schedule's
+// SchedulerExpression) are exported for the runner, the run start and the
+// scheduler to reuse, so that what was accepted on write is exactly what
+// runs. The service, versions and handlers land here too, in the shape of
+// internal/keys. The package imports no HTTP, no DynamoDB and no AWS.
+package workflows
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+)
+
+// The limits of a definition (API.md, "Workflows"; issue 8).
+const (
+	MaxDefinitionBytes        = 256 << 10 // the body as sent
+	MaxNameLength             = 200
+	MaxDescriptionLength      = 2000
+	MaxSteps                  = 100
+	MaxWorkflowTimeoutSeconds = 2_592_000 // 30 days
+	MaxStepTimeoutSeconds     = 900       // one attempt must fit in the runner's time budget
+	MaxAttempts               = 10
+	MaxDelaySeconds           = 2_592_000
+	MaxInputSchemaBytes       = 64 << 10 // compiling costs time: see compileInputSchema
+	MaxInputSchemaDepth       = 64
+)
+
+// End is the condition step's else target that ends the run. It is
+// reserved: no step may be called "end".
+const End = "end"
+
+// TriggerType says what starts a workflow's runs.
+type TriggerType string
+
+// The trigger types.
+const (
+	TriggerManual   TriggerType = "manual"
+	TriggerWebhook  TriggerType = "webhook"
+	TriggerSchedule TriggerType = "schedule"
+)
+
+// StepType says what a step does.
+type StepType string
+
+// The step types.
+const (
+	StepHTTP      StepType = "http"
+	StepTransform StepType = "transform"
+	StepCondition StepType = "condition"
+	StepDelay     StepType = "delay"
+)
+
+// Definition is a workflow as users write it. Parse fills it from a request
+// body and Validate holds it to the rules; marshalled (with
+// go-json-experiment/json) it is the same document, with the name trimmed
+// and enabled filled in, and it parses back to itself, so it can be stored
+// as JSON and read back through Parse.
+type Definition struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Enabled is nil only before Validate, which makes an absent value true.
+	Enabled *bool   `json:"enabled,omitzero"`
+	Trigger Trigger `json:"trigger"`
+	// InputSchema is the JSON Schema a run's input must meet, as given.
+	InputSchema jsontext.Value `json:"inputSchema,omitzero"`
+	// TimeoutSeconds bounds a whole run; nil is the maximum (30 days).
+	TimeoutSeconds *int   `json:"timeoutSeconds,omitzero"`
+	Steps          []Step `json:"steps"`
+}
+
+// IsEnabled reports whether the workflow may start runs (absent is true).
+func (d *Definition) IsEnabled() bool { return d.Enabled == nil || *d.Enabled }
+
+// Trigger says what starts runs. A schedule has Cron and Timezone, or Every.
+type Trigger struct {
+	Type     TriggerType `json:"type"`
+	Cron     string      `json:"cron,omitempty"`     // five fields
+	Timezone string      `json:"timezone,omitempty"` // IANA name, with Cron
+	Every    string      `json:"every,omitempty"`    // a Go duration of whole minutes: "15m", "1h"
+}
+
+// Step is one step of a workflow.
+type Step struct {
+	ID   string   `json:"id"`
+	Type StepType `json:"type"`
+	// With is the step's own configuration. It is one struct for every
+	// type (each type uses its own fields, Validate refuses the others) so
+	// that the runner reads typed fields and the definition marshals back
+	// as it was written.
+	With With `json:"with"`
+	// Else is where a condition step goes when its jq is false: a later
+	// step's id or End.
+	Else           string `json:"else,omitempty"`
+	Retry          *Retry `json:"retry,omitzero"`
+	TimeoutSeconds *int   `json:"timeoutSeconds,omitzero"` // one attempt
+}
+
+// With is a step's configuration: http uses Method, URL, Headers, Body and
+// Connection; transform and condition use JQ; delay uses Seconds.
+type With struct {
+	Method     string            `json:"method,omitempty"`
+	URL        string            `json:"url,omitempty"`
+	Headers    map[string]string `json:"headers,omitzero"` // {} is kept, as it was given
+	Body       jsontext.Value    `json:"body,omitzero"`    // any JSON; {} is kept, so omitzero, not omitempty
+	Connection string            `json:"connection,omitempty"`
+	JQ         string            `json:"jq,omitempty"`
+	Seconds    int               `json:"seconds,omitempty"`
+}
+
+// Retry is how often a step is tried in all.
+type Retry struct {
+	MaxAttempts int `json:"maxAttempts"`
+}
+
+// Parse reads a definition from a request body and validates it, as
+// Validate does: the result is nil or a VALIDATION_ERROR listing every
+// problem found, each with the path of its field (steps[2].with.jq). The
+// decoding is as strict as the rest of the API's (httpapi.DecodeJSON):
+// names match exactly, and a name given twice, an unknown name, a member
+// given as null (except inside a step's body and the input schema, which
+// are any JSON) and a value of the wrong type are refused. Unlike a single
+// json.Unmarshal, which stops at the first of these, Parse reads the body
+// member by member so that one answer names them all. An empty body reads
+// as {}. Any error that is not a *domain.Error comes from exists.
+func Parse(body []byte, exists ConnectionExists) (Definition, error) {
+	if len(body) > MaxDefinitionBytes {
+		// Checked first, so an oversized body costs no decoding. The
+		// pipeline answers 413 before this for a request; this is for every
+		// other caller.
+		return Definition{}, domain.Invalid(domain.FieldError{Field: "body", Message: fmt.Sprintf("must be at most %d bytes (256 KiB)", MaxDefinitionBytes)})
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	p := newProblems()
+	var root jsontext.Value
+	// One pass over the whole body finds malformed JSON, invalid UTF-8 and
+	// names given twice anywhere (inside a body or schema too), so that
+	// every value read below is known to be well formed.
+	if err := json.Unmarshal(body, &root); err != nil {
+		p.addJSON("", err)
+		return Definition{}, p.err()
+	}
+	if root.Kind() != '{' {
+		p.add("body", "must be a JSON object")
+		return Definition{}, p.err()
+	}
+	d := decodeDefinition(p, root)
+	if err := d.validate(p, exists); err != nil {
+		return Definition{}, err
+	}
+	if err := p.err(); err != nil {
+		return Definition{}, err
+	}
+	return d, nil
+}
+
+func decodeDefinition(p *problems, root jsontext.Value) Definition {
+	var d Definition
+	for _, m := range p.members("", root) {
+		switch m.name {
+		case "name":
+			p.decode(m.field, m.value, &d.Name)
+		case "description":
+			p.decode(m.field, m.value, &d.Description)
+		case "enabled":
+			p.decode(m.field, m.value, &d.Enabled)
+		case "trigger":
+			d.Trigger = decodeTrigger(p, m.field, m.value)
+		case "inputSchema":
+			d.InputSchema = compact(m.value)
+		case "timeoutSeconds":
+			p.decode(m.field, m.value, &d.TimeoutSeconds)
+		case "steps":
+			var raw []jsontext.Value
+			if p.decode(m.field, m.value, &raw) {
+				// An empty list stays non-nil: it was given, and Validate
+				// says why it is not enough.
+				d.Steps = make([]Step, len(raw))
+				for i, s := range raw {
+					d.Steps[i] = decodeStep(p, m.field+"["+strconv.Itoa(i)+"]", s)
+				}
+			}
+		default:
+			p.unknown(m.field)
+		}
+	}
+	return d
+}
+
+func decodeTrigger(p *problems, path string, raw jsontext.Value) Trigger {
+	var t Trigger
+	for _, m := range p.members(path, raw) {
+		switch m.name {
+		case "type":
+			p.decode(m.field, m.value, &t.Type)
+		case "cron":
+			p.decode(m.field, m.value, &t.Cron)
+		case "timezone":
+			p.decode(m.field, m.value, &t.Timezone)
+		case "every":
+			p.decode(m.field, m.value, &t.Every)
+		default:
+			p.unknown(m.field)
+		}
+	}
+	return t
+}
+
+func decodeStep(p *problems, path string, raw jsontext.Value) Step {
+	var s Step
+	for _, m := range p.members(path, raw) {
+		switch m.name {
+		case "id":
+			p.decode(m.field, m.value, &s.ID)
+		case "type":
+			p.decode(m.field, m.value, &s.Type)
+		case "with":
+			s.With = decodeWith(p, m.field, m.value)
+		case "else":
+			p.decode(m.field, m.value, &s.Else)
+		case "retry":
+			s.Retry = &Retry{} // without maxAttempts, Validate says it is required
+			for _, r := range p.members(m.field, m.value) {
+				if r.name != "maxAttempts" {
+					p.unknown(r.field)
+					continue
+				}
+				p.decode(r.field, r.value, &s.Retry.MaxAttempts)
+			}
+		case "timeoutSeconds":
+			p.decode(m.field, m.value, &s.TimeoutSeconds)
+		default:
+			p.unknown(m.field)
+		}
+	}
+	return s
+}
+
+// decodeWith reads every member any step type knows; Validate then refuses
+// the ones the step's own type does not use, with a message that says so.
+func decodeWith(p *problems, path string, raw jsontext.Value) With {
+	var w With
+	for _, m := range p.members(path, raw) {
+		switch m.name {
+		case "method":
+			p.decode(m.field, m.value, &w.Method)
+		case "url":
+			p.decode(m.field, m.value, &w.URL)
+		case "headers":
+			p.decode(m.field, m.value, &w.Headers)
+		case "body":
+			w.Body = compact(m.value)
+		case "connection":
+			p.decode(m.field, m.value, &w.Connection)
+		case "jq":
+			p.decode(m.field, m.value, &w.JQ)
+		case "seconds":
+			p.decode(m.field, m.value, &w.Seconds)
+		default:
+			p.unknown(m.field)
+		}
+	}
+	return w
+}
+
+// compact writes a value kept as JSON the way marshalling a Definition
+// writes it (no space, strings escaped minimally, numbers as written), so
+// that a definition parsed and one read back from storage are equal.
+func compact(v jsontext.Value) jsontext.Value {
+	out, err := json.Marshal(v)
+	if err != nil {
+		return v // not reached: v is well formed, Parse has read the whole body
+	}
+	return out
+}
+
+// maxProblems bounds an answer: a real definition (100 steps, a few
+// problems each) stays under it, while 256 KiB of made-up member names does
+// not make a response of tens of thousands of details.
+const maxProblems = 1000
+
+// problems collects the details of a VALIDATION_ERROR in the order they are
+// found (document order), one per field: once a field has a problem, no
+// other is reported for it or for anything inside it, so a value that could
+// not be read is not also reported as missing, nor its members as invalid.
+type problems struct {
+	list []domain.FieldError
+	at   map[string]bool
+}
+
+func newProblems() *problems { return &problems{at: map[string]bool{}} }
+
+func (p *problems) add(field, message string) {
+	if p.blocked(field) || len(p.list) >= maxProblems {
+		return
+	}
+	p.at[field] = true
+	p.list = append(p.list, domain.FieldError{Field: field, Message: message})
+}
+
+// blocked reports whether field, or a value holding it, has a problem.
+func (p *problems) blocked(field string) bool {
+	for f := field; f != ""; {
+		if p.at[f] {
+			return true
+		}
+		i := strings.LastIndexAny(f, ".[")
+		if i < 0 {
+			return false
+		}
+		f = f[:i]
+	}
+	return false
+}
+
+// err is the VALIDATION_ERROR, its details in the order of their paths
+// (steps[2] before steps[10]), so that each step's problems come together
+// and in the order of the steps, whichever check found them.
+// addAbove reports a problem of a list as a whole (too many steps) that
+// does not stop its items from being checked: each step's own problems are
+// still worth telling.
+func (p *problems) addAbove(field, message string) {
+	if p.blocked(field) || len(p.list) >= maxProblems {
+		return
+	}
+	p.list = append(p.list, domain.FieldError{Field: field, Message: message})
+}
+
+func (p *problems) err() error {
+	if len(p.list) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(p.list, func(a, b domain.FieldError) int { return comparePaths(a.Field, b.Field) })
+	return domain.Invalid(p.list...)
+}
+
+// comparePaths orders field paths part by part, indexes by number.
+func comparePaths(a, b string) int {
+	as, bs := pathParts(a), pathParts(b)
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		an, aErr := strconv.Atoi(as[i])
+		bn, bErr := strconv.Atoi(bs[i])
+		if c := cmp.Compare(an, bn); aErr == nil && bErr == nil && c != 0 {
+			return c
+		}
+		if c := strings.Compare(as[i], bs[i]); c != 0 {
+			return c
+		}
+	}
+	return cmp.Compare(len(as), len(bs))
+}
+
+func pathParts(path string) []string {
+	return strings.FieldsFunc(path, func(r rune) bool { return r == '.' || r == '[' || r == ']' })
+}
+
+func (p *problems) unknown(field string) { p.add(field, "is not a known field") }
+
+type member struct {
+	name, field string
+	value       jsontext.Value
+}
+
+// members returns the members of raw, a well-formed value that must be an
+// object, in document order; members given as null are reported, not
+// returned. A decoder that read the object into a struct would stop at the
+// first problem; reading it member by member lets the caller report them
+// all.
+func (p *problems) members(path string, raw jsontext.Value) []member {
+	if raw.Kind() != '{' {
+		field := path
+		if field == "" {
+			field = "body"
+			p.add(field, "must be a JSON object")
+		} else {
+			p.add(field, "must be an object")
+		}
+		return nil
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.ReadToken(); err != nil { // '{'
+		p.add(orBody(path), "is not valid JSON")
+		return nil
+	}
+	var out []member
+	for dec.PeekKind() != '}' {
+		token, err := dec.ReadToken()
+		if err != nil {
+			p.add(orBody(path), "is not valid JSON")
+			return out
+		}
+		name := token.String() // before the next read voids the token
+		value, err := dec.ReadValue()
+		if err != nil {
+			p.add(orBody(path), "is not valid JSON")
+			return out
+		}
+		field := join(path, name)
+		if value.Kind() == 'n' {
+			// As httpapi.DecodeJSON: null reads as absent, but a caller who
+			// sends null may mean something else, and the API does not guess.
+			p.add(field, "must not be null; leave the field out instead")
+			continue
+		}
+		out = append(out, member{name: name, field: field, value: value.Clone()})
+	}
+	return out
+}
+
+// decode reads one value strictly into dst, reporting any problem at field;
+// it reports whether the value was read.
+func (p *problems) decode(field string, raw jsontext.Value, dst any) bool {
+	if err := json.Unmarshal(raw, dst, json.RejectUnknownMembers(true)); err != nil {
+		p.addJSON(field, err)
+		return false
+	}
+	return true
+}
+
+// addJSON turns a decoding error into a detail at the path of the value it
+// is about, below prefix. It is httpapi's translation (jsonError), kept here
+// so that this package needs no net/http.
+func (p *problems) addJSON(prefix string, err error) {
+	var syntactic *jsontext.SyntacticError
+	var semantic *json.SemanticError
+	switch {
+	case errors.As(err, &syntactic) && errors.Is(syntactic.Err, jsontext.ErrDuplicateName):
+		p.add(orBody(joinPointer(prefix, syntactic.JSONPointer)), "appears more than once")
+	case errors.As(err, &syntactic):
+		p.add(orBody(prefix), fmt.Sprintf("is not valid JSON (at byte %d)", syntactic.ByteOffset))
+	case errors.As(err, &semantic) && semantic.GoType != nil:
+		field := joinPointer(prefix, semantic.JSONPointer)
+		if field == "" {
+			p.add("body", "must be a JSON object")
+			return
+		}
+		p.add(field, "must be "+jsonTypeName(semantic.GoType))
+	default:
+		p.add(orBody(prefix), "is not valid")
+	}
+}
+
+func orBody(field string) string {
+	if field == "" {
+		return "body"
+	}
+	return field
+}
+
+// join appends a member's name to path. An empty name (JSON allows one)
+// shows as "", so that no detail has an empty field.
+func join(path, name string) string {
+	if name == "" {
+		name = `""`
+	}
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// joinPointer appends a JSON pointer (/steps/2/with) to path in the
+// contract's notation (steps[2].with).
+func joinPointer(path string, ptr jsontext.Pointer) string {
+	return joinTokens(path, slices.Collect(ptr.Tokens()))
+}
+
+// joinTokens appends the tokens of a JSON pointer to path: numbers as
+// indexes, names after a dot.
+func joinTokens(path string, tokens []string) string {
+	for _, token := range tokens {
+		if _, err := strconv.Atoi(token); err == nil && path != "" {
+			path += "[" + token + "]"
+			continue
+		}
+		path = join(path, token)
+	}
+	return path
+}
+
+func jsonTypeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	default:
+		return "a number"
+	}
+}

@@ -1,0 +1,128 @@
+package workflows_test
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/workflows"
+)
+
+// FuzzParseAndValidate holds the parser to its contract on any body: it
+// never panics; a refusal is a VALIDATION_ERROR whose every detail names a
+// field; and an accepted definition, stored as JSON, reads back as itself,
+// so that nothing stored is refused later.
+func FuzzParseAndValidate(f *testing.F) {
+	for _, seed := range []string{
+		example,
+		`{"name":"s","trigger":{"type":"schedule","cron":"0 9 * * MON-FRI","timezone":"Europe/Berlin"},"steps":[{"id":"a","type":"delay","with":{"seconds":60}}]}`,
+		`{"name":"s","trigger":{"type":"schedule","every":"15m"},"steps":[{"id":"a","type":"transform","with":{"jq":"[.input[] | select(.n > 1)]"}}]}`,
+		`{"name":"w","enabled":false,"trigger":{"type":"webhook"},"timeoutSeconds":60,"inputSchema":{"type":"object","properties":{"id":{"$ref":"#/$defs/id"}},"$defs":{"id":{"type":"string"}}},"steps":[{"id":"c","type":"condition","with":{"jq":".input.id == \"1\""},"else":"end"}]}`,
+		`{"name":"h","trigger":{"type":"manual"},"steps":[{"id":"p","type":"http","with":{"method":"PUT","url":"http://{{ .input.host }}:8080/x","headers":{"X-A":"{{ .run.id }}"},"body":[1,{"a":"{{ .input }}"},null]},"timeoutSeconds":900,"retry":{"maxAttempts":10}}]}`,
+		`{"name":"","trigger":{"type":"cron"},"steps":[{"id":"1","type":"http","with":{"url":"ftp://x"}}]}`,
+		`{"name":"x","trigger":{"type":"schedule","cron":"0 9 1 * MON","timezone":"Mars/Base"},"steps":[{"id":"a","type":"condition","with":{"jq":"."},"else":"a"}]}`,
+		`{"name":"x","trigger":{"type":"schedule","cron":"TZ=UTC 0 9 * *"},"steps":[]}`,
+		`{"name":"x","inputSchema":{"$ref":"https://example.com/x.json"},"trigger":{"type":"manual"},"steps":[{"id":"a","type":"transform","with":{"jq":"{{"}}]}`,
+		`{"name":"x","trigger":{"type":"manual"},"steps":[{"id":"a","type":"http","with":{"method":"GET","url":"https://a/{{ {a: {b: 1}} }}","body":{"k":"{{ .a | }}"}}}]}`,
+		`{"name":" x ","trigger":{"type":"manual"},"steps":[{"id":"a","type":"http","with":{"method":"HEAD","url":"https://a","headers":{},"body":"\u0041\/\ud83d\ude00"}}],"inputSchema":{"description":"\u00e9","enum":[1.0,1e2,-0]}}`,
+		`{"name":"x","name":"y"}`, `{"steps":null}`, `{"steps":[null]}`, `{"steps":[{"with":null}]}`,
+		`[]`, `null`, `"x"`, `{`, ``, `{"trigger":{"type":"manual","cron":""}}`, `{"steps":[{"retry":{"maxAttempts":1e99}}]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		d, err := workflows.Parse(body, exists)
+		if err != nil {
+			var e *domain.Error
+			if !errors.As(err, &e) || e.Code != domain.CodeValidation || len(e.Details) == 0 {
+				t.Fatalf("refused with %#v, want a VALIDATION_ERROR with details", err)
+			}
+			for _, detail := range e.Details {
+				if detail.Field == "" || detail.Message == "" {
+					t.Fatalf("a detail without a field or message: %+v", e.Details)
+				}
+			}
+			return
+		}
+		stored, err := json.Marshal(d)
+		if err != nil {
+			t.Fatalf("an accepted definition does not marshal: %v", err)
+		}
+		again, err := workflows.Parse(stored, exists)
+		if err != nil {
+			t.Fatalf("the stored form of an accepted definition is refused: %v\n%s", err, stored)
+		}
+		if !reflect.DeepEqual(d, again) {
+			t.Fatalf("the stored form reads back differently:\n%+v\n%+v", d, again)
+		}
+		if err := again.Validate(exists); err != nil {
+			t.Fatalf("Validate refuses what Parse accepted: %v", err)
+		}
+	})
+}
+
+// FuzzFieldValues puts fuzzed strings where the parsers of other libraries
+// read them (cron, time zone, every, jq, a template in a url, a header and a
+// body, an input schema), inside an otherwise valid definition, which
+// random bytes of a whole body seldom reach. On top of FuzzParseAndValidate's
+// contract: an accepted schedule has an EventBridge Scheduler expression
+// within Scheduler's 256 characters.
+func FuzzFieldValues(f *testing.F) {
+	f.Add("0 9 * * MON-FRI", "Europe/Berlin", "", ".steps", "{{ .input.id }}", `{"type":"object"}`)
+	f.Add("*/5 1-3,7 1,15 JAN-MAR ?", "UTC", "", "[.[] | {a: .b}]", "x{{.}}y{{ .a | tostring }}", `{"$ref":"#/$defs/a","$defs":{"a":{}}}`)
+	f.Add("", "", "90m", "reduce .[] as $x (0; . + $x)", "{{ {a: {b: 1}} }}", `{"$ref":"https://example.com/x.json"}`)
+	f.Add("TZ=UTC\t0\t9\t*\t*", "Local", "30s", "$ENV", "{{", `{"$schema":"file:///etc/passwd"}`)
+	f.Add("0 9 1 * MON", "America/New_York", "1h", "input", "}}{{}}", `true`)
+	f.Fuzz(func(t *testing.T, cronSpec, timezone, every, jq, template, schema string) {
+		trigger := map[string]any{"type": "manual"} // so that jq and templates are reached without a schedule
+		if cronSpec != "" || every != "" {
+			trigger["type"] = "schedule"
+			for name, value := range map[string]string{"cron": cronSpec, "timezone": timezone, "every": every} {
+				if value != "" {
+					trigger[name] = value
+				}
+			}
+		}
+		definition := map[string]any{
+			"name": "fuzz", "trigger": trigger,
+			"steps": []any{
+				map[string]any{"id": "t", "type": "transform", "with": map[string]any{"jq": jq}},
+				map[string]any{"id": "h", "type": "http", "with": map[string]any{
+					"method": "POST", "url": "https://a.example/" + template,
+					"headers": map[string]any{"X-T": template}, "body": map[string]any{"t": []any{template}},
+				}},
+			},
+		}
+		if jsontext.Value(schema).IsValid() {
+			definition["inputSchema"] = jsontext.Value(schema)
+		}
+		body, err := json.Marshal(definition)
+		if err != nil {
+			return // a string that is not valid UTF-8
+		}
+		d, err := workflows.Parse(body, exists)
+		if err != nil {
+			var e *domain.Error
+			if !errors.As(err, &e) || e.Code != domain.CodeValidation || len(e.Details) == 0 {
+				t.Fatalf("refused with %#v, want a VALIDATION_ERROR with details", err)
+			}
+			for _, detail := range e.Details {
+				if detail.Field == "" || detail.Message == "" {
+					t.Fatalf("a detail without a field or message: %+v", e.Details)
+				}
+			}
+			return
+		}
+		if d.Trigger.Type != workflows.TriggerSchedule {
+			return
+		}
+		expression, _, err := d.Trigger.SchedulerExpression()
+		if err != nil || len(expression) > 256 {
+			t.Fatalf("accepted schedule %+v has expression %q (%d characters), %v", d.Trigger, expression, len(expression), err)
+		}
+	})
+}

@@ -1,0 +1,765 @@
+package workflows
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	// Lambda's OS-only runtime (provided.al2023) has no zoneinfo files, so
+	// time.LoadLocation("Europe/Berlin") would fail there without the copy
+	// embedded in the binary (about 450 KB).
+	_ "time/tzdata"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/itchyny/gojq"
+	"github.com/robfig/cron/v3"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/ids"
+)
+
+// ConnectionExists reports whether the caller's account has a connection
+// with this id. Its error (the store could not be read) is returned by
+// Validate and Parse as it is, not as a VALIDATION_ERROR: it is no fault of
+// the definition's, and the pipeline answers it with a 500. A nil
+// ConnectionExists knows no connection.
+type ConnectionExists func(id string) (bool, error)
+
+// Validate holds d to every rule of a definition and returns nil or a
+// VALIDATION_ERROR naming every problem with its field's path. It trims the
+// name and makes an absent enabled true. It does not measure d's size:
+// Parse does, on the body as sent. exists is asked once per distinct
+// well-formed connection id.
+func (d *Definition) Validate(exists ConnectionExists) error {
+	p := newProblems()
+	if err := d.validate(p, exists); err != nil {
+		return err
+	}
+	return p.err()
+}
+
+func (d *Definition) validate(p *problems, exists ConnectionExists) error {
+	if name, problem := domain.CheckName("name", d.Name, MaxNameLength); problem != nil {
+		p.add(problem.Field, problem.Message)
+	} else {
+		d.Name = name
+	}
+	if utf8.RuneCountInString(d.Description) > MaxDescriptionLength {
+		p.add("description", fmt.Sprintf("must be at most %d characters", MaxDescriptionLength))
+	}
+	if d.Enabled == nil {
+		enabled := true
+		d.Enabled = &enabled
+	}
+	if d.TimeoutSeconds != nil {
+		checkRange(p, "timeoutSeconds", *d.TimeoutSeconds, 1, MaxWorkflowTimeoutSeconds)
+	}
+	validateTrigger(p, d.Trigger)
+	if d.InputSchema != nil {
+		_, schemaProblems := compileInputSchema(d.InputSchema)
+		for _, problem := range schemaProblems {
+			p.add(problem.Field, problem.Message)
+		}
+	}
+	refs := validateSteps(p, d.Steps)
+	return checkConnections(p, refs, exists)
+}
+
+func checkRange(p *problems, field string, n, lowest, highest int) {
+	if n < lowest || n > highest {
+		p.add(field, fmt.Sprintf("must be an integer from %d to %d", lowest, highest))
+	}
+}
+
+// stepIDPattern is the contract's: an id names a step's output in jq
+// (.steps.fetch, or .steps["fetch-2"]) and in logs, so it stays short and
+// plain.
+var stepIDPattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]{0,63}$`)
+
+// httpMethods are the methods an http step may use.
+var httpMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}
+
+// connectionRef is a step's connection, looked up after every other check.
+type connectionRef struct{ field, id string }
+
+func validateSteps(p *problems, steps []Step) []connectionRef {
+	switch {
+	case steps == nil:
+		p.add("steps", "is required")
+		return nil
+	case len(steps) == 0:
+		p.add("steps", "must have at least one step")
+		return nil
+	case len(steps) > MaxSteps:
+		p.addAbove("steps", fmt.Sprintf("must have at most %d steps", MaxSteps))
+	}
+	index := make(map[string]int, len(steps)) // step id -> its position
+	for i, s := range steps {
+		field := "steps[" + strconv.Itoa(i) + "].id"
+		switch {
+		case s.ID == "":
+			p.add(field, "is required")
+		case !stepIDPattern.MatchString(s.ID):
+			p.add(field, "must start with a letter and hold only letters, digits, _ and -, at most 64 characters")
+		case s.ID == End:
+			p.add(field, `is reserved: "end" is the else target that ends a run`)
+		default:
+			if j, taken := index[s.ID]; taken {
+				p.add(field, fmt.Sprintf("is already the id of steps[%d]", j))
+			} else {
+				index[s.ID] = i
+			}
+		}
+	}
+	var refs []connectionRef
+	for i := range steps {
+		refs = append(refs, validateStep(p, "steps["+strconv.Itoa(i)+"]", i, &steps[i], index)...)
+	}
+	return refs
+}
+
+func validateStep(p *problems, path string, i int, s *Step, index map[string]int) []connectionRef {
+	if s.Retry != nil {
+		checkRange(p, path+".retry.maxAttempts", s.Retry.MaxAttempts, 1, MaxAttempts)
+	}
+	if s.TimeoutSeconds != nil {
+		checkRange(p, path+".timeoutSeconds", *s.TimeoutSeconds, 1, MaxStepTimeoutSeconds)
+	}
+	if s.Else != "" && slices.Contains([]StepType{StepHTTP, StepTransform, StepDelay}, s.Type) {
+		p.add(path+".else", "is only for condition steps")
+	}
+	with := path + ".with"
+	w := &s.With
+	var refs []connectionRef
+	switch s.Type {
+	case StepHTTP:
+		refs = validateHTTP(p, with, w)
+		onlyFor(p, with, "http", w, "method", "url", "headers", "body", "connection")
+	case StepTransform:
+		checkJQ(p, with+".jq", w.JQ)
+		onlyFor(p, with, "transform", w, "jq")
+	case StepCondition:
+		checkJQ(p, with+".jq", w.JQ)
+		onlyFor(p, with, "condition", w, "jq")
+		checkElse(p, path+".else", i, s.Else, index)
+	case StepDelay:
+		checkRange(p, with+".seconds", w.Seconds, 1, MaxDelaySeconds)
+		onlyFor(p, with, "delay", w, "seconds")
+	case "":
+		p.add(path+".type", "is required")
+	default:
+		p.add(path+".type", "must be http, transform, condition or delay")
+	}
+	return refs
+}
+
+// onlyFor refuses the members of with that the step's type does not use.
+func onlyFor(p *problems, path, stepType string, w *With, uses ...string) {
+	given := []struct {
+		name string
+		set  bool
+	}{
+		{"method", w.Method != ""}, {"url", w.URL != ""}, {"headers", w.Headers != nil},
+		{"body", w.Body != nil}, {"connection", w.Connection != ""}, {"jq", w.JQ != ""},
+		{"seconds", w.Seconds != 0},
+	}
+	for _, g := range given {
+		if g.set && !slices.Contains(uses, g.name) {
+			p.add(path+"."+g.name, "is not a field of "+stepType+" steps")
+		}
+	}
+}
+
+func checkElse(p *problems, field string, i int, target string, index map[string]int) {
+	switch j, found := index[target]; {
+	case target == "":
+		p.add(field, `is required: the id of a later step, or "end"`)
+	case target == End:
+	case !found:
+		p.add(field, `is not the id of a step of this workflow (nor "end")`)
+	case j <= i:
+		p.add(field, fmt.Sprintf(`must name a later step (or "end"): %s is steps[%d], and a workflow does not loop`, target, j))
+	}
+}
+
+func validateHTTP(p *problems, path string, w *With) []connectionRef {
+	switch {
+	case w.Method == "":
+		p.add(path+".method", "is required")
+	case !slices.Contains(httpMethods, w.Method):
+		p.add(path+".method", "must be one of "+strings.Join(httpMethods, ", "))
+	}
+	checkURL(p, path+".url", w.URL)
+	checkHeaders(p, path+".headers", w.Headers)
+	if w.Body != nil {
+		checkBodyTemplates(p, path+".body", w.Body)
+	}
+	if w.Connection == "" {
+		return nil
+	}
+	if !ids.Valid(ids.PrefixConnection, w.Connection) {
+		p.add(path+".connection", "must be a connection id (conn_…)")
+		return nil
+	}
+	return []connectionRef{{path + ".connection", w.Connection}}
+}
+
+// urlPlaceholder stands in for each {{ }} when a URL is checked: a digit,
+// so that it reads as a host, a port or a path segment alike.
+const urlPlaceholder = "1"
+
+// checkURL holds the URL, with its templates replaced, to http or https
+// with a host. The scheme and "//" must be written out, so no template can
+// turn an http step into a file: or gopher: one; the runner still checks
+// the URL it builds, since a template may put anything in the host.
+func checkURL(p *problems, field, raw string) {
+	if raw == "" {
+		p.add(field, "is required")
+		return
+	}
+	t, err := CompileTemplate(raw)
+	if err != nil {
+		p.add(field, err.Error())
+		return
+	}
+	u, err := url.Parse(t.withPlaceholder(urlPlaceholder))
+	var urlErr *url.Error
+	switch {
+	case errors.As(err, &urlErr):
+		// Only the inner error: the whole URL may hold credentials.
+		p.add(field, "is not a valid URL: "+urlErr.Err.Error())
+	case err != nil:
+		p.add(field, "is not a valid URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		p.add(field, "must be an absolute http or https URL")
+	case u.Hostname() == "":
+		p.add(field, "must name a host (http://host/...)")
+	}
+}
+
+func checkHeaders(p *problems, path string, headers map[string]string) {
+	names := make([]string, 0, len(headers))
+	for name := range headers {
+		names = append(names, name)
+	}
+	slices.Sort(names) // a map has no order; the details should have one
+	seen := map[string]string{}
+	for _, name := range names {
+		field := join(path, name)
+		if !isToken(name) {
+			p.add(field, "is not a valid header name")
+			continue
+		}
+		lower := strings.ToLower(name)
+		if other, dup := seen[lower]; dup {
+			p.add(field, fmt.Sprintf("is the same header as %s: header names ignore case", other))
+			continue
+		}
+		seen[lower] = name
+		t, err := CompileTemplate(headers[name])
+		if err != nil {
+			p.add(field, err.Error())
+			continue
+		}
+		for _, part := range t.Parts {
+			if part.Code == nil && strings.ContainsFunc(part.Text, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
+				p.add(field, "must not contain control characters (a line break would start another header)")
+				break
+			}
+		}
+	}
+}
+
+// isToken reports whether s is an HTTP header name (RFC 9110's token), which
+// the runner's http.Client would otherwise refuse at run time.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case strings.ContainsRune("!#$%&'*+-.^_`|~", r):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// checkBodyTemplates compiles every {{ }} in the string values anywhere in
+// body (member names are sent as written), reporting each at its path
+// (steps[4].with.body.order.id).
+func checkBodyTemplates(p *problems, path string, body jsontext.Value) {
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	for {
+		token, err := dec.ReadToken()
+		if err != nil {
+			return // io.EOF: body was checked well formed by Parse
+		}
+		if token.Kind() != '"' {
+			continue
+		}
+		if kind, n := dec.StackIndex(dec.StackDepth()); kind == '{' && n%2 == 1 {
+			continue // a member name: an odd count means a name was read last
+		}
+		s := token.String()
+		if !strings.Contains(s, "{{") {
+			continue
+		}
+		if _, err := CompileTemplate(s); err != nil {
+			p.add(joinPointer(path, dec.StackPointer()), err.Error())
+		}
+	}
+}
+
+func checkJQ(p *problems, field, src string) {
+	if strings.TrimSpace(src) == "" {
+		p.add(field, "is required")
+		return
+	}
+	if _, err := CompileJQ(src); err != nil {
+		p.add(field, "does not compile: "+err.Error())
+	}
+}
+
+// CompileJQ compiles a jq program as the runner runs it: over the run
+// context ({"input", "steps", "run", "workflow"}) as its input, with no
+// variables, no modules and no input/inputs. It passes no environment
+// loader, so $ENV and env are empty: a program must never read the
+// function's environment, where Lambda keeps its AWS credentials. The
+// runner compiles with this function, never with gojq directly, so that
+// what validation accepted is exactly what runs.
+func CompileJQ(src string) (*gojq.Code, error) {
+	query, err := gojq.Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	return gojq.Compile(query)
+}
+
+// Template is a string with jq expressions in it, each between {{ and }}:
+// "https://shop.example/orders/{{ .input.orderId }}". An expression ends at
+// the first "}}" (an object inside one closes with "} }"). There is no
+// escape for a literal "{{".
+type Template struct {
+	Parts []TemplatePart
+}
+
+// TemplatePart is literal Text, or an expression (Code, compiled from Expr).
+type TemplatePart struct {
+	Text string
+	Expr string
+	Code *gojq.Code
+}
+
+// CompileTemplate splits s into text and expressions and compiles each
+// expression with CompileJQ. How a value is rendered into the string is the
+// runner's to say; it compiles templates with this function.
+func CompileTemplate(s string) (*Template, error) {
+	t := &Template{}
+	for offset := 0; ; {
+		open := strings.Index(s, "{{")
+		if open < 0 {
+			if s != "" {
+				t.Parts = append(t.Parts, TemplatePart{Text: s})
+			}
+			return t, nil
+		}
+		if open > 0 {
+			t.Parts = append(t.Parts, TemplatePart{Text: s[:open]})
+		}
+		rest := s[open+2:]
+		end := strings.Index(rest, "}}")
+		if end < 0 {
+			return nil, fmt.Errorf(`has a "{{" at character %d without its "}}"`, offset+open+1)
+		}
+		expr := rest[:end]
+		if strings.TrimSpace(expr) == "" {
+			return nil, fmt.Errorf(`has an empty "{{ }}" at character %d`, offset+open+1)
+		}
+		code, err := CompileJQ(expr)
+		if err != nil {
+			hint := ""
+			if strings.Contains(expr, "{") {
+				hint = ` (an expression ends at the first "}}": close nested objects with "} }")`
+			}
+			return nil, fmt.Errorf("has an expression {{%s}} that does not compile: %v%s", shorten(expr), err, hint)
+		}
+		t.Parts = append(t.Parts, TemplatePart{Expr: expr, Code: code})
+		offset += open + 2 + end + 2
+		s = rest[end+2:]
+	}
+}
+
+// withPlaceholder is the template's text with each expression replaced.
+func (t *Template) withPlaceholder(placeholder string) string {
+	var b strings.Builder
+	for _, part := range t.Parts {
+		if part.Code != nil {
+			b.WriteString(placeholder)
+		} else {
+			b.WriteString(part.Text)
+		}
+	}
+	return b.String()
+}
+
+// shorten keeps a message short when it quotes what the user wrote.
+func shorten(s string) string {
+	const limit = 80
+	if utf8.RuneCountInString(s) <= limit {
+		return s
+	}
+	runes := []rune(s)
+	return string(runes[:limit]) + "…"
+}
+
+// inputSchemaURL names the input schema while it compiles. The .invalid
+// domain can never resolve; nothing is fetched from it in any case (see
+// refuseLoading), and it only shows where a relative $ref would point.
+const inputSchemaURL = "https://input-schema.invalid/schema.json"
+
+// refuseLoading is the input schema's loader: it loads nothing. The
+// library's default loader reads file: URLs, and a schema may only $ref
+// within itself, so that compiling a user's schema touches no file and no
+// network. The metaschemas of the drafts are built into the library and do
+// not go through a loader.
+type refuseLoading struct{}
+
+func (refuseLoading) Load(string) (any, error) {
+	return nil, errors.New("schemas are not loaded from anywhere")
+}
+
+var messages = message.NewPrinter(language.English)
+
+// CompileInputSchema compiles a workflow's inputSchema as validation does:
+// the run start checks inputs with it, so that a schema accepted on write
+// compiles the same way later. Formats are annotations, as JSON Schema
+// 2020-12 (the draft used when $schema names none) says by default.
+func CompileInputSchema(raw jsontext.Value) (*jsonschema.Schema, error) {
+	schema, problems := compileInputSchema(raw)
+	if len(problems) > 0 {
+		return nil, domain.Invalid(problems...)
+	}
+	return schema, nil
+}
+
+func compileInputSchema(raw jsontext.Value) (*jsonschema.Schema, []domain.FieldError) {
+	const field = "inputSchema"
+	// The library's compile time grows with the schema's size, and with the
+	// square of its depth (seconds for a 256 KiB schema, hours for one
+	// 9000 levels deep): these bounds keep the worst case near a second,
+	// far above any schema an input needs.
+	if len(raw) > MaxInputSchemaBytes {
+		return nil, []domain.FieldError{{Field: field, Message: fmt.Sprintf("must be at most %d bytes (64 KiB)", MaxInputSchemaBytes)}}
+	}
+	if depth(raw) > MaxInputSchemaDepth {
+		return nil, []domain.FieldError{{Field: field, Message: fmt.Sprintf("must nest objects and arrays at most %d deep", MaxInputSchemaDepth)}}
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return nil, []domain.FieldError{{Field: field, Message: "is not valid JSON"}}
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.UseLoader(refuseLoading{})
+	if err := c.AddResource(inputSchemaURL, doc); err != nil {
+		return nil, []domain.FieldError{{Field: field, Message: "is not a valid JSON Schema"}}
+	}
+	schema, err := c.Compile(inputSchemaURL)
+	if err == nil {
+		return schema, nil
+	}
+	var invalid *jsonschema.SchemaValidationError
+	var load *jsonschema.LoadURLError
+	var cause *jsonschema.ValidationError
+	switch {
+	case errors.As(err, &load):
+		return nil, []domain.FieldError{{Field: field, Message: fmt.Sprintf(
+			"must not refer to %q: $ref and $schema may point only inside the schema itself or to a draft's metaschema, never to a file or a URL",
+			strings.ReplaceAll(load.URL, inputSchemaURL, ""))}}
+	case errors.As(err, &invalid) && errors.As(invalid.Err, &cause) && strings.HasPrefix(invalid.URL, inputSchemaURL):
+		var out []domain.FieldError
+		for _, leaf := range leaves(cause) {
+			out = append(out, domain.FieldError{
+				Field:   joinTokens(field, leaf.InstanceLocation),
+				Message: "is not valid JSON Schema: " + leaf.ErrorKind.LocalizedString(messages),
+			})
+		}
+		return nil, out
+	default:
+		return nil, []domain.FieldError{{Field: field, Message: "is not a valid JSON Schema: " + strings.ReplaceAll(err.Error(), inputSchemaURL, "")}}
+	}
+}
+
+// depth is how deep raw, a well-formed value, nests objects and arrays.
+func depth(raw jsontext.Value) int {
+	dec := jsontext.NewDecoder(bytes.NewReader(raw))
+	deepest := 0
+	for {
+		if _, err := dec.ReadToken(); err != nil {
+			return deepest
+		}
+		deepest = max(deepest, dec.StackDepth())
+	}
+}
+
+// leaves are the innermost causes of a metaschema validation error: the
+// ones that name a keyword of the user's schema rather than "allOf failed".
+func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
+	if len(e.Causes) == 0 {
+		return []*jsonschema.ValidationError{e}
+	}
+	var out []*jsonschema.ValidationError
+	for _, c := range e.Causes {
+		out = append(out, leaves(c)...)
+	}
+	return out
+}
+
+func validateTrigger(p *problems, t Trigger) {
+	switch t.Type {
+	case TriggerManual, TriggerWebhook:
+		for _, f := range []struct{ name, value string }{{"cron", t.Cron}, {"timezone", t.Timezone}, {"every", t.Every}} {
+			if f.value != "" {
+				p.add("trigger."+f.name, "is only for schedule triggers")
+			}
+		}
+	case TriggerSchedule:
+		switch {
+		case t.Cron != "" && t.Every != "":
+			p.add("trigger.every", "cannot be given with cron: a schedule has one or the other")
+		case t.Cron != "":
+			if _, problem := parseCron(t.Cron); problem != "" {
+				p.add("trigger.cron", problem)
+			}
+			if _, problem := loadTimezone(t.Timezone); problem != "" {
+				p.add("trigger.timezone", problem)
+			}
+		case t.Every != "":
+			if t.Timezone != "" {
+				p.add("trigger.timezone", "is only for cron schedules: every runs at a fixed interval")
+			}
+			if _, problem := parseEvery(t.Every); problem != "" {
+				p.add("trigger.every", problem)
+			}
+		default:
+			p.add("trigger.cron", `is required, or every: a schedule needs {"cron": "0 9 * * MON-FRI", "timezone": "Europe/Berlin"} or {"every": "15m"}`)
+		}
+	case "":
+		if t == (Trigger{}) {
+			p.add("trigger", `is required: {"type": "manual"}, "webhook" or "schedule"`)
+		} else {
+			p.add("trigger.type", "is required")
+		}
+	default:
+		p.add("trigger.type", "must be manual, webhook or schedule")
+	}
+}
+
+// cronParser reads the usual five fields: no seconds field (nothing fires
+// more than once a minute) and no descriptors (@every 5s).
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
+
+// starBit is the bit robfig/cron sets on a field written * or ? (spec.go):
+// unset, the field is restricted, and a schedule restricting both
+// day-of-month and day-of-week fires when either matches, which EventBridge
+// Scheduler has no way to say (one of the two must be ?).
+const starBit = 1 << 63
+
+// parseCron reads a five-field cron expression, or says what is wrong.
+func parseCron(spec string) (*cron.SpecSchedule, string) {
+	fields := strings.Fields(spec)
+	if len(fields) != 5 {
+		return nil, "must have five fields: minute hour day-of-month month day-of-week"
+	}
+	// Checked before the library sees it: robfig/cron reads a "TZ=" or
+	// "CRON_TZ=" prefix itself (and panics on one without a space after
+	// it); the time zone is the timezone field's alone.
+	for _, f := range fields {
+		if strings.ContainsFunc(f, func(r rune) bool {
+			return !(r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || strings.ContainsRune("*?,-/", r))
+		}) {
+			return nil, "may hold only numbers, names (JAN, MON), *, ?, and the , - / operators"
+		}
+	}
+	schedule, err := cronParser.Parse(strings.Join(fields, " "))
+	if err != nil {
+		return nil, "is not a valid cron expression: " + err.Error()
+	}
+	spec5 := schedule.(*cron.SpecSchedule)
+	if spec5.Dom&starBit == 0 && spec5.Dow&starBit == 0 {
+		return nil, "restricts both day-of-month and day-of-week, which EventBridge Scheduler cannot run: set one of them to *"
+	}
+	if !firesOnSomeDay(spec5) {
+		return nil, "never fires: no month it names has such a day"
+	}
+	return spec5, ""
+}
+
+// firesOnSomeDay reports whether some month of s has a day of s (February
+// counted with its 29th). A day-of-week schedule always has one.
+func firesOnSomeDay(s *cron.SpecSchedule) bool {
+	days := [13]int{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+	for month := 1; month <= 12; month++ {
+		if s.Month&(1<<month) == 0 {
+			continue
+		}
+		for day := 1; day <= days[month]; day++ {
+			if s.Dom&(1<<day) != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// loadTimezone loads an IANA zone. "" and "Local" also load (as UTC and
+// the machine's zone), and neither is a zone EventBridge Scheduler knows.
+func loadTimezone(name string) (*time.Location, string) {
+	if name == "" {
+		return nil, "is required with cron: an IANA time zone such as Europe/Berlin or UTC"
+	}
+	location, err := time.LoadLocation(name)
+	if name == "Local" || err != nil {
+		return nil, "is not an IANA time zone name (such as Europe/Berlin or UTC)"
+	}
+	return location, ""
+}
+
+// maxEvery keeps a rate within what a schedule is for (and what
+// EventBridge Scheduler's rate expression is sure to take).
+const maxEvery = 365 * 24 * time.Hour
+
+// parseEvery reads an interval such as "15m" or "1h": a Go duration of
+// whole minutes, from 1m to 8760h (365 days).
+func parseEvery(every string) (time.Duration, string) {
+	d, err := time.ParseDuration(every)
+	switch {
+	case err != nil:
+		return 0, `must be a duration such as "15m", "1h" or "24h"`
+	case d < time.Minute:
+		return 0, "must be at least 1m: a schedule fires at most once a minute"
+	case d%time.Minute != 0:
+		return 0, "must be a whole number of minutes"
+	case d > maxEvery:
+		return 0, "must be at most 8760h (365 days)"
+	}
+	return d, ""
+}
+
+// SchedulerExpression is a schedule trigger as EventBridge Scheduler takes
+// it: "cron(0 9 ? * MON-FRI *)" with the trigger's timezone, or
+// "rate(15 minutes)" with none. The cron is written out from the parsed
+// fields (ranges and lists of numbers, day names for day-of-week), so the
+// meaning of standard cron (Sunday is 0, as 7 is not accepted) carries over
+// to EventBridge's (Sunday is 1) without translating its syntax. It is an
+// error for a trigger that is not a valid schedule.
+func (t Trigger) SchedulerExpression() (expression, timezone string, err error) {
+	if t.Type != TriggerSchedule {
+		return "", "", errors.New("not a schedule trigger")
+	}
+	if t.Every != "" {
+		d, problem := parseEvery(t.Every)
+		if problem != "" {
+			return "", "", errors.New("every " + problem)
+		}
+		return rate(int(d / time.Minute)), "", nil
+	}
+	s, problem := parseCron(t.Cron)
+	if problem != "" {
+		return "", "", errors.New("cron " + problem)
+	}
+	if _, problem := loadTimezone(t.Timezone); problem != "" {
+		return "", "", errors.New("timezone " + problem)
+	}
+	dom, dow := "?", "?"
+	if s.Dow&starBit == 0 {
+		dow = cronList(s.Dow, 0, 6, []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"})
+	} else {
+		dom = cronList(s.Dom, 1, 31, nil)
+	}
+	fields := []string{cronList(s.Minute, 0, 59, nil), cronList(s.Hour, 0, 23, nil), dom, cronList(s.Month, 1, 12, nil), dow, "*"}
+	return "cron(" + strings.Join(fields, " ") + ")", t.Timezone, nil
+}
+
+func rate(minutes int) string {
+	n, unit := minutes, "minute"
+	switch {
+	case minutes%(24*60) == 0:
+		n, unit = minutes/(24*60), "day"
+	case minutes%60 == 0:
+		n, unit = minutes/60, "hour"
+	}
+	if n != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("rate(%d %s)", n, unit)
+}
+
+// cronList writes the set bits of a field from lowest to highest as "*"
+// when all are set, else as ranges and values: "0,15,30,45", "9-17",
+// "MON-FRI".
+func cronList(bits uint64, lowest, highest int, names []string) string {
+	if bits&starBit != 0 {
+		return "*"
+	}
+	name := func(v int) string {
+		if names != nil {
+			return names[v]
+		}
+		return strconv.Itoa(v)
+	}
+	var parts []string
+	for v := lowest; v <= highest; v++ {
+		if bits&(1<<v) == 0 {
+			continue
+		}
+		end := v
+		for end+1 <= highest && bits&(1<<(end+1)) != 0 {
+			end++
+		}
+		switch {
+		case end == v:
+			parts = append(parts, name(v))
+		case end == v+1:
+			parts = append(parts, name(v), name(end))
+		default:
+			parts = append(parts, name(v)+"-"+name(end))
+		}
+		v = end
+	}
+	return strings.Join(parts, ",")
+}
+
+// checkConnections asks exists once per distinct id, in the order the steps
+// name them.
+func checkConnections(p *problems, refs []connectionRef, exists ConnectionExists) error {
+	found := map[string]bool{}
+	for _, ref := range refs {
+		ok, asked := found[ref.id]
+		if !asked {
+			if exists != nil {
+				var err error
+				if ok, err = exists(ref.id); err != nil {
+					return err
+				}
+			}
+			found[ref.id] = ok
+		}
+		if !ok {
+			p.add(ref.field, "is not a connection of this account")
+		}
+	}
+	return nil
+}

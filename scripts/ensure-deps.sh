@@ -26,7 +26,8 @@ for part in "$@"; do
       fi
       ;;
     python)
-      # requirements-dev.txt: the infrastructure checks (cfn-lint, SAM CLI);
+      # requirements-dev.txt: the infrastructure checks (cfn-lint, SAM CLI),
+      # schemathesis and moto's server;
       # e2e/requirements.txt: what the seed page's Python example imports.
       need python3 "Python 3.10 or newer"
       cat requirements-dev.txt e2e/requirements.txt 2>/dev/null >.requirements.wanted || true

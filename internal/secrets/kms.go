@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
+
+	"github.com/workflowsapi/workflows/internal/awsbudget"
 )
 
 // KMS is the Sealer in AWS: each secret's data key comes from KMS
@@ -29,16 +28,7 @@ type KMS struct {
 }
 
 // Budget bounds the time and the attempts of every KMS call.
-type Budget struct {
-	// Call bounds one call, every attempt and back-off included, on top of
-	// the caller's own deadline (the earlier one wins).
-	Call time.Duration
-	// Attempt bounds one attempt; one that runs out is retried like a
-	// dropped connection if Call leaves time for it.
-	Attempt time.Duration
-	// MaxAttempts bounds the attempts of one call, the first included.
-	MaxAttempts int
-}
+type Budget = awsbudget.Budget
 
 // DefaultBudget is in the spirit of store.DefaultBudget, for KMS: KMS
 // answers in milliseconds (tens with a cold TLS handshake), so 1 s per
@@ -57,17 +47,7 @@ type KMSOption func(*KMS)
 // WithBudget replaces DefaultBudget; zero fields keep its values. Tests use
 // it to see a hung KMS fail in milliseconds.
 func WithBudget(b Budget) KMSOption {
-	return func(k *KMS) {
-		if b.Call > 0 {
-			k.budget.Call = b.Call
-		}
-		if b.Attempt > 0 {
-			k.budget.Attempt = b.Attempt
-		}
-		if b.MaxAttempts > 0 {
-			k.budget.MaxAttempts = b.MaxAttempts
-		}
-	}
+	return func(k *KMS) { k.budget = b.Or(DefaultBudget) }
 }
 
 // NewKMS seals under the KMS key keyID (a key id, key ARN, alias name or
@@ -100,7 +80,7 @@ func (k *KMS) newDataKey(ctx context.Context, encCtx map[string]string) (key, wr
 		KeyId:             aws.String(k.keyID),
 		KeySpec:           types.DataKeySpecAes256,
 		EncryptionContext: encCtx,
-	}, k.budget.apply)
+	}, withBudget(k.budget))
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("secrets: KMS GenerateDataKey: %w", err)
 	}
@@ -124,7 +104,7 @@ func (k *KMS) unwrap(ctx context.Context, s Sealed, encCtx map[string]string) ([
 		// Naming the key makes KMS refuse a blob of any other key, even one
 		// this function may also decrypt with (AWS's advice for Decrypt).
 		KeyId: aws.String(k.keyID),
-	}, k.budget.apply)
+	}, withBudget(k.budget))
 	if err != nil {
 		if refusesThisBlob(err) {
 			// The same ErrOpen as a local sealer gives, so callers test for
@@ -154,67 +134,13 @@ func refusesThisBlob(err error) bool {
 		(errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDeniedException")
 }
 
-// apply is a per-call option that puts the budget on one KMS call: the
-// SDK's standard retryer with MaxAttempts and short back-offs, and a
-// deadline per attempt. (The call deadline is the context's.) It mirrors
-// store's budget for DynamoDB.
-func (b Budget) apply(o *kms.Options) {
-	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-		so.MaxAttempts = b.MaxAttempts
-		so.Backoff = retry.BackoffDelayerFunc(fullJitter)
-	})
-	// Set too, so that AWS_MAX_ATTEMPTS in the environment cannot lift the
-	// bound (the SDK would wrap the retryer with it).
-	o.RetryMaxAttempts = b.MaxAttempts
-	o.APIOptions = append(o.APIOptions, b.addAttemptDeadline)
+// withBudget is a per-call option that puts b on one KMS call: the bounded
+// retryer and the call and attempt deadlines, whatever the client was built
+// with.
+func withBudget(b Budget) func(*kms.Options) {
+	return func(o *kms.Options) {
+		o.Retryer = b.Retryer()
+		o.RetryMaxAttempts = b.MaxAttempts
+		o.APIOptions = append(o.APIOptions, b.Deadlines)
+	}
 }
-
-// backoffBase is the first retry's largest back-off; each retry doubles it.
-const backoffBase = 50 * time.Millisecond
-
-// fullJitter is the "full jitter" back-off: a random wait of up to
-// backoffBase doubled per earlier retry; throttling gets no longer waits,
-// since a call's whole budget is two seconds.
-func fullJitter(attempt int, _ error) (time.Duration, error) {
-	return rand.N(backoffBase << min(max(attempt-1, 0), 10)), nil
-}
-
-// addAttemptDeadline puts the attempt deadline around each attempt (inside
-// the retry loop).
-func (b Budget) addAttemptDeadline(stack *middleware.Stack) error {
-	return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("AttemptDeadline",
-		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			attemptCtx, cancel := context.WithTimeout(ctx, b.Attempt)
-			defer cancel()
-			out, md, err := next.HandleFinalize(attemptCtx, in)
-			if err != nil && ctx.Err() == nil && errors.Is(attemptCtx.Err(), context.DeadlineExceeded) {
-				// The SDK reports a cancelled context as not retryable; only
-				// this attempt ran out, so it is retried like a timed-out
-				// connection.
-				err = &attemptTimeoutError{after: b.Attempt, err: err}
-			}
-			return out, md, err
-		}), "Retry", middleware.After)
-}
-
-// attemptTimeoutError is an attempt cut by its own deadline while the call
-// still had time.
-type attemptTimeoutError struct {
-	after time.Duration
-	err   error
-}
-
-func (e *attemptTimeoutError) Error() string {
-	return fmt.Sprintf("attempt timed out after %v: %v", e.after, e.err)
-}
-func (e *attemptTimeoutError) Unwrap() error { return e.err }
-
-// Timeout reports it as a timeout, as net.Error does.
-func (e *attemptTimeoutError) Timeout() bool { return true }
-
-// RetryableError tells the SDK's retryer to retry it.
-func (e *attemptTimeoutError) RetryableError() bool { return true }
-
-// CanceledError hides the cancelled context underneath from the retryer's
-// "never retry a cancelled call" check, which would otherwise find it first.
-func (e *attemptTimeoutError) CanceledError() bool { return false }

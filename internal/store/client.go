@@ -10,17 +10,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/middleware"
+	"github.com/workflowsapi/workflows/internal/awsbudget"
 )
 
 // Local defaults: what `make dev` runs, and what wfctl talks to when no
@@ -44,16 +43,7 @@ type Config struct {
 }
 
 // Budget bounds the time and the attempts of every DynamoDB call.
-type Budget struct {
-	// Call bounds one call, every attempt and back-off included; it applies
-	// on top of the caller's own deadline (the earlier one wins).
-	Call time.Duration
-	// Attempt bounds one attempt. An attempt that runs out is retried like
-	// a dropped connection, if Call leaves time for it.
-	Attempt time.Duration
-	// MaxAttempts bounds the attempts of one call, the first included.
-	MaxAttempts int
-}
+type Budget = awsbudget.Budget
 
 // DefaultBudget is every client's unless Config says otherwise. It is sized
 // for the Lambda timeouts: one call gives up after 4 s, inside the
@@ -67,22 +57,6 @@ type Budget struct {
 // (four attempts, and back-offs of up to 1, 2 and 4 s on throttling) which
 // could keep one call waiting for up to 7 s.
 var DefaultBudget = Budget{Call: 4 * time.Second, Attempt: 2 * time.Second, MaxAttempts: 3}
-
-// backoffBase is the first retry's largest back-off; each retry doubles it.
-const backoffBase = 50 * time.Millisecond
-
-func (b Budget) withDefaults() Budget {
-	if b.Call <= 0 {
-		b.Call = DefaultBudget.Call
-	}
-	if b.Attempt <= 0 {
-		b.Attempt = DefaultBudget.Attempt
-	}
-	if b.MaxAttempts <= 0 {
-		b.MaxAttempts = DefaultBudget.MaxAttempts
-	}
-	return b
-}
 
 // ConfigFromEnv reads DYNAMODB_ENDPOINT and TABLE_NAME, the environment the
 // Lambdas get. TABLE_NAME is required.
@@ -127,87 +101,21 @@ func NewClient(ctx context.Context, cfg Config, optFns ...func(*dynamodb.Options
 	if err != nil {
 		return nil, fmt.Errorf("store: load AWS config: %w", err)
 	}
-	opts := []func(*dynamodb.Options){cfg.Budget.withDefaults().apply}
+	opts := []func(*dynamodb.Options){withBudget(cfg.Budget.Or(DefaultBudget))}
 	if cfg.Endpoint != "" {
 		opts = append(opts, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(cfg.Endpoint) })
 	}
 	return dynamodb.NewFromConfig(awsCfg, append(opts, optFns...)...), nil
 }
 
-// apply sets the budget on a client's options: the SDK's standard retryer
-// with b.MaxAttempts and short back-offs, a deadline per call and one per
-// attempt.
-func (b Budget) apply(o *dynamodb.Options) {
-	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
-		so.MaxAttempts = b.MaxAttempts
-		so.Backoff = retry.BackoffDelayerFunc(fullJitter)
-	})
-	// Set too so that AWS_MAX_ATTEMPTS in the environment cannot lift the
-	// bound (the SDK would wrap the retryer with it).
-	o.RetryMaxAttempts = b.MaxAttempts
-	o.APIOptions = append(o.APIOptions, b.addDeadlines)
-}
-
-// fullJitter is the "full jitter" back-off: a random wait of up to
-// backoffBase doubled per earlier retry. Throttling gets no longer waits than
-// other errors (the SDK's default starts those at 1 s): a call's whole budget
-// is a few seconds.
-func fullJitter(attempt int, _ error) (time.Duration, error) {
-	ceiling := backoffBase << min(max(attempt-1, 0), 10)
-	return rand.N(ceiling), nil
-}
-
-// addDeadlines puts the call deadline around the whole call (outside the
-// retry loop) and the attempt deadline around each attempt (inside it).
-func (b Budget) addDeadlines(stack *middleware.Stack) error {
-	err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc("CallDeadline",
-		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			// A DynamoDB output is read in full before the call returns, so
-			// cancelling on return cuts nothing short.
-			ctx, cancel := context.WithTimeout(ctx, b.Call)
-			defer cancel()
-			return next.HandleInitialize(ctx, in)
-		}), middleware.Before)
-	if err != nil {
-		return err
+// withBudget sets b on a client's options.
+func withBudget(b Budget) func(*dynamodb.Options) {
+	return func(o *dynamodb.Options) {
+		o.Retryer = b.Retryer()
+		o.RetryMaxAttempts = b.MaxAttempts
+		o.APIOptions = append(o.APIOptions, b.Deadlines)
 	}
-	return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("AttemptDeadline",
-		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-			attemptCtx, cancel := context.WithTimeout(ctx, b.Attempt)
-			defer cancel()
-			out, md, err := next.HandleFinalize(attemptCtx, in)
-			if err != nil && ctx.Err() == nil && errors.Is(attemptCtx.Err(), context.DeadlineExceeded) {
-				// The SDK reports a cancelled context as not retryable; only
-				// this attempt ran out, so it is retried like a timed-out
-				// connection.
-				err = &attemptTimeoutError{after: b.Attempt, err: err}
-			}
-			return out, md, err
-		}), "Retry", middleware.After)
 }
-
-// attemptTimeoutError is an attempt cut by its own deadline while the call
-// still had time.
-type attemptTimeoutError struct {
-	after time.Duration
-	err   error
-}
-
-func (e *attemptTimeoutError) Error() string {
-	return fmt.Sprintf("attempt timed out after %v: %v", e.after, e.err)
-}
-func (e *attemptTimeoutError) Unwrap() error { return e.err }
-
-// Timeout reports it as a timeout, as net.Error does, for callers that tell
-// timeouts apart.
-func (e *attemptTimeoutError) Timeout() bool { return true }
-
-// RetryableError tells the SDK's retryer to retry it.
-func (e *attemptTimeoutError) RetryableError() bool { return true }
-
-// CanceledError hides the cancelled context underneath from the retryer's
-// "never retry a cancelled call" check, which would otherwise find it first.
-func (e *attemptTimeoutError) CanceledError() bool { return false }
 
 // throttleCodes are DynamoDB's answers to too much traffic: on an item or
 // partition (ProvisionedThroughputExceededException, ThrottlingException) or

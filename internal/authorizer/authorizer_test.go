@@ -150,7 +150,7 @@ func TestAuthorizer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := store.Revoke(ctx, revokedKey.AccountID, revokedKey.ID, past); err != nil {
+	if _, err := store.Revoke(ctx, revokedKey.AccountID, revokedKey.ID, past, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -179,7 +179,7 @@ func TestAuthorizer(t *testing.T) {
 		if _, err := auth.Handle(ctx, request(map[string]string{"x-api-key": plaintext})); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := store.Revoke(ctx, k.AccountID, k.ID, time.Now()); err != nil {
+		if _, err := store.Revoke(ctx, k.AccountID, k.ID, time.Now(), nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := auth.Handle(ctx, request(map[string]string{"x-api-key": plaintext})); !errors.Is(err, authorizer.ErrUnauthorized) {

@@ -47,7 +47,16 @@ func (m *memoryStore) List(context.Context, string, int, string) (domain.Page[ke
 	return domain.Page[keys.Key]{}, nil
 }
 
-func (m *memoryStore) Revoke(_ context.Context, account, id string, at time.Time) (keys.Key, error) {
+func (m *memoryStore) Revoke(_ context.Context, account, id string, at time.Time, allow func(keys.Key) error) (keys.Key, error) {
+	if allow != nil {
+		k, err := m.ByID(context.Background(), account, id)
+		if err != nil {
+			return keys.Key{}, err
+		}
+		if err := allow(k); err != nil {
+			return keys.Key{}, err
+		}
+	}
 	return m.update(account, id, func(k *keys.Key) { k.RevokedAt = &at })
 }
 

@@ -31,8 +31,10 @@ type Store interface {
 	// List pages through an account's keys, newest first.
 	List(ctx context.Context, account string, limit int, cursor string) (domain.Page[Key], error)
 	// Revoke revokes a key at `at`; revoking a revoked key keeps the first
-	// time and is not an error. It returns the key as it is afterwards.
-	Revoke(ctx context.Context, account, keyID string, at time.Time) (Key, error)
+	// time and is not an error. It returns the key as it is afterwards. If
+	// allow is not nil it is handed the key first, and its error stops the
+	// revocation with nothing written.
+	Revoke(ctx context.Context, account, keyID string, at time.Time, allow func(Key) error) (Key, error)
 	// ExpireBy makes a key expire at `at` unless it already expires sooner.
 	ExpireBy(ctx context.Context, account, keyID string, at time.Time) (Key, error)
 }
@@ -262,16 +264,16 @@ func (s *Service) Revoke(ctx context.Context, caller Caller, keyID string) (Key,
 	if !ids.Valid(ids.PrefixKey, keyID) {
 		return Key{}, domain.ErrNotFound
 	}
+	var allow func(Key) error
 	if keyID != caller.KeyID {
-		target, err := s.store.ByID(ctx, caller.AccountID, keyID)
-		if err != nil {
-			return Key{}, err
-		}
-		if !caller.Scopes.Covers(target.Scopes) {
-			return Key{}, domain.ErrForbidden
+		allow = func(target Key) error {
+			if !caller.Scopes.Covers(target.Scopes) {
+				return domain.ErrForbidden
+			}
+			return nil
 		}
 	}
-	return s.store.Revoke(ctx, caller.AccountID, keyID, s.now())
+	return s.store.Revoke(ctx, caller.AccountID, keyID, s.now(), allow)
 }
 
 // List pages through the caller's account's keys, newest first.

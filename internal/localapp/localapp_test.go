@@ -64,9 +64,9 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 			// The active-key cap reads the account's keys first.
 			want["PutItem"], want["Query"], want["BatchGetItem"] = 2, 1, 1
 		case "revoke-api-key":
-			// The target's scopes (index and key item), then the revocation
-			// (index item again, and the write).
-			want["GetItem"], want["UpdateItem"] = 4, 2
+			// The target's index and key items (its scopes are checked
+			// before the write), then the write.
+			want["GetItem"], want["UpdateItem"] = 3, 2
 		case "roll-api-key":
 			want["GetItem"], want["PutItem"], want["UpdateItem"] = 4, 2, 2
 		}

@@ -258,23 +258,36 @@ func (s *Store) batchGetAuth(ctx context.Context, index []keyIndexItem) (map[str
 
 // Revoke revokes an account's key at `at`. Revoking a revoked key changes
 // nothing and is not an error. It returns the key as it is afterwards.
-func (s *Store) Revoke(ctx context.Context, account, keyID string, at time.Time) (keys.Key, error) {
-	return s.updateAuthItem(ctx, account, keyID, "SET revokedAt = :at", "attribute_not_exists(revokedAt)", at)
+func (s *Store) Revoke(ctx context.Context, account, keyID string, at time.Time, allow func(keys.Key) error) (keys.Key, error) {
+	return s.updateAuthItem(ctx, account, keyID, "SET revokedAt = :at", "attribute_not_exists(revokedAt)", at, allow)
 }
 
 // ExpireBy makes an account's key expire at `at` unless it already expires
 // sooner. Rolling uses it to end the old key's grace period.
 func (s *Store) ExpireBy(ctx context.Context, account, keyID string, at time.Time) (keys.Key, error) {
-	return s.updateAuthItem(ctx, account, keyID, "SET expiresAt = :at", "(attribute_not_exists(expiresAt) OR expiresAt > :at)", at)
+	return s.updateAuthItem(ctx, account, keyID, "SET expiresAt = :at", "(attribute_not_exists(expiresAt) OR expiresAt > :at)", at, nil)
 }
 
 // updateAuthItem applies update to the auth item of an account's key when
 // condition holds, and returns the key as it is afterwards. A failed
-// condition means there was nothing to do, and is not an error.
-func (s *Store) updateAuthItem(ctx context.Context, account, keyID, update, condition string, at time.Time) (keys.Key, error) {
+// condition means there was nothing to do, and is not an error. If allow is
+// given, the key is read first and handed to it; its error stops the update.
+func (s *Store) updateAuthItem(ctx context.Context, account, keyID, update, condition string, at time.Time, allow func(keys.Key) error) (keys.Key, error) {
 	hash, err := s.hashByID(ctx, account, keyID)
 	if err != nil {
 		return keys.Key{}, err
+	}
+	if allow != nil {
+		k, _, err := s.ByHash(ctx, hash)
+		if err == nil && k.AccountID != account {
+			err = domain.ErrNotFound
+		}
+		if err != nil {
+			return keys.Key{}, err
+		}
+		if err := allow(k); err != nil {
+			return keys.Key{}, err
+		}
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),

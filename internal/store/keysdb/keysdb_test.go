@@ -61,14 +61,14 @@ func TestStore(t *testing.T) {
 		if _, err := db.ByID(ctx, "acct_a", k.ID); !errors.Is(err, domain.ErrNotFound) {
 			t.Fatalf("err = %v, want ErrNotFound", err)
 		}
-		if _, err := db.Revoke(ctx, "acct_a", k.ID, now); !errors.Is(err, domain.ErrNotFound) {
+		if _, err := db.Revoke(ctx, "acct_a", k.ID, now, nil); !errors.Is(err, domain.ErrNotFound) {
 			t.Fatalf("revoke err = %v, want ErrNotFound", err)
 		}
 	})
 
 	t.Run("revocation is seen by the next lookup by hash", func(t *testing.T) {
 		k, plaintext := mustCreateKey(t, db, "acct_c")
-		revoked, err := db.Revoke(ctx, "acct_c", k.ID, now)
+		revoked, err := db.Revoke(ctx, "acct_c", k.ID, now, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,9 +82,24 @@ func TestStore(t *testing.T) {
 		if got.Status(now) != keys.StatusRevoked {
 			t.Errorf("status by hash = %s, want revoked", got.Status(now))
 		}
-		again, err := db.Revoke(ctx, "acct_c", k.ID, now.Add(time.Hour))
+		again, err := db.Revoke(ctx, "acct_c", k.ID, now.Add(time.Hour), nil)
 		if err != nil || !again.RevokedAt.Equal(*revoked.RevokedAt) {
 			t.Errorf("second revoke = %v, %v; want the first revocation time kept", again.RevokedAt, err)
+		}
+	})
+
+	t.Run("a revocation its check refuses writes nothing and says why", func(t *testing.T) {
+		k, plaintext := mustCreateKey(t, db, "acct_f")
+		refused := errors.New("not allowed")
+		var seen keys.Key
+		if _, err := db.Revoke(ctx, "acct_f", k.ID, now, func(target keys.Key) error { seen = target; return refused }); !errors.Is(err, refused) {
+			t.Fatalf("err = %v, want the check's error", err)
+		}
+		if seen.ID != k.ID || len(seen.Scopes) == 0 {
+			t.Fatalf("the check saw %+v, want the key with its scopes", seen)
+		}
+		if got, _, _ := db.ByHash(ctx, apikey.Hash(plaintext)); got.RevokedAt != nil {
+			t.Fatal("the key was revoked although its check refused")
 		}
 	})
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/jsonfield"
 )
 
 // DecodeJSON reads the (already size- and type-checked) body into dst.
@@ -69,58 +69,17 @@ func jsonError(err error) error {
 	var semantic *json.SemanticError
 	switch {
 	case errors.As(err, &syntactic) && errors.Is(syntactic.Err, jsontext.ErrDuplicateName):
-		return domain.Invalid(domain.FieldError{Field: fieldPath(syntactic.JSONPointer), Message: "appears more than once"})
+		return domain.Invalid(domain.FieldError{Field: jsonfield.OrBody(jsonfield.Pointer("", syntactic.JSONPointer)), Message: "appears more than once"})
 	case errors.As(err, &semantic) && errors.Is(semantic.Err, json.ErrUnknownName):
-		return domain.Invalid(domain.FieldError{Field: fieldPath(semantic.JSONPointer), Message: "is not a known field"})
+		return domain.Invalid(domain.FieldError{Field: jsonfield.OrBody(jsonfield.Pointer("", semantic.JSONPointer)), Message: "is not a known field"})
 	case errors.As(err, &semantic) && semantic.GoType != nil && semantic.JSONKind != 0:
-		field := fieldPath(semantic.JSONPointer)
+		field := jsonfield.OrBody(jsonfield.Pointer("", semantic.JSONPointer))
 		if field == "body" {
 			return domain.Invalid(domain.FieldError{Field: "body", Message: "must be a JSON object"})
 		}
-		return domain.Invalid(domain.FieldError{Field: field, Message: "must be " + jsonTypeName(semantic.GoType)})
+		return domain.Invalid(domain.FieldError{Field: field, Message: "must be " + jsonfield.TypeName(semantic.GoType)})
 	default:
 		return domain.Invalid(domain.FieldError{Field: "body", Message: "is not valid JSON"})
-	}
-}
-
-// fieldPath turns a JSON pointer (/steps/2/with) into the contract's field
-// path (steps[2].with); the empty pointer is the body itself.
-func fieldPath(p jsontext.Pointer) string {
-	var b strings.Builder
-	for token := range p.Tokens() {
-		if _, err := strconv.Atoi(token); err == nil && b.Len() > 0 {
-			b.WriteString("[" + token + "]")
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(token)
-	}
-	if b.Len() == 0 {
-		return "body"
-	}
-	return b.String()
-}
-
-func jsonTypeName(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	default:
-		return "a number"
 	}
 }
 

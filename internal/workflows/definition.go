@@ -14,7 +14,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/jsonfield"
 )
 
 // The limits of a definition (API.md, "Workflows"; issue 8).
@@ -394,23 +394,23 @@ func (p *problems) members(path string, raw jsontext.Value) []member {
 	}
 	dec := jsontext.NewDecoder(bytes.NewReader(raw))
 	if _, err := dec.ReadToken(); err != nil { // '{'
-		p.add(orBody(path), "is not valid JSON")
+		p.add(jsonfield.OrBody(path), "is not valid JSON")
 		return nil
 	}
 	var out []member
 	for dec.PeekKind() != '}' {
 		token, err := dec.ReadToken()
 		if err != nil {
-			p.add(orBody(path), "is not valid JSON")
+			p.add(jsonfield.OrBody(path), "is not valid JSON")
 			return out
 		}
 		name := token.String() // before the next read voids the token
 		value, err := dec.ReadValue()
 		if err != nil {
-			p.add(orBody(path), "is not valid JSON")
+			p.add(jsonfield.OrBody(path), "is not valid JSON")
 			return out
 		}
-		field := join(path, name)
+		field := jsonfield.Join(path, name)
 		if value.Kind() == 'n' {
 			// As httpapi.DecodeJSON: null reads as absent, but a caller who
 			// sends null may mean something else, and the API does not guess.
@@ -433,83 +433,23 @@ func (p *problems) decode(field string, raw jsontext.Value, dst any) bool {
 }
 
 // addJSON turns a decoding error into a detail at the path of the value it
-// is about, below prefix. It is httpapi's translation (jsonError), kept here
-// so that this package needs no net/http.
+// is about, below prefix, in the same notation as httpapi's (jsonfield).
 func (p *problems) addJSON(prefix string, err error) {
 	var syntactic *jsontext.SyntacticError
 	var semantic *json.SemanticError
 	switch {
 	case errors.As(err, &syntactic) && errors.Is(syntactic.Err, jsontext.ErrDuplicateName):
-		p.add(orBody(joinPointer(prefix, syntactic.JSONPointer)), "appears more than once")
+		p.add(jsonfield.OrBody(jsonfield.Pointer(prefix, syntactic.JSONPointer)), "appears more than once")
 	case errors.As(err, &syntactic):
-		p.add(orBody(prefix), fmt.Sprintf("is not valid JSON (at byte %d)", syntactic.ByteOffset))
+		p.add(jsonfield.OrBody(prefix), fmt.Sprintf("is not valid JSON (at byte %d)", syntactic.ByteOffset))
 	case errors.As(err, &semantic) && semantic.GoType != nil:
-		field := joinPointer(prefix, semantic.JSONPointer)
+		field := jsonfield.Pointer(prefix, semantic.JSONPointer)
 		if field == "" {
 			p.add("body", "must be a JSON object")
 			return
 		}
-		p.add(field, "must be "+jsonTypeName(semantic.GoType))
+		p.add(field, "must be "+jsonfield.TypeName(semantic.GoType))
 	default:
-		p.add(orBody(prefix), "is not valid")
-	}
-}
-
-func orBody(field string) string {
-	if field == "" {
-		return "body"
-	}
-	return field
-}
-
-// join appends a member's name to path. An empty name (JSON allows one)
-// shows as "", so that no detail has an empty field.
-func join(path, name string) string {
-	if name == "" {
-		name = `""`
-	}
-	if path == "" {
-		return name
-	}
-	return path + "." + name
-}
-
-// joinPointer appends a JSON pointer (/steps/2/with) to path in the
-// contract's notation (steps[2].with).
-func joinPointer(path string, ptr jsontext.Pointer) string {
-	return joinTokens(path, slices.Collect(ptr.Tokens()))
-}
-
-// joinTokens appends the tokens of a JSON pointer to path: numbers as
-// indexes, names after a dot.
-func joinTokens(path string, tokens []string) string {
-	for _, token := range tokens {
-		if _, err := strconv.Atoi(token); err == nil && path != "" {
-			path += "[" + token + "]"
-			continue
-		}
-		path = join(path, token)
-	}
-	return path
-}
-
-func jsonTypeName(t reflect.Type) string {
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Bool:
-		return "a boolean"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	default:
-		return "a number"
+		p.add(jsonfield.OrBody(prefix), "is not valid")
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/jsonfield"
 )
 
 // ConnectionExists reports whether the caller's account has a connection
@@ -254,7 +255,7 @@ func checkHeaders(p *problems, path string, headers map[string]string) {
 	slices.Sort(names) // a map has no order; the details should have one
 	seen := map[string]string{}
 	for _, name := range names {
-		field := join(path, name)
+		field := jsonfield.Join(path, name)
 		if !isToken(name) {
 			p.add(field, "is not a valid header name")
 			continue
@@ -317,7 +318,7 @@ func checkBodyTemplates(p *problems, path string, body jsontext.Value) {
 			continue
 		}
 		if _, err := CompileTemplate(s); err != nil {
-			p.add(joinPointer(path, dec.StackPointer()), err.Error())
+			p.add(jsonfield.Pointer(path, dec.StackPointer()), err.Error())
 		}
 	}
 }
@@ -492,7 +493,7 @@ func compileInputSchema(raw jsontext.Value) (*jsonschema.Schema, []domain.FieldE
 		var out []domain.FieldError
 		for _, leaf := range leaves(cause) {
 			out = append(out, domain.FieldError{
-				Field:   joinTokens(field, leaf.InstanceLocation),
+				Field:   jsonfield.Tokens(field, leaf.InstanceLocation),
 				Message: "is not valid JSON Schema: " + leaf.ErrorKind.LocalizedString(messages),
 			})
 		}

@@ -36,6 +36,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/localapp"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/secrets"
 	"github.com/workflowsapi/workflows/internal/store/keysdb"
 	"github.com/workflowsapi/workflows/internal/store/pipelinedb"
 )
@@ -543,13 +544,17 @@ func allows(policy events.APIGatewayCustomAuthorizerPolicy, arn string) bool {
 func TestEveryProxyEventThroughItsRouteHandler(t *testing.T) {
 	table := dynamotest.MustTable(t)
 	limits := ratelimit.DefaultConfig()
+	sealer, err := secrets.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, s := range mustProxySamples(t) {
 		t.Run(s.file+" is answered in the contract's envelope with a request id and rate-limit headers", func(t *testing.T) {
 			ev := mustProxyEvent(t, s)
 			route, _ := routes.ByFunction(s.function)
 			var logs bytes.Buffer
 			logger := slog.New(slog.NewJSONHandler(&logs, nil))
-			handler := localapp.Functions(lambdaapp.New(table.Client, table.Name, limits, logger))[s.function]
+			handler := localapp.Functions(lambdaapp.New(table.Client, table.Name, limits, logger), localapp.Deps{Sealer: sealer})[s.function]
 
 			resp, err := handler(context.Background(), ev)
 			if err != nil {

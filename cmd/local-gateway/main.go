@@ -1,7 +1,8 @@
 // Command local-gateway serves the API on one machine, as API Gateway and
 // Lambda would (see package localgateway). `make dev` runs it against
 // dynalite. Environment: PORT (3000), HOST (127.0.0.1), DYNAMODB_ENDPOINT (the
-// local engine), TABLE_NAME (workflows-local), RATE_LIMIT_*.
+// local engine), TABLE_NAME (workflows-local), DATA_DIR (.data: the local
+// key-wrapping key), KMS_KEY_ID (seal with KMS instead), RATE_LIMIT_*.
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/localapp"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
+	"github.com/workflowsapi/workflows/internal/secrets"
 	"github.com/workflowsapi/workflows/internal/store"
 )
 
@@ -46,7 +48,14 @@ func run() error {
 	if _, err := store.EnsureTable(ctx, db, cfg.TableName); err != nil {
 		return err
 	}
-	gateway, err := localapp.Gateway(lambdaapp.New(db, cfg.TableName, limits, logger))
+	// Credentials and webhook secrets are sealed with a key-wrapping key
+	// kept beside the data (made on first start, mode 0600), or with KMS
+	// when KMS_KEY_ID is set.
+	sealer, err := secrets.FromEnv(ctx, dataDir(os.Getenv))
+	if err != nil {
+		return err
+	}
+	gateway, err := localapp.Gateway(lambdaapp.New(db, cfg.TableName, limits, logger), localapp.Deps{Sealer: sealer})
 	if err != nil {
 		return err
 	}
@@ -73,6 +82,15 @@ func run() error {
 		return err
 	}
 	return nil
+}
+
+// dataDir is where local state other than the engine's lives: DATA_DIR, or
+// .data under the working directory (make dev runs from the repository).
+func dataDir(getenv func(string) string) string {
+	if dir := getenv("DATA_DIR"); dir != "" {
+		return dir
+	}
+	return ".data"
 }
 
 // displayHost is how the listening address is shown: the loopback address as

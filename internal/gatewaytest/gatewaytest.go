@@ -19,6 +19,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/localapp"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
+	"github.com/workflowsapi/workflows/internal/secrets"
 	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
 
@@ -29,7 +30,10 @@ type Env struct {
 	URL   string
 	Table dynamotest.Table
 	Clock *Clock
-	store keys.Store
+	// Sealer is the API's own (a local key in a temporary directory): a
+	// test opens what the API sealed with it to prove the round trip.
+	Sealer secrets.Sealer
+	store  keys.Store
 }
 
 // Options change the API under test.
@@ -55,13 +59,17 @@ func MustStart(tb testing.TB, opts Options) *Env {
 	clock := &Clock{}
 	app := lambdaapp.New(table.Client, table.Name, limits, slog.New(slog.NewJSONHandler(logs, nil)))
 	app.LimiterClock = clock.Now
-	gateway, err := localapp.Gateway(app)
+	sealer, err := secrets.NewLocal(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	gateway, err := localapp.Gateway(app, localapp.Deps{Sealer: sealer})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	server := httptest.NewServer(checkContract(tb, gateway))
 	tb.Cleanup(server.Close)
-	return &Env{URL: server.URL, Table: table, Clock: clock, store: keysdb.New(table.Client, table.Name)}
+	return &Env{URL: server.URL, Table: table, Clock: clock, Sealer: sealer, store: keysdb.New(table.Client, table.Name)}
 }
 
 // MustKey makes a key the way wfctl does, through the keys service: in

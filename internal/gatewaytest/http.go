@@ -56,9 +56,18 @@ func (r Response) Data(tb testing.TB) map[string]any {
 // Call sends one request with an optional key and content type.
 func Call(tb testing.TB, method, url, key, contentType string, body []byte) Response {
 	tb.Helper()
+	return CallWith(tb, method, url, key, contentType, nil, body)
+}
+
+// CallWith is Call with more request headers (If-Match, Idempotency-Key).
+func CallWith(tb testing.TB, method, url, key, contentType string, header http.Header, body []byte) Response {
+	tb.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
 		tb.Fatal(err)
+	}
+	for name, values := range header {
+		req.Header[name] = values
 	}
 	if key != "" {
 		req.Header.Set("x-api-key", key)

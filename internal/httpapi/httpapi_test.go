@@ -113,3 +113,32 @@ func TestNoAuthorizerContextIsRefused(t *testing.T) {
 		t.Fatal("the feature ran without a caller")
 	}
 }
+
+func TestPublicURL(t *testing.T) {
+	for _, tc := range []struct {
+		name, domain, gatewayPath, path, proto, want string
+	}{
+		{"keeps the stage of the default domain", "abc.execute-api.eu-west-1.amazonaws.com", "/prod/api/v1/workflows", "/api/v1/workflows", "https", "https://abc.execute-api.eu-west-1.amazonaws.com/prod/api/v1/webhooks/wf_1"},
+		{"keeps a custom domain's base path", "api.example.com", "/v2/api/v1/workflows", "/api/v1/workflows", "https", "https://api.example.com/v2/api/v1/webhooks/wf_1"},
+		{"is plain http on the local gateway", "localhost:3000", "/api/v1/workflows", "/api/v1/workflows", "http", "http://localhost:3000/api/v1/webhooks/wf_1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			event := events.APIGatewayProxyRequest{
+				HTTPMethod: "POST", Path: tc.path,
+				Headers:        map[string]string{"X-Forwarded-Proto": tc.proto},
+				RequestContext: events.APIGatewayProxyRequestContext{DomainName: tc.domain, Path: tc.gatewayPath},
+			}
+			var got string
+			handler := httpapi.Lambda(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				got = httpapi.PublicURL(r, "/api/v1/webhooks/wf_1")
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			if _, err := handler(context.Background(), event); err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("PublicURL = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -106,3 +106,13 @@ func (a *App) Route(route *routes.Route, feature http.Handler) httpapi.LambdaHan
 func (a *App) StartRoute(route *routes.Route, feature http.Handler) {
 	lambda.Start(a.Route(route, feature))
 }
+
+// Must is for a main's other start-up steps (a feature's sealer, a client):
+// a function that cannot start logs why and exits, as MustLoad does.
+func Must[T any](value T, err error) T {
+	if err != nil {
+		NewLogger().Error("cannot start", "error", err)
+		os.Exit(1)
+	}
+	return value
+}

@@ -13,13 +13,23 @@ import (
 	"github.com/workflowsapi/workflows/internal/localgateway"
 	"github.com/workflowsapi/workflows/internal/openapi"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/secrets"
 	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
+
+// Deps is what the features need beyond the App: in AWS each function's main
+// builds its own from the environment.
+type Deps struct {
+	// Sealer encrypts connection credentials and webhook secrets: the local
+	// key-wrapping key under .data/ for make dev, one in a temporary
+	// directory for tests.
+	Sealer secrets.Sealer
+}
 
 // FeatureHandlers is, for every built route, the handler its function's main
 // hands to the pipeline. A route absent here answers 501 NOT_IMPLEMENTED;
 // TestEveryBuiltRouteIsWired holds this to routes.Route.Built.
-func FeatureHandlers(app *lambdaapp.App) map[*routes.Route]http.Handler {
+func FeatureHandlers(app *lambdaapp.App, deps Deps) map[*routes.Route]http.Handler {
 	keyHandlers := keys.NewHandlers(keys.NewService(keysdb.New(app.DB, app.TableName), nil))
 	return map[*routes.Route]http.Handler{
 		&routes.ListAPIKeys:  http.HandlerFunc(keyHandlers.List),
@@ -32,8 +42,8 @@ func FeatureHandlers(app *lambdaapp.App) map[*routes.Route]http.Handler {
 
 // Functions returns the Lambda handler of every route's function, by
 // function name.
-func Functions(app *lambdaapp.App) map[string]httpapi.LambdaHandler {
-	features := FeatureHandlers(app)
+func Functions(app *lambdaapp.App, deps Deps) map[string]httpapi.LambdaHandler {
+	features := FeatureHandlers(app, deps)
 	functions := map[string]httpapi.LambdaHandler{}
 	for _, r := range routes.All {
 		feature, ok := features[r]
@@ -51,6 +61,6 @@ func Authorizer(app *lambdaapp.App) *authorizer.Authorizer {
 }
 
 // Gateway serves every function of app through the local gateway.
-func Gateway(app *lambdaapp.App) (*localgateway.Gateway, error) {
-	return localgateway.New(Functions(app), Authorizer(app).Handle, app.Logger)
+func Gateway(app *lambdaapp.App, deps Deps) (*localgateway.Gateway, error) {
+	return localgateway.New(Functions(app, deps), Authorizer(app).Handle, app.Logger)
 }

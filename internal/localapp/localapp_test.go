@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
 
 func TestEveryBuiltRouteIsWired(t *testing.T) {
 	table := dynamotest.MustTable(t)
-	features := localapp.FeatureHandlers(lambdaapp.New(table.Client, table.Name, ratelimit.DefaultConfig(), slog.New(slog.DiscardHandler)))
+	features := localapp.FeatureHandlers(lambdaapp.New(table.Client, table.Name, ratelimit.DefaultConfig(), slog.New(slog.DiscardHandler)), localapp.Deps{})
 	for _, route := range routes.All {
 		if _, wired := features[route]; wired != route.Built {
 			t.Errorf("%s %s: built %v in the route table, wired %v here", route.Method, route.Path, route.Built, wired)

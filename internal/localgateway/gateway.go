@@ -105,13 +105,17 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ResourcePath:     route.Path,
 		HTTPMethod:       r.Method,
 		APIID:            apiID,
-		Path:             "/" + Stage + r.URL.Path,
+		// The path as the client sent it, as API Gateway gives it behind a
+		// custom domain: the local API has no stage in its URLs, and
+		// httpapi.PublicURL builds the links it returns from this.
+		Path:             r.URL.Path,
 		Protocol:         r.Proto,
 		DomainName:       r.Host,
 		Identity:         events.APIGatewayRequestIdentity{SourceIP: sourceIP(r), UserAgent: r.UserAgent()},
 		RequestTime:      time.Now().UTC().Format("02/Jan/2006:15:04:05 -0700"),
 		RequestTimeEpoch: time.Now().UnixMilli(),
 	}
+	r.Header.Set("X-Forwarded-Proto", "http") // as API Gateway sets it (https there)
 	headers, multiHeaders := singleAndMulti(r.Header)
 	// API Gateway sends null, not {}, for a request with no query string.
 	var query map[string]string

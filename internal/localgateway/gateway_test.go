@@ -72,7 +72,7 @@ func TestGatewayResponses(t *testing.T) {
 
 func TestAuthenticationFailsClosed(t *testing.T) {
 	dead := dynamotest.MustUnreachableClient(t)
-	gw, err := localapp.Gateway(lambdaapp.New(dead, "none", ratelimit.DefaultConfig(), slog.New(slog.DiscardHandler)))
+	gw, err := localapp.Gateway(lambdaapp.New(dead, "none", ratelimit.DefaultConfig(), slog.New(slog.DiscardHandler)), localapp.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestAuthenticationFailsClosed(t *testing.T) {
 // 503 in the envelope once the authorizer's lookup deadline passes, not a
 // hang. The time it took is logged for docs/performance.md, not asserted.
 func TestAHungEngineIs503WithinTheAuthorizersDeadline(t *testing.T) {
-	gw, err := localapp.Gateway(lambdaapp.New(dynamotest.MustHungClient(t), "hung", ratelimit.DefaultConfig(), slog.New(slog.DiscardHandler)))
+	gw, err := localapp.Gateway(lambdaapp.New(dynamotest.MustHungClient(t), "hung", ratelimit.DefaultConfig(), slog.New(slog.DiscardHandler)), localapp.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestAHungEngineIs503WithinTheAuthorizersDeadline(t *testing.T) {
 // body limit and one byte more.
 func TestNoMoreThanTheBodyLimitIsReadBeforeAuthenticating(t *testing.T) {
 	table := dynamotest.MustTable(t)
-	gw, err := localapp.Gateway(lambdaapp.New(table.Client, table.Name, ratelimit.DefaultConfig(), slog.New(slog.DiscardHandler)))
+	gw, err := localapp.Gateway(lambdaapp.New(table.Client, table.Name, ratelimit.DefaultConfig(), slog.New(slog.DiscardHandler)), localapp.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,8 @@ var (
 	DeleteWorkflow = Route{"DELETE", BasePath + "/workflows/{id}", "delete-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWorkflows, workflowID, false}
 	RunWorkflow    = Route{"POST", BasePath + "/workflows/{id}/run", "run-workflow", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, workflowID, false}
 
+	RollWebhookSecret = Route{"POST", BasePath + "/workflows/{id}/webhook/roll", "roll-webhook-secret", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWebhooks, workflowID, false}
+
 	ListRuns  = Route{"GET", BasePath + "/runs", "list-runs", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, nil, false}
 	GetRun    = Route{"GET", BasePath + "/runs/{id}", "get-run", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, runID, false}
 	CancelRun = Route{"POST", BasePath + "/runs/{id}/cancel", "cancel-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, runID, false}
@@ -88,7 +90,7 @@ var (
 
 // All is every route of the API, in the order the contract lists them.
 var All = []*Route{
-	&ListWorkflows, &CreateWorkflow, &GetWorkflow, &UpdateWorkflow, &DeleteWorkflow, &RunWorkflow,
+	&ListWorkflows, &CreateWorkflow, &GetWorkflow, &UpdateWorkflow, &DeleteWorkflow, &RunWorkflow, &RollWebhookSecret,
 	&ListRuns, &GetRun, &CancelRun, &RetryRun,
 	&ListConnections, &GetConnection, &CreateConnection, &UpdateConnection, &DeleteConnection,
 	&ListAPIKeys, &CreateAPIKey, &RevokeAPIKey, &RollAPIKey,

@@ -1,9 +1,15 @@
 package store
 
-import "strconv"
+import (
+	"fmt"
+	"strconv"
+)
 
 // Key builders: every PK/SK the API writes is made here, next to the access
-// pattern that reads it.
+// pattern that reads it. The table has two global secondary indexes with
+// generic keys (GSI1PK/GSI1SK, GSI2PK/GSI2SK), planned now for this release and
+// the next (runs) together: a deployed table gains at most one GSI per
+// CloudFormation update, so the runs release must add none.
 //
 //	item               PK                        SK                  access patterns
 //	API key (auth)     APIKEYHASH#<sha256 hex>   APIKEYHASH          authorizer: one strongly consistent GetItem by the
@@ -20,21 +26,84 @@ import "strconv"
 //	                                                                 whole item (ALL_NEW) for the limiter to sum; a refused
 //	                                                                 request takes its 1 back with a second UpdateItem;
 //	                                                                 TTL two minutes after the last request
+//	workflow (head)    ACCOUNT#<account>         WORKFLOW#<wf id>    the current version's summary (name, version, enabled,
+//	                                                                 trigger, times): list an account's workflows newest
+//	                                                                 first (Query, begins_with, descending: ids sort by
+//	                                                                 creation time); get one within its account (GetItem,
+//	                                                                 so another account's id is simply absent); the
+//	                                                                 version check of PUT is a condition on it; DELETE
+//	                                                                 deletes it, so the workflow is 404 everywhere
+//	workflow version   ACCOUNT#<account>         WORKFLOWVERSION#    one immutable item per version, the whole definition:
+//	                                             <wf id>#<version,   GET ?version=N and the current definition (GetItem);
+//	                                             8 digits>           a run reads the version it pinned; written before the
+//	                                                                 head points at it, kept after a DELETE
+//	connection         ACCOUNT#<account>         CONNECTION#<id>     list newest first (Query), get, replace, delete within
+//	                                                                 the account; holds the sealed credentials (wrapped data
+//	                                                                 key, nonce, ciphertext), never the plaintext
+//	webhook secret     WEBHOOK#<wf id>           WEBHOOK             the signing secret of a webhook workflow, sealed, with
+//	                                                                 the previous one and when it stops being valid after a
+//	                                                                 roll, and the owning account: the receiving route has
+//	                                                                 only the workflow id, so one GetItem by it
 //
-// The index item holds the key hash so that revoke and roll, which are given a
-// key id, can reach the auth item; the hash never leaves the store.
+// Planned for runs (the next release; the keys are fixed here so the indexes
+// above are the last the table needs):
+//
+//	run                ACCOUNT#<account>         RUN#<run id>        get a run within its account (GetItem); list an
+//	                                                                 account's runs newest first (Query, descending)
+//	                     GSI1PK WORKFLOWRUNS#<account>#<wf id>, GSI1SK <run id>: runs of one workflow, newest first
+//	                       (with ?status= as well: the same Query with a filter on status)
+//	                     GSI2PK RUNSTATUS#<account>#<status>, GSI2SK <run id>: runs in one status, newest first;
+//	                       a status change rewrites GSI2PK in the same UpdateItem
+//	run step           RUN#<run id>              STEP#<step id>      one item per step (output stored whole, up to 256 KiB):
+//	                                                                 all of a run's steps in one Query; each attempt is a
+//	                                                                 conditional write on it
+//	unfinished run     UNFINISHED#<shard 0-15>   <run id>            written before the run, deleted after it ends: the
+//	                                                                 periodic check and the local driver's resume Query
+//	                                                                 the 16 shards, so no index and no Scan is needed
+//	                                                                 for runs of every account, and no shard is hot
+//	idempotency record IDEMPOTENCY#<account>#    IDEMPOTENCY         the first response to an Idempotency-Key; TTL 24 h
+//	                   <sha256 of the key>
+//	webhook delivery   WEBHOOKDELIVERY#<wf id>#  DELIVERY            the run a signed delivery started, so a replay within
+//	                   <sha256 of signature>                         the tolerance starts none; TTL after 5 minutes
+//
+// The index item of a key holds the key hash so that revoke and roll, which
+// are given a key id, can reach the auth item; the hash never leaves the store.
 
 const (
 	prefixAccount = "ACCOUNT#"
 	prefixKeyHash = "APIKEYHASH#"
 	prefixRate    = "RATE#"
+	prefixWebhook = "WEBHOOK#"
 	// PrefixKeyIndex begins the SK of every key index item of an account.
 	PrefixKeyIndex = "APIKEY#"
 	// SortKeyHash is the SK of a key's auth item.
 	SortKeyHash = "APIKEYHASH"
 	// SortRateCounter is the SK of a rate counter.
 	SortRateCounter = "RATE"
+	// PrefixWorkflow begins the SK of every workflow head of an account.
+	PrefixWorkflow = "WORKFLOW#"
+	// PrefixWorkflowVersion begins the SK of every workflow version item.
+	PrefixWorkflowVersion = "WORKFLOWVERSION#"
+	// PrefixConnection begins the SK of every connection of an account.
+	PrefixConnection = "CONNECTION#"
+	// SortWebhookSecret is the SK of a workflow's webhook secret item.
+	SortWebhookSecret = "WEBHOOK"
 )
+
+// WorkflowSK is the SK of a workflow's head in its account.
+func WorkflowSK(workflowID string) string { return PrefixWorkflow + workflowID }
+
+// WorkflowVersionSK is the SK of one version of a workflow. The version is
+// zero-padded to 8 digits so versions sort in number order.
+func WorkflowVersionSK(workflowID string, version int) string {
+	return fmt.Sprintf("%s%s#%08d", PrefixWorkflowVersion, workflowID, version)
+}
+
+// ConnectionSK is the SK of a connection in its account.
+func ConnectionSK(connectionID string) string { return PrefixConnection + connectionID }
+
+// WebhookSecretPK is the partition of a workflow's webhook secret item.
+func WebhookSecretPK(workflowID string) string { return prefixWebhook + workflowID }
 
 // AccountPK is the partition of everything an account owns.
 func AccountPK(account string) string { return prefixAccount + account }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -28,7 +29,8 @@ func TestEnsureTableAddsMissingIndexes(t *testing.T) {
 	if _, err := table.Client.CreateTable(ctx, old); err != nil {
 		t.Fatal(err)
 	}
-	if err := dynamodb.NewTableExistsWaiter(table.Client).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table.Name)}, 60e9); err != nil {
+	fast := func(o *dynamodb.TableExistsWaiterOptions) { o.MinDelay, o.MaxDelay = 50*time.Millisecond, time.Second }
+	if err := dynamodb.NewTableExistsWaiter(table.Client, fast).Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table.Name)}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := table.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table.Name), Item: store.ItemKey("ACCOUNT#a", "KEEP")}); err != nil {

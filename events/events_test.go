@@ -56,6 +56,13 @@ var wantStatus = map[string]int{
 	// The key the event revokes is not in a fresh table.
 	"revoke-api-key": http.StatusNotFound,
 	"get-openapi":    http.StatusOK,
+
+	"create-connection": http.StatusCreated,
+
+	"list-workflows":  http.StatusOK,
+	"create-workflow": http.StatusCreated,
+	// The workflow the event reads is not in a fresh table.
+	"get-workflow": http.StatusNotFound,
 }
 
 // sample is one file of events/.

@@ -57,24 +57,39 @@ fi
 # and the rest of the run tests nothing but 401s. This hook sends such a
 # request to the stand-in key instead, so revoking and rolling still hit a
 # real key (200, 201, then 409 once it is revoked) and the run keeps its key.
-cat >"$work/hooks.py" <<EOF
+#
+# POST /workflows/{id}/webhook/roll answers 404 for any workflow not on a
+# webhook trigger, and a generated definition rarely is one, so the run would
+# never reach a real roll: the hook sends every roll to a webhook workflow
+# made below, once the gateway is up. (Generated ids are still tested for
+# 404s by the other {id} operations.)
+write_hooks() {
+  cat >"$work/hooks.py" <<EOF
 import schemathesis
 
 OWN_KEY_ID = "$key_id"
 STAND_IN_ID = "$stand_in_id"
+WEBHOOK_WORKFLOW_ID = "$1"
 
 
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
-    if case.path_parameters and case.path_parameters.get("id") == OWN_KEY_ID:
+    if not case.path_parameters:
+        return
+    if case.path.endswith("/webhook/roll"):
+        case.path_parameters["id"] = WEBHOOK_WORKFLOW_ID
+    elif case.path_parameters.get("id") == OWN_KEY_ID:
         case.path_parameters["id"] = STAND_IN_ID
 EOF
+}
 
 # A free loopback port: the kernel picks one, the gateway takes it a moment later.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port
 # Limits far above what the fuzzer sends, so every request reaches the handlers.
-PORT=$port RATE_LIMIT_READ=1000000 RATE_LIMIT_WRITE=1000000 RATE_LIMIT_EXECUTE=1000000 \
+# DATA_DIR keeps the local key-wrapping key in the scratch directory, not in
+# the repository's .data/.
+DATA_DIR="$work/data" PORT=$port RATE_LIMIT_READ=1000000 RATE_LIMIT_WRITE=1000000 RATE_LIMIT_EXECUTE=1000000 \
   RATE_LIMIT_WEBHOOKS=1000000 RATE_LIMIT_PUBLIC=1000000 \
   bin/local-gateway >"$work/gateway.log" 2>&1 &
 gateway_pid=$!
@@ -91,6 +106,15 @@ if [ "$code" != 200 ] || ! python3 -c 'import json, sys; json.load(open(sys.argv
   tail -n 20 "$work/gateway.log" >&2
   exit 1
 fi
+
+made=$(curl -s -X POST "$base/api/v1/workflows" -H "x-api-key: $key" -H 'Content-Type: application/json' \
+  -d '{"name":"fuzz webhook","trigger":{"type":"webhook"},"steps":[{"id":"a","type":"transform","with":{"jq":"."}}]}')
+webhook_workflow_id=$(grep -o -m 1 '"id":"wf_[0-9a-z]*"' <<<"$made" | cut -d'"' -f4 || true)
+if [ -z "$webhook_workflow_id" ]; then
+  echo "fuzz: could not make the webhook workflow the roll route needs: $made" >&2
+  exit 1
+fi
+write_hooks "$webhook_workflow_id"
 
 echo "== fuzz: schemathesis against $base (seed $seed, $max_examples examples per operation, ${budget}s budget)" >&2
 # Checks left out, and why (docs/fuzzing.md says more):

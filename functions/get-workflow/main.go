@@ -1,12 +1,17 @@
 // Command get-workflow is the Lambda of GET /api/v1/workflows/{id}.
-// Its feature is not built yet: it authenticates, limits, checks the scope and
-// answers 501 NOT_IMPLEMENTED.
 package main
 
 import (
-	"github.com/workflowsapi/workflows/internal/httpapi"
+	"net/http"
+
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
+	"github.com/workflowsapi/workflows/internal/workflows"
 )
 
-func main() { lambdaapp.MustLoad().StartRoute(&routes.GetWorkflow, httpapi.NotImplemented) }
+func main() {
+	app := lambdaapp.MustLoad()
+	handlers := workflows.NewHandlers(workflows.NewService(workflowsdb.New(app.DB, app.TableName), nil, nil, nil))
+	app.StartRoute(&routes.GetWorkflow, http.HandlerFunc(handlers.Get))
+}

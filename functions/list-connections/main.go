@@ -1,12 +1,18 @@
 // Command list-connections is the Lambda of GET /api/v1/connections.
-// Its feature is not built yet: it authenticates, limits, checks the scope and
-// answers 501 NOT_IMPLEMENTED.
+// It has no sealer: it neither seals nor opens credentials.
 package main
 
 import (
-	"github.com/workflowsapi/workflows/internal/httpapi"
+	"net/http"
+
+	"github.com/workflowsapi/workflows/internal/connections"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
 )
 
-func main() { lambdaapp.MustLoad().StartRoute(&routes.ListConnections, httpapi.NotImplemented) }
+func main() {
+	app := lambdaapp.MustLoad()
+	handlers := connections.NewHandlers(connections.NewService(connectionsdb.New(app.DB, app.TableName), nil, nil))
+	app.StartRoute(&routes.ListConnections, http.HandlerFunc(handlers.List))
+}

@@ -1,12 +1,20 @@
 // Command roll-webhook-secret is the Lambda of POST /api/v1/workflows/{id}/webhook/roll.
-// Its feature is not built yet: it authenticates, limits, checks the scope and
-// answers 501 NOT_IMPLEMENTED.
 package main
 
 import (
-	"github.com/workflowsapi/workflows/internal/httpapi"
+	"context"
+	"net/http"
+
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/secrets"
+	"github.com/workflowsapi/workflows/internal/store/webhooksdb"
+	"github.com/workflowsapi/workflows/internal/webhooks"
 )
 
-func main() { lambdaapp.MustLoad().StartRoute(&routes.RollWebhookSecret, httpapi.NotImplemented) }
+func main() {
+	app := lambdaapp.MustLoad()
+	sealer := lambdaapp.Must(secrets.FromEnv(context.Background(), ""))
+	handlers := webhooks.NewHandlers(webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), sealer))
+	app.StartRoute(&routes.RollWebhookSecret, http.HandlerFunc(handlers.Roll))
+}

@@ -1,12 +1,21 @@
 // Command update-connection is the Lambda of PUT /api/v1/connections/{id}.
-// Its feature is not built yet: it authenticates, limits, checks the scope and
-// answers 501 NOT_IMPLEMENTED.
+// It seals credentials (KMS_KEY_ID names the key) and never opens them.
 package main
 
 import (
-	"github.com/workflowsapi/workflows/internal/httpapi"
+	"context"
+	"net/http"
+
+	"github.com/workflowsapi/workflows/internal/connections"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/secrets"
+	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
 )
 
-func main() { lambdaapp.MustLoad().StartRoute(&routes.UpdateConnection, httpapi.NotImplemented) }
+func main() {
+	app := lambdaapp.MustLoad()
+	sealer := lambdaapp.Must(secrets.FromEnv(context.Background(), ""))
+	handlers := connections.NewHandlers(connections.NewService(connectionsdb.New(app.DB, app.TableName), sealer, nil))
+	app.StartRoute(&routes.UpdateConnection, http.HandlerFunc(handlers.Update))
+}

@@ -1,12 +1,25 @@
 // Command update-workflow is the Lambda of PUT /api/v1/workflows/{id}.
-// Its feature is not built yet: it authenticates, limits, checks the scope and
-// answers 501 NOT_IMPLEMENTED.
 package main
 
 import (
-	"github.com/workflowsapi/workflows/internal/httpapi"
+	"context"
+	"net/http"
+
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/secrets"
+	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
+	"github.com/workflowsapi/workflows/internal/store/webhooksdb"
+	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
+	"github.com/workflowsapi/workflows/internal/webhooks"
+	"github.com/workflowsapi/workflows/internal/workflows"
 )
 
-func main() { lambdaapp.MustLoad().StartRoute(&routes.UpdateWorkflow, httpapi.NotImplemented) }
+func main() {
+	app := lambdaapp.MustLoad()
+	// The sealer seals a webhook workflow's signing secret.
+	sealer := lambdaapp.Must(secrets.FromEnv(context.Background(), ""))
+	service := workflows.NewService(workflowsdb.New(app.DB, app.TableName), connectionsdb.New(app.DB, app.TableName),
+		webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), sealer), nil)
+	app.StartRoute(&routes.UpdateWorkflow, http.HandlerFunc(workflows.NewHandlers(service).Update))
+}

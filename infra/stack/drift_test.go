@@ -17,6 +17,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/authcontext"
 	"github.com/workflowsapi/workflows/internal/gatewayresponse"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/store"
 )
 
 // samTemplatePath is template.yaml, the SAM twin at the repository root.
@@ -197,22 +198,39 @@ func TestDriftTemplateYAMLHasTheStacksFunctionsAndActions(t *testing.T) {
 				t.Errorf("%s: Metadata.%s is %v, want %q", id, key, got, want)
 			}
 		}
-		var got []string
+		// Each statement is an Allow on the table or on the secrets' key,
+		// nothing else: the table's actions are TableActions, the key's
+		// KeyActions (none for most functions).
+		var onTable, onKey []string
 		policies, _ := r.Properties["Policies"].([]any)
 		for _, p := range policies {
 			for _, s := range p.(map[string]any)["Statement"].([]any) {
 				statement := s.(map[string]any)
-				if getAttOf(statement["Resource"], "Arn") != "Table" {
-					t.Errorf("%s: a statement is on %v, not the table", id, statement["Resource"])
+				if statement["Effect"] != "Allow" || statement["Condition"] != nil {
+					t.Errorf("%s: statement %s: want a plain Allow", id, mustJSON(t, statement))
 				}
-				got = append(got, sortedStrings(statement["Action"])...)
+				switch getAttOf(statement["Resource"], "Arn") {
+				case "Table":
+					onTable = append(onTable, sortedStrings(statement["Action"])...)
+				case samSecretsKey:
+					onKey = append(onKey, sortedStrings(statement["Action"])...)
+				default:
+					t.Errorf("%s: a statement is on %v, neither the table nor the key", id, statement["Resource"])
+				}
 			}
 		}
-		slices.Sort(got)
-		if fn, ok := routes.FunctionByName(name); !ok {
+		slices.Sort(onTable)
+		slices.Sort(onKey)
+		fn, ok := routes.FunctionByName(name)
+		if !ok {
 			t.Errorf("%s: %s is no function of routes.Functions()", id, name)
-		} else if want := sortedCopy(fn.TableActions); !slices.Equal(got, want) {
-			t.Errorf("%s: actions %v, want routes.Functions()' %v", id, got, want)
+			continue
+		}
+		if want := sortedCopy(fn.TableActions); !slices.Equal(onTable, want) {
+			t.Errorf("%s: actions on the table %v, want routes.Functions()' %v", id, onTable, want)
+		}
+		if want := sortedCopy(fn.KeyActions); !slices.Equal(onKey, want) {
+			t.Errorf("%s: actions on the key %v, want routes.Functions()' KeyActions %v", id, onKey, want)
 		}
 	}
 	slices.Sort(names)
@@ -344,7 +362,10 @@ func TestDriftTemplateYAMLHasTheGatewayResponsesAnd405s(t *testing.T) {
 	}
 	paths := props["DefinitionBody"].(map[string]any)["paths"].(map[string]any)
 	for path, methods := range allowed {
-		anyMethod, ok := paths[path].(map[string]any)["x-amazon-apigateway-any-method"].(map[string]any)
+		// A path missing from DefinitionBody is reported, not a panic, so
+		// the other paths are still checked.
+		pathItem, _ := paths[path].(map[string]any)
+		anyMethod, ok := pathItem["x-amazon-apigateway-any-method"].(map[string]any)
 		if !ok {
 			t.Errorf("%s has no ANY method answering 405", path)
 			continue
@@ -449,6 +470,15 @@ func resolveRefs(v any, lookup func(id string) (any, bool)) any {
 				return resolved
 			}
 		}
+		// A resource's attribute as "getatt:<type>.<attribute>": the two
+		// templates' logical ids differ (CDK adds a hash), their types do not.
+		if parts, ok := v["Fn::GetAtt"].([]any); ok && len(v) == 1 && len(parts) == 2 {
+			if resolved, ok := lookup(fmt.Sprint(parts[0])); ok {
+				if ref, ok := resolved.(string); ok && strings.HasPrefix(ref, "ref:") {
+					return "getatt:" + strings.TrimPrefix(ref, "ref:") + "." + fmt.Sprint(parts[1])
+				}
+			}
+		}
 		if sub, ok := v["Fn::Sub"].(string); ok && len(v) == 1 {
 			return subPattern.ReplaceAllStringFunc(sub, func(m string) string {
 				if resolved, ok := lookup(m[2 : len(m)-1]); ok {
@@ -505,15 +535,22 @@ func (t *samTemplate) samFunctionSettings(p map[string]any) map[string]any {
 	if tracing, ok := p["Tracing"]; ok {
 		out["TracingConfig"] = map[string]any{"Mode": tracing}
 	}
-	// DYNAMODB_ENDPOINT is declared, empty, only so that `sam local` can
-	// set it (--env-vars); empty is DynamoDB itself, as in the stack.
+	// DYNAMODB_ENDPOINT (every function) and KMS_ENDPOINT (the functions
+	// with KMS_KEY_ID) are declared, empty, only so that `sam local` can set
+	// them (--env-vars); empty is DynamoDB or KMS itself, as in the stack.
 	if env, ok := out["Environment"].(map[string]any)["Variables"].(map[string]any); ok {
-		if endpoint, declared := env["DYNAMODB_ENDPOINT"]; declared && endpoint == "" {
-			delete(env, "DYNAMODB_ENDPOINT")
+		for _, name := range samLocalEndpoints {
+			if endpoint, declared := env[name]; declared && endpoint == "" {
+				delete(env, name)
+			}
 		}
 	}
 	return out
 }
+
+// samLocalEndpoints are the variables template.yaml declares empty for
+// `sam local --env-vars` and the stack leaves out.
+var samLocalEndpoints = []string{"DYNAMODB_ENDPOINT", "KMS_ENDPOINT"}
 
 // Every function of template.yaml runs as the stack's does: runtime,
 // architecture, memory, timeout, tracing, log format and level, and every
@@ -636,4 +673,176 @@ func TestDriftTemplateYAMLFirewallIsTheStacks(t *testing.T) {
 	if getAttOf(association.Properties["WebACLArn"], "Arn") != "Firewall" {
 		t.Errorf("the association is of %v, want the Firewall", association.Properties["WebACLArn"])
 	}
+}
+
+// samSecretsKey is the logical id of template.yaml's KMS key.
+const samSecretsKey = "SecretsKey"
+
+// KMS_KEY_ID goes to exactly the functions with KeyActions, as the key's
+// ARN, in template.yaml as in the stack; KMS_ENDPOINT, for `sam local`, is
+// declared only beside it, and empty.
+func TestDriftTemplateYAMLGivesTheKeyToExactlyItsFunctions(t *testing.T) {
+	sam := mustReadSAMTemplate(t)
+	globalEnv, _ := sam.Globals["Function"]["Environment"].(map[string]any)
+	globalVariables, _ := globalEnv["Variables"].(map[string]any)
+	for _, name := range []string{"KMS_KEY_ID", "KMS_ENDPOINT"} {
+		if _, set := globalVariables[name]; set {
+			t.Errorf("Globals give every function %s; only the functions with KeyActions may have it", name)
+		}
+	}
+	var told []string
+	for id, r := range sam.Resources {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		name := samFunctionName(t, id, r)
+		env, _ := sam.samFunction(r)["Environment"].(map[string]any)
+		variables, _ := env["Variables"].(map[string]any)
+		keyID, hasKey := variables["KMS_KEY_ID"]
+		if hasKey {
+			told = append(told, name)
+			if getAttOf(keyID, "Arn") != samSecretsKey {
+				t.Errorf("%s: KMS_KEY_ID is %s, want !GetAtt %s.Arn", id, mustJSON(t, keyID), samSecretsKey)
+			}
+		}
+		if endpoint, set := variables["KMS_ENDPOINT"]; set && (!hasKey || endpoint != "") {
+			t.Errorf("%s: KMS_ENDPOINT is %s; declare it empty, and only beside KMS_KEY_ID", id, mustJSON(t, endpoint))
+		}
+	}
+	slices.Sort(told)
+	if want := functionsWithKeyActions(); !slices.Equal(told, want) {
+		t.Errorf("template.yaml gives KMS_KEY_ID to %v, want exactly the functions with KeyActions: %v", told, want)
+	}
+}
+
+// template.yaml's key is the stack's: one symmetric encryption key with
+// rotation on, kept exactly when the table is, named by an alias, whose
+// policy only delegates to IAM.
+func TestDriftTemplateYAMLKeyIsTheStacks(t *testing.T) {
+	sam := mustReadSAMTemplate(t)
+	tpl := MustSynthesize(t, devStage)
+	key, ok := sam.Resources[samSecretsKey]
+	if !ok || key.Type != "AWS::KMS::Key" {
+		t.Fatalf("template.yaml has no AWS::KMS::Key %s", samSecretsKey)
+	}
+	if n := len(sam.resourcesOfType("AWS::KMS::Key")); n != 1 {
+		t.Errorf("%d KMS keys in template.yaml, want 1", n)
+	}
+	if key.Properties["EnableKeyRotation"] != true {
+		t.Errorf("EnableKeyRotation is %v, want true", key.Properties["EnableKeyRotation"])
+	}
+	cdkKeyID := tpl.secretsKey(t)
+	cdkKey := tpl.Resources[cdkKeyID]
+	// CloudFormation's defaults, where a template leaves a property out.
+	defaults := map[string]any{"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT", "Enabled": true, "MultiRegion": false, "RotationPeriodInDays": 365.0}
+	for property, def := range defaults {
+		got, set := key.Properties[property]
+		if !set {
+			got = def
+		}
+		want, set := cdkKey.Properties[property]
+		if !set {
+			want = def
+		}
+		if !jsonEqual(t, got, want) {
+			t.Errorf("the key's %s is %v in template.yaml, %v in the stack", property, got, want)
+		}
+	}
+
+	// The stack keeps (or deletes) its key exactly when it keeps its table:
+	// the table's secrets are sealed under it. template.yaml keeps its table,
+	// so it keeps its key.
+	var samTable, cdkTable resource
+	for _, r := range sam.resourcesOfType("AWS::DynamoDB::Table") {
+		samTable = r
+	}
+	for _, r := range tpl.resourcesOfType("AWS::DynamoDB::Table") {
+		cdkTable = r
+	}
+	if cdkKey.DeletionPolicy != cdkTable.DeletionPolicy {
+		t.Errorf("the stack's key has deletion policy %q, its table %q", cdkKey.DeletionPolicy, cdkTable.DeletionPolicy)
+	}
+	if key.DeletionPolicy != samTable.DeletionPolicy || key.UpdateReplacePolicy != samTable.UpdateReplacePolicy {
+		t.Errorf("template.yaml's key has deletion/replace policies %q/%q, its table %q/%q",
+			key.DeletionPolicy, key.UpdateReplacePolicy, samTable.DeletionPolicy, samTable.UpdateReplacePolicy)
+	}
+
+	policy, _ := key.Properties["KeyPolicy"].(map[string]any)
+	statements, _ := policy["Statement"].([]any)
+	cdkPolicy, _ := cdkKey.Properties["KeyPolicy"].(map[string]any)
+	cdkStatements, _ := cdkPolicy["Statement"].([]any)
+	if len(statements) != len(cdkStatements) {
+		t.Errorf("the key policy has %d statements in template.yaml, %d in the stack", len(statements), len(cdkStatements))
+	}
+	for i, s := range statements {
+		statement := s.(map[string]any)
+		if !strings.Contains(mustJSON(t, statement["Principal"]), ":root") {
+			t.Errorf("key policy statement %s: want only the account (root), which delegates the key's use to IAM", mustJSON(t, statement))
+		}
+		if i < len(cdkStatements) {
+			want := cdkStatements[i].(map[string]any)
+			for _, field := range []string{"Effect", "Action", "Resource"} {
+				if !jsonEqual(t, statement[field], want[field]) {
+					t.Errorf("key policy statement %d: %s is %s in template.yaml, %s in the stack", i, field, mustJSON(t, statement[field]), mustJSON(t, want[field]))
+				}
+			}
+		}
+	}
+
+	aliases := sam.resourcesOfType("AWS::KMS::Alias")
+	if len(aliases) != 1 {
+		t.Fatalf("%d KMS aliases in template.yaml, want 1", len(aliases))
+	}
+	alias := aliases[onlyKey(aliases)]
+	if getAttOf(alias.Properties["TargetKeyId"], "Arn") != samSecretsKey {
+		t.Errorf("the alias names %v, want %s", alias.Properties["TargetKeyId"], samSecretsKey)
+	}
+	if name := mustJSON(t, alias.Properties["AliasName"]); !strings.Contains(name, "alias/") || !strings.Contains(name, "-secrets") {
+		t.Errorf("alias name %s, want alias/<stack>-secrets as the stack's alias/workflows-<stage>-secrets", name)
+	}
+}
+
+// The table's indexes and attributes in template.yaml are
+// store.TableDefinition's, compared directly (TestDriftTemplateYAMLTableIsTheStacks
+// compares them with the stack's, and TestTheTableIsTheStoresDefinition the
+// stack's with the definition).
+func TestDriftTemplateYAMLTableIndexesAreTheStores(t *testing.T) {
+	sam := mustReadSAMTemplate(t)
+	tables := sam.resourcesOfType("AWS::DynamoDB::Table")
+	if len(tables) != 1 {
+		t.Fatalf("%d tables in template.yaml, want 1", len(tables))
+	}
+	got := tables[onlyKey(tables)].Properties
+	def := store.TableDefinition("")
+	byName := func(v any, field string) []any {
+		var list []any
+		mustRemarshal(t, v, &list)
+		slices.SortFunc(list, func(a, b any) int {
+			return strings.Compare(fmt.Sprint(a.(map[string]any)[field]), fmt.Sprint(b.(map[string]any)[field]))
+		})
+		return list
+	}
+	for _, c := range []struct {
+		property, field string
+		want            any
+	}{
+		{"GlobalSecondaryIndexes", "IndexName", def.GlobalSecondaryIndexes},
+		{"AttributeDefinitions", "AttributeName", def.AttributeDefinitions},
+		{"KeySchema", "KeyType", def.KeySchema},
+	} {
+		if g, w := byName(got[c.property], c.field), byName(c.want, c.field); !jsonEqual(t, g, w) {
+			t.Errorf("table %s\n is %s in template.yaml,\n    %s in store.TableDefinition", c.property, mustJSON(t, g), mustJSON(t, withoutNulls(w)))
+		}
+	}
+}
+
+// resourcesOfType returns template.yaml's resources of one type by logical id.
+func (t *samTemplate) resourcesOfType(typ string) map[string]resource {
+	out := map[string]resource{}
+	for id, r := range t.Resources {
+		if r.Type == typ {
+			out[id] = r
+		}
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -66,13 +67,13 @@ type apiFunction struct {
 // assetDir/<name>/bootstrap, with a role that may write its own log group,
 // send traces, and call exactly the actions routes.Functions() lists for it
 // (permissions.go).
-func newFunctions(scope constructs.Construct, table awsdynamodb.Table, settings stageSettings, assetDir, logLevel string) (map[string]*apiFunction, error) {
+func newFunctions(scope constructs.Construct, table awsdynamodb.Table, key awskms.Key, settings stageSettings, assetDir, logLevel string) (map[string]*apiFunction, error) {
 	functions := map[string]*apiFunction{}
 	for _, spec := range routes.Functions() {
 		if _, seen := functions[spec.Name]; seen {
 			return nil, fmt.Errorf("stack: function %q is listed twice; each route has its own function", spec.Name)
 		}
-		fn, err := newFunction(scope, spec, table, settings, assetDir, logLevel)
+		fn, err := newFunction(scope, spec, table, key, settings, assetDir, logLevel)
 		if err != nil {
 			return nil, err
 		}
@@ -81,9 +82,9 @@ func newFunctions(scope constructs.Construct, table awsdynamodb.Table, settings 
 	return functions, nil
 }
 
-func newFunction(scope constructs.Construct, spec routes.Function, table awsdynamodb.Table, settings stageSettings, assetDir, logLevel string) (*apiFunction, error) {
+func newFunction(scope constructs.Construct, spec routes.Function, table awsdynamodb.Table, key awskms.Key, settings stageSettings, assetDir, logLevel string) (*apiFunction, error) {
 	name := spec.Name
-	grants, err := grantsFor(spec, table)
+	grants, err := grantsFor(spec, table, key)
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +113,15 @@ func newFunction(scope constructs.Construct, spec routes.Function, table awsdyna
 		timeout = authorizerTimeoutSeconds
 		description = "Workflows API REQUEST authorizer: resolves the x-api-key header"
 	}
+	environment := map[string]*string{
+		envTableName: table.TableName(),
+		// The process logs at the same level (lambdaapp.LogLevel), so it
+		// does not build lines Lambda would drop.
+		envLogLevel: jsii.String(logLevel),
+	}
+	if len(spec.KeyActions) > 0 {
+		environment[envKMSKeyID] = key.KeyArn()
+	}
 	function := awslambda.NewFunction(construct, jsii.String("Function"), &awslambda.FunctionProps{
 		FunctionName: jsii.String(settings.functionName(name)),
 		Description:  jsii.String(description),
@@ -129,12 +139,7 @@ func newFunction(scope constructs.Construct, spec routes.Function, table awsdyna
 		// application lines below the level before they are stored.
 		LoggingFormat:         awslambda.LoggingFormat_JSON,
 		ApplicationLogLevelV2: awslambda.ApplicationLogLevel(logLevel),
-		Environment: &map[string]*string{
-			envTableName: table.TableName(),
-			// The process logs at the same level (lambdaapp.LogLevel), so
-			// it does not build lines Lambda would drop.
-			envLogLevel: jsii.String(logLevel),
-		},
+		Environment:           &environment,
 	})
 	return &apiFunction{name: name, function: function, logGroup: logGroup}, nil
 }

@@ -35,9 +35,12 @@ type resource struct {
 	Type           string
 	Properties     map[string]any
 	DeletionPolicy string
-	Metadata       map[string]any
-	DependsOn      []string
-	Condition      string
+	// UpdateReplacePolicy is what happens to the old resource when an
+	// update replaces it.
+	UpdateReplacePolicy string
+	Metadata            map[string]any
+	DependsOn           []string
+	Condition           string
 }
 
 var (
@@ -342,6 +345,30 @@ func actionsOf(tb testing.TB, name string) []string {
 		tb.Fatalf("%s is no function of routes.Functions()", name)
 	}
 	return fn.TableActions
+}
+
+// keyActionsOf is the function's exact actions on the secrets' KMS key, from
+// the one table of functions; none for most.
+func keyActionsOf(tb testing.TB, name string) []string {
+	tb.Helper()
+	fn, ok := routes.FunctionByName(name)
+	if !ok {
+		tb.Fatalf("%s is no function of routes.Functions()", name)
+	}
+	return fn.KeyActions
+}
+
+// secretsKey is the logical id of the stack's one KMS key.
+func (t *cfnTemplate) secretsKey(tb testing.TB) string {
+	tb.Helper()
+	keys := t.resourcesOfType("AWS::KMS::Key")
+	if len(keys) != 1 {
+		tb.Fatalf("%d KMS keys, want 1", len(keys))
+	}
+	for id := range keys {
+		return id
+	}
+	return ""
 }
 
 // sortedStrings returns v ("a" or ["a", "b"]) as a sorted list.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/workflowsapi/workflows/internal/routes"
@@ -13,21 +14,27 @@ import (
 
 // grant is the exact actions a function calls on one resource.
 type grant struct {
-	service  string // the actions' prefix: "dynamodb"
+	service  string // the actions' prefix: "dynamodb", "kms"
 	actions  []string
 	resource string
 }
 
 // grantsFor returns what fn's role may call beyond its own log group and
 // X-Ray: the actions fn's entry in routes.Functions() lists, each on the
-// resource it is for, and nothing else.
+// resource it is for, and nothing else. The table's grant is on the table's
+// ARN alone, not its indexes (table/index/*): no function queries an index
+// yet, and one that starts to needs that ARN added here.
 //
-// Actions on another resource (the state machine, the schedules, the KMS
-// key) are one more field of routes.Function and one more line here.
-func grantsFor(fn routes.Function, table awsdynamodb.Table) ([]grant, error) {
+// Actions on another resource (the state machine, the schedules) are one
+// more field of routes.Function and one more line here.
+func grantsFor(fn routes.Function, table awsdynamodb.Table, key awskms.Key) ([]grant, error) {
 	var out []grant
 	for _, g := range []grant{
 		{"dynamodb", fn.TableActions, *table.TableArn()},
+		// Only the sealing and opening calls, on the one key: never
+		// kms:Encrypt or ReEncrypt* (nothing here encrypts with the key
+		// itself) nor any administration of it.
+		{"kms", fn.KeyActions, *key.KeyArn()},
 	} {
 		if len(g.actions) == 0 {
 			continue

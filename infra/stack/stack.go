@@ -87,7 +87,8 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 	if err != nil {
 		return nil, err
 	}
-	functions, err := newFunctions(stack, table, settings, props.LambdaAssetDir, logLevel)
+	secretsKey := newSecretsKey(stack, settings)
+	functions, err := newFunctions(stack, table, secretsKey, settings, props.LambdaAssetDir, logLevel)
 	if err != nil {
 		return nil, err
 	}
@@ -111,11 +112,11 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 
 	// Runs join here, in the change that brings their code (DESIGN.md): the
 	// Standard state machine that drives every run through the runner
-	// Lambda, the role EventBridge Scheduler starts runs with, and the KMS key
-	// of the connections' credentials. The runner gets its function through
-	// newFunction from its entry in routes.Functions(), and every function
-	// its Step Functions, Scheduler and KMS actions through permissions.go,
-	// like the table's.
+	// Lambda and the role EventBridge Scheduler starts runs with. The runner
+	// gets its function through newFunction from its entry in
+	// routes.Functions(), and every function its Step Functions and
+	// Scheduler actions through permissions.go, like the table's and the
+	// key's (the runner's kms:Decrypt is one more KeyActions entry).
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Base URL of the API"),

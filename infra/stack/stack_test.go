@@ -325,9 +325,13 @@ func (t *cfnTemplate) policyStatements(role string) []map[string]any {
 	return out
 }
 
-func TestEachFunctionMayCallExactlyItsActionsOnTheTableAlone(t *testing.T) {
+// Each function may call exactly its TableActions on the table (not its
+// indexes) and its KeyActions on the secrets' key, and nothing else on
+// anything but its own log group and X-Ray.
+func TestEachFunctionMayCallExactlyItsActionsOnTheTableAndTheKey(t *testing.T) {
 	tpl := MustSynthesize(t, devStage)
 	tables := tpl.resourcesOfType("AWS::DynamoDB::Table")
+	key := tpl.secretsKey(t)
 	names := tpl.functionNames(t, devStage)
 	for id, name := range names {
 		t.Run(name, func(t *testing.T) {
@@ -342,6 +346,9 @@ func TestEachFunctionMayCallExactlyItsActionsOnTheTableAlone(t *testing.T) {
 				"logs:" + logGroup:         "logs:CreateLogStream,logs:PutLogEvents",
 				"*":                        "xray:PutTelemetryRecords,xray:PutTraceSegments",
 			}
+			if actions := keyActionsOf(t, name); len(actions) > 0 {
+				want["key:"+key] = strings.Join(sortedCopy(actions), ",")
+			}
 			got := map[string]string{}
 			for _, s := range tpl.policyStatements(role) {
 				if s["Effect"] != "Allow" || s["Condition"] != nil {
@@ -353,6 +360,8 @@ func TestEachFunctionMayCallExactlyItsActionsOnTheTableAlone(t *testing.T) {
 					key = "*"
 				case tables[getAttOf(res, "Arn")].Type != "":
 					key = "table:" + getAttOf(res, "Arn")
+				case tpl.Resources[getAttOf(res, "Arn")].Type == "AWS::KMS::Key":
+					key = "key:" + getAttOf(res, "Arn")
 				case getAttOf(res, "Arn") == logGroup:
 					key = "logs:" + logGroup
 				default:
@@ -451,6 +460,24 @@ func TestOnlyDevStagesMayLoseTheirData(t *testing.T) {
 				}
 				if table.DeletionPolicy != wantPolicy {
 					t.Errorf("table %s: deletion policy %q, want %q", id, table.DeletionPolicy, wantPolicy)
+				}
+			}
+			// The secrets' key goes and stays with the table: the table's
+			// secrets are sealed under it.
+			for id, key := range tpl.resourcesOfType("AWS::KMS::Key") {
+				if key.DeletionPolicy != wantPolicy {
+					t.Errorf("key %s: deletion policy %q, want %q", id, key.DeletionPolicy, wantPolicy)
+				}
+				window, set := key.Properties["PendingWindowInDays"]
+				if tc.protect && set || !tc.protect && window != 7.0 {
+					t.Errorf("key %s: pending window %v; want 7 days on a dev stage, KMS's default (30) elsewhere", id, window)
+				}
+			}
+			// The alias goes with the stack even where the key stays, so
+			// that the stage deployed again can take its name.
+			for id, alias := range tpl.resourcesOfType("AWS::KMS::Alias") {
+				if alias.DeletionPolicy != "" && alias.DeletionPolicy != "Delete" {
+					t.Errorf("alias %s: deletion policy %q; a kept alias would block a new deployment of the stage", id, alias.DeletionPolicy)
 				}
 			}
 			for id, group := range tpl.resourcesOfType("AWS::Logs::LogGroup") {
@@ -573,6 +600,11 @@ func TestTheFunctionTableCoversTheAuthorizerAndEveryRouteWithExactActions(t *tes
 		for _, a := range fn.TableActions {
 			if !strings.HasPrefix(a, "dynamodb:") || strings.Contains(a, "*") {
 				t.Errorf("%s: %q is not one exact DynamoDB action", fn.Name, a)
+			}
+		}
+		for _, a := range fn.KeyActions {
+			if !strings.HasPrefix(a, "kms:") || strings.Contains(a, "*") {
+				t.Errorf("%s: %q is not one exact KMS action", fn.Name, a)
 			}
 		}
 		if (fn.Route == nil) != (fn.Name == routes.AuthorizerFunction) || fn.Route != nil && fn.Route.Function != fn.Name {

@@ -21,7 +21,7 @@ var stageNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
 type stageSettings struct {
 	name string
 	// protectData turns on the table's deletion protection and keeps the
-	// table and the logs when the stack is deleted.
+	// table, the secrets' KMS key and the logs when the stack is deleted.
 	protectData  bool
 	logRetention awslogs.RetentionDays
 }
@@ -39,8 +39,8 @@ func settingsFor(stage string) (stageSettings, error) {
 	return stageSettings{name: stage, protectData: true, logRetention: awslogs.RetentionDays_THREE_MONTHS}, nil
 }
 
-// removalPolicy is what happens to stateful resources (the table, log
-// groups) when the stack is deleted.
+// removalPolicy is what happens to stateful resources (the table, the KMS
+// key its secrets are sealed under, log groups) when the stack is deleted.
 func (s stageSettings) removalPolicy() awscdk.RemovalPolicy {
 	if s.protectData {
 		return awscdk.RemovalPolicy_RETAIN
@@ -53,6 +53,12 @@ func (s stageSettings) removalPolicy() awscdk.RemovalPolicy {
 // and log groups keep generated names so that a retained one never blocks a
 // redeploy of the same stage.
 func (s stageSettings) apiName() string { return "workflows-" + s.name }
+
+// secretsKeyAlias names the KMS key of the secrets (secrets.go), so that a
+// person finds it in the console and in CloudTrail by stage. The alias goes
+// with the stack even where the key is kept, so a stage deployed again
+// takes the name for its new key.
+func (s stageSettings) secretsKeyAlias() string { return "alias/workflows-" + s.name + "-secrets" }
 
 func (s stageSettings) functionName(function string) string {
 	return "workflows-" + s.name + "-" + function

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/workflowsapi/workflows/internal/authorizer"
+	"github.com/workflowsapi/workflows/internal/connections"
 	"github.com/workflowsapi/workflows/internal/httpapi"
 	"github.com/workflowsapi/workflows/internal/keys"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
@@ -14,7 +15,12 @@ import (
 	"github.com/workflowsapi/workflows/internal/openapi"
 	"github.com/workflowsapi/workflows/internal/routes"
 	"github.com/workflowsapi/workflows/internal/secrets"
+	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
 	"github.com/workflowsapi/workflows/internal/store/keysdb"
+	"github.com/workflowsapi/workflows/internal/store/webhooksdb"
+	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
+	"github.com/workflowsapi/workflows/internal/webhooks"
+	"github.com/workflowsapi/workflows/internal/workflows"
 )
 
 // Deps is what the features need beyond the App: in AWS each function's main
@@ -31,12 +37,28 @@ type Deps struct {
 // TestEveryBuiltRouteIsWired holds this to routes.Route.Built.
 func FeatureHandlers(app *lambdaapp.App, deps Deps) map[*routes.Route]http.Handler {
 	keyHandlers := keys.NewHandlers(keys.NewService(keysdb.New(app.DB, app.TableName), nil))
+	workflowHandlers := workflows.NewHandlers(workflows.NewService(workflowsdb.New(app.DB, app.TableName), connectionsdb.New(app.DB, app.TableName), webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer), nil))
+	connectionHandlers := connections.NewHandlers(connections.NewService(connectionsdb.New(app.DB, app.TableName), deps.Sealer, nil))
 	return map[*routes.Route]http.Handler{
+		&routes.ListWorkflows:  http.HandlerFunc(workflowHandlers.List),
+		&routes.CreateWorkflow: http.HandlerFunc(workflowHandlers.Create),
+		&routes.GetWorkflow:    http.HandlerFunc(workflowHandlers.Get),
+		&routes.UpdateWorkflow: http.HandlerFunc(workflowHandlers.Update),
+		&routes.DeleteWorkflow: http.HandlerFunc(workflowHandlers.Delete),
+
 		&routes.ListAPIKeys:  http.HandlerFunc(keyHandlers.List),
 		&routes.CreateAPIKey: http.HandlerFunc(keyHandlers.Create),
 		&routes.RevokeAPIKey: http.HandlerFunc(keyHandlers.Revoke),
 		&routes.RollAPIKey:   http.HandlerFunc(keyHandlers.Roll),
 		&routes.GetOpenAPI:   openapi.Handler(),
+
+		&routes.ListConnections:  http.HandlerFunc(connectionHandlers.List),
+		&routes.GetConnection:    http.HandlerFunc(connectionHandlers.Get),
+		&routes.CreateConnection: http.HandlerFunc(connectionHandlers.Create),
+		&routes.UpdateConnection: http.HandlerFunc(connectionHandlers.Update),
+		&routes.DeleteConnection: http.HandlerFunc(connectionHandlers.Delete),
+
+		&routes.RollWebhookSecret: http.HandlerFunc(webhooks.NewHandlers(webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer)).Roll),
 	}
 }
 

@@ -1,18 +1,28 @@
 package localapp_test
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
+	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/localapp"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/store"
+	"github.com/workflowsapi/workflows/internal/store/webhooksdb"
+	"github.com/workflowsapi/workflows/internal/webhooks"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
@@ -28,6 +38,30 @@ func TestEveryBuiltRouteIsWired(t *testing.T) {
 	if len(features) > len(routes.All) {
 		t.Errorf("%d handlers for %d routes: one is wired to a route not in the table", len(features), len(routes.All))
 	}
+}
+
+// mustWebhookWorkflow makes a webhook workflow of account directly in the
+// table (its head's triggerType, which is all the roll reads of it, and its
+// secret), so the roll route is counted on its way to 201 without the
+// workflow routes.
+func mustWebhookWorkflow(t *testing.T, env *gatewaytest.Env, account string) string {
+	t.Helper()
+	workflowID := ids.New(ids.PrefixWorkflow, time.Now())
+	_, err := env.Table.Client.PutItem(context.Background(), &dynamodb.PutItemInput{
+		TableName: aws.String(env.Table.Name),
+		Item: map[string]types.AttributeValue{
+			"PK":          &types.AttributeValueMemberS{Value: store.AccountPK(account)},
+			"SK":          &types.AttributeValueMemberS{Value: store.WorkflowSK(workflowID)},
+			"triggerType": &types.AttributeValueMemberS{Value: "webhook"},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := webhooks.NewSecrets(webhooksdb.New(env.Table.Client, env.Table.Name), env.Sealer).Create(context.Background(), account, workflowID); err != nil {
+		t.Fatal(err)
+	}
+	return workflowID
 }
 
 // TestDynamoDBCallsPerRoute counts the DynamoDB calls one request makes on
@@ -47,6 +81,37 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 		case "revoke-api-key", "roll-api-key":
 			_, id := env.MustKey(t, "acct_calls")
 			path = strings.Replace(route.Path, "{id}", id, 1)
+		case "roll-webhook-secret":
+			path = strings.Replace(route.Path, "{id}", mustWebhookWorkflow(t, env, "acct_calls"), 1)
+		case "create-workflow", "get-workflow", "update-workflow", "delete-workflow":
+			// Each workflow route on its costliest way to success: a step
+			// naming a connection (one GetItem to check it), and a webhook
+			// workflow that a change makes a manual one (its secret is
+			// dropped: DeleteItem) or that is deleted.
+			connection := gatewaytest.Call(t, "POST", env.URL+routes.CreateConnection.Path, key, "application/json",
+				[]byte(`{"name":"n","type":"bearer","credentials":{"token":"t"}}`)).Data(t)["id"].(string)
+			definition := func(trigger string) []byte {
+				return []byte(`{"name":"n","trigger":{"type":"` + trigger + `"},"steps":[{"id":"a","type":"http","with":{"method":"GET","url":"https://shop.example/","connection":"` + connection + `"}}]}`)
+			}
+			if route.Function == "create-workflow" {
+				body, contentType = definition("manual"), "application/json"
+				break
+			}
+			made := gatewaytest.Call(t, "POST", env.URL+routes.CreateWorkflow.Path, key, "application/json", definition("webhook"))
+			path = strings.Replace(route.Path, "{id}", made.Data(t)["id"].(string), 1)
+			if route.Function == "update-workflow" {
+				body, contentType = definition("manual"), "application/json"
+			}
+		case "create-connection":
+			body, contentType = []byte(`{"name":"n","type":"bearer","credentials":{"token":"t"}}`), "application/json"
+		case "get-connection", "update-connection", "delete-connection":
+			// A real connection, so each route is counted on its way to 200.
+			made := gatewaytest.Call(t, "POST", env.URL+routes.CreateConnection.Path, key, "application/json",
+				[]byte(`{"name":"n","type":"bearer","credentials":{"token":"t"}}`))
+			path = strings.Replace(route.Path, "{id}", made.Data(t)["id"].(string), 1)
+			if route.Method == "PUT" {
+				body, contentType = []byte(`{"name":"m","type":"basic","credentials":{"username":"u","password":"p"}}`), "application/json"
+			}
 		}
 		env.Table.Calls.Reset()
 		r := gatewaytest.Call(t, route.Method, env.URL+path, key, contentType, body)
@@ -69,6 +134,43 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 			want["GetItem"], want["UpdateItem"] = 3, 2
 		case "roll-api-key":
 			want["GetItem"], want["PutItem"], want["UpdateItem"] = 4, 2, 2
+		case "list-workflows", "create-workflow", "get-workflow", "update-workflow", "delete-workflow":
+			if r.Status != 200 && r.Status != 201 {
+				t.Errorf("%s %s: status %d, want success: %s", route.Method, route.Path, r.Status, r.Body)
+			}
+			switch route.Function {
+			case "list-workflows":
+				want["Query"] = 1 // the heads: summaries, no definitions
+			case "create-workflow":
+				// The step's connection, then version 1 and the head.
+				want["GetItem"], want["PutItem"] = 2, 2
+			case "get-workflow":
+				want["GetItem"] = 3 // the head, then the version it points at
+			case "update-workflow":
+				// The connection and the head; the new version (PutItem),
+				// the head moved on its version (UpdateItem); the webhook
+				// secret dropped (DeleteItem).
+				want["GetItem"], want["PutItem"], want["UpdateItem"], want["DeleteItem"] = 3, 1, 2, 1
+			case "delete-workflow":
+				want["DeleteItem"] = 2 // the head (returning it: was it a webhook one?), then the secret
+			}
+		case "roll-webhook-secret":
+			// The workflow's head (is it the account's, on a webhook
+			// trigger?), then one UpdateItem of its secret item.
+			if r.Status != 201 {
+				t.Errorf("%s %s: status %d, want 201: %s", route.Method, route.Path, r.Status, r.Body)
+			}
+			want["GetItem"], want["UpdateItem"] = 2, 2
+		case "list-connections", "get-connection", "create-connection", "update-connection", "delete-connection":
+			// One call each: the Query or GetItem projects the public
+			// fields, the PutItem, UpdateItem or DeleteItem is the write
+			// (conditional on the connection's existence for the last two).
+			if r.Status != 200 && r.Status != 201 {
+				t.Errorf("%s %s: status %d, want success: %s", route.Method, route.Path, r.Status, r.Body)
+			}
+			op := map[string]string{"list-connections": "Query", "get-connection": "GetItem", "create-connection": "PutItem",
+				"update-connection": "UpdateItem", "delete-connection": "DeleteItem"}[route.Function]
+			want[op]++
 		}
 		for op, n := range want {
 			if calls[op] != n {

@@ -98,13 +98,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	requestContext := events.APIGatewayProxyRequestContext{
-		AccountID:        accountID,
-		ResourceID:       "local",
-		Stage:            Stage,
-		RequestID:        requestID,
-		ResourcePath:     route.Path,
-		HTTPMethod:       r.Method,
-		APIID:            apiID,
+		AccountID:    accountID,
+		ResourceID:   "local",
+		Stage:        Stage,
+		RequestID:    requestID,
+		ResourcePath: route.Path,
+		HTTPMethod:   r.Method,
+		APIID:        apiID,
 		// The path as the client sent it, as API Gateway gives it behind a
 		// custom domain: the local API has no stage in its URLs, and
 		// httpapi.PublicURL builds the links it returns from this.

@@ -133,7 +133,7 @@ func TestTheContractValidator(t *testing.T) {
 			respHeader: limited("Retry-After", "12"),
 			respBody:   errorBody("RATE_LIMITED", "Rate limit exceeded. Limit: 100 requests per minute.")}, within},
 		{"accepts the 501 of a route not built yet", exchange{
-			method: "GET", path: "/api/v1/workflows", status: 501, respHeader: limited(),
+			method: "GET", path: "/api/v1/runs", status: 501, respHeader: limited(),
 			respBody: errorBody("NOT_IMPLEMENTED", "This endpoint is not available yet")}, within},
 
 		{"rejects an undocumented status", exchange{
@@ -183,7 +183,7 @@ func TestTheContractValidator(t *testing.T) {
 		{"rejects a body that is not JSON", exchange{
 			method: "GET", path: keysPath, status: 200, respHeader: limited(), respBody: `<html>`}, badAnswer},
 		{"rejects a 2xx from a route that is not built", exchange{
-			method: "GET", path: "/api/v1/workflows", status: 200, respHeader: limited(),
+			method: "GET", path: "/api/v1/runs", status: 200, respHeader: limited(),
 			respBody: `{"success":true,"data":[],"meta":{"nextCursor":null}}`}, badAnswer},
 
 		{"tells a bad query answered 400 from a bad answer", exchange{

@@ -51,25 +51,25 @@ func (r Route) Authenticated() bool { return r.Scope != "" }
 // The routes. Each is a variable so that a function's main names its route
 // in code, not by a string.
 var (
-	ListWorkflows  = Route{"GET", BasePath + "/workflows", "list-workflows", domain.ScopeWorkflowsRead, ratelimit.CategoryRead, FeatureWorkflows, nil, false}
-	CreateWorkflow = Route{"POST", BasePath + "/workflows", "create-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWorkflows, nil, false}
-	GetWorkflow    = Route{"GET", BasePath + "/workflows/{id}", "get-workflow", domain.ScopeWorkflowsRead, ratelimit.CategoryRead, FeatureWorkflows, workflowID, false}
-	UpdateWorkflow = Route{"PUT", BasePath + "/workflows/{id}", "update-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWorkflows, workflowID, false}
-	DeleteWorkflow = Route{"DELETE", BasePath + "/workflows/{id}", "delete-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWorkflows, workflowID, false}
+	ListWorkflows  = Route{"GET", BasePath + "/workflows", "list-workflows", domain.ScopeWorkflowsRead, ratelimit.CategoryRead, FeatureWorkflows, nil, true}
+	CreateWorkflow = Route{"POST", BasePath + "/workflows", "create-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWorkflows, nil, true}
+	GetWorkflow    = Route{"GET", BasePath + "/workflows/{id}", "get-workflow", domain.ScopeWorkflowsRead, ratelimit.CategoryRead, FeatureWorkflows, workflowID, true}
+	UpdateWorkflow = Route{"PUT", BasePath + "/workflows/{id}", "update-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWorkflows, workflowID, true}
+	DeleteWorkflow = Route{"DELETE", BasePath + "/workflows/{id}", "delete-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWorkflows, workflowID, true}
 	RunWorkflow    = Route{"POST", BasePath + "/workflows/{id}/run", "run-workflow", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, workflowID, false}
 
-	RollWebhookSecret = Route{"POST", BasePath + "/workflows/{id}/webhook/roll", "roll-webhook-secret", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWebhooks, workflowID, false}
+	RollWebhookSecret = Route{"POST", BasePath + "/workflows/{id}/webhook/roll", "roll-webhook-secret", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWebhooks, workflowID, true}
 
 	ListRuns  = Route{"GET", BasePath + "/runs", "list-runs", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, nil, false}
 	GetRun    = Route{"GET", BasePath + "/runs/{id}", "get-run", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, runID, false}
 	CancelRun = Route{"POST", BasePath + "/runs/{id}/cancel", "cancel-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, runID, false}
 	RetryRun  = Route{"POST", BasePath + "/runs/{id}/retry", "retry-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, runID, false}
 
-	ListConnections  = Route{"GET", BasePath + "/connections", "list-connections", domain.ScopeConnectionsRead, ratelimit.CategoryRead, FeatureConnections, nil, false}
-	GetConnection    = Route{"GET", BasePath + "/connections/{id}", "get-connection", domain.ScopeConnectionsRead, ratelimit.CategoryRead, FeatureConnections, connectionID, false}
-	CreateConnection = Route{"POST", BasePath + "/connections", "create-connection", domain.ScopeConnectionsWrite, ratelimit.CategoryWrite, FeatureConnections, nil, false}
-	UpdateConnection = Route{"PUT", BasePath + "/connections/{id}", "update-connection", domain.ScopeConnectionsWrite, ratelimit.CategoryWrite, FeatureConnections, connectionID, false}
-	DeleteConnection = Route{"DELETE", BasePath + "/connections/{id}", "delete-connection", domain.ScopeConnectionsWrite, ratelimit.CategoryWrite, FeatureConnections, connectionID, false}
+	ListConnections  = Route{"GET", BasePath + "/connections", "list-connections", domain.ScopeConnectionsRead, ratelimit.CategoryRead, FeatureConnections, nil, true}
+	GetConnection    = Route{"GET", BasePath + "/connections/{id}", "get-connection", domain.ScopeConnectionsRead, ratelimit.CategoryRead, FeatureConnections, connectionID, true}
+	CreateConnection = Route{"POST", BasePath + "/connections", "create-connection", domain.ScopeConnectionsWrite, ratelimit.CategoryWrite, FeatureConnections, nil, true}
+	UpdateConnection = Route{"PUT", BasePath + "/connections/{id}", "update-connection", domain.ScopeConnectionsWrite, ratelimit.CategoryWrite, FeatureConnections, connectionID, true}
+	DeleteConnection = Route{"DELETE", BasePath + "/connections/{id}", "delete-connection", domain.ScopeConnectionsWrite, ratelimit.CategoryWrite, FeatureConnections, connectionID, true}
 
 	ListAPIKeys  = Route{"GET", BasePath + "/auth/api-keys", "list-api-keys", domain.ScopeKeysRead, ratelimit.CategoryRead, FeatureKeys, nil, true}
 	CreateAPIKey = Route{"POST", BasePath + "/auth/api-keys", "create-api-key", domain.ScopeKeysWrite, ratelimit.CategoryWrite, FeatureKeys, nil, true}

@@ -1,12 +1,14 @@
-// Package workflows is the workflow feature. So far it owns the definition:
-// the model users POST and PUT (Definition), its strict parsing (Parse) and
+// Package workflows is the workflow feature. It owns the definition: the
+// model users POST and PUT (Definition), its strict parsing (Parse) and
 // every rule a definition must meet before it is stored (Validate), so that
 // nothing stored is refused later by the runner. The compilers validation
 // uses (CompileJQ, CompileTemplate, CompileInputSchema and the schedule's
 // SchedulerExpression) are exported for the runner, the run start and the
 // scheduler to reuse, so that what was accepted on write is exactly what
-// runs. The service, versions and handlers land here too, in the shape of
-// internal/keys. The package imports no HTTP, no DynamoDB and no AWS.
+// runs. The service (service.go: versions, If-Match, webhook secrets) and
+// the HTTP handlers (handlers.go) are in the shape of internal/keys; the
+// DynamoDB adapter is internal/store/workflowsdb, so the package itself
+// imports no DynamoDB and no AWS.
 package workflows
 
 import (

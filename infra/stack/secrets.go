@@ -1,0 +1,51 @@
+package stack
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// envKMSKeyID is the variable internal/secrets reads (secrets.FromEnv): the
+// key to seal and open under. Only the functions whose KeyActions are not
+// empty get it, so a function that is not meant to touch a secret cannot
+// even name the key.
+const envKMSKeyID = "KMS_KEY_ID"
+
+// secretsKeyPendingDays is how long a throwaway stage's key waits, disabled,
+// before KMS deletes it once its stack is gone: KMS's shortest window, long
+// enough to cancel a mistaken `cdk destroy` (the table is gone then anyway).
+const secretsKeyPendingDays = 7
+
+// newSecretsKey builds the API's one KMS key: the key-encryption key of
+// internal/secrets, under which every connection's credentials and every
+// webhook signing secret gets its own data key (GenerateDataKey, with the
+// account and the connection or workflow as encryption context). Only the
+// wrapped data keys are stored, so a copy of the table alone reveals nothing.
+//
+// A customer managed key, so that its key policy, rotation and deletion are
+// this stack's, and its use shows in CloudTrail under the functions' roles.
+// The key policy is CDK's default: the account may delegate use to IAM. Who
+// may use it is then exactly the statements permissions.go writes from each
+// function's KeyActions. Automatic rotation makes new key material every
+// year; KMS keeps the old, so secrets sealed before still open.
+//
+// It is kept or deleted with the table: a stage that keeps its table keeps
+// the key that its secrets need, and a throwaway stage schedules the key's
+// deletion when its table goes.
+func newSecretsKey(scope constructs.Construct, settings stageSettings) awskms.Key {
+	props := &awskms.KeyProps{
+		Description: jsii.String("Workflows API (" + settings.name + "): wraps the data keys of connection credentials and webhook signing secrets"),
+		// A symmetric encryption key: what GenerateDataKey and Decrypt need.
+		KeySpec:           awskms.KeySpec_SYMMETRIC_DEFAULT,
+		KeyUsage:          awskms.KeyUsage_ENCRYPT_DECRYPT,
+		EnableKeyRotation: jsii.Bool(true),
+		Alias:             jsii.String(settings.secretsKeyAlias()),
+		RemovalPolicy:     settings.removalPolicy(),
+	}
+	if !settings.protectData {
+		props.PendingWindow = awscdk.Duration_Days(jsii.Number(secretsKeyPendingDays))
+	}
+	return awskms.NewKey(scope, jsii.String("SecretsKey"), props)
+}

@@ -1,0 +1,206 @@
+package workflowsdb_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/dynamotest"
+	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/store"
+	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
+	"github.com/workflowsapi/workflows/internal/workflows"
+)
+
+func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
+
+const account = "acct_db"
+
+func definition(t *testing.T, name string) workflows.Definition {
+	t.Helper()
+	d, err := workflows.Parse([]byte(`{"name":"`+name+`","trigger":{"type":"webhook"},"inputSchema":{"type":"object"},"steps":[{"id":"a","type":"http","with":{"method":"POST","url":"https://x.example/{{ .input.id }}","headers":{},"body":{"a":[1,null,"<&>"]}},"retry":{"maxAttempts":2}}]}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// plantVersion writes a version item as a writer that died before moving
+// the head would have left it.
+func plantVersion(t *testing.T, table dynamotest.Table, id string, version int, writtenAt time.Time) {
+	t.Helper()
+	item := store.ItemKey(store.AccountPK(account), store.WorkflowVersionSK(id, version))
+	item["workflowId"] = &types.AttributeValueMemberS{Value: id}
+	item["version"] = store.NumberAV(int64(version))
+	item["definition"] = &types.AttributeValueMemberS{Value: `{"name":"left behind","trigger":{"type":"manual"},"steps":[{"id":"a","type":"delay","with":{"seconds":1}}]}`}
+	item["writeId"] = &types.AttributeValueMemberS{Value: "dead-writer"}
+	item["writtenAt"] = store.NumberAV(writtenAt.UnixMilli())
+	if _, err := table.Client.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(table.Name), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestVersionsAndLeftovers(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	db := workflowsdb.New(table.Client, table.Name).WithClock(func() time.Time { return now })
+	ctx := context.Background()
+	id := ids.New(ids.PrefixWorkflow, now)
+	w := workflows.Workflow{ID: id, AccountID: account, Definition: definition(t, "v1"), Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := db.Create(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	change := func(version int, name string) workflows.Workflow {
+		return workflows.Workflow{ID: id, AccountID: account, Definition: definition(t, name), Version: version, CreatedAt: now, UpdatedAt: now}
+	}
+
+	t.Run("a version reads back as it was written", func(t *testing.T) {
+		head, err := db.Head(ctx, account, id)
+		if err != nil || head.Version != 1 || head.Name != "v1" || !head.IsWebhook() || !head.Enabled {
+			t.Fatalf("head %+v, %v", head, err)
+		}
+		got, err := db.Version(ctx, head, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got.Definition.InputSchema) != `{"type":"object"}` || string(got.Definition.Steps[0].With.Body) != `{"a":[1,null,"<&>"]}` ||
+			got.Definition.Steps[0].With.Headers == nil || got.Definition.Steps[0].Retry.MaxAttempts != 2 || !got.UpdatedAt.Equal(now) {
+			t.Fatalf("read back %+v", got.Definition)
+		}
+	})
+	t.Run("the head carries triggerType, which the webhook routes read", func(t *testing.T) {
+		out, err := table.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table.Name), Key: store.ItemKey(store.AccountPK(account), store.WorkflowSK(id))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tt, _ := out.Item["triggerType"].(*types.AttributeValueMemberS); tt == nil || tt.Value != "webhook" {
+			t.Fatalf("head item %v", out.Item)
+		}
+	})
+	t.Run("a leftover older than StaleAfter is taken over", func(t *testing.T) {
+		plantVersion(t, table, id, 2, now.Add(-workflowsdb.StaleAfter-time.Second))
+		table.Calls.Reset()
+		if err := db.Update(ctx, change(2, "v2")); err != nil {
+			t.Fatal(err)
+		}
+		calls := table.Calls.Snapshot()
+		if calls["PutItem"] != 2 || calls["GetItem"] != 1 || calls["UpdateItem"] != 1 {
+			t.Fatalf("calls %v", calls)
+		}
+		head, _ := db.Head(ctx, account, id)
+		got, err := db.Version(ctx, head, 2)
+		if err != nil || head.Version != 2 || got.Definition.Name != "v2" {
+			t.Fatalf("head %+v, version 2 %+v, %v", head, got.Definition, err)
+		}
+	})
+	t.Run("a fresh leftover is a write in flight, and nothing moves", func(t *testing.T) {
+		plantVersion(t, table, id, 3, now.Add(-time.Second))
+		if err := db.Update(ctx, change(3, "v3")); !errors.Is(err, workflows.ErrWriteInFlight) {
+			t.Fatalf("got %v, want ErrWriteInFlight", err)
+		}
+		head, _ := db.Head(ctx, account, id)
+		if head.Version != 2 {
+			t.Fatalf("head at %d", head.Version)
+		}
+	})
+	t.Run("a head not at the version before is ErrHeadMoved", func(t *testing.T) {
+		if err := db.Update(ctx, change(5, "v5")); !errors.Is(err, workflows.ErrHeadMoved) {
+			t.Fatalf("got %v, want ErrHeadMoved", err)
+		}
+		if head, _ := db.Head(ctx, account, id); head.Version != 2 || head.Name != "v2" {
+			t.Fatalf("head %+v", head)
+		}
+	})
+	t.Run("delete returns the head once; the versions stay", func(t *testing.T) {
+		old, err := db.Delete(ctx, account, id)
+		if err != nil || old.Version != 2 || !old.IsWebhook() {
+			t.Fatalf("%+v %v", old, err)
+		}
+		if _, err := db.Delete(ctx, account, id); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("second delete: %v", err)
+		}
+		if _, err := db.Head(ctx, account, id); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("head after delete: %v", err)
+		}
+		if err := db.Update(ctx, change(3, "after")); !errors.Is(err, workflows.ErrHeadMoved) && !errors.Is(err, workflows.ErrWriteInFlight) {
+			t.Fatalf("update after delete: %v", err)
+		}
+		for v := 1; v <= 2; v++ {
+			if _, err := db.Version(ctx, old, v); err != nil {
+				t.Fatalf("version %d after delete: %v", v, err)
+			}
+		}
+	})
+	t.Run("another account's workflow is absent", func(t *testing.T) {
+		other := ids.New(ids.PrefixWorkflow, now)
+		if err := db.Create(ctx, workflows.Workflow{ID: other, AccountID: "acct_other", Definition: definition(t, "o"), Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Head(ctx, account, other); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("head: %v", err)
+		}
+		if _, err := db.Delete(ctx, account, other); !errors.Is(err, domain.ErrNotFound) {
+			t.Fatalf("delete: %v", err)
+		}
+		page, err := db.List(ctx, account, 100, "")
+		if err != nil || len(page.Items) != 0 {
+			t.Fatalf("list: %+v %v", page, err)
+		}
+	})
+}
+
+func TestListPages(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	db := workflowsdb.New(table.Client, table.Name)
+	ctx := context.Background()
+	var made []string
+	for i := range 5 {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		id := ids.New(ids.PrefixWorkflow, now)
+		if err := db.Create(ctx, workflows.Workflow{ID: id, AccountID: account, Definition: definition(t, "w"+strconv.Itoa(i)), Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		// A second version, so version items sit in the same partition as
+		// the heads and must not show in the listing.
+		if err := db.Update(ctx, workflows.Workflow{ID: id, AccountID: account, Definition: definition(t, "w"+strconv.Itoa(i)), Version: 2, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		made = append([]string{id}, made...)
+	}
+	var seen []string
+	cursor := ""
+	for {
+		page, err := db.List(ctx, account, 2, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range page.Items {
+			if s.Version != 2 {
+				t.Fatalf("summary %+v", s)
+			}
+			seen = append(seen, s.ID)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if len(seen) != len(made) {
+		t.Fatalf("listed %v, want %v", seen, made)
+	}
+	for i := range made {
+		if seen[i] != made[i] {
+			t.Fatalf("listed %v, want newest first %v", seen, made)
+		}
+	}
+	if _, err := db.List(ctx, account, 2, store.EncodeCursor("key_01jc0000000000000000000000")); !errors.Is(err, domain.ErrBadCursor) {
+		t.Fatalf("a cursor of another listing: %v", err)
+	}
+}

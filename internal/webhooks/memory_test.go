@@ -1,0 +1,115 @@
+package webhooks_test
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/dynamotest"
+	"github.com/workflowsapi/workflows/internal/secrets"
+	"github.com/workflowsapi/workflows/internal/webhooks"
+)
+
+func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
+
+// memoryStore is webhooks.Store in maps, with the adapter's rules: the unit
+// tests of Verify and the fuzz targets run the service many times, which the
+// DynamoDB adapter (tested against dynalite in store/webhooksdb) is not
+// needed for.
+type memoryStore struct {
+	mu sync.Mutex
+	// triggers is each account's workflows' trigger types, by account then
+	// workflow id: what the heads say.
+	triggers map[string]map[string]string
+	items    map[string]webhooks.Record
+	// gets counts Get calls: Verify must not read for a header it refuses.
+	gets int
+}
+
+func newMemoryStore() *memoryStore {
+	return &memoryStore{triggers: map[string]map[string]string{}, items: map[string]webhooks.Record{}}
+}
+
+func (m *memoryStore) setTrigger(account, workflowID, trigger string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.triggers[account] == nil {
+		m.triggers[account] = map[string]string{}
+	}
+	m.triggers[account][workflowID] = trigger
+}
+
+func (m *memoryStore) Put(_ context.Context, rec webhooks.Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.items[rec.WorkflowID]; ok && old.AccountID != rec.AccountID {
+		return domain.ErrNotFound
+	}
+	m.items[rec.WorkflowID] = rec
+	return nil
+}
+
+func (m *memoryStore) Delete(_ context.Context, account, workflowID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.items[workflowID]; ok && old.AccountID == account {
+		delete(m.items, workflowID)
+	}
+	return nil
+}
+
+func (m *memoryStore) IsWebhookWorkflow(_ context.Context, account, workflowID string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.triggers[account][workflowID] == "webhook", nil
+}
+
+func (m *memoryStore) Roll(_ context.Context, account, workflowID string, current secrets.Sealed, keepPreviousUntil, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	rec, ok := m.items[workflowID]
+	if !ok {
+		m.items[workflowID] = webhooks.Record{WorkflowID: workflowID, AccountID: account, Current: current, CreatedAt: at}
+		return nil
+	}
+	if rec.AccountID != account {
+		return domain.ErrNotFound
+	}
+	rec.Previous, rec.PreviousExpiresAt = nil, time.Time{}
+	if !keepPreviousUntil.IsZero() {
+		previous := rec.Current
+		rec.Previous, rec.PreviousExpiresAt = &previous, keepPreviousUntil
+	}
+	rec.Current = current
+	m.items[workflowID] = rec
+	return nil
+}
+
+func (m *memoryStore) Get(_ context.Context, workflowID string) (webhooks.Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gets++
+	rec, ok := m.items[workflowID]
+	if !ok {
+		return webhooks.Record{}, domain.ErrNotFound
+	}
+	return rec, nil
+}
+
+func (m *memoryStore) count() (items, gets int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.items), m.gets
+}
+
+func mustLocalSealer(tb testing.TB) secrets.Sealer {
+	tb.Helper()
+	sealer, err := secrets.NewLocal(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return sealer
+}

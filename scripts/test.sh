@@ -32,7 +32,7 @@ fuzz_time=${FUZZ_TIME:-8s}
 if [ "$fuzz_time" != 0 ]; then
   for target in internal/workflows:FuzzParseAndValidate internal/workflows:FuzzFieldValues \
                 internal/keys:FuzzCreateKeyBody internal/keys:FuzzRollKeyBody \
-                internal/connections:FuzzConnectionBody \
+                internal/workflows:FuzzVersionParam internal/workflows:FuzzIfMatch internal/connections:FuzzConnectionBody \
                 internal/webhooks:FuzzRollWebhookBody internal/webhooks:FuzzParseSignatureHeader \
                 internal/httpapi:FuzzPathID internal/httpapi:FuzzListParams internal/secrets:FuzzOpen; do
     go test -run '^$' -fuzz "^${target#*:}\$" -fuzztime "$fuzz_time" "./${target%%:*}/"

@@ -120,7 +120,7 @@ type With struct {
 	Body       jsontext.Value    `json:"body,omitzero"`    // any JSON; {} is kept, so omitzero, not omitempty
 	Connection string            `json:"connection,omitempty"`
 	JQ         string            `json:"jq,omitempty"`
-	Seconds    int               `json:"seconds,omitempty"`
+	Seconds    int               `json:"seconds,omitzero"`
 }
 
 // Retry is how often a step is tried in all.
@@ -206,18 +206,32 @@ func decodeDefinition(p *problems, root jsontext.Value) Definition {
 
 func decodeTrigger(p *problems, path string, raw jsontext.Value) Trigger {
 	var t Trigger
+	var given []member
 	for _, m := range p.members(path, raw) {
 		switch m.name {
 		case "type":
 			p.decode(m.field, m.value, &t.Type)
 		case "cron":
 			p.decode(m.field, m.value, &t.Cron)
+			given = append(given, m)
 		case "timezone":
 			p.decode(m.field, m.value, &t.Timezone)
+			given = append(given, m)
 		case "every":
 			p.decode(m.field, m.value, &t.Every)
+			given = append(given, m)
 		default:
 			p.unknown(m.field)
+		}
+	}
+	// Validate sees values, so a member given empty ("cron": "") would pass
+	// for absent there; here it is refused as given.
+	for _, m := range given {
+		switch {
+		case t.Type != TriggerSchedule && t.Type != "":
+			p.add(m.field, "is only for schedule triggers")
+		case string(m.value) == `""`:
+			p.add(m.field, "must not be empty")
 		}
 	}
 	return t
@@ -225,6 +239,9 @@ func decodeTrigger(p *problems, path string, raw jsontext.Value) Trigger {
 
 func decodeStep(p *problems, path string, raw jsontext.Value) Step {
 	var s Step
+	var withGiven []string
+	elseGiven := false
+	defer func() { refuseForeignMembers(p, path, s.Type, withGiven, elseGiven) }()
 	for _, m := range p.members(path, raw) {
 		switch m.name {
 		case "id":
@@ -233,7 +250,11 @@ func decodeStep(p *problems, path string, raw jsontext.Value) Step {
 			p.decode(m.field, m.value, &s.Type)
 		case "with":
 			s.With = decodeWith(p, m.field, m.value)
+			for _, w := range p.members(m.field, m.value) {
+				withGiven = append(withGiven, w.name)
+			}
 		case "else":
+			elseGiven = true
 			p.decode(m.field, m.value, &s.Else)
 		case "retry":
 			s.Retry = &Retry{} // without maxAttempts, Validate says it is required
@@ -251,6 +272,25 @@ func decodeStep(p *problems, path string, raw jsontext.Value) Step {
 		}
 	}
 	return s
+}
+
+// refuseForeignMembers refuses, by name as given, the members of a step's
+// `with` that its type does not use and an `else` on a step that is not a
+// condition, even when given empty ("jq": "", "seconds": 0, "else": ""),
+// which Validate, seeing only values, would take for absent.
+func refuseForeignMembers(p *problems, path string, stepType StepType, withGiven []string, elseGiven bool) {
+	uses, known := withFields[stepType]
+	if !known {
+		return // an unknown or missing type is reported on its own
+	}
+	for _, name := range withGiven {
+		if !slices.Contains(uses, name) {
+			p.add(path+".with."+name, "is not a field of "+string(stepType)+" steps")
+		}
+	}
+	if elseGiven && stepType != StepCondition {
+		p.add(path+".else", "is only for condition steps")
+	}
 }
 
 // decodeWith reads every member any step type knows; Validate then refuses

@@ -144,17 +144,17 @@ func validateStep(p *problems, path string, i int, s *Step, index map[string]int
 	switch s.Type {
 	case StepHTTP:
 		refs = validateHTTP(p, with, w)
-		onlyFor(p, with, "http", w, "method", "url", "headers", "body", "connection")
+		onlyFor(p, with, "http", w, withFields[StepHTTP]...)
 	case StepTransform:
 		checkJQ(p, with+".jq", w.JQ)
-		onlyFor(p, with, "transform", w, "jq")
+		onlyFor(p, with, "transform", w, withFields[StepTransform]...)
 	case StepCondition:
 		checkJQ(p, with+".jq", w.JQ)
-		onlyFor(p, with, "condition", w, "jq")
+		onlyFor(p, with, "condition", w, withFields[StepCondition]...)
 		checkElse(p, path+".else", i, s.Else, index)
 	case StepDelay:
 		checkRange(p, with+".seconds", w.Seconds, 1, MaxDelaySeconds)
-		onlyFor(p, with, "delay", w, "seconds")
+		onlyFor(p, with, "delay", w, withFields[StepDelay]...)
 	case "":
 		p.add(path+".type", "is required")
 	default:
@@ -163,7 +163,18 @@ func validateStep(p *problems, path string, i int, s *Step, index map[string]int
 	return refs
 }
 
+// withFields is, per step type, the members of `with` it uses.
+var withFields = map[StepType][]string{
+	StepHTTP:      {"method", "url", "headers", "body", "connection"},
+	StepTransform: {"jq"},
+	StepCondition: {"jq"},
+	StepDelay:     {"seconds"},
+}
+
 // onlyFor refuses the members of with that the step's type does not use.
+// It sees values, so it cannot tell a member given empty ("jq": "") from
+// one left out; Parse, which sees the members as given, refuses those too
+// (refuseForeignMembers).
 func onlyFor(p *problems, path, stepType string, w *With, uses ...string) {
 	given := []struct {
 		name string

@@ -191,6 +191,13 @@ func TestEveryRuleHasItsField(t *testing.T) {
 		// Steps.
 		{"a step that is not an object is refused", edit(t, func(d map[string]any) { d["steps"].([]any)[1] = "summary" }), "steps[1]"},
 		{"an unknown field of a step is refused", edit(t, func(d map[string]any) { step(d, 1)["retries"] = 3 }), "steps[1].retries"},
+		{"an empty cron on a manual trigger is refused", edit(t, func(d map[string]any) { d["trigger"].(map[string]any)["cron"] = "" }), "trigger.cron"},
+		{"an empty cron beside every is refused", edit(t, func(d map[string]any) {
+			d["trigger"] = map[string]any{"type": "schedule", "every": "15m", "cron": ""}
+		}), "trigger.cron"},
+		{"a member of another step type given empty is refused", edit(t, func(d map[string]any) { step(d, 0)["with"].(map[string]any)["jq"] = "" }), "steps[0].with.jq"},
+		{"seconds: 0 on a transform step is refused", edit(t, func(d map[string]any) { step(d, 1)["with"].(map[string]any)["seconds"] = 0 }), "steps[1].with.seconds"},
+		{"an empty else on a step that is not a condition is refused", edit(t, func(d map[string]any) { step(d, 3)["else"] = "" }), "steps[3].else"},
 		{"a step without an id is refused", edit(t, func(d map[string]any) { delete(step(d, 1), "id") }), "steps[1].id"},
 		{"a step id used twice is refused", edit(t, func(d map[string]any) { step(d, 1)["id"] = "order" }), "steps[1].id"},
 		{"a step id starting with a digit is refused", edit(t, func(d map[string]any) { step(d, 1)["id"] = "1summary" }), "steps[1].id"},

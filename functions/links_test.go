@@ -24,13 +24,16 @@ func featureOf(importPath string) routes.Feature {
 	if !ok {
 		return ""
 	}
+	var found routes.Feature
 	for _, f := range routes.Features {
 		if rest == string(f) || strings.HasPrefix(rest, string(f)+"/") ||
 			rest == "store/"+string(f)+"db" || strings.HasPrefix(rest, "store/"+string(f)+"db/") {
-			return f
+			if len(f) > len(found) {
+				found = f // the longest: internal/webhooks/receive is not internal/webhooks
+			}
 		}
 	}
-	return ""
+	return found
 }
 
 // linkedFeatures runs `go list -deps` over patterns and returns, for each

@@ -125,8 +125,13 @@ func ConcretePath(path string) string {
 	for _, p := range []struct{ param, prefix string }{
 		{"{workflowId}", "wf_"}, {"/workflows/{id}", "/workflows/wf_"}, {"/runs/{id}", "/runs/run_"},
 		{"/connections/{id}", "/connections/conn_"}, {"/api-keys/{id}", "/api-keys/key_"},
+		{"{stepId}", ""},
 	} {
-		path = strings.ReplaceAll(path, p.param, p.prefix+SomeID)
+		id := p.prefix + SomeID
+		if p.param == "{stepId}" {
+			id = "someStep" // a workflow's own step id, not one of ours
+		}
+		path = strings.ReplaceAll(path, p.param, id)
 	}
 	return path
 }

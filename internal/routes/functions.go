@@ -18,10 +18,29 @@ const (
 	FeatureWebhooks    Feature = "webhooks"
 	FeatureOpenAPI     Feature = "openapi"
 	FeatureAuthorizer  Feature = "authorizer"
+	// FeatureWebhookReceive is the receiving route, in internal/webhooks/receive:
+	// it verifies with internal/webhooks and starts runs, while
+	// internal/webhooks itself stays a leaf the workflow routes can link.
+	FeatureWebhookReceive Feature = "webhooks/receive"
+	// FeatureRunner advances runs (the Step Functions task, the local driver's
+	// work, the periodic start check).
+	FeatureRunner Feature = "runner"
+	// FeatureEngine executes one step (http, transform, condition, delay);
+	// no AWS, no storage.
+	FeatureEngine Feature = "engine"
+	// FeatureOrchestrator drives runs: the Step Functions adapter and the
+	// local driver.
+	FeatureOrchestrator Feature = "orchestrator"
+	// FeatureSchedules keeps one EventBridge Scheduler schedule per schedule
+	// workflow (and the local gateway's own firing of them).
+	FeatureSchedules Feature = "schedules"
 )
 
-// Features lists every feature package.
-var Features = []Feature{FeatureKeys, FeatureWorkflows, FeatureConnections, FeatureRuns, FeatureWebhooks, FeatureOpenAPI, FeatureAuthorizer}
+// Features lists every feature package. A package belongs to the longest
+// feature its path starts with (internal/webhooks/receive to
+// FeatureWebhookReceive, not FeatureWebhooks).
+var Features = []Feature{FeatureKeys, FeatureWorkflows, FeatureConnections, FeatureRuns, FeatureWebhooks, FeatureOpenAPI, FeatureAuthorizer,
+	FeatureWebhookReceive, FeatureRunner, FeatureEngine, FeatureOrchestrator, FeatureSchedules}
 
 // FeatureLinks is the one table of the links between features that are
 // allowed: a feature may import the features listed for it (and, through
@@ -34,13 +53,18 @@ var Features = []Feature{FeatureKeys, FeatureWorkflows, FeatureConnections, Feat
 // TestFunctionLinks holds every function's imports to it, so a function links
 // only its own feature and what that feature is granted.
 var FeatureLinks = map[Feature][]Feature{
-	FeatureKeys:        nil,
-	FeatureWorkflows:   {FeatureConnections, FeatureWebhooks},
-	FeatureConnections: nil,
-	FeatureRuns:        {FeatureWorkflows},
-	FeatureWebhooks:    nil,
-	FeatureOpenAPI:     nil,
-	FeatureAuthorizer:  {FeatureKeys},
+	FeatureKeys:           nil,
+	FeatureWorkflows:      {FeatureConnections, FeatureWebhooks, FeatureSchedules},
+	FeatureConnections:    nil,
+	FeatureRuns:           {FeatureWorkflows, FeatureOrchestrator},
+	FeatureWebhooks:       nil,
+	FeatureOpenAPI:        nil,
+	FeatureAuthorizer:     {FeatureKeys},
+	FeatureWebhookReceive: {FeatureWebhooks, FeatureRuns},
+	FeatureRunner:         {FeatureRuns, FeatureEngine, FeatureConnections},
+	FeatureEngine:         {FeatureWorkflows, FeatureConnections},
+	FeatureOrchestrator:   nil,
+	FeatureSchedules:      nil,
 }
 
 // Reachable returns f and every feature it may link, directly or through
@@ -103,10 +127,57 @@ type Function struct {
 	// one KMS key (see secrets): the stack grants these on that key and
 	// gives KMS_KEY_ID to these functions only.
 	KeyActions []string
+	// Indexes are the table's GSIs the function queries: its role is granted
+	// its TableActions on these index ARNs too.
+	Indexes []string
+	// ServiceActions are the other AWS actions the function calls (Step
+	// Functions, EventBridge Scheduler); the stack grants each on the one
+	// resource it is for (the state machine and its executions, the
+	// schedule group, the schedules' role).
+	ServiceActions []string
 }
 
-// AuthorizerFunction names the REQUEST authorizer's Lambda.
-const AuthorizerFunction = "authorizer"
+// The other AWS actions functions call.
+const (
+	ActionStartExecution    = "states:StartExecution"
+	ActionStopExecution     = "states:StopExecution"
+	ActionDescribeExecution = "states:DescribeExecution"
+	ActionCreateSchedule    = "scheduler:CreateSchedule"
+	ActionUpdateSchedule    = "scheduler:UpdateSchedule"
+	ActionDeleteSchedule    = "scheduler:DeleteSchedule"
+	ActionGetSchedule       = "scheduler:GetSchedule"
+	ActionListSchedules     = "scheduler:ListSchedules"
+	// ActionPassRole hands the schedules' own role to Scheduler, which
+	// assumes it to invoke ScheduledRunFunction.
+	ActionPassRole = "iam:PassRole"
+)
+
+// The functions that are not routes.
+const (
+	// AuthorizerFunction names the REQUEST authorizer's Lambda.
+	AuthorizerFunction = "authorizer"
+	// RunnerFunction is the state machine's Advance task: it advances one
+	// run (and, from the state machine's catch, records it failed).
+	RunnerFunction = "runner"
+	// StartCheckFunction runs every few minutes: it starts the execution of
+	// a run stored queued whose start was lost, and records the end of a run
+	// whose execution ended without the runner (stopped, timed out).
+	StartCheckFunction = "start-check"
+	// ScheduledRunFunction is the target of every EventBridge Scheduler
+	// schedule: it starts one run of the workflow for the scheduled time.
+	ScheduledRunFunction = "scheduled-run"
+)
+
+// workers are the functions that are not routes, after the authorizer, with
+// the feature each runs.
+var workers = []struct {
+	name    string
+	feature Feature
+}{
+	{RunnerFunction, FeatureRunner},
+	{StartCheckFunction, FeatureRunner},
+	{ScheduledRunFunction, FeatureRuns},
+}
 
 // tableActions is, per function, what it calls on the table. Every route
 // function calls UpdateItem for the limiter's counter (and the key's
@@ -135,11 +206,45 @@ var tableActions = map[string][]string{
 	// The head (is it a webhook workflow of this account?), then the secret.
 	RollWebhookSecret.Function: {ActionGetItem, ActionUpdateItem},
 
+	// Runs (store/keys.go): the run item in its account, its steps in their
+	// own partition, a marker per unfinished run, an idempotency record per
+	// Idempotency-Key. Starting reads the workflow (head, version) and
+	// writes the marker, then the run.
+	RunWorkflow.Function:    {ActionGetItem, ActionPutItem},
+	ListRuns.Function:       {ActionQuery},
+	GetRun.Function:         {ActionGetItem, ActionQuery},
+	GetRunStep.Function:     {ActionGetItem},
+	CancelRun.Function:      {ActionGetItem, ActionUpdateItem, ActionDeleteItem},
+	RetryRun.Function:       {ActionGetItem, ActionQuery, ActionPutItem},
+	ReceiveWebhook.Function: {ActionGetItem, ActionPutItem},
+	RunnerFunction:          {ActionGetItem, ActionQuery, ActionPutItem, ActionUpdateItem, ActionDeleteItem},
+	StartCheckFunction:      {ActionGetItem, ActionQuery, ActionUpdateItem, ActionDeleteItem},
+	ScheduledRunFunction:    {ActionGetItem, ActionPutItem},
+
 	ListConnections.Function:  {ActionQuery},
 	GetConnection.Function:    {ActionGetItem},
 	CreateConnection.Function: {ActionPutItem},
 	UpdateConnection.Function: {ActionUpdateItem},
 	DeleteConnection.Function: {ActionDeleteItem},
+}
+
+// indexes is, per function, the GSIs it queries (store/keys.go plans them).
+var indexes = map[string][]string{
+	ListRuns.Function: {"GSI1", "GSI2"},
+}
+
+// serviceActions is, per function, what it calls on Step Functions and
+// EventBridge Scheduler.
+var serviceActions = map[string][]string{
+	RunWorkflow.Function:    {ActionStartExecution},
+	RetryRun.Function:       {ActionStartExecution},
+	CancelRun.Function:      {ActionStopExecution},
+	ReceiveWebhook.Function: {ActionStartExecution},
+	ScheduledRunFunction:    {ActionStartExecution},
+	StartCheckFunction:      {ActionStartExecution, ActionDescribeExecution},
+	CreateWorkflow.Function: {ActionCreateSchedule, ActionPassRole},
+	UpdateWorkflow.Function: {ActionCreateSchedule, ActionUpdateSchedule, ActionDeleteSchedule, ActionPassRole},
+	DeleteWorkflow.Function: {ActionDeleteSchedule},
 }
 
 // keyActions is, per function, what it calls on the KMS key. The functions
@@ -150,16 +255,33 @@ var keyActions = map[string][]string{
 	CreateWorkflow.Function:    {ActionGenerateDataKey},
 	UpdateWorkflow.Function:    {ActionGenerateDataKey},
 	RollWebhookSecret.Function: {ActionGenerateDataKey},
+	// Opening: only where the secret is used.
+	RunnerFunction:          {ActionDecrypt}, // a step's connection credentials
+	ReceiveWebhook.Function: {ActionDecrypt}, // the signing secret, to check a delivery
 }
 
 // Functions lists every Lambda function: the authorizer first, then one per
-// route in route-table order.
+// route in route-table order, then the workers (runner, start check,
+// scheduled run).
 func Functions() []Function {
-	out := []Function{{Name: AuthorizerFunction, Feature: FeatureAuthorizer, TableActions: sortedActions(AuthorizerFunction)}}
+	out := []Function{function(AuthorizerFunction, nil, FeatureAuthorizer)}
 	for _, r := range All {
-		out = append(out, Function{Name: r.Function, Route: r, Feature: r.Feature, TableActions: sortedActions(r.Function), KeyActions: slices.Sorted(slices.Values(keyActions[r.Function]))})
+		out = append(out, function(r.Function, r, r.Feature))
+	}
+	for _, w := range workers {
+		out = append(out, function(w.name, nil, w.feature))
 	}
 	return out
+}
+
+func function(name string, route *Route, feature Feature) Function {
+	return Function{
+		Name: name, Route: route, Feature: feature,
+		TableActions:   sortedActions(name),
+		KeyActions:     slices.Sorted(slices.Values(keyActions[name])),
+		Indexes:        slices.Sorted(slices.Values(indexes[name])),
+		ServiceActions: slices.Sorted(slices.Values(serviceActions[name])),
+	}
 }
 
 // FunctionByName finds a function of Functions.

@@ -1,0 +1,34 @@
+// Package runner advances one run: it loads the run and its pinned
+// workflow version and executes steps in order (internal/engine) while its
+// time budget lasts, until the run ends or must wait. Step Functions invokes
+// it as a Lambda task; the local driver calls it in-process. Both exchange
+// the Task and Decision below.
+package runner
+
+// Task is the input of one Advance: the state machine's execution input,
+// passed on unchanged to every Advance of the run.
+type Task struct {
+	AccountID string `json:"accountId"`
+	RunID     string `json:"runId"`
+	// Failure is set only by the state machine's catch: the Advance failed
+	// in a way Step Functions could not retry, and the runner must record
+	// the run failed (never with the cause's text, which may hold anything).
+	Failure *Failure `json:"failure,omitempty"`
+}
+
+// Failure is what the state machine's catch passes on.
+type Failure struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// Decision is what one Advance answers, for the state machine's Choice:
+// done → Succeed; waitSeconds > 0 → Wait (SecondsPath $.waitSeconds) →
+// Advance; otherwise Advance again at once (the time budget ran out).
+type Decision struct {
+	Done        bool `json:"done"`
+	WaitSeconds int  `json:"waitSeconds"`
+	// The task's fields ride along, so the next Advance gets them back.
+	AccountID string `json:"accountId"`
+	RunID     string `json:"runId"`
+}

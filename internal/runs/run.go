@@ -1,0 +1,224 @@
+// Package runs is the run feature: the run model and its status
+// transitions, and starting, reading, cancelling and retrying runs (the
+// routes). It does not execute steps: internal/runner does, driven by an
+// Orchestrator (Step Functions in AWS, the local driver in the local
+// gateway). What both sides share is here: the Run and Step records and the
+// Store that keeps them, whose conditional writes make a run safe under
+// repetition.
+package runs
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+)
+
+// Status is where a run is in its life.
+type Status string
+
+// The statuses of a run. queued → running (→ waiting during a delay or a
+// back-off; → cancelling while a cancelled run finishes its current step) →
+// succeeded | failed | cancelled | timed_out. A finished run never changes.
+const (
+	StatusQueued     Status = "queued"
+	StatusRunning    Status = "running"
+	StatusWaiting    Status = "waiting"
+	StatusCancelling Status = "cancelling"
+	StatusSucceeded  Status = "succeeded"
+	StatusFailed     Status = "failed"
+	StatusCancelled  Status = "cancelled"
+	StatusTimedOut   Status = "timed_out"
+)
+
+// Statuses lists every status, for validating ?status=.
+var Statuses = []Status{StatusQueued, StatusRunning, StatusWaiting, StatusCancelling, StatusSucceeded, StatusFailed, StatusCancelled, StatusTimedOut}
+
+// Finished reports whether a run in this status has ended for good.
+func (s Status) Finished() bool {
+	switch s {
+	case StatusSucceeded, StatusFailed, StatusCancelled, StatusTimedOut:
+		return true
+	}
+	return false
+}
+
+// Trigger says what started a run.
+type Trigger string
+
+// The triggers.
+const (
+	TriggerManual   Trigger = "manual"
+	TriggerWebhook  Trigger = "webhook"
+	TriggerSchedule Trigger = "schedule"
+	TriggerRetry    Trigger = "retry"
+)
+
+// Error is why a run or a step failed, as the API shows it. Code is a short
+// machine-readable reason (e.g. "HTTP_STATUS", "TIMEOUT", "JQ_ERROR",
+// "CONNECTION_NOT_FOUND", "OUTPUT_TOO_LARGE", "TARGET_REFUSED"); Message says
+// it for a person and never holds a credential.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	// Step is the id of the step that failed the run (runs only).
+	Step string `json:"step,omitempty"`
+}
+
+// Run is one execution of one pinned version of a workflow.
+type Run struct {
+	ID              string
+	AccountID       string
+	WorkflowID      string
+	WorkflowVersion int
+	Status          Status
+	Trigger         Trigger
+	// RetryOf is the run this one retries ("" for none).
+	RetryOf string
+	Input   jsontext.Value
+	// Output is the run's result: the output of its last step that ran.
+	Output jsontext.Value
+	Error  *Error
+	// CreatedAt is when the run was queued; StartedAt when its first step
+	// began and FinishedAt when it ended (zero until then).
+	CreatedAt  time.Time
+	StartedAt  time.Time
+	FinishedAt time.Time
+
+	// What the runner owns. NextStep is the index of the step to run next
+	// (len(steps) once all have run); WaitUntil is when a waiting run goes
+	// on. Deadline is when the workflow's timeoutSeconds ends the run.
+	NextStep  int
+	WaitUntil time.Time
+	Deadline  time.Time
+	// Revision counts the writes of the run item. Every write after the
+	// first is conditional on the revision read (Store.Update), so two
+	// invocations racing on one run cannot both move it, and it never goes
+	// backwards.
+	Revision int64
+	// ExpiresAt is when the run and its steps may be deleted (TTL).
+	ExpiresAt time.Time
+}
+
+// StepStatus is where one step of a run is.
+type StepStatus string
+
+// The statuses of a step.
+const (
+	StepRunning   StepStatus = "running"   // an attempt began (and may have been cut off)
+	StepWaiting   StepStatus = "waiting"   // between attempts (back-off) or during a delay
+	StepSucceeded StepStatus = "succeeded" // its output is recorded; it never runs again
+	StepFailed    StepStatus = "failed"
+	StepSkipped   StepStatus = "skipped" // a condition jumped past it
+	StepCancelled StepStatus = "cancelled"
+)
+
+// Step is the record of one step of a run: one item per step, written with
+// conditional writes at each attempt.
+type Step struct {
+	RunID  string
+	StepID string
+	// Index is the step's place in the workflow version.
+	Index    int
+	Status   StepStatus
+	Attempts int
+	// StartedAt is when the first attempt began; FinishedAt when the step
+	// ended (zero until then); NextAttemptAt when a waiting step is tried
+	// again.
+	StartedAt     time.Time
+	FinishedAt    time.Time
+	NextAttemptAt time.Time
+	// Output is the step's whole output (up to MaxStepOutputBytes).
+	Output jsontext.Value
+	Error  *Error
+	// Reused marks a step whose output was copied from the run this one
+	// retries ({"from": "failed_step"}); it did not run again.
+	Reused bool
+	// Revision counts the writes of the step item, as Run.Revision does.
+	Revision int64
+}
+
+// Limits of what a run keeps and shows.
+const (
+	// MaxStepOutputBytes is the most a step's output may hold; a bigger one
+	// fails the step with OUTPUT_TOO_LARGE.
+	MaxStepOutputBytes = 256 << 10
+	// MaxShownOutputBytes is the most of a step's output GET /runs/{id}
+	// shows; beyond it the output is cut and marked truncated.
+	MaxShownOutputBytes = 16 << 10
+	// DefaultRetention is how long runs are kept (RUN_RETENTION_DAYS
+	// overrides it).
+	DefaultRetention = 30 * 24 * time.Hour
+)
+
+// Errors of a Store besides domain.ErrNotFound (and domain.ErrBadCursor from
+// List).
+var (
+	// ErrExists: a run with this id is already stored (a start repeated:
+	// the same idempotency key, the same webhook delivery, the same
+	// scheduled firing).
+	ErrExists = errors.New("runs: a run with this id exists")
+	// ErrRevision: the item was written by someone else since it was read.
+	ErrRevision = errors.New("runs: the record changed since it was read")
+)
+
+// Filter narrows a listing of runs. Empty fields do not filter.
+type Filter struct {
+	WorkflowID string
+	Status     Status
+}
+
+// RunRef names a run without reading it: what the unfinished-run markers
+// hold, for the driver's resume and the periodic start check.
+type RunRef struct {
+	AccountID string
+	RunID     string
+	// CreatedAt comes from the run id (ids sort by creation time).
+	CreatedAt time.Time
+}
+
+// Store keeps runs and their steps (internal/store/keys.go has the items).
+// Get returns domain.ErrNotFound for a run that is absent or another
+// account's.
+type Store interface {
+	// Create writes the run's unfinished marker, then the run (Revision 1),
+	// then any steps given (a retry's reused outputs). ErrExists if the run
+	// id is taken: Create writes nothing more then.
+	Create(ctx context.Context, run Run, reused []Step) error
+	// Get reads one run (strongly consistent).
+	Get(ctx context.Context, account, runID string) (Run, error)
+	// List pages through an account's runs, newest first.
+	List(ctx context.Context, account string, filter Filter, limit int, cursor string) (domain.Page[Run], error)
+	// Update writes run with Revision+1 if the stored revision is still
+	// run.Revision (ErrRevision otherwise) and returns the run as written.
+	// A run that reaches a finished status also loses its unfinished marker.
+	Update(ctx context.Context, run Run) (Run, error)
+	// Steps reads every step record of a run, in workflow order.
+	Steps(ctx context.Context, runID string) ([]Step, error)
+	// Step reads one step record (domain.ErrNotFound if it never began).
+	Step(ctx context.Context, runID, stepID string) (Step, error)
+	// PutStep writes step with Revision+1 if the stored revision is still
+	// step.Revision (0: the step must not exist yet), ErrRevision otherwise,
+	// and returns it as written.
+	PutStep(ctx context.Context, step Step) (Step, error)
+	// Unfinished lists the runs whose marker is still there: queued,
+	// running, waiting or cancelling (or ended, in the moment before the
+	// marker is removed).
+	Unfinished(ctx context.Context) ([]RunRef, error)
+}
+
+// Orchestrator drives runs: Step Functions in AWS, the in-process driver in
+// the local gateway. Both follow the same three states (Advance, Wait,
+// Succeed) around the runner.
+type Orchestrator interface {
+	// Start starts driving a run that is stored as queued. Starting a run
+	// that is already driven (or was) is not an error and starts nothing:
+	// executions are named after the run id.
+	Start(ctx context.Context, accountID, runID string) error
+	// Stop stops driving a run (a cancelled queued or waiting run). Stopping
+	// one that is not driven is not an error.
+	Stop(ctx context.Context, runID string) error
+}

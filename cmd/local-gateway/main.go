@@ -2,7 +2,10 @@
 // Lambda would (see package localgateway). `make dev` runs it against
 // dynalite. Environment: PORT (3000), HOST (127.0.0.1), DYNAMODB_ENDPOINT (the
 // local engine), TABLE_NAME (workflows-local), DATA_DIR (.data: the local
-// key-wrapping key), KMS_KEY_ID (seal with KMS instead), RATE_LIMIT_*.
+// key-wrapping key), KMS_KEY_ID (seal with KMS instead), RATE_LIMIT_*,
+// HTTP_STEP_TARGETS and ALLOW_PRIVATE_TARGETS (where http steps may go).
+// Runs are driven in process (internal/orchestrator/local) and every
+// unfinished run is resumed at start.
 package main
 
 import (
@@ -18,6 +21,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/localapp"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
+	schedlocal "github.com/workflowsapi/workflows/internal/schedules/local"
 	"github.com/workflowsapi/workflows/internal/secrets"
 	"github.com/workflowsapi/workflows/internal/store"
 )
@@ -55,10 +59,45 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	gateway, err := localapp.Gateway(lambdaapp.New(db, cfg.TableName, limits, logger), localapp.Deps{Sealer: sealer})
+	app := lambdaapp.New(db, cfg.TableName, limits, logger)
+	// Runs are driven in process by the runner under the local driver (Step
+	// Functions' part in AWS). Every run left unfinished by the last stop
+	// (or crash) is picked up again: nothing is lost across a restart.
+	driver, err := localapp.Driver(app, localapp.Deps{Sealer: sealer})
 	if err != nil {
 		return err
 	}
+	defer func() {
+		// In-flight steps get a few seconds to finish; one cut off is
+		// retried at the next start.
+		grace, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = driver.Shutdown(grace)
+	}()
+	// Schedules fire in process, as EventBridge Scheduler fires them in AWS:
+	// each firing starts its run as the scheduled-run function would.
+	scheduler := schedlocal.New(localapp.FireScheduled(app, localapp.Deps{Sealer: sealer, Orchestrator: driver}), logger, nil)
+	gateway, err := localapp.Gateway(app, localapp.Deps{Sealer: sealer, Orchestrator: driver, Scheduler: scheduler})
+	if err != nil {
+		return err
+	}
+	resumed, err := localapp.ResumeRuns(ctx, app, driver)
+	if err != nil {
+		return err
+	}
+	if resumed > 0 {
+		logger.Info("resumed unfinished runs", "runs", resumed)
+	}
+	// The scheduler starts empty: load every schedule workflow stored.
+	synced, err := localapp.SyncSchedules(ctx, app, localapp.Deps{Scheduler: scheduler})
+	if err != nil {
+		return err
+	}
+	for _, failed := range synced.Failed {
+		logger.Error("schedule not loaded", "error", failed)
+	}
+	logger.Info("schedules loaded", "schedules", synced.Put)
+	go scheduler.Run(ctx)
 	host, port := listenAddress(os.Getenv)
 	server := &http.Server{
 		Addr:    net.JoinHostPort(host, port),

@@ -37,10 +37,22 @@ const usage = `wfctl: the Workflows API operator tool
                                    make a key; its plaintext is the last line of output
   wfctl keys list --account ID     list an account's keys
   wfctl keys revoke --account ID --id KEY_ID
+  wfctl runs start WORKFLOW_ID [--input JSON] [--idempotency-key KEY] [--watch]
+                                   start a run (and watch it)
+  wfctl runs watch RUN_ID          print each step as it progresses; exit 0 only
+                                   if the run succeeded
+  wfctl schedules sync [--backfill]
+                                   make the EventBridge Scheduler schedules match the
+                                   stored workflows (SCHEDULE_GROUP_NAME,
+                                   SCHEDULED_RUN_FUNCTION_ARN, SCHEDULER_ROLE_ARN);
+                                   --backfill once after upgrading: finds the
+                                   schedule workflows stored before schedules (a Scan)
 
 Environment: TABLE_NAME, DYNAMODB_ENDPOINT (or AWS_ENDPOINT_URL_DYNAMODB) and
 the usual AWS settings. With none of the first three set, wfctl uses the local
 engine of 'make dev' (` + store.LocalEndpoint + `, table ` + store.LocalTableName + `).
+The runs commands call the API instead: WORKFLOWS_API_KEY (required) and
+WORKFLOWS_API_URL (default ` + defaultAPIURL + `).
 `
 
 func main() {
@@ -72,6 +84,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return listKeys(ctx, cfg, args[2:], out)
 		case "revoke":
 			return revokeKey(ctx, cfg, args[2:], out)
+		}
+	case args[0] == "schedules" && len(args) > 1 && args[1] == "sync":
+		return syncSchedules(ctx, cfg, args[2:], out)
+	case args[0] == "runs" && len(args) > 1:
+		switch args[1] {
+		case "start":
+			return startRun(ctx, args[2:], out)
+		case "watch":
+			return watchRunCommand(ctx, args[2:], out)
 		}
 	}
 	return fmt.Errorf("unknown command %q: %w", strings.Join(args, " "), errUsage)

@@ -1,12 +1,21 @@
 // Command cancel-run is the Lambda of POST /api/v1/runs/{id}/cancel.
-// Its feature is not built yet: it authenticates, limits, checks the scope and
-// answers 501 NOT_IMPLEMENTED.
 package main
 
 import (
-	"github.com/workflowsapi/workflows/internal/httpapi"
+	"context"
+	"net/http"
+
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/runs"
+	"github.com/workflowsapi/workflows/internal/store/runsdb"
 )
 
-func main() { lambdaapp.MustLoad().StartRoute(&routes.CancelRun, httpapi.NotImplemented) }
+func main() {
+	app := lambdaapp.MustLoad()
+	// Stopping the execution of a run cancelled while queued or waiting.
+	executions := lambdaapp.Must(sfn.FromEnv(context.Background()))
+	service := runs.NewService(runsdb.New(app.DB, app.TableName), nil, executions, runs.Options{Logger: app.Logger})
+	app.StartRoute(&routes.CancelRun, http.HandlerFunc(runs.NewHandlers(service).Cancel))
+}

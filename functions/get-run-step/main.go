@@ -1,12 +1,17 @@
 // Command get-run-step is the Lambda of GET /api/v1/runs/{id}/steps/{stepId}.
-// Its feature is not built yet: it authenticates, limits, checks the scope and
-// answers 501 NOT_IMPLEMENTED.
 package main
 
 import (
-	"github.com/workflowsapi/workflows/internal/httpapi"
+	"net/http"
+
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/runs"
+	"github.com/workflowsapi/workflows/internal/store/runsdb"
 )
 
-func main() { lambdaapp.MustLoad().StartRoute(&routes.GetRunStep, httpapi.NotImplemented) }
+func main() {
+	app := lambdaapp.MustLoad()
+	service := runs.NewService(runsdb.New(app.DB, app.TableName), nil, nil, runs.Options{Logger: app.Logger})
+	app.StartRoute(&routes.GetRunStep, http.HandlerFunc(runs.NewHandlers(service).GetStep))
+}

@@ -1,12 +1,23 @@
 // Command retry-run is the Lambda of POST /api/v1/runs/{id}/retry.
-// Its feature is not built yet: it authenticates, limits, checks the scope and
-// answers 501 NOT_IMPLEMENTED.
 package main
 
 import (
-	"github.com/workflowsapi/workflows/internal/httpapi"
+	"context"
+	"net/http"
+
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/runs"
+	"github.com/workflowsapi/workflows/internal/store/runsdb"
+	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
 )
 
-func main() { lambdaapp.MustLoad().StartRoute(&routes.RetryRun, httpapi.NotImplemented) }
+func main() {
+	app := lambdaapp.MustLoad()
+	retention := lambdaapp.Must(runs.RetentionFromEnv())
+	executions := lambdaapp.Must(sfn.FromEnv(context.Background()))
+	service := runs.NewService(runsdb.New(app.DB, app.TableName).WithRetention(retention), workflowsdb.New(app.DB, app.TableName),
+		executions, runs.Options{Retention: retention, Logger: app.Logger})
+	app.StartRoute(&routes.RetryRun, http.HandlerFunc(runs.NewHandlers(service).Retry))
+}

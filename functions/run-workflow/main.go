@@ -1,12 +1,24 @@
 // Command run-workflow is the Lambda of POST /api/v1/workflows/{id}/run.
-// Its feature is not built yet: it authenticates, limits, checks the scope and
-// answers 501 NOT_IMPLEMENTED.
 package main
 
 import (
-	"github.com/workflowsapi/workflows/internal/httpapi"
+	"context"
+	"net/http"
+
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/runs"
+	"github.com/workflowsapi/workflows/internal/store/runsdb"
+	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
 )
 
-func main() { lambdaapp.MustLoad().StartRoute(&routes.RunWorkflow, httpapi.NotImplemented) }
+func main() {
+	app := lambdaapp.MustLoad()
+	retention := lambdaapp.Must(runs.RetentionFromEnv())
+	executions := lambdaapp.Must(sfn.FromEnv(context.Background()))
+	store := runsdb.New(app.DB, app.TableName).WithRetention(retention)
+	service := runs.NewService(store, workflowsdb.New(app.DB, app.TableName), executions,
+		runs.Options{Idempotency: store, Retention: retention, Logger: app.Logger})
+	app.StartRoute(&routes.RunWorkflow, http.HandlerFunc(runs.NewHandlers(service).Start))
+}

@@ -7,8 +7,10 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/schedules"
 	"github.com/workflowsapi/workflows/internal/secrets"
 	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
+	"github.com/workflowsapi/workflows/internal/store/schedulesdb"
 	"github.com/workflowsapi/workflows/internal/store/webhooksdb"
 	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
 	"github.com/workflowsapi/workflows/internal/webhooks"
@@ -19,7 +21,9 @@ func main() {
 	app := lambdaapp.MustLoad()
 	// The sealer seals a webhook workflow's signing secret.
 	sealer := lambdaapp.Must(secrets.FromEnv(context.Background(), ""))
+	// A schedule workflow's EventBridge Scheduler schedule follows it.
+	sched := schedules.NewService(lambdaapp.Must(schedules.NewEventBridgeFromEnv(context.Background(), true)), schedulesdb.New(app.DB, app.TableName), nil)
 	service := workflows.NewService(workflowsdb.New(app.DB, app.TableName), connectionsdb.New(app.DB, app.TableName),
-		webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), sealer), nil)
+		webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), sealer), nil).WithSchedules(sched)
 	app.StartRoute(&routes.UpdateWorkflow, http.HandlerFunc(workflows.NewHandlers(service).Update))
 }

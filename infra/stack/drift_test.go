@@ -132,6 +132,9 @@ func (t *samTemplate) samRoutes(tb testing.TB) []apiRoute {
 		events, _ := r.Properties["Events"].(map[string]any)
 		for name, e := range events {
 			event := e.(map[string]any)
+			if event["Type"] == "Schedule" && samFunctionName(tb, id, r) == routes.StartCheckFunction {
+				continue // TestDriftTemplateYAMLRunsTheStartCheckAsTheStack checks it
+			}
 			if event["Type"] != "Api" {
 				tb.Errorf("%s: event %s is a %v; only Api events are expected", id, name, event["Type"])
 				continue
@@ -198,27 +201,54 @@ func TestDriftTemplateYAMLHasTheStacksFunctionsAndActions(t *testing.T) {
 				t.Errorf("%s: Metadata.%s is %v, want %q", id, key, got, want)
 			}
 		}
-		// Each statement is an Allow on the table or on the secrets' key,
-		// nothing else: the table's actions are TableActions, the key's
-		// KeyActions (none for most functions).
-		var onTable, onKey []string
+		// Each statement is an Allow on the table (and the indexes the
+		// function queries), on the secrets' key or on one of the run
+		// engine's resources, nothing else: TableActions, KeyActions and
+		// ServiceActions, each on its resource.
+		var onTable, onKey, onEngine, indexes []string
 		policies, _ := r.Properties["Policies"].([]any)
 		for _, p := range policies {
 			for _, s := range p.(map[string]any)["Statement"].([]any) {
 				statement := s.(map[string]any)
-				if statement["Effect"] != "Allow" || statement["Condition"] != nil {
-					t.Errorf("%s: statement %s: want a plain Allow", id, mustJSON(t, statement))
+				actions := sortedStrings(statement["Action"])
+				wantCondition := "null"
+				if slices.Equal(actions, []string{routes.ActionPassRole}) {
+					wantCondition = `{"StringEquals":{"iam:PassedToService":"scheduler.amazonaws.com"}}`
 				}
-				switch getAttOf(statement["Resource"], "Arn") {
-				case "Table":
-					onTable = append(onTable, sortedStrings(statement["Action"])...)
-				case samSecretsKey:
-					onKey = append(onKey, sortedStrings(statement["Action"])...)
+				if statement["Effect"] != "Allow" || mustJSON(t, statement["Condition"]) != wantCondition {
+					t.Errorf("%s: statement %s: want an Allow with condition %s", id, mustJSON(t, statement), wantCondition)
+				}
+				resources, isList := statement["Resource"].([]any)
+				if !isList {
+					resources = []any{statement["Resource"]}
+				}
+				on := samResource(resources[0])
+				for _, extra := range resources[1:] {
+					index, ok := samIndex(extra)
+					if on != "table" || !ok {
+						t.Errorf("%s: a statement is on %v", id, statement["Resource"])
+					}
+					indexes = append(indexes, index)
+				}
+				switch on {
+				case "table":
+					onTable = append(onTable, actions...)
+				case "key":
+					onKey = append(onKey, actions...)
+				case "":
+					t.Errorf("%s: a statement is on %v, neither the table, the key nor the run engine", id, statement["Resource"])
 				default:
-					t.Errorf("%s: a statement is on %v, neither the table nor the key", id, statement["Resource"])
+					for _, a := range actions {
+						if want := samServiceResource(a); want != on {
+							t.Errorf("%s: %s is granted on %s, want %s", id, a, on, want)
+						}
+					}
+					onEngine = append(onEngine, actions...)
 				}
 			}
 		}
+		slices.Sort(onEngine)
+		slices.Sort(indexes)
 		slices.Sort(onTable)
 		slices.Sort(onKey)
 		fn, ok := routes.FunctionByName(name)
@@ -232,6 +262,12 @@ func TestDriftTemplateYAMLHasTheStacksFunctionsAndActions(t *testing.T) {
 		if want := sortedCopy(fn.KeyActions); !slices.Equal(onKey, want) {
 			t.Errorf("%s: actions on the key %v, want routes.Functions()' KeyActions %v", id, onKey, want)
 		}
+		if want := sortedCopy(fn.ServiceActions); !slices.Equal(onEngine, want) {
+			t.Errorf("%s: actions on the run engine %v, want routes.Functions()' ServiceActions %v", id, onEngine, want)
+		}
+		if want := sortedCopy(fn.Indexes); !slices.Equal(indexes, want) {
+			t.Errorf("%s: granted on the indexes %v, want routes.Functions()' Indexes %v", id, indexes, want)
+		}
 	}
 	slices.Sort(names)
 	want := sortedCopy(functionNamesInOrder())
@@ -239,6 +275,61 @@ func TestDriftTemplateYAMLHasTheStacksFunctionsAndActions(t *testing.T) {
 		t.Errorf("template.yaml functions %v, want %v", names, want)
 	}
 }
+
+// samResource names a statement's resource in template.yaml: "table",
+// "key", "stateMachine", "executions", "schedules", "schedulerRole", or ""
+// for anything else.
+func samResource(res any) string {
+	switch {
+	case getAttOf(res, "Arn") == "Table":
+		return "table"
+	case getAttOf(res, "Arn") == samSecretsKey:
+		return "key"
+	case refTo(res) == samStateMachine:
+		return "stateMachine"
+	case getAttOf(res, "Arn") == samSchedulerRole:
+		return "schedulerRole"
+	}
+	sub, _ := res.(map[string]any)["Fn::Sub"].(string)
+	switch sub {
+	case "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${" + samStateMachine + ".Name}:*":
+		return "executions"
+	case "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${" + samScheduleGroup + "}/*":
+		return "schedules"
+	}
+	return ""
+}
+
+// samIndex is the index of a !Sub ${Table.Arn}/index/<name>.
+func samIndex(res any) (string, bool) {
+	sub, _ := res.(map[string]any)["Fn::Sub"].(string)
+	index, ok := strings.CutPrefix(sub, "${Table.Arn}/index/")
+	return index, ok && index != "" && !strings.ContainsAny(index, "*/$")
+}
+
+// samServiceResource is the resource an action of ServiceActions is for.
+func samServiceResource(action string) string {
+	switch action {
+	case routes.ActionStartExecution:
+		return "stateMachine"
+	case routes.ActionStopExecution, routes.ActionDescribeExecution:
+		return "executions"
+	case routes.ActionPassRole:
+		return "schedulerRole"
+	}
+	if strings.HasPrefix(action, "scheduler:") {
+		return "schedules"
+	}
+	return "?"
+}
+
+// The logical ids of template.yaml's run engine.
+const (
+	samStateMachine     = "RunStateMachine"
+	samStateMachineRole = "RunStateMachineRole"
+	samScheduleGroup    = "ScheduleGroup"
+	samSchedulerRole    = "SchedulerRole"
+)
 
 // samBuildMetadata is how sam build builds every function: `make
 // build-<LogicalId>` at the repository root (infra/infra.mk), the same go
@@ -447,7 +538,10 @@ func (t *samTemplate) resolved(v any) any {
 			return fmt.Sprint(p["Default"]), true
 		}
 		if r, ok := t.Resources[id]; ok {
-			return "ref:" + strings.Replace(r.Type, "AWS::Serverless::SimpleTable", "AWS::DynamoDB::Table", 1), true
+			// SAM's types as the resources they become.
+			typ := strings.Replace(r.Type, "AWS::Serverless::SimpleTable", "AWS::DynamoDB::Table", 1)
+			typ = strings.Replace(typ, "AWS::Serverless::Function", "AWS::Lambda::Function", 1)
+			return "ref:" + typ, true
 		}
 		return nil, false
 	})
@@ -535,9 +629,11 @@ func (t *samTemplate) samFunctionSettings(p map[string]any) map[string]any {
 	if tracing, ok := p["Tracing"]; ok {
 		out["TracingConfig"] = map[string]any{"Mode": tracing}
 	}
-	// DYNAMODB_ENDPOINT (every function) and KMS_ENDPOINT (the functions
-	// with KMS_KEY_ID) are declared, empty, only so that `sam local` can set
-	// them (--env-vars); empty is DynamoDB or KMS itself, as in the stack.
+	// DYNAMODB_ENDPOINT (every function), KMS_ENDPOINT (the functions with
+	// KMS_KEY_ID), SFN_ENDPOINT (with STATE_MACHINE_ARN) and
+	// SCHEDULER_ENDPOINT (with SCHEDULE_GROUP_NAME) are declared, empty, only
+	// so that `sam local` can set them (--env-vars); empty is the AWS
+	// service itself, as in the stack.
 	if env, ok := out["Environment"].(map[string]any)["Variables"].(map[string]any); ok {
 		for _, name := range samLocalEndpoints {
 			if endpoint, declared := env[name]; declared && endpoint == "" {
@@ -550,7 +646,7 @@ func (t *samTemplate) samFunctionSettings(p map[string]any) map[string]any {
 
 // samLocalEndpoints are the variables template.yaml declares empty for
 // `sam local --env-vars` and the stack leaves out.
-var samLocalEndpoints = []string{"DYNAMODB_ENDPOINT", "KMS_ENDPOINT"}
+var samLocalEndpoints = []string{"DYNAMODB_ENDPOINT", "KMS_ENDPOINT", "SFN_ENDPOINT", "SCHEDULER_ENDPOINT"}
 
 // Every function of template.yaml runs as the stack's does: runtime,
 // architecture, memory, timeout, tracing, log format and level, and every

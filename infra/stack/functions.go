@@ -54,6 +54,19 @@ const (
 	functionMemoryMB         = 256
 	routeTimeoutSeconds      = 10
 	authorizerTimeoutSeconds = 5
+	// RunnerTimeoutSeconds is Lambda's ceiling, 15 minutes: one Advance
+	// runs steps while its budget lasts, and a step's own timeoutSeconds
+	// may be up to workflows.MaxStepTimeoutSeconds (900), so the longest
+	// attempt needs a whole invocation. The runner reads what is left from
+	// its context's deadline and starts no attempt that cannot end (and be
+	// recorded) before it; Step Functions then invokes it again at once.
+	RunnerTimeoutSeconds = 900
+	// StartCheckTimeoutSeconds bounds one periodic start check (every
+	// StartCheckEveryMinutes): it reads the unfinished-run markers and asks
+	// Step Functions about each, a few tens of milliseconds a run. Well
+	// under the period, so two checks rarely overlap (and overlapping is
+	// safe: starting twice starts once, and every write is conditional).
+	StartCheckTimeoutSeconds = 120
 )
 
 // apiFunction is one Lambda with the log group and role made for it alone.
@@ -109,9 +122,18 @@ func newFunction(scope constructs.Construct, spec routes.Function, table awsdyna
 
 	timeout := routeTimeoutSeconds
 	description := "Workflows API route function " + name
-	if name == routes.AuthorizerFunction {
+	switch name {
+	case routes.AuthorizerFunction:
 		timeout = authorizerTimeoutSeconds
 		description = "Workflows API REQUEST authorizer: resolves the x-api-key header"
+	case routes.RunnerFunction:
+		timeout = RunnerTimeoutSeconds
+		description = "Workflows API runner: the run state machine's Advance task, executes a run's steps"
+	case routes.StartCheckFunction:
+		timeout = StartCheckTimeoutSeconds
+		description = "Workflows API start check: starts runs whose execution was lost, records runs whose execution ended without the runner"
+	case routes.ScheduledRunFunction:
+		description = "Workflows API scheduled run: the target of every EventBridge Scheduler schedule, starts one run"
 	}
 	environment := map[string]*string{
 		envTableName: table.TableName(),

@@ -5,6 +5,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/workflowsapi/workflows/internal/routes"
 )
 
 // AddRuleChecks runs AWS's own rule packs of cdk-nag, AwsSolutions and
@@ -33,6 +35,8 @@ const (
 	nagWildcardPermission = "AwsSolutions-IAM5"
 	// Lambda functions without a dead-letter queue.
 	nagNoDLQ = "Serverless-LambdaDLQ"
+	// EventBridge targets without a dead-letter queue.
+	nagNoEventTargetDLQ = "Serverless-EventBusDLQ"
 )
 
 // The reasons, written once.
@@ -51,7 +55,24 @@ const (
 	reasonAccountLoggingRole = "API Gateway's CloudWatch role is one setting per account and region, shared by every REST " +
 		"API there, which writes to log groups API Gateway names itself; these are the actions of AWS's " +
 		"AmazonAPIGatewayPushToCloudWatchLogs, on every log group as in that policy, written out so they cannot change."
-	reasonSynchronousFunction = "Invoked synchronously only (by API Gateway: the authorizer and the proxy integrations), " +
+	reasonLogDeliveryHasNoResources = "The state machine's logging to CloudWatch Logs uses the log delivery actions " +
+		"(logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, " +
+		"PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and its tracing X-Ray's PutTraceSegments, " +
+		"PutTelemetryRecords, GetSamplingRules and GetSamplingTargets, none of which IAM accepts a resource for but *."
+	reasonOneExecutionPerRun = "Each run has its own execution, named after the run id, so stopping or describing the " +
+		"execution of the run a request names is granted on the executions of the one run state machine " +
+		"(execution:<state machine>:*); the state machine's name is fixed, only the run id is open."
+	reasonOneSchedulePerWorkflow = "Each schedule workflow has its own schedule, named after the workflow id, so the " +
+		"schedule actions are granted on the schedules of the stage's one schedule group (schedule/<group>/*); " +
+		"the group is fixed, only the workflow id is open."
+	reasonPeriodicFunction = "Invoked by an EventBridge rule every few minutes to do the same idempotent check; an " +
+		"invocation that fails is not retried (the rule target retries nothing) because the next one does the same work, " +
+		"so a dead-letter queue would only collect events nobody needs to replay."
+	reasonScheduledFunction = "Invoked by EventBridge Scheduler, whose schedules retry a failed invocation themselves " +
+		"(each schedule's retry policy); a firing is also idempotent (the run id comes from the workflow and the " +
+		"scheduled time), so a function dead-letter queue would hold nothing that is not retried already."
+	reasonSynchronousFunction = "Invoked synchronously only (by API Gateway: the authorizer and the proxy integrations; " +
+		"the runner by the run state machine, which retries and catches its failures), " +
 		"so a failure is the caller's answer and nothing is queued for retry: a dead-letter queue applies to asynchronous " +
 		"invocations and would never receive anything."
 )
@@ -73,12 +94,15 @@ func suppress(construct constructs.IConstruct, children bool, rule, reason strin
 
 // suppressFindings records the stack-wide suppressions; the ones about one
 // construct are made next to it (api.go, functions.go).
-func suppressFindings(a *api, functions []*apiFunction) {
+func suppressFindings(a *api, functions []*apiFunction, byName map[string]*apiFunction) {
 	suppress(a.restAPI, true, nagNoCognito, reasonAPIKeysNotCognito)
 	suppress(a.restAPI.Node().DefaultChild(), false, nagNoRequestValidation, reasonValidationInTheFunctions)
 	suppress(a.loggingRole, true, nagWildcardPermission, reasonAccountLoggingRole, "Resource::*")
 	for _, fn := range functions {
 		suppress(fn.function.Role(), true, nagWildcardPermission, reasonXRayHasNoResources, "Resource::*")
+		if fn == byName[routes.StartCheckFunction] || fn == byName[routes.ScheduledRunFunction] {
+			continue // invoked asynchronously: runs.go says why they have no queue
+		}
 		suppress(fn.function, false, nagNoDLQ, reasonSynchronousFunction)
 	}
 }

@@ -58,6 +58,12 @@ func TestEverySuppressionIsMeantAndSaysWhy(t *testing.T) {
 	for id := range names {
 		functionRoles[getAttOf(tpl.Resources[id].Properties["Role"], "Arn")] = true
 	}
+	stateMachineRole := getAttOf(onlyResource(t, tpl, "AWS::StepFunctions::StateMachine").Properties["RoleArn"], "Arn")
+	fnByRole := map[string]routes.Function{}
+	for id, name := range names {
+		fn, _ := routes.FunctionByName(name)
+		fnByRole[getAttOf(tpl.Resources[id].Properties["Role"], "Arn")] = fn
+	}
 	got := map[string]int{}
 	for id, r := range tpl.Resources {
 		for _, s := range tpl.suppressions(t, id) {
@@ -79,6 +85,25 @@ func TestEverySuppressionIsMeantAndSaysWhy(t *testing.T) {
 				what = "APIG4 on a public route"
 			case s.ID == "AwsSolutions-APIG2" && r.Type == "AWS::ApiGateway::RestApi":
 				what = "APIG2 on the API"
+			case s.ID == "AwsSolutions-IAM5" && r.Type == "AWS::IAM::Policy" && refTo(r.Properties["Roles"].([]any)[0]) == stateMachineRole:
+				what = "IAM5 on the state machine's policy"
+			case s.ID == "AwsSolutions-IAM5" && r.Type == "AWS::IAM::Policy" && !slices.Equal(s.AppliesTo, []string{"Resource::*"}):
+				// The one wildcard a grant on the executions or the schedules
+				// holds, on the functions with such actions only.
+				fn := fnByRole[refTo(r.Properties["Roles"].([]any)[0])]
+				switch {
+				case slices.Equal(s.AppliesTo, []string{"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:workflows-prod-runs:*"}) &&
+					(slices.Contains(fn.ServiceActions, routes.ActionStopExecution) || slices.Contains(fn.ServiceActions, routes.ActionDescribeExecution)):
+					what = "IAM5 on the executions"
+				case slices.Equal(s.AppliesTo, []string{"Resource::arn:<AWS::Partition>:scheduler:<AWS::Region>:<AWS::AccountId>:schedule/workflows-prod/*"}) &&
+					slices.ContainsFunc(fn.ServiceActions, func(a string) bool { return strings.HasPrefix(a, "scheduler:") }):
+					what = "IAM5 on the schedules"
+				default:
+					t.Errorf("%s: IAM5 suppressed for %v on %s's policy", id, s.AppliesTo, fn.Name)
+					continue
+				}
+				got[what]++
+				continue
 			case s.ID == "AwsSolutions-IAM5" && r.Type == "AWS::IAM::Policy":
 				for _, role := range r.Properties["Roles"].([]any) {
 					if !functionRoles[refTo(role)] {
@@ -86,6 +111,10 @@ func TestEverySuppressionIsMeantAndSaysWhy(t *testing.T) {
 					}
 				}
 				what = "IAM5 on a function's policy"
+			case s.ID == "AwsSolutions-IAM5" && id == stateMachineRole:
+				continue // the role's suppression, which its policy carries
+			case s.ID == "Serverless-EventBusDLQ" && r.Type == "AWS::Events::Rule":
+				what = "EventBusDLQ on the start check's rule"
 			case s.ID == "AwsSolutions-IAM5" && r.Type == "AWS::IAM::Role" && !functionRoles[id]:
 				what = "IAM5 on the gateway's logging role"
 			case s.ID == "Serverless-LambdaDLQ" && r.Type == "AWS::Lambda::Function":
@@ -112,16 +141,39 @@ func TestEverySuppressionIsMeantAndSaysWhy(t *testing.T) {
 	for _, r := range routes.All {
 		paths[r.Path] = true
 	}
+	var onExecutions, onSchedules int
+	for _, fn := range routes.Functions() {
+		if slices.Contains(fn.ServiceActions, routes.ActionStopExecution) || slices.Contains(fn.ServiceActions, routes.ActionDescribeExecution) {
+			onExecutions++
+		}
+		if slices.ContainsFunc(fn.ServiceActions, func(a string) bool { return strings.HasPrefix(a, "scheduler:") }) {
+			onSchedules++
+		}
+	}
 	want := map[string]int{
-		"COG4 on a method":                   len(routes.All) + len(paths),
-		"APIG4 on a 405 mock":                len(paths),
-		"APIG4 on a public route":            public,
-		"APIG2 on the API":                   1,
-		"IAM5 on a function's policy":        len(names),
-		"IAM5 on the gateway's logging role": 1,
-		"LambdaDLQ on a function":            len(names),
+		"IAM5 on the state machine's policy":    1,
+		"IAM5 on the executions":                onExecutions,
+		"IAM5 on the schedules":                 onSchedules,
+		"EventBusDLQ on the start check's rule": 1,
+		"COG4 on a method":                      len(routes.All) + len(paths),
+		"APIG4 on a 405 mock":                   len(paths),
+		"APIG4 on a public route":               public,
+		"APIG2 on the API":                      1,
+		"IAM5 on a function's policy":           len(names),
+		"IAM5 on the gateway's logging role":    1,
+		"LambdaDLQ on a function":               len(names),
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("suppressions\n got %v\nwant %v", got, want)
 	}
+}
+
+// onlyResource is the template's one resource of typ.
+func onlyResource(tb testing.TB, tpl *cfnTemplate, typ string) resource {
+	tb.Helper()
+	found := tpl.resourcesOfType(typ)
+	if len(found) != 1 {
+		tb.Fatalf("%d resources of type %s, want 1", len(found), typ)
+	}
+	return found[onlyKey(found)]
 }

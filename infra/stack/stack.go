@@ -108,15 +108,15 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 		watched = append(watched, functions[fn.Name])
 	}
 	alarms.watchThrottles(watched)
-	suppressFindings(restAPI, watched)
+	suppressFindings(restAPI, watched, functions)
 
-	// Runs join here, in the change that brings their code (DESIGN.md): the
-	// Standard state machine that drives every run through the runner
-	// Lambda and the role EventBridge Scheduler starts runs with. The runner
-	// gets its function through newFunction from its entry in
-	// routes.Functions(), and every function its Step Functions and
-	// Scheduler actions through permissions.go, like the table's and the
-	// key's (the runner's kms:Decrypt is one more KeyActions entry).
+	// Runs: the Standard state machine that drives every run through the
+	// runner, the start check, the schedules' group and role; and every
+	// function's Step Functions and Scheduler actions (runs.go).
+	engine, err := newRunEngine(stack, functions, settings)
+	if err != nil {
+		return nil, err
+	}
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Base URL of the API"),
@@ -129,6 +129,10 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 	awscdk.NewCfnOutput(stack, jsii.String("AlarmTopicArn"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Subscribe to be told when an alarm fires"),
 		Value:       alarms.topic.TopicArn(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("StateMachineArn"), &awscdk.CfnOutputProps{
+		Description: jsii.String("The state machine that drives every run (one execution per run id)"),
+		Value:       engine.stateMachine.StateMachineArn(),
 	})
 	return stack, nil
 }

@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -23,7 +24,7 @@ const devStage = "dev"
 
 func TestEveryRouteHasItsOwnArm64Al2023Function(t *testing.T) {
 	tpl := MustSynthesize(t, devStage)
-	tpl.assertions.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(routes.All)+1))
+	tpl.assertions.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(len(routes.Functions())))
 
 	names := tpl.functionNames(t, devStage)
 	byName := map[string]resource{}
@@ -325,59 +326,141 @@ func (t *cfnTemplate) policyStatements(role string) []map[string]any {
 	return out
 }
 
-// Each function may call exactly its TableActions on the table (not its
-// indexes) and its KeyActions on the secrets' key, and nothing else on
+// Each function may call exactly its TableActions on the table and the
+// indexes it queries, its KeyActions on the secrets' key, its
+// ServiceActions on the run engine's resources (the state machine, its
+// executions, the schedules, the schedules' role), and nothing else on
 // anything but its own log group and X-Ray.
-func TestEachFunctionMayCallExactlyItsActionsOnTheTableAndTheKey(t *testing.T) {
+func TestEachFunctionMayCallExactlyItsActionsOnTheTableTheKeyAndTheRunEngine(t *testing.T) {
 	tpl := MustSynthesize(t, devStage)
 	tables := tpl.resourcesOfType("AWS::DynamoDB::Table")
+	table := onlyKey(tables)
 	key := tpl.secretsKey(t)
+	stateMachine := onlyKey(tpl.resourcesOfType("AWS::StepFunctions::StateMachine"))
+	schedulerRole := tpl.schedulerRole(t)
 	names := tpl.functionNames(t, devStage)
 	for id, name := range names {
 		t.Run(name, func(t *testing.T) {
+			spec, _ := routes.FunctionByName(name)
 			fn := tpl.Resources[id]
 			role := getAttOf(fn.Properties["Role"], "Arn")
 			if managed := tpl.Resources[role].Properties["ManagedPolicyArns"]; managed != nil {
 				t.Errorf("role %s has managed policies %v; it should hold only its own statements", role, managed)
 			}
 			logGroup := refTo(fn.Properties["LoggingConfig"].(map[string]any)["LogGroup"])
-			want := map[string]string{ // resource -> sorted actions
-				"table:" + onlyKey(tables): strings.Join(sortedCopy(actionsOf(t, name)), ","),
-				"logs:" + logGroup:         "logs:CreateLogStream,logs:PutLogEvents",
-				"*":                        "xray:PutTelemetryRecords,xray:PutTraceSegments",
+			tableResources := []string{"table"}
+			for _, index := range spec.Indexes {
+				tableResources = append(tableResources, "index:"+index)
+			}
+			slices.Sort(tableResources)
+			want := map[string]string{ // resources -> sorted actions
+				strings.Join(tableResources, " "): strings.Join(sortedCopy(actionsOf(t, name)), ","),
+				"logs":                            "logs:CreateLogStream,logs:PutLogEvents",
+				"*":                               "xray:PutTelemetryRecords,xray:PutTraceSegments",
 			}
 			if actions := keyActionsOf(t, name); len(actions) > 0 {
-				want["key:"+key] = strings.Join(sortedCopy(actions), ",")
+				want["key"] = strings.Join(sortedCopy(actions), ",")
+			}
+			for _, action := range spec.ServiceActions {
+				var on string
+				switch action {
+				case routes.ActionStartExecution:
+					on = "stateMachine"
+				case routes.ActionStopExecution, routes.ActionDescribeExecution:
+					on = "executions"
+				case routes.ActionPassRole:
+					on = "schedulerRole"
+				default:
+					on = "schedules"
+				}
+				want[on] = strings.Trim(want[on]+","+action, ",")
+			}
+			for on, actions := range want {
+				want[on] = strings.Join(sortedCopy(strings.Split(actions, ",")), ",")
 			}
 			got := map[string]string{}
 			for _, s := range tpl.policyStatements(role) {
-				if s["Effect"] != "Allow" || s["Condition"] != nil {
-					t.Errorf("statement %v: want a plain Allow", s)
+				var resources []string
+				list, isList := s["Resource"].([]any)
+				if !isList {
+					list = []any{s["Resource"]}
 				}
-				var key string
-				switch res := s["Resource"]; {
-				case res == "*":
-					key = "*"
-				case tables[getAttOf(res, "Arn")].Type != "":
-					key = "table:" + getAttOf(res, "Arn")
-				case tpl.Resources[getAttOf(res, "Arn")].Type == "AWS::KMS::Key":
-					key = "key:" + getAttOf(res, "Arn")
-				case getAttOf(res, "Arn") == logGroup:
-					key = "logs:" + logGroup
-				default:
-					t.Errorf("statement on an unexpected resource %v", res)
+				for _, res := range list {
+					resources = append(resources, describeResource(res, table, key, logGroup, stateMachine, schedulerRole))
+				}
+				slices.Sort(resources)
+				on := strings.Join(resources, " ")
+				wantCondition := "null"
+				if on == "schedulerRole" {
+					// The schedules' role may be handed to Scheduler only.
+					wantCondition = `{"StringEquals":{"iam:PassedToService":"scheduler.amazonaws.com"}}`
+				}
+				if s["Effect"] != "Allow" || mustJSON(t, s["Condition"]) != wantCondition {
+					t.Errorf("statement %v: want an Allow with condition %s", s, wantCondition)
+				}
+				if strings.Contains(on, "?") {
+					t.Errorf("statement on an unexpected resource %v", s["Resource"])
 					continue
 				}
-				if _, dup := got[key]; dup {
-					t.Errorf("two statements on %s", key)
+				if _, dup := got[on]; dup {
+					t.Errorf("two statements on %s", on)
 				}
-				got[key] = strings.Join(sortedStrings(s["Action"]), ",")
+				got[on] = strings.Join(sortedStrings(s["Action"]), ",")
 			}
 			if !maps.Equal(got, want) {
-				t.Errorf("statements (resource: actions)\n got %v\nwant %v", got, want)
+				t.Errorf("statements (resources: actions)\n got %v\nwant %v", got, want)
 			}
 		})
 	}
+}
+
+// describeResource names a statement's resource in the terms of the test
+// above; "?" for anything else.
+func describeResource(res any, table, key, logGroup, stateMachine, schedulerRole string) string {
+	switch {
+	case res == "*":
+		return "*"
+	case getAttOf(res, "Arn") == table:
+		return "table"
+	case getAttOf(res, "Arn") == key:
+		return "key"
+	case getAttOf(res, "Arn") == logGroup:
+		return "logs"
+	case refTo(res) == stateMachine:
+		return "stateMachine"
+	case getAttOf(res, "Arn") == schedulerRole:
+		return "schedulerRole"
+	}
+	joined, _ := res.(map[string]any)["Fn::Join"].([]any)
+	if len(joined) != 2 {
+		return "?"
+	}
+	parts, _ := joined[1].([]any)
+	if len(parts) == 2 && getAttOf(parts[0], "Arn") == table {
+		if index, ok := strings.CutPrefix(fmt.Sprint(parts[1]), "/index/"); ok && !strings.ContainsAny(index, "*/") {
+			return "index:" + index
+		}
+	}
+	last := fmt.Sprint(parts[len(parts)-1])
+	switch {
+	case last == ":execution:workflows-"+devStage+"-runs:*":
+		return "executions"
+	case last == ":schedule/workflows-"+devStage+"/*":
+		return "schedules"
+	}
+	return "?"
+}
+
+// schedulerRole is the logical id of the role Scheduler assumes.
+func (t *cfnTemplate) schedulerRole(tb testing.TB) string {
+	tb.Helper()
+	for id, r := range t.resourcesOfType("AWS::IAM::Role") {
+		if strings.Contains(mustJSON(tb, r.Properties["AssumeRolePolicyDocument"]), "scheduler.amazonaws.com") {
+			return id
+		}
+	}
+	tb.Fatal("no role that Scheduler assumes")
+	return ""
 }
 
 func TestNoPolicyGrantsAWildcardActionOrFullAccess(t *testing.T) {
@@ -584,14 +667,17 @@ func TestAlarmsWatchServerErrorsAuthorizerFailuresAndEveryFunctionsThrottles(t *
 }
 
 // The stack builds one function per entry of routes.Functions(): the
-// authorizer, then one per route, each with exact DynamoDB actions.
-func TestTheFunctionTableCoversTheAuthorizerAndEveryRouteWithExactActions(t *testing.T) {
+// authorizer, then one per route, then the run engine's workers, each with
+// exact DynamoDB actions.
+func TestTheFunctionTableCoversTheAuthorizerEveryRouteAndTheWorkersWithExactActions(t *testing.T) {
 	want := []string{routes.AuthorizerFunction}
 	for _, r := range routes.All {
 		want = append(want, r.Function)
 	}
+	workers := []string{routes.RunnerFunction, routes.StartCheckFunction, routes.ScheduledRunFunction}
+	want = append(want, workers...)
 	if got := functionNamesInOrder(); !slices.Equal(got, want) {
-		t.Errorf("routes.Functions() is %v, want the authorizer and then each route's function: %v", got, want)
+		t.Errorf("routes.Functions() is %v, want the authorizer, each route's function, then the workers: %v", got, want)
 	}
 	for _, fn := range routes.Functions() {
 		if len(fn.TableActions) == 0 {
@@ -607,7 +693,14 @@ func TestTheFunctionTableCoversTheAuthorizerAndEveryRouteWithExactActions(t *tes
 				t.Errorf("%s: %q is not one exact KMS action", fn.Name, a)
 			}
 		}
-		if (fn.Route == nil) != (fn.Name == routes.AuthorizerFunction) || fn.Route != nil && fn.Route.Function != fn.Name {
+		for _, a := range fn.ServiceActions {
+			service, _, _ := strings.Cut(a, ":")
+			if !slices.Contains([]string{"states", "scheduler", "iam"}, service) || strings.Contains(a, "*") {
+				t.Errorf("%s: %q is not one exact Step Functions, Scheduler or iam:PassRole action", fn.Name, a)
+			}
+		}
+		notRoute := fn.Name == routes.AuthorizerFunction || slices.Contains(workers, fn.Name)
+		if (fn.Route == nil) != notRoute || fn.Route != nil && fn.Route.Function != fn.Name {
 			t.Errorf("%s serves route %v", fn.Name, fn.Route)
 		}
 	}

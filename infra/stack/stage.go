@@ -63,3 +63,12 @@ func (s stageSettings) secretsKeyAlias() string { return "alias/workflows-" + s.
 func (s stageSettings) functionName(function string) string {
 	return "workflows-" + s.name + "-" + function
 }
+
+// stateMachineName names the run state machine, so that executions (named
+// after run ids) are found in the console by stage, and the grants on its
+// executions name it without a wildcard but the execution's.
+func (s stageSettings) stateMachineName() string { return "workflows-" + s.name + "-runs" }
+
+// scheduleGroupName names the EventBridge Scheduler group of the stage's
+// schedules (one per schedule workflow); the grants on its schedules name it.
+func (s stageSettings) scheduleGroupName() string { return "workflows-" + s.name }

@@ -1,5 +1,5 @@
 // Package awstest runs tests against moto's server, a real AWS-protocol
-// server (KMS here) from the repository's pinned Python environment
+// server (KMS, Step Functions, Scheduler) from the repository's pinned Python environment
 // (requirements-dev.txt, installed into .venv by `scripts/ensure-deps.sh
 // python`): it starts one on 127.0.0.1 for a test binary when MOTO_ENDPOINT
 // does not name one already, gives each test its own KMS key, and counts the
@@ -28,6 +28,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -280,6 +281,24 @@ func MustKMSKey(tb testing.TB, optFns ...func(*kms.Options)) (client *kms.Client
 	return MustKMSClient(tb, optFns...), keyID
 }
 
+// MustSFNClient is a Step Functions client for moto, signed as
+// MustKMSClient's is. optFns are applied last (to count calls). Moto keeps
+// the state machines and executions it is given; it runs none of their
+// states, so an execution stays RUNNING until it is stopped.
+func MustSFNClient(tb testing.TB, optFns ...func(*sfn.Options)) *sfn.Client {
+	tb.Helper()
+	endpoint := Endpoint(tb)
+	base := func(o *sfn.Options) {
+		o.Region = Region
+		o.Credentials = credentials.NewStaticCredentialsProvider("testing", "testing", "")
+		o.BaseEndpoint = aws.String(endpoint)
+	}
+	return sfn.New(sfn.Options{}, append([]func(*sfn.Options){base}, optFns...)...)
+}
+
+// SFN is a sfn option attaching Count.
+func (c *Calls) SFN(o *sfn.Options) { o.APIOptions = append(o.APIOptions, c.Count) }
+
 // Calls counts AWS operations by name, once per logical call (retries are
 // not counted again). Count works with any service client of the SDK.
 type Calls struct {
@@ -292,7 +311,14 @@ type Calls struct {
 func (c *Calls) Count(stack *middleware.Stack) error {
 	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("CountCalls",
 		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-			c.add(awsmiddleware.GetOperationName(ctx))
+			op := awsmiddleware.GetOperationName(ctx)
+			if op == "" {
+				// Clients generated before the SDK registered the operation
+				// ahead of the APIOptions (sfn) name it in smithy's context
+				// value only.
+				op = middleware.GetOperationName(ctx)
+			}
+			c.add(op)
 			return next.HandleInitialize(ctx, in)
 		}), middleware.Before)
 }

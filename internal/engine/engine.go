@@ -10,7 +10,12 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
 	"time"
+
+	"github.com/itchyny/gojq"
 
 	"github.com/workflowsapi/workflows/internal/connections"
 	"github.com/workflowsapi/workflows/internal/workflows"
@@ -49,18 +54,210 @@ type StepError struct {
 
 func (e *StepError) Error() string { return e.Code + ": " + e.Message }
 
+// The codes of a StepError.
+const (
+	CodeJQ                 = "JQ_ERROR"
+	CodeOutputTooLarge     = "OUTPUT_TOO_LARGE"
+	CodeHTTPStatus         = "HTTP_STATUS"
+	CodeTimeout            = "TIMEOUT"
+	CodeConnectionError    = "CONNECTION_ERROR"
+	CodeTLS                = "TLS_ERROR"
+	CodeTargetRefused      = "TARGET_REFUSED"
+	CodeTooManyRedirects   = "TOO_MANY_REDIRECTS"
+	CodeInvalidRequest     = "INVALID_REQUEST"
+	CodeConnectionNotFound = "CONNECTION_NOT_FOUND"
+)
+
 // Credentials finds a connection's decrypted credentials for an http step
 // (connections.Opener in the runner). It returns domain.ErrNotFound for a
 // connection that is gone, which fails the step with CONNECTION_NOT_FOUND.
 type Credentials func(ctx context.Context, connectionID string) (connections.Credentials, error)
 
-// The engine's API, built by the engine package (see the issue 9 brief):
-//
-//	func Compile(def workflows.Definition) (*Compiled, error)
-//	    compiles every jq program and template of a definition once per run.
-//	func New(opts Options) *Engine
-//	    Options{Policy OutboundPolicy (from PolicyFromEnv), Credentials, JQTimeout, MaxOutputBytes}.
-//	func (e *Engine) Execute(ctx context.Context, c *Compiled, stepIndex int, rc Context, idempotencyKey string) (Result, error)
-//	    runs one attempt of steps[stepIndex]; the error is a *StepError for
-//	    a step failure, anything else for the engine's own trouble.
-var _ = workflows.End
+// Defaults and bounds of the options and of a step's own settings.
+const (
+	DefaultJQTimeout = time.Second
+	// DefaultStepTimeout bounds one attempt of an http step without its own
+	// timeoutSeconds; workflows.MaxStepTimeoutSeconds bounds any.
+	DefaultStepTimeout = 30 * time.Second
+	// MaxRedirects is how many redirects an http step follows, each one
+	// checked against the outbound policy.
+	MaxRedirects = 5
+	// httpOutputOverheadBytes is what an http step's output may hold beyond
+	// its body (status, headers, JSON escaping of a text body): the body
+	// alone is held to MaxOutputBytes, as the API says ("a response body
+	// over 256 KiB fails the step"), and the whole output to this much more.
+	httpOutputOverheadBytes = 64 << 10
+	// maxResponseHeaderBytes bounds the headers a target may send, so that
+	// they fit in httpOutputOverheadBytes.
+	maxResponseHeaderBytes = 32 << 10
+)
+
+// Options are what an Engine needs from its caller. The zero value works: the
+// default outbound policy, no connections, the default limits.
+type Options struct {
+	// Policy says which addresses http steps may reach (PolicyFromEnv).
+	Policy OutboundPolicy
+	// Credentials opens connections; nil fails any step that names one.
+	Credentials Credentials
+	// JQTimeout bounds the jq work of one step attempt (its program, or all
+	// the templates of an http step together). Default DefaultJQTimeout.
+	JQTimeout time.Duration
+	// MaxOutputBytes bounds a transform's output as JSON and an http
+	// response's body. Default MaxOutputBytes, the runs' own limit of a
+	// step's output (runs.MaxStepOutputBytes; the engine does not link the
+	// runs feature, and a runner test holds the two equal).
+	MaxOutputBytes int
+	// Now is the clock Retry-After dates are read against. Default time.Now.
+	Now func() time.Time
+
+	// Test hooks: lookup replaces DNS and dial the dialling of an address
+	// the policy allowed (both nil in production).
+	lookup lookupFunc
+	dial   dialFunc
+}
+
+// MaxOutputBytes is the default bound of a step's output: 256 KiB.
+const MaxOutputBytes = 256 << 10
+
+// Engine executes steps. It is safe for concurrent use; one per process
+// shares its HTTP connections across runs.
+type Engine struct {
+	opts   Options
+	client *http.Client
+}
+
+// New builds an engine. Its HTTP client never uses a proxy from the
+// environment (a proxy would dial for it, out of the policy's reach) and
+// dials only addresses the policy allows.
+func New(opts Options) *Engine {
+	if opts.JQTimeout <= 0 {
+		opts.JQTimeout = DefaultJQTimeout
+	}
+	if opts.MaxOutputBytes <= 0 {
+		opts.MaxOutputBytes = MaxOutputBytes
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	e := &Engine{opts: opts}
+	e.client = newClient(opts.Policy, opts.lookup, opts.dial)
+	return e
+}
+
+// Compiled is a definition with every jq program and template compiled, for
+// the steps of one run.
+type Compiled struct {
+	def   workflows.Definition
+	steps []compiledStep
+}
+
+type compiledStep struct {
+	program *gojq.Code // transform, condition
+	url     *workflows.Template
+	headers []compiledHeader
+	body    *bodyNode // nil: no body
+}
+
+type compiledHeader struct {
+	name  string
+	value *workflows.Template
+}
+
+// Compile compiles every jq program (transform, condition) and every {{ }}
+// template (an http step's url, header values and the string values of its
+// body) of def once, with the compilers validation used, so that what was
+// accepted on write is exactly what runs.
+func Compile(def workflows.Definition) (*Compiled, error) {
+	c := &Compiled{def: def, steps: make([]compiledStep, len(def.Steps))}
+	for i, step := range def.Steps {
+		cs, err := compileStep(step)
+		if err != nil {
+			return nil, fmt.Errorf("steps[%d] (%s): %w", i, step.ID, err)
+		}
+		c.steps[i] = cs
+	}
+	return c, nil
+}
+
+func compileStep(step workflows.Step) (compiledStep, error) {
+	var cs compiledStep
+	var err error
+	switch step.Type {
+	case workflows.StepTransform, workflows.StepCondition:
+		cs.program, err = workflows.CompileJQ(step.With.JQ)
+	case workflows.StepHTTP:
+		if cs.url, err = workflows.CompileTemplate(step.With.URL); err != nil {
+			return cs, fmt.Errorf("url: %w", err)
+		}
+		for _, name := range sortedKeys(step.With.Headers) {
+			t, err := workflows.CompileTemplate(step.With.Headers[name])
+			if err != nil {
+				return cs, fmt.Errorf("headers.%s: %w", name, err)
+			}
+			cs.headers = append(cs.headers, compiledHeader{name: name, value: t})
+		}
+		if len(step.With.Body) > 0 {
+			cs.body, err = compileBody(step.With.Body)
+		}
+	case workflows.StepDelay:
+	default:
+		err = fmt.Errorf("unknown step type %q", step.Type)
+	}
+	return cs, err
+}
+
+// Steps is the definition the steps were compiled from.
+func (c *Compiled) Steps() []workflows.Step { return c.def.Steps }
+
+// Execute runs one attempt of steps[stepIndex] over rc. idempotencyKey is
+// sent with an http step's request as Idempotency-Key (the runner passes
+// "<runId>:<stepId>", the same for every attempt). The error is a *StepError
+// for a step failure; anything else is the engine's own trouble: a step
+// index out of range, credentials that could not be opened for another
+// reason than the connection being gone, or ctx ended by the caller (not by
+// the step's own timeout), which the runner should not count as an attempt.
+func (e *Engine) Execute(ctx context.Context, c *Compiled, stepIndex int, rc Context, idempotencyKey string) (Result, error) {
+	if c == nil || stepIndex < 0 || stepIndex >= len(c.steps) {
+		return Result{}, errors.New("engine: no such step")
+	}
+	step := c.def.Steps[stepIndex]
+	cs := &c.steps[stepIndex]
+	switch step.Type {
+	case workflows.StepTransform:
+		v, err := e.runProgram(ctx, cs.program, rc)
+		if err != nil {
+			return Result{}, err
+		}
+		if err := e.checkSize(v); err != nil {
+			return Result{}, err
+		}
+		return Result{Output: v}, nil
+	case workflows.StepCondition:
+		v, err := e.runProgram(ctx, cs.program, rc)
+		if err != nil {
+			return Result{}, err
+		}
+		b, ok := v.(bool)
+		if !ok {
+			return Result{}, &StepError{Code: CodeJQ, Message: "the condition must be true or false, not " + typeName(v)}
+		}
+		if !b {
+			return Result{Output: false, Jump: step.Else}, nil
+		}
+		return Result{Output: true}, nil
+	case workflows.StepDelay:
+		return Result{Wait: time.Duration(step.With.Seconds) * time.Second}, nil
+	case workflows.StepHTTP:
+		return e.executeHTTP(ctx, step, cs, rc, idempotencyKey)
+	}
+	return Result{}, fmt.Errorf("engine: unknown step type %q", step.Type)
+}
+
+// stepTimeout is one attempt's time: the step's timeoutSeconds, else the
+// default, never over the maximum a definition may set.
+func stepTimeout(step workflows.Step) time.Duration {
+	if step.TimeoutSeconds == nil || *step.TimeoutSeconds <= 0 {
+		return DefaultStepTimeout
+	}
+	return time.Duration(min(*step.TimeoutSeconds, workflows.MaxStepTimeoutSeconds)) * time.Second
+}

@@ -5,6 +5,7 @@
 package gatewaytest
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -14,11 +15,15 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
+	"github.com/workflowsapi/workflows/internal/engine"
 	"github.com/workflowsapi/workflows/internal/keys"
 	"github.com/workflowsapi/workflows/internal/keys/keystest"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/localapp"
+	"github.com/workflowsapi/workflows/internal/orchestrator/local"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
+	"github.com/workflowsapi/workflows/internal/runs"
+	schedlocal "github.com/workflowsapi/workflows/internal/schedules/local"
 	"github.com/workflowsapi/workflows/internal/secrets"
 	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
@@ -33,7 +38,12 @@ type Env struct {
 	// Sealer is the API's own (a local key in a temporary directory): a
 	// test opens what the API sealed with it to prove the round trip.
 	Sealer secrets.Sealer
-	store  keys.Store
+	// Driver drives the runs (Options.DriveRuns; nil otherwise).
+	Driver *local.Driver
+	// Schedules is the API's scheduler (the local gateway's own): a test
+	// fires what is due with Schedules.FireDue at a time of its choosing.
+	Schedules *schedlocal.Scheduler
+	store     keys.Store
 }
 
 // Options change the API under test.
@@ -42,6 +52,13 @@ type Options struct {
 	Limits map[ratelimit.Category]int64
 	// Logs receives the JSON logs (discarded if nil).
 	Logs io.Writer
+	// Orchestrator drives the runs the API starts (nil: none; runs stay
+	// queued). The run route tests pass a recorder.
+	Orchestrator runs.Orchestrator
+	// DriveRuns drives runs as make dev does: the runner in-process under
+	// the local driver (Env.Driver), shut down when the test ends. It
+	// replaces Orchestrator.
+	DriveRuns bool
 }
 
 // MustStart serves the API until the test ends.
@@ -63,13 +80,31 @@ func MustStart(tb testing.TB, opts Options) *Env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	gateway, err := localapp.Gateway(app, localapp.Deps{Sealer: sealer})
+	// Whatever the environment says, a test's http steps go to loopback
+	// only, and no other host is even looked up.
+	deps := localapp.Deps{Sealer: sealer, Orchestrator: opts.Orchestrator, Targets: &engine.OutboundPolicy{Mode: engine.TargetsLoopback}}
+	var driver *local.Driver
+	if opts.DriveRuns {
+		if driver, err = localapp.Driver(app, deps); err != nil {
+			tb.Fatal(err)
+		}
+		deps.Orchestrator = driver
+	}
+	// Schedules fire only when a test calls FireDue: no timer runs.
+	scheduler := schedlocal.New(localapp.FireScheduled(app, deps), app.Logger, nil)
+	deps.Scheduler = scheduler
+	gateway, err := localapp.Gateway(app, deps)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	server := httptest.NewServer(checkContract(tb, gateway))
 	tb.Cleanup(server.Close)
-	return &Env{URL: server.URL, Table: table, Clock: clock, Sealer: sealer, store: keysdb.New(table.Client, table.Name)}
+	if driver != nil {
+		// Registered after the server's: cleanups run last first, so the
+		// runs stop before the server does.
+		tb.Cleanup(func() { _ = driver.Shutdown(context.Background()) })
+	}
+	return &Env{URL: server.URL, Table: table, Clock: clock, Sealer: sealer, Driver: driver, Schedules: scheduler, store: keysdb.New(table.Client, table.Name)}
 }
 
 // MustKey makes a key the way wfctl does, through the keys service: in

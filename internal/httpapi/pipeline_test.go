@@ -25,7 +25,10 @@ func TestEveryRoute(t *testing.T) {
 	t.Run("every route answers with the rate-limit headers and a request id", func(t *testing.T) {
 		for _, route := range routes.All {
 			r := gatewaytest.Call(t, route.Method, env.URL+gatewaytest.ConcretePath(route.Path), key, "application/json", []byte(`{}`))
-			if r.Status == 401 || r.Status == 403 || r.Status >= 500 && r.Status != 501 {
+			// A delivery without a signature is the receiving route's own 401,
+			// given after the pipeline.
+			unsigned := route == &routes.ReceiveWebhook && r.Status == 401
+			if !unsigned && (r.Status == 401 || r.Status == 403 || r.Status >= 500 && r.Status != 501) {
 				t.Fatalf("%s %s: status %d %s", route.Method, route.Path, r.Status, r.Body)
 			}
 			limit := ratelimit.DefaultConfig().Limits[route.Category]
@@ -131,6 +134,7 @@ func TestIDsThatCannotBeOursAre404(t *testing.T) {
 			for param := range route.PathIDs {
 				path = strings.ReplaceAll(path, "{"+param+"}", id)
 			}
+			path = strings.ReplaceAll(path, "{stepId}", "someStep") // a step id of the workflow's, not one of ours
 			t.Run(route.Method+" "+path+" is 404 after authentication and the limiter, with no read", func(t *testing.T) {
 				env.Table.Calls.Reset()
 				r := gatewaytest.Call(t, route.Method, env.URL+path, key, "application/json", []byte(`{}`))

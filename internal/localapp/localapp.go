@@ -4,22 +4,32 @@
 package localapp
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/workflowsapi/workflows/internal/authorizer"
 	"github.com/workflowsapi/workflows/internal/connections"
+	"github.com/workflowsapi/workflows/internal/engine"
 	"github.com/workflowsapi/workflows/internal/httpapi"
 	"github.com/workflowsapi/workflows/internal/keys"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/localgateway"
 	"github.com/workflowsapi/workflows/internal/openapi"
+	"github.com/workflowsapi/workflows/internal/orchestrator/local"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/runner"
+	"github.com/workflowsapi/workflows/internal/runs"
+	"github.com/workflowsapi/workflows/internal/schedules"
+	schedlocal "github.com/workflowsapi/workflows/internal/schedules/local"
 	"github.com/workflowsapi/workflows/internal/secrets"
 	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
 	"github.com/workflowsapi/workflows/internal/store/keysdb"
+	"github.com/workflowsapi/workflows/internal/store/runsdb"
+	"github.com/workflowsapi/workflows/internal/store/schedulesdb"
 	"github.com/workflowsapi/workflows/internal/store/webhooksdb"
 	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
 	"github.com/workflowsapi/workflows/internal/webhooks"
+	"github.com/workflowsapi/workflows/internal/webhooks/receive"
 	"github.com/workflowsapi/workflows/internal/workflows"
 )
 
@@ -30,6 +40,108 @@ type Deps struct {
 	// key-wrapping key under .data/ for make dev, one in a temporary
 	// directory for tests.
 	Sealer secrets.Sealer
+	// Orchestrator drives the runs the run routes start and stop: the
+	// in-process driver of the runner (Driver) for make dev and the tests
+	// that run runs; nil leaves started runs queued (the run routes log
+	// that no orchestrator is wired), and some tests pass a recorder.
+	Orchestrator runs.Orchestrator
+	// Scheduler holds the schedules of schedule workflows: the local
+	// gateway's own (schedules/local, made with FireScheduled), which the
+	// workflow routes keep in step as they keep EventBridge Scheduler's in
+	// AWS. Nil: schedule workflows are stored without one (logged).
+	Scheduler schedules.Scheduler
+	// Targets, when set, is where http steps may go, whatever the
+	// environment says: the tests set the loopback mode, so no test can
+	// send a step anywhere else (DNS included). Nil reads the environment
+	// (HTTP_STEP_TARGETS, ALLOW_PRIVATE_TARGETS), as functions/runner does.
+	Targets *engine.OutboundPolicy
+}
+
+// schedulesOf is the schedules service of deps (nil without a Scheduler).
+func schedulesOf(app *lambdaapp.App, deps Deps) *schedules.Service {
+	if deps.Scheduler == nil {
+		return nil
+	}
+	return schedules.NewService(deps.Scheduler, schedulesdb.New(app.DB, app.TableName), nil)
+}
+
+// FireScheduled is the local schedules' target, as the scheduled-run
+// function is EventBridge Scheduler's: it starts the run of one firing
+// (runs.Service.StartScheduled, with the id derived from the workflow and
+// the scheduled time), driven by deps.Orchestrator.
+func FireScheduled(app *lambdaapp.App, deps Deps) schedlocal.Fire {
+	service := runs.NewService(runsdb.New(app.DB, app.TableName), workflowsdb.New(app.DB, app.TableName), deps.Orchestrator, runs.Options{Logger: app.Logger})
+	return func(ctx context.Context, f schedules.Firing) error {
+		_, _, err := service.StartScheduled(ctx, runs.Firing(f))
+		return err
+	}
+}
+
+// SyncSchedules makes deps.Scheduler hold the schedule of every schedule
+// workflow stored: the local gateway's start (its scheduler starts empty).
+// It marks the schedule workflows stored before markers existed first (a
+// Scan, harmless on a local table), then reconciles as `wfctl schedules
+// sync` does in AWS.
+func SyncSchedules(ctx context.Context, app *lambdaapp.App, deps Deps) (schedules.SyncReport, error) {
+	service := schedulesOf(app, deps)
+	if service == nil {
+		return schedules.SyncReport{}, nil
+	}
+	markers := schedulesdb.New(app.DB, app.TableName)
+	if _, err := service.Backfill(ctx, markers); err != nil {
+		return schedules.SyncReport{}, err
+	}
+	return service.Sync(ctx, workflows.ScheduleSource{Store: workflowsdb.New(app.DB, app.TableName)})
+}
+
+// Runner is the runner as functions/runner wires it, on app's clients: the
+// local driver calls it in-process. http steps follow the outbound policy
+// of the environment (HTTP_STEP_TARGETS, ALLOW_PRIVATE_TARGETS).
+func Runner(app *lambdaapp.App, deps Deps) (*runner.Runner, error) {
+	policy, err := engine.PolicyFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	if deps.Targets != nil {
+		policy = *deps.Targets
+	}
+	retention, err := runs.RetentionFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	opener := connections.NewOpener(connectionsdb.New(app.DB, app.TableName), deps.Sealer)
+	return runner.New(runner.Config{
+		Store:     runsdb.New(app.DB, app.TableName).WithRetention(retention),
+		Workflows: workflowsdb.New(app.DB, app.TableName),
+		Engine:    engine.New(engine.Options{Policy: policy, Credentials: runner.Credentials(opener)}),
+		Logger:    app.Logger,
+	}), nil
+}
+
+// Driver is the local gateway's driver of runs: the runner in-process,
+// following the state machine's three states with timers. Set it as
+// Deps.Orchestrator, ResumeRuns it at start and Shutdown it at the end.
+func Driver(app *lambdaapp.App, deps Deps) (*local.Driver, error) {
+	r, err := Runner(app, deps)
+	if err != nil {
+		return nil, err
+	}
+	return local.New(r.Drive, local.Options{Logger: app.Logger}), nil
+}
+
+// ResumeRuns drives every run DynamoDB holds unfinished (queued, running,
+// waiting, cancelling): what a restart of the local gateway must pick up.
+// A run waiting until T goes on at T.
+func ResumeRuns(ctx context.Context, app *lambdaapp.App, driver *local.Driver) (int, error) {
+	refs, err := runsdb.New(app.DB, app.TableName).Unfinished(ctx)
+	if err != nil {
+		return 0, err
+	}
+	resume := make([]local.Ref, len(refs))
+	for i, ref := range refs {
+		resume[i] = local.Ref{AccountID: ref.AccountID, RunID: ref.RunID}
+	}
+	return len(resume), driver.Resume(ctx, resume)
 }
 
 // FeatureHandlers is, for every built route, the handler its function's main
@@ -37,8 +149,19 @@ type Deps struct {
 // TestEveryBuiltRouteIsWired holds this to routes.Route.Built.
 func FeatureHandlers(app *lambdaapp.App, deps Deps) map[*routes.Route]http.Handler {
 	keyHandlers := keys.NewHandlers(keys.NewService(keysdb.New(app.DB, app.TableName), nil))
-	workflowHandlers := workflows.NewHandlers(workflows.NewService(workflowsdb.New(app.DB, app.TableName), connectionsdb.New(app.DB, app.TableName), webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer), nil))
+	workflowService := workflows.NewService(workflowsdb.New(app.DB, app.TableName), connectionsdb.New(app.DB, app.TableName), webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer), nil)
+	if sched := schedulesOf(app, deps); sched != nil {
+		workflowService.WithSchedules(sched)
+	}
+	workflowHandlers := workflows.NewHandlers(workflowService)
+	// The receiving route starts runs as the run route does (no
+	// idempotency store: a delivery's run id is its own idempotency key).
+	receiveHandler := receive.New(webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer),
+		receive.FromRuns(runs.NewService(runsdb.New(app.DB, app.TableName), workflowsdb.New(app.DB, app.TableName), deps.Orchestrator, runs.Options{Logger: app.Logger})), nil)
 	connectionHandlers := connections.NewHandlers(connections.NewService(connectionsdb.New(app.DB, app.TableName), deps.Sealer, nil))
+	runStore := runsdb.New(app.DB, app.TableName)
+	runHandlers := runs.NewHandlers(runs.NewService(runStore, workflowsdb.New(app.DB, app.TableName), deps.Orchestrator,
+		runs.Options{Idempotency: runStore, Logger: app.Logger}))
 	return map[*routes.Route]http.Handler{
 		&routes.ListWorkflows:  http.HandlerFunc(workflowHandlers.List),
 		&routes.CreateWorkflow: http.HandlerFunc(workflowHandlers.Create),
@@ -58,7 +181,15 @@ func FeatureHandlers(app *lambdaapp.App, deps Deps) map[*routes.Route]http.Handl
 		&routes.UpdateConnection: http.HandlerFunc(connectionHandlers.Update),
 		&routes.DeleteConnection: http.HandlerFunc(connectionHandlers.Delete),
 
+		&routes.RunWorkflow: http.HandlerFunc(runHandlers.Start),
+		&routes.ListRuns:    http.HandlerFunc(runHandlers.List),
+		&routes.GetRun:      http.HandlerFunc(runHandlers.Get),
+		&routes.GetRunStep:  http.HandlerFunc(runHandlers.GetStep),
+		&routes.CancelRun:   http.HandlerFunc(runHandlers.Cancel),
+		&routes.RetryRun:    http.HandlerFunc(runHandlers.Retry),
+
 		&routes.RollWebhookSecret: http.HandlerFunc(webhooks.NewHandlers(webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer)).Roll),
+		&routes.ReceiveWebhook:    receiveHandler,
 	}
 }
 

@@ -3,6 +3,7 @@ package localapp_test
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -20,7 +21,9 @@ import (
 	"github.com/workflowsapi/workflows/internal/localapp"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/runs"
 	"github.com/workflowsapi/workflows/internal/store"
+	"github.com/workflowsapi/workflows/internal/store/runsdb"
 	"github.com/workflowsapi/workflows/internal/store/webhooksdb"
 	"github.com/workflowsapi/workflows/internal/webhooks"
 )
@@ -38,6 +41,40 @@ func TestEveryBuiltRouteIsWired(t *testing.T) {
 	if len(features) > len(routes.All) {
 		t.Errorf("%d handlers for %d routes: one is wired to a route not in the table", len(features), len(routes.All))
 	}
+}
+
+// mustRunsWorkflow makes a manual two-step workflow through the API.
+func mustRunsWorkflow(t *testing.T, env *gatewaytest.Env, key string) string {
+	t.Helper()
+	r := gatewaytest.Call(t, "POST", env.URL+routes.CreateWorkflow.Path, key, "application/json",
+		[]byte(`{"name":"n","trigger":{"type":"manual"},"steps":[{"id":"a","type":"transform","with":{"jq":"."}},{"id":"b","type":"transform","with":{"jq":"."}}]}`))
+	return r.Data(t)["id"].(string)
+}
+
+// mustRun stores a run of workflowID in status through the run store; a
+// failed one has step a succeeded and step b failed.
+func mustRun(t *testing.T, env *gatewaytest.Env, workflowID string, status runs.Status) string {
+	t.Helper()
+	ctx, now := context.Background(), time.Now().UTC()
+	db := runsdb.New(env.Table.Client, env.Table.Name)
+	run := runs.Run{ID: ids.New(ids.PrefixRun, now), AccountID: "acct_calls", WorkflowID: workflowID, WorkflowVersion: 1,
+		Status: runs.StatusQueued, Trigger: runs.TriggerManual, Input: []byte(`{}`), CreatedAt: now}
+	if err := db.Create(ctx, run, nil); err != nil {
+		t.Fatal(err)
+	}
+	if status == runs.StatusQueued {
+		return run.ID
+	}
+	run.Revision, run.Status, run.FinishedAt = 1, status, now
+	if _, err := db.Update(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range []runs.StepStatus{runs.StepSucceeded, runs.StepFailed} {
+		if _, err := db.PutStep(ctx, runs.Step{RunID: run.ID, StepID: string(rune('a' + i)), Index: i, Status: st, Attempts: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return run.ID
 }
 
 // mustWebhookWorkflow makes a webhook workflow of account directly in the
@@ -75,7 +112,34 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 
 	for _, route := range routes.All {
 		path, body, contentType := gatewaytest.ConcretePath(route.Path), []byte(nil), ""
+		var header http.Header
 		switch route.Function {
+		case "run-workflow":
+			// With an Idempotency-Key, its costliest way to 202.
+			path = strings.Replace(route.Path, "{id}", mustRunsWorkflow(t, env, key), 1)
+			body, contentType, header = []byte(`{"input":{"n":1}}`), "application/json", http.Header{"Idempotency-Key": {"calls-1"}}
+		case "get-run", "get-run-step", "cancel-run", "retry-run":
+			// A failed run with one succeeded and one failed step (retried
+			// from the failed step: one reused step copied), or a queued
+			// one to cancel (its marker is deleted).
+			status := runs.StatusFailed
+			if route.Function == "cancel-run" {
+				status = runs.StatusQueued
+			}
+			runID := mustRun(t, env, mustRunsWorkflow(t, env, key), status)
+			path = strings.Replace(strings.Replace(route.Path, "{id}", runID, 1), "{stepId}", "a", 1)
+			if route.Function == "retry-run" {
+				body, contentType = []byte(`{"from":"failed_step"}`), "application/json"
+			}
+		case "receive-webhook":
+			// A correctly signed delivery to a webhook workflow: its way
+			// to 202 (the key sent along is ignored: the route has none).
+			made := gatewaytest.Call(t, "POST", env.URL+routes.CreateWorkflow.Path, key, "application/json",
+				[]byte(`{"name":"n","trigger":{"type":"webhook"},"steps":[{"id":"a","type":"transform","with":{"jq":"."}}]}`)).Data(t)
+			secret := made["webhook"].(map[string]any)["secret"].(string)
+			path = strings.Replace(route.Path, "{workflowId}", made["id"].(string), 1)
+			body, contentType = []byte(`{"n":1}`), "application/json"
+			header = http.Header{webhooks.SignatureHeader: {webhooks.Sign(secret, time.Now(), body)}}
 		case "create-api-key":
 			body, contentType = []byte(`{"name":"n","scopes":["runs:read"]}`), "application/json"
 		case "revoke-api-key", "roll-api-key":
@@ -114,7 +178,7 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 			}
 		}
 		env.Table.Calls.Reset()
-		r := gatewaytest.Call(t, route.Method, env.URL+path, key, contentType, body)
+		r := gatewaytest.CallWith(t, route.Method, env.URL+path, key, contentType, header, body)
 		calls := env.Table.Calls.Snapshot()
 		t.Logf("%-7s %-36s %3d  %d calls %v", route.Method, route.Path, r.Status, env.Table.Calls.Total(), calls)
 
@@ -171,6 +235,39 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 			op := map[string]string{"list-connections": "Query", "get-connection": "GetItem", "create-connection": "PutItem",
 				"update-connection": "UpdateItem", "delete-connection": "DeleteItem"}[route.Function]
 			want[op]++
+		case "receive-webhook":
+			// The secret item (the signature checked), the workflow's head
+			// and version; the unfinished marker and the run. No delivery
+			// record: the run id is derived from the signature.
+			if r.Status != 202 {
+				t.Errorf("%s %s: status %d, want 202: %s", route.Method, route.Path, r.Status, r.Body)
+			}
+			want["GetItem"], want["PutItem"] = 3, 2
+		case "run-workflow", "list-runs", "get-run", "get-run-step", "cancel-run", "retry-run":
+			if r.Status != 200 && r.Status != 202 {
+				t.Errorf("%s %s: status %d, want success: %s", route.Method, route.Path, r.Status, r.Body)
+			}
+			switch route.Function {
+			case "run-workflow":
+				// The key's record (absent), the workflow's head and
+				// version; then the record, the unfinished marker and the
+				// run.
+				want["GetItem"], want["PutItem"] = 4, 3
+			case "list-runs":
+				want["Query"] = 1
+			case "get-run":
+				want["GetItem"], want["Query"] = 2, 1 // the run, then its steps
+			case "get-run-step":
+				want["GetItem"] = 3 // the run (is it the account's?), then the step
+			case "cancel-run":
+				// The run, its status written on the revision read, its
+				// marker deleted (cancelled is an end).
+				want["GetItem"], want["UpdateItem"], want["DeleteItem"] = 2, 2, 1
+			case "retry-run":
+				// The run, the workflow's head and pinned version, the
+				// steps; the marker, the new run and the one reused step.
+				want["GetItem"], want["Query"], want["PutItem"] = 4, 1, 3
+			}
 		}
 		for op, n := range want {
 			if calls[op] != n {

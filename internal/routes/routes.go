@@ -56,17 +56,17 @@ var (
 	GetWorkflow    = Route{"GET", BasePath + "/workflows/{id}", "get-workflow", domain.ScopeWorkflowsRead, ratelimit.CategoryRead, FeatureWorkflows, workflowID, true}
 	UpdateWorkflow = Route{"PUT", BasePath + "/workflows/{id}", "update-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWorkflows, workflowID, true}
 	DeleteWorkflow = Route{"DELETE", BasePath + "/workflows/{id}", "delete-workflow", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWorkflows, workflowID, true}
-	RunWorkflow    = Route{"POST", BasePath + "/workflows/{id}/run", "run-workflow", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, workflowID, false}
+	RunWorkflow    = Route{"POST", BasePath + "/workflows/{id}/run", "run-workflow", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, workflowID, true}
 
 	RollWebhookSecret = Route{"POST", BasePath + "/workflows/{id}/webhook/roll", "roll-webhook-secret", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWebhooks, workflowID, true}
 
-	ListRuns = Route{"GET", BasePath + "/runs", "list-runs", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, nil, false}
-	GetRun   = Route{"GET", BasePath + "/runs/{id}", "get-run", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, runID, false}
+	ListRuns = Route{"GET", BasePath + "/runs", "list-runs", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, nil, true}
+	GetRun   = Route{"GET", BasePath + "/runs/{id}", "get-run", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, runID, true}
 	// GetRunStep gives one step of a run whole: GET /runs/{id} cuts outputs
 	// over 16 KiB. stepId is the workflow's own step id, not one of ours.
-	GetRunStep = Route{"GET", BasePath + "/runs/{id}/steps/{stepId}", "get-run-step", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, runID, false}
-	CancelRun  = Route{"POST", BasePath + "/runs/{id}/cancel", "cancel-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, runID, false}
-	RetryRun   = Route{"POST", BasePath + "/runs/{id}/retry", "retry-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, runID, false}
+	GetRunStep = Route{"GET", BasePath + "/runs/{id}/steps/{stepId}", "get-run-step", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, runID, true}
+	CancelRun  = Route{"POST", BasePath + "/runs/{id}/cancel", "cancel-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, runID, true}
+	RetryRun   = Route{"POST", BasePath + "/runs/{id}/retry", "retry-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, runID, true}
 
 	ListConnections  = Route{"GET", BasePath + "/connections", "list-connections", domain.ScopeConnectionsRead, ratelimit.CategoryRead, FeatureConnections, nil, true}
 	GetConnection    = Route{"GET", BasePath + "/connections/{id}", "get-connection", domain.ScopeConnectionsRead, ratelimit.CategoryRead, FeatureConnections, connectionID, true}
@@ -79,7 +79,7 @@ var (
 	RevokeAPIKey = Route{"DELETE", BasePath + "/auth/api-keys/{id}", "revoke-api-key", domain.ScopeKeysWrite, ratelimit.CategoryWrite, FeatureKeys, keyID, true}
 	RollAPIKey   = Route{"POST", BasePath + "/auth/api-keys/{id}/roll", "roll-api-key", domain.ScopeKeysWrite, ratelimit.CategoryWrite, FeatureKeys, keyID, true}
 
-	ReceiveWebhook = Route{"POST", BasePath + "/webhooks/{workflowId}", "receive-webhook", "", ratelimit.CategoryWebhooks, FeatureWebhookReceive, map[string]string{"workflowId": ids.PrefixWorkflow}, false}
+	ReceiveWebhook = Route{"POST", BasePath + "/webhooks/{workflowId}", "receive-webhook", "", ratelimit.CategoryWebhooks, FeatureWebhookReceive, map[string]string{"workflowId": ids.PrefixWorkflow}, true}
 
 	GetOpenAPI = Route{"GET", BasePath + "/openapi.json", "get-openapi", "", ratelimit.CategoryPublic, FeatureOpenAPI, nil, true}
 )

@@ -146,6 +146,10 @@ const (
 	// MaxStepOutputBytes is the most a step's output may hold; a bigger one
 	// fails the step with OUTPUT_TOO_LARGE.
 	MaxStepOutputBytes = 256 << 10
+	// MaxStepRecordBytes is the most a step record's output may hold: an
+	// http step's output is the response's status and headers besides its
+	// body of at most MaxStepOutputBytes.
+	MaxStepRecordBytes = MaxStepOutputBytes + 64<<10
 	// MaxShownOutputBytes is the most of a step's output GET /runs/{id}
 	// shows; beyond it the output is cut and marked truncated.
 	MaxShownOutputBytes = 16 << 10

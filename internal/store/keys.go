@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"hash/fnv"
 	"strconv"
 )
 
@@ -57,14 +58,29 @@ import (
 //	run step           RUN#<run id>              STEP#<step id>      one item per step (output stored whole, up to 256 KiB):
 //	                                                                 all of a run's steps in one Query; each attempt is a
 //	                                                                 conditional write on it
+//	run output         RUN#<run id>              OUTPUT              a run's output over 64 KiB, kept out of the run item
+//	                                                                 (which holds an input of up to 256 KiB); the run item
+//	                                                                 says it is there (outputRef), GetItem reads it
 //	unfinished run     UNFINISHED#<shard 0-15>   <run id>            written before the run, deleted after it ends: the
 //	                                                                 periodic check and the local driver's resume Query
 //	                                                                 the 16 shards, so no index and no Scan is needed
 //	                                                                 for runs of every account, and no shard is hot
 //	idempotency record IDEMPOTENCY#<account>#    IDEMPOTENCY         the first response to an Idempotency-Key; TTL 24 h
 //	                   <sha256 of the key>
-//	webhook delivery   WEBHOOKDELIVERY#<wf id>#  DELIVERY            the run a signed delivery started, so a replay within
-//	                   <sha256 of signature>                         the tolerance starts none; TTL after 5 minutes
+//	webhook delivery   WEBHOOKDELIVERY#<wf id>#  DELIVERY            planned, and not needed: the receiving route derives
+//	                   <sha256 of signature>                         the run id from the workflow and the signature
+//	                                                                 (receive.DeliveryRunID), so a replay within the
+//	                                                                 tolerance asks for a run id already taken and the run
+//	                                                                 item itself answers it; no item is written
+//	schedule marker    SCHEDULE#<shard 0-15>     <wf id>             one per workflow that is or was on a schedule trigger
+//	                                                                 (accountId, markedAt): written before the head by the
+//	                                                                 workflow routes, deleted after its EventBridge
+//	                                                                 schedule; the reconcile (wfctl schedules sync, local
+//	                                                                 gateway start) Queries the 16 shards to find every
+//	                                                                 schedule workflow of every account without a Scan.
+//	                                                                 Workflows stored before markers existed are marked
+//	                                                                 once by `wfctl schedules sync --backfill`, the one
+//	                                                                 Scan of the table (an operator's, no function's)
 //
 // The index item of a key holds the key hash so that revoke and roll, which
 // are given a key id, can reach the auth item; the hash never leaves the store.
@@ -89,6 +105,90 @@ const (
 	// SortWebhookSecret is the SK of a workflow's webhook secret item.
 	SortWebhookSecret = "WEBHOOK"
 )
+
+// Run items (the plan above; internal/store/runsdb reads and writes them).
+const (
+	// PrefixRun begins the SK of every run of an account, and the
+	// partition of a run's steps.
+	PrefixRun = "RUN#"
+	// PrefixStep begins the SK of every step item of a run.
+	PrefixStep = "STEP#"
+	// SortRunOutput is the SK of a run's output when it is too big to sit
+	// in the run item beside an input of up to 256 KiB (DynamoDB items hold
+	// 400 KB).
+	SortRunOutput = "OUTPUT"
+	// UnfinishedShards is how many partitions the unfinished-run markers
+	// are spread over.
+	UnfinishedShards = 16
+	// SortIdempotency is the SK of an idempotency record.
+	SortIdempotency = "IDEMPOTENCY"
+
+	prefixWorkflowRuns = "WORKFLOWRUNS#"
+	prefixRunStatus    = "RUNSTATUS#"
+	prefixUnfinished   = "UNFINISHED#"
+	prefixIdempotency  = "IDEMPOTENCY#"
+)
+
+// RunSK is the SK of a run in its account.
+func RunSK(runID string) string { return PrefixRun + runID }
+
+// WorkflowRunsPK is GSI1PK of a run: the runs of one workflow.
+func WorkflowRunsPK(account, workflowID string) string {
+	return prefixWorkflowRuns + account + "#" + workflowID
+}
+
+// RunStatusPK is GSI2PK of a run: the runs of an account in one status.
+func RunStatusPK(account, status string) string { return prefixRunStatus + account + "#" + status }
+
+// RunStepsPK is the partition of a run's step items (and of its big output).
+func RunStepsPK(runID string) string { return PrefixRun + runID }
+
+// StepSK is the SK of one step item of a run.
+func StepSK(stepID string) string { return PrefixStep + stepID }
+
+// UnfinishedShard is the marker shard of a run: an FNV-1a hash of its id,
+// so that markers of runs started in the same millisecond (ids that share
+// their time prefix) still spread over every shard.
+func UnfinishedShard(runID string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(runID))
+	return int(h.Sum32() % UnfinishedShards)
+}
+
+// UnfinishedPK is the partition of one shard of unfinished-run markers.
+func UnfinishedPK(shard int) string { return prefixUnfinished + strconv.Itoa(shard) }
+
+// IdempotencyPK is the partition of an Idempotency-Key's record; keyHash is
+// the hex SHA-256 of the key, so the key itself is never stored.
+func IdempotencyPK(account, keyHash string) string {
+	return prefixIdempotency + account + "#" + keyHash
+}
+
+// ScheduleMarkerShards is how many partitions the schedule markers are
+// spread over.
+const ScheduleMarkerShards = 16
+
+const prefixScheduleMarker = "SCHEDULE#"
+
+// ScheduleMarkerShardPK is the partition of one shard of schedule markers.
+func ScheduleMarkerShardPK(shard int) string { return prefixScheduleMarker + strconv.Itoa(shard) }
+
+// ScheduleMarkerPK is the partition of a workflow's schedule marker: an
+// FNV-1a hash of its id picks the shard, as for unfinished runs.
+func ScheduleMarkerPK(workflowID string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(workflowID))
+	return ScheduleMarkerShardPK(int(h.Sum32() % ScheduleMarkerShards))
+}
+
+// AccountOfPK reads the account back from an AccountPK; ok is false for
+// any other partition key.
+func AccountOfPK(pk string) (account string, ok bool) {
+	if len(pk) <= len(prefixAccount) || pk[:len(prefixAccount)] != prefixAccount {
+		return "", false
+	}
+	return pk[len(prefixAccount):], true
+}
 
 // WorkflowSK is the SK of a workflow's head in its account.
 func WorkflowSK(workflowID string) string { return PrefixWorkflow + workflowID }

@@ -130,6 +130,7 @@ func (h *Handlers) Create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.Logger(r).InfoContext(r.Context(), "workflow created", "workflow_id", written.Workflow.ID)
+	logScheduleError(r, written)
 	// Built from the route, not the request, so a request path with a
 	// trailing slash still gets a clean Location.
 	w.Header().Set("Location", strings.Replace(routes.GetWorkflow.Path, "{id}", written.Workflow.ID, 1))
@@ -181,6 +182,7 @@ func (h *Handlers) Update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpapi.Logger(r).InfoContext(r.Context(), "workflow changed", "workflow_id", written.Workflow.ID, "version", written.Workflow.Version)
+	logScheduleError(r, written)
 	writeWorkflow(w, r, http.StatusOK, written.Workflow, written.Secret)
 }
 
@@ -196,7 +198,12 @@ func (h *Handlers) Delete(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	_, err := h.service.Delete(r.Context(), callerOf(r), id)
 	var left SecretLeftError
+	var scheduleLeft ScheduleLeftError
 	switch {
+	case errors.As(err, &scheduleLeft):
+		// The workflow is gone; its schedule's firings find no workflow
+		// and start nothing until the reconcile deletes it.
+		httpapi.Logger(r).ErrorContext(r.Context(), "workflow deleted, its schedule was not", "workflow_id", id, "error", scheduleLeft.Err)
 	case errors.As(err, &left):
 		// The workflow is gone, which is what the caller asked; the secret
 		// left behind is unusable without its head, and the log says so.
@@ -207,4 +214,12 @@ func (h *Handlers) Delete(w http.ResponseWriter, r *http.Request) {
 	}
 	httpapi.Logger(r).InfoContext(r.Context(), "workflow deleted", "workflow_id", id)
 	httpapi.WriteData(w, http.StatusOK, deletedView{ID: id, Deleted: true})
+}
+
+// logScheduleError logs a schedule that could not follow a workflow write:
+// the write stands, and `wfctl schedules sync` repairs the schedule.
+func logScheduleError(r *http.Request, written Written) {
+	if written.ScheduleError != nil {
+		httpapi.Logger(r).ErrorContext(r.Context(), "workflow stored, its schedule was not: run wfctl schedules sync", "workflow_id", written.Workflow.ID, "error", written.ScheduleError)
+	}
 }

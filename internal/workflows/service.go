@@ -108,6 +108,7 @@ type Service struct {
 	store       Store
 	connections Connections
 	secrets     WebhookSecrets
+	schedules   Schedules
 	now         func() time.Time
 }
 
@@ -132,6 +133,10 @@ type Caller struct {
 type Written struct {
 	Workflow Workflow
 	Secret   string
+	// ScheduleError is why the workflow's schedule could not be put or
+	// removed after the workflow was written. The write stands (the caller
+	// logs this) and the reconcile makes the schedule right.
+	ScheduleError error
 }
 
 func (s *Service) parse(ctx context.Context, caller Caller, body []byte) (Definition, error) {
@@ -163,10 +168,20 @@ func (s *Service) Create(ctx context.Context, caller Caller, body []byte) (Writt
 			return Written{}, err
 		}
 	}
+	isSchedule := d.Trigger.Type == TriggerSchedule
+	if isSchedule {
+		if err := s.mark(ctx, caller.AccountID, w.ID); err != nil {
+			return Written{}, err
+		}
+	}
 	if err := s.store.Create(ctx, w); err != nil {
 		return Written{}, err
 	}
-	return Written{Workflow: w, Secret: secret}, nil
+	written := Written{Workflow: w, Secret: secret}
+	if isSchedule {
+		written.ScheduleError = s.putSchedule(ctx, w)
+	}
+	return written, nil
 }
 
 // Get returns the current version of a workflow, or version (when not 0)
@@ -256,10 +271,27 @@ func (s *Service) Update(ctx context.Context, caller Caller, workflowID string, 
 		ID: workflowID, AccountID: caller.AccountID, Definition: d, Version: head.Version + 1,
 		CreatedAt: head.CreatedAt, UpdatedAt: s.now().UTC().Truncate(time.Millisecond),
 	}
+	// A schedule workflow is marked before its new head, every time: it
+	// costs one PutItem and marks a workflow stored before markers existed.
+	isSchedule, wasSchedule := d.Trigger.Type == TriggerSchedule, head.Trigger.Type == TriggerSchedule
+	if isSchedule {
+		if err := s.mark(ctx, caller.AccountID, workflowID); err != nil {
+			return Written{}, err
+		}
+	}
 	if err := s.store.Update(ctx, w); err != nil {
 		return Written{}, s.lostRace(ctx, caller, workflowID, ifMatch, err)
 	}
 	written := Written{Workflow: w}
+	// The schedule follows the new version (its trigger and enabled flag),
+	// put every time so a change also repairs a schedule an earlier write
+	// failed to put.
+	switch {
+	case isSchedule:
+		written.ScheduleError = s.putSchedule(ctx, w)
+	case wasSchedule:
+		written.ScheduleError = s.removeSchedule(ctx, workflowID)
+	}
 	switch wasWebhook, isWebhook := head.IsWebhook(), d.Trigger.Type == TriggerWebhook; {
 	case isWebhook && !wasWebhook:
 		if s.secrets == nil {
@@ -309,6 +341,11 @@ func (s *Service) Delete(ctx context.Context, caller Caller, workflowID string) 
 	old, err := s.store.Delete(ctx, caller.AccountID, workflowID)
 	if err != nil {
 		return Summary{}, err
+	}
+	if old.Trigger.Type == TriggerSchedule {
+		if err := s.removeSchedule(ctx, workflowID); err != nil {
+			return old, ScheduleLeftError{err}
+		}
 	}
 	if old.IsWebhook() {
 		if s.secrets == nil {

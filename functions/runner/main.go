@@ -1,0 +1,46 @@
+// Command runner is the run state machine's Advance task: Step Functions
+// invokes it with a runner.Task and chooses its next state from the
+// runner.Decision it answers (done → Succeed; waitSeconds → Wait →
+// Advance; otherwise Advance again). From the state machine's catch, the
+// task carries a failure and the runner records the run failed.
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/workflowsapi/workflows/internal/connections"
+	"github.com/workflowsapi/workflows/internal/engine"
+	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/runner"
+	"github.com/workflowsapi/workflows/internal/runs"
+	"github.com/workflowsapi/workflows/internal/secrets"
+	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
+	"github.com/workflowsapi/workflows/internal/store/runsdb"
+	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
+)
+
+// budget lets one invocation run steps for as long as Lambda allows: the
+// invocation's deadline (less the runner's margin) is the real bound, and
+// fewer invocations are fewer state transitions, which is what a run costs.
+const budget = 15 * time.Minute
+
+func main() {
+	app := lambdaapp.MustLoad()
+	ctx := context.Background()
+	retention := lambdaapp.Must(runs.RetentionFromEnv())
+	policy := lambdaapp.Must(engine.PolicyFromEnv())
+	// The sealer opens a step's connection credentials (kms:Decrypt).
+	sealer := lambdaapp.Must(secrets.FromEnv(ctx, ""))
+	opener := connections.NewOpener(connectionsdb.New(app.DB, app.TableName), sealer)
+	r := runner.New(runner.Config{
+		Store:     runsdb.New(app.DB, app.TableName).WithRetention(retention),
+		Workflows: workflowsdb.New(app.DB, app.TableName),
+		Engine:    engine.New(engine.Options{Policy: policy, Credentials: runner.Credentials(opener)}),
+		Budget:    budget,
+		Logger:    app.Logger,
+	})
+	lambda.Start(r.Advance)
+}

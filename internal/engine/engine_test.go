@@ -1,0 +1,262 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/workflowsapi/workflows/internal/workflows"
+)
+
+// compile parses a definition as the API does (every connection exists) and
+// compiles it.
+func compile(t *testing.T, definition string) *Compiled {
+	t.Helper()
+	def, err := workflows.Parse([]byte(definition), func(string) (bool, error) { return true, nil })
+	if err != nil {
+		t.Fatalf("the definition does not parse: %v", err)
+	}
+	c, err := Compile(def)
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	return c
+}
+
+// oneStep is a workflow of the one step given (as JSON).
+func oneStep(t *testing.T, step string) *Compiled {
+	t.Helper()
+	return compile(t, `{"name": "w", "trigger": {"type": "manual"}, "steps": [`+step+`]}`)
+}
+
+// testEngine is an engine in the loopback mode whose DNS fails the test: no
+// test looks anything up.
+func testEngine(t *testing.T, opts Options) *Engine {
+	t.Helper()
+	if opts.Policy == (OutboundPolicy{}) {
+		opts.Policy = OutboundPolicy{Mode: TargetsLoopback}
+	}
+	if opts.lookup == nil {
+		opts.lookup = func(_ context.Context, host string) ([]netip.Addr, error) {
+			t.Errorf("DNS lookup of %q", host)
+			return nil, errors.New("no DNS in tests")
+		}
+	}
+	return New(opts)
+}
+
+// refuseDial fails the test if anything is dialled.
+func refuseDial(t *testing.T) dialFunc {
+	return func(_ context.Context, _, address string) (net.Conn, error) {
+		t.Errorf("dialled %s", address)
+		return nil, errors.New("no dialling here")
+	}
+}
+
+func runContext(input any) Context {
+	return Context{
+		"input":    input,
+		"steps":    map[string]any{"first": map[string]any{"output": map[string]any{"id": json.Number("12345678901234567890"), "total": 150.5}, "status": "succeeded"}},
+		"run":      map[string]any{"id": "run_1"},
+		"workflow": map[string]any{"id": "wf_1"},
+	}
+}
+
+func stepError(t *testing.T, err error) *StepError {
+	t.Helper()
+	var se *StepError
+	if !errors.As(err, &se) {
+		t.Fatalf("want a *StepError, got %v", err)
+	}
+	return se
+}
+
+func asJSON(t *testing.T, v any) string {
+	t.Helper()
+	out, err := marshalValue(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func TestTransformRunsOverTheContext(t *testing.T) {
+	c := oneStep(t, `{"id": "s", "type": "transform", "with": {"jq": "{id: .steps.first.output.id, big: (.steps.first.output.total > 100), who: .input.name}"}}`)
+	res, err := testEngine(t, Options{}).Execute(context.Background(), c, 0, runContext(map[string]any{"name": "ada"}), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The 20-digit id is exact: json.Number goes through gojq unrounded.
+	if got, want := asJSON(t, res.Output), `{"big":true,"id":12345678901234567890,"who":"ada"}`; got != want {
+		t.Errorf("output %s, want %s", got, want)
+	}
+	if res.Jump != "" || res.Wait != 0 {
+		t.Errorf("a transform neither jumps nor waits: %+v", res)
+	}
+}
+
+func TestTransformFailuresAreJQErrors(t *testing.T) {
+	for name, program := range map[string]string{
+		"an error":          `error("boom")`,
+		"no value":          `empty`,
+		"a type error":      `.input + 1`,
+		"NaN":               `nan`,
+		"halt_error":        `"stop" | halt_error`,
+		"a missing context": `.steps.nothing.output | keys`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := oneStep(t, `{"id": "s", "type": "transform", "with": {"jq": `+quote(program)+`}}`)
+			_, err := testEngine(t, Options{}).Execute(context.Background(), c, 0, runContext("text"), "k")
+			se := stepError(t, err)
+			if se.Code != CodeJQ || se.Retryable {
+				t.Errorf("got %+v, want a JQ_ERROR that is not retryable", se)
+			}
+		})
+	}
+}
+
+func quote(s string) string {
+	out, _ := json.Marshal(s)
+	return string(out)
+}
+
+func TestTransformOutputIsCapped(t *testing.T) {
+	c := oneStep(t, `{"id": "s", "type": "transform", "with": {"jq": "\"x\" * .input"}}`)
+	e := testEngine(t, Options{})
+	// A JSON string of n x's is n+2 bytes.
+	if _, err := e.Execute(context.Background(), c, 0, runContext(262144-2), "k"); err != nil {
+		t.Fatalf("an output of exactly 256 KiB: %v", err)
+	}
+	_, err := e.Execute(context.Background(), c, 0, runContext(262144-1), "k")
+	if se := stepError(t, err); se.Code != CodeOutputTooLarge || se.Retryable {
+		t.Errorf("one byte over: got %+v", se)
+	}
+}
+
+func TestJQStopsAtItsDeadline(t *testing.T) {
+	for _, program := range []string{`def f: f; f`, `reduce range(1e15) as $x (0; . + 1)`, `[limit(1e15; repeat(1))] | length`, `last(range(1e15))`} {
+		t.Run(program, func(t *testing.T) {
+			c := oneStep(t, `{"id": "s", "type": "transform", "with": {"jq": `+quote(program)+`}}`)
+			_, err := testEngine(t, Options{JQTimeout: 20 * time.Millisecond}).Execute(context.Background(), c, 0, runContext(nil), "k")
+			se := stepError(t, err)
+			if se.Code != CodeJQ || !strings.Contains(se.Message, "time limit") {
+				t.Errorf("got %+v, want the time limit", se)
+			}
+		})
+	}
+}
+
+func TestCallerCancellationIsNotAStepFailure(t *testing.T) {
+	c := oneStep(t, `{"id": "s", "type": "transform", "with": {"jq": "def f: f; f"}}`)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := testEngine(t, Options{}).Execute(ctx, c, 0, runContext(nil), "k")
+	var se *StepError
+	if errors.As(err, &se) || !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want context.Canceled (not a step failure)", err)
+	}
+}
+
+func TestCondition(t *testing.T) {
+	c := compile(t, `{"name": "w", "trigger": {"type": "manual"}, "steps": [
+		{"id": "isBig", "type": "condition", "with": {"jq": ".input > 100"}, "else": "small"},
+		{"id": "big", "type": "transform", "with": {"jq": "1"}},
+		{"id": "small", "type": "transform", "with": {"jq": "2"}},
+		{"id": "check", "type": "condition", "with": {"jq": ".input"}, "else": "end"}]}`)
+	e := testEngine(t, Options{})
+	res, err := e.Execute(context.Background(), c, 0, runContext(150), "k")
+	if err != nil || res.Jump != "" || res.Output != true {
+		t.Errorf("true: %+v, %v; want no jump", res, err)
+	}
+	res, err = e.Execute(context.Background(), c, 0, runContext(50), "k")
+	if err != nil || res.Jump != "small" || res.Output != false {
+		t.Errorf("false: %+v, %v; want a jump to small", res, err)
+	}
+	res, err = e.Execute(context.Background(), c, 3, runContext(false), "k")
+	if err != nil || res.Jump != workflows.End {
+		t.Errorf("false with else end: %+v, %v", res, err)
+	}
+	for _, notBoolean := range []any{"yes", nil, 1.0, []any{}} {
+		_, err := e.Execute(context.Background(), c, 3, runContext(notBoolean), "k")
+		if se := stepError(t, err); se.Code != CodeJQ || !strings.Contains(se.Message, "must be true or false") {
+			t.Errorf("%v: got %+v", notBoolean, se)
+		}
+	}
+}
+
+func TestDelayWaitsWithoutSleeping(t *testing.T) {
+	c := oneStep(t, `{"id": "pause", "type": "delay", "with": {"seconds": 2592000}}`)
+	res, err := testEngine(t, Options{}).Execute(context.Background(), c, 0, runContext(nil), "k")
+	if err != nil || res.Wait != 30*24*time.Hour || res.Output != nil {
+		t.Errorf("got %+v, %v; want a wait of 30 days", res, err)
+	}
+}
+
+func TestExecuteRefusesAStepOutOfRange(t *testing.T) {
+	c := oneStep(t, `{"id": "pause", "type": "delay", "with": {"seconds": 1}}`)
+	for _, index := range []int{-1, 1} {
+		_, err := testEngine(t, Options{}).Execute(context.Background(), c, index, runContext(nil), "k")
+		var se *StepError
+		if err == nil || errors.As(err, &se) {
+			t.Errorf("step %d: got %v, want the engine's own error", index, err)
+		}
+	}
+}
+
+func TestTemplatesRenderAsJQInterpolationDoes(t *testing.T) {
+	rc := runContext(map[string]any{"s": "a b", "n": 3.0, "t": true, "o": map[string]any{"k": "v<&>"}, "l": []any{1.0, "x"}})
+	for template, want := range map[string]string{
+		"plain":                            "plain",
+		"{{ .input.s }}":                   "a b",
+		"id={{ .input.n }}":                "id=3",
+		"{{ .input.t }}/{{ .input.none }}": "true/null",
+		"o={{ .input.o }}":                 `o={"k":"v<&>"}`,
+		"{{ .input.l }}":                   `[1,"x"]`,
+		"q={{ .input.s | @uri }}":          "q=a%20b",
+		"{{ .steps.first.output.id }}":     "12345678901234567890",
+		"{{ .input.s, .input.n }}":         "a b", // the first value
+	} {
+		tmpl, err := workflows.CompileTemplate(template)
+		if err != nil {
+			t.Fatalf("%s: %v", template, err)
+		}
+		got, err := renderString(context.Background(), context.Background(), tmpl, rc)
+		if err != nil || got != want {
+			t.Errorf("%s: got %q, %v; want %q", template, got, err, want)
+		}
+	}
+}
+
+func TestBodyTemplatesKeepTypesWhenWhole(t *testing.T) {
+	body := `{"z": 1.50, "count": "{{ .input.n }}", "items": "{{ .input.l }}", "label": "n={{ .input.n }}",
+		"nested": [{"flag": "{{ .input.t }}"}, "{{ .input.none }}", " {{ .input.n }}"], "a": {"plain": 1e3}, "{{ name }}": "kept"}`
+	node, err := compileBody([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := node.render(context.Background(), context.Background(), runContext(map[string]any{"n": 3.0, "t": true, "l": []any{1.0, "x"}}), &b); err != nil {
+		t.Fatal(err)
+	}
+	// Member order and numbers as written; names are never templates.
+	want := `{"z":1.50,"count":3,"items":[1,"x"],"label":"n=3","nested":[{"flag":true},null," 3"],"a":{"plain": 1e3},"{{ name }}":"kept"}`
+	if b.String() != want {
+		t.Errorf("got  %s\nwant %s", b.String(), want)
+	}
+	if !json.Valid(b.Bytes()) {
+		t.Error("the body is not JSON")
+	}
+}
+
+func TestCompileRefusesWhatDoesNotCompile(t *testing.T) {
+	def := workflows.Definition{Steps: []workflows.Step{{ID: "s", Type: workflows.StepTransform, With: workflows.With{JQ: "{"}}}}
+	if _, err := Compile(def); err == nil || !strings.Contains(err.Error(), "steps[0]") {
+		t.Errorf("got %v, want an error naming steps[0]", err)
+	}
+}

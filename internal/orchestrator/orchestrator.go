@@ -1,0 +1,68 @@
+// Package orchestrator holds what the drivers of runs share: the Step
+// Functions adapter (internal/orchestrator/sfn) and the local driver
+// (internal/orchestrator/local) both drive a run through the same three
+// states around the runner (Advance, Wait, Succeed), and the periodic start
+// check asks either of them how a run's execution stands. It is a leaf: it
+// imports no feature, so the drivers take the runner as a callback and the
+// runs routes reach a driver through runs.Orchestrator.
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ExecutionState is how the execution driving a run stands, as the start
+// check sees it.
+type ExecutionState string
+
+// The states of an execution. Each terminal one maps a Step Functions
+// execution status: SUCCEEDED, FAILED, TIMED_OUT, ABORTED.
+const (
+	// ExecutionNotFound: no execution was ever started for the run (or
+	// its history expired).
+	ExecutionNotFound  ExecutionState = "not_found"
+	ExecutionRunning   ExecutionState = "running"
+	ExecutionSucceeded ExecutionState = "succeeded"
+	ExecutionFailed    ExecutionState = "failed"
+	ExecutionTimedOut  ExecutionState = "timed_out"
+	ExecutionAborted   ExecutionState = "aborted"
+)
+
+// Ended reports whether the execution has stopped for good.
+func (s ExecutionState) Ended() bool {
+	switch s {
+	case ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut, ExecutionAborted:
+		return true
+	}
+	return false
+}
+
+// Executions tells how the execution of a run stands: the Step Functions
+// adapter answers with DescribeExecution of the execution named after the
+// run id (ExecutionNotFound for ExecutionDoesNotExist).
+type Executions interface {
+	Describe(ctx context.Context, runID string) (ExecutionState, error)
+}
+
+// Outcome is what one Advance of a run answered, as a driver needs it: the
+// runner's Decision without its JSON.
+type Outcome struct {
+	// Done: the run has ended; the driver stops driving it.
+	Done bool
+	// Wait: the driver comes back after this long (a delay, a back-off);
+	// zero with Done false means advance again at once (the runner's time
+	// budget ran out).
+	Wait time.Duration
+}
+
+// AdvanceFunc advances one run once: the runner's Advance, given to a
+// driver as a callback so the driver links no feature. failure is non-nil
+// only when the driver gives up on a run whose Advance kept failing (the
+// state machine's catch): the runner then records the run failed.
+type AdvanceFunc func(ctx context.Context, accountID, runID string, failure error) (Outcome, error)
+
+// ErrGaveUp is the failure a driver hands to AdvanceFunc after too many
+// Advances of a run failed in a row.
+var ErrGaveUp = errors.New("orchestrator: the run's Advance kept failing")

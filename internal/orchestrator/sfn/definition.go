@@ -1,0 +1,153 @@
+package sfn
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// The states of the run state machine, by name. Step Functions shows these
+// names in an execution's history, and the CDK assertions find states by
+// them.
+const (
+	StateAdvance       = "Advance"
+	StateDecide        = "Decide"
+	StateWait          = "Wait"
+	StateDone          = "Done"
+	StateRecordFailure = "RecordFailure"
+	StateFailed        = "Failed"
+)
+
+// LambdaServiceErrors are the errors of Lambda itself (not of the runner's
+// code) that the Advance and RecordFailure tasks retry: AWS's list for
+// lambda:invoke. Anything else (the runner returned an error, timed out or
+// crashed) is caught and the run recorded failed (DESIGN.md).
+var LambdaServiceErrors = []string{
+	"Lambda.ServiceException",
+	"Lambda.AWSLambdaException",
+	"Lambda.SdkClientException",
+	"Lambda.TooManyRequestsException",
+}
+
+// The retry of Lambda service errors: 1 s, then doubling with full jitter
+// (so a burst of throttled executions does not come back in step), capped at
+// 30 s a wait, six retries: about a minute and a half of Lambda trouble is
+// ridden out before the run is caught and recorded failed.
+const (
+	retryIntervalSeconds = 1
+	retryMaxAttempts     = 6
+	retryBackoffRate     = 2.0
+	retryMaxDelaySeconds = 30
+)
+
+// FailedError is the error the Failed state ends an execution with: the
+// runner has recorded the run failed (the execution's history keeps the
+// caught error and cause).
+const FailedError = "RunFailed"
+
+// Definition is the Amazon States Language of the one Standard state
+// machine that drives every run, with the runner function at
+// runnerFunctionARN (a literal ARN, or a CloudFormation token that the
+// template resolves: the CDK stack passes its function's ARN token).
+//
+// The execution input is runner.Task ({"accountId", "runId"}). Advance
+// invokes the runner with exactly those two fields and takes the runner's
+// runner.Decision as the state's output; Decide then goes on to Done
+// (Succeed) when done is true, to Wait (SecondsPath $.waitSeconds) and back
+// to Advance when waitSeconds > 0, and straight back to Advance otherwise
+// (the runner's time budget ran out mid-run). The decision carries the two
+// ids, so every Advance gets the same task.
+//
+// Advance retries Lambda's own service errors (LambdaServiceErrors) with
+// backoff and full jitter; any other error is caught into $.failure and
+// RecordFailure invokes the runner once more with the task and that failure
+// ({"accountId", "runId", "failure": {"Error", "Cause"}}, runner.Failure),
+// so that it records the run failed, and the execution ends in Failed.
+//
+// CDK (infra/stack) and template.yaml use this text, and the tests create
+// the state machine in moto and check it with asl-validator from it, so
+// there is one definition.
+func Definition(runnerFunctionARN string) string {
+	invoke := func(payload map[string]any) map[string]any {
+		return map[string]any{
+			"FunctionName": runnerFunctionARN,
+			"Payload":      payload,
+		}
+	}
+	task := map[string]any{
+		"accountId.$": "$.accountId",
+		"runId.$":     "$.runId",
+	}
+	retry := []any{map[string]any{
+		"ErrorEquals":     LambdaServiceErrors,
+		"IntervalSeconds": retryIntervalSeconds,
+		"MaxAttempts":     retryMaxAttempts,
+		"BackoffRate":     retryBackoffRate,
+		"MaxDelaySeconds": retryMaxDelaySeconds,
+		"JitterStrategy":  "FULL",
+	}}
+	failure := map[string]any{
+		"accountId.$": "$.accountId",
+		"runId.$":     "$.runId",
+		"failure": map[string]any{
+			"Error.$": "$.failure.Error",
+			"Cause.$": "$.failure.Cause",
+		},
+	}
+	definition := map[string]any{
+		"Comment": "Drives one run of the Workflows API: the runner advances it, the state machine waits between advances.",
+		"StartAt": StateAdvance,
+		"States": map[string]any{
+			StateAdvance: map[string]any{
+				"Type":       "Task",
+				"Comment":    "The runner executes the run's steps while its time budget lasts and answers a runner.Decision.",
+				"Resource":   "arn:aws:states:::lambda:invoke",
+				"Parameters": invoke(task),
+				// The runner's answer, without Lambda's envelope.
+				"OutputPath": "$.Payload",
+				"Retry":      retry,
+				"Catch": []any{map[string]any{
+					"ErrorEquals": []string{"States.ALL"},
+					// Kept beside the ids, so RecordFailure can name the run.
+					"ResultPath": "$.failure",
+					"Next":       StateRecordFailure,
+				}},
+				"Next": StateDecide,
+			},
+			StateDecide: map[string]any{
+				"Type": "Choice",
+				"Choices": []any{
+					map[string]any{"Variable": "$.done", "BooleanEquals": true, "Next": StateDone},
+					map[string]any{"Variable": "$.waitSeconds", "NumericGreaterThan": 0, "Next": StateWait},
+				},
+				"Default": StateAdvance,
+			},
+			StateWait: map[string]any{
+				"Type":        "Wait",
+				"Comment":     "A delay step or a retry's back-off: no process waits.",
+				"SecondsPath": "$.waitSeconds",
+				"Next":        StateAdvance,
+			},
+			StateDone: map[string]any{"Type": "Succeed"},
+			StateRecordFailure: map[string]any{
+				"Type":       "Task",
+				"Comment":    "The runner records the run failed (never with the cause's text).",
+				"Resource":   "arn:aws:states:::lambda:invoke",
+				"Parameters": invoke(failure),
+				"ResultPath": nil, // the runner's answer is not needed
+				"Retry":      retry,
+				"Next":       StateFailed,
+			},
+			StateFailed: map[string]any{
+				"Type":  "Fail",
+				"Error": FailedError,
+				"Cause": "The run failed; the runner recorded it (GET /runs/{id} has the error).",
+			},
+		},
+	}
+	// Sorted keys make the text stable, so the templates compare it as is.
+	out, err := json.Marshal(definition)
+	if err != nil {
+		panic(fmt.Sprintf("sfn: the definition does not encode: %v", err)) // only maps, strings and numbers: unreachable
+	}
+	return string(out)
+}

@@ -1,0 +1,231 @@
+package sfn_test
+
+import (
+	"encoding/json"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
+	"github.com/workflowsapi/workflows/internal/runner"
+)
+
+// aslValidator is asl-validator from the repository's pinned npm tools
+// (package.json; `scripts/ensure-deps.sh node` installs it).
+func aslValidator(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		bin := filepath.Join(dir, "node_modules", ".bin", "asl-validator")
+		if _, err := os.Stat(bin); err == nil {
+			return bin
+		}
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			t.Fatalf("no %s: run `scripts/ensure-deps.sh node` (npm ci installs asl-validator from package-lock.json)", bin)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no repository root above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// validate runs asl-validator on a definition; ok is its verdict, out what
+// it said.
+func validate(t *testing.T, definition string) (ok bool, out string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "definition.json")
+	if err := os.WriteFile(path, []byte(definition), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(aslValidator(t), "--json-path", path)
+	output, err := cmd.CombinedOutput()
+	if _, exited := err.(*exec.ExitError); err != nil && !exited {
+		t.Fatalf("run asl-validator: %v", err)
+	}
+	return err == nil, string(output)
+}
+
+func TestDefinitionIsValidASL(t *testing.T) {
+	ok, out := validate(t, sfn.Definition(testRunnerARN))
+	if !ok {
+		t.Fatalf("asl-validator refuses the definition:\n%s", out)
+	}
+	// The validator does judge: a Choice pointing at a state that is not
+	// there fails it.
+	broken := strings.Replace(sfn.Definition(testRunnerARN), `"Next":"Wait"`, `"Next":"Nowhere"`, 1)
+	if broken == sfn.Definition(testRunnerARN) {
+		t.Fatal("the definition has no transition to Wait to break")
+	}
+	if ok, _ := validate(t, broken); ok {
+		t.Error("asl-validator accepted a transition to a state that does not exist")
+	}
+}
+
+// asl is the part of a definition the assertions read.
+type asl struct {
+	StartAt string
+	States  map[string]aslState
+}
+
+type aslState struct {
+	Type        string
+	Resource    string
+	Parameters  map[string]any
+	OutputPath  string
+	ResultPath  any
+	SecondsPath string
+	Next        string
+	Default     string
+	End         bool
+	Choices     []map[string]any
+	Retry       []map[string]any
+	Catch       []map[string]any
+}
+
+func mustParse(t *testing.T, definition string) asl {
+	t.Helper()
+	var d asl
+	if err := json.Unmarshal([]byte(definition), &d); err != nil {
+		t.Fatalf("the definition is not JSON: %v", err)
+	}
+	return d
+}
+
+func TestDefinitionAdvancesWaitsAndRecordsFailures(t *testing.T) {
+	d := mustParse(t, sfn.Definition(testRunnerARN))
+	if d.StartAt != sfn.StateAdvance {
+		t.Errorf("StartAt %s, want %s", d.StartAt, sfn.StateAdvance)
+	}
+	names := slices.Sorted(maps.Keys(d.States))
+	want := []string{sfn.StateAdvance, sfn.StateDecide, sfn.StateDone, sfn.StateFailed, sfn.StateRecordFailure, sfn.StateWait}
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Errorf("states %v, want %v", names, want)
+	}
+
+	advance := d.States[sfn.StateAdvance]
+	if advance.Type != "Task" || advance.Resource != "arn:aws:states:::lambda:invoke" || advance.Next != sfn.StateDecide || advance.OutputPath != "$.Payload" {
+		t.Errorf("Advance is %+v", advance)
+	}
+	if advance.Parameters["FunctionName"] != testRunnerARN {
+		t.Errorf("Advance invokes %v, want the runner", advance.Parameters["FunctionName"])
+	}
+	// The payload is runner.Task's fields, read from the execution input
+	// or from the previous Decision (which carries them).
+	payload := advance.Parameters["Payload"].(map[string]any)
+	taskFields := jsonFields(t, runner.Task{})
+	decisionFields := jsonFields(t, runner.Decision{})
+	if got := slices.Sorted(maps.Keys(payload)); !slices.Equal(got, []string{"accountId.$", "runId.$"}) {
+		t.Errorf("Advance's payload has %v", got)
+	}
+	for key, path := range payload {
+		field := strings.TrimSuffix(key, ".$")
+		if path != "$."+field || !slices.Contains(taskFields, field) || !slices.Contains(decisionFields, field) {
+			t.Errorf("payload %s: %v; want a field of runner.Task carried by runner.Decision", key, path)
+		}
+	}
+	assertRetriesLambdaServiceErrors(t, sfn.StateAdvance, advance.Retry)
+	if len(advance.Catch) != 1 || !reflect.DeepEqual(advance.Catch[0]["ErrorEquals"], []any{"States.ALL"}) ||
+		advance.Catch[0]["Next"] != sfn.StateRecordFailure || advance.Catch[0]["ResultPath"] != "$.failure" {
+		t.Errorf("Advance's catch is %v, want States.ALL into $.failure, then RecordFailure", advance.Catch)
+	}
+
+	decide := d.States[sfn.StateDecide]
+	if decide.Type != "Choice" || decide.Default != sfn.StateAdvance || len(decide.Choices) != 2 {
+		t.Fatalf("Decide is %+v", decide)
+	}
+	done, wait := decide.Choices[0], decide.Choices[1]
+	if done["Variable"] != "$.done" || done["BooleanEquals"] != true || done["Next"] != sfn.StateDone {
+		t.Errorf("Decide's first choice %v, want $.done == true -> Done", done)
+	}
+	if wait["Variable"] != "$.waitSeconds" || wait["NumericGreaterThan"] != 0.0 || wait["Next"] != sfn.StateWait {
+		t.Errorf("Decide's second choice %v, want $.waitSeconds > 0 -> Wait", wait)
+	}
+	for _, field := range []string{"done", "waitSeconds"} {
+		if !slices.Contains(decisionFields, field) {
+			t.Errorf("Decide reads $.%s, which runner.Decision does not have (%v)", field, decisionFields)
+		}
+	}
+	if w := d.States[sfn.StateWait]; w.Type != "Wait" || w.SecondsPath != "$.waitSeconds" || w.Next != sfn.StateAdvance {
+		t.Errorf("Wait is %+v", w)
+	}
+	if s := d.States[sfn.StateDone]; s.Type != "Succeed" {
+		t.Errorf("Done is a %s", s.Type)
+	}
+
+	record := d.States[sfn.StateRecordFailure]
+	if record.Type != "Task" || record.Resource != "arn:aws:states:::lambda:invoke" || record.Next != sfn.StateFailed || record.Parameters["FunctionName"] != testRunnerARN {
+		t.Errorf("RecordFailure is %+v", record)
+	}
+	assertRetriesLambdaServiceErrors(t, sfn.StateRecordFailure, record.Retry)
+	// Its payload is a runner.Task with the caught error as its Failure.
+	wantPayload := map[string]any{
+		"accountId.$": "$.accountId", "runId.$": "$.runId",
+		"failure": map[string]any{"Error.$": "$.failure.Error", "Cause.$": "$.failure.Cause"},
+	}
+	if got := record.Parameters["Payload"]; !reflect.DeepEqual(got, wantPayload) {
+		t.Errorf("RecordFailure's payload %v, want %v", got, wantPayload)
+	}
+	withFailure := jsonFields(t, runner.Task{Failure: &runner.Failure{}})
+	if !slices.Contains(withFailure, "failure") || !slices.Equal(jsonFields(t, runner.Failure{}), []string{"Cause", "Error"}) {
+		t.Errorf("runner.Task's failure field or runner.Failure's fields are not the payload's: %v, %v", withFailure, jsonFields(t, runner.Failure{}))
+	}
+	if f := d.States[sfn.StateFailed]; f.Type != "Fail" {
+		t.Errorf("Failed is a %s", f.Type)
+	}
+}
+
+func assertRetriesLambdaServiceErrors(t *testing.T, state string, retry []map[string]any) {
+	t.Helper()
+	if len(retry) != 1 {
+		t.Fatalf("%s has %d retriers, want 1", state, len(retry))
+	}
+	r := retry[0]
+	var errs []string
+	for _, e := range r["ErrorEquals"].([]any) {
+		errs = append(errs, e.(string))
+	}
+	if !slices.Equal(errs, sfn.LambdaServiceErrors) || slices.Contains(errs, "States.ALL") || slices.Contains(errs, "States.TaskFailed") {
+		t.Errorf("%s retries %v, want Lambda's service errors only", state, errs)
+	}
+	if r["JitterStrategy"] != "FULL" || r["BackoffRate"].(float64) <= 1 || r["MaxAttempts"].(float64) < 2 {
+		t.Errorf("%s's retry %v: want a growing back-off with full jitter", state, r)
+	}
+}
+
+// jsonFields lists the JSON object keys v encodes to, sorted.
+func jsonFields(t *testing.T, v any) []string {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return slices.Sorted(maps.Keys(m))
+}
+
+// The CDK stack embeds the runner's ARN as a token; any ARN text lands in
+// FunctionName unchanged, escaped only as JSON requires.
+func TestDefinitionNamesTheGivenFunctionInBothTasks(t *testing.T) {
+	const token = "${Token[TOKEN.123]}"
+	def := sfn.Definition(token)
+	if n := strings.Count(def, `"FunctionName":"`+token+`"`); n != 2 {
+		t.Errorf("the token appears %d times as FunctionName, want 2 (Advance, RecordFailure):\n%s", n, def)
+	}
+	if def != sfn.Definition(token) {
+		t.Error("the definition is not the same text twice")
+	}
+}

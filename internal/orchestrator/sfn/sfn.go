@@ -1,0 +1,249 @@
+// Package sfn drives runs on AWS Step Functions: the run state machine's
+// definition (Definition, which the CDK stack and template.yaml deploy) and
+// the adapter the functions start, stop and inspect executions with
+// (Orchestrator, which implements runs.Orchestrator).
+//
+// One execution per run, named after the run id, in the one Standard state
+// machine whose ARN is STATE_MACHINE_ARN. So:
+//
+//   - Start(accountID, runID) is one StartExecution named runID with the
+//     input {"accountId", "runId"} (runner.Task). Starting a run that has or
+//     had an execution starts nothing and is not an error: Step Functions
+//     answers the same name with the same input, while it runs, with the
+//     running execution, and refuses it (ExecutionAlreadyExists) once it has
+//     ended, which Start takes as done too.
+//   - Stop(runID) is one StopExecution of the execution ARN made from the
+//     state machine's ARN and runID (no lookup). An execution that does not
+//     exist is not an error.
+//   - Describe(runID) is one DescribeExecution, for the periodic start check
+//     (functions/start-check): ExecutionNotFound means the run's start was
+//     lost (start it); ExecutionRunning means the state machine has it;
+//     ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut and
+//     ExecutionAborted mean the execution has ended, so a run still stored
+//     unfinished ended without the runner recording it (stopped in the
+//     console: cancelled; failed, timed out: failed).
+//
+// The functions that call these are granted exactly the matching actions
+// (routes.Function.ServiceActions): states:StartExecution on the state
+// machine, states:StopExecution and states:DescribeExecution on its
+// executions.
+//
+// FromEnv builds the adapter from STATE_MACHINE_ARN, at SFN_ENDPOINT if set
+// (moto's server in tests), as secrets.FromEnv does for KMS.
+package sfn
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/workflowsapi/workflows/internal/awsbudget"
+)
+
+// ExecutionState is where a run's execution is, as Describe tells it.
+type ExecutionState string
+
+// The states of an execution.
+const (
+	// ExecutionNotFound: the run has no execution (it was never started,
+	// or Step Functions has forgotten it, 90 days after it ended).
+	ExecutionNotFound ExecutionState = "not_found"
+	// ExecutionRunning: the state machine drives the run (a redrive that is
+	// pending counts: the execution goes on).
+	ExecutionRunning   ExecutionState = "running"
+	ExecutionSucceeded ExecutionState = "succeeded"
+	// ExecutionFailed: it ended in the Failed state (the runner recorded
+	// the run failed) or with an error nothing caught (RecordFailure's own
+	// invocation failed, the history limit).
+	ExecutionFailed   ExecutionState = "failed"
+	ExecutionTimedOut ExecutionState = "timed_out"
+	// ExecutionAborted: StopExecution stopped it (a cancel, or someone in
+	// the console).
+	ExecutionAborted ExecutionState = "aborted"
+)
+
+// Ended reports whether an execution in this state will not move again.
+func (s ExecutionState) Ended() bool {
+	switch s {
+	case ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut, ExecutionAborted:
+		return true
+	}
+	return false
+}
+
+// Budget bounds the time and the attempts of every Step Functions call.
+type Budget = awsbudget.Budget
+
+// DefaultBudget is KMS's (secrets.DefaultBudget), for the same reasons:
+// Step Functions answers StartExecution, StopExecution and DescribeExecution
+// in tens of milliseconds, and a route function (10 s) makes one such call
+// after its DynamoDB writes. A start that fails after its three attempts is
+// not lost: the periodic start check starts the run later.
+var DefaultBudget = Budget{Call: 2 * time.Second, Attempt: time.Second, MaxAttempts: 3}
+
+// Option changes an Orchestrator.
+type Option func(*Orchestrator)
+
+// WithBudget replaces DefaultBudget; zero fields keep its values.
+func WithBudget(b Budget) Option {
+	return func(o *Orchestrator) { o.budget = b.Or(DefaultBudget) }
+}
+
+// Orchestrator drives runs as executions of one state machine. It
+// implements runs.Orchestrator.
+type Orchestrator struct {
+	client          *awssfn.Client
+	stateMachineARN string
+	// executionPrefix is the execution ARN less the execution's name.
+	executionPrefix string
+	// badARN is why stateMachineARN is not a state machine ARN (nil if it
+	// is): every call returns it.
+	badARN error
+	budget Budget
+}
+
+// New drives runs as executions of the state machine stateMachineARN
+// (arn:<partition>:states:<region>:<account>:stateMachine:<name>). Execution
+// ARNs are made from it, so with any other ARN every call fails (FromEnv
+// refuses one at start-up instead).
+func New(client *awssfn.Client, stateMachineARN string, opts ...Option) *Orchestrator {
+	prefix, err := executionPrefix(stateMachineARN)
+	o := &Orchestrator{client: client, stateMachineARN: stateMachineARN, executionPrefix: prefix, badARN: err, budget: DefaultBudget}
+	for _, opt := range opts {
+		opt(o)
+	}
+	return o
+}
+
+// executionPrefix turns arn:aws:states:r:a:stateMachine:name into
+// arn:aws:states:r:a:execution:name: (Step Functions' execution ARN form).
+func executionPrefix(stateMachineARN string) (string, error) {
+	parts := strings.Split(stateMachineARN, ":")
+	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "stateMachine" || parts[6] == "" {
+		return "", fmt.Errorf("sfn: %q is not a state machine ARN (arn:<partition>:states:<region>:<account>:stateMachine:<name>)", stateMachineARN)
+	}
+	parts[5] = "execution"
+	return strings.Join(parts, ":") + ":", nil
+}
+
+// ExecutionARN is the ARN of runID's execution.
+func (o *Orchestrator) ExecutionARN(runID string) string { return o.executionPrefix + runID }
+
+// task is the execution input: runner.Task's fields (the runner package is
+// not linked here; the tests hold the two to the same JSON).
+type task struct {
+	AccountID string `json:"accountId"`
+	RunID     string `json:"runId"`
+}
+
+// Start starts runID's execution: one StartExecution named runID. A run
+// whose execution exists already (running or ended) starts nothing, and that
+// is no error.
+func (o *Orchestrator) Start(ctx context.Context, accountID, runID string) error {
+	if accountID == "" || runID == "" {
+		return errors.New("sfn: a run to start needs its account and run id")
+	}
+	if o.badARN != nil {
+		return o.badARN
+	}
+	input, err := json.Marshal(task{AccountID: accountID, RunID: runID})
+	if err != nil {
+		return fmt.Errorf("sfn: encode the execution input: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.budget.Call)
+	defer cancel()
+	_, err = o.client.StartExecution(ctx, &awssfn.StartExecutionInput{
+		StateMachineArn: aws.String(o.stateMachineARN),
+		Name:            aws.String(runID),
+		Input:           aws.String(string(input)),
+	}, o.withBudget)
+	if err != nil {
+		if _, exists := errors.AsType[*types.ExecutionAlreadyExists](err); exists {
+			return nil // started before: by this run's first start, a retry, or the start check
+		}
+		return fmt.Errorf("sfn: StartExecution %s: %w", runID, err)
+	}
+	return nil
+}
+
+// Stop stops runID's execution: one StopExecution. An execution that does
+// not exist is not an error; one that has ended already stays as it ended.
+func (o *Orchestrator) Stop(ctx context.Context, runID string) error {
+	if runID == "" {
+		return errors.New("sfn: a run to stop needs its run id")
+	}
+	if o.badARN != nil {
+		return o.badARN
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.budget.Call)
+	defer cancel()
+	_, err := o.client.StopExecution(ctx, &awssfn.StopExecutionInput{
+		ExecutionArn: aws.String(o.ExecutionARN(runID)),
+		// Shown in the execution's history; nothing of the user's.
+		Error: aws.String("RunCancelled"),
+		Cause: aws.String("The run was cancelled through the API."),
+	}, o.withBudget)
+	if err != nil {
+		if _, missing := errors.AsType[*types.ExecutionDoesNotExist](err); missing {
+			return nil
+		}
+		return fmt.Errorf("sfn: StopExecution %s: %w", runID, err)
+	}
+	return nil
+}
+
+// Describe tells where runID's execution is: one DescribeExecution.
+// ExecutionNotFound (with a nil error) when there is none.
+func (o *Orchestrator) Describe(ctx context.Context, runID string) (ExecutionState, error) {
+	if runID == "" {
+		return "", errors.New("sfn: a run to describe needs its run id")
+	}
+	if o.badARN != nil {
+		return "", o.badARN
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.budget.Call)
+	defer cancel()
+	out, err := o.client.DescribeExecution(ctx, &awssfn.DescribeExecutionInput{
+		ExecutionArn: aws.String(o.ExecutionARN(runID)),
+	}, o.withBudget)
+	if err != nil {
+		if _, missing := errors.AsType[*types.ExecutionDoesNotExist](err); missing {
+			return ExecutionNotFound, nil
+		}
+		return "", fmt.Errorf("sfn: DescribeExecution %s: %w", runID, err)
+	}
+	return stateOf(out.Status)
+}
+
+func stateOf(status types.ExecutionStatus) (ExecutionState, error) {
+	switch status {
+	case types.ExecutionStatusRunning, types.ExecutionStatusPendingRedrive:
+		return ExecutionRunning, nil
+	case types.ExecutionStatusSucceeded:
+		return ExecutionSucceeded, nil
+	case types.ExecutionStatusFailed:
+		return ExecutionFailed, nil
+	case types.ExecutionStatusTimedOut:
+		return ExecutionTimedOut, nil
+	case types.ExecutionStatusAborted:
+		return ExecutionAborted, nil
+	}
+	// A status newer than this code: better the start check leaves the run
+	// alone (and logs this) than guess.
+	return "", fmt.Errorf("sfn: unknown execution status %q", status)
+}
+
+// withBudget sets the Orchestrator's own budget on every call, whatever
+// retry settings the client was built with.
+func (o *Orchestrator) withBudget(opts *awssfn.Options) {
+	opts.Retryer = o.budget.Retryer()
+	opts.RetryMaxAttempts = o.budget.MaxAttempts
+	opts.APIOptions = append(opts.APIOptions, o.budget.Deadlines)
+}

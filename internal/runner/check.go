@@ -1,0 +1,157 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/orchestrator"
+	"github.com/workflowsapi/workflows/internal/runs"
+)
+
+// StartGrace is how long a queued run may go without an execution before
+// the check starts one: the route that stored it starts it within seconds
+// (retrying), so only a start that was lost is older.
+const StartGrace = time.Minute
+
+// CodeExecutionEnded is the error of a run whose execution ended without the
+// runner recording the run's end.
+const CodeExecutionEnded = "EXECUTION_ENDED"
+
+// Checker is the periodic start check: it makes every unfinished run either
+// driven or finished. It sees runs through the store's unfinished markers
+// and executions through Executions (the Step Functions adapter's Describe).
+type Checker struct {
+	store        runs.Store
+	executions   orchestrator.Executions
+	orchestrator runs.Orchestrator
+	now          func() time.Time
+	logger       *slog.Logger
+}
+
+// NewChecker returns the check. now and logger may be nil.
+func NewChecker(store runs.Store, executions orchestrator.Executions, o runs.Orchestrator, now func() time.Time, logger *slog.Logger) *Checker {
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Checker{store: store, executions: executions, orchestrator: o, now: now, logger: logger}
+}
+
+// CheckReport says what one check did.
+type CheckReport struct {
+	Unfinished int `json:"unfinished"`
+	Started    int `json:"started"`
+	Failed     int `json:"failed"`
+	Cancelled  int `json:"cancelled"`
+	// Errors counts runs the check could not look at; it goes on with the
+	// others, and the next check tries them again.
+	Errors int `json:"errors"`
+}
+
+// Check looks at every unfinished run once:
+//   - queued for more than StartGrace and its execution does not exist:
+//     the start was lost; Start it (starting twice starts once);
+//   - its execution ended (failed, timed out, aborted, or even succeeded)
+//     while the run is still unfinished: the end is recorded: cancelled if
+//     the run was being cancelled, failed otherwise.
+func (c *Checker) Check(ctx context.Context) (CheckReport, error) {
+	refs, err := c.store.Unfinished(ctx)
+	if err != nil {
+		return CheckReport{}, err
+	}
+	report := CheckReport{Unfinished: len(refs)}
+	for _, ref := range refs {
+		if ctx.Err() != nil {
+			return report, ctx.Err()
+		}
+		if err := c.checkOne(ctx, ref, &report); err != nil {
+			report.Errors++
+			c.logger.Error("start check: a run could not be checked", "runId", ref.RunID, "error", err)
+		}
+	}
+	return report, nil
+}
+
+func (c *Checker) checkOne(ctx context.Context, ref runs.RunRef, report *CheckReport) error {
+	run, err := c.store.Get(ctx, ref.AccountID, ref.RunID)
+	if errors.Is(err, domain.ErrNotFound) {
+		// The marker is written before the run: a start that died between
+		// the two left a marker and no run. Nothing to drive.
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if run.Status.Finished() {
+		// A marker that outlived its run (its deletion failed): an Update
+		// that changes nothing drops it.
+		if _, err := c.store.Update(ctx, run); err != nil && !errors.Is(err, runs.ErrRevision) {
+			return err
+		}
+		return nil
+	}
+	state, err := c.executions.Describe(ctx, run.ID)
+	if err != nil {
+		return err
+	}
+	switch {
+	case state == orchestrator.ExecutionNotFound:
+		if c.now().Sub(run.CreatedAt) < StartGrace {
+			return nil
+		}
+		if err := c.orchestrator.Start(ctx, run.AccountID, run.ID); err != nil {
+			return err
+		}
+		c.logger.Info("start check: started a run whose start was lost", "runId", run.ID, "status", string(run.Status))
+		report.Started++
+		return nil
+	case state.Ended():
+		return c.recordEnd(ctx, run, state, report)
+	}
+	return nil
+}
+
+// recordEnd records the end of a run whose execution ended without it. The
+// run is read again first: the runner may have recorded it in between.
+func (c *Checker) recordEnd(ctx context.Context, run runs.Run, state orchestrator.ExecutionState, report *CheckReport) error {
+	for range maxConflicts {
+		if run.Status.Finished() {
+			return nil
+		}
+		now := c.now()
+		if run.Status == runs.StatusCancelling {
+			run.Status, run.Error = runs.StatusCancelled, nil
+		} else {
+			run.Status = runs.StatusFailed
+			run.Error = &runs.Error{Code: CodeExecutionEnded, Message: fmt.Sprintf("the run's execution ended (%s) before the run finished", state)}
+		}
+		run.FinishedAt, run.WaitUntil = now, time.Time{}
+		if run.StartedAt.IsZero() {
+			run.StartedAt = now
+		}
+		_, err := c.store.Update(ctx, run)
+		if errors.Is(err, runs.ErrRevision) {
+			if run, err = c.store.Get(ctx, run.AccountID, run.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if run.Status == runs.StatusCancelled {
+			report.Cancelled++
+		} else {
+			report.Failed++
+		}
+		c.logger.Info("start check: recorded the end of a run whose execution ended", "runId", run.ID, "execution", string(state), "status", string(run.Status))
+		return nil
+	}
+	return fmt.Errorf("runner: run %s keeps changing", run.ID)
+}

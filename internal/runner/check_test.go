@@ -1,0 +1,80 @@
+package runner_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/workflowsapi/workflows/internal/orchestrator"
+	"github.com/workflowsapi/workflows/internal/runner"
+	"github.com/workflowsapi/workflows/internal/runs"
+)
+
+func TestStartCheck(t *testing.T) {
+	now := epoch.Add(time.Hour)
+	store := newMemStore()
+	add := func(id string, status runs.Status, age time.Duration) {
+		if err := store.Create(context.Background(), runs.Run{ID: id, AccountID: "acct", Status: runs.StatusQueued, CreatedAt: now.Add(-age)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if status != runs.StatusQueued {
+			store.setStatus(id, status)
+		}
+	}
+	add("run_lost", runs.StatusQueued, 2*time.Minute)       // its start was lost: start it
+	add("run_young", runs.StatusQueued, 10*time.Second)     // the route is still starting it
+	add("run_driven", runs.StatusRunning, time.Hour)        // the state machine has it
+	add("run_stopped", runs.StatusWaiting, time.Hour)       // stopped in the console: failed
+	add("run_timedout", runs.StatusRunning, time.Hour)      // the execution timed out: failed
+	add("run_cancelling", runs.StatusCancelling, time.Hour) // aborted by a cancel: cancelled
+	add("run_gone", runs.StatusWaiting, 2*time.Hour)        // no execution any more: start it
+	add("run_succeeded", runs.StatusSucceeded, 2*time.Hour) // finished (marker gone)
+	executions := fakeExecutions{
+		"run_driven": orchestrator.ExecutionRunning, "run_stopped": orchestrator.ExecutionAborted,
+		"run_timedout": orchestrator.ExecutionTimedOut, "run_cancelling": orchestrator.ExecutionAborted,
+	}
+	o := &fakeOrchestrator{}
+	check := runner.NewChecker(store, executions, o, func() time.Time { return now }, nil)
+	report, err := check.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := runner.CheckReport{Unfinished: 8, Started: 2, Failed: 2, Cancelled: 1}
+	if report != want {
+		t.Errorf("report %+v, want %+v", report, want)
+	}
+	if len(o.started) != 2 || !contains(o.started, "run_lost") || !contains(o.started, "run_gone") {
+		t.Errorf("started %v", o.started)
+	}
+	for id, status := range map[string]runs.Status{
+		"run_young": runs.StatusQueued, "run_driven": runs.StatusRunning, "run_stopped": runs.StatusFailed,
+		"run_timedout": runs.StatusFailed, "run_cancelling": runs.StatusCancelled, "run_lost": runs.StatusQueued,
+	} {
+		run := store.run(t, id)
+		if run.Status != status {
+			t.Errorf("%s: %s, want %s", id, run.Status, status)
+		}
+		if status == runs.StatusFailed && (run.Error == nil || run.Error.Code != runner.CodeExecutionEnded || run.FinishedAt.IsZero()) {
+			t.Errorf("%s: error %+v", id, run.Error)
+		}
+	}
+	// The marker that outlived the finished run was dropped.
+	if refs, _ := store.Unfinished(context.Background()); len(refs) != 4 {
+		t.Errorf("%d unfinished markers left, want 4 (young, driven, lost, gone)", len(refs))
+	}
+	// A second check changes nothing more than starting the lost runs
+	// again (which starts nothing new: executions are named after runs).
+	report, err = check.Check(context.Background())
+	if err != nil || report.Failed != 0 || report.Cancelled != 0 {
+		t.Errorf("second check %+v %v", report, err)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,266 @@
+package runner_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/engine"
+	"github.com/workflowsapi/workflows/internal/orchestrator"
+	"github.com/workflowsapi/workflows/internal/runs"
+	"github.com/workflowsapi/workflows/internal/workflows"
+)
+
+// memStore is runs.Store in memory, with the same conditional writes.
+type memStore struct {
+	mu         sync.Mutex
+	runs       map[string]runs.Run
+	steps      map[string]map[string]runs.Step
+	unfinished map[string]runs.RunRef
+	calls      map[string]int
+	// onUpdate, if set, runs before an Update is applied (under no lock).
+	writes []string // "run:<status>" and "step:<id>:<status>", in order
+}
+
+func newMemStore() *memStore {
+	return &memStore{runs: map[string]runs.Run{}, steps: map[string]map[string]runs.Step{}, unfinished: map[string]runs.RunRef{}, calls: map[string]int{}}
+}
+
+func (s *memStore) Create(_ context.Context, run runs.Run, reused []runs.Step) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls["Create"]++
+	if _, ok := s.runs[run.ID]; ok {
+		return runs.ErrExists
+	}
+	s.unfinished[run.ID] = runs.RunRef{AccountID: run.AccountID, RunID: run.ID, CreatedAt: run.CreatedAt}
+	run.Revision = 1
+	s.runs[run.ID] = run
+	s.steps[run.ID] = map[string]runs.Step{}
+	for _, st := range reused {
+		st.Revision = 1
+		s.steps[run.ID][st.StepID] = st
+	}
+	return nil
+}
+
+func (s *memStore) Get(_ context.Context, account, runID string) (runs.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls["Get"]++
+	run, ok := s.runs[runID]
+	if !ok || run.AccountID != account {
+		return runs.Run{}, domain.ErrNotFound
+	}
+	return run, nil
+}
+
+func (s *memStore) List(context.Context, string, runs.Filter, int, string) (domain.Page[runs.Run], error) {
+	panic("not used by the runner")
+}
+
+func (s *memStore) Update(_ context.Context, run runs.Run) (runs.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls["Update"]++
+	stored, ok := s.runs[run.ID]
+	if !ok || stored.Revision != run.Revision {
+		return runs.Run{}, runs.ErrRevision
+	}
+	run.Revision++
+	s.runs[run.ID] = run
+	if run.Status.Finished() {
+		delete(s.unfinished, run.ID)
+	}
+	s.writes = append(s.writes, "run:"+string(run.Status))
+	return run, nil
+}
+
+func (s *memStore) Steps(_ context.Context, runID string) ([]runs.Step, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls["Steps"]++
+	var out []runs.Step
+	for _, st := range s.steps[runID] {
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b runs.Step) int { return a.Index - b.Index })
+	return out, nil
+}
+
+func (s *memStore) Step(_ context.Context, runID, stepID string) (runs.Step, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls["Step"]++
+	st, ok := s.steps[runID][stepID]
+	if !ok {
+		return runs.Step{}, domain.ErrNotFound
+	}
+	return st, nil
+}
+
+func (s *memStore) PutStep(_ context.Context, step runs.Step) (runs.Step, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls["PutStep"]++
+	if s.steps[step.RunID] == nil {
+		s.steps[step.RunID] = map[string]runs.Step{}
+	}
+	stored, ok := s.steps[step.RunID][step.StepID]
+	if (!ok && step.Revision != 0) || (ok && stored.Revision != step.Revision) {
+		return runs.Step{}, runs.ErrRevision
+	}
+	step.Revision++
+	s.steps[step.RunID][step.StepID] = step
+	s.writes = append(s.writes, "step:"+step.StepID+":"+string(step.Status))
+	return step, nil
+}
+
+func (s *memStore) Unfinished(context.Context) ([]runs.RunRef, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls["Unfinished"]++
+	var out []runs.RunRef
+	for _, r := range s.unfinished {
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (s *memStore) run(t *testing.T, id string) runs.Run {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runs[id]
+}
+
+func (s *memStore) step(id, stepID string) (runs.Step, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.steps[id][stepID]
+	return st, ok
+}
+
+// setStatus writes a status as the cancel route would (a conditional write
+// of its own).
+func (s *memStore) setStatus(id string, status runs.Status) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	run := s.runs[id]
+	run.Status = status
+	run.Revision++
+	s.runs[id] = run
+}
+
+// memWorkflows holds workflow versions.
+type memWorkflows map[string]workflows.Workflow
+
+func (m memWorkflows) Version(_ context.Context, head workflows.Summary, version int) (workflows.Workflow, error) {
+	w, ok := m[head.ID]
+	if !ok || w.AccountID != head.AccountID || w.Version != version {
+		return workflows.Workflow{}, domain.ErrNotFound
+	}
+	return w, nil
+}
+
+// fakeClock is the runner's clock in tests: it moves only when told or when
+// the runner sleeps.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	sleeps []time.Duration
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Sleep(_ context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sleeps = append(c.sleeps, d)
+	c.now = c.now.Add(d)
+	return nil
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// scriptedEngine answers scripted results for some steps and runs the real
+// engine for the others; it counts executions per step and notes any
+// execution of a step whose success was already recorded.
+type scriptedEngine struct {
+	real  *engine.Engine
+	store *memStore
+	mu    sync.Mutex
+	// script[stepID] answers attempt n (0-based) with script[stepID][n]
+	// (the last one repeats).
+	script   map[string][]func(ctx context.Context) (engine.Result, error)
+	runs     map[string]int
+	reRuns   []string
+	contexts map[string]engine.Context
+	keys     []string
+}
+
+func newEngine(store *memStore) *scriptedEngine {
+	return &scriptedEngine{real: engine.New(engine.Options{}), store: store, script: map[string][]func(context.Context) (engine.Result, error){},
+		runs: map[string]int{}, contexts: map[string]engine.Context{}}
+}
+
+func (e *scriptedEngine) Execute(ctx context.Context, c *engine.Compiled, index int, rc engine.Context, key string) (engine.Result, error) {
+	step := c.Steps()[index]
+	runID := rc["run"].(map[string]any)["id"].(string)
+	e.mu.Lock()
+	if rec, ok := e.store.step(runID, step.ID); ok && rec.Status == runs.StepSucceeded {
+		e.reRuns = append(e.reRuns, step.ID)
+	}
+	n := e.runs[step.ID]
+	e.runs[step.ID]++
+	e.contexts[step.ID] = rc
+	e.keys = append(e.keys, key)
+	script := e.script[step.ID]
+	e.mu.Unlock()
+	if len(script) > 0 {
+		return script[min(n, len(script)-1)](ctx)
+	}
+	return e.real.Execute(ctx, c, index, rc, key)
+}
+
+func (e *scriptedEngine) count(stepID string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.runs[stepID]
+}
+
+// fakeExecutions answers Describe from a map (absent: not found).
+type fakeExecutions map[string]orchestrator.ExecutionState
+
+func (f fakeExecutions) Describe(_ context.Context, runID string) (orchestrator.ExecutionState, error) {
+	if s, ok := f[runID]; ok {
+		return s, nil
+	}
+	return orchestrator.ExecutionNotFound, nil
+}
+
+// fakeOrchestrator counts starts.
+type fakeOrchestrator struct {
+	mu      sync.Mutex
+	started []string
+}
+
+func (o *fakeOrchestrator) Start(_ context.Context, _, runID string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.started = append(o.started, runID)
+	return nil
+}
+
+func (o *fakeOrchestrator) Stop(context.Context, string) error { return nil }

@@ -1,0 +1,246 @@
+package runnerit
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/workflowsapi/workflows/internal/dynamotest"
+	"github.com/workflowsapi/workflows/internal/gatewaytest"
+	"github.com/workflowsapi/workflows/internal/keys/keystest"
+	"github.com/workflowsapi/workflows/internal/store/keysdb"
+	"github.com/workflowsapi/workflows/internal/store/runsdb"
+)
+
+// gatewayProcess is the real local gateway binary on a dynalite table.
+type gatewayProcess struct {
+	bin, table, dataDir, port string
+	cmd                       *exec.Cmd
+}
+
+func buildGateway(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "local-gateway")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/local-gateway")
+	build.Dir = "../../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strings.TrimPrefix(l.Addr().String(), "127.0.0.1:")
+}
+
+func (g *gatewayProcess) start(t *testing.T) {
+	t.Helper()
+	g.cmd = exec.Command(g.bin)
+	g.cmd.Env = append(os.Environ(), "TABLE_NAME="+g.table, "DATA_DIR="+g.dataDir, "PORT="+g.port, "HOST=127.0.0.1",
+		"HTTP_STEP_TARGETS=loopback", "LOG_LEVEL=error")
+	if err := g.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = g.cmd.Process.Kill(); _ = g.cmd.Wait() })
+	for range 1000 {
+		res, err := http.Get("http://127.0.0.1:" + g.port + "/api/v1/openapi.json")
+		if err == nil {
+			res.Body.Close()
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the local gateway never answered")
+}
+
+// kill9 ends the process the way a crash does: no shutdown, no cleanup.
+func (g *gatewayProcess) kill9(t *testing.T) {
+	t.Helper()
+	if err := g.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = g.cmd.Wait()
+}
+
+// TestKilledMidRunLosesNothing kills the local gateway with SIGKILL while
+// runs are in an http step (a target that hangs) and in a delay, restarts
+// it, and checks that every run finishes, that no step whose completion was
+// recorded ran again (hits per step on the target), and that nothing is
+// lost.
+func TestKilledMidRunLosesNothing(t *testing.T) {
+	const slowRuns, delayRuns = 4, 4
+	table := dynamotest.MustTable(t)
+	g := &gatewayProcess{bin: buildGateway(t), table: table.Name, dataDir: t.TempDir(), port: freePort(t)}
+	key := keystest.MustIssue(t, keysdb.New(table.Client, table.Name), "acct_fault").Plaintext
+
+	// The target hangs on the first call of each run's slow step (until the
+	// test ends) and answers every other call at once.
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	var mu sync.Mutex
+	slowSeen := map[string]bool{}
+	tg := newTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/slow/") {
+			mu.Lock()
+			first := !slowSeen[r.URL.Path]
+			slowSeen[r.URL.Path] = true
+			mu.Unlock()
+			if first {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok": true}`))
+	})
+
+	g.start(t)
+	base := "http://127.0.0.1:" + g.port
+	call := func(method, path, body string) map[string]any {
+		t.Helper()
+		r := callURL(t, method, base+"/api/v1"+path, key, body)
+		if r.Status >= 300 {
+			t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
+		}
+		return r.Data(t)
+	}
+	slowWF := call("POST", "/workflows", `{"name": "slow", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "before", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/before/{{ .run.id }}"}},
+	  {"id": "slow", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/slow/{{ .run.id }}"}, "timeoutSeconds": 2, "retry": {"maxAttempts": 3}},
+	  {"id": "after", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/after/{{ .run.id }}"}}
+	]}`)["id"].(string)
+	delayWF := call("POST", "/workflows", `{"name": "delay", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "before", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/dbefore/{{ .run.id }}"}},
+	  {"id": "wait", "type": "delay", "with": {"seconds": 3}},
+	  {"id": "after", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/dafter/{{ .run.id }}"}}
+	]}`)["id"].(string)
+	var slowIDs, delayIDs []string
+	for range slowRuns {
+		slowIDs = append(slowIDs, call("POST", "/workflows/"+slowWF+"/run", `{"input": {}}`)["id"].(string))
+	}
+	for range delayRuns {
+		delayIDs = append(delayIDs, call("POST", "/workflows/"+delayWF+"/run", `{"input": {}}`)["id"].(string))
+	}
+	// Kill when every slow run hangs in its slow step and every delay run
+	// waits in its delay.
+	waitFor(t, func() bool {
+		for _, id := range slowIDs {
+			if tg.count("/slow/"+id) == 0 {
+				return false
+			}
+		}
+		for _, id := range delayIDs {
+			if call("GET", "/runs/"+id, "")["status"] != "waiting" {
+				return false
+			}
+		}
+		return true
+	})
+	recorded := map[string]string{} // run/step → status recorded at the kill
+	g.kill9(t)
+	for _, id := range append(append([]string{}, slowIDs...), delayIDs...) {
+		steps, err := stepsInTable(table, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for step, status := range steps {
+			recorded[id+"/"+step] = status
+		}
+	}
+	for _, id := range slowIDs {
+		if recorded[id+"/before"] != "succeeded" || recorded[id+"/slow"] != "running" {
+			t.Fatalf("at the kill, run %s: before %s, slow %s", id, recorded[id+"/before"], recorded[id+"/slow"])
+		}
+	}
+
+	g.start(t) // resumes every unfinished run
+	for _, id := range append(append([]string{}, slowIDs...), delayIDs...) {
+		var run map[string]any
+		waitFor(t, func() bool {
+			run = call("GET", "/runs/"+id, "")
+			switch run["status"] {
+			case "queued", "running", "waiting", "cancelling":
+				return false
+			}
+			return true
+		})
+		if run["status"] != "succeeded" {
+			t.Errorf("run %s ended %s: %s", id, run["status"], jsonOf(run))
+		}
+	}
+	for _, id := range slowIDs {
+		// before was recorded: never again. slow was cut off mid-call: sent
+		// again (at least once, with the same Idempotency-Key). after: once.
+		if n := tg.count("/before/" + id); n != 1 {
+			t.Errorf("run %s: the recorded step before ran %d times", id, n)
+		}
+		if n := tg.count("/slow/" + id); n != 2 {
+			t.Errorf("run %s: the cut-off step slow was called %d times, want 2", id, n)
+		}
+		if n := tg.count("/after/" + id); n != 1 {
+			t.Errorf("run %s: after ran %d times", id, n)
+		}
+	}
+	for _, id := range delayIDs {
+		if n := tg.count("/dbefore/" + id); n != 1 {
+			t.Errorf("run %s: the recorded step before ran %d times", id, n)
+		}
+		if n := tg.count("/dafter/" + id); n != 1 {
+			t.Errorf("run %s: after ran %d times", id, n)
+		}
+	}
+	// Nothing lost: every run is listed and finished, and no run is left
+	// unfinished in the table.
+	list := callURL(t, "GET", base+"/api/v1/runs?limit=100", key, "")
+	if got := len(list.JSON(t)["data"].([]any)); got != slowRuns+delayRuns {
+		t.Errorf("%d runs listed, want %d", got, slowRuns+delayRuns)
+	}
+	if n, err := unfinishedInTable(table); err != nil || n != 0 {
+		t.Errorf("%d runs left unfinished (%v)", n, err)
+	}
+}
+
+func callURL(t *testing.T, method, url, key, body string) gatewaytest.Response {
+	t.Helper()
+	var b []byte
+	if body != "" {
+		b = []byte(body)
+	}
+	return gatewaytest.Call(t, method, url, key, "application/json", b)
+}
+
+// stepsInTable reads a run's step records straight from the table: what
+// was recorded at the moment of the kill.
+func stepsInTable(table dynamotest.Table, runID string) (map[string]string, error) {
+	steps, err := runsdb.New(table.Client, table.Name).Steps(context.Background(), runID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, s := range steps {
+		out[s.StepID] = string(s.Status)
+	}
+	return out, nil
+}
+
+func unfinishedInTable(table dynamotest.Table) (int, error) {
+	refs, err := runsdb.New(table.Client, table.Name).Unfinished(context.Background())
+	return len(refs), err
+}

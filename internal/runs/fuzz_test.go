@@ -1,0 +1,99 @@
+package runs
+
+import (
+	"bytes"
+	"errors"
+	"net/http/httptest"
+	"slices"
+	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/ids"
+)
+
+func requireValidation(t *testing.T, input string, err error, fields ...string) {
+	t.Helper()
+	var e *domain.Error
+	if !errors.As(err, &e) || e.Code != domain.CodeValidation || len(e.Details) == 0 {
+		t.Fatalf("refused %q with %#v, want a VALIDATION_ERROR with details", input, err)
+	}
+	for _, d := range e.Details {
+		if len(fields) > 0 && !slices.Contains(fields, d.Field) && d.Field != "body" {
+			t.Fatalf("refused %q naming %q, want one of %v", input, d.Field, fields)
+		}
+	}
+}
+
+// FuzzStartBody holds a start's body to its rule: no panic; a refusal is a
+// VALIDATION_ERROR; an accepted body's input is valid JSON (or absent).
+func FuzzStartBody(f *testing.F) {
+	for _, seed := range []string{"", "{}", `{"input":{"orderId":"o"}}`, `{"input":null}`, `{"input":[1,2]}`, `{"input":"s"}`,
+		`{"input":{},"input":{}}`, `{"inputs":{}}`, `[]`, `null`, `{"input":{"a":` + "\xff" + `}}`, `{"input":1e999}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := httptest.NewRequest("POST", "/api/v1/workflows/wf_x/run", bytes.NewReader(body))
+		req, err := ParseStartBody(r, body)
+		if err != nil {
+			requireValidation(t, string(body), err)
+			return
+		}
+		if req.Input != nil && !jsontext.Value(req.Input).IsValid() {
+			t.Fatalf("accepted %q with an input that is not JSON: %q", body, req.Input)
+		}
+		if len(bytes.TrimSpace(body)) == 0 && req.Input != nil {
+			t.Fatalf("an empty body gave input %q", req.Input)
+		}
+	})
+}
+
+// FuzzListFilter holds ?workflowId= and ?status= to their rules: a refusal
+// is a VALIDATION_ERROR on one of them; an accepted filter holds a
+// well-formed workflow id (or none) and a known status (or none), each
+// given once.
+func FuzzListFilter(f *testing.F) {
+	for _, seed := range []string{"", "status=queued", "status=done", "workflowId=wf_01m8faf8h74r4czqj1rqt4bf1e", "workflowId=run_x",
+		"status=queued&status=failed", "workflowId=", "status=%zz", "status=timed_out&workflowId=wf_01m8faf8h74r4czqj1rqt4bf1e"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, rawQuery string) {
+		r := httptest.NewRequest("GET", "/api/v1/runs", nil)
+		r.URL.RawQuery = rawQuery
+		filter, err := ParseFilter(r)
+		if err != nil {
+			requireValidation(t, rawQuery, err, "workflowId", "status")
+			return
+		}
+		q := r.URL.Query()
+		if filter.WorkflowID != "" && (!ids.Valid(ids.PrefixWorkflow, filter.WorkflowID) || len(q["workflowId"]) != 1) {
+			t.Fatalf("accepted workflowId %q from %q", filter.WorkflowID, rawQuery)
+		}
+		if filter.Status != "" && (!slices.Contains(Statuses, filter.Status) || len(q["status"]) != 1) {
+			t.Fatalf("accepted status %q from %q", filter.Status, rawQuery)
+		}
+		if (filter.WorkflowID == "") != (q.Get("workflowId") == "") || (filter.Status == "") != (q.Get("status") == "") {
+			t.Fatalf("%q read as %+v", rawQuery, filter)
+		}
+	})
+}
+
+// FuzzRetryBody holds a retry's body to its rule: none, {} or
+// {"from":"failed_step"}; anything else is a VALIDATION_ERROR.
+func FuzzRetryBody(f *testing.F) {
+	for _, seed := range []string{"", "{}", `{"from":"failed_step"}`, `{"from":"start"}`, `{"from":null}`, `{"from":1}`, `{"x":1}`, `[]`, `{"from":"failed_step","from":"failed_step"}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := httptest.NewRequest("POST", "/api/v1/runs/run_x/retry", bytes.NewReader(body))
+		fromFailed, err := ParseRetryBody(r)
+		if err != nil {
+			requireValidation(t, string(body), err)
+			return
+		}
+		if fromFailed != bytes.Contains(body, []byte("failed_step")) && fromFailed {
+			t.Fatalf("%q read as from failed step", body)
+		}
+	})
+}

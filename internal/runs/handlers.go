@@ -1,0 +1,349 @@
+package runs
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/httpapi"
+	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/routes"
+)
+
+// Handlers are the HTTP handlers of the run routes. Each function's main
+// hands one of them to the pipeline.
+type Handlers struct {
+	service *Service
+}
+
+// NewHandlers returns the handlers on service.
+func NewHandlers(service *Service) *Handlers { return &Handlers{service: service} }
+
+// runView is a run as the API shows it. A listing leaves out input and
+// output (summaryOf): each may be 256 KiB, and a page of 100 runs must
+// stay far below Lambda's 6 MB response limit.
+type runView struct {
+	ID              string         `json:"id"`
+	WorkflowID      string         `json:"workflowId"`
+	WorkflowVersion int            `json:"workflowVersion"`
+	Status          Status         `json:"status"`
+	Trigger         Trigger        `json:"trigger"`
+	RetryOf         *string        `json:"retryOf"`
+	Input           jsontext.Value `json:"input"`
+	Output          jsontext.Value `json:"output"`
+	Error           *Error         `json:"error"`
+	CreatedAt       string         `json:"createdAt"`
+	StartedAt       *string        `json:"startedAt"`
+	FinishedAt      *string        `json:"finishedAt"`
+	Steps           []stepView     `json:"steps,omitzero"` // nil: not shown; empty: shown as []
+}
+
+// summaryView is a run in a listing.
+type summaryView struct {
+	ID              string  `json:"id"`
+	WorkflowID      string  `json:"workflowId"`
+	WorkflowVersion int     `json:"workflowVersion"`
+	Status          Status  `json:"status"`
+	Trigger         Trigger `json:"trigger"`
+	RetryOf         *string `json:"retryOf"`
+	Error           *Error  `json:"error"`
+	CreatedAt       string  `json:"createdAt"`
+	StartedAt       *string `json:"startedAt"`
+	FinishedAt      *string `json:"finishedAt"`
+}
+
+// stepView is one step of a run. In GET /runs/{id} an output over 16 KiB
+// is cut: it shows as a string holding the first 16 KiB of its JSON, and
+// truncated is true (GET /runs/{id}/steps/{stepId} has it whole).
+type stepView struct {
+	ID         string         `json:"id"`
+	Status     StepStatus     `json:"status"`
+	Attempts   int            `json:"attempts"`
+	StartedAt  *string        `json:"startedAt"`
+	FinishedAt *string        `json:"finishedAt"`
+	Output     jsontext.Value `json:"output"`
+	Truncated  bool           `json:"truncated"`
+	Error      *Error         `json:"error"`
+	Reused     bool           `json:"reused"`
+}
+
+func optionalTime(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := httpapi.FormatTime(t)
+	return &s
+}
+
+func optionalString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func viewOf(run Run, steps []Step) runView {
+	v := runView{
+		ID: run.ID, WorkflowID: run.WorkflowID, WorkflowVersion: run.WorkflowVersion, Status: run.Status,
+		Trigger: run.Trigger, RetryOf: optionalString(run.RetryOf), Input: run.Input, Output: run.Output, Error: run.Error,
+		CreatedAt: httpapi.FormatTime(run.CreatedAt), StartedAt: optionalTime(run.StartedAt), FinishedAt: optionalTime(run.FinishedAt),
+	}
+	if steps != nil {
+		v.Steps = make([]stepView, 0, len(steps))
+		for _, st := range steps {
+			v.Steps = append(v.Steps, stepViewOf(st, MaxShownOutputBytes))
+		}
+	}
+	return v
+}
+
+func summaryOf(run Run) summaryView {
+	return summaryView{
+		ID: run.ID, WorkflowID: run.WorkflowID, WorkflowVersion: run.WorkflowVersion, Status: run.Status,
+		Trigger: run.Trigger, RetryOf: optionalString(run.RetryOf), Error: run.Error,
+		CreatedAt: httpapi.FormatTime(run.CreatedAt), StartedAt: optionalTime(run.StartedAt), FinishedAt: optionalTime(run.FinishedAt),
+	}
+}
+
+// stepViewOf shows a step, its output cut to maxOutput bytes (0: whole).
+func stepViewOf(st Step, maxOutput int) stepView {
+	v := stepView{
+		ID: st.StepID, Status: st.Status, Attempts: st.Attempts, StartedAt: optionalTime(st.StartedAt),
+		FinishedAt: optionalTime(st.FinishedAt), Output: st.Output, Error: st.Error, Reused: st.Reused,
+	}
+	if maxOutput > 0 && len(st.Output) > maxOutput {
+		v.Output, v.Truncated = cut(st.Output, maxOutput), true
+	}
+	return v
+}
+
+// cut is the first max bytes of a JSON value's text, whole UTF-8
+// characters only, as a JSON string: a cut value is no longer JSON of its
+// own, but its start is what a person looking at a run wants to see.
+func cut(value jsontext.Value, max int) jsontext.Value {
+	head := value[:max]
+	for len(head) > 0 && !utf8.Valid(head) {
+		head = head[:len(head)-1]
+	}
+	quoted, err := jsontext.AppendQuote(nil, head)
+	if err != nil {
+		return jsontext.Value(`""`)
+	}
+	return quoted
+}
+
+func accountOf(r *http.Request) string { return httpapi.IdentityOf(r.Context()).AccountID }
+
+// runLocation is where a run is read, built from the route (not the
+// request) so that it is clean whatever path the request took.
+func runLocation(runID string) string { return strings.Replace(routes.GetRun.Path, "{id}", runID, 1) }
+
+// ParseIdempotencyKey reads the Idempotency-Key header: absent is "" (no
+// idempotency); given, it must be given once and pass CheckIdempotencyKey.
+// An empty or repeated key is refused rather than taken for none: a client
+// that meant to send one would otherwise start a run twice on a retry.
+func ParseIdempotencyKey(h http.Header) (string, error) {
+	values := h.Values("Idempotency-Key")
+	switch len(values) {
+	case 0:
+		return "", nil
+	case 1:
+		return values[0], CheckIdempotencyKey(values[0])
+	}
+	return "", domain.Invalid(domain.FieldError{Field: "Idempotency-Key", Message: "must be given once"})
+}
+
+// startBody is POST /workflows/{id}/run's body: {} or none for an input of
+// {}.
+type startBody struct {
+	Input jsontext.Value `json:"input"`
+}
+
+// Start is POST /workflows/{id}/run.
+func (h *Handlers) Start(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	req, err := ParseStartBody(r, body)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	key, err := ParseIdempotencyKey(r.Header)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	req.AccountID, req.WorkflowID, req.Trigger = accountOf(r), r.PathValue("id"), TriggerManual
+	run, replayed, err := h.service.StartOnce(r.Context(), req, key, body)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	} else {
+		httpapi.Logger(r).InfoContext(r.Context(), "run started", "run_id", run.ID, "workflow_id", run.WorkflowID)
+	}
+	w.Header().Set("Location", runLocation(run.ID))
+	httpapi.WriteData(w, http.StatusAccepted, viewOf(run, nil))
+}
+
+// ParseStartBody reads the body of a start: none, or {"input": any JSON}.
+func ParseStartBody(r *http.Request, body []byte) (StartRequest, error) {
+	var b startBody
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err := httpapi.DecodeJSON(r, &b); err != nil {
+		return StartRequest{}, err
+	}
+	return StartRequest{Input: b.Input}, nil
+}
+
+// List is GET /runs.
+func (h *Handlers) List(w http.ResponseWriter, r *http.Request) {
+	limit, cursor, err := httpapi.ListParams(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	filter, err := ParseFilter(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	page, err := h.service.List(r.Context(), accountOf(r), filter, limit, cursor)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WritePage(w, page, summaryOf)
+}
+
+// ParseFilter reads ?workflowId= (a workflow id) and ?status= (a run
+// status), each at most once.
+func ParseFilter(r *http.Request) (Filter, error) {
+	query := r.URL.Query()
+	var problems []domain.FieldError
+	one := func(name string) string {
+		values := query[name]
+		if len(values) > 1 {
+			problems = append(problems, domain.FieldError{Field: name, Message: "must be given once"})
+			return ""
+		}
+		if len(values) == 1 && values[0] == "" {
+			problems = append(problems, domain.FieldError{Field: name, Message: "must not be empty; leave it out to list every run"})
+		}
+		if len(values) == 1 {
+			return values[0]
+		}
+		return ""
+	}
+	var f Filter
+	if id := one("workflowId"); id != "" {
+		if !ids.Valid(ids.PrefixWorkflow, id) {
+			problems = append(problems, domain.FieldError{Field: "workflowId", Message: "is not a workflow id (wf_…)"})
+		}
+		f.WorkflowID = id
+	}
+	if status := one("status"); status != "" {
+		if !slices.Contains(Statuses, Status(status)) {
+			problems = append(problems, domain.FieldError{Field: "status", Message: "must be one of queued, running, waiting, cancelling, succeeded, failed, cancelled, timed_out"})
+		}
+		f.Status = Status(status)
+	}
+	if len(problems) > 0 {
+		return Filter{}, domain.Invalid(problems...)
+	}
+	return f, nil
+}
+
+// Get is GET /runs/{id}: the run and every step that began.
+func (h *Handlers) Get(w http.ResponseWriter, r *http.Request) {
+	run, steps, err := h.service.Get(r.Context(), accountOf(r), r.PathValue("id"))
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if steps == nil {
+		steps = []Step{} // "steps": [] for a run with none yet
+	}
+	httpapi.WriteData(w, http.StatusOK, viewOf(run, steps))
+}
+
+// GetStep is GET /runs/{id}/steps/{stepId}: one step, its output whole.
+func (h *Handlers) GetStep(w http.ResponseWriter, r *http.Request) {
+	st, err := h.service.Step(r.Context(), accountOf(r), r.PathValue("id"), r.PathValue("stepId"))
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.WriteData(w, http.StatusOK, stepViewOf(st, 0))
+}
+
+// Cancel is POST /runs/{id}/cancel.
+func (h *Handlers) Cancel(w http.ResponseWriter, r *http.Request) {
+	// Nothing to read, but a body with members is refused rather than
+	// ignored: a caller sending options expects them to mean something.
+	if err := httpapi.DecodeJSON(r, &struct{}{}); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	run, err := h.service.Cancel(r.Context(), accountOf(r), r.PathValue("id"))
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.Logger(r).InfoContext(r.Context(), "run cancel", "run_id", run.ID, "status", run.Status)
+	httpapi.WriteData(w, http.StatusOK, viewOf(run, nil))
+}
+
+// retryBody is POST /runs/{id}/retry's body: none, {}, or
+// {"from": "failed_step"}.
+type retryBody struct {
+	From string `json:"from"`
+}
+
+// RetryFromFailedStep is the one value of a retry's from.
+const RetryFromFailedStep = "failed_step"
+
+// ParseRetryBody reads a retry's body and says whether it starts from the
+// failed step.
+func ParseRetryBody(r *http.Request) (fromFailedStep bool, err error) {
+	var b retryBody
+	if err := httpapi.DecodeJSON(r, &b); err != nil {
+		return false, err
+	}
+	switch b.From {
+	case "":
+		return false, nil
+	case RetryFromFailedStep:
+		return true, nil
+	}
+	return false, domain.Invalid(domain.FieldError{Field: "from", Message: `must be "failed_step" (or left out to run every step again)`})
+}
+
+// Retry is POST /runs/{id}/retry: 202 with the new run.
+func (h *Handlers) Retry(w http.ResponseWriter, r *http.Request) {
+	fromFailedStep, err := ParseRetryBody(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	run, err := h.service.Retry(r.Context(), accountOf(r), r.PathValue("id"), fromFailedStep)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.Logger(r).InfoContext(r.Context(), "run retried", "run_id", run.ID, "retry_of", run.RetryOf)
+	w.Header().Set("Location", runLocation(run.ID))
+	httpapi.WriteData(w, http.StatusAccepted, viewOf(run, nil))
+}

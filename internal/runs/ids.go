@@ -1,0 +1,25 @@
+package runs
+
+import (
+	"crypto/sha256"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/workflowsapi/workflows/internal/ids"
+)
+
+// ScheduledRunID is the id of the run a schedule starts for one firing: a
+// ULID whose time is the scheduled time and whose random part is the first
+// 10 bytes of SHA-256(workflowId, scheduled time). A firing delivered twice
+// (EventBridge Scheduler delivers at least once) makes the same id, and the
+// second start finds the first run; ids still sort by time among runs.
+func ScheduledRunID(workflowID string, scheduledTime time.Time) string {
+	t := scheduledTime.UTC()
+	sum := sha256.Sum256([]byte("schedule\x00" + workflowID + "\x00" + t.Format(time.RFC3339Nano)))
+	var id ulid.ULID
+	_ = id.SetTime(ulid.Timestamp(t)) // fails only after the year 10889
+	_ = id.SetEntropy(sum[:10])       // exactly 10 bytes
+	return ids.PrefixRun + strings.ToLower(id.String())
+}

@@ -1,0 +1,488 @@
+package runs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/jsonfield"
+	"github.com/workflowsapi/workflows/internal/workflows"
+)
+
+// Workflows reads the workflow a run starts from (workflowsdb.Store does:
+// the head, then the version it names or the one a run pinned).
+type Workflows interface {
+	Head(ctx context.Context, account, workflowID string) (workflows.Summary, error)
+	Version(ctx context.Context, head workflows.Summary, version int) (workflows.Workflow, error)
+}
+
+// Options tune a Service; the zero value is the deployed behaviour.
+type Options struct {
+	// Idempotency keeps the records of Idempotency-Key (the run route
+	// only; nil elsewhere).
+	Idempotency IdempotencyStore
+	// Retention is how long a run is kept (0: DefaultRetention; mains
+	// read RUN_RETENTION_DAYS with RetentionFromEnv).
+	Retention time.Duration
+	// Now is the clock (nil: the wall clock).
+	Now func() time.Time
+	// Logger logs what a request cannot tell its caller (a start that the
+	// periodic check will make, a stop that failed); nil: slog.Default.
+	Logger *slog.Logger
+}
+
+// Service holds the rules of runs: starting one (checked against the
+// workflow and its input schema, stored queued, then handed to the
+// Orchestrator), reading, cancelling and retrying them.
+type Service struct {
+	store        Store
+	workflows    Workflows
+	orchestrator Orchestrator
+	idempotency  IdempotencyStore
+	retention    time.Duration
+	now          func() time.Time
+	logger       *slog.Logger
+	// startDelays are the waits between the attempts of Orchestrator.Start
+	// (so len+1 attempts); tests shorten them.
+	startDelays []time.Duration
+}
+
+// NewService returns the service on store. workflows may be nil for routes
+// that start nothing (list, get, cancel), orchestrator for those that
+// neither start nor stop a run (list, get).
+func NewService(store Store, workflows Workflows, orchestrator Orchestrator, opts Options) *Service {
+	s := &Service{
+		store: store, workflows: workflows, orchestrator: orchestrator, idempotency: opts.Idempotency,
+		retention: opts.Retention, now: opts.Now, logger: opts.Logger,
+		startDelays: []time.Duration{100 * time.Millisecond, 400 * time.Millisecond},
+	}
+	if s.retention <= 0 {
+		s.retention = DefaultRetention
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+	return s
+}
+
+// RetentionEnv names the variable that sets how many days runs are kept.
+const RetentionEnv = "RUN_RETENTION_DAYS"
+
+// RetentionFromEnv reads RUN_RETENTION_DAYS (a whole number of days from 1
+// to 3650; unset: DefaultRetention).
+func RetentionFromEnv() (time.Duration, error) {
+	raw := os.Getenv(RetentionEnv)
+	if raw == "" {
+		return DefaultRetention, nil
+	}
+	days, err := strconv.Atoi(raw)
+	if err != nil || days < 1 || days > 3650 {
+		return 0, fmt.Errorf("%s=%q: want a whole number of days from 1 to 3650", RetentionEnv, raw)
+	}
+	return time.Duration(days) * 24 * time.Hour, nil
+}
+
+// StartRequest asks for one run of a workflow's current version.
+type StartRequest struct {
+	AccountID, WorkflowID string
+	// Input is the run's input: any JSON ({} when none was given).
+	Input   jsontext.Value
+	Trigger Trigger
+	// RunID is "" for a new id, or the deterministic id of a start that
+	// may be delivered twice (a schedule's firing, a webhook delivery):
+	// the second start then answers the run the first stored.
+	RunID string
+}
+
+// ErrNoWorkflow and the disabled error are what Start answers for a
+// workflow that cannot start runs; callers that are not routes (a schedule
+// firing) tell them from other failures with errors.Is.
+var (
+	errDisabled = domain.Errorf(domain.CodeConflict, "The workflow is disabled: enable it to start runs")
+)
+
+// IsNothingToRun reports whether Start refused because the workflow is
+// deleted, absent or disabled: a schedule firing for it has nothing to do.
+func IsNothingToRun(err error) bool {
+	return errors.Is(err, domain.ErrNotFound) || errors.Is(err, errDisabled)
+}
+
+// Start stores a queued run of the workflow's current version, pinned to
+// it, then has the Orchestrator drive it. A deleted (or another account's)
+// workflow is NOT_FOUND, a disabled one CONFLICT, an input its inputSchema
+// refuses VALIDATION_ERROR with fields under input. A start the Orchestrator
+// refuses a few times leaves the run queued, and still answers it: the
+// periodic start check starts it (the run is what the caller needs).
+func (s *Service) Start(ctx context.Context, req StartRequest) (Run, error) {
+	run, err := s.prepare(ctx, req)
+	if err != nil {
+		return Run{}, err
+	}
+	return s.launch(ctx, run, nil)
+}
+
+// prepare checks a start against the workflow and builds the run.
+func (s *Service) prepare(ctx context.Context, req StartRequest) (Run, error) {
+	if s.workflows == nil {
+		return Run{}, errors.New("runs: no workflow store wired")
+	}
+	if !ids.Valid(ids.PrefixWorkflow, req.WorkflowID) {
+		return Run{}, domain.ErrNotFound
+	}
+	head, err := s.workflows.Head(ctx, req.AccountID, req.WorkflowID)
+	if err != nil {
+		return Run{}, err
+	}
+	if !head.Enabled {
+		return Run{}, errDisabled
+	}
+	version, err := s.workflows.Version(ctx, head, head.Version)
+	if err != nil {
+		return Run{}, err
+	}
+	input := req.Input
+	if len(input) == 0 {
+		input = jsontext.Value("{}")
+	}
+	if err := CheckInput(version.Definition.InputSchema, input); err != nil {
+		return Run{}, err
+	}
+	runID := req.RunID
+	now := s.now().UTC().Truncate(time.Millisecond)
+	if runID == "" {
+		runID = ids.New(ids.PrefixRun, now)
+	}
+	return s.newRun(runID, version, input, req.Trigger, now), nil
+}
+
+func (s *Service) newRun(runID string, w workflows.Workflow, input jsontext.Value, trigger Trigger, now time.Time) Run {
+	timeout := workflows.MaxWorkflowTimeoutSeconds
+	if w.Definition.TimeoutSeconds != nil {
+		timeout = *w.Definition.TimeoutSeconds
+	}
+	return Run{
+		ID: runID, AccountID: w.AccountID, WorkflowID: w.ID, WorkflowVersion: w.Version,
+		Status: StatusQueued, Trigger: trigger, Input: input, CreatedAt: now,
+		Deadline: now.Add(time.Duration(timeout) * time.Second), ExpiresAt: now.Add(s.retention),
+	}
+}
+
+// launch stores run (and the reused steps of a retry), then starts it. A
+// run id already taken answers the stored run: the same start again.
+func (s *Service) launch(ctx context.Context, run Run, reused []Step) (Run, error) {
+	err := s.store.Create(ctx, run, reused)
+	if errors.Is(err, ErrExists) {
+		return s.store.Get(ctx, run.AccountID, run.ID)
+	}
+	if err != nil {
+		return Run{}, err
+	}
+	run.Revision = 1
+	s.startDriving(ctx, run)
+	return run, nil
+}
+
+// startDriving hands a stored run to the Orchestrator, a few times if it
+// refuses. Starting is idempotent (executions are named after the run), so
+// a retry after an answer that was lost starts nothing twice.
+func (s *Service) startDriving(ctx context.Context, run Run) {
+	if s.orchestrator == nil {
+		s.logger.ErrorContext(ctx, "no orchestrator wired: the run stays queued", "run_id", run.ID)
+		return
+	}
+	var err error
+	for attempt := 0; ; attempt++ {
+		if err = s.orchestrator.Start(ctx, run.AccountID, run.ID); err == nil {
+			return
+		}
+		if attempt >= len(s.startDelays) || sleep(ctx, s.startDelays[attempt]) != nil {
+			break
+		}
+	}
+	s.logger.WarnContext(ctx, "run stored but not started: the periodic start check will start it",
+		"run_id", run.ID, "error", err)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+var messages = message.NewPrinter(language.English)
+
+// CheckInput checks a run's input against a workflow's inputSchema (none:
+// any input). Each problem is a detail whose field is a path under input
+// (input.orderId, input.items[2].sku).
+func CheckInput(schemaJSON jsontext.Value, input jsontext.Value) error {
+	if len(schemaJSON) == 0 {
+		return nil
+	}
+	schema, err := workflows.CompileInputSchema(schemaJSON)
+	if err != nil {
+		// Stored definitions were checked when written: a schema that does
+		// not compile now is our fault, not the caller's.
+		return fmt.Errorf("runs: compile the stored input schema: %w", err)
+	}
+	value, err := jsonschema.UnmarshalJSON(bytes.NewReader(input))
+	if err != nil {
+		return domain.Invalid(domain.FieldError{Field: "input", Message: "is not valid JSON"})
+	}
+	err = schema.Validate(value)
+	if err == nil {
+		return nil
+	}
+	var invalid *jsonschema.ValidationError
+	if !errors.As(err, &invalid) {
+		return fmt.Errorf("runs: validate input: %w", err)
+	}
+	var details []domain.FieldError
+	for _, leaf := range leaves(invalid) {
+		if required, ok := leaf.ErrorKind.(*kind.Required); ok {
+			for _, name := range required.Missing {
+				details = append(details, domain.FieldError{
+					Field: jsonfield.Tokens("input", append(slices.Clone(leaf.InstanceLocation), name)), Message: "is required",
+				})
+			}
+			continue
+		}
+		details = append(details, domain.FieldError{
+			Field:   jsonfield.Tokens("input", leaf.InstanceLocation),
+			Message: leaf.ErrorKind.LocalizedString(messages),
+		})
+	}
+	if len(details) == 0 {
+		details = []domain.FieldError{{Field: "input", Message: "does not match the workflow's inputSchema"}}
+	}
+	return domain.Invalid(details...)
+}
+
+// leaves are the innermost causes of a validation error: the ones that say
+// what is wrong where, rather than "allOf failed".
+func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
+	if len(e.Causes) == 0 {
+		return []*jsonschema.ValidationError{e}
+	}
+	var out []*jsonschema.ValidationError
+	for _, c := range e.Causes {
+		out = append(out, leaves(c)...)
+	}
+	return out
+}
+
+// Get returns a run of the account with every step record, in workflow
+// order.
+func (s *Service) Get(ctx context.Context, account, runID string) (Run, []Step, error) {
+	if !ids.Valid(ids.PrefixRun, runID) {
+		return Run{}, nil, domain.ErrNotFound
+	}
+	run, err := s.store.Get(ctx, account, runID)
+	if err != nil {
+		return Run{}, nil, err
+	}
+	steps, err := s.store.Steps(ctx, runID)
+	if err != nil {
+		return Run{}, nil, err
+	}
+	return run, steps, nil
+}
+
+// Step returns one step record of a run of the account, whole;
+// NOT_FOUND for a step that never began.
+func (s *Service) Step(ctx context.Context, account, runID, stepID string) (Step, error) {
+	if !ids.Valid(ids.PrefixRun, runID) {
+		return Step{}, domain.ErrNotFound
+	}
+	// The run first: step items live in the run's own partition, which
+	// carries no account, so this read is what keeps another account out.
+	if _, err := s.store.Get(ctx, account, runID); err != nil {
+		return Step{}, err
+	}
+	return s.store.Step(ctx, runID, stepID)
+}
+
+// List pages through an account's runs, newest first.
+func (s *Service) List(ctx context.Context, account string, filter Filter, limit int, cursor string) (domain.Page[Run], error) {
+	return s.store.List(ctx, account, filter, limit, cursor)
+}
+
+// maxRevisionRetries bounds how often Cancel reads again after losing a
+// race with the runner: each loss means the run moved, and a run has few
+// moves left before it ends.
+const maxRevisionRetries = 8
+
+// Cancel cancels a run: queued or waiting → cancelled at once (and its
+// execution stopped); running → cancelling (the runner ends it before its
+// next step); cancelling or cancelled → as it is; any other end → CONFLICT.
+func (s *Service) Cancel(ctx context.Context, account, runID string) (Run, error) {
+	if !ids.Valid(ids.PrefixRun, runID) {
+		return Run{}, domain.ErrNotFound
+	}
+	for range maxRevisionRetries {
+		run, err := s.store.Get(ctx, account, runID)
+		if err != nil {
+			return Run{}, err
+		}
+		switch run.Status {
+		case StatusCancelling, StatusCancelled:
+			return run, nil
+		case StatusSucceeded, StatusFailed, StatusTimedOut:
+			return Run{}, domain.Errorf(domain.CodeConflict, "The run has already ended (%s): only a queued, running or waiting run can be cancelled", run.Status)
+		case StatusQueued, StatusWaiting:
+			run.Status = StatusCancelled
+			run.FinishedAt = s.now().UTC().Truncate(time.Millisecond)
+			run.WaitUntil = time.Time{}
+		default: // running
+			run.Status = StatusCancelling
+		}
+		written, err := s.store.Update(ctx, run)
+		if errors.Is(err, ErrRevision) {
+			continue // the runner moved it meanwhile: decide again on what it is now
+		}
+		if err != nil {
+			return Run{}, err
+		}
+		if written.Status == StatusCancelled && s.orchestrator != nil {
+			// The run is cancelled whatever happens here: a runner that
+			// still wakes up reads the status and ends at once.
+			if err := s.orchestrator.Stop(ctx, runID); err != nil {
+				s.logger.WarnContext(ctx, "run cancelled, its execution not stopped", "run_id", runID, "error", err)
+			}
+		}
+		return written, nil
+	}
+	return Run{}, domain.Errorf(domain.CodeConflict, "The run kept changing while it was being cancelled; try again")
+}
+
+// Retry starts a new run of a failed, cancelled or timed-out run's
+// workflow version with its input (trigger retry, retryOf the run). With
+// fromFailedStep the steps that had completed before the one where the run
+// stopped are copied as reused records, and the new run starts there.
+func (s *Service) Retry(ctx context.Context, account, runID string, fromFailedStep bool) (Run, error) {
+	if !ids.Valid(ids.PrefixRun, runID) {
+		return Run{}, domain.ErrNotFound
+	}
+	if s.workflows == nil {
+		return Run{}, errors.New("runs: no workflow store wired")
+	}
+	old, err := s.store.Get(ctx, account, runID)
+	if err != nil {
+		return Run{}, err
+	}
+	switch old.Status {
+	case StatusFailed, StatusCancelled, StatusTimedOut:
+	default:
+		return Run{}, domain.Errorf(domain.CodeConflict, "Only a failed, cancelled or timed-out run can be retried; this one is %s", old.Status)
+	}
+	head, err := s.workflows.Head(ctx, account, old.WorkflowID)
+	switch {
+	case errors.Is(err, domain.ErrNotFound):
+		// The run exists, so NOT_FOUND would mislead: the workflow is what
+		// is gone, and a deleted workflow starts no runs.
+		return Run{}, domain.Errorf(domain.CodeConflict, "The run's workflow was deleted: it starts no runs")
+	case err != nil:
+		return Run{}, err
+	case !head.Enabled:
+		return Run{}, errDisabled
+	}
+	version, err := s.workflows.Version(ctx, head, old.WorkflowVersion)
+	if err != nil {
+		return Run{}, err
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	run := s.newRun(ids.New(ids.PrefixRun, now), version, old.Input, TriggerRetry, now)
+	run.RetryOf = old.ID
+	var reused []Step
+	if fromFailedStep {
+		steps, err := s.store.Steps(ctx, old.ID)
+		if err != nil {
+			return Run{}, err
+		}
+		run.NextStep, reused = resumePoint(steps, run.ID)
+	}
+	return s.launch(ctx, run, reused)
+}
+
+// resumePoint is where a retry from the failed step starts: the first step
+// (in workflow order) whose record did not complete (failed, cut off,
+// waiting, cancelled), or the one after the last record when all completed
+// (a run cancelled or timed out between two steps). The completed records
+// before it are copied into the new run as reused.
+func resumePoint(steps []Step, newRunID string) (next int, reused []Step) {
+	ordered := slices.Clone(steps)
+	slices.SortFunc(ordered, func(a, b Step) int { return a.Index - b.Index })
+	next = 0
+	for _, st := range ordered {
+		if st.Status != StepSucceeded && st.Status != StepSkipped {
+			next = st.Index
+			break
+		}
+		next = st.Index + 1
+	}
+	for _, st := range ordered {
+		if st.Index >= next {
+			break
+		}
+		st.RunID, st.Reused, st.Revision = newRunID, true, 1
+		st.NextAttemptAt = time.Time{}
+		reused = append(reused, st)
+	}
+	return next, reused
+}
+
+// Firing is one firing of a workflow's schedule: the input the EventBridge
+// Scheduler schedule gives its target (internal/schedules writes it, with
+// scheduledTime from <aws.scheduler.scheduled-time>).
+type Firing struct {
+	AccountID     string `json:"accountId"`
+	WorkflowID    string `json:"workflowId"`
+	ScheduledTime string `json:"scheduledTime"`
+}
+
+// StartScheduled starts the run of one firing: trigger schedule, input {},
+// and the id ScheduledRunID makes, so a firing delivered twice starts one
+// run. A workflow deleted or disabled since the schedule was made has
+// nothing to run: started is false and err nil (the schedule itself is
+// removed or paused with the workflow; a firing may still be in flight).
+func (s *Service) StartScheduled(ctx context.Context, f Firing) (run Run, started bool, err error) {
+	at, err := time.Parse(time.RFC3339, f.ScheduledTime)
+	if err != nil || f.AccountID == "" || f.WorkflowID == "" {
+		return Run{}, false, fmt.Errorf("runs: a firing needs accountId, workflowId and an RFC 3339 scheduledTime, got %+v", f)
+	}
+	run, err = s.Start(ctx, StartRequest{
+		AccountID: f.AccountID, WorkflowID: f.WorkflowID, Input: jsontext.Value("{}"),
+		Trigger: TriggerSchedule, RunID: ScheduledRunID(f.WorkflowID, at),
+	})
+	if IsNothingToRun(err) {
+		return Run{}, false, nil
+	}
+	if err != nil {
+		return Run{}, false, err
+	}
+	return run, true, nil
+}

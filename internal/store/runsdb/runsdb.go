@@ -1,0 +1,667 @@
+// Package runsdb is the DynamoDB adapter of runs (internal/runs): the run
+// item in its account (with GSI1 by workflow and GSI2 by status), a step
+// item per step in the run's own partition, an unfinished-run marker per
+// run until it ends, and the idempotency records of run starts. The items
+// and their access patterns are written down in internal/store/keys.go.
+// Every write is one single-item conditional write (no transactions).
+package runsdb
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/runs"
+	"github.com/workflowsapi/workflows/internal/store"
+)
+
+// MaxInlineOutputBytes is the largest run output kept in the run item. The
+// run item also holds an input of up to 256 KiB, and an item holds at most
+// 400 KB; a bigger output gets an item of its own (keys.go: run output).
+const MaxInlineOutputBytes = 64 << 10
+
+// Store is runs.Store and runs.IdempotencyStore on DynamoDB.
+type Store struct {
+	db        *dynamodb.Client
+	table     string
+	retention time.Duration
+	now       func() time.Time
+}
+
+var (
+	_ runs.Store            = (*Store)(nil)
+	_ runs.IdempotencyStore = (*Store)(nil)
+)
+
+// New returns the run store on table, keeping step items for
+// runs.DefaultRetention (WithRetention changes it).
+func New(db *dynamodb.Client, table string) *Store {
+	return &Store{db: db, table: table, retention: runs.DefaultRetention, now: time.Now}
+}
+
+// WithRetention returns the store keeping step items for d after their
+// run was made (the run's own ExpiresAt is the service's to set; with the
+// same retention both expire together).
+func (s *Store) WithRetention(d time.Duration) *Store {
+	c := *s
+	if d > 0 {
+		c.retention = d
+	}
+	return &c
+}
+
+// WithClock returns the store with another clock (the expiry of
+// idempotency records).
+func (s *Store) WithClock(now func() time.Time) *Store {
+	c := *s
+	c.now = now
+	return &c
+}
+
+// runItem is a run. Times are Unix milliseconds (0: not yet); TTL is Unix
+// seconds, as DynamoDB's TTL reads it.
+type runItem struct {
+	PK              string     `dynamodbav:"PK"`
+	SK              string     `dynamodbav:"SK"`
+	GSI1PK          string     `dynamodbav:"GSI1PK"`
+	GSI1SK          string     `dynamodbav:"GSI1SK"`
+	GSI2PK          string     `dynamodbav:"GSI2PK"`
+	GSI2SK          string     `dynamodbav:"GSI2SK"`
+	RunID           string     `dynamodbav:"runId"`
+	WorkflowID      string     `dynamodbav:"workflowId"`
+	WorkflowVersion int        `dynamodbav:"workflowVersion"`
+	Status          string     `dynamodbav:"status"`
+	Trigger         string     `dynamodbav:"trigger"`
+	RetryOf         string     `dynamodbav:"retryOf,omitempty"`
+	Input           string     `dynamodbav:"input"`
+	Output          string     `dynamodbav:"output,omitempty"`
+	OutputRef       bool       `dynamodbav:"outputRef,omitempty"`
+	Error           *errorItem `dynamodbav:"error,omitempty"`
+	CreatedAt       int64      `dynamodbav:"createdAt"`
+	StartedAt       int64      `dynamodbav:"startedAt,omitempty"`
+	FinishedAt      int64      `dynamodbav:"finishedAt,omitempty"`
+	NextStep        int        `dynamodbav:"nextStep"`
+	WaitUntil       int64      `dynamodbav:"waitUntil,omitempty"`
+	Deadline        int64      `dynamodbav:"deadline,omitempty"`
+	Revision        int64      `dynamodbav:"revision"`
+	TTL             int64      `dynamodbav:"ttl,omitempty"`
+}
+
+type errorItem struct {
+	Code    string `dynamodbav:"code"`
+	Message string `dynamodbav:"message"`
+	Step    string `dynamodbav:"step,omitempty"`
+}
+
+// stepItem is one step of a run. The output is a string attribute (JSON
+// text, up to runs.MaxStepOutputBytes).
+type stepItem struct {
+	PK            string     `dynamodbav:"PK"`
+	SK            string     `dynamodbav:"SK"`
+	RunID         string     `dynamodbav:"runId"`
+	StepID        string     `dynamodbav:"stepId"`
+	Index         int        `dynamodbav:"index"`
+	Status        string     `dynamodbav:"status"`
+	Attempts      int        `dynamodbav:"attempts"`
+	StartedAt     int64      `dynamodbav:"startedAt,omitempty"`
+	FinishedAt    int64      `dynamodbav:"finishedAt,omitempty"`
+	NextAttemptAt int64      `dynamodbav:"nextAttemptAt,omitempty"`
+	Output        string     `dynamodbav:"output,omitempty"`
+	Error         *errorItem `dynamodbav:"error,omitempty"`
+	Reused        bool       `dynamodbav:"reused,omitempty"`
+	Revision      int64      `dynamodbav:"revision"`
+	TTL           int64      `dynamodbav:"ttl,omitempty"`
+}
+
+// markerItem says a run has not finished. No TTL: a marker must outlive
+// anything that could leave its run unfinished, and it is deleted when the
+// run ends.
+type markerItem struct {
+	PK        string `dynamodbav:"PK"`
+	SK        string `dynamodbav:"SK"`
+	AccountID string `dynamodbav:"accountId"`
+	RunID     string `dynamodbav:"runId"`
+}
+
+type outputItem struct {
+	PK     string `dynamodbav:"PK"`
+	SK     string `dynamodbav:"SK"`
+	Output string `dynamodbav:"output"`
+	TTL    int64  `dynamodbav:"ttl,omitempty"`
+}
+
+type idempotencyItem struct {
+	PK          string `dynamodbav:"PK"`
+	SK          string `dynamodbav:"SK"`
+	RequestHash string `dynamodbav:"requestHash"`
+	RunID       string `dynamodbav:"runId"`
+	TTL         int64  `dynamodbav:"ttl"`
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func ttlOf(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func errorItemOf(e *runs.Error) *errorItem {
+	if e == nil {
+		return nil
+	}
+	return &errorItem{Code: e.Code, Message: e.Message, Step: e.Step}
+}
+
+func (e *errorItem) error() *runs.Error {
+	if e == nil {
+		return nil
+	}
+	return &runs.Error{Code: e.Code, Message: e.Message, Step: e.Step}
+}
+
+func jsonValue(s string) jsontext.Value {
+	if s == "" {
+		return nil
+	}
+	return jsontext.Value(s)
+}
+
+func itemOf(run runs.Run) runItem {
+	it := runItem{
+		PK: store.AccountPK(run.AccountID), SK: store.RunSK(run.ID),
+		GSI1PK: store.WorkflowRunsPK(run.AccountID, run.WorkflowID), GSI1SK: run.ID,
+		GSI2PK: store.RunStatusPK(run.AccountID, string(run.Status)), GSI2SK: run.ID,
+		RunID: run.ID, WorkflowID: run.WorkflowID, WorkflowVersion: run.WorkflowVersion,
+		Status: string(run.Status), Trigger: string(run.Trigger), RetryOf: run.RetryOf,
+		Input: string(run.Input), Output: string(run.Output), Error: errorItemOf(run.Error),
+		CreatedAt: millis(run.CreatedAt), StartedAt: millis(run.StartedAt), FinishedAt: millis(run.FinishedAt),
+		NextStep: run.NextStep, WaitUntil: millis(run.WaitUntil), Deadline: millis(run.Deadline),
+		Revision: run.Revision, TTL: ttlOf(run.ExpiresAt),
+	}
+	if len(it.Output) > MaxInlineOutputBytes {
+		it.Output, it.OutputRef = "", true
+	}
+	return it
+}
+
+func (it runItem) run(account string) runs.Run {
+	return runs.Run{
+		ID: it.RunID, AccountID: account, WorkflowID: it.WorkflowID, WorkflowVersion: it.WorkflowVersion,
+		Status: runs.Status(it.Status), Trigger: runs.Trigger(it.Trigger), RetryOf: it.RetryOf,
+		Input: jsonValue(it.Input), Output: jsonValue(it.Output), Error: it.Error.error(),
+		CreatedAt: fromMillis(it.CreatedAt), StartedAt: fromMillis(it.StartedAt), FinishedAt: fromMillis(it.FinishedAt),
+		NextStep: it.NextStep, WaitUntil: fromMillis(it.WaitUntil), Deadline: fromMillis(it.Deadline),
+		Revision: it.Revision, ExpiresAt: fromTTL(it.TTL),
+	}
+}
+
+func fromTTL(ttl int64) time.Time {
+	if ttl == 0 {
+		return time.Time{}
+	}
+	return time.Unix(ttl, 0).UTC()
+}
+
+// createdAtOf is when a run id was made (ids are ULIDs).
+func createdAtOf(runID string) time.Time {
+	id, err := ulid.ParseStrict(strings.ToUpper(strings.TrimPrefix(runID, ids.PrefixRun)))
+	if err != nil {
+		return time.Time{}
+	}
+	return ulid.Time(id.Time()).UTC()
+}
+
+func (s *Store) stepItemOf(st runs.Step) stepItem {
+	it := stepItem{
+		PK: store.RunStepsPK(st.RunID), SK: store.StepSK(st.StepID), RunID: st.RunID, StepID: st.StepID,
+		Index: st.Index, Status: string(st.Status), Attempts: st.Attempts,
+		StartedAt: millis(st.StartedAt), FinishedAt: millis(st.FinishedAt), NextAttemptAt: millis(st.NextAttemptAt),
+		Output: string(st.Output), Error: errorItemOf(st.Error), Reused: st.Reused, Revision: st.Revision,
+	}
+	// A step expires with its run: the run's retention from when the run
+	// was made, which its id tells without a read.
+	if created := createdAtOf(st.RunID); !created.IsZero() {
+		it.TTL = created.Add(s.retention).Unix()
+	}
+	return it
+}
+
+func (it stepItem) step() runs.Step {
+	return runs.Step{
+		RunID: it.RunID, StepID: it.StepID, Index: it.Index, Status: runs.StepStatus(it.Status), Attempts: it.Attempts,
+		StartedAt: fromMillis(it.StartedAt), FinishedAt: fromMillis(it.FinishedAt), NextAttemptAt: fromMillis(it.NextAttemptAt),
+		Output: jsonValue(it.Output), Error: it.Error.error(), Reused: it.Reused, Revision: it.Revision,
+	}
+}
+
+func (s *Store) put(ctx context.Context, item any, condition string, names map[string]string, values map[string]types.AttributeValue) error {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return fmt.Errorf("runsdb: marshal %T: %w", item, err)
+	}
+	in := &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: av, ExpressionAttributeNames: names, ExpressionAttributeValues: values}
+	if condition != "" {
+		in.ConditionExpression = aws.String(condition)
+	}
+	_, err = s.db.PutItem(ctx, in)
+	return err
+}
+
+func markerOf(account, runID string) markerItem {
+	return markerItem{PK: store.UnfinishedPK(store.UnfinishedShard(runID)), SK: runID, AccountID: account, RunID: runID}
+}
+
+// Create writes the marker, then the run (only if its id is new), then the
+// reused steps. The marker goes first so that no run is ever stored
+// without one: a process dying between the two leaves a marker without a
+// run, which Unfinished's readers find absent and drop (Get: NOT_FOUND).
+// A repeated Create of a run that has since finished writes its marker
+// again before finding the id taken; the reader of Unfinished finds the run
+// finished and drops the marker with Update (see Update).
+func (s *Store) Create(ctx context.Context, run runs.Run, reused []runs.Step) error {
+	if err := s.put(ctx, markerOf(run.AccountID, run.ID), "", nil, nil); err != nil {
+		return fmt.Errorf("runsdb: put marker of %s: %w", run.ID, err)
+	}
+	run.Revision = 1
+	if err := s.putOutput(ctx, run); err != nil {
+		return err
+	}
+	err := s.put(ctx, itemOf(run), "attribute_not_exists(PK)", nil, nil)
+	if store.IsConditionFailed(err) {
+		return runs.ErrExists
+	}
+	if err != nil {
+		return fmt.Errorf("runsdb: put run %s: %w", run.ID, err)
+	}
+	for _, st := range reused {
+		st.RunID, st.Revision = run.ID, 1
+		if err := s.put(ctx, s.stepItemOf(st), "", nil, nil); err != nil {
+			return fmt.Errorf("runsdb: put reused step %s of %s: %w", st.StepID, run.ID, err)
+		}
+	}
+	return nil
+}
+
+// putOutput writes a run's output to its own item when it is too big for
+// the run item.
+func (s *Store) putOutput(ctx context.Context, run runs.Run) error {
+	if len(run.Output) <= MaxInlineOutputBytes {
+		return nil
+	}
+	it := outputItem{PK: store.RunStepsPK(run.ID), SK: store.SortRunOutput, Output: string(run.Output), TTL: ttlOf(run.ExpiresAt)}
+	if err := s.put(ctx, it, "", nil, nil); err != nil {
+		return fmt.Errorf("runsdb: put output of %s: %w", run.ID, err)
+	}
+	return nil
+}
+
+// Get reads a run of the account (strongly consistent), and its output
+// item when the output is kept apart.
+func (s *Store) Get(ctx context.Context, account, runID string) (runs.Run, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            store.ItemKey(store.AccountPK(account), store.RunSK(runID)),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return runs.Run{}, fmt.Errorf("runsdb: get run %s: %w", runID, err)
+	}
+	if out.Item == nil {
+		return runs.Run{}, domain.ErrNotFound
+	}
+	var it runItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return runs.Run{}, fmt.Errorf("runsdb: unmarshal run %s: %w", runID, err)
+	}
+	run := it.run(account)
+	if it.OutputRef {
+		o, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName:      aws.String(s.table),
+			Key:            store.ItemKey(store.RunStepsPK(runID), store.SortRunOutput),
+			ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return runs.Run{}, fmt.Errorf("runsdb: get output of %s: %w", runID, err)
+		}
+		var oi outputItem
+		if err := attributevalue.UnmarshalMap(o.Item, &oi); err != nil {
+			return runs.Run{}, fmt.Errorf("runsdb: unmarshal output of %s: %w", runID, err)
+		}
+		run.Output = jsonValue(oi.Output)
+	}
+	return run, nil
+}
+
+// List pages through an account's runs, newest first (run ids sort by
+// creation time). With a workflow it queries GSI1, with a status GSI2, with
+// both GSI1 filtered on status: a workflow has fewer runs than an account
+// has in a status, and the filter is applied after each page is read, so
+// a page may hold fewer than limit runs (even none) and still have a
+// cursor. Indexes are eventually consistent: a run started a moment ago
+// may be missing for that moment.
+func (s *Store) List(ctx context.Context, account string, filter runs.Filter, limit int, cursor string) (domain.Page[runs.Run], error) {
+	in := &dynamodb.QueryInput{
+		TableName:        aws.String(s.table),
+		ScanIndexForward: aws.Bool(false),
+		Limit:            aws.Int32(int32(limit)),
+	}
+	var startKey func(runID string) map[string]types.AttributeValue
+	base := func(runID string) map[string]types.AttributeValue {
+		return store.ItemKey(store.AccountPK(account), store.RunSK(runID))
+	}
+	switch {
+	case filter.WorkflowID != "":
+		pk := store.WorkflowRunsPK(account, filter.WorkflowID)
+		in.IndexName = aws.String(store.IndexGSI1)
+		in.KeyConditionExpression = aws.String("GSI1PK = :pk")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}}
+		if filter.Status != "" {
+			in.FilterExpression = aws.String("#status = :status")
+			in.ExpressionAttributeNames = map[string]string{"#status": "status"}
+			in.ExpressionAttributeValues[":status"] = &types.AttributeValueMemberS{Value: string(filter.Status)}
+		}
+		startKey = func(runID string) map[string]types.AttributeValue {
+			k := base(runID)
+			k[store.AttrGSI1PK] = &types.AttributeValueMemberS{Value: pk}
+			k[store.AttrGSI1SK] = &types.AttributeValueMemberS{Value: runID}
+			return k
+		}
+	case filter.Status != "":
+		pk := store.RunStatusPK(account, string(filter.Status))
+		in.IndexName = aws.String(store.IndexGSI2)
+		in.KeyConditionExpression = aws.String("GSI2PK = :pk")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}}
+		startKey = func(runID string) map[string]types.AttributeValue {
+			k := base(runID)
+			k[store.AttrGSI2PK] = &types.AttributeValueMemberS{Value: pk}
+			k[store.AttrGSI2SK] = &types.AttributeValueMemberS{Value: runID}
+			return k
+		}
+	default:
+		in.KeyConditionExpression = aws.String("PK = :pk AND begins_with(SK, :sk)")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: store.AccountPK(account)},
+			":sk": &types.AttributeValueMemberS{Value: store.PrefixRun},
+		}
+		startKey = base
+	}
+	if cursor != "" {
+		id, err := store.DecodeCursor(cursor, ids.PrefixRun)
+		if err != nil {
+			return domain.Page[runs.Run]{}, err
+		}
+		in.ExclusiveStartKey = startKey(id)
+	}
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return domain.Page[runs.Run]{}, fmt.Errorf("runsdb: query runs: %w", err)
+	}
+	var items []runItem
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+		return domain.Page[runs.Run]{}, fmt.Errorf("runsdb: unmarshal runs: %w", err)
+	}
+	page := domain.Page[runs.Run]{Items: make([]runs.Run, 0, len(items))}
+	for _, it := range items {
+		run := it.run(account)
+		run.Output = nil // a listing shows no outputs (runs.Handlers), and big ones are not here
+		page.Items = append(page.Items, run)
+	}
+	if out.LastEvaluatedKey != nil {
+		// The last key read, not the last run kept: with a filter they
+		// differ, and the next page must go on after what was read.
+		if sk, ok := out.LastEvaluatedKey[store.AttrSK].(*types.AttributeValueMemberS); ok {
+			page.NextCursor = store.EncodeCursor(strings.TrimPrefix(sk.Value, store.PrefixRun))
+		}
+	}
+	return page, nil
+}
+
+// mutableRunAttrs are the run item's attributes that Update may change;
+// the rest (keys of the base table and GSI1, workflow, version, trigger,
+// retryOf, input, createdAt) are written once by Create.
+var mutableRunAttrs = []string{
+	"GSI2PK", "status", "output", "outputRef", "error", "startedAt", "finishedAt",
+	"nextStep", "waitUntil", "deadline", "revision", "ttl",
+}
+
+// Update writes the run's changing attributes (one UpdateItem, conditional
+// on the revision read) and returns the run as written. A finished run
+// then loses its marker; Update of a run already finished, with nothing
+// changed, is how a reader of Unfinished drops a marker that outlived its
+// run (its deletion failed, or a repeated Create wrote it again).
+func (s *Store) Update(ctx context.Context, run runs.Run) (runs.Run, error) {
+	written := run
+	written.Revision = run.Revision + 1
+	if err := s.putOutput(ctx, written); err != nil {
+		return runs.Run{}, err
+	}
+	item, err := attributevalue.MarshalMap(itemOf(written))
+	if err != nil {
+		return runs.Run{}, fmt.Errorf("runsdb: marshal run %s: %w", run.ID, err)
+	}
+	names := map[string]string{"#revision": "revision"}
+	values := map[string]types.AttributeValue{":read": store.NumberAV(run.Revision)}
+	var set, remove []string
+	for i, attr := range mutableRunAttrs {
+		name := "#a" + strconv.Itoa(i)
+		names[name] = attr
+		if v, ok := item[attr]; ok {
+			values[":v"+strconv.Itoa(i)] = v
+			set = append(set, name+" = :v"+strconv.Itoa(i))
+		} else {
+			remove = append(remove, name)
+		}
+	}
+	expr := "SET " + strings.Join(set, ", ")
+	if len(remove) > 0 {
+		expr += " REMOVE " + strings.Join(remove, ", ")
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       store.ItemKey(store.AccountPK(run.AccountID), store.RunSK(run.ID)),
+		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String("#revision = :read"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	})
+	if store.IsConditionFailed(err) {
+		// Also when the run is absent: UpdateItem never makes one, and a
+		// missing revision is not the one read.
+		return runs.Run{}, runs.ErrRevision
+	}
+	if err != nil {
+		return runs.Run{}, fmt.Errorf("runsdb: update run %s: %w", run.ID, err)
+	}
+	if written.Status.Finished() {
+		marker := markerOf(run.AccountID, run.ID)
+		if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName: aws.String(s.table), Key: store.ItemKey(marker.PK, marker.SK),
+		}); err != nil {
+			// The run's end is written; the marker lingers until a reader
+			// of Unfinished finds the run finished and updates it again.
+			return written, fmt.Errorf("runsdb: delete marker of finished run %s: %w", run.ID, err)
+		}
+	}
+	return written, nil
+}
+
+// Steps reads every step item of a run (one Query, paged if over 1 MB), in
+// workflow order.
+func (s *Store) Steps(ctx context.Context, runID string) ([]runs.Step, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: store.RunStepsPK(runID)},
+			":sk": &types.AttributeValueMemberS{Value: store.PrefixStep},
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	var steps []runs.Step
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("runsdb: query steps of %s: %w", runID, err)
+		}
+		var items []stepItem
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+			return nil, fmt.Errorf("runsdb: unmarshal steps of %s: %w", runID, err)
+		}
+		for _, it := range items {
+			steps = append(steps, it.step())
+		}
+		if out.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Index < steps[j].Index })
+	return steps, nil
+}
+
+// Step reads one step item (strongly consistent).
+func (s *Store) Step(ctx context.Context, runID, stepID string) (runs.Step, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            store.ItemKey(store.RunStepsPK(runID), store.StepSK(stepID)),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return runs.Step{}, fmt.Errorf("runsdb: get step %s of %s: %w", stepID, runID, err)
+	}
+	if out.Item == nil {
+		return runs.Step{}, domain.ErrNotFound
+	}
+	var it stepItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return runs.Step{}, fmt.Errorf("runsdb: unmarshal step %s of %s: %w", stepID, runID, err)
+	}
+	return it.step(), nil
+}
+
+// PutStep writes a step with Revision+1, if the stored revision is still
+// step.Revision (0: if there is no item yet).
+func (s *Store) PutStep(ctx context.Context, step runs.Step) (runs.Step, error) {
+	written := step
+	written.Revision = step.Revision + 1
+	condition := "attribute_not_exists(PK)"
+	var names map[string]string
+	var values map[string]types.AttributeValue
+	if step.Revision > 0 {
+		condition = "#revision = :read"
+		names = map[string]string{"#revision": "revision"}
+		values = map[string]types.AttributeValue{":read": store.NumberAV(step.Revision)}
+	}
+	err := s.put(ctx, s.stepItemOf(written), condition, names, values)
+	if store.IsConditionFailed(err) {
+		return runs.Step{}, runs.ErrRevision
+	}
+	if err != nil {
+		return runs.Step{}, fmt.Errorf("runsdb: put step %s of %s: %w", step.StepID, step.RunID, err)
+	}
+	return written, nil
+}
+
+// Unfinished reads the markers of every shard (one Query each, paged),
+// oldest run first.
+func (s *Store) Unfinished(ctx context.Context) ([]runs.RunRef, error) {
+	var refs []runs.RunRef
+	for shard := range store.UnfinishedShards {
+		in := &dynamodb.QueryInput{
+			TableName:              aws.String(s.table),
+			KeyConditionExpression: aws.String("PK = :pk"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": &types.AttributeValueMemberS{Value: store.UnfinishedPK(shard)},
+			},
+		}
+		for {
+			out, err := s.db.Query(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("runsdb: query unfinished shard %d: %w", shard, err)
+			}
+			var items []markerItem
+			if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+				return nil, fmt.Errorf("runsdb: unmarshal unfinished shard %d: %w", shard, err)
+			}
+			for _, it := range items {
+				refs = append(refs, runs.RunRef{AccountID: it.AccountID, RunID: it.RunID, CreatedAt: createdAtOf(it.RunID)})
+			}
+			if out.LastEvaluatedKey == nil {
+				break
+			}
+			in.ExclusiveStartKey = out.LastEvaluatedKey
+		}
+	}
+	sort.SliceStable(refs, func(i, j int) bool { return refs[i].RunID < refs[j].RunID })
+	return refs, nil
+}
+
+// Idempotency reads the record of a key (strongly consistent); an expired
+// one is absent, whether or not DynamoDB's TTL has deleted it yet.
+func (s *Store) Idempotency(ctx context.Context, account, keyHash string) (runs.IdempotencyRecord, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            store.ItemKey(store.IdempotencyPK(account, keyHash), store.SortIdempotency),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return runs.IdempotencyRecord{}, fmt.Errorf("runsdb: get idempotency record: %w", err)
+	}
+	if out.Item == nil {
+		return runs.IdempotencyRecord{}, domain.ErrNotFound
+	}
+	var it idempotencyItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return runs.IdempotencyRecord{}, fmt.Errorf("runsdb: unmarshal idempotency record: %w", err)
+	}
+	if it.TTL <= s.now().Unix() {
+		return runs.IdempotencyRecord{}, domain.ErrNotFound
+	}
+	return runs.IdempotencyRecord{
+		AccountID: account, KeyHash: keyHash, RequestHash: it.RequestHash, RunID: it.RunID, ExpiresAt: fromTTL(it.TTL),
+	}, nil
+}
+
+// PutIdempotency stores a record unless a live one holds the key (an
+// expired one is overwritten).
+func (s *Store) PutIdempotency(ctx context.Context, rec runs.IdempotencyRecord) error {
+	it := idempotencyItem{
+		PK: store.IdempotencyPK(rec.AccountID, rec.KeyHash), SK: store.SortIdempotency,
+		RequestHash: rec.RequestHash, RunID: rec.RunID, TTL: ttlOf(rec.ExpiresAt),
+	}
+	err := s.put(ctx, it, "attribute_not_exists(PK) OR #ttl <= :now", map[string]string{"#ttl": store.AttrTTL},
+		map[string]types.AttributeValue{":now": store.NumberAV(s.now().Unix())})
+	if store.IsConditionFailed(err) {
+		return runs.ErrExists
+	}
+	if err != nil {
+		return fmt.Errorf("runsdb: put idempotency record: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,335 @@
+package runsdb_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/dynamotest"
+	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/runs"
+	"github.com/workflowsapi/workflows/internal/store/runsdb"
+)
+
+func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
+
+const account = "acct_runsdb"
+
+var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func newRun(i int, workflowID string, status runs.Status) runs.Run {
+	created := base.Add(time.Duration(i) * time.Second)
+	return runs.Run{
+		ID: ids.New(ids.PrefixRun, created), AccountID: account, WorkflowID: workflowID, WorkflowVersion: 2,
+		Status: status, Trigger: runs.TriggerManual, Input: jsontext.Value(`{"n":1}`), CreatedAt: created,
+		Deadline: created.Add(time.Hour), ExpiresAt: created.Add(runs.DefaultRetention),
+	}
+}
+
+func mustCreate(t *testing.T, db *runsdb.Store, run runs.Run) runs.Run {
+	t.Helper()
+	if err := db.Create(context.Background(), run, nil); err != nil {
+		t.Fatal(err)
+	}
+	run.Revision = 1
+	return run
+}
+
+func unfinishedIDs(t *testing.T, db *runsdb.Store) []string {
+	t.Helper()
+	refs, err := db.Unfinished(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range refs {
+		out = append(out, r.RunID)
+	}
+	return out
+}
+
+func TestCreateGetAndTheMarkerUntilTheRunEnds(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	db := runsdb.New(table.Client, table.Name)
+	ctx := context.Background()
+	wf := ids.New(ids.PrefixWorkflow, base)
+	run := newRun(0, wf, runs.StatusQueued)
+	run.RetryOf = ids.New(ids.PrefixRun, base.Add(-time.Hour))
+	reused := []runs.Step{{StepID: "a", Index: 0, Status: runs.StepSucceeded, Attempts: 1, Output: jsontext.Value(`{"x":1}`), Reused: true, StartedAt: base, FinishedAt: base}}
+
+	table.Calls.Reset()
+	if err := db.Create(ctx, run, reused); err != nil {
+		t.Fatal(err)
+	}
+	if got := table.Calls.Snapshot()["PutItem"]; got != 3 {
+		t.Errorf("Create with one reused step: %d PutItems, want 3 (marker, run, step)", got)
+	}
+	if err := db.Create(ctx, run, nil); !errors.Is(err, runs.ErrExists) {
+		t.Fatalf("second Create: %v, want ErrExists", err)
+	}
+	got, err := db.Get(ctx, account, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Revision != 1 || got.Status != runs.StatusQueued || string(got.Input) != `{"n":1}` || got.RetryOf != run.RetryOf ||
+		!got.CreatedAt.Equal(run.CreatedAt) || !got.Deadline.Equal(run.Deadline) || got.ExpiresAt.Unix() != run.ExpiresAt.Unix() {
+		t.Errorf("Get = %+v, want the run as created with revision 1", got)
+	}
+	if _, err := db.Get(ctx, "acct_other", run.ID); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("another account's Get: %v, want NOT_FOUND", err)
+	}
+	steps, err := db.Steps(ctx, run.ID)
+	if err != nil || len(steps) != 1 || !steps[0].Reused || string(steps[0].Output) != `{"x":1}` || steps[0].Revision != 1 {
+		t.Fatalf("Steps = %+v, %v; want the reused step at revision 1", steps, err)
+	}
+	if ids := unfinishedIDs(t, db); !slices.Equal(ids, []string{run.ID}) {
+		t.Fatalf("Unfinished = %v, want the queued run", ids)
+	}
+
+	running := got
+	running.Status, running.StartedAt = runs.StatusRunning, base.Add(time.Second)
+	running, err = db.Update(ctx, running)
+	if err != nil || running.Revision != 2 {
+		t.Fatalf("Update to running: %+v, %v", running, err)
+	}
+	if ids := unfinishedIDs(t, db); len(ids) != 1 {
+		t.Errorf("a running run lost its marker: %v", ids)
+	}
+	done := running
+	done.Status, done.FinishedAt, done.Output = runs.StatusSucceeded, base.Add(2*time.Second), jsontext.Value(`{"ok":true}`)
+	if _, err := db.Update(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	if ids := unfinishedIDs(t, db); len(ids) != 0 {
+		t.Errorf("a finished run kept its marker: %v", ids)
+	}
+	final, err := db.Get(ctx, account, run.ID)
+	if err != nil || final.Status != runs.StatusSucceeded || string(final.Output) != `{"ok":true}` || final.Revision != 3 || !final.FinishedAt.Equal(done.FinishedAt) {
+		t.Errorf("after finishing: %+v, %v", final, err)
+	}
+}
+
+func TestUpdateIsConditionalOnTheRevision(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	db := runsdb.New(table.Client, table.Name)
+	ctx := context.Background()
+	run := mustCreate(t, db, newRun(0, ids.New(ids.PrefixWorkflow, base), runs.StatusQueued))
+
+	// Eight writers read revision 1 and race: exactly one wins.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	wins, lost := 0, 0
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := run
+			r.Status, r.NextStep = runs.StatusRunning, i+1
+			_, err := db.Update(ctx, r)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, runs.ErrRevision):
+				lost++
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins != 1 || lost != 7 {
+		t.Fatalf("%d wins, %d ErrRevision; want 1 and 7", wins, lost)
+	}
+	got, _ := db.Get(ctx, account, run.ID)
+	if got.Revision != 2 {
+		t.Errorf("revision %d after one write, want 2", got.Revision)
+	}
+	// A stale revision is refused, and so is an update of a run that is
+	// not there: UpdateItem makes no run.
+	if _, err := db.Update(ctx, run); !errors.Is(err, runs.ErrRevision) {
+		t.Errorf("stale Update: %v, want ErrRevision", err)
+	}
+	ghost := newRun(9, run.WorkflowID, runs.StatusRunning)
+	ghost.Revision = 1
+	if _, err := db.Update(ctx, ghost); !errors.Is(err, runs.ErrRevision) {
+		t.Errorf("Update of an absent run: %v, want ErrRevision", err)
+	}
+	if _, err := db.Get(ctx, account, ghost.ID); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("Update made a run: %v", err)
+	}
+}
+
+func TestPutStepIsConditionalAndBigOutputsAreWhole(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	db := runsdb.New(table.Client, table.Name)
+	ctx := context.Background()
+	run := mustCreate(t, db, newRun(0, ids.New(ids.PrefixWorkflow, base), runs.StatusRunning))
+
+	st := runs.Step{RunID: run.ID, StepID: "fetch", Index: 1, Status: runs.StepRunning, Attempts: 1, StartedAt: base}
+	first, err := db.PutStep(ctx, st)
+	if err != nil || first.Revision != 1 {
+		t.Fatalf("first PutStep: %+v, %v", first, err)
+	}
+	if _, err := db.PutStep(ctx, st); !errors.Is(err, runs.ErrRevision) {
+		t.Errorf("PutStep of a new step that exists: %v, want ErrRevision", err)
+	}
+	big := `{"body":"` + strings.Repeat("é", (runs.MaxStepOutputBytes-20)/2) + `"}`
+	done := first
+	done.Status, done.Output, done.FinishedAt = runs.StepSucceeded, jsontext.Value(big), base.Add(time.Second)
+	if _, err := db.PutStep(ctx, done); err != nil {
+		t.Fatalf("PutStep of a %d-byte output: %v", len(big), err)
+	}
+	if _, err := db.PutStep(ctx, done); !errors.Is(err, runs.ErrRevision) {
+		t.Errorf("PutStep on a stale revision: %v, want ErrRevision", err)
+	}
+	got, err := db.Step(ctx, run.ID, "fetch")
+	if err != nil || string(got.Output) != big || got.Revision != 2 || got.Status != runs.StepSucceeded {
+		t.Errorf("Step: revision %d status %s %d bytes, %v", got.Revision, got.Status, len(got.Output), err)
+	}
+	if _, err := db.Step(ctx, run.ID, "never"); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("Step that never began: %v, want NOT_FOUND", err)
+	}
+	// A run output too big to sit beside a 256 KiB input goes to an item of
+	// its own and reads back whole; Steps does not mistake it for a step.
+	run.Input = jsontext.Value(`"` + strings.Repeat("i", 250<<10) + `"`)
+	run2 := newRun(1, run.WorkflowID, runs.StatusQueued)
+	run2.Input = run.Input
+	run2 = mustCreate(t, db, run2)
+	run2.Status, run2.Output = runs.StatusSucceeded, jsontext.Value(big)
+	if _, err := db.Update(ctx, run2); err != nil {
+		t.Fatalf("Update with a 256 KiB output beside a 250 KiB input: %v", err)
+	}
+	read, err := db.Get(ctx, account, run2.ID)
+	if err != nil || string(read.Output) != big || string(read.Input) != string(run.Input) {
+		t.Errorf("Get: output %d bytes, input %d bytes, %v", len(read.Output), len(read.Input), err)
+	}
+	if steps, err := db.Steps(ctx, run2.ID); err != nil || len(steps) != 0 {
+		t.Errorf("Steps of a run with an output item: %+v, %v", steps, err)
+	}
+}
+
+func TestListByAccountWorkflowAndStatus(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	db := runsdb.New(table.Client, table.Name)
+	ctx := context.Background()
+	wfA, wfB := ids.New(ids.PrefixWorkflow, base), ids.New(ids.PrefixWorkflow, base.Add(time.Millisecond))
+	var all []runs.Run
+	for i := range 9 {
+		wf, status := wfA, runs.StatusQueued
+		if i%3 == 0 {
+			wf = wfB
+		}
+		if i%2 == 0 {
+			status = runs.StatusFailed
+		}
+		run := mustCreate(t, db, newRun(i, wf, runs.StatusQueued))
+		if status != runs.StatusQueued {
+			run.Status = status
+			var err error
+			if run, err = db.Update(ctx, run); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all = append(all, run)
+	}
+	other := newRun(20, wfA, runs.StatusQueued)
+	other.AccountID = "acct_other"
+	if err := db.Create(ctx, other, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := func(keep func(runs.Run) bool) []string {
+		var out []string
+		for i := len(all) - 1; i >= 0; i-- {
+			if keep(all[i]) {
+				out = append(out, all[i].ID)
+			}
+		}
+		return out
+	}
+	pages := func(filter runs.Filter, limit int) []string {
+		var out []string
+		cursor := ""
+		for range 20 {
+			page, err := db.List(ctx, account, filter, limit, cursor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page.Items {
+				out = append(out, r.ID)
+			}
+			if cursor = page.NextCursor; cursor == "" {
+				return out
+			}
+		}
+		t.Fatal("no end of pages")
+		return nil
+	}
+	cases := []struct {
+		name   string
+		filter runs.Filter
+		keep   func(runs.Run) bool
+	}{
+		{"account", runs.Filter{}, func(runs.Run) bool { return true }},
+		{"workflow (GSI1)", runs.Filter{WorkflowID: wfA}, func(r runs.Run) bool { return r.WorkflowID == wfA }},
+		{"status (GSI2)", runs.Filter{Status: runs.StatusFailed}, func(r runs.Run) bool { return r.Status == runs.StatusFailed }},
+		{"workflow and status (GSI1, filtered)", runs.Filter{WorkflowID: wfA, Status: runs.StatusQueued}, func(r runs.Run) bool {
+			return r.WorkflowID == wfA && r.Status == runs.StatusQueued
+		}},
+	}
+	for _, c := range cases {
+		for _, limit := range []int{2, 100} {
+			if got, w := pages(c.filter, limit), want(c.keep); !slices.Equal(got, w) {
+				t.Errorf("%s, limit %d: %v, want %v (newest first)", c.name, limit, got, w)
+			}
+		}
+	}
+	if _, err := db.List(ctx, account, runs.Filter{}, 10, "garbage"); !errors.Is(err, domain.ErrBadCursor) {
+		t.Errorf("bad cursor: %v", err)
+	}
+	// Markers: the five failed runs lost theirs, the rest (and the other
+	// account's) are unfinished.
+	if n := len(unfinishedIDs(t, db)); n != 4+1 {
+		t.Errorf("%d unfinished, want 5", n)
+	}
+}
+
+func TestIdempotencyRecordsExpire(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	now := base
+	db := runsdb.New(table.Client, table.Name).WithClock(func() time.Time { return now })
+	ctx := context.Background()
+	rec := runs.IdempotencyRecord{AccountID: account, KeyHash: "abc", RequestHash: "r1", RunID: ids.New(ids.PrefixRun, base), ExpiresAt: base.Add(runs.IdempotencyWindow)}
+	if err := db.PutIdempotency(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	second := rec
+	second.RequestHash = "r2"
+	if err := db.PutIdempotency(ctx, second); !errors.Is(err, runs.ErrExists) {
+		t.Fatalf("second record for a live key: %v, want ErrExists", err)
+	}
+	got, err := db.Idempotency(ctx, account, "abc")
+	if err != nil || got.RequestHash != "r1" || got.RunID != rec.RunID {
+		t.Fatalf("Idempotency = %+v, %v", got, err)
+	}
+	if _, err := db.Idempotency(ctx, "acct_other", "abc"); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("another account's key: %v", err)
+	}
+	now = base.Add(runs.IdempotencyWindow + time.Second)
+	if _, err := db.Idempotency(ctx, account, "abc"); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("expired record read as live: %v", err)
+	}
+	second.ExpiresAt = now.Add(runs.IdempotencyWindow)
+	if err := db.PutIdempotency(ctx, second); err != nil {
+		t.Errorf("an expired record is not taken over: %v", err)
+	}
+}

@@ -1,0 +1,147 @@
+// Package receive is the receiving route of webhook workflows, POST
+// /api/v1/webhooks/{workflowId}: it checks a delivery's signature with
+// internal/webhooks and starts a run of the workflow with the body as its
+// input. It is its own feature (routes.FeatureWebhookReceive) so that
+// internal/webhooks stays a leaf the workflow routes can link without runs.
+//
+// A replay of a delivery starts no second run: the run id is derived from
+// the workflow and the delivery's signature (DeliveryRunID), so the same
+// delivery always asks for the same run and the run store, which refuses a
+// second run with a taken id, answers the run it already has. A signature is
+// accepted only within webhooks.SignatureTolerance of its time, so the run
+// (kept for the runs' retention, 30 days by default) outlives every replay
+// that could be accepted; no delivery record is needed beside it.
+package receive
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/oklog/ulid/v2"
+
+	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/httpapi"
+	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/webhooks"
+)
+
+// Delivery is a verified delivery, as the run start takes it.
+type Delivery struct {
+	AccountID  string
+	WorkflowID string
+	// RunID is the run this delivery starts: DeliveryRunID of it.
+	RunID string
+	// Input is the raw body, a valid JSON value.
+	Input jsontext.Value
+}
+
+// Starter starts the run of a verified delivery with its RunID, trigger
+// "webhook", and returns the run's id. A run id already taken is not an
+// error: the run that has it is answered (a replay). A workflow that is
+// gone is domain.ErrNotFound and a disabled one CONFLICT; an input its
+// schema refuses is a VALIDATION_ERROR. The mains wire runs.Service here
+// (FromRuns): this package reaches runs only through this function type.
+type Starter func(ctx context.Context, d Delivery) (runID string, err error)
+
+// Verifier checks a delivery's signature: webhooks.Secrets.Verify.
+type Verifier interface {
+	Verify(ctx context.Context, workflowID, signatureHeader string, body []byte, now time.Time) (account string, err error)
+}
+
+// Handler is the receiving route's handler.
+type Handler struct {
+	verifier Verifier
+	start    Starter
+	now      func() time.Time
+}
+
+// New returns the handler; now nil is the wall clock.
+func New(verifier Verifier, start Starter, now func() time.Time) *Handler {
+	if now == nil {
+		now = time.Now
+	}
+	return &Handler{verifier: verifier, start: start, now: now}
+}
+
+// acceptedView is the answer to a delivery: the run it started (or, for a
+// replay, had started).
+type acceptedView struct {
+	RunID string `json:"runId"`
+}
+
+// errUnavailable answers a delivery whose signature could not be checked
+// because the secret could not be read or opened: the sender is told to try
+// again (senders retry 5xx), and no detail of the failure is shown.
+var errUnavailable = domain.Errorf(domain.CodeServiceUnavailable, "The webhook could not be received right now; retry shortly")
+
+// errNotJSON refuses a signed body that is not one JSON value.
+var errNotJSON = domain.Invalid(domain.FieldError{Field: "body", Message: "must be a JSON value (the run's input)"})
+
+// ServeHTTP is POST /webhooks/{workflowId}. The pipeline has limited the
+// source IP, checked the id's form and the body's size (413) and type. The
+// signature is checked before anything else is said about the workflow or
+// the body: a caller without the secret learns whether a webhook workflow
+// of that id exists (404) and nothing more, never that it is disabled.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	workflowID := r.PathValue("workflowId")
+	header := r.Header.Get(webhooks.SignatureHeader)
+	account, err := h.verifier.Verify(r.Context(), workflowID, header, body, h.now())
+	switch {
+	case errors.Is(err, webhooks.ErrBadSignature), errors.Is(err, webhooks.ErrNoWebhook):
+		httpapi.WriteError(w, r, err)
+		return
+	case err != nil:
+		httpapi.Logger(r).ErrorContext(r.Context(), "webhook signature not checked", "workflow_id", workflowID, "error", err)
+		httpapi.WriteError(w, r, errUnavailable)
+		return
+	}
+	if !jsontext.Value(body).IsValid() {
+		httpapi.WriteError(w, r, errNotJSON)
+		return
+	}
+	// Verify accepted the header, so it parses.
+	sig, _ := webhooks.ParseSignatureHeader(header)
+	delivery := Delivery{AccountID: account, WorkflowID: workflowID, RunID: DeliveryRunID(workflowID, sig), Input: jsontext.Value(body)}
+	runID, err := h.start(r.Context(), delivery)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.Logger(r).InfoContext(r.Context(), "webhook received", "workflow_id", workflowID, "run_id", runID)
+	httpapi.WriteData(w, http.StatusAccepted, acceptedView{RunID: runID})
+}
+
+// DeliveryRunID is the id of the run a delivery starts: a run id (a ULID)
+// whose time is the signature's t and whose random part is the first 80
+// bits of SHA-256 over the workflow id and the signature in its one
+// canonical spelling (so "v1=…,t=…" and "t=…, v1=…" are one delivery). The
+// same delivery always gets the same id; another delivery (another body,
+// time or workflow) gets another, but for a collision of 80 bits among the
+// deliveries of one workflow in one millisecond. Its time is the sender's,
+// within the 5-minute tolerance of the arrival, so runs sort by when they
+// were sent.
+func DeliveryRunID(workflowID string, sig webhooks.Signature) string {
+	h := sha256.New()
+	h.Write([]byte("webhook-delivery\x00"))
+	h.Write([]byte(workflowID))
+	h.Write([]byte{0})
+	h.Write([]byte(sig.String()))
+	sum := h.Sum(nil)
+	var id ulid.ULID
+	// Verify refused a t more than 5 minutes from now, so the time is far
+	// inside what a ULID holds (to the year 10889) and SetTime cannot fail.
+	_ = id.SetTime(ulid.Timestamp(time.Unix(sig.Timestamp, 0)))
+	_ = id.SetEntropy(sum[:10])
+	return ids.PrefixRun + strings.ToLower(id.String())
+}

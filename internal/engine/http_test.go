@@ -386,13 +386,12 @@ func TestDefaultModeRefusesLoopbackTargets(t *testing.T) {
 	tg := newTarget(t, func(http.ResponseWriter, *http.Request) {})
 	// DNS answers as /etc/hosts would; nothing is dialled.
 	lookup := func(_ context.Context, host string) ([]netip.Addr, error) {
-		if host != "localhost" {
-			t.Errorf("DNS lookup of %q", host)
-		}
+		// localhost names are loopback by definition: never looked up.
+		t.Errorf("DNS lookup of %q", host)
 		return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")}, nil
 	}
 	e := New(Options{lookup: lookup, dial: refuseDial(t)})
-	for _, address := range []string{tg.URL, tg.localhostURL(), "http://[::1]:1/", "http://[::ffff:127.0.0.1]:1/"} {
+	for _, address := range []string{tg.URL, tg.localhostURL(), "http://[::1]:1/", "http://[::ffff:127.0.0.1]:1/", "http://api.localhost:1/", "http://LOCALHOST.:1/"} {
 		_, err := e.Execute(context.Background(), httpStep(t, `{"method": "GET", "url": "`+address+`"}`, ""), 0, runContext(nil), "k")
 		if se := stepError(t, err); se.Code != CodeTargetRefused || se.Retryable {
 			t.Errorf("%s: got %+v", address, se)

@@ -149,6 +149,13 @@ func (p OutboundPolicy) checkHost(host string) error {
 	return &refusedError{reason: fmt.Sprintf("the host %q is not allowed: http steps may reach only 127.0.0.1, ::1 and localhost here (HTTP_STEP_TARGETS=loopback)", host)}
 }
 
+// isLocalhostName reports whether host is localhost or a name under it
+// (RFC 6761 section 6.3), with or without the root's trailing dot.
+func isLocalhostName(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
+}
+
 type (
 	lookupFunc func(ctx context.Context, host string) ([]netip.Addr, error)
 	dialFunc   func(ctx context.Context, network, address string) (net.Conn, error)
@@ -177,9 +184,10 @@ func (d *guardedDialer) DialContext(ctx context.Context, network, address string
 	switch ip, parseErr := netip.ParseAddr(host); {
 	case parseErr == nil:
 		candidates = []netip.Addr{ip}
-	case d.policy.Mode == TargetsLoopback:
-		// checkHost let only "localhost" through: it is 127.0.0.1, without
-		// asking DNS, which could answer anything.
+	case isLocalhostName(host):
+		// localhost and *.localhost are loopback by definition (RFC 6761):
+		// 127.0.0.1, without asking DNS, which could answer anything. The
+		// default mode then refuses it like any loopback address.
 		candidates = []netip.Addr{loopbackV4}
 	default:
 		if candidates, err = d.lookup(ctx, host); err != nil {

@@ -59,6 +59,12 @@ type Options struct {
 	// the local driver (Env.Driver), shut down when the test ends. It
 	// replaces Orchestrator.
 	DriveRuns bool
+	// RefuseLoopbackTargets runs http steps under the deployed default
+	// policy (public addresses only) instead of the tests' loopback mode,
+	// to show it refusing loopback targets end to end. A test that sets it
+	// must name only loopback addresses, which that policy refuses before
+	// anything is sent: no other host may appear in a test.
+	RefuseLoopbackTargets bool
 }
 
 // MustStart serves the API until the test ends.
@@ -82,7 +88,11 @@ func MustStart(tb testing.TB, opts Options) *Env {
 	}
 	// Whatever the environment says, a test's http steps go to loopback
 	// only, and no other host is even looked up.
-	deps := localapp.Deps{Sealer: sealer, Orchestrator: opts.Orchestrator, Targets: &engine.OutboundPolicy{Mode: engine.TargetsLoopback}}
+	targets := engine.OutboundPolicy{Mode: engine.TargetsLoopback}
+	if opts.RefuseLoopbackTargets {
+		targets = engine.OutboundPolicy{Mode: engine.TargetsPublic}
+	}
+	deps := localapp.Deps{Sealer: sealer, Orchestrator: opts.Orchestrator, Targets: &targets}
 	var driver *local.Driver
 	if opts.DriveRuns {
 		if driver, err = localapp.Driver(app, deps); err != nil {

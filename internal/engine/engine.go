@@ -253,9 +253,9 @@ func (e *Engine) Execute(ctx context.Context, c *Compiled, stepIndex int, rc Con
 	return Result{}, fmt.Errorf("engine: unknown step type %q", step.Type)
 }
 
-// stepTimeout is one attempt's time: the step's timeoutSeconds, else the
+// StepTimeout is one attempt's time: the step's timeoutSeconds, else the
 // default, never over the maximum a definition may set.
-func stepTimeout(step workflows.Step) time.Duration {
+func StepTimeout(step workflows.Step) time.Duration {
 	if step.TimeoutSeconds == nil || *step.TimeoutSeconds <= 0 {
 		return DefaultStepTimeout
 	}

@@ -59,7 +59,7 @@ func (e *Engine) executeHTTP(ctx context.Context, step workflows.Step, cs *compi
 	}
 	req.Header.Set("Idempotency-Key", idempotencyKey)
 
-	attemptCtx, cancel := context.WithTimeout(req.Context(), stepTimeout(step))
+	attemptCtx, cancel := context.WithTimeout(req.Context(), StepTimeout(step))
 	defer cancel()
 	req = req.WithContext(attemptCtx)
 	resp, err := e.client.Do(req)

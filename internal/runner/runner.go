@@ -433,8 +433,16 @@ func (a *advance) attempt(index int, rec runs.Step, last jsontext.Value) (outcom
 	step := a.def.Steps[index]
 	now := a.r.clock.Now()
 	if a.began > 0 {
-		// Past the first attempt of this Advance, only within budget.
-		if !now.Before(a.stopAt) {
+		// Past the first attempt of this Advance, only within budget, and
+		// only if the attempt can run its whole timeout before the
+		// invocation ends: one cut short by the Lambda's deadline would
+		// hold the step until its lease ends. The next Advance, with its
+		// whole time, begins it instead.
+		fits := true
+		if deadline, ok := a.ctx.Deadline(); ok {
+			fits = time.Until(deadline)-a.r.margin >= engine.StepTimeout(step)
+		}
+		if !now.Before(a.stopAt) || !fits {
 			if rec.Status == runs.StepRunning {
 				// After a back-off slept here: the next Advance tries again.
 				rec.Status, rec.NextAttemptAt = runs.StepWaiting, now

@@ -634,3 +634,33 @@ func TestTheEngineBoundsOutputsAsRunsDo(t *testing.T) {
 		t.Fatalf("engine.MaxOutputBytes = %d, runs.MaxStepOutputBytes = %d", engine.MaxOutputBytes, runs.MaxStepOutputBytes)
 	}
 }
+
+// Past its first attempt, an Advance begins no attempt that could not run
+// its whole timeout before the invocation ends (a Lambda's deadline): cut
+// short, it would hold its step until its lease ends. The next Advance
+// begins it.
+func TestAnAttemptThatCannotFitTheInvocationWaitsForTheNextAdvance(t *testing.T) {
+	e := newEnv(t, `{"name": "r", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "a", "type": "transform", "with": {"jq": "1"}},
+	  {"id": "b", "type": "http", "with": {"method": "GET", "url": "http://127.0.0.1:1/"}, "timeoutSeconds": 600}]}`)
+	e.engine.script["a"] = []func(context.Context) (engine.Result, error){ok(1)}
+	e.engine.script["b"] = []func(context.Context) (engine.Result, error){ok(2)}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // the invocation's time
+	defer cancel()
+	d, err := e.runner.Advance(ctx, runner.Task{AccountID: "acct", RunID: e.runID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Done || d.WaitSeconds != 0 || e.engine.count("b") != 0 {
+		t.Fatalf("%+v with b begun %d times: b's 600 s cannot fit in the 5 minutes left", d, e.engine.count("b"))
+	}
+	if e.engine.count("a") != 1 {
+		t.Fatalf("a ran %d times", e.engine.count("a"))
+	}
+	// A fresh invocation with the time for it begins b at once.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel2()
+	if d, err = e.runner.Advance(ctx2, runner.Task{AccountID: "acct", RunID: e.runID}); err != nil || !d.Done || e.engine.count("b") != 1 {
+		t.Fatalf("%+v, %v, b begun %d times", d, err, e.engine.count("b"))
+	}
+}

@@ -101,6 +101,11 @@ type Run struct {
 	Revision int64
 	// ExpiresAt is when the run and its steps may be deleted (TTL).
 	ExpiresAt time.Time
+	// StoredOutputDigest is the store's own: the digest of an Output kept in
+	// its own item, as last read or written, so that an Update leaving the
+	// output as it was does not write it again (up to 256 write units), and
+	// a reader that only drops a marker needs no PutItem.
+	StoredOutputDigest string
 }
 
 // StepStatus is where one step of a run is.

@@ -8,6 +8,8 @@ package runsdb
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
@@ -311,7 +313,7 @@ func (s *Store) Create(ctx context.Context, run runs.Run, reused []runs.Step) er
 // putOutput writes a run's output to its own item when it is too big for
 // the run item.
 func (s *Store) putOutput(ctx context.Context, run runs.Run) error {
-	if len(run.Output) <= MaxInlineOutputBytes {
+	if len(run.Output) <= MaxInlineOutputBytes || run.StoredOutputDigest == outputDigest(run.Output) {
 		return nil
 	}
 	it := outputItem{PK: store.RunStepsPK(run.ID), SK: store.SortRunOutput, Output: string(run.Output), TTL: ttlOf(run.ExpiresAt)}
@@ -319,6 +321,12 @@ func (s *Store) putOutput(ctx context.Context, run runs.Run) error {
 		return fmt.Errorf("runsdb: put output of %s: %w", run.ID, err)
 	}
 	return nil
+}
+
+// outputDigest names an output kept in its own item (runs.Run.StoredOutputDigest).
+func outputDigest(output []byte) string {
+	sum := sha256.Sum256(output)
+	return hex.EncodeToString(sum[:])
 }
 
 // Get reads a run of the account (strongly consistent), and its output
@@ -354,6 +362,7 @@ func (s *Store) Get(ctx context.Context, account, runID string) (runs.Run, error
 			return runs.Run{}, fmt.Errorf("runsdb: unmarshal output of %s: %w", runID, err)
 		}
 		run.Output = jsonValue(oi.Output)
+		run.StoredOutputDigest = outputDigest(run.Output)
 	}
 	return run, nil
 }
@@ -507,6 +516,9 @@ func (s *Store) Update(ctx context.Context, run runs.Run) (runs.Run, error) {
 			// of Unfinished finds the run finished and updates it again.
 			return written, fmt.Errorf("runsdb: delete marker of finished run %s: %w", run.ID, err)
 		}
+	}
+	if len(written.Output) > MaxInlineOutputBytes {
+		written.StoredOutputDigest = outputDigest(written.Output)
 	}
 	return written, nil
 }

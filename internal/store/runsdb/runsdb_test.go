@@ -333,3 +333,50 @@ func TestIdempotencyRecordsExpire(t *testing.T) {
 		t.Errorf("an expired record is not taken over: %v", err)
 	}
 }
+
+// A big output lives in its own item, written when it changes: an Update of
+// a run read back with it (the start check dropping a marker, a cancel)
+// writes the run item only, so it needs no PutItem and costs no 256 write
+// units.
+func TestABigOutputIsWrittenOnlyWhenItChanges(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	db := runsdb.New(table.Client, table.Name)
+	ctx := context.Background()
+	run := mustCreate(t, db, newRun(1, "wf_big", runs.StatusRunning))
+	run.Status, run.Output, run.FinishedAt = runs.StatusSucceeded, jsontext.Value(`"`+strings.Repeat("x", runsdb.MaxInlineOutputBytes+10)+`"`), base.Add(time.Minute)
+	table.Calls.Reset()
+	written, err := db.Update(ctx, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := table.Calls.Snapshot()["PutItem"]; n != 1 {
+		t.Fatalf("finishing with a big output: %d PutItem, want 1 (the output item)", n)
+	}
+	table.Calls.Reset()
+	if _, err := db.Update(ctx, written); err != nil {
+		t.Fatal(err)
+	}
+	if n := table.Calls.Snapshot()["PutItem"]; n != 0 {
+		t.Errorf("an Update of the run as written, output unchanged: %d PutItem", n)
+	}
+	read, err := db.Get(ctx, account, run.ID)
+	if err != nil || string(read.Output) != string(run.Output) {
+		t.Fatalf("read back %d bytes, %v", len(read.Output), err)
+	}
+	table.Calls.Reset()
+	if _, err := db.Update(ctx, read); err != nil {
+		t.Fatal(err)
+	}
+	if n := table.Calls.Snapshot()["PutItem"]; n != 0 {
+		t.Errorf("an Update of the run as read, output unchanged: %d PutItem", n)
+	}
+	read.Output = jsontext.Value(`"` + strings.Repeat("y", runsdb.MaxInlineOutputBytes+10) + `"`)
+	read.Revision++
+	table.Calls.Reset()
+	if _, err := db.Update(ctx, read); err != nil {
+		t.Fatal(err)
+	}
+	if n := table.Calls.Snapshot()["PutItem"]; n != 1 {
+		t.Errorf("an Update with a new output: %d PutItem, want 1", n)
+	}
+}

@@ -10,24 +10,15 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
-	"github.com/workflowsapi/workflows/internal/orchestrator"
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/runner"
 	"github.com/workflowsapi/workflows/internal/store/runsdb"
 )
 
-// executions is the Step Functions adapter's Describe as the check reads it.
-type executions struct{ sfn *sfn.Orchestrator }
-
-func (e executions) Describe(ctx context.Context, runID string) (orchestrator.ExecutionState, error) {
-	state, err := e.sfn.Describe(ctx, runID)
-	return orchestrator.ExecutionState(state), err
-}
-
 func main() {
 	app := lambdaapp.MustLoad()
 	machine := lambdaapp.Must(sfn.FromEnv(context.Background()))
-	check := runner.NewChecker(runsdb.New(app.DB, app.TableName), executions{machine}, machine, nil, app.Logger)
+	check := runner.NewChecker(runsdb.New(app.DB, app.TableName), machine, machine, nil, app.Logger)
 	lambda.Start(func(ctx context.Context) (runner.CheckReport, error) {
 		report, err := check.Check(ctx)
 		app.Logger.InfoContext(ctx, "start check", "unfinished", report.Unfinished, "started", report.Started,

@@ -45,38 +45,30 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/workflowsapi/workflows/internal/awsbudget"
+	"github.com/workflowsapi/workflows/internal/orchestrator"
 )
 
-// ExecutionState is where a run's execution is, as Describe tells it.
-type ExecutionState string
+// ExecutionState is where a run's execution is, as Describe tells it: the
+// start check's own type (internal/orchestrator), so the adapter is the
+// check's orchestrator.Executions as it is.
+type ExecutionState = orchestrator.ExecutionState
 
-// The states of an execution.
+// The states of an execution, as Step Functions' statuses map to them:
+// RUNNING and PENDING_REDRIVE are running; FAILED is failed (the runner
+// recorded the run failed, or an error nothing caught: RecordFailure's own
+// invocation failed, the history limit); ABORTED is a StopExecution (a
+// cancel, or someone in the console); an execution Step Functions has
+// forgotten (90 days after it ended) is not found.
 const (
-	// ExecutionNotFound: the run has no execution (it was never started,
-	// or Step Functions has forgotten it, 90 days after it ended).
-	ExecutionNotFound ExecutionState = "not_found"
-	// ExecutionRunning: the state machine drives the run (a redrive that is
-	// pending counts: the execution goes on).
-	ExecutionRunning   ExecutionState = "running"
-	ExecutionSucceeded ExecutionState = "succeeded"
-	// ExecutionFailed: it ended in the Failed state (the runner recorded
-	// the run failed) or with an error nothing caught (RecordFailure's own
-	// invocation failed, the history limit).
-	ExecutionFailed   ExecutionState = "failed"
-	ExecutionTimedOut ExecutionState = "timed_out"
-	// ExecutionAborted: StopExecution stopped it (a cancel, or someone in
-	// the console).
-	ExecutionAborted ExecutionState = "aborted"
+	ExecutionNotFound  = orchestrator.ExecutionNotFound
+	ExecutionRunning   = orchestrator.ExecutionRunning
+	ExecutionSucceeded = orchestrator.ExecutionSucceeded
+	ExecutionFailed    = orchestrator.ExecutionFailed
+	ExecutionTimedOut  = orchestrator.ExecutionTimedOut
+	ExecutionAborted   = orchestrator.ExecutionAborted
 )
 
-// Ended reports whether an execution in this state will not move again.
-func (s ExecutionState) Ended() bool {
-	switch s {
-	case ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut, ExecutionAborted:
-		return true
-	}
-	return false
-}
+var _ orchestrator.Executions = (*Orchestrator)(nil)
 
 // Budget bounds the time and the attempts of every Step Functions call.
 type Budget = awsbudget.Budget

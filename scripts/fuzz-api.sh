@@ -202,6 +202,10 @@ set +e
 #     depth mismatch" when two threads parse at once (python/cpython#106905):
 #     an error of the tool, not of the API.
 #   --generation-database none: no examples carried over from other runs.
+#   --request-timeout 30: an answer later than that counts as the server gone
+#     ("Server Unavailable"); the API answers within its 8 s request deadline,
+#     but a loaded CI machine running the fuzzed workflows' runs beside it
+#     once made 10 s too short.
 (cd "$work" && env -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u http_proxy -u https_proxy -u all_proxy \
   NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost NO_COLOR=1 SCHEMATHESIS_HOOKS="$work/hooks.py" \
   timeout --foreground --signal=INT --kill-after=15 "$budget" "$schemathesis" --config-file "$work/schemathesis.toml" \
@@ -215,7 +219,7 @@ set +e
   --seed "$seed" \
   --generation-database none \
   --workers 1 \
-  --request-timeout 10 \
+  --request-timeout 30 \
   --max-redirects 0 \
   --output-sanitize true)
 status=$?
@@ -233,6 +237,10 @@ if [ "$status" != 0 ]; then
   if grep -q '"level":"ERROR"' "$work/gateway.log"; then
     echo "fuzz: errors in the gateway's log:" >&2
     grep '"level":"ERROR"' "$work/gateway.log" | tail -n 20 >&2
+  fi
+  if ! kill -0 "$gateway_pid" 2>/dev/null; then
+    echo "fuzz: the gateway is gone; the end of its log:" >&2
+    tail -n 40 "$work/gateway.log" >&2
   fi
   exit "$status"
 fi

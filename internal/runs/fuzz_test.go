@@ -2,6 +2,7 @@ package runs
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"slices"
@@ -82,7 +83,7 @@ func FuzzListFilter(f *testing.F) {
 // FuzzRetryBody holds a retry's body to its rule: none, {} or
 // {"from":"failed_step"}; anything else is a VALIDATION_ERROR.
 func FuzzRetryBody(f *testing.F) {
-	for _, seed := range []string{"", "{}", `{"from":"failed_step"}`, `{"from":"start"}`, `{"from":null}`, `{"from":1}`, `{"x":1}`, `[]`, `{"from":"failed_step","from":"failed_step"}`} {
+	for _, seed := range []string{"", "{}", `{"from":"failed_step"}`, `{"from":"start"}`, `{"from":""}`, `{"from":null}`, `{"from":1}`, `{"x":1}`, `[]`, `{"from":"failed_step","from":"failed_step"}`} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -94,6 +95,11 @@ func FuzzRetryBody(f *testing.F) {
 		}
 		if fromFailed != bytes.Contains(body, []byte("failed_step")) && fromFailed {
 			t.Fatalf("%q read as from failed step", body)
+		}
+		// Accepted as a plain retry: no body, or an object with no member.
+		var members map[string]any
+		if !fromFailed && len(bytes.TrimSpace(body)) > 0 && (json.Unmarshal(body, &members) != nil || len(members) != 0) {
+			t.Fatalf("%q accepted as a plain retry", body)
 		}
 	})
 }

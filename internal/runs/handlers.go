@@ -309,7 +309,8 @@ func (h *Handlers) Cancel(w http.ResponseWriter, r *http.Request) {
 // retryBody is POST /runs/{id}/retry's body: none, {}, or
 // {"from": "failed_step"}.
 type retryBody struct {
-	From string `json:"from"`
+	// From is a pointer so that "from": "" is refused, not taken for absent.
+	From *string `json:"from"`
 }
 
 // RetryFromFailedStep is the one value of a retry's from.
@@ -322,10 +323,10 @@ func ParseRetryBody(r *http.Request) (fromFailedStep bool, err error) {
 	if err := httpapi.DecodeJSON(r, &b); err != nil {
 		return false, err
 	}
-	switch b.From {
-	case "":
+	switch {
+	case b.From == nil:
 		return false, nil
-	case RetryFromFailedStep:
+	case *b.From == RetryFromFailedStep:
 		return true, nil
 	}
 	return false, domain.Invalid(domain.FieldError{Field: "from", Message: `must be "failed_step" (or left out to run every step again)`})

@@ -413,7 +413,7 @@ func TestRetry(t *testing.T) {
 			t.Errorf("retry of a %s run: %d %s", status, r.Status, r.Body)
 		}
 	}
-	for _, body := range []string{`{"from":"start"}`, `{"from":1}`, `{"x":1}`} {
+	for _, body := range []string{`{"from":"start"}`, `{"from":""}`, `{"from":1}`, `{"x":1}`} {
 		if r := a.call(t, "POST", "/runs/"+failed.ID+"/retry", nil, body); r.Status != 400 {
 			t.Errorf("retry body %s: %d", body, r.Status)
 		}

@@ -61,10 +61,14 @@ func (m *memoryStore) Delete(_ context.Context, account, workflowID string) erro
 	return nil
 }
 
-func (m *memoryStore) IsWebhookWorkflow(_ context.Context, account, workflowID string) (bool, error) {
+func (m *memoryStore) WorkflowTrigger(_ context.Context, account, workflowID string) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.triggers[account][workflowID] == "webhook", nil
+	trigger, ok := m.triggers[account][workflowID]
+	if !ok {
+		return "", domain.ErrNotFound
+	}
+	return trigger, nil
 }
 
 func (m *memoryStore) Roll(_ context.Context, account, workflowID string, current secrets.Sealed, keepPreviousUntil, at time.Time) error {

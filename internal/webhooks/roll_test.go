@@ -190,13 +190,15 @@ func TestRollWebhookSecret(t *testing.T) {
 		}
 	})
 
-	t.Run("404 for a workflow that is another account's, not a webhook one, or missing", func(t *testing.T) {
+	t.Run("404 for a workflow that is another account's or missing, 409 for one not on a webhook trigger", func(t *testing.T) {
 		otherAccounts, otherSecret := g.mustWorkflow(t, "acct_b", "webhook")
 		manual, _ := g.mustWorkflow(t, "acct_a", "manual")
+		r := gatewaytest.Call(t, "POST", g.rollURL(manual), key, "application/json", []byte(`{"gracePeriodSeconds":60}`))
+		if r.Status != 409 || r.ErrorCode(t) != "CONFLICT" {
+			t.Fatalf("a manual workflow: %d %s", r.Status, r.Body)
+		}
 		for _, tt := range []struct{ name, workflowID string }{
 			{"another account's webhook workflow", otherAccounts},
-			{"a manual workflow", manual},
-			{"a missing workflow", ids.New(ids.PrefixWorkflow, time.Now())},
 			{"an id that cannot be a workflow's", "wf_nope"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {

@@ -76,9 +76,10 @@ type Store interface {
 	// absent item (or another account's) is not an error: there is nothing
 	// of this account's to delete.
 	Delete(ctx context.Context, account, workflowID string) error
-	// IsWebhookWorkflow reports whether the account holds the workflow and
-	// its current version is on a webhook trigger (the head's triggerType).
-	IsWebhookWorkflow(ctx context.Context, account, workflowID string) (bool, error)
+	// WorkflowTrigger returns the trigger type of the account's workflow
+	// (the head's triggerType), domain.ErrNotFound if the account has no
+	// such workflow.
+	WorkflowTrigger(ctx context.Context, account, workflowID string) (string, error)
 	// Roll makes current the workflow's secret. If keepPreviousUntil is not
 	// zero the secret it replaces stays valid until then; otherwise no
 	// previous secret is kept. It returns domain.ErrNotFound if the item is
@@ -149,8 +150,9 @@ func errGracePeriod() error {
 // one it replaces keeps working for grace (until previousValidUntil, which
 // is zero for a grace of 0: the old secret stops at once). A secret kept from
 // an earlier roll is dropped: at most two secrets work at any time. A
-// workflow that is not the account's, not on a webhook trigger, or absent is
-// domain.ErrNotFound; a grace outside 0 to MaxGracePeriod is a
+// workflow that is not the account's, or absent, is domain.ErrNotFound; one
+// of the account's on another trigger is a CONFLICT (it exists, and has no
+// secret to roll); a grace outside 0 to MaxGracePeriod is a
 // VALIDATION_ERROR.
 func (s *Secrets) Roll(ctx context.Context, account, workflowID string, grace time.Duration) (secret string, previousValidUntil time.Time, err error) {
 	if grace < 0 || grace > MaxGracePeriod {
@@ -159,12 +161,12 @@ func (s *Secrets) Roll(ctx context.Context, account, workflowID string, grace ti
 	if !ids.Valid(ids.PrefixWorkflow, workflowID) {
 		return "", time.Time{}, domain.ErrNotFound
 	}
-	isWebhook, err := s.store.IsWebhookWorkflow(ctx, account, workflowID)
+	trigger, err := s.store.WorkflowTrigger(ctx, account, workflowID)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if !isWebhook {
-		return "", time.Time{}, domain.ErrNotFound
+	if trigger != triggerWebhook {
+		return "", time.Time{}, errNotAWebhookWorkflow(trigger)
 	}
 	secret, sealed, err := s.newSecret(ctx, account, workflowID)
 	if err != nil {
@@ -224,4 +226,13 @@ func (s *Secrets) Verify(ctx context.Context, workflowID, signatureHeader string
 		}
 	}
 	return "", ErrBadSignature
+}
+
+// triggerWebhook is the trigger type of a workflow that receives webhooks
+// (workflows.TriggerWebhook; webhooks does not link the workflows feature).
+const triggerWebhook = "webhook"
+
+// errNotAWebhookWorkflow answers a roll of a workflow on another trigger.
+func errNotAWebhookWorkflow(trigger string) error {
+	return domain.Errorf(domain.CodeConflict, "The workflow is on a %s trigger, not a webhook one: it has no signing secret to roll", trigger)
 }

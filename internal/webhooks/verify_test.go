@@ -298,7 +298,7 @@ func TestRollRules(t *testing.T) {
 		code       domain.Code
 	}{
 		{"another account's workflow is not found", "acct_b", workflowID, 0, domain.CodeNotFound},
-		{"a workflow not on a webhook trigger is not found", "acct_a", manual, 0, domain.CodeNotFound},
+		{"a workflow of the account on another trigger is a conflict", "acct_a", manual, 0, domain.CodeConflict},
 		{"a missing workflow is not found", "acct_a", ids.New(ids.PrefixWorkflow, time.Now()), 0, domain.CodeNotFound},
 		{"an id that cannot be a workflow's is not found", "acct_a", "wf_nope", 0, domain.CodeNotFound},
 		{"a negative grace period is invalid", "acct_a", workflowID, -time.Second, domain.CodeValidation},

@@ -45,7 +45,6 @@ const (
 	// attrTriggerType is the workflow head's attribute naming its trigger
 	// type (written by the workflows adapter).
 	attrTriggerType = "triggerType"
-	triggerWebhook  = "webhook"
 )
 
 // sealedAttr is a secrets.Sealed as a map attribute: the wrapped data key,
@@ -127,23 +126,31 @@ func (s *Store) Delete(ctx context.Context, account, workflowID string) error {
 	return nil
 }
 
-// IsWebhookWorkflow reads the workflow's head in the account (one strongly
+// WorkflowTrigger reads the workflow's head in the account (one strongly
 // consistent GetItem of its triggerType alone, so a roll right after the PUT
 // that made a workflow a webhook one sees it). Another account's workflow is
-// simply absent under this account's partition.
-func (s *Store) IsWebhookWorkflow(ctx context.Context, account, workflowID string) (bool, error) {
+// simply absent under this account's partition: domain.ErrNotFound.
+func (s *Store) WorkflowTrigger(ctx context.Context, account, workflowID string) (string, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:                aws.String(s.table),
 		Key:                      store.ItemKey(store.AccountPK(account), store.WorkflowSK(workflowID)),
 		ConsistentRead:           aws.Bool(true),
-		ProjectionExpression:     aws.String("#trigger"),
-		ExpressionAttributeNames: map[string]string{"#trigger": attrTriggerType},
+		// PK too: a head without triggerType must still read as present
+		// (an engine may answer no item at all for an empty projection).
+		ProjectionExpression:     aws.String("#pk, #trigger"),
+		ExpressionAttributeNames: map[string]string{"#pk": store.AttrPK, "#trigger": attrTriggerType},
 	})
 	if err != nil {
-		return false, fmt.Errorf("webhooksdb: read the head of %s: %w", workflowID, err)
+		return "", fmt.Errorf("webhooksdb: read the head of %s: %w", workflowID, err)
+	}
+	if out.Item == nil {
+		return "", domain.ErrNotFound
 	}
 	trigger, _ := out.Item[attrTriggerType].(*types.AttributeValueMemberS)
-	return trigger != nil && trigger.Value == triggerWebhook, nil
+	if trigger == nil {
+		return "", nil // a head written before triggerType: on no webhook trigger
+	}
+	return trigger.Value, nil
 }
 
 // Roll makes current the workflow's secret in one UpdateItem conditioned on

@@ -135,7 +135,7 @@ func TestPutGetDelete(t *testing.T) {
 	})
 }
 
-func TestIsWebhookWorkflow(t *testing.T) {
+func TestWorkflowTrigger(t *testing.T) {
 	table := dynamotest.MustTable(t)
 	s := webhooksdb.New(table.Client, table.Name)
 	webhook, manual, absent := newWorkflowID(), newWorkflowID(), newWorkflowID()
@@ -143,18 +143,19 @@ func TestIsWebhookWorkflow(t *testing.T) {
 	mustPutHead(t, table, "acct_a", manual, "manual")
 	for _, tt := range []struct {
 		name, account, workflowID string
-		want                      bool
+		want                      string
+		wantErr                   error
 	}{
-		{"a webhook workflow of the account is one", "acct_a", webhook, true},
-		{"a manual workflow is not", "acct_a", manual, false},
-		{"an absent workflow is not", "acct_a", absent, false},
-		{"another account's webhook workflow is not", "acct_b", webhook, false},
+		{"a webhook workflow of the account", "acct_a", webhook, "webhook", nil},
+		{"a manual workflow", "acct_a", manual, "manual", nil},
+		{"an absent workflow is not found", "acct_a", absent, "", domain.ErrNotFound},
+		{"another account's webhook workflow is not found", "acct_b", webhook, "", domain.ErrNotFound},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			table.Calls.Reset()
-			got, err := s.IsWebhookWorkflow(ctx, tt.account, tt.workflowID)
-			if err != nil || got != tt.want {
-				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
+			got, err := s.WorkflowTrigger(ctx, tt.account, tt.workflowID)
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) || got != tt.want {
+				t.Fatalf("got %q, %v; want %q, %v", got, err, tt.want, tt.wantErr)
 			}
 			if calls := table.Calls.Snapshot(); calls["GetItem"] != 1 || table.Calls.Total() != 1 {
 				t.Fatalf("calls %v", calls)

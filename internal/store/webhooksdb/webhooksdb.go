@@ -132,9 +132,9 @@ func (s *Store) Delete(ctx context.Context, account, workflowID string) error {
 // simply absent under this account's partition: domain.ErrNotFound.
 func (s *Store) WorkflowTrigger(ctx context.Context, account, workflowID string) (string, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:                aws.String(s.table),
-		Key:                      store.ItemKey(store.AccountPK(account), store.WorkflowSK(workflowID)),
-		ConsistentRead:           aws.Bool(true),
+		TableName:      aws.String(s.table),
+		Key:            store.ItemKey(store.AccountPK(account), store.WorkflowSK(workflowID)),
+		ConsistentRead: aws.Bool(true),
 		// PK too: a head without triggerType must still read as present
 		// (an engine may answer no item at all for an empty projection).
 		ProjectionExpression:     aws.String("#pk, #trigger"),

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/workflowsapi/workflows/internal/awsconfig"
 	"os"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 )
@@ -83,12 +83,13 @@ func NewEventBridgeFromEnv(ctx context.Context, puts bool) (*EventBridge, error)
 	if err != nil {
 		return nil, err
 	}
-	awsConfig, err := config.LoadDefaultConfig(ctx)
+	endpoint := os.Getenv(EnvEndpoint)
+	awsConfig, err := awsconfig.Load(ctx, endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("schedules: load the AWS config: %w", err)
+		return nil, fmt.Errorf("schedules: %w", err)
 	}
 	client := scheduler.NewFromConfig(awsConfig, func(o *scheduler.Options) {
-		if endpoint := os.Getenv(EnvEndpoint); endpoint != "" {
+		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 	})

@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/workflowsapi/workflows/internal/awsconfig"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
@@ -34,27 +33,13 @@ func FromEnv(ctx context.Context, localDir string) (Sealer, error) {
 	return NewKMS(client, keyID), nil
 }
 
-// localRegion and the fixed credentials below are what a local KMS endpoint
-// (moto) is signed with when the environment has none, as store does for
-// dynalite.
-const localRegion = "us-east-1"
-
 // NewKMSClient builds a KMS client from the environment, at endpoint if it is
 // not empty. Against a custom endpoint with no credentials or region in the
 // environment it uses fixed local ones, which moto accepts.
 func NewKMSClient(ctx context.Context, endpoint string, optFns ...func(*kms.Options)) (*kms.Client, error) {
-	var loadOpts []func(*config.LoadOptions) error
-	if endpoint != "" {
-		if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
-			loadOpts = append(loadOpts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
-		}
-		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
-			loadOpts = append(loadOpts, config.WithRegion(localRegion))
-		}
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	awsCfg, err := awsconfig.Load(ctx, endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("secrets: load AWS config: %w", err)
+		return nil, fmt.Errorf("secrets: %w", err)
 	}
 	if endpoint != "" {
 		optFns = append([]func(*kms.Options){func(o *kms.Options) { o.BaseEndpoint = aws.String(endpoint) }}, optFns...)

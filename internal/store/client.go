@@ -10,12 +10,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/workflowsapi/workflows/internal/awsconfig"
 	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/aws/smithy-go"
@@ -27,7 +26,6 @@ import (
 const (
 	LocalEndpoint  = "http://localhost:8000"
 	LocalTableName = "workflows-local"
-	localRegion    = "us-east-1"
 )
 
 // Config says which DynamoDB to talk to.
@@ -88,18 +86,9 @@ func ConfigFromEnvOrLocal() Config {
 // local credentials, which the local engines accept, so `make dev` needs no
 // AWS account.
 func NewClient(ctx context.Context, cfg Config, optFns ...func(*dynamodb.Options)) (*dynamodb.Client, error) {
-	var loadOpts []func(*config.LoadOptions) error
-	if cfg.Endpoint != "" {
-		if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
-			loadOpts = append(loadOpts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
-		}
-		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
-			loadOpts = append(loadOpts, config.WithRegion(localRegion))
-		}
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	awsCfg, err := awsconfig.Load(ctx, cfg.Endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("store: load AWS config: %w", err)
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	opts := []func(*dynamodb.Options){withBudget(cfg.Budget.Or(DefaultBudget))}
 	if cfg.Endpoint != "" {

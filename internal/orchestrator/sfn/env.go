@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/workflowsapi/workflows/internal/awsconfig"
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 )
 
@@ -19,11 +18,6 @@ const (
 	EnvStateMachineARN = "STATE_MACHINE_ARN"
 	EnvEndpoint        = "SFN_ENDPOINT"
 )
-
-// localRegion and the fixed credentials below are what a local Step
-// Functions endpoint (moto) is signed with when the environment has none,
-// as secrets.NewKMSClient does for KMS.
-const localRegion = "us-east-1"
 
 // FromEnv is the Orchestrator of STATE_MACHINE_ARN, at SFN_ENDPOINT if set,
 // else wherever the SDK resolves Step Functions (which honours
@@ -49,18 +43,9 @@ func FromEnv(ctx context.Context, opts ...Option) (*Orchestrator, error) {
 // if it is not empty. Against a custom endpoint with no credentials or region
 // in the environment it uses fixed local ones, which moto accepts.
 func NewClient(ctx context.Context, endpoint string, optFns ...func(*awssfn.Options)) (*awssfn.Client, error) {
-	var loadOpts []func(*config.LoadOptions) error
-	if endpoint != "" {
-		if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
-			loadOpts = append(loadOpts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
-		}
-		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
-			loadOpts = append(loadOpts, config.WithRegion(localRegion))
-		}
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
+	awsCfg, err := awsconfig.Load(ctx, endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("sfn: load AWS config: %w", err)
+		return nil, fmt.Errorf("sfn: %w", err)
 	}
 	if endpoint != "" {
 		optFns = append([]func(*awssfn.Options){func(o *awssfn.Options) { o.BaseEndpoint = aws.String(endpoint) }}, optFns...)

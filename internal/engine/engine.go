@@ -4,8 +4,10 @@
 // step, the run's context and what it needs to reach the outside (an HTTP
 // client under the outbound policy, a source of connection credentials), and
 // records what it answers. gojq is the one expression language: programs
-// are compiled once per run (Compile), run with a deadline, and their output
-// is capped.
+// are compiled once per run (Compile) and run in a sandbox worker bounded in
+// time and memory (internal/jqsandbox), but for a program that is only a
+// path over the context, which runs here; their output is capped in size and
+// in depth.
 package engine
 
 import (
@@ -15,9 +17,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/itchyny/gojq"
-
 	"github.com/workflowsapi/workflows/internal/connections"
+	"github.com/workflowsapi/workflows/internal/jqsandbox"
+	"github.com/workflowsapi/workflows/internal/jsondepth"
 	"github.com/workflowsapi/workflows/internal/workflows"
 )
 
@@ -58,6 +60,7 @@ func (e *StepError) Error() string { return e.Code + ": " + e.Message }
 const (
 	CodeJQ                 = "JQ_ERROR"
 	CodeOutputTooLarge     = "OUTPUT_TOO_LARGE"
+	CodeOutputTooDeep      = "OUTPUT_TOO_DEEP"
 	CodeHTTPStatus         = "HTTP_STATUS"
 	CodeTimeout            = "TIMEOUT"
 	CodeConnectionError    = "CONNECTION_ERROR"
@@ -66,6 +69,7 @@ const (
 	CodeTooManyRedirects   = "TOO_MANY_REDIRECTS"
 	CodeInvalidRequest     = "INVALID_REQUEST"
 	CodeConnectionNotFound = "CONNECTION_NOT_FOUND"
+	CodeRequestTooLarge    = "REQUEST_TOO_LARGE"
 )
 
 // Credentials finds a connection's decrypted credentials for an http step
@@ -109,6 +113,9 @@ type Options struct {
 	MaxOutputBytes int
 	// Now is the clock Retry-After dates are read against. Default time.Now.
 	Now func() time.Time
+	// Sandbox is the pool of workers that run jq programs. Default the
+	// process's own (jqsandbox.Default), shared by every engine in it.
+	Sandbox *jqsandbox.Pool
 
 	// Test hooks: lookup replaces DNS and dial the dialling of an address
 	// the policy allowed (both nil in production).
@@ -139,6 +146,9 @@ func New(opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Sandbox == nil {
+		opts.Sandbox = jqsandbox.Default()
+	}
 	e := &Engine{opts: opts}
 	e.client = newClient(opts.Policy, opts.lookup, opts.dial)
 	return e
@@ -152,10 +162,14 @@ type Compiled struct {
 }
 
 type compiledStep struct {
-	program *gojq.Code // transform, condition
+	program *program // transform, condition
 	url     *workflows.Template
 	headers []compiledHeader
 	body    *bodyNode // nil: no body
+	// exprs are the expressions of an http step's templates, in the order
+	// the request is rendered (url, body, headers): evaluated together
+	// (evalTemplates), one sandbox request per attempt.
+	exprs []*program
 }
 
 type compiledHeader struct {
@@ -184,7 +198,7 @@ func compileStep(step workflows.Step) (compiledStep, error) {
 	var err error
 	switch step.Type {
 	case workflows.StepTransform, workflows.StepCondition:
-		cs.program, err = workflows.CompileJQ(step.With.JQ)
+		cs.program, err = newProgram(step.With.JQ)
 	case workflows.StepHTTP:
 		if cs.url, err = workflows.CompileTemplate(step.With.URL); err != nil {
 			return cs, fmt.Errorf("url: %w", err)
@@ -197,8 +211,11 @@ func compileStep(step workflows.Step) (compiledStep, error) {
 			cs.headers = append(cs.headers, compiledHeader{name: name, value: t})
 		}
 		if len(step.With.Body) > 0 {
-			cs.body, err = compileBody(step.With.Body)
+			if cs.body, err = compileBody(step.With.Body); err != nil {
+				return cs, err
+			}
 		}
+		cs.exprs = templateExprs(cs.url, cs.body, cs.headers)
 	case workflows.StepDelay:
 	default:
 		err = fmt.Errorf("unknown step type %q", step.Type)
@@ -216,7 +233,19 @@ func (c *Compiled) Steps() []workflows.Step { return c.def.Steps }
 // index out of range, credentials that could not be opened for another
 // reason than the connection being gone, or ctx ended by the caller (not by
 // the step's own timeout), which the runner should not count as an attempt.
+//
+// Every step's output is held to jsondepth.MaxDepth (OUTPUT_TOO_DEEP)
+// before anything else encodes it: the runner stores it as JSON and every
+// reader of a run decodes it.
 func (e *Engine) Execute(ctx context.Context, c *Compiled, stepIndex int, rc Context, idempotencyKey string) (Result, error) {
+	res, err := e.execute(ctx, c, stepIndex, rc, idempotencyKey)
+	if err == nil && jsondepth.Exceeds(res.Output, jsondepth.MaxDepth) {
+		return Result{}, tooDeep("the step's output")
+	}
+	return res, err
+}
+
+func (e *Engine) execute(ctx context.Context, c *Compiled, stepIndex int, rc Context, idempotencyKey string) (Result, error) {
 	if c == nil || stepIndex < 0 || stepIndex >= len(c.steps) {
 		return Result{}, errors.New("engine: no such step")
 	}
@@ -227,6 +256,10 @@ func (e *Engine) Execute(ctx context.Context, c *Compiled, stepIndex int, rc Con
 		v, err := e.runProgram(ctx, cs.program, rc)
 		if err != nil {
 			return Result{}, err
+		}
+		// Depth first: the size check encodes the value.
+		if jsondepth.Exceeds(v, jsondepth.MaxDepth) {
+			return Result{}, tooDeep("the step's output")
 		}
 		if err := e.checkSize(v); err != nil {
 			return Result{}, err
@@ -248,6 +281,10 @@ func (e *Engine) Execute(ctx context.Context, c *Compiled, stepIndex int, rc Con
 	case workflows.StepDelay:
 		return Result{Wait: time.Duration(step.With.Seconds) * time.Second}, nil
 	case workflows.StepHTTP:
+		ctx, err := e.evalTemplates(ctx, cs, rc)
+		if err != nil {
+			return Result{}, err
+		}
 		return e.executeHTTP(ctx, step, cs, rc, idempotencyKey)
 	}
 	return Result{}, fmt.Errorf("engine: unknown step type %q", step.Type)

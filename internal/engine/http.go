@@ -10,10 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
-	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,10 +31,25 @@ const userAgent = "workflows-runner/1"
 // long for one back-off (the longest delay a step may have).
 const maxRetryAfter = workflows.MaxDelaySeconds * time.Second
 
+// The bounds of an outbound request, checked before anything is sent: a
+// step over one fails with REQUEST_TOO_LARGE, which another attempt would
+// not change. Without them one small workflow, started 500 times a minute,
+// could push gigabytes a minute at a third party. A header's size is its
+// name and value; the headers' size adds up every one the request carries,
+// the engine's own (User-Agent, Content-Type, Idempotency-Key) and the
+// connection's included.
+const (
+	maxRequestBodyBytes    = 256 << 10
+	maxRequestHeaderBytes  = 8 << 10
+	maxRequestHeadersBytes = 32 << 10
+	maxRequestURLBytes     = 8 << 10
+)
+
 // executeHTTP runs one attempt of an http step: it renders the request,
-// applies the connection's credentials for the URL's own origin, sends it
-// under the outbound policy with the step's timeout, and reads the answer
-// into {status, headers, body}.
+// applies the connection's credentials for the URL's own origin (the
+// definition's, which no input can change: renderURL), sends it under the
+// outbound policy with the step's timeout, and reads the answer into
+// {status, headers, body}.
 //
 // The output's headers are an object of lower-cased names, each with its
 // values joined by ", " (the combination RFC 9110 gives to a repeated
@@ -42,6 +58,10 @@ const maxRetryAfter = workflows.MaxDelaySeconds * time.Second
 // (application/json or any +json type) and parses (numbers kept as written),
 // else the body as a string (which, as JSON, replaces invalid UTF-8 with
 // U+FFFD).
+//
+// The credentials the step added are redacted from its output and from
+// its error (redactor): a target that echoes them must not hand them to
+// every key that may read runs.
 func (e *Engine) executeHTTP(ctx context.Context, step workflows.Step, cs *compiledStep, rc Context, idempotencyKey string) (Result, error) {
 	req, err := e.buildRequest(ctx, step, cs, rc)
 	if err != nil {
@@ -50,63 +70,74 @@ func (e *Engine) executeHTTP(ctx context.Context, step workflows.Step, cs *compi
 	if err := e.opts.Policy.checkHost(req.URL.Hostname()); err != nil {
 		return Result{}, refused(err)
 	}
+	var secrets *redactor
 	if step.With.Connection != "" {
 		creds, err := e.openCredentials(ctx, step.With.Connection)
 		if err != nil {
 			return Result{}, err
 		}
 		req = applyCredentials(req, creds)
+		secrets = newRedactor(creds)
 	}
 	req.Header.Set("Idempotency-Key", idempotencyKey)
-
-	attemptCtx, cancel := context.WithTimeout(req.Context(), StepTimeout(step))
-	defer cancel()
-	req = req.WithContext(attemptCtx)
-	resp, err := e.client.Do(req)
+	if err := checkHeaderSizes(req.Header); err != nil {
+		return Result{}, secrets.redactError(err)
+	}
+	output, err := e.send(ctx, step, req)
 	if err != nil {
-		return Result{}, classifyError(ctx, err, req.URL.Host)
+		return Result{}, secrets.redactError(err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 400 {
-		// Judged before the body is read: a 503 with a big page is still a
-		// 503, worth another attempt.
-		return Result{}, e.statusError(resp)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(e.opts.MaxOutputBytes)+1))
-	if err != nil {
-		return Result{}, classifyError(ctx, err, req.URL.Host)
-	}
-	if len(body) > e.opts.MaxOutputBytes {
-		return Result{}, tooLarge("the response body", len(body), e.opts.MaxOutputBytes)
-	}
-	output := map[string]any{
-		"status":  resp.StatusCode,
-		"headers": headerObject(resp.Header),
-		"body":    bodyValue(resp.Header.Get("Content-Type"), body),
-	}
-	out, err := marshalValue(output)
+	redacted := secrets.redactValue(output)
+	out, err := marshalValue(redacted)
 	if err != nil {
 		return Result{}, err
 	}
 	if limit := e.opts.MaxOutputBytes + httpOutputOverheadBytes; len(out) > limit {
 		return Result{}, tooLarge("the response as JSON (status, headers and body)", len(out), limit)
 	}
-	return Result{Output: output}, nil
+	return Result{Output: redacted}, nil
 }
 
-// buildRequest renders the method, URL, headers and body. The rendered URL is
-// checked again (validation saw it with placeholders only): an absolute http
-// or https URL with a host.
+// send sends the request with the step's timeout and reads the answer into
+// the step's output.
+func (e *Engine) send(ctx context.Context, step workflows.Step, req *http.Request) (map[string]any, error) {
+	attemptCtx, cancel := context.WithTimeout(req.Context(), StepTimeout(step))
+	defer cancel()
+	req = req.WithContext(attemptCtx)
+	resp, err := e.client.Do(req)
+	if err != nil {
+		return nil, classifyError(ctx, err, req.URL.Host)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 400 {
+		// Judged before the body is read: a 503 with a big page is still a
+		// 503, worth another attempt.
+		return nil, e.statusError(resp)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(e.opts.MaxOutputBytes)+1))
+	if err != nil {
+		return nil, classifyError(ctx, err, req.URL.Host)
+	}
+	if len(body) > e.opts.MaxOutputBytes {
+		return nil, tooLarge("the response body", len(body), e.opts.MaxOutputBytes)
+	}
+	return map[string]any{
+		"status":  resp.StatusCode,
+		"headers": headerObject(resp.Header),
+		"body":    bodyValue(resp.Header.Get("Content-Type"), body),
+	}, nil
+}
+
+// buildRequest renders the method, URL, headers and body. The URL keeps the
+// definition's origin (renderURL), and the URL as parsed for the request is
+// held to it once more (checkOrigin); the URL and the body are bounded
+// (maxRequestURLBytes, maxRequestBodyBytes).
 func (e *Engine) buildRequest(ctx context.Context, step workflows.Step, cs *compiledStep, rc Context) (*http.Request, error) {
 	jqCtx, cancel := context.WithTimeout(ctx, e.opts.JQTimeout)
 	defer cancel()
-	rawURL, err := renderString(jqCtx, ctx, cs.url, rc)
+	rawURL, authored, err := renderURL(jqCtx, ctx, cs.url, rc)
 	if err != nil {
 		return nil, err
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return nil, &StepError{Code: CodeInvalidRequest, Message: "the url, rendered, is not an absolute http or https URL with a host"}
 	}
 	var body io.Reader
 	var isJSON bool
@@ -115,13 +146,20 @@ func (e *Engine) buildRequest(ctx context.Context, step workflows.Step, cs *comp
 		if err := cs.body.render(jqCtx, ctx, rc, &b); err != nil {
 			return nil, err
 		}
+		if b.Len() > maxRequestBodyBytes {
+			return nil, requestTooLarge("the body, rendered,", maxRequestBodyBytes)
+		}
 		body, isJSON = bytes.NewReader(b.Bytes()), true
 	}
 	// The request's context is ctx, the caller's: the attempt's timeout is
-	// added when it is sent.
-	req, err := http.NewRequestWithContext(ctx, step.With.Method, u.String(), body)
-	if err != nil {
-		return nil, &StepError{Code: CodeInvalidRequest, Message: "the request could not be built"}
+	// added when it is sent. The URL is parsed here once, as the client
+	// will use it.
+	req, err := http.NewRequestWithContext(ctx, step.With.Method, rawURL, body)
+	if err != nil || (req.URL.Scheme != "http" && req.URL.Scheme != "https") || req.URL.Hostname() == "" {
+		return nil, &StepError{Code: CodeInvalidRequest, Message: "the url, rendered, is not an absolute http or https URL with a host"}
+	}
+	if err := checkOrigin(req.URL, authored); err != nil {
+		return nil, err
 	}
 	req.Header.Set("User-Agent", userAgent)
 	if isJSON {
@@ -135,9 +173,39 @@ func (e *Engine) buildRequest(ctx context.Context, step workflows.Step, cs *comp
 		if !validHeaderValue(value) {
 			return nil, &StepError{Code: CodeInvalidRequest, Message: fmt.Sprintf("the header %s, rendered, holds a line break or another control character", h.name)}
 		}
+		if len(h.name)+len(value) > maxRequestHeaderBytes {
+			// Checked here too, before the next header is rendered.
+			return nil, requestTooLarge("the header "+h.name+", rendered (name and value),", maxRequestHeaderBytes)
+		}
 		req.Header.Set(h.name, value) // the step's own Content-Type wins over the default
 	}
 	return req, nil
+}
+
+// checkHeaderSizes holds the request's headers, as they will be sent, to
+// maxRequestHeaderBytes each (name and value) and maxRequestHeadersBytes in
+// all. A message names the header, never its value.
+func checkHeaderSizes(h http.Header) error {
+	total := 0
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		for _, value := range h[name] {
+			size := len(name) + len(value)
+			if size > maxRequestHeaderBytes {
+				return requestTooLarge("the header "+name+" (name and value)", maxRequestHeaderBytes)
+			}
+			total += size
+		}
+	}
+	if total > maxRequestHeadersBytes {
+		return requestTooLarge("the request's headers, together,", maxRequestHeadersBytes)
+	}
+	return nil
+}
+
+// requestTooLarge fails a step whose request is over a bound, before
+// anything is sent.
+func requestTooLarge(what string, limit int) *StepError {
+	return &StepError{Code: CodeRequestTooLarge, Message: fmt.Sprintf("%s is over %s: nothing was sent", what, sizeText(limit))}
 }
 
 // validHeaderValue refuses what would end a header early or that Go's client

@@ -470,15 +470,71 @@ func TestConnectionErrorIsRetryable(t *testing.T) {
 func TestRenderedRequestIsChecked(t *testing.T) {
 	tg := newTarget(t, func(http.ResponseWriter, *http.Request) {})
 	e := httpEngine(t, Options{})
-	rc := runContext(map[string]any{"line": "a\r\nX-Injected: 1", "host": "a b"})
-	for _, c := range []*Compiled{
-		httpStep(t, `{"method": "GET", "url": "`+tg.URL+`", "headers": {"X-Note": "{{ .input.line }}"}}`, ""),
-		httpStep(t, `{"method": "GET", "url": "http://{{ .input.host }}/"}`, ""),
-	} {
-		_, err := e.Execute(context.Background(), c, 0, rc, "k")
-		if se := stepError(t, err); se.Code != CodeInvalidRequest || se.Retryable {
-			t.Errorf("got %+v", se)
-		}
+	rc := runContext(map[string]any{"line": "a\r\nX-Injected: 1"})
+	c := httpStep(t, `{"method": "GET", "url": "`+tg.URL+`", "headers": {"X-Note": "{{ .input.line }}"}}`, "")
+	_, err := e.Execute(context.Background(), c, 0, rc, "k")
+	if se := stepError(t, err); se.Code != CodeInvalidRequest || se.Retryable {
+		t.Errorf("got %+v", se)
 	}
 	received(t, tg, 0)
+}
+
+// Point 4 of issue 13: a request over a bound fails the step with
+// REQUEST_TOO_LARGE, not retried, and nothing is sent; a request at each
+// bound is sent.
+func TestRequestsOverTheBoundsAreNotSent(t *testing.T) {
+	tg := newTarget(t, func(http.ResponseWriter, *http.Request) {})
+	e := httpEngine(t, Options{Credentials: testCredentials})
+	base := tg.URL + "/b/"
+	pathFor := func(urlBytes int) string { return strings.Repeat("p", urlBytes-len(base)) }
+	// A header's size is its name and value: X-Fill and 8186 bytes is 8 KiB.
+	fill := func(n int) string { return strings.Repeat("h", n-len("X-Fill")) }
+	manyHeaders := func(each, count int) string {
+		var pairs []string
+		for i := range count {
+			name := fmt.Sprintf("X-Fill-%02d", i)
+			pairs = append(pairs, fmt.Sprintf("%q: %q", name, strings.Repeat("v", each-len(name))))
+		}
+		return "{" + strings.Join(pairs, ", ") + "}"
+	}
+	for _, tc := range []struct {
+		name, with string
+		input      map[string]any
+		sent       bool
+	}{
+		{"a body of 256 KiB", `{"method": "POST", "url": "` + base + `", "body": "{{ .input.s }}"}`, map[string]any{"s": strings.Repeat("b", 256<<10-2)}, true},
+		{"a body of 256 KiB and a byte", `{"method": "POST", "url": "` + base + `", "body": "{{ .input.s }}"}`, map[string]any{"s": strings.Repeat("b", 256<<10-1)}, false},
+		{"a body of 50 MB", `{"method": "POST", "url": "` + base + `", "body": {"a": "{{ .input.s }}"}}`, map[string]any{"s": strings.Repeat("b", 50<<20)}, false},
+		{"a URL of 8 KiB", `{"method": "GET", "url": "` + base + `{{ .input.s }}"}`, map[string]any{"s": pathFor(8 << 10)}, true},
+		{"a URL of 8 KiB and a byte", `{"method": "GET", "url": "` + base + `{{ .input.s }}"}`, map[string]any{"s": pathFor(8<<10 + 1)}, false},
+		{"a URL over 8 KiB once escaped", `{"method": "GET", "url": "` + base + `{{ .input.s }}"}`, map[string]any{"s": strings.Repeat("/", 3<<10)}, false},
+		{"a header of 8 KiB", `{"method": "GET", "url": "` + base + `", "headers": {"X-Fill": "{{ .input.s }}"}}`, map[string]any{"s": fill(8 << 10)}, true},
+		{"a header of 8 KiB and a byte", `{"method": "GET", "url": "` + base + `", "headers": {"X-Fill": "{{ .input.s }}"}}`, map[string]any{"s": fill(8<<10 + 1)}, false},
+		{"headers of 30 KiB", `{"method": "GET", "url": "` + base + `", "headers": ` + manyHeaders(6<<10, 5) + `}`, nil, true},
+		{"headers of 36 KiB", `{"method": "GET", "url": "` + base + `", "headers": ` + manyHeaders(6<<10, 6) + `}`, nil, false},
+		// Every header sent counts: the engine's own (User-Agent and
+		// Idempotency-Key, 53 bytes here) and the connection's (X-Api-Key,
+		// 16): 32700 bytes of the step's own fit without the connection's.
+		{"headers just under 32 KiB", `{"method": "GET", "url": "` + base + `", "headers": ` + manyHeaders(8175, 4) + `}`, nil, true},
+		{"the same headers and a credential", `{"method": "GET", "url": "` + base + `", "connection": "` + headerConnection + `", "headers": ` + manyHeaders(8175, 4) + `}`, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(tg.received())
+			_, err := e.Execute(context.Background(), httpStep(t, tc.with, ""), 0, runContext(tc.input), "run_1:call")
+			sent := len(tg.received()) > before
+			if tc.sent {
+				if err != nil || !sent {
+					t.Fatalf("at the bound: %v, sent %v", err, sent)
+				}
+				return
+			}
+			se := stepError(t, err)
+			if se.Code != CodeRequestTooLarge || se.Retryable || sent {
+				t.Errorf("over the bound: %+v, sent %v", se, sent)
+			}
+			if strings.Contains(se.Message, "hhhh") || strings.Contains(se.Message, "bbbb") || strings.Contains(se.Message, "key-456") {
+				t.Errorf("the message quotes the request: %.200s", se.Message)
+			}
+		})
+	}
 }

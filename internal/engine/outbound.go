@@ -303,15 +303,6 @@ func sensitiveHeaders(first *http.Request) []string {
 	return names
 }
 
-// originOf is scheme, host and port (the default one filled in): a
-// connection's credentials go to this origin only.
-func originOf(req *http.Request) string {
-	port := req.URL.Port()
-	if port == "" {
-		port = "80"
-		if req.URL.Scheme == "https" {
-			port = "443"
-		}
-	}
-	return req.URL.Scheme + "://" + strings.ToLower(req.URL.Hostname()) + ":" + port
-}
+// originOf is the request's origin (urlOrigin): a connection's credentials
+// go to this origin only.
+func originOf(req *http.Request) string { return urlOrigin(req.URL) }

@@ -22,7 +22,7 @@ func FuzzParseAndValidate(f *testing.F) {
 		`{"name":"s","trigger":{"type":"schedule","cron":"0 9 * * MON-FRI","timezone":"Europe/Berlin"},"steps":[{"id":"a","type":"delay","with":{"seconds":60}}]}`,
 		`{"name":"s","trigger":{"type":"schedule","every":"15m"},"steps":[{"id":"a","type":"transform","with":{"jq":"[.input[] | select(.n > 1)]"}}]}`,
 		`{"name":"w","enabled":false,"trigger":{"type":"webhook"},"timeoutSeconds":60,"inputSchema":{"type":"object","properties":{"id":{"$ref":"#/$defs/id"}},"$defs":{"id":{"type":"string"}}},"steps":[{"id":"c","type":"condition","with":{"jq":".input.id == \"1\""},"else":"end"}]}`,
-		`{"name":"h","trigger":{"type":"manual"},"steps":[{"id":"p","type":"http","with":{"method":"PUT","url":"http://{{ .input.host }}:8080/x","headers":{"X-A":"{{ .run.id }}"},"body":[1,{"a":"{{ .input }}"},null]},"timeoutSeconds":900,"retry":{"maxAttempts":10}}]}`,
+		`{"name":"h","trigger":{"type":"manual"},"steps":[{"id":"p","type":"http","with":{"method":"PUT","url":"http://shop.example:8080/{{ .input.host }}/x","headers":{"X-A":"{{ .run.id }}"},"body":[1,{"a":"{{ .input }}"},null]},"timeoutSeconds":900,"retry":{"maxAttempts":10}}]}`,
 		`{"name":"","trigger":{"type":"cron"},"steps":[{"id":"1","type":"http","with":{"url":"ftp://x"}}]}`,
 		`{"name":"x","trigger":{"type":"schedule","cron":"0 9 1 * MON","timezone":"Mars/Base"},"steps":[{"id":"a","type":"condition","with":{"jq":"."},"else":"a"}]}`,
 		`{"name":"x","trigger":{"type":"schedule","cron":"TZ=UTC 0 9 * *"},"steps":[]}`,

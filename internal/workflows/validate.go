@@ -226,13 +226,17 @@ func validateHTTP(p *problems, path string, w *With) []connectionRef {
 }
 
 // urlPlaceholder stands in for each {{ }} when a URL is checked: a digit,
-// so that it reads as a host, a port or a path segment alike.
+// so that it reads as a path segment or a query value.
 const urlPlaceholder = "1"
 
 // checkURL holds the URL, with its templates replaced, to http or https
-// with a host. The scheme and "//" must be written out, so no template can
-// turn an http step into a file: or gopher: one; the runner still checks
-// the URL it builds, since a template may put anything in the host.
+// with a host, and holds its templates to the path, query and fragment
+// (SplitURLTemplate): the scheme, host and port are written out, so no
+// template can turn an http step into a file: or gopher: one, and no run
+// input can choose where the request, and a connection's credentials, go.
+// A user name or password in the URL is refused too: it would be readable
+// by every key that reads workflows, and Go's client would send it as basic
+// credentials of the step's own.
 func checkURL(p *problems, field, raw string) {
 	if raw == "" {
 		p.add(field, "is required")
@@ -249,13 +253,122 @@ func checkURL(p *problems, field, raw string) {
 	case errors.As(err, &urlErr):
 		// Only the inner error: the whole URL may hold credentials.
 		p.add(field, "is not a valid URL: "+urlErr.Err.Error())
+		return
 	case err != nil:
 		p.add(field, "is not a valid URL")
+		return
 	case u.Scheme != "http" && u.Scheme != "https":
 		p.add(field, "must be an absolute http or https URL")
+		return
 	case u.Hostname() == "":
 		p.add(field, "must name a host (http://host/...)")
+		return
 	}
+	split, err := SplitURLTemplate(t)
+	if err != nil {
+		p.add(field, err.Error())
+		return
+	}
+	switch origin, err := url.Parse(split.Origin); {
+	case err != nil || origin.Hostname() == "":
+		p.add(field, "must name a host (http://host/...)")
+	case origin.User != nil:
+		p.add(field, "must not hold a user name or password (user:password@host): credentials belong in a connection")
+	}
+}
+
+// URLTemplate is an http step's url as the runner fills it in: the origin
+// (scheme, host and port) exactly as written, then the rest, where each
+// expression's value fills part of the path, the query or the fragment.
+type URLTemplate struct {
+	// Origin is the URL's beginning up to (not including) the first "/",
+	// "?" or "#" after the host: "https://api.example.com:8443". It holds
+	// no expression.
+	Origin string
+	// Rest is what follows Origin: literal text and expressions.
+	Rest []URLTemplatePart
+}
+
+// URLTemplatePart is a part of a URLTemplate's Rest.
+type URLTemplatePart struct {
+	TemplatePart
+	// Escaped says that the expression's last step is @uri, so its value
+	// is escaped already: the runner takes it as it is when it holds only
+	// unreserved characters and %XX, instead of escaping it again.
+	Escaped bool
+}
+
+// errTemplateInOrigin refuses a template before the end of the URL's host
+// and port. Go's parser ends the host at the first "/", "?" or "#": a
+// template before those can make the host (http://{{ .h }}/), the port
+// (http://h:{{ .p }}/), or, with "@", turn the written host into a user
+// name (http://h{{ .path }} with path "@other.example").
+var errTemplateInOrigin = errors.New(`may fill only the path, query or fragment with {{ }}: the scheme, host and port must be written out and followed by "/", "?" or "#" before the first template (https://api.example.com/orders/{{ .input.id }}), so that a run's input never chooses where the request and its credentials go`)
+
+// SplitURLTemplate splits an http step's url into its literal origin and
+// the rest, or refuses a url whose scheme, user name, host or port holds a
+// template, or that does not begin with http:// or https://. Validation and
+// the runner both split with it, so that what was accepted on write is
+// what runs; a definition stored before the rule fails here at run time.
+func SplitURLTemplate(t *Template) (*URLTemplate, error) {
+	var literal strings.Builder // the text before the first expression
+	first := len(t.Parts)
+	for i, part := range t.Parts {
+		if part.Code != nil {
+			first = i
+			break
+		}
+		literal.WriteString(part.Text)
+	}
+	prefix := literal.String()
+	templated := first < len(t.Parts)
+	scheme, afterScheme, found := strings.Cut(prefix, ":")
+	if !found || !strings.HasPrefix(afterScheme, "//") {
+		if templated {
+			return nil, errTemplateInOrigin
+		}
+		return nil, errors.New("must be an absolute http or https URL")
+	}
+	if !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https") {
+		return nil, errors.New("must be an absolute http or https URL")
+	}
+	hostStart := len(scheme) + len("://")
+	originEnd := len(prefix)
+	if end := strings.IndexAny(prefix[hostStart:], "/?#"); end >= 0 {
+		originEnd = hostStart + end
+	} else if templated {
+		return nil, errTemplateInOrigin
+	}
+	split := &URLTemplate{Origin: prefix[:originEnd]}
+	if rest := prefix[originEnd:]; rest != "" {
+		split.Rest = append(split.Rest, URLTemplatePart{TemplatePart: TemplatePart{Text: rest}})
+	}
+	for _, part := range t.Parts[first:] {
+		split.Rest = append(split.Rest, URLTemplatePart{TemplatePart: part, Escaped: part.Code != nil && endsInURIFormat(part.Expr)})
+	}
+	return split, nil
+}
+
+// endsInURIFormat reports whether a jq expression's last step is the @uri
+// format (".q | @uri", "(.q | @uri)", `@uri "id-\(.q)"`), whose value
+// authors used to put in URLs before the runner escaped values itself.
+func endsInURIFormat(expr string) bool {
+	q, err := gojq.Parse(expr)
+	for err == nil && q != nil {
+		switch {
+		case q.Op == gojq.OpPipe:
+			q = q.Right
+		case q.Op != 0 || q.Term == nil || len(q.Term.SuffixList) > 0:
+			return false
+		case q.Term.Type == gojq.TermTypeFormat:
+			return q.Term.Format == "@uri"
+		case q.Term.Type == gojq.TermTypeQuery:
+			q = q.Term.Query
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 func checkHeaders(p *problems, path string, headers map[string]string) {

@@ -231,6 +231,18 @@ func TestEveryRuleHasItsField(t *testing.T) {
 		{"a url with a template that does not compile is refused", edit(t, func(d map[string]any) { with(d, 0)["url"] = "https://shop.example/{{ .input. }}" }), "steps[0].with.url"},
 		{"a url with an unclosed template is refused", edit(t, func(d map[string]any) { with(d, 0)["url"] = "https://shop.example/{{ .input.id" }), "steps[0].with.url"},
 		{"a url with an empty template is refused", edit(t, func(d map[string]any) { with(d, 0)["url"] = "https://shop.example/{{ }}" }), "steps[0].with.url"},
+		// A run's input must never choose where a request and its credentials
+		// go: templates fill the path, query and fragment only (issue 13).
+		{"a template in the host is refused", edit(t, func(d map[string]any) { with(d, 0)["url"] = "http://{{ .input.h }}/orders" }), "steps[0].with.url"},
+		{"a template in part of the host is refused", edit(t, func(d map[string]any) { with(d, 0)["url"] = "http://{{ .input.tenant }}.localhost:8080/echo" }), "steps[0].with.url"},
+		{"a template in the port is refused", edit(t, func(d map[string]any) { with(d, 0)["url"] = "http://127.0.0.1:{{ .input.p }}/orders" }), "steps[0].with.url"},
+		{"a template right after the host is refused", edit(t, func(d map[string]any) { with(d, 0)["url"] = "https://shop.example{{ .input.path }}" }), "steps[0].with.url"},
+		{"a template right after the port is refused", edit(t, func(d map[string]any) { with(d, 0)["url"] = "http://127.0.0.1:8080{{ .input.path }}" }), "steps[0].with.url"},
+		{"a template in the user name is refused", edit(t, func(d map[string]any) { with(d, 0)["url"] = "https://{{ .input.u }}@shop.example/" }), "steps[0].with.url"},
+		{"a template in the scheme is refused", edit(t, func(d map[string]any) { with(d, 0)["url"] = "http{{ .input.s }}://shop.example/" }), "steps[0].with.url"},
+		{"a template after the scheme's colon is refused", edit(t, func(d map[string]any) { with(d, 0)["url"] = "https:{{ .input.rest }}" }), "steps[0].with.url"},
+		{"a user name and password in the url are refused", edit(t, func(d map[string]any) { with(d, 0)["url"] = "https://ada:secret@shop.example/orders" }), "steps[0].with.url"},
+		{"a user name in the url is refused", edit(t, func(d map[string]any) { with(d, 0)["url"] = "https://ada@shop.example/orders/{{ .input.id }}" }), "steps[0].with.url"},
 		{"headers that are not an object are refused", edit(t, func(d map[string]any) { with(d, 0)["headers"] = []any{"Accept: x"} }), "steps[0].with.headers"},
 		{"a header value that is not a string is refused", edit(t, func(d map[string]any) { with(d, 0)["headers"] = map[string]any{"X-Count": 1} }), "steps[0].with.headers.X-Count"},
 		{"a header name that is not a token is refused", edit(t, func(d map[string]any) { with(d, 0)["headers"] = map[string]any{"X Count": "1"} }), "steps[0].with.headers.X Count"},
@@ -324,8 +336,14 @@ func TestValidVariantsAreAccepted(t *testing.T) {
 		{"a cron restricting only the day of month is accepted", edit(t, schedule(map[string]any{"cron": "*/15 8-18 1,15 * ?", "timezone": "UTC"}))},
 		{"a schedule every 15 minutes is accepted", edit(t, schedule(map[string]any{"every": "15m"}))},
 		{"a schedule every minute is accepted", edit(t, schedule(map[string]any{"every": "1m"}))},
-		{"templates in the host and path of a url are accepted", edit(t, func(d map[string]any) {
-			with(d, 0)["url"] = "https://{{ .input.shop }}.example:8443/o/{{ .input.id }}?q={{ .input.q | @uri }}"
+		{"templates in the path, query and fragment of a url are accepted", edit(t, func(d map[string]any) {
+			with(d, 0)["url"] = "https://shop.example:8443/o/{{ .input.id }}?q={{ .input.q | @uri }}&r={{ .input.r }}#{{ .input.f }}"
+		})},
+		{"a template right after a host that ends with ? or # is accepted", edit(t, func(d map[string]any) {
+			with(d, 0)["url"] = "https://shop.example?q={{ .input.q }}"
+		})},
+		{"an IPv6 host with a port before a templated path is accepted", edit(t, func(d map[string]any) {
+			with(d, 0)["url"] = "http://[::1]:8080/{{ .input.id }}"
 		})},
 		{"templated header values are accepted", edit(t, func(d map[string]any) {
 			with(d, 0)["headers"] = map[string]any{"X-Order": "order {{ .input.orderId }}", "Accept": "application/json"}
@@ -590,4 +608,21 @@ func TestSchedulerExpression(t *testing.T) {
 			t.Fatal("no error")
 		}
 	})
+}
+
+// The refusal of a template outside the path says what to write instead,
+// and never quotes the URL (it may hold credentials).
+func TestAURLTemplateBeforeTheEndOfThePortSaysWhy(t *testing.T) {
+	for _, url := range []string{"https://shop.example{{ .input.path }}", "http://{{ .input.h }}:8080/", "https://shop.example:{{ .input.p }}/x"} {
+		body := edit(t, func(d map[string]any) { with(d, 0)["url"] = url })
+		e := validationError(t, func() error { _, err := workflows.Parse(body, exists); return err }())
+		if len(e.Details) != 1 || !strings.Contains(e.Details[0].Message, "only the path, query or fragment") || strings.Contains(e.Details[0].Message, "shop.example") {
+			t.Errorf("%s: %+v", url, e.Details)
+		}
+	}
+	body := edit(t, func(d map[string]any) { with(d, 0)["url"] = "https://ada:hunter2@shop.example/" })
+	e := validationError(t, func() error { _, err := workflows.Parse(body, exists); return err }())
+	if len(e.Details) != 1 || !strings.Contains(e.Details[0].Message, "user name or password") || strings.Contains(e.Details[0].Message, "hunter2") {
+		t.Errorf("userinfo: %+v", e.Details)
+	}
 }

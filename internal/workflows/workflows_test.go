@@ -16,6 +16,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
+	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/routes"
 	"github.com/workflowsapi/workflows/internal/store"
 )
@@ -250,7 +251,9 @@ func TestVersions(t *testing.T) {
 // (point 2) through the API: each is a 400 naming the field, and none is
 // stored.
 func TestEveryValidationRule(t *testing.T) {
-	env := gatewaytest.MustStart(t, gatewaytest.Options{})
+	// Two writes per rule (POST and PUT) are more than a minute's write
+	// limit allows; the limiter has tests of its own.
+	env := gatewaytest.MustStart(t, gatewaytest.Options{Limits: map[ratelimit.Category]int64{ratelimit.CategoryWrite: 1000}})
 	key, _ := env.MustKey(t, "acct_rules")
 	plantConnection(t, env, "acct_rules", knownConnection)
 	plantConnection(t, env, "acct_other", "conn_01jc0000000000000000000001")
@@ -302,6 +305,8 @@ func TestEveryValidationRule(t *testing.T) {
 		{"delay seconds is at least 1", func(d map[string]any) { with(d, 3)["seconds"] = 0 }, "steps[3].with.seconds"},
 		{"delay seconds is at most 30 days", func(d map[string]any) { with(d, 3)["seconds"] = 2_592_001 }, "steps[3].with.seconds"},
 		{"url templates compile", func(d map[string]any) { with(d, 0)["url"] = "https://shop.example/{{ .input | }}" }, "steps[0].with.url"},
+		{"url templates fill the path, query or fragment only", func(d map[string]any) { with(d, 0)["url"] = "https://shop.example{{ .input.path }}" }, "steps[0].with.url"},
+		{"url holds no user name or password", func(d map[string]any) { with(d, 0)["url"] = "https://ada:pw@shop.example/orders" }, "steps[0].with.url"},
 		{"body templates compile", func(d map[string]any) { with(d, 4)["body"] = map[string]any{"order": "{{ .steps[ }}"} }, "steps[4].with.body.order"},
 		{"header templates compile", func(d map[string]any) { with(d, 0)["headers"] = map[string]any{"X-Id": "{{ ) }}"} }, "steps[0].with.headers.X-Id"},
 		{"inputSchema is valid JSON Schema", func(d map[string]any) { d["inputSchema"] = map[string]any{"type": 5} }, "inputSchema.type"},

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -258,5 +260,154 @@ func TestCompileRefusesWhatDoesNotCompile(t *testing.T) {
 	def := workflows.Definition{Steps: []workflows.Step{{ID: "s", Type: workflows.StepTransform, With: workflows.With{JQ: "{"}}}}
 	if _, err := Compile(def); err == nil || !strings.Contains(err.Error(), "steps[0]") {
 		t.Errorf("got %v, want an error naming steps[0]", err)
+	}
+}
+
+// TestJQIsBoundedInTimeAndMemory runs the programs of issue 13 as
+// transforms: each fails the step with a clear, non-retryable error (the
+// bound it met, never a worker's trace), and a plain transform works right
+// after each. The elapsed time is only held to a loose upper bound (twice
+// the deadline, and a worker's start on a busy machine).
+func TestJQIsBoundedInTimeAndMemory(t *testing.T) {
+	e := testEngine(t, Options{})
+	bounds := []string{"used more than 128 MiB of memory", "ran past its time limit of 1s"}
+	for _, c := range []struct {
+		program string
+		code    string   // "": either of JQ_ERROR and OUTPUT_TOO_DEEP, as the message says
+		message []string // one of them
+	}{
+		{`"x" * 1000000000`, CodeJQ, bounds[:1]},
+		{`[range(1e7)] | tostring`, CodeJQ, bounds},
+		{`"x" * 100000000`, CodeJQ, bounds[:1]},
+		{`[range(1e6)] | map(tostring) | join("")`, CodeJQ, bounds},
+		{`reduce range(40) as $i (2; .*.)`, CodeJQ, bounds},
+		{`setpath([100000000]; 1)`, CodeJQ, []string{"cannot be applied"}}, // over the context, an object
+		{`null | setpath([100000000]; 1)`, CodeJQ, bounds[:1]},
+		// Built in about half the deadline: on a busy machine, the deadline
+		// may come first, and is as clear a bound.
+		{`reduce range(1000000) as $i (null; [.])`, "", []string{"nests deeper than 64 levels", bounds[1]}},
+		{`reduce range(10001) as $i (null; [.])`, CodeOutputTooDeep, []string{"nests deeper than 64 levels"}},
+		{`reduce range(1000000) as $i (null; [.]) | tojson`, CodeJQ, []string{"ran out of stack", bounds[0], bounds[1]}},
+	} {
+		t.Run(c.program, func(t *testing.T) {
+			step := oneStep(t, `{"id": "s", "type": "transform", "with": {"jq": `+quote(c.program)+`}}`)
+			start := time.Now()
+			_, err := e.Execute(context.Background(), step, 0, runContext(nil), "k")
+			elapsed := time.Since(start)
+			se := stepError(t, err)
+			if (c.code != "" && se.Code != c.code) || se.Retryable || !containsAny(se.Message, c.message) {
+				t.Errorf("got %+v, want a %s saying one of %q", se, c.code, c.message)
+			}
+			if strings.Contains(se.Message, "goroutine") || strings.Contains(se.Message, "runtime") {
+				t.Errorf("the message shows the worker's insides: %q", se.Message)
+			}
+			if elapsed > 2*DefaultJQTimeout+time.Second {
+				t.Errorf("failed after %v", elapsed)
+			}
+			plain := oneStep(t, `{"id": "s", "type": "transform", "with": {"jq": "{id: .steps.first.output.id, n: (.input + 1)}"}}`)
+			res, err := e.Execute(context.Background(), plain, 0, runContext(json.Number("41")), "k")
+			if err != nil || asJSON(t, res.Output) != `{"id":12345678901234567890,"n":42}` {
+				t.Fatalf("a plain transform right after: %v, %v", res.Output, err)
+			}
+		})
+	}
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestPathsRunInProcess: a program or template that is only a path over
+// the context runs here; anything else goes to a worker.
+func TestPathsRunInProcess(t *testing.T) {
+	for src, want := range map[string]bool{
+		".input.x": true, ".steps.a.output.body.id": true, `.input["a b"]?`: true,
+		`"x" * 3`: false, "[range(3)]": false, ".a | tostring": false, "reduce range(3) as $i (0; . + $i)": false, "def f: .; f": false,
+	} {
+		c := oneStep(t, `{"id": "s", "type": "transform", "with": {"jq": `+quote(src)+`}}`)
+		if got := c.steps[0].program.inProcess; got != want {
+			t.Errorf("%s: in-process %v, want %v", src, got, want)
+		}
+	}
+	c := oneStep(t, `{"id": "s", "type": "http", "with": {"method": "POST", "url": "http://127.0.0.1:1/{{ .input.id }}/{{ .input.id | tostring }}",
+		"headers": {"X-A": "{{ .run.id }}"}, "body": {"a": "{{ .input }}", "b": ["{{ [.input] }}"]}}}`)
+	var got []string
+	for _, p := range c.steps[0].exprs {
+		got = append(got, fmt.Sprintf("%s=%v", strings.TrimSpace(p.src), p.inProcess))
+	}
+	if want := "[.input.id=true .input.id | tostring=false .input=true [.input]=false .run.id=true]"; fmt.Sprint(got) != want {
+		t.Errorf("an http step's expressions, in render order: %v, want %s", got, want)
+	}
+}
+
+// TestHTTPTemplatesRunTogether: an http step's expressions, paths and
+// sandboxed ones mixed, render as before (one worker request for all), and
+// a failure in any of them fails the step with its own message.
+func TestHTTPTemplatesRunTogether(t *testing.T) {
+	tg := newTarget(t, func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok": true}`))
+	})
+	c := oneStep(t, `{"id": "s", "type": "http", "with": {"method": "POST", "url": "`+tg.URL+`/o/{{ .input.id }}/{{ .input.id * 2 }}",
+		"headers": {"X-Sum": "{{ [.input.n, 1] | add }}", "X-Run": "{{ .run.id }}"},
+		"body": {"big": "{{ .steps.first.output.id }}", "text": "n={{ .input.n + 1 }}", "list": "{{ [range(3)] }}"}}}`)
+	e := testEngine(t, Options{})
+	if _, err := e.Execute(context.Background(), c, 0, runContext(map[string]any{"id": json.Number("7"), "n": json.Number("2")}), "k"); err != nil {
+		t.Fatal(err)
+	}
+	got := tg.received()
+	if len(got) != 1 {
+		t.Fatalf("%d requests", len(got))
+	}
+	if got[0].uri != "/o/7/14" || got[0].header.Get("X-Sum") != "3" || got[0].header.Get("X-Run") != "run_1" ||
+		got[0].body != `{"big":12345678901234567890,"text":"n=3","list":[0,1,2]}` {
+		t.Errorf("sent %s %v %s", got[0].uri, got[0].header, got[0].body)
+	}
+
+	for _, c := range []struct{ step, message string }{
+		{`"headers": {"X-A": "{{ error(\"in a header\") }}"}`, "in a header"},
+		{`"body": {"a": "{{ \"x\" * 1000000000 }}"}`, "used more than 128 MiB"},
+		{`"body": {"a": "{{ def f: f; f }}"}`, "time limit of 1s"},
+		{`"body": {"a": "{{ reduce range(100) as $i (null; [.]) }}"}`, "nests deeper than 64"},
+	} {
+		step := oneStep(t, `{"id": "s", "type": "http", "with": {"method": "POST", "url": "`+tg.URL+`/x/{{ .input.id | tostring }}", `+c.step+`}}`)
+		_, err := e.Execute(context.Background(), step, 0, runContext(map[string]any{"id": 1}), "k")
+		if se := stepError(t, err); !strings.Contains(se.Message, c.message) || se.Retryable {
+			t.Errorf("%s: got %+v, want %q", c.step, se, c.message)
+		}
+	}
+	if n := len(tg.received()); n != 1 {
+		t.Errorf("a step whose templates failed sent a request (%d in all)", n)
+	}
+}
+
+// TestHTTPOutputDepthIsChecked: a JSON response body deeper than the limit
+// fails the step (OUTPUT_TOO_DEEP) rather than being stored.
+func TestHTTPOutputDepthIsChecked(t *testing.T) {
+	tg := newTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		n := 63 // with the output's {"body": …} around it, 64
+		if r.URL.Path == "/deep" {
+			n = 64
+		}
+		_, _ = w.Write([]byte(strings.Repeat("[", n) + strings.Repeat("]", n)))
+	})
+	e := testEngine(t, Options{})
+	for path, wantErr := range map[string]bool{"/ok": false, "/deep": true} {
+		c := oneStep(t, `{"id": "s", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+path+`"}}`)
+		_, err := e.Execute(context.Background(), c, 0, runContext(nil), "k")
+		if !wantErr && err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+		if wantErr {
+			if se := stepError(t, err); se.Code != CodeOutputTooDeep || se.Retryable {
+				t.Errorf("%s: got %+v", path, se)
+			}
+		}
 	}
 }

@@ -13,21 +13,181 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/itchyny/gojq"
 
+	"github.com/workflowsapi/workflows/internal/jqsandbox"
+	"github.com/workflowsapi/workflows/internal/jsondepth"
 	"github.com/workflowsapi/workflows/internal/workflows"
 )
 
-// runProgram runs code over rc with the jq deadline and returns its first
-// value. A program that fails, produces no value or runs past the deadline
-// fails the step with JQ_ERROR, which another attempt would not change.
-func (e *Engine) runProgram(ctx context.Context, code *gojq.Code, rc Context) (any, error) {
-	jqCtx, cancel := context.WithTimeout(ctx, e.opts.JQTimeout)
-	defer cancel()
-	return firstValue(jqCtx, ctx, code, rc)
+// program is one jq program of a step: its source, which a sandbox worker
+// compiles (with workflows.CompileJQ, as validation did), its code, and
+// whether it may run in this process (jqsandbox.InProcess: a path over the
+// context, which cannot allocate or run long).
+type program struct {
+	src       string
+	code      *gojq.Code
+	inProcess bool
 }
 
-// firstValue runs code within jqCtx (the jq deadline, below the caller's
-// ctx) and returns its first value.
+func newProgram(src string) (*program, error) {
+	code, err := workflows.CompileJQ(src)
+	if err != nil {
+		return nil, err
+	}
+	return &program{src: src, code: code, inProcess: jqsandbox.InProcess(src)}, nil
+}
+
+// maxTemplateValueBytes bounds what the template expressions of one http
+// step may produce together, as JSON: a bound on what a worker hands back,
+// above the request's own bounds (REQUEST_TOO_LARGE), which are checked on
+// the rendered request.
+const maxTemplateValueBytes = 1 << 20
+
+// runProgram runs p over rc within the jq deadline and returns its first
+// value: in this process if p is a path, else in a sandbox worker, killed
+// at the deadline. A program that fails, produces no value, runs past the
+// deadline or out of the worker's memory fails the step with JQ_ERROR, which
+// another attempt would not change.
+func (e *Engine) runProgram(ctx context.Context, p *program, rc Context) (any, error) {
+	if p.inProcess {
+		jqCtx, cancel := context.WithTimeout(ctx, e.opts.JQTimeout)
+		defer cancel()
+		return firstValue(jqCtx, ctx, p.code, rc)
+	}
+	values, err := e.opts.Sandbox.Eval(ctx, e.opts.JQTimeout, []string{p.src}, map[string]any(rc), e.opts.MaxOutputBytes)
+	if err != nil {
+		return nil, e.sandboxError(err, "the step's output", e.opts.MaxOutputBytes)
+	}
+	return values[0], nil
+}
+
+// templateValues are the values of an http step's template expressions for
+// one attempt, evaluated together before the request is rendered
+// (evalTemplates). They travel to the renderers in the context, so that
+// each renderer asks firstValue for an expression's value as it would
+// evaluate it, and finds it here.
+type templateValues struct {
+	values map[*gojq.Code]any
+	// err is the first failure in render order; no expression from it on
+	// has a value.
+	err error
+}
+
+type templateValuesKey struct{}
+
+// templateExprs lists the expressions of an http step's templates in the
+// order buildRequest renders them: the url, the body's values in order, the
+// headers by name.
+func templateExprs(url *workflows.Template, body *bodyNode, headers []compiledHeader) []*program {
+	var exprs []*program
+	add := func(t *workflows.Template) {
+		if t == nil {
+			return
+		}
+		for _, part := range t.Parts {
+			if part.Code != nil {
+				exprs = append(exprs, &program{src: part.Expr, code: part.Code, inProcess: jqsandbox.InProcess(part.Expr)})
+			}
+		}
+	}
+	add(url)
+	// The body's tree, depth first, without recursion: a definition's body
+	// is bounded by the request size only.
+	stack := []*bodyNode{body}
+	for len(stack) > 0 {
+		n := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if n == nil {
+			continue
+		}
+		add(n.template)
+		for i := len(n.values) - 1; i >= 0; i-- {
+			stack = append(stack, n.values[i])
+		}
+	}
+	for _, h := range headers {
+		add(h.value)
+	}
+	return exprs
+}
+
+// evalTemplates evaluates every template expression of an http step within
+// one jq deadline: those that are paths in this process, all the others in
+// one sandbox request. It returns ctx carrying the values for the
+// renderers. A step failure is not returned here but kept for the
+// expression it belongs to, so the request fails where rendering reaches
+// it, as it did when each expression was evaluated as it was rendered; the
+// error returned is the caller's ctx ending or the engine's own trouble.
+func (e *Engine) evalTemplates(ctx context.Context, cs *compiledStep, rc Context) (context.Context, error) {
+	n := len(cs.exprs)
+	values := make([]any, n)
+	errs := make([]error, n)
+	evaluated := make([]bool, n)
+	var batch []string
+	var at []int // batch index -> expression index
+	jqCtx, cancel := context.WithTimeout(ctx, e.opts.JQTimeout)
+	defer cancel()
+	for i, p := range cs.exprs {
+		if !p.inProcess {
+			batch, at = append(batch, p.src), append(at, i)
+			continue
+		}
+		v, err := firstValue(jqCtx, ctx, p.code, rc)
+		if err != nil && ctx.Err() != nil {
+			return ctx, ctx.Err()
+		}
+		values[i], errs[i], evaluated[i] = v, err, true
+	}
+	if len(batch) > 0 {
+		out, err := e.opts.Sandbox.Eval(ctx, e.opts.JQTimeout, batch, map[string]any(rc), maxTemplateValueBytes)
+		var se *jqsandbox.Error
+		switch {
+		case err == nil:
+			for j, v := range out {
+				values[at[j]], evaluated[at[j]] = v, true
+			}
+		case errors.As(err, &se):
+			// The values of those before the failing one came back with
+			// the error; a worker that died names none (index 0).
+			for j, v := range out {
+				values[at[j]], evaluated[at[j]] = v, true
+			}
+			j := min(max(se.Index, len(out)), len(at)-1)
+			errs[at[j]], evaluated[at[j]] = e.sandboxError(err, "", maxTemplateValueBytes), true
+		default:
+			return ctx, err
+		}
+	}
+	tv := &templateValues{values: make(map[*gojq.Code]any, n)}
+	for i, p := range cs.exprs {
+		if errs[i] != nil {
+			tv.err = errs[i]
+			break
+		}
+		if !evaluated[i] {
+			break // after a failure in the batch: never reached
+		}
+		tv.values[p.code] = values[i]
+	}
+	return context.WithValue(ctx, templateValuesKey{}, tv), nil
+}
+
+// firstValue is the first value of code over rc. For an http step, whose
+// expressions were evaluated together (evalTemplates), it is the value
+// found in jqCtx; otherwise, which only a program InProcess allows (and
+// tests of the renderers), code runs here within jqCtx (the jq deadline,
+// below the caller's ctx).
 func firstValue(jqCtx, ctx context.Context, code *gojq.Code, rc Context) (any, error) {
+	if tv, ok := jqCtx.Value(templateValuesKey{}).(*templateValues); ok {
+		if v, ok := tv.values[code]; ok {
+			return v, nil
+		}
+		if tv.err != nil {
+			return nil, tv.err
+		}
+		// Never run an expression that was not listed (templateExprs)
+		// here, out of the sandbox's bounds.
+		return nil, errors.New("engine: a template expression was not evaluated with the others")
+	}
 	// gojq switches on map[string]any, which the named type Context is not.
 	iter := code.RunWithContext(jqCtx, map[string]any(rc))
 	v, ok := iter.Next()
@@ -41,20 +201,49 @@ func firstValue(jqCtx, ctx context.Context, code *gojq.Code, rc Context) (any, e
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil, &StepError{Code: CodeJQ, Message: "the expression ran past its time limit"}
 		}
-		return nil, &StepError{Code: CodeJQ, Message: "the expression failed: " + shorten(jqErrorText(err))}
+		return nil, &StepError{Code: CodeJQ, Message: "the expression failed: " + shorten(jqsandbox.ErrorText(err))}
 	}
 	return v, nil
 }
 
-// jqErrorText is what gojq says, including a halt_error's value.
-func jqErrorText(err error) string {
-	var halt *gojq.HaltError
-	if errors.As(err, &halt) {
-		if s, ok := halt.Value().(string); ok {
-			return s
-		}
+// sandboxError is the step failure of an evaluation in a worker. what and
+// limit name the output a KindTooLarge was held to ("" for template
+// values). The caller's ctx ending and the pool's own trouble are returned
+// as they are: neither is the program's fault.
+func (e *Engine) sandboxError(err error, what string, limit int) error {
+	var se *jqsandbox.Error
+	if !errors.As(err, &se) {
+		return err
 	}
-	return err.Error()
+	jq := func(format string, args ...any) *StepError {
+		return &StepError{Code: CodeJQ, Message: fmt.Sprintf(format, args...)}
+	}
+	switch se.Kind {
+	case jqsandbox.KindFailed:
+		return jq("the expression failed: %s", shorten(se.Message))
+	case jqsandbox.KindNoValue:
+		return jq("the expression produced no value")
+	case jqsandbox.KindNotJSON:
+		return jq("the expression produced a value JSON cannot hold (NaN or an infinity)")
+	case jqsandbox.KindTooDeep:
+		return tooDeep("the expression's value")
+	case jqsandbox.KindTooLarge:
+		if what != "" {
+			return tooLarge(what, 0, limit)
+		}
+		return jq("the template expressions' values are over %s together", sizeText(limit))
+	case jqsandbox.KindOutOfMemory:
+		return jq("the expression used more than %d MiB of memory", e.opts.Sandbox.MemoryMiB())
+	case jqsandbox.KindStackOverflow:
+		return jq("the expression nested too deeply (a value or a recursion): it ran out of stack")
+	case jqsandbox.KindTimeout:
+		return jq("the expression ran past its time limit of %s", e.opts.JQTimeout)
+	}
+	return jq("the expression's evaluation stopped unexpectedly")
+}
+
+func tooDeep(what string) *StepError {
+	return &StepError{Code: CodeOutputTooDeep, Message: fmt.Sprintf("%s nests deeper than %d levels", what, jsondepth.MaxDepth)}
 }
 
 // checkSize fails a step whose output, as JSON, is over MaxOutputBytes.
@@ -96,9 +285,9 @@ func marshalValue(v any) ([]byte, error) {
 // renderString renders a template into a string. Each expression's first
 // value goes in as jq's string interpolation "\(…)" puts it: a string as
 // it is, anything else (number, boolean, null, array, object) as its
-// compact JSON, so null renders as "null". Nothing is escaped: a value put
-// in a URL's path or query should be escaped by the expression itself
-// (`{{ .input.q | @uri }}`).
+// compact JSON, so null renders as "null". Nothing is escaped here: this is
+// how headers and body strings are filled in. A url is rendered by
+// renderURL (url.go), which percent-encodes each value where it lands.
 func renderString(jqCtx, ctx context.Context, t *workflows.Template, rc Context) (string, error) {
 	var b strings.Builder
 	for _, part := range t.Parts {

@@ -142,3 +142,56 @@ func TestPublicURL(t *testing.T) {
 		})
 	}
 }
+
+// TestAnAnswerThatCannotBeEncodedIsA500: the answer is encoded before the
+// status is written, so a value encoding/json refuses (one nested deeper
+// than its limit of 10000, as a run's stored output could be) is a 500
+// envelope and a log line without the value, never a 200 with no body.
+func TestAnAnswerThatCannotBeEncodedIsA500(t *testing.T) {
+	deep := json.RawMessage(strings.Repeat("[", 10001) + strings.Repeat("]", 10001))
+	for name, data := range map[string]any{"too deep": deep, "NaN": map[string]any{"secret-ish": json.Number("NaN")}} {
+		t.Run(name, func(t *testing.T) {
+			resp, logs := invoke(t, func(w http.ResponseWriter, _ *http.Request) {
+				httpapi.WriteData(w, http.StatusOK, data)
+			}, listKeysEvent(caller))
+			if code, _ := errorOf(t, resp.Body); resp.StatusCode != 500 || code != "INTERNAL_ERROR" {
+				t.Fatalf("status %d, body %q", resp.StatusCode, resp.Body)
+			}
+			if !strings.Contains(logs, "response not encoded") || !strings.Contains(logs, "req-123") {
+				t.Errorf("no log line with the request id: %s", logs)
+			}
+			if strings.Contains(logs, "[[[") || strings.Contains(logs, "secret-ish") || strings.Contains(logs, "NaN") {
+				t.Errorf("the log shows the value: %s", logs)
+			}
+		})
+	}
+}
+
+// TestABodyNestedTooDeeplyIs400: every JSON body is held to
+// jsondepth.MaxDepth before anything decodes it; one level less passes.
+func TestABodyNestedTooDeeplyIs400(t *testing.T) {
+	h := httpapi.Lambda(httpapi.Handler(&routes.CreateAPIKey, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		httpapi.WriteData(w, http.StatusCreated, map[string]string{})
+	}), httpapi.Deps{Limiter: allowAll{}, Logger: slog.New(slog.DiscardHandler)}))
+	writer := map[string]any{"accountId": "acct_1", "keyId": "key_1", "rateLimitId": "rl_1", "scopes": "keys:write", "lastUsedAt": "0"}
+	for depth, want := range map[int]int{64: 201, 65: 400, 1_000_000 / 8: 400} {
+		body := strings.Repeat(`{"a":`, depth-1) + "{}" + strings.Repeat("}", depth-1)
+		if len(body) > httpapi.DefaultMaxBodyBytes {
+			body = strings.Repeat("[", depth) + strings.Repeat("]", depth) // within the size limit
+		}
+		resp, err := h(context.Background(), events.APIGatewayProxyRequest{
+			Resource: routes.CreateAPIKey.Path, Path: routes.CreateAPIKey.Path, HTTPMethod: "POST", Body: body,
+			Headers:        map[string]string{"Content-Type": "application/json"},
+			RequestContext: events.APIGatewayProxyRequestContext{RequestID: "r", Authorizer: writer},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != want {
+			t.Errorf("a body %d deep: %d %s, want %d", depth, resp.StatusCode, resp.Body, want)
+		}
+		if want == 400 && !strings.Contains(resp.Body, "nests deeper than 64 levels") {
+			t.Errorf("a body %d deep: %s", depth, resp.Body)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/authcontext"
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/jsondepth"
 )
 
 // HeaderRequestID is on every response.
@@ -36,6 +38,7 @@ const (
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	log    *slog.Logger // the request's, for writes that have no request (WriteData)
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -73,7 +76,7 @@ func (p *pipeline) observe(next http.Handler) http.Handler {
 		for name, value := range pathParams(r.Context()) {
 			r.SetPathValue(name, value)
 		}
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &statusRecorder{ResponseWriter: w, log: log}
 		defer func() {
 			if v := recover(); v != nil {
 				log.ErrorContext(r.Context(), "panic in handler", "panic", fmt.Sprint(v))
@@ -209,8 +212,8 @@ func (p *pipeline) checkPathIDs(next http.Handler) http.Handler {
 }
 
 // checkBody enforces the body rules of the contract for POST and PUT: over
-// the size limit → 413; a non-empty body that is not application/json → 415.
-// It buffers the body so handlers can read it again.
+// the size limit → 413; a non-empty body that is not application/json → 415;
+// a JSON body nested deeper than jsondepth.MaxDepth → 400. It buffers the body so handlers can read it again.
 func (p *pipeline) checkBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch {
@@ -235,6 +238,13 @@ func (p *pipeline) checkBody(next http.Handler) http.Handler {
 			mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if err != nil || !strings.EqualFold(mediaType, "application/json") {
 				WriteError(w, r, domain.Errorf(domain.CodeUnsupportedMediaType, "The request body must be application/json"))
+				return
+			}
+			// Before anything decodes it: decoders recurse once per level.
+			// A run's input, a webhook delivery and a definition are held
+			// to the depth every step output is held to.
+			if jsondepth.Bytes(body, jsondepth.MaxDepth) {
+				WriteError(w, r, domain.Invalid(domain.FieldError{Field: "body", Message: fmt.Sprintf("nests deeper than %d levels", jsondepth.MaxDepth)}))
 				return
 			}
 		}

@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -27,15 +29,26 @@ type errBody struct {
 	Details []domain.FieldError `json:"details,omitempty"`
 }
 
-func writeJSON(w http.ResponseWriter, status int, body envelope) {
+// writeJSON encodes the answer before anything is written, so that a value
+// that cannot be encoded (one nested deeper than encoding/json's limit, a
+// NaN) is a 500 envelope with a log line, never a 200 with an empty body.
+// The log line names the failure's type only: its text may quote the value.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, body envelope) {
+	var b bytes.Buffer
+	if err := json.NewEncoder(&b).Encode(body); err != nil {
+		loggerFor(w, r).Error("response not encoded", "status", status, "error_type", fmt.Sprintf("%T", err))
+		b.Reset()
+		_ = json.NewEncoder(&b).Encode(envelope{Error: &errBody{Code: domain.CodeInternal, Message: "An internal error occurred"}})
+		status = domain.CodeInternal.Status()
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+	_, _ = w.Write(b.Bytes())
 }
 
 // WriteData answers with the success envelope.
 func WriteData(w http.ResponseWriter, status int, data any) {
-	writeJSON(w, status, envelope{Success: true, Data: data})
+	writeJSON(w, nil, status, envelope{Success: true, Data: data})
 }
 
 // WritePage answers 200 with one page of a listing, each item shown by view,
@@ -49,7 +62,7 @@ func WritePage[T, V any](w http.ResponseWriter, page domain.Page[T], view func(T
 	if page.NextCursor != "" {
 		meta.NextCursor = &page.NextCursor
 	}
-	writeJSON(w, http.StatusOK, envelope{Success: true, Data: items, Meta: meta})
+	writeJSON(w, nil, http.StatusOK, envelope{Success: true, Data: items, Meta: meta})
 }
 
 // WriteError is the one function that writes error responses. A
@@ -61,10 +74,22 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		Logger(r).ErrorContext(r.Context(), "internal error", "error", err)
 		e = &domain.Error{Code: domain.CodeInternal, Message: "An internal error occurred"}
 	}
-	writeJSON(w, e.Code.Status(), envelope{Error: &errBody{Code: e.Code, Message: e.Message, Details: e.Details}})
+	writeJSON(w, r, e.Code.Status(), envelope{Error: &errBody{Code: e.Code, Message: e.Message, Details: e.Details}})
 }
 
 type loggerKey struct{}
+
+// loggerFor is the request's logger, from r or, for a write without it,
+// from the pipeline's writer.
+func loggerFor(w http.ResponseWriter, r *http.Request) *slog.Logger {
+	if r != nil {
+		return Logger(r)
+	}
+	if rec, ok := w.(*statusRecorder); ok && rec.log != nil {
+		return rec.log
+	}
+	return slog.Default()
+}
 
 // Logger is the request's logger: it carries the request id and route.
 func Logger(r *http.Request) *slog.Logger {

@@ -26,7 +26,7 @@ type gatewayProcess struct {
 	cmd                       *exec.Cmd
 }
 
-func buildGateway(t *testing.T) string {
+func buildGateway(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "local-gateway")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/local-gateway")
@@ -37,7 +37,7 @@ func buildGateway(t *testing.T) string {
 	return bin
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -47,7 +47,7 @@ func freePort(t *testing.T) string {
 	return strings.TrimPrefix(l.Addr().String(), "127.0.0.1:")
 }
 
-func (g *gatewayProcess) start(t *testing.T) {
+func (g *gatewayProcess) start(t testing.TB) {
 	t.Helper()
 	g.cmd = exec.Command(g.bin)
 	g.cmd.Env = append(os.Environ(), "TABLE_NAME="+g.table, "DATA_DIR="+g.dataDir, "PORT="+g.port, "HOST=127.0.0.1",
@@ -68,7 +68,7 @@ func (g *gatewayProcess) start(t *testing.T) {
 }
 
 // kill9 ends the process the way a crash does: no shutdown, no cleanup.
-func (g *gatewayProcess) kill9(t *testing.T) {
+func (g *gatewayProcess) kill9(t testing.TB) {
 	t.Helper()
 	if err := g.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -217,7 +217,7 @@ func TestKilledMidRunLosesNothing(t *testing.T) {
 	}
 }
 
-func callURL(t *testing.T, method, url, key, body string) gatewaytest.Response {
+func callURL(t testing.TB, method, url, key, body string) gatewaytest.Response {
 	t.Helper()
 	var b []byte
 	if body != "" {

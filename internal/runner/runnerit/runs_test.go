@@ -248,7 +248,7 @@ func TestDelayHoldsNoGoroutine(t *testing.T) {
 	waitFor(t, func() bool { total, _ := a.env.Driver.Driven(); return total == runs })
 }
 
-func waitFor(t *testing.T, cond func() bool) {
+func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
 	for range 3000 {
 		if cond() {

@@ -27,5 +27,7 @@ func main() {
 	starts := runs.NewService(runsdb.New(app.DB, app.TableName).WithRetention(retention), workflowsdb.New(app.DB, app.TableName),
 		executions, runs.Options{Retention: retention, Logger: app.Logger})
 	handler := receive.New(webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), sealer), receive.FromRuns(starts), nil)
-	app.StartRoute(&routes.ReceiveWebhook, handler)
+	// The event is checked for a second signature before the proxy
+	// adapter, which reads one of its two header maps only.
+	app.StartRoute(&routes.ReceiveWebhook, handler, receive.OneSignatureEvent)
 }

@@ -17,7 +17,10 @@ func main() {
 	app := lambdaapp.MustLoad()
 	retention := lambdaapp.Must(runs.RetentionFromEnv())
 	executions := lambdaapp.Must(sfn.FromEnv(context.Background()))
-	service := runs.NewService(runsdb.New(app.DB, app.TableName).WithRetention(retention), workflowsdb.New(app.DB, app.TableName),
-		executions, runs.Options{Retention: retention, Logger: app.Logger})
+	store := runsdb.New(app.DB, app.TableName).WithRetention(retention)
+	// The store keeps the Idempotency-Key records too: a retry honours the
+	// key as a start does.
+	service := runs.NewService(store, workflowsdb.New(app.DB, app.TableName),
+		executions, runs.Options{Idempotency: store, Retention: retention, Logger: app.Logger})
 	app.StartRoute(&routes.RetryRun, http.HandlerFunc(runs.NewHandlers(service).Retry))
 }

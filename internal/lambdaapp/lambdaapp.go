@@ -102,9 +102,16 @@ func (a *App) Route(route *routes.Route, feature http.Handler) httpapi.LambdaHan
 	return httpapi.Lambda(httpapi.Handler(route, feature, a.Pipeline()))
 }
 
-// StartRoute runs route's function as a Lambda, with feature as its handler.
-func (a *App) StartRoute(route *routes.Route, feature http.Handler) {
-	lambda.Start(a.Route(route, feature))
+// StartRoute runs route's function as a Lambda, with feature as its
+// handler. Each of events, if any, wraps the Lambda handler, outermost
+// last: a check of the proxy event itself, before the adapter turns it
+// into a request (receive.OneSignatureEvent).
+func (a *App) StartRoute(route *routes.Route, feature http.Handler, events ...func(httpapi.LambdaHandler) httpapi.LambdaHandler) {
+	handler := a.Route(route, feature)
+	for _, wrap := range events {
+		handler = wrap(handler)
+	}
+	lambda.Start(handler)
 }
 
 // Must is for a main's other start-up steps (a feature's sealer, a client):

@@ -205,6 +205,9 @@ func Functions(app *lambdaapp.App, deps Deps) map[string]httpapi.LambdaHandler {
 		}
 		functions[r.Function] = app.Route(r, feature)
 	}
+	// As its main wires it: the event's header maps are checked for a
+	// second signature before the proxy adapter.
+	functions[routes.ReceiveWebhook.Function] = receive.OneSignatureEvent(functions[routes.ReceiveWebhook.Function])
 	return functions
 }
 

@@ -65,11 +65,17 @@ func mustRun(t *testing.T, env *gatewaytest.Env, workflowID string, status runs.
 	if status == runs.StatusQueued {
 		return run.ID
 	}
-	run.Revision, run.Status, run.FinishedAt = 1, status, now
+	run.Revision, run.Status = 1, status
+	last := runs.StepFailed
+	if status.Finished() {
+		run.FinishedAt = now
+	} else {
+		last = runs.StepWaiting // a waiting run waits in its second step
+	}
 	if _, err := db.Update(ctx, run); err != nil {
 		t.Fatal(err)
 	}
-	for i, st := range []runs.StepStatus{runs.StepSucceeded, runs.StepFailed} {
+	for i, st := range []runs.StepStatus{runs.StepSucceeded, last} {
 		if _, err := db.PutStep(ctx, runs.Step{RunID: run.ID, StepID: string(rune('a' + i)), Index: i, Status: st, Attempts: 1}); err != nil {
 			t.Fatal(err)
 		}
@@ -120,16 +126,18 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 			body, contentType, header = []byte(`{"input":{"n":1}}`), "application/json", http.Header{"Idempotency-Key": {"calls-1"}}
 		case "get-run", "get-run-step", "cancel-run", "retry-run":
 			// A failed run with one succeeded and one failed step (retried
-			// from the failed step: one reused step copied), or a queued
-			// one to cancel (its marker is deleted).
+			// from the failed step: one reused step copied, with an
+			// Idempotency-Key), or a waiting one to cancel (its waiting
+			// step is ended, its marker deleted).
 			status := runs.StatusFailed
 			if route.Function == "cancel-run" {
-				status = runs.StatusQueued
+				status = runs.StatusWaiting
 			}
 			runID := mustRun(t, env, mustRunsWorkflow(t, env, key), status)
 			path = strings.Replace(strings.Replace(route.Path, "{id}", runID, 1), "{stepId}", "a", 1)
 			if route.Function == "retry-run" {
 				body, contentType = []byte(`{"from":"failed_step"}`), "application/json"
+				header = http.Header{"Idempotency-Key": {"calls-2"}}
 			}
 		case "receive-webhook":
 			// A correctly signed delivery to a webhook workflow: its way
@@ -260,13 +268,15 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 			case "get-run-step":
 				want["GetItem"] = 3 // the run (is it the account's?), then the step
 			case "cancel-run":
-				// The run, its status written on the revision read, its
-				// marker deleted (cancelled is an end).
-				want["GetItem"], want["UpdateItem"], want["DeleteItem"] = 2, 2, 1
+				// The run, its steps, its waiting step ended, then its
+				// status written on the revision read, its marker deleted
+				// (cancelled is an end).
+				want["GetItem"], want["Query"], want["PutItem"], want["UpdateItem"], want["DeleteItem"] = 2, 1, 1, 2, 1
 			case "retry-run":
-				// The run, the workflow's head and pinned version, the
-				// steps; the marker, the new run and the one reused step.
-				want["GetItem"], want["Query"], want["PutItem"] = 4, 1, 3
+				// The key's record (absent), the run, the workflow's head
+				// and pinned version, the steps; then the record, the
+				// marker, the new run and the one reused step.
+				want["GetItem"], want["Query"], want["PutItem"] = 5, 1, 4
 			}
 		}
 		for op, n := range want {

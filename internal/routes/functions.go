@@ -209,16 +209,18 @@ var tableActions = map[string][]string{
 	// Runs (store/keys.go): the run item in its account, its steps in their
 	// own partition, a marker per unfinished run, an idempotency record per
 	// Idempotency-Key. Starting reads the workflow (head, version) and
-	// writes the marker, then the run.
+	// writes the marker, then the run. Cancelling a waiting run, and the
+	// start check recording the end of a run whose execution ended, read
+	// its steps and end the open one (PutItem) before the run.
 	RunWorkflow.Function:    {ActionGetItem, ActionPutItem},
 	ListRuns.Function:       {ActionQuery},
 	GetRun.Function:         {ActionGetItem, ActionQuery},
 	GetRunStep.Function:     {ActionGetItem},
-	CancelRun.Function:      {ActionGetItem, ActionUpdateItem, ActionDeleteItem},
+	CancelRun.Function:      {ActionGetItem, ActionQuery, ActionPutItem, ActionUpdateItem, ActionDeleteItem},
 	RetryRun.Function:       {ActionGetItem, ActionQuery, ActionPutItem},
 	ReceiveWebhook.Function: {ActionGetItem, ActionPutItem},
 	RunnerFunction:          {ActionGetItem, ActionQuery, ActionPutItem, ActionUpdateItem, ActionDeleteItem},
-	StartCheckFunction:      {ActionGetItem, ActionQuery, ActionUpdateItem, ActionDeleteItem},
+	StartCheckFunction:      {ActionGetItem, ActionQuery, ActionPutItem, ActionUpdateItem, ActionDeleteItem},
 	ScheduledRunFunction:    {ActionGetItem, ActionPutItem},
 
 	ListConnections.Function:  {ActionQuery},

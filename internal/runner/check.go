@@ -118,28 +118,52 @@ func (c *Checker) checkOne(ctx context.Context, ref runs.RunRef, report *CheckRe
 }
 
 // recordEnd records the end of a run whose execution ended without it. The
-// run is read again first: the runner may have recorded it in between.
+// run is read again first: the runner may have recorded it in between. Its
+// open steps end first (runs.EndOpenSteps): cancelled if the run was being
+// cancelled, failed otherwise. Nothing else would end them: no Advance
+// follows an execution's end (a StopExecution in the console, a failure
+// nothing caught), though one in flight as it ended may still write, which
+// the conditional writes settle.
 func (c *Checker) recordEnd(ctx context.Context, run runs.Run, state orchestrator.ExecutionState, report *CheckReport) error {
-	for range maxConflicts {
+	for attempt := range maxConflicts {
+		if attempt > 0 {
+			var err error
+			if run, err = c.store.Get(ctx, run.AccountID, run.ID); err != nil {
+				return err
+			}
+		}
 		if run.Status.Finished() {
 			return nil
 		}
+		steps, err := c.store.Steps(ctx, run.ID)
+		if err != nil {
+			return err
+		}
 		now := c.now()
+		stepStatus := runs.StepFailed
+		var stepErr *runs.Error
 		if run.Status == runs.StatusCancelling {
-			run.Status, run.Error = runs.StatusCancelled, nil
+			run.Status, run.Error, stepStatus = runs.StatusCancelled, nil, runs.StepCancelled
 		} else {
 			run.Status = runs.StatusFailed
 			run.Error = &runs.Error{Code: CodeExecutionEnded, Message: fmt.Sprintf("the run's execution ended (%s) before the run finished", state)}
+			stepErr = run.Error
+		}
+		ended, err := runs.EndOpenSteps(ctx, c.store, steps, stepStatus, stepErr, now)
+		if errors.Is(err, runs.ErrRevision) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if run.Error != nil && len(ended) > 0 {
+			run.Error.Step = ended[len(ended)-1].StepID
 		}
 		run.FinishedAt, run.WaitUntil = now, time.Time{}
 		if run.StartedAt.IsZero() {
 			run.StartedAt = now
 		}
-		_, err := c.store.Update(ctx, run)
+		_, err = c.store.Update(ctx, run)
 		if errors.Is(err, runs.ErrRevision) {
-			if run, err = c.store.Get(ctx, run.AccountID, run.ID); err != nil {
-				return err
-			}
 			continue
 		}
 		if err != nil {

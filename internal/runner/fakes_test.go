@@ -70,6 +70,9 @@ func (s *memStore) Update(_ context.Context, run runs.Run) (runs.Run, error) {
 	if !ok || stored.Revision != run.Revision {
 		return runs.Run{}, runs.ErrRevision
 	}
+	if stored.Status == runs.StatusCancelling && run.Status.Finished() && run.Status != runs.StatusCancelled {
+		return runs.Run{}, runs.ErrRevision // as runsdb: a cancelling run ends cancelled
+	}
 	run.Revision++
 	s.runs[run.ID] = run
 	if run.Status.Finished() {

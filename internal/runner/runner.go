@@ -74,6 +74,15 @@ const (
 	BackoffBase = time.Second
 	BackoffCap  = 5 * time.Minute
 	MaxSleep    = 5 * time.Second
+	// MaxRetryAfter caps what a target's Retry-After may make a step wait
+	// between two attempts: the step's own retry horizon, the longest
+	// back-off the retry policy itself ever waits (BackoffCap). The engine
+	// passes on what the target asked for (up to a delay step's maximum);
+	// a target asking for more is tried again after 5 minutes, and its
+	// next refusal uses up an attempt like any other, so a step with
+	// attempts left never waits longer between two of them than its
+	// policy would. The run's timeoutSeconds still bounds every wait.
+	MaxRetryAfter = BackoffCap
 	// DefaultBudget is how long one Advance may keep starting steps.
 	DefaultBudget = 30 * time.Second
 	// DefaultMargin is kept free before the invocation's deadline.
@@ -209,9 +218,11 @@ func (r *Runner) stopAt(ctx context.Context) time.Time {
 }
 
 // recordFailure is the state machine's catch: the run (and the step left
-// running or waiting) is recorded failed, with a generic error.
+// running or waiting) is recorded failed, with a generic error; a run being
+// cancelled is recorded cancelled instead (its open step too), since a
+// cancel answered "cancelling" must end "cancelled". The steps go first
+// (runs.EndOpenSteps).
 func (r *Runner) recordFailure(ctx context.Context, account, runID string) error {
-	failure := &runs.Error{Code: CodeEngineError, Message: "the run stopped on an internal error"}
 	for range maxConflicts {
 		run, err := r.store.Get(ctx, account, runID)
 		if err != nil {
@@ -225,16 +236,21 @@ func (r *Runner) recordFailure(ctx context.Context, account, runID string) error
 			return err
 		}
 		now := r.clock.Now()
-		for _, s := range steps {
-			if s.Status == runs.StepRunning || s.Status == runs.StepWaiting {
-				s.Status, s.Error, s.FinishedAt, s.NextAttemptAt = runs.StepFailed, failure, now, time.Time{}
-				if _, err := r.store.PutStep(ctx, s); err != nil && !errors.Is(err, runs.ErrRevision) {
-					return err
-				}
-				failure = &runs.Error{Code: failure.Code, Message: failure.Message, Step: s.StepID}
-			}
+		status, stepStatus := runs.StatusFailed, runs.StepFailed
+		failure := &runs.Error{Code: CodeEngineError, Message: "the run stopped on an internal error"}
+		if run.Status == runs.StatusCancelling {
+			status, stepStatus, failure = runs.StatusCancelled, runs.StepCancelled, nil
 		}
-		run.Status, run.Error, run.FinishedAt, run.WaitUntil = runs.StatusFailed, failure, now, time.Time{}
+		ended, err := runs.EndOpenSteps(ctx, r.store, steps, stepStatus, failure, now)
+		if errors.Is(err, runs.ErrRevision) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if failure != nil && len(ended) > 0 {
+			failure = &runs.Error{Code: failure.Code, Message: failure.Message, Step: ended[len(ended)-1].StepID}
+		}
+		run.Status, run.Error, run.FinishedAt, run.WaitUntil = status, failure, now, time.Time{}
 		if _, err := r.store.Update(ctx, run); errors.Is(err, runs.ErrRevision) {
 			continue
 		} else if err != nil {
@@ -568,14 +584,15 @@ func (a *advance) failedAttempt(index int, rec runs.Step, stepErr *engine.StepEr
 }
 
 // backoff is full jitter over the exponential ceiling of attempt, at least
-// what the target asked for with Retry-After.
+// what the target asked for with Retry-After, but never more than
+// MaxRetryAfter.
 func (a *advance) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	ceiling := BackoffCap
 	if attempt-1 < 30 {
 		ceiling = min(BackoffCap, BackoffBase<<(attempt-1))
 	}
 	d := time.Duration(a.r.jitter() * float64(ceiling))
-	return max(d, retryAfter)
+	return max(d, min(retryAfter, MaxRetryAfter))
 }
 
 // lease is how long an attempt of step may be live: its timeout (an http
@@ -654,8 +671,16 @@ func (a *advance) finishFailed(stepID string, stepErr *runs.Error) (outcome, err
 }
 
 // finishRun ends the run with status; output is the last executed step's
-// (for a succeeded or cancelled run).
+// (for a succeeded or cancelled run). A run being cancelled ends cancelled,
+// whatever its last step did: the cancel was answered "cancelling", and
+// that promises "cancelled". This is the one place a run ends, and its write
+// is conditional on the revision read (so on the status read): a cancel
+// written since makes it conflict, and the next pass reads "cancelling" and
+// comes back here.
 func (a *advance) finishRun(status runs.Status, runErr *runs.Error, output jsontext.Value) (outcome, error) {
+	if a.run.Status == runs.StatusCancelling {
+		status, runErr = runs.StatusCancelled, nil
+	}
 	run := a.run
 	now := a.r.clock.Now()
 	run.Status, run.Error, run.FinishedAt, run.WaitUntil, run.NextStep = status, runErr, now, time.Time{}, len(a.def.Steps)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/httpapi"
+	"github.com/workflowsapi/workflows/internal/idempotency"
 	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/routes"
 )
@@ -62,16 +63,20 @@ type summaryView struct {
 // stepView is one step of a run. In GET /runs/{id} an output over 16 KiB
 // is cut: it shows as a string holding the first 16 KiB of its JSON, and
 // truncated is true (GET /runs/{id}/steps/{stepId} has it whole).
+// nextAttemptAt is when a waiting step goes on (its next attempt after a
+// back-off, or the end of its delay); null in any other status (a running
+// step's record holds its attempt's lease there, which is the runner's).
 type stepView struct {
-	ID         string         `json:"id"`
-	Status     StepStatus     `json:"status"`
-	Attempts   int            `json:"attempts"`
-	StartedAt  *string        `json:"startedAt"`
-	FinishedAt *string        `json:"finishedAt"`
-	Output     jsontext.Value `json:"output"`
-	Truncated  bool           `json:"truncated"`
-	Error      *Error         `json:"error"`
-	Reused     bool           `json:"reused"`
+	ID            string         `json:"id"`
+	Status        StepStatus     `json:"status"`
+	Attempts      int            `json:"attempts"`
+	StartedAt     *string        `json:"startedAt"`
+	FinishedAt    *string        `json:"finishedAt"`
+	NextAttemptAt *string        `json:"nextAttemptAt"`
+	Output        jsontext.Value `json:"output"`
+	Truncated     bool           `json:"truncated"`
+	Error         *Error         `json:"error"`
+	Reused        bool           `json:"reused"`
 }
 
 func optionalTime(t time.Time) *string {
@@ -118,6 +123,9 @@ func stepViewOf(st Step, maxOutput int) stepView {
 		ID: st.StepID, Status: st.Status, Attempts: st.Attempts, StartedAt: optionalTime(st.StartedAt),
 		FinishedAt: optionalTime(st.FinishedAt), Output: st.Output, Error: st.Error, Reused: st.Reused,
 	}
+	if st.Status == StepWaiting {
+		v.NextAttemptAt = optionalTime(st.NextAttemptAt)
+	}
 	if maxOutput > 0 && len(st.Output) > maxOutput {
 		v.Output, v.Truncated = cut(st.Output, maxOutput), true
 	}
@@ -145,21 +153,6 @@ func accountOf(r *http.Request) string { return httpapi.IdentityOf(r.Context()).
 // request) so that it is clean whatever path the request took.
 func runLocation(runID string) string { return strings.Replace(routes.GetRun.Path, "{id}", runID, 1) }
 
-// ParseIdempotencyKey reads the Idempotency-Key header: absent is "" (no
-// idempotency); given, it must be given once and pass CheckIdempotencyKey.
-// An empty or repeated key is refused rather than taken for none: a client
-// that meant to send one would otherwise start a run twice on a retry.
-func ParseIdempotencyKey(h http.Header) (string, error) {
-	values := h.Values("Idempotency-Key")
-	switch len(values) {
-	case 0:
-		return "", nil
-	case 1:
-		return values[0], CheckIdempotencyKey(values[0])
-	}
-	return "", domain.Invalid(domain.FieldError{Field: "Idempotency-Key", Message: "must be given once"})
-}
-
 // startBody is POST /workflows/{id}/run's body: {} or none for an input of
 // {}.
 type startBody struct {
@@ -178,7 +171,7 @@ func (h *Handlers) Start(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	key, err := ParseIdempotencyKey(r.Header)
+	key, err := idempotency.ParseHeader(r.Header)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -190,7 +183,7 @@ func (h *Handlers) Start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
+		w.Header().Set(idempotency.ReplayedHeader, "true")
 	} else {
 		httpapi.Logger(r).InfoContext(r.Context(), "run started", "run_id", run.ID, "workflow_id", run.WorkflowID)
 	}
@@ -332,19 +325,35 @@ func ParseRetryBody(r *http.Request) (fromFailedStep bool, err error) {
 	return false, domain.Invalid(domain.FieldError{Field: "from", Message: `must be "failed_step" (or left out to run every step again)`})
 }
 
-// Retry is POST /runs/{id}/retry: 202 with the new run.
+// Retry is POST /runs/{id}/retry: 202 with the new run. An
+// Idempotency-Key holds it as it holds a start (RetryOnce).
 func (h *Handlers) Retry(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	fromFailedStep, err := ParseRetryBody(r)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	run, err := h.service.Retry(r.Context(), accountOf(r), r.PathValue("id"), fromFailedStep)
+	key, err := idempotency.ParseHeader(r.Header)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.Logger(r).InfoContext(r.Context(), "run retried", "run_id", run.ID, "retry_of", run.RetryOf)
+	run, replayed, err := h.service.RetryOnce(r.Context(), accountOf(r), r.PathValue("id"), fromFailedStep, key, body)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	if replayed {
+		w.Header().Set(idempotency.ReplayedHeader, "true")
+	} else {
+		httpapi.Logger(r).InfoContext(r.Context(), "run retried", "run_id", run.ID, "retry_of", run.RetryOf)
+	}
 	w.Header().Set("Location", runLocation(run.ID))
 	httpapi.WriteData(w, http.StatusAccepted, viewOf(run, nil))
 }

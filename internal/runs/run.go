@@ -203,7 +203,9 @@ type Store interface {
 	List(ctx context.Context, account string, filter Filter, limit int, cursor string) (domain.Page[Run], error)
 	// Update writes run with Revision+1 if the stored revision is still
 	// run.Revision (ErrRevision otherwise) and returns the run as written.
-	// A run that reaches a finished status also loses its unfinished marker.
+	// A run stored cancelling may only become cancelled: any other end is
+	// ErrRevision too. A run that reaches a finished status also loses its
+	// unfinished marker.
 	Update(ctx context.Context, run Run) (Run, error)
 	// Steps reads every step record of a run, in workflow order.
 	Steps(ctx context.Context, runID string) ([]Step, error)

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/idempotency"
 	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/jsonfield"
 	"github.com/workflowsapi/workflows/internal/workflows"
@@ -32,9 +33,9 @@ type Workflows interface {
 
 // Options tune a Service; the zero value is the deployed behaviour.
 type Options struct {
-	// Idempotency keeps the records of Idempotency-Key (the run route
-	// only; nil elsewhere).
-	Idempotency IdempotencyStore
+	// Idempotency keeps the records of Idempotency-Key (the start and
+	// retry routes; nil elsewhere).
+	Idempotency idempotency.Store
 	// Retention is how long a run is kept (0: DefaultRetention; mains
 	// read RUN_RETENTION_DAYS with RetentionFromEnv).
 	Retention time.Duration
@@ -52,7 +53,7 @@ type Service struct {
 	store        Store
 	workflows    Workflows
 	orchestrator Orchestrator
-	idempotency  IdempotencyStore
+	idempotency  idempotency.Store
 	retention    time.Duration
 	now          func() time.Time
 	logger       *slog.Logger
@@ -336,9 +337,18 @@ func (s *Service) List(ctx context.Context, account string, filter Filter, limit
 // moves left before it ends.
 const maxRevisionRetries = 8
 
-// Cancel cancels a run: queued or waiting → cancelled at once (and its
-// execution stopped); running → cancelling (the runner ends it before its
-// next step); cancelling or cancelled → as it is; any other end → CONFLICT.
+// Cancel cancels a run: queued or waiting → cancelled at once (its open
+// steps first, then the run, then its execution stopped); running →
+// cancelling (the runner ends it cancelled: before its next step, or as soon
+// as its current one ends if that was the last); cancelling or cancelled →
+// as it is; any other end → CONFLICT.
+//
+// Nobody else ends the steps of a run cancelled here: once its execution is
+// stopped (Step Functions' StopExecution, the local driver's Stop) the
+// runner never advances it again. So this route records the waiting step
+// cancelled with its finish time, before the run: if it dies in between,
+// the run's execution is still there, and the runner, waking to a cancelled
+// step, ends the run cancelled.
 func (s *Service) Cancel(ctx context.Context, account, runID string) (Run, error) {
 	if !ids.Valid(ids.PrefixRun, runID) {
 		return Run{}, domain.ErrNotFound
@@ -354,8 +364,23 @@ func (s *Service) Cancel(ctx context.Context, account, runID string) (Run, error
 		case StatusSucceeded, StatusFailed, StatusTimedOut:
 			return Run{}, domain.Errorf(domain.CodeConflict, "The run has already ended (%s): only a queued, running or waiting run can be cancelled", run.Status)
 		case StatusQueued, StatusWaiting:
+			now := s.now().UTC().Truncate(time.Millisecond)
+			// A queued run has begun no step (the runner marks a run
+			// running before its first attempt), so only a waiting one
+			// has a step to end.
+			if run.Status == StatusWaiting {
+				steps, err := s.store.Steps(ctx, runID)
+				if err != nil {
+					return Run{}, err
+				}
+				if _, err := EndOpenSteps(ctx, s.store, steps, StepCancelled, nil, now); errors.Is(err, ErrRevision) {
+					continue // the runner moved a step: decide again on what the run is now
+				} else if err != nil {
+					return Run{}, err
+				}
+			}
 			run.Status = StatusCancelled
-			run.FinishedAt = s.now().UTC().Truncate(time.Millisecond)
+			run.FinishedAt = now
 			run.WaitUntil = time.Time{}
 		default: // running
 			run.Status = StatusCancelling
@@ -384,48 +409,61 @@ func (s *Service) Cancel(ctx context.Context, account, runID string) (Run, error
 // fromFailedStep the steps that had completed before the one where the run
 // stopped are copied as reused records, and the new run starts there.
 func (s *Service) Retry(ctx context.Context, account, runID string, fromFailedStep bool) (Run, error) {
+	run, reused, err := s.prepareRetry(ctx, account, runID, fromFailedStep, "")
+	if err != nil {
+		return Run{}, err
+	}
+	return s.launch(ctx, run, reused)
+}
+
+// prepareRetry checks a retry of runID and builds its new run (with the id
+// newRunID, or a new one for ""), and the reused steps of fromFailedStep.
+func (s *Service) prepareRetry(ctx context.Context, account, runID string, fromFailedStep bool, newRunID string) (Run, []Step, error) {
 	if !ids.Valid(ids.PrefixRun, runID) {
-		return Run{}, domain.ErrNotFound
+		return Run{}, nil, domain.ErrNotFound
 	}
 	if s.workflows == nil {
-		return Run{}, errors.New("runs: no workflow store wired")
+		return Run{}, nil, errors.New("runs: no workflow store wired")
 	}
 	old, err := s.store.Get(ctx, account, runID)
 	if err != nil {
-		return Run{}, err
+		return Run{}, nil, err
 	}
 	switch old.Status {
 	case StatusFailed, StatusCancelled, StatusTimedOut:
 	default:
-		return Run{}, domain.Errorf(domain.CodeConflict, "Only a failed, cancelled or timed-out run can be retried; this one is %s", old.Status)
+		return Run{}, nil, domain.Errorf(domain.CodeConflict, "Only a failed, cancelled or timed-out run can be retried; this one is %s", old.Status)
 	}
 	head, err := s.workflows.Head(ctx, account, old.WorkflowID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		// The run exists, so NOT_FOUND would mislead: the workflow is what
 		// is gone, and a deleted workflow starts no runs.
-		return Run{}, domain.Errorf(domain.CodeConflict, "The run's workflow was deleted: it starts no runs")
+		return Run{}, nil, domain.Errorf(domain.CodeConflict, "The run's workflow was deleted: it starts no runs")
 	case err != nil:
-		return Run{}, err
+		return Run{}, nil, err
 	case !head.Enabled:
-		return Run{}, errDisabled
+		return Run{}, nil, errDisabled
 	}
 	version, err := s.workflows.Version(ctx, head, old.WorkflowVersion)
 	if err != nil {
-		return Run{}, err
+		return Run{}, nil, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	run := s.newRun(ids.New(ids.PrefixRun, now), version, old.Input, TriggerRetry, now)
+	if newRunID == "" {
+		newRunID = ids.New(ids.PrefixRun, now)
+	}
+	run := s.newRun(newRunID, version, old.Input, TriggerRetry, now)
 	run.RetryOf = old.ID
 	var reused []Step
 	if fromFailedStep {
 		steps, err := s.store.Steps(ctx, old.ID)
 		if err != nil {
-			return Run{}, err
+			return Run{}, nil, err
 		}
 		run.NextStep, reused = resumePoint(steps, run.ID)
 	}
-	return s.launch(ctx, run, reused)
+	return run, reused, nil
 }
 
 // resumePoint is where a retry from the failed step starts: the first step

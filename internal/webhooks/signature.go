@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,29 @@ type Signature struct {
 }
 
 var errMalformed = errors.New("webhooks: malformed signature header")
+
+// SignatureHeaderOf reads a delivery's X-Webhook-Signature from h: "" if it
+// has none, and ErrBadSignature if it has more than one (two values, or two
+// spellings of the name). One signature per delivery, as one key per
+// request: with two, which is checked and which names the delivery's run
+// would depend on the reader (net/http's Get takes the first, API Gateway's
+// single-value map the last), and a sender that signs correctly never sends
+// two.
+func SignatureHeaderOf(h http.Header) (string, error) {
+	var values []string
+	for name, vs := range h {
+		if strings.EqualFold(name, SignatureHeader) {
+			values = append(values, vs...)
+		}
+	}
+	switch len(values) {
+	case 0:
+		return "", nil
+	case 1:
+		return values[0], nil
+	}
+	return "", ErrBadSignature
+}
 
 // ParseSignatureHeader reads an X-Webhook-Signature. It takes exactly the
 // two fields t and v1, each once, in either order, separated by a comma

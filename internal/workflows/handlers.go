@@ -153,7 +153,11 @@ func (h *Handlers) Get(w http.ResponseWriter, r *http.Request) {
 }
 
 // versionParam reads ?version= (a positive integer, given once); 0 when
-// absent.
+// absent. Only the canonical spelling is read: digits, the first not 0
+// ("3", never "03", "+3", " 3", "3.0" or "3e0", which strconv.Atoi or a
+// float parse would take). A version then has one spelling, as an ETag
+// has, so two URLs that differ name two things; and 0 is no version
+// (versions start at 1), refused rather than read as "the current one".
 func versionParam(r *http.Request) (int, error) {
 	raw, given := r.URL.Query()["version"]
 	if !given {
@@ -162,9 +166,19 @@ func versionParam(r *http.Request) (int, error) {
 	if len(raw) > 1 {
 		return 0, domain.Invalid(domain.FieldError{Field: "version", Message: "must be given once"})
 	}
-	n, err := strconv.Atoi(raw[0])
-	if err != nil || n < 1 {
-		return 0, domain.Invalid(domain.FieldError{Field: "version", Message: "must be a positive integer"})
+	refused := domain.Invalid(domain.FieldError{Field: "version", Message: "must be a positive integer written in digits, without a sign or leading zeros"})
+	v := raw[0]
+	if v == "" || v[0] < '1' || v[0] > '9' {
+		return 0, refused
+	}
+	for i := 1; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, refused
+		}
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil { // too many digits for an int
+		return 0, refused
 	}
 	return n, nil
 }

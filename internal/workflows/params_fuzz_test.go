@@ -12,9 +12,12 @@ import (
 
 // FuzzVersionParam holds ?version= to its rule on any query: no panic; a
 // refusal is a VALIDATION_ERROR naming `version`; an accepted value is a
-// positive integer given once, and absent means 0 (the current version).
+// positive integer given once in its canonical spelling (the value read
+// prints back as the text given: no leading zero, sign, space, fraction or
+// exponent), and absent means 0 (the current version).
 func FuzzVersionParam(f *testing.F) {
-	for _, seed := range []string{"", "version=1", "version=0", "version=-1", "version=abc", "version=1&version=2", "version=%zz", "version=", "version=99999999999999999999", "version=+3", "version=1%00"} {
+	for _, seed := range []string{"", "version=1", "version=0", "version=-1", "version=abc", "version=1&version=2", "version=%zz", "version=", "version=99999999999999999999", "version=+3", "version=1%00",
+		"version=01", "version=%2B1", "version=+1", "version=%201", "version=1%20", "version=1.0", "version=1e0", "version=00", "version=0x1", "version=1_000", "version=12", "version=9223372036854775807"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, rawQuery string) {
@@ -35,8 +38,8 @@ func FuzzVersionParam(f *testing.F) {
 		case given && (len(values) != 1 || n < 1):
 			t.Fatalf("accepted %q as %d", rawQuery, n)
 		case given:
-			if parsed, _ := strconv.Atoi(values[0]); parsed != n {
-				t.Fatalf("%q read as %d", rawQuery, n)
+			if strconv.Itoa(n) != values[0] {
+				t.Fatalf("%q read as %d: only the canonical spelling of an integer is a version", rawQuery, n)
 			}
 		}
 	})

@@ -24,6 +24,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/idempotency"
 	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/runs"
 	"github.com/workflowsapi/workflows/internal/store"
@@ -34,7 +35,7 @@ import (
 // 400 KB; a bigger output gets an item of its own (keys.go: run output).
 const MaxInlineOutputBytes = 64 << 10
 
-// Store is runs.Store and runs.IdempotencyStore on DynamoDB.
+// Store is runs.Store and idempotency.Store on DynamoDB.
 type Store struct {
 	db        *dynamodb.Client
 	table     string
@@ -43,8 +44,8 @@ type Store struct {
 }
 
 var (
-	_ runs.Store            = (*Store)(nil)
-	_ runs.IdempotencyStore = (*Store)(nil)
+	_ runs.Store        = (*Store)(nil)
+	_ idempotency.Store = (*Store)(nil)
 )
 
 // New returns the run store on table, keeping step items for
@@ -144,11 +145,14 @@ type outputItem struct {
 	TTL    int64  `dynamodbav:"ttl,omitempty"`
 }
 
+// idempotencyItem is an Idempotency-Key's record. ResultID is stored as
+// runId: what every POST with a key creates so far is a run, and records
+// written before the name changed stay readable.
 type idempotencyItem struct {
 	PK          string `dynamodbav:"PK"`
 	SK          string `dynamodbav:"SK"`
 	RequestHash string `dynamodbav:"requestHash"`
-	RunID       string `dynamodbav:"runId"`
+	ResultID    string `dynamodbav:"runId"`
 	TTL         int64  `dynamodbav:"ttl"`
 }
 
@@ -476,6 +480,16 @@ func (s *Store) Update(ctx context.Context, run runs.Run) (runs.Run, error) {
 	}
 	names := map[string]string{"#revision": "revision"}
 	values := map[string]types.AttributeValue{":read": store.NumberAV(run.Revision)}
+	condition := "#revision = :read"
+	if written.Status.Finished() && written.Status != runs.StatusCancelled {
+		// Cancel must win: a run stored cancelling ends cancelled and no
+		// other way. The revision read already pins the status read; this
+		// holds the rule in the store itself, against any writer that
+		// would end a cancelling run otherwise.
+		condition += " AND #status <> :cancelling"
+		names["#status"] = "status"
+		values[":cancelling"] = &types.AttributeValueMemberS{Value: string(runs.StatusCancelling)}
+	}
 	var set, remove []string
 	for i, attr := range mutableRunAttrs {
 		name := "#a" + strconv.Itoa(i)
@@ -495,7 +509,7 @@ func (s *Store) Update(ctx context.Context, run runs.Run) (runs.Run, error) {
 		TableName:                 aws.String(s.table),
 		Key:                       store.ItemKey(store.AccountPK(run.AccountID), store.RunSK(run.ID)),
 		UpdateExpression:          aws.String(expr),
-		ConditionExpression:       aws.String("#revision = :read"),
+		ConditionExpression:       aws.String(condition),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: values,
 	})
@@ -636,41 +650,41 @@ func (s *Store) Unfinished(ctx context.Context) ([]runs.RunRef, error) {
 
 // Idempotency reads the record of a key (strongly consistent); an expired
 // one is absent, whether or not DynamoDB's TTL has deleted it yet.
-func (s *Store) Idempotency(ctx context.Context, account, keyHash string) (runs.IdempotencyRecord, error) {
+func (s *Store) Idempotency(ctx context.Context, account, keyHash string) (idempotency.Record, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            store.ItemKey(store.IdempotencyPK(account, keyHash), store.SortIdempotency),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return runs.IdempotencyRecord{}, fmt.Errorf("runsdb: get idempotency record: %w", err)
+		return idempotency.Record{}, fmt.Errorf("runsdb: get idempotency record: %w", err)
 	}
 	if out.Item == nil {
-		return runs.IdempotencyRecord{}, domain.ErrNotFound
+		return idempotency.Record{}, domain.ErrNotFound
 	}
 	var it idempotencyItem
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return runs.IdempotencyRecord{}, fmt.Errorf("runsdb: unmarshal idempotency record: %w", err)
+		return idempotency.Record{}, fmt.Errorf("runsdb: unmarshal idempotency record: %w", err)
 	}
 	if it.TTL <= s.now().Unix() {
-		return runs.IdempotencyRecord{}, domain.ErrNotFound
+		return idempotency.Record{}, domain.ErrNotFound
 	}
-	return runs.IdempotencyRecord{
-		AccountID: account, KeyHash: keyHash, RequestHash: it.RequestHash, RunID: it.RunID, ExpiresAt: fromTTL(it.TTL),
+	return idempotency.Record{
+		AccountID: account, KeyHash: keyHash, RequestHash: it.RequestHash, ResultID: it.ResultID, ExpiresAt: fromTTL(it.TTL),
 	}, nil
 }
 
 // PutIdempotency stores a record unless a live one holds the key (an
 // expired one is overwritten).
-func (s *Store) PutIdempotency(ctx context.Context, rec runs.IdempotencyRecord) error {
+func (s *Store) PutIdempotency(ctx context.Context, rec idempotency.Record) error {
 	it := idempotencyItem{
 		PK: store.IdempotencyPK(rec.AccountID, rec.KeyHash), SK: store.SortIdempotency,
-		RequestHash: rec.RequestHash, RunID: rec.RunID, TTL: ttlOf(rec.ExpiresAt),
+		RequestHash: rec.RequestHash, ResultID: rec.ResultID, TTL: ttlOf(rec.ExpiresAt),
 	}
 	err := s.put(ctx, it, "attribute_not_exists(PK) OR #ttl <= :now", map[string]string{"#ttl": store.AttrTTL},
 		map[string]types.AttributeValue{":now": store.NumberAV(s.now().Unix())})
 	if store.IsConditionFailed(err) {
-		return runs.ErrExists
+		return idempotency.ErrTaken
 	}
 	if err != nil {
 		return fmt.Errorf("runsdb: put idempotency record: %w", err)

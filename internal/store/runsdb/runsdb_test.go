@@ -14,6 +14,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
+	"github.com/workflowsapi/workflows/internal/idempotency"
 	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/runs"
 	"github.com/workflowsapi/workflows/internal/store/runsdb"
@@ -308,27 +309,27 @@ func TestIdempotencyRecordsExpire(t *testing.T) {
 	now := base
 	db := runsdb.New(table.Client, table.Name).WithClock(func() time.Time { return now })
 	ctx := context.Background()
-	rec := runs.IdempotencyRecord{AccountID: account, KeyHash: "abc", RequestHash: "r1", RunID: ids.New(ids.PrefixRun, base), ExpiresAt: base.Add(runs.IdempotencyWindow)}
+	rec := idempotency.Record{AccountID: account, KeyHash: "abc", RequestHash: "r1", ResultID: ids.New(ids.PrefixRun, base), ExpiresAt: base.Add(idempotency.Window)}
 	if err := db.PutIdempotency(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
 	second := rec
 	second.RequestHash = "r2"
-	if err := db.PutIdempotency(ctx, second); !errors.Is(err, runs.ErrExists) {
-		t.Fatalf("second record for a live key: %v, want ErrExists", err)
+	if err := db.PutIdempotency(ctx, second); !errors.Is(err, idempotency.ErrTaken) {
+		t.Fatalf("second record for a live key: %v, want ErrTaken", err)
 	}
 	got, err := db.Idempotency(ctx, account, "abc")
-	if err != nil || got.RequestHash != "r1" || got.RunID != rec.RunID {
+	if err != nil || got.RequestHash != "r1" || got.ResultID != rec.ResultID {
 		t.Fatalf("Idempotency = %+v, %v", got, err)
 	}
 	if _, err := db.Idempotency(ctx, "acct_other", "abc"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("another account's key: %v", err)
 	}
-	now = base.Add(runs.IdempotencyWindow + time.Second)
+	now = base.Add(idempotency.Window + time.Second)
 	if _, err := db.Idempotency(ctx, account, "abc"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("expired record read as live: %v", err)
 	}
-	second.ExpiresAt = now.Add(runs.IdempotencyWindow)
+	second.ExpiresAt = now.Add(idempotency.Window)
 	if err := db.PutIdempotency(ctx, second); err != nil {
 		t.Errorf("an expired record is not taken over: %v", err)
 	}

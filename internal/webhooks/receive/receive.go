@@ -19,9 +19,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/oklog/ulid/v2"
 
@@ -95,7 +97,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	workflowID := r.PathValue("workflowId")
-	header := r.Header.Get(webhooks.SignatureHeader)
+	// One signature per delivery: two, or an event whose header maps
+	// disagree on it, are 401, before any read.
+	header, err := webhooks.SignatureHeaderOf(r.Header)
+	if err == nil && r.Context().Value(disagreeingMapsKey{}) != nil {
+		err = webhooks.ErrBadSignature
+	}
+	if err != nil {
+		httpapi.Logger(r).InfoContext(r.Context(), "webhook refused", "workflow_id", workflowID, "reason", "more than one signature")
+		httpapi.WriteError(w, r, err)
+		return
+	}
 	account, err := h.verifier.Verify(r.Context(), workflowID, header, body, h.now())
 	switch {
 	case errors.Is(err, webhooks.ErrBadSignature), errors.Is(err, webhooks.ErrNoWebhook):
@@ -120,6 +132,55 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	httpapi.Logger(r).InfoContext(r.Context(), "webhook received", "workflow_id", workflowID, "run_id", runID)
 	httpapi.WriteData(w, http.StatusAccepted, acceptedView{RunID: runID})
+}
+
+// OneSignatureEvent wraps the route's Lambda handler so that an event
+// whose two header maps disagree on X-Webhook-Signature is refused (401),
+// as one with two signatures is. API Gateway passes a header given more than
+// once with its last value in headers and every value in multiValueHeaders,
+// and the proxy adapter reads only multiValueHeaders when there is one: a
+// signature in headers that multiValueHeaders lacks would never be seen by
+// the handler, which would check another than the one a reader of headers
+// takes. The authorizer reads x-api-key from both maps for the same reason.
+// The mark rides on the context, which the adapter hands to the request.
+func OneSignatureEvent(next httpapi.LambdaHandler) httpapi.LambdaHandler {
+	return func(ctx context.Context, event events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		if signatureMapsDisagree(event) {
+			ctx = context.WithValue(ctx, disagreeingMapsKey{}, true)
+		}
+		return next(ctx, event)
+	}
+}
+
+type disagreeingMapsKey struct{}
+
+// signatureMapsDisagree reports whether headers holds a signature that
+// multiValueHeaders does not, or lacks one that it holds. With no
+// multiValueHeaders the adapter reads headers itself, every spelling.
+func signatureMapsDisagree(event events.APIGatewayProxyRequest) bool {
+	if event.MultiValueHeaders == nil {
+		return false
+	}
+	var multi, single []string
+	for name, vs := range event.MultiValueHeaders {
+		if strings.EqualFold(name, webhooks.SignatureHeader) {
+			multi = append(multi, vs...)
+		}
+	}
+	for name, v := range event.Headers {
+		if strings.EqualFold(name, webhooks.SignatureHeader) {
+			single = append(single, v)
+		}
+	}
+	if len(single) == 0 {
+		return len(multi) > 0
+	}
+	for _, v := range single {
+		if !slices.Contains(multi, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // DeliveryRunID is the id of the run a delivery starts: a run id (a ULID)

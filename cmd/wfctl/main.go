@@ -44,7 +44,8 @@ const usage = `wfctl: the Workflows API operator tool
   wfctl schedules sync [--backfill]
                                    make the EventBridge Scheduler schedules match the
                                    stored workflows (SCHEDULE_GROUP_NAME,
-                                   SCHEDULED_RUN_FUNCTION_ARN, SCHEDULER_ROLE_ARN);
+                                   SCHEDULED_RUN_FUNCTION_ARN, SCHEDULER_ROLE_ARN,
+                                   SCHEDULE_DLQ_ARN: the stack's outputs);
                                    --backfill once after upgrading: finds the
                                    schedule workflows stored before schedules (a Scan)
 

@@ -15,7 +15,8 @@ import (
 
 // newScheduler is the scheduler `schedules sync` reconciles: EventBridge
 // Scheduler from the environment (SCHEDULE_GROUP_NAME,
-// SCHEDULED_RUN_FUNCTION_ARN, SCHEDULER_ROLE_ARN, SCHEDULER_ENDPOINT). Tests
+// SCHEDULED_RUN_FUNCTION_ARN, SCHEDULER_ROLE_ARN, SCHEDULE_DLQ_ARN,
+// SCHEDULER_ENDPOINT). Tests
 // replace it.
 var newScheduler = func(ctx context.Context) (schedules.Scheduler, error) {
 	e, err := schedules.NewEventBridgeFromEnv(ctx, true)

@@ -2,6 +2,7 @@ package stack_test
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -98,10 +99,62 @@ func TestDriftTemplateYAMLSchedulerIsTheStacks(t *testing.T) {
 	if !strings.Contains(trust, `"Service":"scheduler.amazonaws.com"`) || !strings.Contains(trust, `"aws:SourceAccount":{"Ref":"AWS::AccountId"}`) {
 		t.Errorf("Scheduler's role trusts %s; want Scheduler, for this account's schedules only", trust)
 	}
-	statements := samRoleStatements(t, role)
-	if len(statements) != 1 || mustJSON(t, statements[0]["Action"]) != `"lambda:InvokeFunction"` ||
-		getAttOf(statements[0]["Resource"], "Arn") != constructName(routes.ScheduledRunFunction)+"Function" {
-		t.Errorf("Scheduler's role may %s; want InvokeFunction on scheduled-run only", mustJSON(t, statements))
+	got := map[string]string{}
+	for _, s := range samRoleStatements(t, role) {
+		got[mustJSON(t, s["Action"])] = mustJSON(t, s["Resource"])
+	}
+	want := map[string]string{
+		`"lambda:InvokeFunction"`: mustJSON(t, map[string]any{"Fn::GetAtt": []any{constructName(routes.ScheduledRunFunction) + "Function", "Arn"}}),
+		`"sqs:SendMessage"`:       mustJSON(t, map[string]any{"Fn::GetAtt": []any{samScheduleDLQ, "Arn"}}),
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("Scheduler's role may %v; want %v only", got, want)
+	}
+}
+
+// The queues of lost firings and scheduled-run's on-failure destination are
+// the stack's: the same encryption and retention, TLS only, the same
+// retries, the destination the failure queue.
+func TestDriftTemplateYAMLKeepsLostFiringsAsTheStack(t *testing.T) {
+	sam := mustReadSAMTemplate(t)
+	tpl := MustSynthesize(t, devStage)
+	dlq, failures := tpl.failureQueues(t)
+	for samID, cdkID := range map[string]string{samScheduleDLQ: dlq, samScheduledRunFailures: failures} {
+		q := sam.Resources[samID]
+		if q.Type != "AWS::SQS::Queue" {
+			t.Errorf("%s is a %q, want an AWS::SQS::Queue", samID, q.Type)
+			continue
+		}
+		for _, key := range []string{"SqsManagedSseEnabled", "MessageRetentionPeriod", "KmsMasterKeyId"} {
+			if !jsonEqual(t, q.Properties[key], tpl.Resources[cdkID].Properties[key]) {
+				t.Errorf("%s: %s is %v in template.yaml, %v in the stack", samID, key, q.Properties[key], tpl.Resources[cdkID].Properties[key])
+			}
+		}
+		var refused bool
+		for _, p := range sam.resourcesOfType("AWS::SQS::QueuePolicy") {
+			b := mustJSON(t, p.Properties)
+			refused = refused || strings.Contains(b, `{"Ref":"`+samID+`"}`) && strings.Contains(b, `"aws:SecureTransport":"false"`) && strings.Contains(b, `"Deny"`)
+		}
+		if !refused {
+			t.Errorf("%s: no policy of template.yaml denies it without TLS", samID)
+		}
+	}
+	async := sam.Resources[samScheduledRunAsync]
+	cdk := onlyResource(t, tpl, "AWS::Lambda::EventInvokeConfig")
+	if async.Type != "AWS::Lambda::EventInvokeConfig" || refTo(async.Properties["FunctionName"]) != constructName(routes.ScheduledRunFunction)+"Function" {
+		t.Fatalf("%s is %s for %v, want scheduled-run's AWS::Lambda::EventInvokeConfig", samScheduledRunAsync, async.Type, async.Properties["FunctionName"])
+	}
+	for _, key := range []string{"Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds"} {
+		if !jsonEqual(t, async.Properties[key], cdk.Properties[key]) {
+			t.Errorf("%s: %s is %v in template.yaml, %v in the stack", samScheduledRunAsync, key, async.Properties[key], cdk.Properties[key])
+		}
+	}
+	onFailure, _ := async.Properties["DestinationConfig"].(map[string]any)["OnFailure"].(map[string]any)
+	if getAttOf(onFailure["Destination"], "Arn") != samScheduledRunFailures || len(async.Properties["DestinationConfig"].(map[string]any)) != 1 {
+		t.Errorf("scheduled-run's destinations %s, want failures only, to %s", mustJSON(t, async.Properties["DestinationConfig"]), samScheduledRunFailures)
+	}
+	if !slices.Contains(async.DependsOn, constructName(routes.ScheduledRunFunction)+"FunctionRole") {
+		t.Errorf("%s depends on %v, want scheduled-run's role (Lambda checks the destination's permission)", samScheduledRunAsync, async.DependsOn)
 	}
 }
 

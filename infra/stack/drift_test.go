@@ -235,6 +235,12 @@ func TestDriftTemplateYAMLHasTheStacksFunctionsAndActions(t *testing.T) {
 					onTable = append(onTable, actions...)
 				case "key":
 					onKey = append(onKey, actions...)
+				case "failureQueue":
+					// Lambda's on-failure destination, sent to with the
+					// function's role: scheduled-run's, SendMessage only.
+					if name != routes.ScheduledRunFunction || !slices.Equal(actions, []string{"sqs:SendMessage"}) {
+						t.Errorf("%s: %v on scheduled-run's failure queue; only scheduled-run may, and only sqs:SendMessage", id, actions)
+					}
 				case "":
 					t.Errorf("%s: a statement is on %v, neither the table, the key nor the run engine", id, statement["Resource"])
 				default:
@@ -289,6 +295,8 @@ func samResource(res any) string {
 		return "stateMachine"
 	case getAttOf(res, "Arn") == samSchedulerRole:
 		return "schedulerRole"
+	case getAttOf(res, "Arn") == samScheduledRunFailures:
+		return "failureQueue"
 	}
 	sub, _ := res.(map[string]any)["Fn::Sub"].(string)
 	switch sub {
@@ -329,6 +337,11 @@ const (
 	samStateMachineRole = "RunStateMachineRole"
 	samScheduleGroup    = "ScheduleGroup"
 	samSchedulerRole    = "SchedulerRole"
+	// The queues of lost firings and scheduled-run's asynchronous
+	// invocation config.
+	samScheduleDLQ          = "ScheduleDeadLetterQueue"
+	samScheduledRunFailures = "ScheduledRunFailureQueue"
+	samScheduledRunAsync    = "ScheduledRunAsyncInvoke"
 )
 
 // samBuildMetadata is how sam build builds every function: `make

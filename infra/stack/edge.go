@@ -88,9 +88,19 @@ func (e Edge) withDefaults() (Edge, error) {
 	return e, nil
 }
 
+// StageContext names the stage (`-c stage=NAME`, default DefaultStage).
+const StageContext = "stage"
+
+// ContextKeys are every context value PropsFromContext reads: what `cdk
+// deploy -c KEY=VALUE` can set (docs/infrastructure.md's checklist is held
+// to them).
+var ContextKeys = []string{StageContext, AuthorizerCacheContext, ThrottleRateContext, ThrottleBurstContext, WAFContext,
+	WAFRateLimitContext, LogLevelContext, RunnerReservedConcurrencyContext}
+
 // PropsFromContext reads the settings a deployer passes with `cdk -c`
-// (stage, authorizerCacheTtlSeconds, throttleRateLimit, throttleBurstLimit,
-// waf, wafRateLimit, logLevel) through context, which returns a context
+// (ContextKeys: stage, authorizerCacheTtlSeconds, throttleRateLimit,
+// throttleBurstLimit, waf, wafRateLimit, logLevel, runnerReservedConcurrency)
+// through context, which returns a context
 // value or nil. Unset values keep their defaults; a value that is not a
 // number (or, for waf, true or false) is an error.
 func PropsFromContext(context func(key string) any) (Props, error) {
@@ -113,7 +123,7 @@ func PropsFromContext(context func(key string) any) (Props, error) {
 			*into = n
 		}
 	}
-	if s, ok := str("stage"); ok {
+	if s, ok := str(StageContext); ok {
 		props.Stage = s
 	}
 	integer(AuthorizerCacheContext, &props.AuthorizerCacheSeconds)
@@ -135,6 +145,11 @@ func PropsFromContext(context func(key string) any) (Props, error) {
 	integer(WAFRateLimitContext, &props.Edge.WAFRateLimit)
 	if s, ok := str(LogLevelContext); ok {
 		props.LogLevel = s
+	}
+	if _, ok := str(RunnerReservedConcurrencyContext); ok {
+		var n int
+		integer(RunnerReservedConcurrencyContext, &n)
+		props.RunnerReservedConcurrency = &n
 	}
 	if len(errs) > 0 {
 		return props, fmt.Errorf("%s", strings.Join(errs, "; "))

@@ -69,6 +69,41 @@ const (
 	StartCheckTimeoutSeconds = 120
 )
 
+// RunnerReservedConcurrencyContext names the context value (`cdk deploy -c
+// runnerReservedConcurrency=N`) that reserves N of the account's concurrent
+// Lambda executions for the runner, and caps it there. The runner's
+// invocations last up to 900 s and share the account's pool with the
+// routes and the authorizer: reserved, a flood of runs cannot take the
+// concurrency the API needs to answer (it is throttled at N instead, and Step
+// Functions retries its throttled Advances for about a minute before the run
+// is recorded failed). 0 reserves nothing: the runner draws on the shared
+// pool like every function (Lambda's own 0 would stop every run, so it is
+// never written). Lambda keeps at least 100 of the account's concurrency
+// unreserved, so N needs an account limit of at least N + 100: a new
+// account, with 10, can reserve nothing until its quota is raised. See
+// docs/infrastructure.md for the trade-off and the runs a second N gives.
+const RunnerReservedConcurrencyContext = "runnerReservedConcurrency"
+
+// DefaultRunnerReservedConcurrency is the runner's reservation on stages that
+// hold data (staging, prod: accounts whose quota has been raised, usually to
+// 1,000) when no context says otherwise; throwaway stages (dev, dev-*),
+// which are often deployed to new accounts, reserve nothing by default, so
+// that a first deploy there does not fail on the quota.
+const DefaultRunnerReservedConcurrency = 100
+
+// runnerReservedConcurrency is the reservation to write: 0 for none.
+func runnerReservedConcurrency(asked *int, settings stageSettings) (int, error) {
+	switch {
+	case asked == nil && settings.protectData:
+		return DefaultRunnerReservedConcurrency, nil
+	case asked == nil:
+		return 0, nil
+	case *asked < 0:
+		return 0, fmt.Errorf("stack: -c %s=%d: the runner's reserved concurrency is 0 (none) or more", RunnerReservedConcurrencyContext, *asked)
+	}
+	return *asked, nil
+}
+
 // apiFunction is one Lambda with the log group and role made for it alone.
 type apiFunction struct {
 	name     string
@@ -80,13 +115,13 @@ type apiFunction struct {
 // assetDir/<name>/bootstrap, with a role that may write its own log group,
 // send traces, and call exactly the actions routes.Functions() lists for it
 // (permissions.go).
-func newFunctions(scope constructs.Construct, table awsdynamodb.Table, key awskms.Key, settings stageSettings, assetDir, logLevel string) (map[string]*apiFunction, error) {
+func newFunctions(scope constructs.Construct, table awsdynamodb.Table, key awskms.Key, settings stageSettings, assetDir, logLevel string, runnerConcurrency int) (map[string]*apiFunction, error) {
 	functions := map[string]*apiFunction{}
 	for _, spec := range routes.Functions() {
 		if _, seen := functions[spec.Name]; seen {
 			return nil, fmt.Errorf("stack: function %q is listed twice; each route has its own function", spec.Name)
 		}
-		fn, err := newFunction(scope, spec, table, key, settings, assetDir, logLevel)
+		fn, err := newFunction(scope, spec, table, key, settings, assetDir, logLevel, runnerConcurrency)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +130,7 @@ func newFunctions(scope constructs.Construct, table awsdynamodb.Table, key awskm
 	return functions, nil
 }
 
-func newFunction(scope constructs.Construct, spec routes.Function, table awsdynamodb.Table, key awskms.Key, settings stageSettings, assetDir, logLevel string) (*apiFunction, error) {
+func newFunction(scope constructs.Construct, spec routes.Function, table awsdynamodb.Table, key awskms.Key, settings stageSettings, assetDir, logLevel string, runnerConcurrency int) (*apiFunction, error) {
 	name := spec.Name
 	grants, err := grantsFor(spec, table, key)
 	if err != nil {
@@ -122,6 +157,7 @@ func newFunction(scope constructs.Construct, spec routes.Function, table awsdyna
 
 	timeout := routeTimeoutSeconds
 	description := "Workflows API route function " + name
+	var reserved *float64
 	switch name {
 	case routes.AuthorizerFunction:
 		timeout = authorizerTimeoutSeconds
@@ -129,6 +165,9 @@ func newFunction(scope constructs.Construct, spec routes.Function, table awsdyna
 	case routes.RunnerFunction:
 		timeout = RunnerTimeoutSeconds
 		description = "Workflows API runner: the run state machine's Advance task, executes a run's steps"
+		if runnerConcurrency > 0 {
+			reserved = jsii.Number(runnerConcurrency)
+		}
 	case routes.StartCheckFunction:
 		timeout = StartCheckTimeoutSeconds
 		description = "Workflows API start check: starts runs whose execution was lost, records runs whose execution ended without the runner"
@@ -162,6 +201,8 @@ func newFunction(scope constructs.Construct, spec routes.Function, table awsdyna
 		LoggingFormat:         awslambda.LoggingFormat_JSON,
 		ApplicationLogLevelV2: awslambda.ApplicationLogLevel(logLevel),
 		Environment:           &environment,
+		// Only the runner's, and only when asked for (nil: the shared pool).
+		ReservedConcurrentExecutions: reserved,
 	})
 	return &apiFunction{name: name, function: function, logGroup: logGroup}, nil
 }

@@ -26,6 +26,7 @@ type cfnTemplate struct {
 	assertions assertions.Template
 	Resources  map[string]resource
 	Parameters map[string]map[string]any
+	Outputs    map[string]map[string]any
 	// nagErrors and nagWarnings are cdk-nag's findings (AwsSolutions and
 	// Serverless) that no suppression covers, as "path: message".
 	nagErrors, nagWarnings []string
@@ -66,7 +67,11 @@ func MustSynthesize(tb testing.TB, stage string) *cfnTemplate {
 func MustSynthesizeWith(tb testing.TB, props stack.Props) *cfnTemplate {
 	tb.Helper()
 	props.LambdaAssetDir = placeholderAssets(tb)
-	key := fmt.Sprintf("%s/%d/%+v/%s", props.Stage, props.AuthorizerCacheSeconds, props.Edge, props.LogLevel)
+	runner := "default"
+	if props.RunnerReservedConcurrency != nil {
+		runner = fmt.Sprint(*props.RunnerReservedConcurrency)
+	}
+	key := fmt.Sprintf("%s/%d/%+v/%s/runner=%s", props.Stage, props.AuthorizerCacheSeconds, props.Edge, props.LogLevel, runner)
 	synthMu.Lock()
 	defer synthMu.Unlock()
 	t, ok := synthCache[key]

@@ -193,3 +193,63 @@ func (m *monitoring) watchThrottles(functions []*apiFunction) {
 			total, 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
 	}
 }
+
+// watchRunEngine alarms on what would otherwise end runs or lose scheduled
+// firings without anyone hearing of it:
+//   - executions that failed (the runner's failure was caught and recorded,
+//     or recording it failed too), timed out, or were aborted by anything
+//     but the cancel route (StopExecution by hand, in the console);
+//   - errors of the runner (each one fails a run or its recording), of the
+//     start check and of scheduled-run;
+//   - any message in the schedules' dead-letter queue or in scheduled-run's
+//     failure queue: each is a firing that started no run.
+//
+// A run whose own step fails ends its execution in Succeed (the runner
+// recorded the run failed and answered done), so a failed execution is the
+// engine's trouble, never a workflow's.
+func (m *monitoring) watchRunEngine(e *runEngine, runner, startCheck, scheduledRun, cancelRun *apiFunction) {
+	sum := &awscloudwatch.MetricOptions{Statistic: jsii.String("Sum"), Period: period()}
+	sm := e.stateMachine
+	m.alarm("RunExecutionsFailedAlarm",
+		"Executions of the "+m.settings.name+" run state machine failed: a runner failure was caught (the run is recorded failed) or could not even be recorded",
+		sm.MetricFailed(sum), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+	m.alarm("RunExecutionsTimedOutAlarm",
+		"Executions of the "+m.settings.name+" run state machine timed out",
+		sm.MetricTimedOut(sum), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+	// Every cancel of a running run aborts its execution (StopExecution),
+	// so aborts alone would page on users' cancels. Only cancel-run stops
+	// executions, once per invocation at most: aborts beyond its
+	// invocations in the same window were stopped by something else.
+	unexplained := awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String("FILL(aborted, 0) - FILL(cancels, 0)"),
+		UsingMetrics: &map[string]awscloudwatch.IMetric{
+			"aborted": sm.MetricAborted(sum),
+			"cancels": cancelRun.function.MetricInvocations(sum),
+		},
+		Label:  jsii.String("Executions aborted beyond the cancel route's invocations"),
+		Period: period(),
+	})
+	m.alarm("RunExecutionsAbortedAlarm",
+		"Executions of the "+m.settings.name+" run state machine were aborted by something other than the cancel route (StopExecution by hand); the start check records their runs' end",
+		unexplained, 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+
+	for _, w := range []struct {
+		id, what string
+		fn       *apiFunction
+	}{
+		{"RunnerErrorAlarm", "the runner failed an Advance (the run is caught and recorded failed, or retried on a timeout)", runner},
+		{"StartCheckErrorAlarm", "the start check failed (the next one, in a few minutes, does the same work)", startCheck},
+		{"ScheduledRunErrorAlarm", "scheduled-run failed to start a scheduled run (Lambda retries it, then sends it to the failure queue)", scheduledRun},
+	} {
+		m.alarm(w.id, "On the "+m.settings.name+" stage, "+w.what,
+			w.fn.function.MetricErrors(sum), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+	}
+
+	most := &awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: period()}
+	m.alarm("ScheduleDeadLetterAlarm",
+		"Scheduler could not deliver a scheduled firing to scheduled-run on the "+m.settings.name+" stage: it is in the schedules' dead-letter queue and started no run",
+		e.scheduleDLQ.MetricApproximateNumberOfMessagesVisible(most), 0, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD)
+	m.alarm("ScheduledRunFailureAlarm",
+		"scheduled-run failed on a firing after Lambda's retries on the "+m.settings.name+" stage: it is in the failure queue and started no run",
+		e.scheduledRunFailures.MetricApproximateNumberOfMessagesVisible(most), 0, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD)
+}

@@ -37,6 +37,11 @@ const (
 	nagNoDLQ = "Serverless-LambdaDLQ"
 	// EventBridge targets without a dead-letter queue.
 	nagNoEventTargetDLQ = "Serverless-EventBusDLQ"
+	// SQS queues that neither are an SQS queue's dead-letter queue nor have
+	// one.
+	nagQueueWithoutDLQ = "AwsSolutions-SQS3"
+	// SQS queues without a redrive policy (the Serverless pack's SQS3).
+	nagQueueWithoutRedrive = "Serverless-SQSRedrivePolicy"
 )
 
 // The reasons, written once.
@@ -68,9 +73,14 @@ const (
 	reasonPeriodicFunction = "Invoked by an EventBridge rule every few minutes to do the same idempotent check; an " +
 		"invocation that fails is not retried (the rule target retries nothing) because the next one does the same work, " +
 		"so a dead-letter queue would only collect events nobody needs to replay."
-	reasonScheduledFunction = "Invoked by EventBridge Scheduler, whose schedules retry a failed invocation themselves " +
-		"(each schedule's retry policy); a firing is also idempotent (the run id comes from the workflow and the " +
-		"scheduled time), so a function dead-letter queue would hold nothing that is not retried already."
+	reasonScheduledFunction = "Invoked asynchronously by EventBridge Scheduler: a failed invocation is retried by Lambda " +
+		"(MaximumRetryAttempts 2), then goes to the function's on-failure destination, an encrypted SQS queue the stack " +
+		"alarms on, which records the request and the error (a dead-letter queue would keep the request only); " +
+		"a firing Scheduler cannot deliver goes to the schedules' own dead-letter queue, also alarmed."
+	reasonFailureQueue = "This queue is itself where lost firings end: the dead-letter queue of every EventBridge Scheduler " +
+		"schedule, or scheduled-run's on-failure destination. Nothing consumes it automatically (a person reads and replays " +
+		"its messages, and an alarm fires on the first one), so no receive can fail and nothing would ever move to a " +
+		"dead-letter queue of its own; cdk-nag only recognises queues that are another SQS queue's redrive target."
 	reasonSynchronousFunction = "Invoked synchronously only (by API Gateway: the authorizer and the proxy integrations; " +
 		"the runner by the run state machine, which retries and catches its failures), " +
 		"so a failure is the caller's answer and nothing is queued for retry: a dead-letter queue applies to asynchronous " +

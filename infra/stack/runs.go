@@ -9,14 +9,17 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsscheduler"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/schedules"
 )
 
 // The environment of the functions that start, stop and check runs and keep
@@ -28,7 +31,19 @@ const (
 	envScheduleGroupName       = "SCHEDULE_GROUP_NAME"
 	envSchedulerRoleARN        = "SCHEDULER_ROLE_ARN"
 	envScheduledRunFunctionARN = "SCHEDULED_RUN_FUNCTION_ARN"
+	envScheduleDLQARN          = schedules.EnvDeadLetterARN
 )
+
+// FailureQueueRetentionDays is how long the two queues of lost firings keep
+// a message: SQS's most, so a firing lost on a Friday evening is still
+// there to read and replay after the weekend (the alarms fire at once).
+const FailureQueueRetentionDays = 14
+
+// ScheduledRunAsyncRetries is how often Lambda retries a scheduled-run
+// invocation whose function failed (Lambda's own default, said out loud):
+// a firing is idempotent (its run id comes from the workflow and the
+// scheduled time), and after the retries it goes to the failure queue.
+const ScheduledRunAsyncRetries = 2
 
 // StartCheckEveryMinutes is how often the start check runs: how long, at
 // worst, a run whose start was lost stays queued, and a run whose execution
@@ -51,6 +66,26 @@ type runEngine struct {
 	startCheckRule awsevents.Rule
 	// scheduledRunARN is the schedules' target.
 	scheduledRunARN string
+	// scheduleDLQ holds the firings Scheduler could not deliver to
+	// scheduled-run within a schedule's retry policy (every schedule's
+	// dead-letter queue, set by internal/schedules).
+	scheduleDLQ awssqs.Queue
+	// scheduledRunFailures holds the firings scheduled-run was invoked with
+	// and failed on, after Lambda's retries (its on-failure destination).
+	scheduledRunFailures awssqs.Queue
+	scheduledRunAsync    awslambda.CfnEventInvokeConfig
+}
+
+// newFailureQueue is a queue of lost firings: encrypted with SQS's own key
+// (no KMS grant for Scheduler or Lambda to hold), refusing anything but TLS,
+// keeping a message as long as SQS allows.
+func newFailureQueue(scope constructs.Construct, id string, settings stageSettings) awssqs.Queue {
+	return awssqs.NewQueue(scope, jsii.String(id), &awssqs.QueueProps{
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(FailureQueueRetentionDays)),
+		RemovalPolicy:   settings.removalPolicy(),
+	})
 }
 
 // newRunEngine builds the run engine around the runner, start-check and
@@ -131,6 +166,40 @@ func newRunEngine(scope constructs.Construct, functions map[string]*apiFunction,
 		Resources: jsii.Strings(*scheduledRun.function.FunctionArn()),
 	}))
 
+	// Scheduler invokes scheduled-run asynchronously. A firing it cannot
+	// deliver (throttled, refused, the function gone) is retried within the
+	// schedule's retry policy, then sent, with the schedule's role, to the
+	// schedules' dead-letter queue: SendMessage there and nothing else.
+	scheduleDLQ := newFailureQueue(construct, "ScheduleDeadLetterQueue", settings)
+	schedulerRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("sqs:SendMessage"),
+		Resources: jsii.Strings(*scheduleDLQ.QueueArn()),
+	}))
+	// A delivered firing whose function fails is Lambda's to retry
+	// (ScheduledRunAsyncRetries), then goes to the on-failure destination
+	// with the request and the error: without it, it would be dropped with
+	// no run stored for the start check to find. Lambda sends with the
+	// function's role: SendMessage on that queue only (CDK's SqsDestination
+	// would also grant GetQueueAttributes and GetQueueUrl, which Lambda does
+	// not call).
+	failures := newFailureQueue(construct, "ScheduledRunFailureQueue", settings)
+	scheduledRunRole := scheduledRun.function.Role().(awsiam.Role)
+	scheduledRunRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("sqs:SendMessage"),
+		Resources: jsii.Strings(*failures.QueueArn()),
+	}))
+	async := awslambda.NewCfnEventInvokeConfig(construct, jsii.String("ScheduledRunAsyncInvoke"), &awslambda.CfnEventInvokeConfigProps{
+		FunctionName:         scheduledRun.function.FunctionName(),
+		Qualifier:            jsii.String("$LATEST"),
+		MaximumRetryAttempts: jsii.Number(ScheduledRunAsyncRetries),
+		DestinationConfig: &awslambda.CfnEventInvokeConfig_DestinationConfigProperty{
+			OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: failures.QueueArn()},
+		},
+	})
+	// Lambda checks that the role may send to the destination when the
+	// configuration is made: the role's policy goes first.
+	async.Node().AddDependency(scheduledRunRole)
+
 	engine := &runEngine{
 		stateMachine:    stateMachine,
 		logGroup:        logGroup,
@@ -138,6 +207,10 @@ func newRunEngine(scope constructs.Construct, functions map[string]*apiFunction,
 		schedulerRole:   schedulerRole,
 		startCheckRule:  startCheckRule,
 		scheduledRunARN: *scheduledRun.function.FunctionArn(),
+
+		scheduleDLQ:          scheduleDLQ,
+		scheduledRunFailures: failures,
+		scheduledRunAsync:    async,
 		executionsARN: *stack.FormatArn(&awscdk.ArnComponents{
 			Service: jsii.String("states"), Resource: jsii.String("execution"),
 			ResourceName: jsii.String(settings.stateMachineName() + ":*"),
@@ -212,8 +285,8 @@ func (e *runEngine) serviceGrantsFor(fn routes.Function) ([]grant, error) {
 // envFor is the variables that name the run engine's resources, for the
 // functions that call them: STATE_MACHINE_ARN with any states: action,
 // SCHEDULE_GROUP_NAME with any scheduler: action, and the scheduler's role
-// and target with the actions that write a schedule's target (create,
-// update). Nothing else, so a function cannot even name what it may not use.
+// target and dead-letter queue with the actions that write a schedule's
+// target (create, update). Nothing else, so a function cannot even name what it may not use.
 func (e *runEngine) envFor(fn routes.Function) map[string]string {
 	env := map[string]string{}
 	for _, action := range fn.ServiceActions {
@@ -228,6 +301,7 @@ func (e *runEngine) envFor(fn routes.Function) map[string]string {
 		if action == routes.ActionCreateSchedule || action == routes.ActionUpdateSchedule {
 			env[envSchedulerRoleARN] = *e.schedulerRole.RoleArn()
 			env[envScheduledRunFunctionARN] = e.scheduledRunARN
+			env[envScheduleDLQARN] = *e.scheduleDLQ.QueueArn()
 		}
 	}
 	return env
@@ -242,6 +316,10 @@ func suppressRunEngineFindings(e *runEngine, startCheck, scheduledRun *apiFuncti
 	suppress(startCheck.function, false, nagNoDLQ, reasonPeriodicFunction)
 	suppress(e.startCheckRule, false, nagNoEventTargetDLQ, reasonPeriodicFunction)
 	suppress(scheduledRun.function, false, nagNoDLQ, reasonScheduledFunction)
+	for _, q := range []awssqs.Queue{e.scheduleDLQ, e.scheduledRunFailures} {
+		suppress(q, false, nagQueueWithoutDLQ, reasonFailureQueue)
+		suppress(q, false, nagQueueWithoutRedrive, reasonFailureQueue)
+	}
 }
 
 // The IAM5 findings of the grants on every execution of the state machine

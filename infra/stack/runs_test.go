@@ -3,6 +3,7 @@ package stack_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -176,9 +177,66 @@ func TestSchedulerMayInvokeOnlyTheScheduledRunFunction(t *testing.T) {
 		t.Errorf("Scheduler's role trusts %s; want only this account's schedules (aws:SourceAccount)", trust)
 	}
 	scheduledRun := tpl.functionID(t, routes.ScheduledRunFunction)
-	statements := tpl.policyStatements(role)
-	if len(statements) != 1 || mustJSON(t, statements[0]["Action"]) != `"lambda:InvokeFunction"` || getAttOf(statements[0]["Resource"], "Arn") != scheduledRun {
-		t.Errorf("Scheduler's role may %s; want InvokeFunction on scheduled-run only", mustJSON(t, statements))
+	dlq, _ := tpl.failureQueues(t)
+	got := map[string]string{}
+	for _, s := range tpl.policyStatements(role) {
+		got[mustJSON(t, s["Action"])] = mustJSON(t, s["Resource"])
+	}
+	want := map[string]string{
+		`"lambda:InvokeFunction"`: mustJSON(t, map[string]any{"Fn::GetAtt": []any{scheduledRun, "Arn"}}),
+		// A firing it cannot deliver goes to the dead-letter queue, sent
+		// with this role.
+		`"sqs:SendMessage"`: mustJSON(t, map[string]any{"Fn::GetAtt": []any{dlq, "Arn"}}),
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("Scheduler's role may %v; want InvokeFunction on scheduled-run and SendMessage on the schedules' dead-letter queue only (%v)", got, want)
+	}
+}
+
+// Both queues of lost firings are encrypted, refuse anything but TLS and
+// keep a message 14 days; scheduled-run's failed asynchronous invocations
+// go to the second after Lambda's two retries, configured only once its
+// role may send there.
+func TestScheduledFiringsAreNeverDroppedWithoutATrace(t *testing.T) {
+	tpl := MustSynthesize(t, devStage)
+	dlq, failures := tpl.failureQueues(t)
+	for _, q := range []string{dlq, failures} {
+		p := tpl.Resources[q].Properties
+		if p["SqsManagedSseEnabled"] != true || p["MessageRetentionPeriod"] != float64(stack.FailureQueueRetentionDays*86400) {
+			t.Errorf("queue %s: %s; want SQS-managed encryption and %d days' retention", q, mustJSON(t, p), stack.FailureQueueRetentionDays)
+		}
+		var refusesPlainText bool
+		for _, policy := range tpl.resourcesOfType("AWS::SQS::QueuePolicy") {
+			b := mustJSON(t, policy.Properties)
+			refusesPlainText = refusesPlainText || strings.Contains(b, `"Ref":"`+q+`"`) && strings.Contains(b, `"aws:SecureTransport":"false"`) && strings.Contains(b, `"Deny"`)
+		}
+		if !refusesPlainText {
+			t.Errorf("queue %s: no policy denies requests without TLS", q)
+		}
+	}
+	scheduledRun := tpl.functionID(t, routes.ScheduledRunFunction)
+	configs := tpl.resourcesOfType("AWS::Lambda::EventInvokeConfig")
+	if len(configs) != 1 {
+		t.Fatalf("%d asynchronous invocation configs, want scheduled-run's", len(configs))
+	}
+	id := onlyKey(configs)
+	config := configs[id]
+	if refTo(config.Properties["FunctionName"]) != scheduledRun || config.Properties["Qualifier"] != "$LATEST" ||
+		config.Properties["MaximumRetryAttempts"] != float64(stack.ScheduledRunAsyncRetries) || stack.ScheduledRunAsyncRetries != 2 {
+		t.Errorf("the asynchronous invocation config %s; want scheduled-run's $LATEST with Lambda's two retries", mustJSON(t, config.Properties))
+	}
+	if _, ok := config.Properties["DestinationConfig"].(map[string]any)["OnSuccess"]; ok {
+		t.Error("scheduled-run sends its successes somewhere: only failures are wanted")
+	}
+	role := getAttOf(tpl.Resources[scheduledRun].Properties["Role"], "Arn")
+	var policy string
+	for pid, p := range tpl.resourcesOfType("AWS::IAM::Policy") {
+		if refTo(p.Properties["Roles"].([]any)[0]) == role {
+			policy = pid
+		}
+	}
+	if policy == "" || !slices.Contains(config.DependsOn, policy) {
+		t.Errorf("the config depends on %v, want scheduled-run's policy %s: Lambda checks the destination's permission when it is made", config.DependsOn, policy)
 	}
 }
 
@@ -191,6 +249,7 @@ func TestOnlyTheFunctionsThatUseTheRunEngineKnowIt(t *testing.T) {
 	group := onlyKey(tpl.resourcesOfType("AWS::Scheduler::ScheduleGroup"))
 	schedulerRole := tpl.schedulerRole(t)
 	scheduledRun := tpl.functionID(t, routes.ScheduledRunFunction)
+	dlq, _ := tpl.failureQueues(t)
 	for id, name := range tpl.functionNames(t, devStage) {
 		spec, _ := routes.FunctionByName(name)
 		env := tpl.Resources[id].Properties["Environment"].(map[string]any)["Variables"].(map[string]any)
@@ -213,6 +272,8 @@ func TestOnlyTheFunctionsThatUseTheRunEngineKnowIt(t *testing.T) {
 				ok = getAttOf(got, "Arn") == schedulerRole
 			case "SCHEDULED_RUN_FUNCTION_ARN":
 				ok = getAttOf(got, "Arn") == scheduledRun
+			case "SCHEDULE_DLQ_ARN":
+				ok = getAttOf(got, "Arn") == dlq
 			}
 			if !ok {
 				t.Errorf("%s: %s is %s", name, variable, mustJSON(t, got))
@@ -230,5 +291,6 @@ func wantRunEngineEnv(fn routes.Function) map[string]bool {
 		"SCHEDULE_GROUP_NAME":        has(func(a string) bool { return strings.HasPrefix(a, "scheduler:") }),
 		"SCHEDULER_ROLE_ARN":         writesTarget,
 		"SCHEDULED_RUN_FUNCTION_ARN": writesTarget,
+		"SCHEDULE_DLQ_ARN":           writesTarget,
 	}
 }

@@ -58,6 +58,10 @@ type Props struct {
 	// LogLevel is the functions' application log level (DEBUG, INFO, WARN,
 	// ERROR); "" is DefaultLogLevel.
 	LogLevel string
+	// RunnerReservedConcurrency is the runner's reserved concurrency: nil
+	// is the stage's default (DefaultRunnerReservedConcurrency), 0 none; see
+	// RunnerReservedConcurrencyContext.
+	RunnerReservedConcurrency *int
 }
 
 // NewWorkflowsStack builds the stack. It fails when a function of
@@ -79,6 +83,10 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 	if err != nil {
 		return nil, err
 	}
+	runnerConcurrency, err := runnerReservedConcurrency(props.RunnerReservedConcurrency, settings)
+	if err != nil {
+		return nil, err
+	}
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	awscdk.Tags_Of(stack).Add(jsii.String("project"), jsii.String("workflows-api"), nil)
 	awscdk.Tags_Of(stack).Add(jsii.String("stage"), jsii.String(settings.name), nil)
@@ -88,7 +96,7 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 		return nil, err
 	}
 	secretsKey := newSecretsKey(stack, settings)
-	functions, err := newFunctions(stack, table, secretsKey, settings, props.LambdaAssetDir, logLevel)
+	functions, err := newFunctions(stack, table, secretsKey, settings, props.LambdaAssetDir, logLevel, runnerConcurrency)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +125,8 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 	if err != nil {
 		return nil, err
 	}
+	alarms.watchRunEngine(engine, functions[routes.RunnerFunction], functions[routes.StartCheckFunction],
+		functions[routes.ScheduledRunFunction], functions[routes.CancelRun.Function])
 
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Base URL of the API"),
@@ -134,5 +144,17 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 		Description: jsii.String("The state machine that drives every run (one execution per run id)"),
 		Value:       engine.stateMachine.StateMachineArn(),
 	})
+	// What `wfctl schedules sync` needs beside TABLE_NAME, and where lost
+	// firings wait to be read.
+	for _, o := range []struct{ id, description, value string }{
+		{"ScheduleGroupName", "SCHEDULE_GROUP_NAME for wfctl schedules sync", *engine.scheduleGroup.Ref()},
+		{"SchedulerRoleArn", "SCHEDULER_ROLE_ARN for wfctl schedules sync", *engine.schedulerRole.RoleArn()},
+		{"ScheduledRunFunctionArn", "SCHEDULED_RUN_FUNCTION_ARN for wfctl schedules sync", engine.scheduledRunARN},
+		{"ScheduleDeadLetterQueueArn", "SCHEDULE_DLQ_ARN for wfctl schedules sync: the firings Scheduler could not deliver", *engine.scheduleDLQ.QueueArn()},
+		{"ScheduleDeadLetterQueueUrl", "The firings Scheduler could not deliver (aws sqs receive-message --queue-url)", *engine.scheduleDLQ.QueueUrl()},
+		{"ScheduledRunFailureQueueUrl", "The firings scheduled-run failed on after Lambda's retries", *engine.scheduledRunFailures.QueueUrl()},
+	} {
+		awscdk.NewCfnOutput(stack, jsii.String(o.id), &awscdk.CfnOutputProps{Description: jsii.String(o.description), Value: jsii.String(o.value)})
+	}
 	return stack, nil
 }

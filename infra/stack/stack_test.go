@@ -338,6 +338,7 @@ func TestEachFunctionMayCallExactlyItsActionsOnTheTableTheKeyAndTheRunEngine(t *
 	key := tpl.secretsKey(t)
 	stateMachine := onlyKey(tpl.resourcesOfType("AWS::StepFunctions::StateMachine"))
 	schedulerRole := tpl.schedulerRole(t)
+	_, failureQueue := tpl.failureQueues(t)
 	names := tpl.functionNames(t, devStage)
 	for id, name := range names {
 		t.Run(name, func(t *testing.T) {
@@ -375,6 +376,11 @@ func TestEachFunctionMayCallExactlyItsActionsOnTheTableTheKeyAndTheRunEngine(t *
 				}
 				want[on] = strings.Trim(want[on]+","+action, ",")
 			}
+			if name == routes.ScheduledRunFunction {
+				// Lambda sends its failed asynchronous invocations to the
+				// on-failure destination with the function's role.
+				want["failureQueue"] = "sqs:SendMessage"
+			}
 			for on, actions := range want {
 				want[on] = strings.Join(sortedCopy(strings.Split(actions, ",")), ",")
 			}
@@ -386,7 +392,7 @@ func TestEachFunctionMayCallExactlyItsActionsOnTheTableTheKeyAndTheRunEngine(t *
 					list = []any{s["Resource"]}
 				}
 				for _, res := range list {
-					resources = append(resources, describeResource(res, table, key, logGroup, stateMachine, schedulerRole))
+					resources = append(resources, describeResource(res, table, key, logGroup, stateMachine, schedulerRole, failureQueue))
 				}
 				slices.Sort(resources)
 				on := strings.Join(resources, " ")
@@ -416,10 +422,12 @@ func TestEachFunctionMayCallExactlyItsActionsOnTheTableTheKeyAndTheRunEngine(t *
 
 // describeResource names a statement's resource in the terms of the test
 // above; "?" for anything else.
-func describeResource(res any, table, key, logGroup, stateMachine, schedulerRole string) string {
+func describeResource(res any, table, key, logGroup, stateMachine, schedulerRole, failureQueue string) string {
 	switch {
 	case res == "*":
 		return "*"
+	case getAttOf(res, "Arn") == failureQueue:
+		return "failureQueue"
 	case getAttOf(res, "Arn") == table:
 		return "table"
 	case getAttOf(res, "Arn") == key:
@@ -461,6 +469,29 @@ func (t *cfnTemplate) schedulerRole(tb testing.TB) string {
 	}
 	tb.Fatal("no role that Scheduler assumes")
 	return ""
+}
+
+// failureQueues are the logical ids of the stack's two queues of lost
+// firings: the one Scheduler's role may send to (every schedule's
+// dead-letter queue) and scheduled-run's on-failure destination.
+func (t *cfnTemplate) failureQueues(tb testing.TB) (scheduleDLQ, scheduledRunFailures string) {
+	tb.Helper()
+	queues := t.resourcesOfType("AWS::SQS::Queue")
+	if len(queues) != 2 {
+		tb.Fatalf("%d SQS queues, want 2 (the schedules' dead-letter queue, scheduled-run's failures)", len(queues))
+	}
+	config := onlyResource(tb, t, "AWS::Lambda::EventInvokeConfig").Properties
+	destination, _ := config["DestinationConfig"].(map[string]any)["OnFailure"].(map[string]any)
+	scheduledRunFailures = getAttOf(destination["Destination"], "Arn")
+	for id := range queues {
+		if id != scheduledRunFailures {
+			scheduleDLQ = id
+		}
+	}
+	if scheduledRunFailures == "" || scheduleDLQ == "" {
+		tb.Fatalf("the on-failure destination %s is not one of the queues", mustJSON(tb, destination))
+	}
+	return scheduleDLQ, scheduledRunFailures
 }
 
 func TestNoPolicyGrantsAWildcardActionOrFullAccess(t *testing.T) {

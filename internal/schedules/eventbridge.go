@@ -6,13 +6,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/workflowsapi/workflows/internal/awsconfig"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	"github.com/robfig/cron/v3"
+
+	"github.com/workflowsapi/workflows/internal/awsconfig"
 )
 
 // The environment of the functions that keep schedules (fixed names; the
@@ -21,6 +26,9 @@ const (
 	EnvGroupName = "SCHEDULE_GROUP_NAME"
 	EnvRoleARN   = "SCHEDULER_ROLE_ARN"
 	EnvTargetARN = "SCHEDULED_RUN_FUNCTION_ARN"
+	// EnvDeadLetterARN is the SQS queue a firing goes to when Scheduler
+	// could not deliver it to the target within its retry policy.
+	EnvDeadLetterARN = "SCHEDULE_DLQ_ARN"
 	// EnvEndpoint points the client elsewhere than AWS (moto in tests).
 	EnvEndpoint = "SCHEDULER_ENDPOINT"
 )
@@ -37,19 +45,25 @@ type EventBridgeConfig struct {
 	GroupName string
 	// TargetARN is the scheduled-run function's ARN.
 	TargetARN string
-	// RoleARN is the role Scheduler assumes to invoke the target.
+	// RoleARN is the role Scheduler assumes to invoke the target (and to
+	// send to DeadLetterARN).
 	RoleARN string
+	// DeadLetterARN is the queue of the firings Scheduler gave up on, so
+	// that none is lost without a trace (the stack alarms on it).
+	DeadLetterARN string
 }
 
 // EventBridgeConfigFromEnv reads the config from the fixed variables. The
-// group is always required; the target and role only where schedules are
-// put (puts true): deleting one needs neither, and delete-workflow is not
-// given them.
+// group is always required; the target, role and dead-letter queue only
+// where schedules are put (puts true): deleting one needs none of them, and
+// delete-workflow is not given them. A schedule is never put without its
+// dead-letter queue: a firing Scheduler cannot deliver would be dropped.
 func EventBridgeConfigFromEnv(getenv func(string) string, puts bool) (EventBridgeConfig, error) {
-	c := EventBridgeConfig{GroupName: getenv(EnvGroupName), TargetARN: getenv(EnvTargetARN), RoleARN: getenv(EnvRoleARN)}
+	c := EventBridgeConfig{GroupName: getenv(EnvGroupName), TargetARN: getenv(EnvTargetARN), RoleARN: getenv(EnvRoleARN),
+		DeadLetterARN: getenv(EnvDeadLetterARN)}
 	required := map[string]string{EnvGroupName: c.GroupName}
 	if puts {
-		required[EnvTargetARN], required[EnvRoleARN] = c.TargetARN, c.RoleARN
+		required[EnvTargetARN], required[EnvRoleARN], required[EnvDeadLetterARN] = c.TargetARN, c.RoleARN, c.DeadLetterARN
 	}
 	var missing []string
 	for name, v := range required {
@@ -113,8 +127,8 @@ func TargetInput(account, workflowID string) (string, error) {
 // Put creates the workflow's schedule, or, if it exists, replaces it
 // (UpdateSchedule replaces every field). A new workflow's costs one call.
 func (e *EventBridge) Put(ctx context.Context, s Schedule) error {
-	if e.config.TargetARN == "" || e.config.RoleARN == "" {
-		return fmt.Errorf("schedules: %s and %s must be set to put schedules", EnvTargetARN, EnvRoleARN)
+	if e.config.TargetARN == "" || e.config.RoleARN == "" || e.config.DeadLetterARN == "" {
+		return fmt.Errorf("schedules: %s, %s and %s must be set to put schedules", EnvTargetARN, EnvRoleARN, EnvDeadLetterARN)
 	}
 	input, err := TargetInput(s.AccountID, s.WorkflowID)
 	if err != nil {
@@ -128,7 +142,12 @@ func (e *EventBridge) Put(ctx context.Context, s Schedule) error {
 	if s.Timezone != "" {
 		timezone = aws.String(s.Timezone)
 	}
-	target := &types.Target{Arn: aws.String(e.config.TargetARN), RoleArn: aws.String(e.config.RoleARN), Input: aws.String(input)}
+	retry, err := RetryPolicy(s.Expression, s.Timezone, time.Now())
+	if err != nil {
+		return fmt.Errorf("schedules: the schedule of %s: %w", s.WorkflowID, err)
+	}
+	target := &types.Target{Arn: aws.String(e.config.TargetARN), RoleArn: aws.String(e.config.RoleARN), Input: aws.String(input),
+		RetryPolicy: retry, DeadLetterConfig: &types.DeadLetterConfig{Arn: aws.String(e.config.DeadLetterARN)}}
 	window := &types.FlexibleTimeWindow{Mode: types.FlexibleTimeWindowModeOff}
 	description := aws.String("Runs workflow " + s.WorkflowID)
 	_, err = e.client.CreateSchedule(ctx, &scheduler.CreateScheduleInput{
@@ -153,6 +172,88 @@ func (e *EventBridge) Put(ctx context.Context, s Schedule) error {
 	}
 	return nil
 }
+
+// Scheduler's bounds on a target's retry policy.
+const (
+	minEventAgeSeconds = 60
+	maxEventAgeSeconds = 86400
+	// MaxRetryAttempts is Scheduler's most: the event age is what bounds
+	// the retries of a firing (Scheduler backs off between them).
+	MaxRetryAttempts = 185
+)
+
+// RetryPolicy is how long Scheduler keeps trying to deliver one firing to
+// the target when the invocation itself fails (throttled, the function
+// missing, the role refused): about the schedule's period, so a firing is
+// retried until the next one is due and not past it (a late firing still
+// starts its own run, the run id comes from its scheduled time), then sent
+// to the dead-letter queue. The period of a rate is its interval; a cron's
+// is the shortest gap between its next firings after now (a weekday 9:00
+// cron: a day). Scheduler takes 60 s to 24 h, so the age is clamped there.
+func RetryPolicy(expression, timezone string, now time.Time) (*types.RetryPolicy, error) {
+	period, err := schedulePeriod(expression, timezone, now)
+	if err != nil {
+		return nil, err
+	}
+	age := min(max(int32(period/time.Second), minEventAgeSeconds), maxEventAgeSeconds)
+	return &types.RetryPolicy{MaximumEventAgeInSeconds: aws.Int32(age), MaximumRetryAttempts: aws.Int32(MaxRetryAttempts)}, nil
+}
+
+// cronFirings is how many of a cron's next firings its period is read from:
+// enough to see a week of a daily or weekday schedule.
+const cronFirings = 16
+
+// schedulePeriod reads the expressions workflows.Trigger.SchedulerExpression
+// writes: "rate(<n> minute[s]|hour[s]|day[s])" and "cron(<minute> <hour>
+// <day-of-month> <month> <day-of-week> *)" in timezone. A cron that never
+// fires has no period; it is given the longest age.
+func schedulePeriod(expression, timezone string, now time.Time) (time.Duration, error) {
+	if body, ok := strings.CutPrefix(expression, "rate("); ok && strings.HasSuffix(body, ")") {
+		number, unit, _ := strings.Cut(strings.TrimSuffix(body, ")"), " ")
+		n, err := strconv.Atoi(number)
+		perUnit := map[string]time.Duration{"minute": time.Minute, "minutes": time.Minute, "hour": time.Hour, "hours": time.Hour,
+			"day": 24 * time.Hour, "days": 24 * time.Hour}[unit]
+		if err != nil || n < 1 || perUnit == 0 {
+			return 0, fmt.Errorf("%q is not a rate of minutes, hours or days", expression)
+		}
+		return time.Duration(n) * perUnit, nil
+	}
+	body, ok := strings.CutPrefix(expression, "cron(")
+	fields := strings.Fields(strings.TrimSuffix(body, ")"))
+	if !ok || !strings.HasSuffix(body, ")") || len(fields) != 6 {
+		return 0, fmt.Errorf("%q is neither rate(...) nor a six-field cron(...)", expression)
+	}
+	location, err := time.LoadLocation(timezone)
+	if err != nil || timezone == "" {
+		return 0, fmt.Errorf("cron %q needs an IANA time zone, not %q", expression, timezone)
+	}
+	parsed, err := cronFields.Parse(strings.Join(fields[:5], " "))
+	if err != nil {
+		return 0, fmt.Errorf("cron %q: %w", expression, err)
+	}
+	spec := parsed.(*cron.SpecSchedule)
+	spec.Location = location
+	shortest := time.Duration(0)
+	last := spec.Next(now)
+	for range cronFirings {
+		next := spec.Next(last)
+		if last.IsZero() || next.IsZero() {
+			break
+		}
+		if gap := next.Sub(last); shortest == 0 || gap < shortest {
+			shortest = gap
+		}
+		last = next
+	}
+	if shortest == 0 {
+		return maxEventAgeSeconds * time.Second, nil
+	}
+	return shortest, nil
+}
+
+// cronFields reads the first five of Scheduler's six cron fields; "?" is
+// robfig/cron's "*" too. Day-of-week names (MON-FRI) read the same in both.
+var cronFields = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
 
 // Delete deletes the workflow's schedule; one already gone is not an error.
 func (e *EventBridge) Delete(ctx context.Context, workflowID string) error {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
@@ -21,13 +22,14 @@ func TestMain(m *testing.M) { os.Exit(awstest.Run(m)) }
 const (
 	targetARN = "arn:aws:lambda:us-east-1:123456789012:function:scheduled-run"
 	roleARN   = "arn:aws:iam::123456789012:role/workflows-scheduler"
+	dlqARN    = "arn:aws:sqs:us-east-1:123456789012:workflows-schedule-dlq"
 )
 
 func mustEventBridge(t *testing.T) (*schedules.EventBridge, *scheduler.Client, string, *awstest.Calls) {
 	t.Helper()
 	group := awstest.MustScheduleGroup(t)
 	calls := &awstest.Calls{}
-	e := schedules.NewEventBridge(awstest.MustSchedulerClient(t, calls.Scheduler), schedules.EventBridgeConfig{GroupName: group, TargetARN: targetARN, RoleARN: roleARN})
+	e := schedules.NewEventBridge(awstest.MustSchedulerClient(t, calls.Scheduler), schedules.EventBridgeConfig{GroupName: group, TargetARN: targetARN, RoleARN: roleARN, DeadLetterARN: dlqARN})
 	return e, awstest.MustSchedulerClient(t), group, calls
 }
 
@@ -53,6 +55,14 @@ func TestEventBridgePutCreatesTheWorkflowsScheduleWithItsTargetInputAndTimezone(
 	}
 	if aws.ToString(got.Target.Arn) != targetARN || aws.ToString(got.Target.RoleArn) != roleARN {
 		t.Errorf("target %q as %q", aws.ToString(got.Target.Arn), aws.ToString(got.Target.RoleArn))
+	}
+	// A weekday 9:00 cron fires at least a day apart: a firing Scheduler
+	// cannot deliver is retried for a day, then dead-lettered, never dropped.
+	if got.Target.DeadLetterConfig == nil || aws.ToString(got.Target.DeadLetterConfig.Arn) != dlqARN {
+		t.Errorf("dead-letter config %+v, want %s", got.Target.DeadLetterConfig, dlqARN)
+	}
+	if r := got.Target.RetryPolicy; r == nil || aws.ToInt32(r.MaximumEventAgeInSeconds) != 86400 || aws.ToInt32(r.MaximumRetryAttempts) != schedules.MaxRetryAttempts {
+		t.Errorf("retry policy %+v, want a day's age and %d attempts", r, schedules.MaxRetryAttempts)
 	}
 	// The placeholder must reach Scheduler as written (not \u003c…\u003e),
 	// or it is never replaced by the scheduled time.
@@ -88,6 +98,14 @@ func TestEventBridgePutReplacesAnExistingScheduleAndDisablesIt(t *testing.T) {
 	if aws.ToString(got.ScheduleExpression) != "rate(15 minutes)" || got.State != types.ScheduleStateDisabled {
 		t.Errorf("after the change: %q, %q", aws.ToString(got.ScheduleExpression), got.State)
 	}
+	// UpdateSchedule replaces the target whole: the retry policy follows the
+	// new period and the dead-letter queue stays.
+	if r := got.Target.RetryPolicy; r == nil || aws.ToInt32(r.MaximumEventAgeInSeconds) != 900 {
+		t.Errorf("retry policy %+v after the change, want 900 s (the new rate)", r)
+	}
+	if got.Target.DeadLetterConfig == nil || aws.ToString(got.Target.DeadLetterConfig.Arn) != dlqARN {
+		t.Errorf("dead-letter config %+v after the change", got.Target.DeadLetterConfig)
+	}
 	names, err := e.List(ctx)
 	if err != nil || !slices.Equal(names, []string{s.WorkflowID}) {
 		t.Errorf("List = %v, %v; one schedule, not two", names, err)
@@ -120,13 +138,71 @@ func TestEventBridgeConfigFromEnvNamesWhatIsMissing(t *testing.T) {
 		t.Fatalf("deleting needs the group only: %v", err)
 	}
 	_, err := schedules.EventBridgeConfigFromEnv(func(k string) string { return env[k] }, true)
-	if err == nil || !contains(err.Error(), schedules.EnvRoleARN) || contains(err.Error(), schedules.EnvGroupName) {
-		t.Fatalf("error %v, want one naming %s only", err, schedules.EnvRoleARN)
+	if err == nil || !contains(err.Error(), schedules.EnvRoleARN) || !contains(err.Error(), schedules.EnvDeadLetterARN) || contains(err.Error(), schedules.EnvGroupName) {
+		t.Fatalf("error %v, want one naming %s and %s only", err, schedules.EnvRoleARN, schedules.EnvDeadLetterARN)
 	}
 	env[schedules.EnvRoleARN] = roleARN
+	if _, err := schedules.EventBridgeConfigFromEnv(func(k string) string { return env[k] }, true); err == nil || !contains(err.Error(), schedules.EnvDeadLetterARN) {
+		t.Fatalf("putting without a dead-letter queue: %v, want an error naming %s", err, schedules.EnvDeadLetterARN)
+	}
+	env[schedules.EnvDeadLetterARN] = dlqARN
 	c, err := schedules.EventBridgeConfigFromEnv(func(k string) string { return env[k] }, true)
-	if err != nil || c != (schedules.EventBridgeConfig{GroupName: "g", TargetARN: targetARN, RoleARN: roleARN}) {
+	if err != nil || c != (schedules.EventBridgeConfig{GroupName: "g", TargetARN: targetARN, RoleARN: roleARN, DeadLetterARN: dlqARN}) {
 		t.Fatalf("%+v, %v", c, err)
+	}
+}
+
+// Put refuses to make a schedule without a dead-letter queue rather than
+// make one whose undeliverable firings vanish.
+func TestEventBridgePutRefusesWithoutADeadLetterQueue(t *testing.T) {
+	group := awstest.MustScheduleGroup(t)
+	calls := &awstest.Calls{}
+	e := schedules.NewEventBridge(awstest.MustSchedulerClient(t, calls.Scheduler), schedules.EventBridgeConfig{GroupName: group, TargetARN: targetARN, RoleARN: roleARN})
+	err := e.Put(context.Background(), schedules.Schedule{AccountID: "acct_a", WorkflowID: "wf_01m8faf8h74r4czqj1rqt4bf1e", Expression: "rate(1 hour)", Enabled: true})
+	if err == nil || !contains(err.Error(), schedules.EnvDeadLetterARN) {
+		t.Fatalf("Put without a queue: %v, want an error naming %s", err, schedules.EnvDeadLetterARN)
+	}
+	if got := calls.Snapshot(); len(got) != 0 {
+		t.Errorf("Put without a queue called %v", got)
+	}
+}
+
+// The retry policy's event age is about the schedule's period, within
+// Scheduler's 60 s to 24 h.
+func TestRetryPolicyFollowsTheSchedulesPeriod(t *testing.T) {
+	// A Monday, 2026-03-02 10:00 UTC; Europe/Berlin changes to summer time on
+	// 2026-03-29, inside the firings read for a weekly cron.
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		expression, timezone string
+		want                 int32
+	}{
+		{"rate(1 minute)", "", 60},
+		{"rate(15 minutes)", "", 900},
+		{"rate(6 hours)", "", 6 * 3600},
+		{"rate(1 day)", "", 86400},
+		{"rate(7 days)", "", 86400}, // Scheduler's ceiling
+		{"cron(0/5 * ? * * *)", "UTC", 300},
+		{"cron(0,10 9 ? * MON-FRI *)", "Europe/Berlin", 600},
+		{"cron(0 9 ? * MON-FRI *)", "Europe/Berlin", 86400},
+		{"cron(30 2 ? * SUN *)", "Europe/Berlin", 86400},
+		{"cron(0 0 1 * ? *)", "UTC", 86400},
+		{"cron(* * ? * * *)", "UTC", 60},
+		{"cron(0 0 30 2 ? *)", "UTC", 86400}, // never fires: the longest age
+	} {
+		r, err := schedules.RetryPolicy(tc.expression, tc.timezone, now)
+		if err != nil {
+			t.Errorf("%s in %q: %v", tc.expression, tc.timezone, err)
+			continue
+		}
+		if got := aws.ToInt32(r.MaximumEventAgeInSeconds); got != tc.want || aws.ToInt32(r.MaximumRetryAttempts) != schedules.MaxRetryAttempts {
+			t.Errorf("%s in %q: age %d s, %d attempts; want %d s", tc.expression, tc.timezone, got, aws.ToInt32(r.MaximumRetryAttempts), tc.want)
+		}
+	}
+	for _, bad := range [][2]string{{"rate(0 minutes)", ""}, {"rate(5 weeks)", ""}, {"cron(0 9 * * *)", "UTC"}, {"cron(0 9 ? * MON-FRI *)", ""}, {"at(2026-03-02T10:00:00)", ""}} {
+		if _, err := schedules.RetryPolicy(bad[0], bad[1], now); err == nil {
+			t.Errorf("%s in %q: no error", bad[0], bad[1])
+		}
 	}
 }
 

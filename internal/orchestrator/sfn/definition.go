@@ -3,6 +3,7 @@ package sfn
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 )
 
 // The states of the run state machine, by name. Step Functions shows these
@@ -28,15 +29,48 @@ var LambdaServiceErrors = []string{
 	"Lambda.TooManyRequestsException",
 }
 
-// The retry of Lambda service errors: 1 s, then doubling with full jitter
-// (so a burst of throttled executions does not come back in step), capped at
-// 30 s a wait, six retries: about a minute and a half of Lambda trouble is
-// ridden out before the run is caught and recorded failed.
+// TimeoutErrors are the errors of an invocation that ran out of time: the
+// runner's own 900 s (Sandbox.Timedout) or the invoke call's
+// (Lambda.ClientExecutionTimeoutException). The runner starts no step
+// attempt it cannot finish and record before its deadline, and records each
+// attempt as it ends, so an invocation that timed out hung on something
+// outside it (a store call, the network), and the next one goes on from
+// what is recorded. They are retried too, but twice only: each costs up to
+// a whole invocation, and a runner that times out three times in a row is
+// stuck, so the run is caught and recorded failed (after at most about 45
+// minutes) rather than after six.
+var TimeoutErrors = []string{
+	"Sandbox.Timedout",
+	"Lambda.ClientExecutionTimeoutException",
+}
+
+// ConflictError is the error name a runner invocation fails with when it
+// kept losing its conditional writes to another writer of the same run (the
+// runner reloads and tries again itself first). The state machine backs off
+// between such invocations and, after ConflictMaxAttempts retries, catches
+// the error and records the run failed: a run never loops on conflicts
+// towards Step Functions' 25,000-event history limit (each retry adds three
+// events to the execution's history).
+const ConflictError = "RunConflict"
+
+// The retries, all with full jitter (so a burst of throttled or conflicting
+// executions does not come back in step):
+//   - Lambda's service errors: 1 s, doubling, capped at 30 s a wait, six
+//     retries: about a minute and a half of Lambda trouble is ridden out
+//     before the run is caught and recorded failed;
+//   - timeouts: 1 s, then 2 s, two retries (TimeoutErrors);
+//   - conflicts: 1 s, doubling, capped at 60 s a wait, eight retries (at
+//     most about three minutes of waiting, about 24 history events).
 const (
 	retryIntervalSeconds = 1
 	retryMaxAttempts     = 6
 	retryBackoffRate     = 2.0
 	retryMaxDelaySeconds = 30
+
+	TimeoutMaxAttempts = 2
+
+	ConflictMaxAttempts     = 8
+	conflictMaxDelaySeconds = 60
 )
 
 // FailedError is the error the Failed state ends an execution with: the
@@ -57,8 +91,10 @@ const FailedError = "RunFailed"
 // (the runner's time budget ran out mid-run). The decision carries the two
 // ids, so every Advance gets the same task.
 //
-// Advance retries Lambda's own service errors (LambdaServiceErrors) with
-// backoff and full jitter; any other error is caught into $.failure and
+// Advance retries Lambda's own service errors (LambdaServiceErrors), the
+// invocation's timeouts (TimeoutErrors) and the runner's ConflictError, each
+// with its own backoff and full jitter; any other error, or one of those
+// once its retries are spent, is caught into $.failure and
 // RecordFailure invokes the runner once more with the task and that failure
 // ({"accountId", "runId", "failure": {"Error", "Cause"}}, runner.Failure),
 // so that it records the run failed, and the execution ends in Failed.
@@ -77,14 +113,25 @@ func Definition(runnerFunctionARN string) string {
 		"accountId.$": "$.accountId",
 		"runId.$":     "$.runId",
 	}
-	retry := []any{map[string]any{
-		"ErrorEquals":     LambdaServiceErrors,
-		"IntervalSeconds": retryIntervalSeconds,
-		"MaxAttempts":     retryMaxAttempts,
-		"BackoffRate":     retryBackoffRate,
-		"MaxDelaySeconds": retryMaxDelaySeconds,
-		"JitterStrategy":  "FULL",
-	}}
+	retrier := func(errors []string, attempts, maxDelay int) map[string]any {
+		return map[string]any{
+			"ErrorEquals":     errors,
+			"IntervalSeconds": retryIntervalSeconds,
+			"MaxAttempts":     attempts,
+			"BackoffRate":     retryBackoffRate,
+			"MaxDelaySeconds": maxDelay,
+			"JitterStrategy":  "FULL",
+		}
+	}
+	// Each error is in one retrier only: Step Functions uses the first that
+	// names it, and each keeps its own count.
+	retry := []any{
+		retrier(LambdaServiceErrors, retryMaxAttempts, retryMaxDelaySeconds),
+		retrier(TimeoutErrors, TimeoutMaxAttempts, retryMaxDelaySeconds),
+	}
+	// Only the Advance can conflict: RecordFailure's writes retry
+	// conflicts inside the runner.
+	advanceRetry := append(slices.Clone(retry), retrier([]string{ConflictError}, ConflictMaxAttempts, conflictMaxDelaySeconds))
 	failure := map[string]any{
 		"accountId.$": "$.accountId",
 		"runId.$":     "$.runId",
@@ -104,7 +151,7 @@ func Definition(runnerFunctionARN string) string {
 				"Parameters": invoke(task),
 				// The runner's answer, without Lambda's envelope.
 				"OutputPath": "$.Payload",
-				"Retry":      retry,
+				"Retry":      advanceRetry,
 				"Catch": []any{map[string]any{
 					"ErrorEquals": []string{"States.ALL"},
 					// Kept beside the ids, so RecordFailure can name the run.

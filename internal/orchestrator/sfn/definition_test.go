@@ -134,7 +134,7 @@ func TestDefinitionAdvancesWaitsAndRecordsFailures(t *testing.T) {
 			t.Errorf("payload %s: %v; want a field of runner.Task carried by runner.Decision", key, path)
 		}
 	}
-	assertRetriesLambdaServiceErrors(t, sfn.StateAdvance, advance.Retry)
+	assertRetries(t, sfn.StateAdvance, advance.Retry, true)
 	if len(advance.Catch) != 1 || !reflect.DeepEqual(advance.Catch[0]["ErrorEquals"], []any{"States.ALL"}) ||
 		advance.Catch[0]["Next"] != sfn.StateRecordFailure || advance.Catch[0]["ResultPath"] != "$.failure" {
 		t.Errorf("Advance's catch is %v, want States.ALL into $.failure, then RecordFailure", advance.Catch)
@@ -167,7 +167,7 @@ func TestDefinitionAdvancesWaitsAndRecordsFailures(t *testing.T) {
 	if record.Type != "Task" || record.Resource != "arn:aws:states:::lambda:invoke" || record.Next != sfn.StateFailed || record.Parameters["FunctionName"] != testRunnerARN {
 		t.Errorf("RecordFailure is %+v", record)
 	}
-	assertRetriesLambdaServiceErrors(t, sfn.StateRecordFailure, record.Retry)
+	assertRetries(t, sfn.StateRecordFailure, record.Retry, false)
 	// Its payload is a runner.Task with the caught error as its Failure.
 	wantPayload := map[string]any{
 		"accountId.$": "$.accountId", "runId.$": "$.runId",
@@ -185,21 +185,78 @@ func TestDefinitionAdvancesWaitsAndRecordsFailures(t *testing.T) {
 	}
 }
 
-func assertRetriesLambdaServiceErrors(t *testing.T, state string, retry []map[string]any) {
+// assertRetries checks a task's retriers: Lambda's service errors, the
+// invocation's timeouts and, for the Advance only, the runner's conflicts,
+// each in one retrier of its own with a growing, jittered back-off and the
+// attempts documented; never States.ALL or a task failure, which are caught.
+func assertRetries(t *testing.T, state string, retry []map[string]any, conflicts bool) {
 	t.Helper()
-	if len(retry) != 1 {
-		t.Fatalf("%s has %d retriers, want 1", state, len(retry))
+	want := []struct {
+		errors   []string
+		attempts float64
+	}{{sfn.LambdaServiceErrors, 6}, {sfn.TimeoutErrors, sfn.TimeoutMaxAttempts}}
+	if conflicts {
+		want = append(want, struct {
+			errors   []string
+			attempts float64
+		}{[]string{sfn.ConflictError}, sfn.ConflictMaxAttempts})
 	}
-	r := retry[0]
-	var errs []string
-	for _, e := range r["ErrorEquals"].([]any) {
-		errs = append(errs, e.(string))
+	if len(retry) != len(want) {
+		t.Fatalf("%s has %d retriers, want %d", state, len(retry), len(want))
 	}
-	if !slices.Equal(errs, sfn.LambdaServiceErrors) || slices.Contains(errs, "States.ALL") || slices.Contains(errs, "States.TaskFailed") {
-		t.Errorf("%s retries %v, want Lambda's service errors only", state, errs)
+	seen := map[string]bool{}
+	for i, r := range retry {
+		var errs []string
+		for _, e := range r["ErrorEquals"].([]any) {
+			errs = append(errs, e.(string))
+			if seen[e.(string)] {
+				t.Errorf("%s retries %s twice: only the first retrier naming it counts", state, e)
+			}
+			seen[e.(string)] = true
+		}
+		if !slices.Equal(errs, want[i].errors) || slices.Contains(errs, "States.ALL") || slices.Contains(errs, "States.TaskFailed") {
+			t.Errorf("%s's retrier %d retries %v, want %v", state, i, errs, want[i].errors)
+		}
+		if r["JitterStrategy"] != "FULL" || r["BackoffRate"].(float64) <= 1 || r["MaxAttempts"] != want[i].attempts {
+			t.Errorf("%s's retry %v: want a growing back-off with full jitter and %v attempts", state, r, want[i].attempts)
+		}
 	}
-	if r["JitterStrategy"] != "FULL" || r["BackoffRate"].(float64) <= 1 || r["MaxAttempts"].(float64) < 2 {
-		t.Errorf("%s's retry %v: want a growing back-off with full jitter", state, r)
+	for _, e := range []string{"Sandbox.Timedout", "Lambda.ClientExecutionTimeoutException", "Lambda.ServiceException", "Lambda.TooManyRequestsException"} {
+		if !seen[e] {
+			t.Errorf("%s does not retry %s", state, e)
+		}
+	}
+	if seen[sfn.ConflictError] != conflicts {
+		t.Errorf("%s retries %s: %v, want %v", state, sfn.ConflictError, seen[sfn.ConflictError], conflicts)
+	}
+}
+
+// A run stuck in write conflicts ends well before the execution's history
+// limit: the conflict retries, with their worst-case waits, stay within a
+// few minutes and a few dozen events.
+func TestConflictRetriesAreBoundedFarBelowTheHistoryLimit(t *testing.T) {
+	d := mustParse(t, sfn.Definition(testRunnerARN))
+	var conflict map[string]any
+	for _, r := range d.States[sfn.StateAdvance].Retry {
+		if reflect.DeepEqual(r["ErrorEquals"], []any{sfn.ConflictError}) {
+			conflict = r
+		}
+	}
+	if conflict == nil {
+		t.Fatal("the Advance does not retry conflicts")
+	}
+	attempts := int(conflict["MaxAttempts"].(float64))
+	wait, ceiling := 0.0, conflict["IntervalSeconds"].(float64)
+	for range attempts {
+		wait += min(ceiling, conflict["MaxDelaySeconds"].(float64))
+		ceiling *= conflict["BackoffRate"].(float64)
+	}
+	// Each retry is TaskScheduled, TaskStarted and TaskFailed.
+	if events := 3 * attempts; events > 100 || wait > 300 {
+		t.Errorf("conflicts are retried %d times (%d events, up to %.0f s of waiting); want a bound of minutes, far below 25,000 events", attempts, events, wait)
+	}
+	if wait < 60 {
+		t.Errorf("conflict retries wait %.0f s at most; want a back-off that gives the other writer time (a minute or more)", wait)
 	}
 }
 

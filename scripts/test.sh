@@ -63,6 +63,7 @@ if [ "$fuzz_time" != 0 ]; then
                 internal/httpapi:FuzzPathID internal/httpapi:FuzzListParams internal/secrets:FuzzOpen \
                 internal/runs:FuzzStartBody internal/runs:FuzzListFilter internal/runs:FuzzRetryBody \
                 internal/engine:FuzzTemplate internal/engine:FuzzAddressRules internal/engine:FuzzRetryAfter \
+                internal/engine:FuzzRenderURL internal/jsondepth:FuzzDepth internal/idempotency:FuzzDigest \
                 internal/webhooks/receive:FuzzReceive internal/schedules/local:FuzzParseExpression; do
     fuzz_target "${target%%:*}" "${target#*:}"
   done

@@ -69,6 +69,12 @@ fi
 # have (most generated definitions are refused), so the hook sends them to a
 # fixture run waiting in a delay step (cancelled by the first cancel; later
 # ones answer the same 200, as the contract says).
+# The stateful phase may follow a link from the roll's answer (its
+# workflowId) to DELETE /workflows/{id} and delete the roll workflow; every
+# later roll would then answer 404. Before each roll the hook checks that
+# its workflow is still there (a GET on loopback) and makes a new one if it
+# is not. (Redirecting such DELETEs instead changes which cases the seed
+# gives the stateful phase.)
 # (Generated ids are still tested for 404s by the other {id} operations.)
 write_hooks() {
   cat >"$work/hooks.py" <<EOF
@@ -76,6 +82,8 @@ import hashlib
 import hmac
 import json
 import time
+import urllib.error
+import urllib.request
 
 import schemathesis
 
@@ -86,12 +94,33 @@ RECEIVE_WORKFLOW_ID = "$2"
 RECEIVE_SECRET = "$3"
 FIXTURE_RUN_ID = "$4"
 FIXTURE_STEP_ID = "$5"
+BASE = "$6"
+KEY = "$7"
+roll_workflow = [ROLL_WORKFLOW_ID]
+
+
+def call(method, path, body=None):
+    request = urllib.request.Request(BASE + "/api/v1" + path, method=method, data=body,
+                                     headers={"x-api-key": KEY, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def live_roll_workflow():
+    try:
+        call("GET", "/workflows/" + roll_workflow[0])
+    except urllib.error.HTTPError as e:
+        if e.code != 404:
+            raise
+        made = call("POST", "/workflows", b'{"name":"fuzz roll","trigger":{"type":"webhook"},"steps":[{"id":"a","type":"transform","with":{"jq":"."}}]}')
+        roll_workflow[0] = made["data"]["id"]
+    return roll_workflow[0]
 
 
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
     if case.path.endswith("/webhook/roll"):
-        case.path_parameters["id"] = ROLL_WORKFLOW_ID
+        case.path_parameters["id"] = live_roll_workflow()
     elif case.path.endswith("/steps/{stepId}"):
         case.path_parameters["id"] = FIXTURE_RUN_ID
         case.path_parameters["stepId"] = FIXTURE_STEP_ID
@@ -167,7 +196,7 @@ if [ -z "$began" ]; then
   tail -n 20 "$work/gateway.log" >&2
   exit 1
 fi
-write_hooks "$roll_workflow_id" "$receive_workflow_id" "$receive_secret" "$fixture_run_id" wait
+write_hooks "$roll_workflow_id" "$receive_workflow_id" "$receive_secret" "$fixture_run_id" wait "$base" "$key"
 
 echo "== fuzz: schemathesis against $base (seed $seed, $max_examples examples per operation, ${budget}s budget)" >&2
 # Checks left out, and why (docs/fuzzing.md says more):

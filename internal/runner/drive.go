@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/workflowsapi/workflows/internal/orchestrator"
@@ -14,6 +15,10 @@ func (r *Runner) Drive(ctx context.Context, accountID, runID string, failure err
 	task := Task{AccountID: accountID, RunID: runID}
 	if failure != nil {
 		task.Failure = &Failure{Error: "Local.AdvanceKeptFailing"}
+		var conflict *RunConflict
+		if errors.As(failure, &conflict) {
+			task.Failure.Error = conflictErrorName
+		}
 	}
 	d, err := r.Advance(ctx, task)
 	if err != nil {

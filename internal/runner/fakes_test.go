@@ -23,6 +23,9 @@ type memStore struct {
 	calls      map[string]int
 	// onUpdate, if set, runs before an Update is applied (under no lock).
 	writes []string // "run:<status>" and "step:<id>:<status>", in order
+	// losesEveryWrite makes every Update and PutStep lose to another
+	// writer (ErrRevision), as a run that keeps changing would.
+	losesEveryWrite bool
 }
 
 func newMemStore() *memStore {
@@ -67,7 +70,7 @@ func (s *memStore) Update(_ context.Context, run runs.Run) (runs.Run, error) {
 	defer s.mu.Unlock()
 	s.calls["Update"]++
 	stored, ok := s.runs[run.ID]
-	if !ok || stored.Revision != run.Revision {
+	if !ok || stored.Revision != run.Revision || s.losesEveryWrite {
 		return runs.Run{}, runs.ErrRevision
 	}
 	if stored.Status == runs.StatusCancelling && run.Status.Finished() && run.Status != runs.StatusCancelled {
@@ -113,7 +116,7 @@ func (s *memStore) PutStep(_ context.Context, step runs.Step) (runs.Step, error)
 		s.steps[step.RunID] = map[string]runs.Step{}
 	}
 	stored, ok := s.steps[step.RunID][step.StepID]
-	if (!ok && step.Revision != 0) || (ok && stored.Revision != step.Revision) {
+	if (!ok && step.Revision != 0) || (ok && stored.Revision != step.Revision) || s.losesEveryWrite {
 		return runs.Step{}, runs.ErrRevision
 	}
 	step.Revision++

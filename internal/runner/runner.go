@@ -95,6 +95,9 @@ const (
 // Error codes the runner itself records (the engine's are in engine).
 const (
 	CodeEngineError = "ENGINE_ERROR"
+	// CodeConflict: the run's Advance kept losing its writes to another
+	// writer until the driver gave up (RunConflict).
+	CodeConflict    = "CONFLICT"
 	CodeInterrupted = "INTERRUPTED"
 	CodeRunTimeout  = "TIMEOUT"
 	CodeNoWorkflow  = "WORKFLOW_NOT_FOUND"
@@ -174,6 +177,20 @@ func Credentials(opener Opener) engine.Credentials {
 // the run and its steps and decides again.
 var errConflict = errors.New("runner: conflict")
 
+// RunConflict is the error an Advance fails with when every one of its
+// passes lost a conditional write to another writer. Its type name is the
+// error name Step Functions sees (aws-lambda-go reports a returned error's
+// type name as errorType), and the state machine retries exactly that
+// name, sfn.ConflictError, with a back-off and a bound, then records the
+// run failed with CodeConflict. Answering "wait 1 s" instead, as before,
+// looped without end. The local driver backs off and gives up likewise on
+// any error.
+type RunConflict struct{ RunID string }
+
+func (e *RunConflict) Error() string {
+	return "runner: run " + e.RunID + " kept changing under another writer"
+}
+
 // Advance advances the task's run as far as its budget allows and says what
 // the driver does next. A run already finished answers Done and changes
 // nothing; so does any repetition of an Advance that has been answered.
@@ -183,7 +200,7 @@ func (r *Runner) Advance(ctx context.Context, task Task) (Decision, error) {
 	if task.Failure != nil {
 		// The cause is not logged or stored: it may hold anything.
 		r.logger.Error("recording a run failed after its Advance failed", "runId", task.RunID, "error", task.Failure.Error)
-		if err := r.recordFailure(ctx, task.AccountID, task.RunID); err != nil {
+		if err := r.recordFailure(ctx, task.AccountID, task.RunID, failureOf(task.Failure)); err != nil {
 			return decision, err
 		}
 		decision.Done = true
@@ -201,9 +218,9 @@ func (r *Runner) Advance(ctx context.Context, task Task) (Decision, error) {
 		decision.Done, decision.WaitSeconds = outcome.done, outcome.waitSeconds
 		return decision, nil
 	}
-	// Someone else keeps writing this run: let the driver come back.
-	decision.WaitSeconds = 1
-	return decision, nil
+	// Someone else keeps writing this run: the driver comes back later,
+	// a bounded number of times (RunConflict).
+	return decision, &RunConflict{RunID: task.RunID}
 }
 
 // stopAt is when the Advance stops beginning steps.
@@ -222,7 +239,7 @@ func (r *Runner) stopAt(ctx context.Context) time.Time {
 // cancelled is recorded cancelled instead (its open step too), since a
 // cancel answered "cancelling" must end "cancelled". The steps go first
 // (runs.EndOpenSteps).
-func (r *Runner) recordFailure(ctx context.Context, account, runID string) error {
+func (r *Runner) recordFailure(ctx context.Context, account, runID string, cause runs.Error) error {
 	for range maxConflicts {
 		run, err := r.store.Get(ctx, account, runID)
 		if err != nil {
@@ -237,7 +254,7 @@ func (r *Runner) recordFailure(ctx context.Context, account, runID string) error
 		}
 		now := r.clock.Now()
 		status, stepStatus := runs.StatusFailed, runs.StepFailed
-		failure := &runs.Error{Code: CodeEngineError, Message: "the run stopped on an internal error"}
+		failure := &runs.Error{Code: cause.Code, Message: cause.Message}
 		if run.Status == runs.StatusCancelling {
 			status, stepStatus, failure = runs.StatusCancelled, runs.StepCancelled, nil
 		}
@@ -260,6 +277,20 @@ func (r *Runner) recordFailure(ctx context.Context, account, runID string) error
 	}
 	return fmt.Errorf("runner: run %s keeps changing while being recorded failed", runID)
 }
+
+// failureOf is the error a run is recorded failed with, from the name of
+// the error the state machine caught: only the name is read, never the
+// cause's text, which may hold anything.
+func failureOf(f *Failure) runs.Error {
+	if f.Error == conflictErrorName {
+		return runs.Error{Code: CodeConflict, Message: "the run kept changing under another writer, and advancing it was given up"}
+	}
+	return runs.Error{Code: CodeEngineError, Message: "the run stopped on an internal error"}
+}
+
+// conflictErrorName is RunConflict's type name, the error name Step
+// Functions reports for it (a test holds it equal to sfn.ConflictError).
+const conflictErrorName = "RunConflict"
 
 // advance is one Advance's state.
 type advance struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/workflowsapi/workflows/internal/engine"
+	"github.com/workflowsapi/workflows/internal/orchestrator"
+	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/runner"
 	"github.com/workflowsapi/workflows/internal/runs"
 	"github.com/workflowsapi/workflows/internal/workflows"
@@ -662,5 +665,34 @@ func TestAnAttemptThatCannotFitTheInvocationWaitsForTheNextAdvance(t *testing.T)
 	defer cancel2()
 	if d, err = e.runner.Advance(ctx2, runner.Task{AccountID: "acct", RunID: e.runID}); err != nil || !d.Done || e.engine.count("b") != 1 {
 		t.Fatalf("%+v, %v, b begun %d times", d, err, e.engine.count("b"))
+	}
+}
+
+// TestARunThatKeepsChangingFailsTheAdvanceWithRunConflict: an Advance whose
+// every write loses to another writer no longer answers "wait a second"
+// (which looped for ever under Step Functions): it fails with RunConflict,
+// whose type name is the error the state machine retries with a bound
+// (sfn.ConflictError), and the catch then records the run failed with
+// CONFLICT. The local driver hands the same name on when it gives up.
+func TestARunThatKeepsChangingFailsTheAdvanceWithRunConflict(t *testing.T) {
+	if name := reflect.TypeFor[runner.RunConflict]().Name(); name != sfn.ConflictError {
+		t.Fatalf("RunConflict's type name %q is not the state machine's %q", name, sfn.ConflictError)
+	}
+	e := newEnv(t, `{"name": "r", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "a", "type": "transform", "with": {"jq": "1"}}]}`)
+	e.store.losesEveryWrite = true
+	_, err := e.runner.Advance(context.Background(), runner.Task{AccountID: "acct", RunID: e.runID})
+	var conflict *runner.RunConflict
+	if !errors.As(err, &conflict) || conflict.RunID != e.runID {
+		t.Fatalf("Advance answered %v, want a RunConflict", err)
+	}
+	e.store.losesEveryWrite = false
+	gaveUp := fmt.Errorf("%w: %w", orchestrator.ErrGaveUp, err) // as the local driver hands it on
+	if _, err := e.runner.Drive(context.Background(), "acct", e.runID, gaveUp); err != nil {
+		t.Fatal(err)
+	}
+	run := e.store.run(t, e.runID)
+	if run.Status != runs.StatusFailed || run.Error == nil || run.Error.Code != runner.CodeConflict {
+		t.Errorf("run %s %+v, want failed with %s", run.Status, run.Error, runner.CodeConflict)
 	}
 }

@@ -10,6 +10,7 @@ package local
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,10 @@ type driven struct {
 	timer     *time.Timer
 	stopped   bool
 	errors    int
+	// lastErr is the latest Advance error, handed on with ErrGaveUp so the
+	// runner can tell what it gave up on (as Step Functions passes the
+	// caught error's name).
+	lastErr error
 }
 
 // New returns a driver that advances runs with advance.
@@ -235,7 +240,7 @@ func (d *Driver) drive(r *driven) {
 		var failure error
 		d.mu.Lock()
 		if r.errors >= d.maxErrs {
-			failure = orchestrator.ErrGaveUp
+			failure = fmt.Errorf("%w: %w", orchestrator.ErrGaveUp, r.lastErr)
 		}
 		d.mu.Unlock()
 		outcome, err := d.advance(d.base, r.ref.AccountID, r.ref.RunID, failure)
@@ -250,6 +255,7 @@ func (d *Driver) drive(r *driven) {
 		switch {
 		case err != nil:
 			r.errors++
+			r.lastErr = err
 			wait := d.backoff << min(r.errors-1, 6)
 			wait = min(wait, time.Minute)
 			d.logger.Error("advancing a run failed; trying again", "runId", r.ref.RunID, "error", err, "attempt", r.errors, "retryIn", wait.String())

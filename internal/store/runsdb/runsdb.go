@@ -352,6 +352,9 @@ func (s *Store) Get(ctx context.Context, account, runID string) (runs.Run, error
 		return runs.Run{}, fmt.Errorf("runsdb: unmarshal run %s: %w", runID, err)
 	}
 	run := it.run(account)
+	if s.expired(run) {
+		return runs.Run{}, domain.ErrNotFound
+	}
 	if it.OutputRef {
 		o, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName:      aws.String(s.table),
@@ -424,6 +427,19 @@ func (s *Store) List(ctx context.Context, account string, filter runs.Filter, li
 		}
 		startKey = base
 	}
+	// A finished run past its retention is gone for readers at once, not
+	// when DynamoDB's TTL deletes it (up to about 48 hours later), as Get
+	// answers; an unfinished run is never hidden, whatever its ttl.
+	expiry := "(attribute_not_exists(#ttl) OR #ttl > :now OR attribute_not_exists(#finishedAt))"
+	if in.FilterExpression != nil {
+		expiry = *in.FilterExpression + " AND " + expiry
+	}
+	in.FilterExpression = aws.String(expiry)
+	if in.ExpressionAttributeNames == nil {
+		in.ExpressionAttributeNames = map[string]string{}
+	}
+	in.ExpressionAttributeNames["#ttl"], in.ExpressionAttributeNames["#finishedAt"] = store.AttrTTL, "finishedAt"
+	in.ExpressionAttributeValues[":now"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(s.now().Unix(), 10)}
 	if cursor != "" {
 		id, err := store.DecodeCursor(cursor, ids.PrefixRun)
 		if err != nil {
@@ -453,6 +469,14 @@ func (s *Store) List(ctx context.Context, account string, filter runs.Filter, li
 		}
 	}
 	return page, nil
+}
+
+// expired says whether a finished run is past its retention: readers are
+// then told it is not found, as they will be once DynamoDB's TTL, which
+// deletes up to about 48 hours late, has removed it. An unfinished run is
+// never expired here, so no writer loses a run it is still advancing.
+func (s *Store) expired(run runs.Run) bool {
+	return run.Status.Finished() && !run.ExpiresAt.IsZero() && !run.ExpiresAt.After(s.now())
 }
 
 // mutableRunAttrs are the run item's attributes that Update may change;

@@ -26,6 +26,13 @@ const account = "acct_runsdb"
 
 var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
+// storeOn is the store on table with its clock a day after base, so that
+// the runs made here (at base, kept runs.DefaultRetention) are within
+// their retention whatever today's date is.
+func storeOn(table dynamotest.Table) *runsdb.Store {
+	return runsdb.New(table.Client, table.Name).WithClock(func() time.Time { return base.Add(24 * time.Hour) })
+}
+
 func newRun(i int, workflowID string, status runs.Status) runs.Run {
 	created := base.Add(time.Duration(i) * time.Second)
 	return runs.Run{
@@ -59,7 +66,7 @@ func unfinishedIDs(t *testing.T, db *runsdb.Store) []string {
 
 func TestCreateGetAndTheMarkerUntilTheRunEnds(t *testing.T) {
 	table := dynamotest.MustTable(t)
-	db := runsdb.New(table.Client, table.Name)
+	db := storeOn(table)
 	ctx := context.Background()
 	wf := ids.New(ids.PrefixWorkflow, base)
 	run := newRun(0, wf, runs.StatusQueued)
@@ -120,7 +127,7 @@ func TestCreateGetAndTheMarkerUntilTheRunEnds(t *testing.T) {
 
 func TestUpdateIsConditionalOnTheRevision(t *testing.T) {
 	table := dynamotest.MustTable(t)
-	db := runsdb.New(table.Client, table.Name)
+	db := storeOn(table)
 	ctx := context.Background()
 	run := mustCreate(t, db, newRun(0, ids.New(ids.PrefixWorkflow, base), runs.StatusQueued))
 
@@ -172,7 +179,7 @@ func TestUpdateIsConditionalOnTheRevision(t *testing.T) {
 
 func TestPutStepIsConditionalAndBigOutputsAreWhole(t *testing.T) {
 	table := dynamotest.MustTable(t)
-	db := runsdb.New(table.Client, table.Name)
+	db := storeOn(table)
 	ctx := context.Background()
 	run := mustCreate(t, db, newRun(0, ids.New(ids.PrefixWorkflow, base), runs.StatusRunning))
 
@@ -221,7 +228,7 @@ func TestPutStepIsConditionalAndBigOutputsAreWhole(t *testing.T) {
 
 func TestListByAccountWorkflowAndStatus(t *testing.T) {
 	table := dynamotest.MustTable(t)
-	db := runsdb.New(table.Client, table.Name)
+	db := storeOn(table)
 	ctx := context.Background()
 	wfA, wfB := ids.New(ids.PrefixWorkflow, base), ids.New(ids.PrefixWorkflow, base.Add(time.Millisecond))
 	var all []runs.Run
@@ -341,7 +348,7 @@ func TestIdempotencyRecordsExpire(t *testing.T) {
 // units.
 func TestABigOutputIsWrittenOnlyWhenItChanges(t *testing.T) {
 	table := dynamotest.MustTable(t)
-	db := runsdb.New(table.Client, table.Name)
+	db := storeOn(table)
 	ctx := context.Background()
 	run := mustCreate(t, db, newRun(1, "wf_big", runs.StatusRunning))
 	run.Status, run.Output, run.FinishedAt = runs.StatusSucceeded, jsontext.Value(`"`+strings.Repeat("x", runsdb.MaxInlineOutputBytes+10)+`"`), base.Add(time.Minute)
@@ -379,5 +386,56 @@ func TestABigOutputIsWrittenOnlyWhenItChanges(t *testing.T) {
 	}
 	if n := table.Calls.Snapshot()["PutItem"]; n != 1 {
 		t.Errorf("an Update with a new output: %d PutItem, want 1", n)
+	}
+}
+
+// TestAFinishedRunPastItsRetentionIsGoneForReaders: DynamoDB's TTL deletes
+// up to about 48 hours late, so a finished run past its retention is
+// already not found by Get and left out of every list; an unfinished run
+// is never hidden, whatever its ttl says, so no writer loses a run it is
+// still advancing.
+func TestAFinishedRunPastItsRetentionIsGoneForReaders(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	now := base.Add(24 * time.Hour)
+	db := runsdb.New(table.Client, table.Name).WithClock(func() time.Time { return now })
+	ctx := context.Background()
+	wf := ids.New(ids.PrefixWorkflow, base)
+	expired := newRun(1, wf, runs.StatusQueued)
+	expired.ExpiresAt = now.Add(-time.Second)
+	expired = mustCreate(t, db, expired)
+	expired.Status, expired.FinishedAt = runs.StatusSucceeded, now.Add(-time.Hour)
+	if _, err := db.Update(ctx, expired); err != nil {
+		t.Fatal(err)
+	}
+	running := newRun(2, wf, runs.StatusQueued)
+	running.ExpiresAt = now.Add(-time.Second)
+	running = mustCreate(t, db, running)
+	kept := mustCreate(t, db, newRun(3, wf, runs.StatusQueued))
+
+	if _, err := db.Get(ctx, account, expired.ID); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("Get of a finished run past its retention: %v, want not found", err)
+	}
+	for _, id := range []string{running.ID, kept.ID} {
+		if _, err := db.Get(ctx, account, id); err != nil {
+			t.Errorf("Get %s: %v", id, err)
+		}
+	}
+	for _, filter := range []runs.Filter{{}, {WorkflowID: wf}, {Status: runs.StatusSucceeded}, {WorkflowID: wf, Status: runs.StatusSucceeded}, {Status: runs.StatusQueued}} {
+		page, err := db.List(ctx, account, filter, 100, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, run := range page.Items {
+			if run.ID == expired.ID {
+				t.Errorf("List %+v shows the expired run", filter)
+			}
+		}
+		if filter.Status != runs.StatusSucceeded && len(page.Items) != 2 {
+			t.Errorf("List %+v: %d runs, want the 2 not expired", filter, len(page.Items))
+		}
+	}
+	// Without the filter the expired run would be listed: it is still stored.
+	if _, err := runsdb.New(table.Client, table.Name).WithClock(func() time.Time { return base }).Get(ctx, account, expired.ID); err != nil {
+		t.Errorf("the run should still be stored: %v", err)
 	}
 }

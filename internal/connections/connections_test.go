@@ -531,39 +531,6 @@ func rawItems(t *testing.T, table dynamotest.Table, accounts []string, ids map[s
 	return items
 }
 
-// attributeBytes is every byte string an attribute holds, its name
-// included, through lists, maps and sets.
-func attributeBytes(name string, av types.AttributeValue) [][]byte {
-	out := [][]byte{[]byte(name)}
-	switch v := av.(type) {
-	case *types.AttributeValueMemberS:
-		out = append(out, []byte(v.Value))
-	case *types.AttributeValueMemberN:
-		out = append(out, []byte(v.Value))
-	case *types.AttributeValueMemberB:
-		out = append(out, v.Value)
-	case *types.AttributeValueMemberSS:
-		for _, s := range v.Value {
-			out = append(out, []byte(s))
-		}
-	case *types.AttributeValueMemberNS:
-		for _, s := range v.Value {
-			out = append(out, []byte(s))
-		}
-	case *types.AttributeValueMemberBS:
-		out = append(out, v.Value...)
-	case *types.AttributeValueMemberL:
-		for _, e := range v.Value {
-			out = append(out, attributeBytes("", e)...)
-		}
-	case *types.AttributeValueMemberM:
-		for k, e := range v.Value {
-			out = append(out, attributeBytes(k, e)...)
-		}
-	}
-	return out
-}
-
 // encodings are the forms a secret could leak in: as is, base64 (both
 // alphabets, padded or not), hex, and JSON-quoted.
 func encodings(secret string) []string {
@@ -617,7 +584,7 @@ func TestTheTableHoldsNoPlaintextCredential(t *testing.T) {
 			}
 		}
 		for name, av := range item {
-			for _, got := range attributeBytes(name, av) {
+			for _, got := range dynamotest.AttributeBytes(name, av) {
 				for _, form := range forms {
 					if bytes.Contains(got, []byte(form)) {
 						t.Errorf("attribute %s of an item holds a credential (%q)", name, form)

@@ -247,7 +247,7 @@ func checkURL(p *problems, field, raw string) {
 		p.add(field, err.Error())
 		return
 	}
-	u, err := url.Parse(t.withPlaceholder(urlPlaceholder))
+	u, err := url.Parse(t.WithPlaceholder(urlPlaceholder))
 	var urlErr *url.Error
 	switch {
 	case errors.As(err, &urlErr):
@@ -526,8 +526,10 @@ func CompileTemplate(s string) (*Template, error) {
 	}
 }
 
-// withPlaceholder is the template's text with each expression replaced.
-func (t *Template) withPlaceholder(placeholder string) string {
+// WithPlaceholder is the template's text with each expression replaced by
+// placeholder: how a URL template's literal parts are checked on write, and
+// what the URL renderer's fuzz target compares a render against.
+func (t *Template) WithPlaceholder(placeholder string) string {
 	var b strings.Builder
 	for _, part := range t.Parts {
 		if part.Code != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
 )
 
@@ -107,7 +108,7 @@ func TestEchoedCredentialsNeverReachTheRun(t *testing.T) {
 			runItems++
 		}
 		for name, av := range item {
-			for _, got := range attributeTexts(name, av) {
+			for _, got := range dynamotest.AttributeBytes(name, av) {
 				for _, s := range secrets {
 					for _, form := range credentialForms(s) {
 						if bytes.Contains(got, []byte(form)) {
@@ -121,36 +122,4 @@ func TestEchoedCredentialsNeverReachTheRun(t *testing.T) {
 	if runItems == 0 {
 		t.Error("the scan saw no item of the run: the proof did not look at it")
 	}
-}
-
-// attributeTexts is every name and value inside an attribute, as bytes.
-func attributeTexts(name string, av types.AttributeValue) [][]byte {
-	out := [][]byte{[]byte(name)}
-	pending := []types.AttributeValue{av}
-	for len(pending) > 0 {
-		v := pending[len(pending)-1]
-		pending = pending[:len(pending)-1]
-		switch v := v.(type) {
-		case *types.AttributeValueMemberS:
-			out = append(out, []byte(v.Value))
-		case *types.AttributeValueMemberN:
-			out = append(out, []byte(v.Value))
-		case *types.AttributeValueMemberB:
-			out = append(out, v.Value)
-		case *types.AttributeValueMemberSS:
-			for _, s := range v.Value {
-				out = append(out, []byte(s))
-			}
-		case *types.AttributeValueMemberBS:
-			out = append(out, v.Value...)
-		case *types.AttributeValueMemberL:
-			pending = append(pending, v.Value...)
-		case *types.AttributeValueMemberM:
-			for k, e := range v.Value {
-				out = append(out, []byte(k))
-				pending = append(pending, e)
-			}
-		}
-	}
-	return out
 }

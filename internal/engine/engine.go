@@ -234,18 +234,11 @@ func (c *Compiled) Steps() []workflows.Step { return c.def.Steps }
 // reason than the connection being gone, or ctx ended by the caller (not by
 // the step's own timeout), which the runner should not count as an attempt.
 //
-// Every step's output is held to jsondepth.MaxDepth (OUTPUT_TOO_DEEP)
-// before anything else encodes it: the runner stores it as JSON and every
-// reader of a run decodes it.
+// A step's output that can be a structure (a transform's value, an http
+// response's body) is held to jsondepth.MaxDepth (OUTPUT_TOO_DEEP) before
+// anything encodes it: the runner stores it as JSON and every reader of a
+// run decodes it. A condition's is a boolean and a delay's null.
 func (e *Engine) Execute(ctx context.Context, c *Compiled, stepIndex int, rc Context, idempotencyKey string) (Result, error) {
-	res, err := e.execute(ctx, c, stepIndex, rc, idempotencyKey)
-	if err == nil && jsondepth.Exceeds(res.Output, jsondepth.MaxDepth) {
-		return Result{}, tooDeep("the step's output")
-	}
-	return res, err
-}
-
-func (e *Engine) execute(ctx context.Context, c *Compiled, stepIndex int, rc Context, idempotencyKey string) (Result, error) {
 	if c == nil || stepIndex < 0 || stepIndex >= len(c.steps) {
 		return Result{}, errors.New("engine: no such step")
 	}

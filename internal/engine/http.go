@@ -21,6 +21,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/connections"
 	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/jsondepth"
 	"github.com/workflowsapi/workflows/internal/workflows"
 )
 
@@ -88,6 +89,10 @@ func (e *Engine) executeHTTP(ctx context.Context, step workflows.Step, cs *compi
 		return Result{}, secrets.redactError(err)
 	}
 	redacted := secrets.redactValue(output)
+	// Depth first: the size check encodes the output.
+	if jsondepth.Exceeds(redacted, jsondepth.MaxDepth) {
+		return Result{}, tooDeep("the step's output")
+	}
 	out, err := marshalValue(redacted)
 	if err != nil {
 		return Result{}, err

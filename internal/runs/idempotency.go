@@ -31,13 +31,6 @@ func legacyStartHash(workflowID string, body []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func (s *Service) idempotencyStore() (idempotency.Store, error) {
-	if s.idempotency == nil {
-		return nil, errors.New("runs: no idempotency store wired")
-	}
-	return s.idempotency, nil
-}
-
 // StartOnce is Start for a request with an Idempotency-Key (key "" is
 // plain Start), through idempotency.Do: the first request with a key starts
 // the run; a repeat with the same key and the same request (the workflow
@@ -50,11 +43,7 @@ func (s *Service) StartOnce(ctx context.Context, req StartRequest, key string, b
 		run, err = s.Start(ctx, req)
 		return run, false, err
 	}
-	store, err := s.idempotencyStore()
-	if err != nil {
-		return Run{}, false, err
-	}
-	return idempotency.Do(ctx, store, req.AccountID, key, idempotency.Request{
+	return idempotency.Do(ctx, s.idempotency, req.AccountID, key, idempotency.Request{
 		Operation: operationStart, Target: req.WorkflowID, Body: body, Legacy: legacyStartHash(req.WorkflowID, body),
 	}, idempotency.Creation[Run]{
 		Prepare: func(ctx context.Context) (string, func(context.Context) (Run, error), error) {
@@ -85,11 +74,7 @@ func (s *Service) RetryOnce(ctx context.Context, account, runID string, fromFail
 		run, err = s.Retry(ctx, account, runID, fromFailedStep)
 		return run, false, err
 	}
-	store, err := s.idempotencyStore()
-	if err != nil {
-		return Run{}, false, err
-	}
-	return idempotency.Do(ctx, store, account, key, idempotency.Request{
+	return idempotency.Do(ctx, s.idempotency, account, key, idempotency.Request{
 		Operation: operationRetry, Target: runID, Body: body,
 	}, idempotency.Creation[Run]{
 		Prepare: func(ctx context.Context) (string, func(context.Context) (Run, error), error) {

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
 )
 
@@ -135,5 +136,54 @@ func TestTheSameJSONWrittenAnotherWayIsAReplay(t *testing.T) {
 	}
 	if n := len(a.runsOf(t, wf)); n != 1 {
 		t.Errorf("%d runs, want 1", n)
+	}
+}
+
+// TestTheChangedRunRoutesAreTheAccountsAndNeedTheirScope: a retry with an
+// Idempotency-Key and a cancel of a waiting run (the two paths issue 13
+// changed) answer another account 404 and a key without workflows:execute
+// 403, and neither changes anything: no run is made, no key recorded, the
+// waiting step still waits.
+func TestTheChangedRunRoutesAreTheAccountsAndNeedTheirScope(t *testing.T) {
+	a := start(t)
+	other, _ := a.env.MustKey(t, "acct_other")
+	readOnly, _ := a.env.MustKey(t, "acct_it", domain.ScopeRunsRead, domain.ScopeWorkflowsRead)
+	failedWF := a.workflow(t, `{"name": "fails", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "boom", "type": "transform", "with": {"jq": "error(\"boom\")"}}]}`)
+	failed := a.finished(t, a.run(t, failedWF, `{}`))["id"].(string)
+	waitingWF := a.workflow(t, `{"name": "waits", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "wait", "type": "delay", "with": {"seconds": 3600}}]}`)
+	waiting := a.run(t, waitingWF, `{}`)
+	waitFor(t, func() bool { return a.mustData(t, 200, "GET", "/runs/"+waiting, "")["status"] == "waiting" })
+
+	key := http.Header{"Idempotency-Key": {"changed-routes-1"}}
+	for _, c := range []struct {
+		name, key, path, body, code string
+		status                      int
+	}{
+		{"retry, another account", other, "/runs/" + failed + "/retry", `{}`, "NOT_FOUND", 404},
+		{"retry, no workflows:execute", readOnly, "/runs/" + failed + "/retry", `{}`, "FORBIDDEN", 403},
+		{"cancel, another account", other, "/runs/" + waiting + "/cancel", "", "NOT_FOUND", 404},
+		{"cancel, no workflows:execute", readOnly, "/runs/" + waiting + "/cancel", "", "FORBIDDEN", 403},
+	} {
+		ct := ""
+		if c.body != "" {
+			ct = "application/json"
+		}
+		r := gatewaytest.CallWith(t, "POST", a.env.URL+"/api/v1"+c.path, c.key, ct, key, []byte(c.body))
+		if r.Status != c.status || r.ErrorCode(t) != c.code {
+			t.Errorf("%s: %d %s, want %d %s", c.name, r.Status, r.Body, c.status, c.code)
+		}
+	}
+	if runs := a.runsOf(t, failedWF); len(runs) != 1 {
+		t.Errorf("the refused retries made runs: %d runs of the workflow", len(runs))
+	}
+	run := a.mustData(t, 200, "GET", "/runs/"+waiting, "")
+	if run["status"] != "waiting" || stepsOf(run)["wait"]["status"] != "waiting" {
+		t.Errorf("the refused cancels changed the run: %s, step %s", run["status"], stepsOf(run)["wait"]["status"])
+	}
+	// The key was recorded for no one: the owner's first use of it retries.
+	if r := a.callWith(t, "POST", "/runs/"+failed+"/retry", key, `{}`); r.Status != 202 || r.Header.Get("Idempotent-Replayed") != "" {
+		t.Errorf("the owner's retry with the key: %d %s (replayed %q)", r.Status, r.Body, r.Header.Get("Idempotent-Replayed"))
 	}
 }

@@ -1,6 +1,7 @@
 // Package awsbudget bounds every AWS SDK call in time and attempts, the same
 // way for every service the functions call (DynamoDB in internal/store, KMS
-// in internal/secrets): the SDK's standard retryer with a few attempts and
+// in internal/secrets, Step Functions in internal/orchestrator/sfn,
+// EventBridge Scheduler in internal/schedules): the SDK's standard retryer with a few attempts and
 // short back-offs, a deadline around the whole call and one around each
 // attempt. Each service picks its own numbers (store.DefaultBudget,
 // secrets.DefaultBudget) to fit its Lambda's timeout.

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/robfig/cron/v3"
 
+	"github.com/workflowsapi/workflows/internal/awsbudget"
 	"github.com/workflowsapi/workflows/internal/awsconfig"
 )
 
@@ -82,17 +83,58 @@ func EventBridgeConfigFromEnv(getenv func(string) string, puts bool) (EventBridg
 type EventBridge struct {
 	client *scheduler.Client
 	config EventBridgeConfig
+	budget Budget
 }
 
-// NewEventBridge returns the Scheduler on client.
-func NewEventBridge(client *scheduler.Client, config EventBridgeConfig) *EventBridge {
-	return &EventBridge{client: client, config: config}
+// Budget bounds the time and the attempts of every Scheduler call.
+type Budget = awsbudget.Budget
+
+// DefaultBudget is KMS's and Step Functions' (secrets.DefaultBudget,
+// sfn.DefaultBudget), for the same reasons: Scheduler answers its schedule
+// calls in tens of milliseconds, and the workflow route functions (10 s)
+// make one or two of them (a refused CreateSchedule, then UpdateSchedule)
+// after their limiter call and DynamoDB writes. Without it a call had the
+// SDK's default retryer (back-offs of up to 20 s) and no deadline at all, so
+// a Scheduler that hung held the route until the Lambda's timeout. A
+// schedule write that fails is not lost: the workflow write wins (its
+// ScheduleError is logged) and Sync makes the schedule right later.
+var DefaultBudget = Budget{Call: 2 * time.Second, Attempt: time.Second, MaxAttempts: 3}
+
+// EventBridgeOption changes an EventBridge Scheduler.
+type EventBridgeOption func(*EventBridge)
+
+// WithBudget replaces DefaultBudget; zero fields keep its values. Tests use
+// it to see a hung Scheduler fail in milliseconds.
+func WithBudget(b Budget) EventBridgeOption {
+	return func(e *EventBridge) { e.budget = b.Or(DefaultBudget) }
+}
+
+// NewEventBridge returns the Scheduler on client. It sets its own Budget on
+// every call, whatever retry settings client was built with.
+func NewEventBridge(client *scheduler.Client, config EventBridgeConfig, opts ...EventBridgeOption) *EventBridge {
+	e := &EventBridge{client: client, config: config, budget: DefaultBudget}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// withBudget is a per-call option that puts the EventBridge's budget on one
+// Scheduler call (one page of a list), as secrets and sfn do: the bounded
+// retryer (RetryMaxAttempts set with it, as awsbudget.Budget.Retryer asks)
+// and the call and attempt deadlines, whatever the client was built with
+// (AWS_MAX_ATTEMPTS included).
+func (e *EventBridge) withBudget(o *scheduler.Options) {
+	o.Retryer = e.budget.Retryer()
+	o.RetryMaxAttempts = e.budget.MaxAttempts
+	o.APIOptions = append(o.APIOptions, e.budget.Deadlines)
 }
 
 // NewEventBridgeFromEnv builds the client from the Lambda's environment
 // (SCHEDULER_ENDPOINT overriding the endpoint) and the config from the
-// fixed variables (puts as for EventBridgeConfigFromEnv).
-func NewEventBridgeFromEnv(ctx context.Context, puts bool) (*EventBridge, error) {
+// fixed variables (puts as for EventBridgeConfigFromEnv), with
+// DefaultBudget unless opts say otherwise.
+func NewEventBridgeFromEnv(ctx context.Context, puts bool, opts ...EventBridgeOption) (*EventBridge, error) {
 	cfg, err := EventBridgeConfigFromEnv(os.Getenv, puts)
 	if err != nil {
 		return nil, err
@@ -107,7 +149,7 @@ func NewEventBridgeFromEnv(ctx context.Context, puts bool) (*EventBridge, error)
 			o.BaseEndpoint = aws.String(endpoint)
 		}
 	})
-	return NewEventBridge(client, cfg), nil
+	return NewEventBridge(client, cfg, opts...), nil
 }
 
 // TargetInput is the input a schedule gives the scheduled-run function:
@@ -154,7 +196,7 @@ func (e *EventBridge) Put(ctx context.Context, s Schedule) error {
 		Name: aws.String(s.WorkflowID), GroupName: aws.String(e.config.GroupName), Description: description,
 		ScheduleExpression: aws.String(s.Expression), ScheduleExpressionTimezone: timezone,
 		State: state, FlexibleTimeWindow: window, Target: target,
-	})
+	}, e.withBudget)
 	var exists *types.ConflictException
 	if !errors.As(err, &exists) {
 		if err != nil {
@@ -166,7 +208,7 @@ func (e *EventBridge) Put(ctx context.Context, s Schedule) error {
 		Name: aws.String(s.WorkflowID), GroupName: aws.String(e.config.GroupName), Description: description,
 		ScheduleExpression: aws.String(s.Expression), ScheduleExpressionTimezone: timezone,
 		State: state, FlexibleTimeWindow: window, Target: target,
-	})
+	}, e.withBudget)
 	if err != nil {
 		return fmt.Errorf("schedules: update the schedule of %s: %w", s.WorkflowID, err)
 	}
@@ -257,7 +299,7 @@ var cronFields = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 
 // Delete deletes the workflow's schedule; one already gone is not an error.
 func (e *EventBridge) Delete(ctx context.Context, workflowID string) error {
-	_, err := e.client.DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{Name: aws.String(workflowID), GroupName: aws.String(e.config.GroupName)})
+	_, err := e.client.DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{Name: aws.String(workflowID), GroupName: aws.String(e.config.GroupName)}, e.withBudget)
 	var absent *types.ResourceNotFoundException
 	if err != nil && !errors.As(err, &absent) {
 		return fmt.Errorf("schedules: delete the schedule of %s: %w", workflowID, err)
@@ -270,7 +312,7 @@ func (e *EventBridge) List(ctx context.Context) ([]string, error) {
 	var names []string
 	pages := scheduler.NewListSchedulesPaginator(e.client, &scheduler.ListSchedulesInput{GroupName: aws.String(e.config.GroupName)})
 	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+		page, err := pages.NextPage(ctx, e.withBudget)
 		if err != nil {
 			return nil, fmt.Errorf("schedules: list the schedules: %w", err)
 		}

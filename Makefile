@@ -5,6 +5,7 @@
 help:
 	@echo "make dev    serve the API on localhost:\$${PORT:-3000} with dynalite, data in .data/"
 	@echo "make test   the whole test suite (starts its own servers)"
+	@echo "make sam-local  the same API under sam local start-api (Docker), on localhost:\$${PORT:-3000}"
 	@echo "make lint   gofmt, go vet, staticcheck"
 	@echo "make bench  the authorizer benchmark and DynamoDB calls per route"
 

@@ -11,6 +11,9 @@
 #                    sam build
 #   make lambda-startup  each bootstrap's size and start-up time under the
 #                    Lambda Runtime Interface Emulator (docs/performance.md)
+#   make samtemplate write template.yaml, the SAM twin, from the tables the
+#                    stack is built from (infra/samtemplate); the infra
+#                    module's tests fail when the committed one is stale
 #
 # Nothing here needs an AWS account, credentials or Docker. The tools come
 # from the lock files through scripts/ensure-deps.sh: aws-cdk from
@@ -19,11 +22,15 @@
 
 INFRA_STAGE ?= dev
 
-INFRA_BIN := bin
+# LAMBDA_GOARCH=amd64 builds x86-64 bootstraps for `make sam-local` on an
+# x86-64 machine (no emulation), into bin/linux-amd64/ so the arm64 ones cdk
+# deploys are left as they are.
+LAMBDA_GOARCH ?= arm64
+INFRA_BIN := $(if $(filter arm64,$(LAMBDA_GOARCH)),bin,bin/linux-$(LAMBDA_GOARCH))
 INFRA_FUNCTIONS = $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go))
 # One set of flags for every bootstrap: the binaries cdk deploys, sam build
 # builds and docs/performance.md measures are the same.
-INFRA_GO_LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
+INFRA_GO_LAMBDA_ENV := GOOS=linux GOARCH=$(LAMBDA_GOARCH) CGO_ENABLED=0
 INFRA_GO_LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
 INFRA_VENV := .venv
@@ -39,7 +46,12 @@ INFRA_TOOL_ENV := CDK_DISABLE_VERSION_CHECK=true CDK_DISABLE_CLI_TELEMETRY=true 
 # cfn-lint and sam validate need a region to check against, not an account.
 INFRA_LINT_REGION := us-east-1
 
-.PHONY: lambdas synth infra-test lambda-startup infra-node-tools infra-python-tools
+.PHONY: lambdas synth infra-test lambda-startup samtemplate infra-node-tools infra-python-tools sam-local
+
+# The whole API under `sam local start-api` on localhost:$${PORT:-3000}
+# (scripts/sam-local.sh; docs/infrastructure.md, "Running with sam local").
+sam-local:
+	@scripts/sam-local.sh
 
 # One go build for every function, into bin/.build/<function>, which is kept:
 # go build relinks only the binaries whose code changed since they were
@@ -50,6 +62,12 @@ lambdas:
 	@for fn in $(INFRA_FUNCTIONS); do \
 		mkdir -p $(INFRA_BIN)/$$fn && ln -f $(INFRA_BIN)/.build/$$fn $(INFRA_BIN)/$$fn/bootstrap || exit 1; \
 	done
+
+# template.yaml is generated, never edited: routes.Functions(),
+# infra/blueprint, internal/gatewayresponse, store.TableDefinition and
+# sfn.Definition say what it holds.
+samtemplate:
+	cd infra && go run ./cmd/samtemplate -o ../template.yaml
 
 # sam build's builder for template.yaml (Metadata: BuildMethod: makefile,
 # ContextPath and WorkingDirectory the repository root). sam build runs

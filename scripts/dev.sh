@@ -10,13 +10,18 @@ scripts/ensure-deps.sh node go
 export PORT=${PORT:-3000}
 export TABLE_NAME=${TABLE_NAME:-workflows-local}
 if [ -z "${DYNAMODB_ENDPOINT:-}" ]; then
-  mkdir -p .data
-  pidfile=.data/dynalite.pid
-  trap 'kill "$(cat "$pidfile")" 2>/dev/null || true; rm -f .data/dynalite.endpoint' EXIT
-  DYNAMODB_ENDPOINT=$(scripts/start-dynalite.sh "${DYNAMODB_PORT:-8000}" .data/dynalite "$pidfile")
+  # One engine per data directory, shared with a `make sam-local` (or another
+  # `make dev`) already running on it; stopped at exit only if started here.
+  read -r DYNAMODB_ENDPOINT engine < <(scripts/local-engine.sh .data "${DYNAMODB_PORT:-8000}" || echo "failed")
+  [ "$DYNAMODB_ENDPOINT" != failed ] || exit 1
   export DYNAMODB_ENDPOINT
-  # wfctl, run with no settings from this checkout, reads where the engine is.
-  echo "$DYNAMODB_ENDPOINT" >.data/dynalite.endpoint
+  if [ "$engine" = started ]; then
+    # wfctl, run with no settings from this checkout, reads where the engine
+    # is from .data/dynalite.endpoint (written by local-engine.sh).
+    trap 'kill "$(cat .data/dynalite.pid)" 2>/dev/null || true; rm -f .data/dynalite.endpoint .data/dynalite.pid' EXIT
+  else
+    echo "dev: sharing the engine already running on .data/ (pid $(cat .data/dynalite.pid))" >&2
+  fi
 fi
 echo "dev: DynamoDB (dynalite) at $DYNAMODB_ENDPOINT, table $TABLE_NAME, data in .data/" >&2
 echo "dev: make a key with: go run ./cmd/wfctl keys create --account acct_demo --name dev --scopes all" >&2

@@ -3,6 +3,8 @@
 package main
 
 import (
+	"os"
+
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/workflowsapi/workflows/internal/authorizer"
@@ -12,5 +14,5 @@ import (
 
 func main() {
 	app := lambdaapp.MustLoad()
-	lambda.Start(authorizer.New(keysdb.New(app.DB, app.TableName), nil, app.Logger).Handle)
+	lambda.Start(authorizer.New(keysdb.New(app.DB, app.TableName), nil, app.Logger).Handler(os.Getenv))
 }

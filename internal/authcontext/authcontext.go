@@ -16,4 +16,9 @@ const (
 	RateLimitID = "rateLimitId"
 	LastUsedAt  = "lastUsedAt" // Unix ms, "0" if never
 	ExpiresAt   = "expiresAt"  // Unix ms, "0" if the key does not expire
+	// Refused is "true" when the authorizer refused the key but let the
+	// request reach the route so that the route answers the 401: only
+	// under `sam local`, which turns an authorizer's Unauthorized into a
+	// 502 (authorizer.ForSAMLocal). The context then has no account.
+	Refused = "refused"
 )

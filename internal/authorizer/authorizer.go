@@ -165,3 +165,41 @@ func headerValue(req events.APIGatewayCustomAuthorizerRequestTypeRequest, name s
 		return values[0], true
 	}
 }
+
+// Handler is the function's Lambda handler: Handle, or under `sam local`
+// (which sets AWS_SAM_LOCAL=true in every function's container, and which
+// Lambda itself never sets) ForSAMLocal(Handle).
+func (a *Authorizer) Handler(getenv func(string) string) func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	if getenv("AWS_SAM_LOCAL") == "true" {
+		return ForSAMLocal(a.Handle)
+	}
+	return a.Handle
+}
+
+// ForSAMLocal makes a refused key a 401 under `sam local start-api`. SAM has
+// no gateway responses: it answers an authorizer's Unauthorized error with
+// 502 {"message":"Internal server error"} and a Deny policy with its own 403.
+// So a refusal is passed on as an Allow with no identity and
+// authcontext.Refused set, and the route's pipeline, which refuses any
+// request without an account (httpapi's identify), answers the contract's
+// exact 401. A store failure stays an error (SAM's 502; AWS's 503).
+func ForSAMLocal(handle func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error)) func(context.Context, events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+	return func(ctx context.Context, req events.APIGatewayCustomAuthorizerRequestTypeRequest) (events.APIGatewayCustomAuthorizerResponse, error) {
+		resp, err := handle(ctx, req)
+		if !errors.Is(err, ErrUnauthorized) {
+			return resp, err
+		}
+		return events.APIGatewayCustomAuthorizerResponse{
+			PrincipalID: "refused",
+			PolicyDocument: events.APIGatewayCustomAuthorizerPolicy{
+				Version: "2012-10-17",
+				Statement: []events.IAMPolicyStatement{{
+					Action:   []string{"execute-api:Invoke"},
+					Effect:   "Allow",
+					Resource: []string{WholeAPI(req.MethodArn)},
+				}},
+			},
+			Context: map[string]any{authcontext.Refused: "true"},
+		}, nil
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/workflowsapi/workflows/internal/apikey"
+	"github.com/workflowsapi/workflows/internal/authcontext"
 	"github.com/workflowsapi/workflows/internal/authorizer"
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
@@ -225,4 +226,73 @@ func TestWholeAPI(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Under sam local (AWS_SAM_LOCAL=true) a refused key reaches the route as an
+// Allow with no identity and authcontext.Refused, so the route answers the
+// 401 SAM itself cannot; a good key and a store failure are as in AWS.
+func TestSAMLocalPassesARefusalOnToTheRoute(t *testing.T) {
+	ctx := context.Background()
+	table := dynamotest.MustTable(t)
+	store := keysdb.New(table.Client, table.Name)
+	auth := authorizer.New(store, nil, slog.New(slog.DiscardHandler))
+	valid, validKey := mustKey(t, store)
+	samLocal := auth.Handler(func(name string) string {
+		if name == "AWS_SAM_LOCAL" {
+			return "true"
+		}
+		return ""
+	})
+
+	for name, key := range map[string]string{"malformed": "wfk_short", "unknown": mustUnknownKey(t)} {
+		t.Run("a "+name+" key", func(t *testing.T) {
+			resp, err := samLocal(ctx, request(map[string]string{"x-api-key": key}))
+			if err != nil {
+				t.Fatalf("err = %v, want the refusal passed on", err)
+			}
+			if resp.Context[authcontext.Refused] != "true" {
+				t.Fatalf("context = %v, want refused", resp.Context)
+			}
+			for _, field := range []string{authcontext.AccountID, authcontext.KeyID, authcontext.Scopes, authcontext.RateLimitID} {
+				if _, ok := resp.Context[field]; ok {
+					t.Fatalf("a refused key carries %s: %v", field, resp.Context)
+				}
+			}
+			if _, err := auth.Handle(ctx, request(map[string]string{"x-api-key": key})); !errors.Is(err, authorizer.ErrUnauthorized) {
+				t.Fatalf("outside sam local err = %v, want Unauthorized for API Gateway's 401", err)
+			}
+		})
+	}
+	t.Run("a good key is the same answer as in AWS", func(t *testing.T) {
+		resp, err := samLocal(ctx, request(map[string]string{"x-api-key": valid}))
+		if err != nil || resp.Context[authcontext.AccountID] != "acct_auth" || resp.Context[authcontext.KeyID] != validKey.ID {
+			t.Fatalf("got %+v, %v", resp, err)
+		}
+		if _, refused := resp.Context[authcontext.Refused]; refused {
+			t.Fatal("a good key is marked refused")
+		}
+	})
+	t.Run("a store failure stays an error", func(t *testing.T) {
+		dead := authorizer.New(keysdb.New(dynamotest.MustUnreachableClient(t), "none"), nil, slog.New(slog.DiscardHandler))
+		handler := dead.Handler(func(string) string { return "true" })
+		resp, err := handler(ctx, request(map[string]string{"x-api-key": mustUnknownKey(t)}))
+		if err == nil || len(resp.PolicyDocument.Statement) != 0 {
+			t.Fatalf("got %+v, %v; want an error and no policy", resp, err)
+		}
+	})
+	t.Run("outside sam local the handler is Handle", func(t *testing.T) {
+		_, err := auth.Handler(func(string) string { return "" })(ctx, request(map[string]string{"x-api-key": "wfk_short"}))
+		if !errors.Is(err, authorizer.ErrUnauthorized) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func mustUnknownKey(tb testing.TB) string {
+	tb.Helper()
+	key, err := apikey.Generate()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return key
 }

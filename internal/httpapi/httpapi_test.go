@@ -195,3 +195,26 @@ func TestABodyNestedTooDeeplyIs400(t *testing.T) {
 		}
 	}
 }
+
+// Under sam local the authorizer passes a refused key on with
+// authcontext.Refused (authorizer.ForSAMLocal): the route must answer the
+// seed's exact 401 and never reach the feature, whatever else the context
+// holds.
+func TestARefusalPassedOnByTheAuthorizerIsThe401(t *testing.T) {
+	for name, ctx := range map[string]map[string]any{
+		"the refusal alone":            {"refused": "true"},
+		"a refusal beside an identity": {"refused": "true", "accountId": "acct_1", "keyId": "key_1", "rateLimitId": "rl_1", "scopes": "keys:read"},
+		"a refusal as a JSON boolean":  {"refused": true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			reached := false
+			resp, _ := invoke(t, func(http.ResponseWriter, *http.Request) { reached = true }, listKeysEvent(ctx))
+			if resp.StatusCode != 401 || strings.TrimSuffix(resp.Body, "\n") != `{"success":false,"error":{"code":"UNAUTHORIZED","message":"`+domain.MessageUnauthorized+`"}}` {
+				t.Fatalf("got %d %s", resp.StatusCode, resp.Body)
+			}
+			if reached {
+				t.Fatal("the feature ran for a refused key")
+			}
+		})
+	}
+}

@@ -53,6 +53,13 @@ func (p *pipeline) identify(next http.Handler) http.Handler {
 			t := time.UnixMilli(ms).UTC()
 			id.ExpiresAt = &t
 		}
+		if contextString(gw.Authorizer, authcontext.Refused) == "true" {
+			// The authorizer refused the key and left the answer to this
+			// route (authorizer.ForSAMLocal): the same 401 API Gateway gives.
+			Logger(r).InfoContext(r.Context(), "key refused by the authorizer")
+			WriteError(w, r, domain.ErrUnauthorized)
+			return
+		}
 		if id.AccountID == "" || id.KeyID == "" || id.RateLimitID == "" {
 			Logger(r).ErrorContext(r.Context(), "request without authorizer context refused")
 			WriteError(w, r, domain.ErrUnauthorized)

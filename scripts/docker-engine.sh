@@ -28,7 +28,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-state=.data/docker
+# DOCKER_ENGINE_STATE moves the pid and log (scripts/test-docker-engine.sh).
+state=${DOCKER_ENGINE_STATE:-.data/docker}
 pidfile=$state/dockerd.pid
 bridge=docker0
 

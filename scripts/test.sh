@@ -2,7 +2,8 @@
 # make test: the whole suite on a fresh machine. Installs what it needs,
 # checks formatting and lints, runs the infrastructure checks (cdk synth,
 # cfn-lint, sam validate, sam build, cdk-nag), fuzzes the API with schemathesis
-# through the local gateway, then starts its own dynalite on a free port, runs
+# through the local gateway, runs the SAM suite through `sam local start-api`
+# (starting a Docker engine if the machine has none), then starts its own dynalite on a free port, runs
 # each parser's fuzz target briefly, and runs every Go test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,9 @@ go tool staticcheck ./...
 echo "== infrastructure"
 make --no-print-directory infra-test
 scripts/fuzz-api.sh  # schemathesis against the local gateway (docs/fuzzing.md)
+
+echo "== the API under sam local start-api (Docker; docs/infrastructure.md, 'Running with sam local')"
+scripts/test-sam-local.sh
 
 echo "== dynalite for the Go tests"
 pidfile=$(mktemp)

@@ -68,3 +68,8 @@ func (r *recorder) Write(b []byte) (int, error) {
 	r.body.Write(b)
 	return r.ResponseWriter.Write(b)
 }
+
+// CheckContract is the same check in front of any handler, such as a proxy
+// to `sam local start-api`: the SAM suite holds SAM's answers to the
+// document as the other suites hold the local gateway's.
+func CheckContract(tb testing.TB, next http.Handler) http.Handler { return checkContract(tb, next) }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The SAM suite of `make test`: `make sam-local` on free ports with a data
+# directory of its own, then e2e/samlocal_test.go (go test -tags samlocal)
+# through it, then everything stopped. On a machine without Docker it
+# installs Debian's docker.io and starts dockerd (scripts/docker-engine.sh),
+# and never pulls an image: the base image is built from Debian packages.
+# Before that, it checks that a Docker daemon this project starts refuses to
+# run containers without its forwarding rules (scripts/test-docker-engine.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+port=$(free_port)
+dynamodb_port=$(free_port)
+data=$(mktemp -d)
+log=$data/sam-local.log
+sam_local_pid=
+
+stop() {
+  if [ -n "$sam_local_pid" ] && kill -0 "$sam_local_pid" 2>/dev/null; then
+    kill -TERM "$sam_local_pid" 2>/dev/null || true
+    # sam-local.sh stops SAM, its containers, moto and the engine itself.
+    for _ in $(seq 1 300); do kill -0 "$sam_local_pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  grep '^sam-local: removed' "$log" 2>/dev/null || true
+  rm -rf "$data"
+}
+trap stop EXIT
+
+scripts/test-docker-engine.sh
+
+echo "== sam local start-api (arm64, as deployed) on 127.0.0.1:$port"
+start=$(date +%s)
+PORT=$port DYNAMODB_PORT=$dynamodb_port SAM_LOCAL_DATA=$data SAM_LOCAL_BASE_IMAGE=local \
+  DOCKER_ENGINE_INSTALL=1 LAMBDA_GOARCH=arm64 SAM_WARM_CONTAINERS=LAZY \
+  scripts/sam-local.sh >"$log" 2>&1 &
+sam_local_pid=$!
+for _ in $(seq 1 600); do
+  grep -q '^sam-local: serving' "$log" && break
+  kill -0 "$sam_local_pid" 2>/dev/null || { cat "$log"; echo "test-sam-local: make sam-local exited" >&2; exit 1; }
+  sleep 0.5
+done
+grep -q '^sam-local: serving' "$log" || { cat "$log"; echo "test-sam-local: SAM did not serve within 5 minutes" >&2; exit 1; }
+echo "sam local served after $(( $(date +%s) - start )) s"
+
+(cd e2e && SAM_LOCAL_URL=http://127.0.0.1:$port DYNAMODB_ENDPOINT=http://127.0.0.1:$dynamodb_port \
+  TABLE_NAME=workflows-local PYTHON="$PWD/../.venv/bin/python" \
+  go test -tags samlocal -count=1 -run '^TestSAMLocal' -v . ) | grep -v '^=== ' || {
+  echo "test-sam-local: the SAM suite failed; SAM's log:" >&2
+  tail -60 "$data/sam/sam.log" >&2 || true
+  exit 1
+}

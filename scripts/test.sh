@@ -25,6 +25,9 @@ echo "== infrastructure"
 make --no-print-directory infra-test
 scripts/fuzz-api.sh  # schemathesis against the local gateway (docs/fuzzing.md)
 
+echo "== the engine make dev and make sam-local share (scripts/local-engine.sh)"
+scripts/test-local-engine.sh
+
 echo "== the API under sam local start-api (Docker; docs/infrastructure.md, 'Running with sam local')"
 scripts/test-sam-local.sh
 

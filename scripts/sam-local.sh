@@ -152,6 +152,9 @@ if [ "$sam_arch" != arm64 ]; then
   sed -E 's/^( +)- arm64$/\1- '"$sam_arch"'/' template.yaml >"$template"
 fi
 log "sam build ($sam_arch)"
+# One go build for every function first (go builds them in parallel and
+# relinks only what changed); sam build's per-function make then only copies.
+make --no-print-directory lambdas LAMBDA_GOARCH="$goarch" >"$state/lambdas.log" 2>&1 || { cat "$state/lambdas.log" >&2; exit 1; }
 LAMBDA_GOARCH=$goarch .venv/bin/sam build --template "$template" --build-dir "$build_dir" \
   --config-file "$PWD/samconfig.toml" >"$state/build.log" 2>&1 || { cat "$state/build.log" >&2; exit 1; }
 

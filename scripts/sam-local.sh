@@ -61,9 +61,12 @@ cleanup() {
     kill -KILL -- "-$sam_pid" 2>/dev/null || true
   fi
   [ -z "$events_pid" ] || kill "$events_pid" 2>/dev/null || true
-  if [ -s "$state/containers" ]; then
-    local ids
-    ids=$(sort -u "$state/containers")
+  # The containers this SAM started: created while it ran (docker events)
+  # and named in its own log (SAM_CONTAINER_ID), so that another SAM's on
+  # the same engine are left alone.
+  local ids
+  ids=$( { grep -ho 'SAM_CONTAINER_ID: [0-9a-f]*' "$state/sam.log" 2>/dev/null | cut -d' ' -f2 | sort -u; sort -u "$state/containers" 2>/dev/null; } | sort | uniq -d)
+  if [ -n "$ids" ]; then
     # shellcheck disable=SC2086
     docker rm -f $ids >/dev/null 2>&1 || true
     log "removed $(echo "$ids" | wc -l) container(s) SAM started"
@@ -159,6 +162,7 @@ LAMBDA_GOARCH=$goarch .venv/bin/sam build --template "$template" --build-dir "$b
   --config-file "$PWD/samconfig.toml" >"$state/build.log" 2>&1 || { cat "$state/build.log" >&2; exit 1; }
 
 # 7. Every container SAM creates is recorded by id, to be removed at stop.
+: >"$state/sam.log"
 : >"$state/containers"
 docker events --filter type=container --filter event=create --filter label=sam.cli.container.type=lambda \
   --format '{{.ID}}' >>"$state/containers" &

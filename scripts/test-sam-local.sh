@@ -17,13 +17,17 @@ log=$data/sam-local.log
 sam_local_pid=
 
 stop() {
+  local rc=$?
   if [ -n "$sam_local_pid" ] && kill -0 "$sam_local_pid" 2>/dev/null; then
     kill -TERM "$sam_local_pid" 2>/dev/null || true
     # sam-local.sh stops SAM, its containers, moto and the engine itself.
     for _ in $(seq 1 300); do kill -0 "$sam_local_pid" 2>/dev/null || break; sleep 0.1; done
   fi
   grep '^sam-local: removed' "$log" 2>/dev/null || true
-  rm -rf "$data"
+  if [ "$rc" = 0 ]; then rm -rf "$data"; else
+    echo "test-sam-local: logs kept in $data" >&2
+    for f in "$data"/sam/*.log; do [ -s "$f" ] && { echo "--- $f"; tail -30 "$f"; } >&2; done
+  fi
 }
 trap stop EXIT
 

@@ -31,6 +31,9 @@ scripts/test-local-engine.sh
 echo "== the API under sam local start-api (Docker; docs/infrastructure.md, 'Running with sam local')"
 scripts/test-sam-local.sh
 
+echo "== the run state machine executed: moto's interpreter, the runner in Lambda's container (sam local start-lambda)"
+scripts/test-state-machine.sh
+
 echo "== dynalite for the Go tests"
 pidfile=$(mktemp)
 trap 'kill "$(cat "$pidfile")" 2>/dev/null || true' EXIT

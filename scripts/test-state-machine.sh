@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# The run state machine executed for real (issue 14): moto's Step Functions
+# interpreter runs sfn.Definition, whose Tasks invoke the runner binary in
+# Lambda's container under `sam local start-lambda`, against dynalite; the
+# Go tests of internal/orchestrator/sfn/sfnexec (build tag samlocal) take one
+# run of each kind through it and through the local driver, and compare.
+# Prints the ASL path of each run and the runner's cold and warm times, and
+# stops all it started (SAM's containers by id).
+#
+#   LAMBDA_GOARCH=arm64|amd64   the runner's architecture (arm64, as
+#                               deployed, runs under QEMU here; amd64 needs
+#                               the x86_64 base image)
+#
+# How the Task reaches the runner: moto's interpreter calls Lambda through
+# boto3 at http://localhost:$MOTO_PORT (moto.settings.moto_server_port), so
+# moto is started with MOTO_PORT set to the port of the test's Lambda shim,
+# which passes each Invoke on to `sam local start-lambda` (the shim times the
+# invocations, and turns the emulator's answer for a timed-out invocation,
+# a plain 200 "Task timed out after N seconds", into Lambda's: an Unhandled
+# error of type Sandbox.Timedout). Containers reach dynalite and moto (KMS)
+# through forwarders on the Docker bridge's address.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+goarch=${LAMBDA_GOARCH:-arm64}
+case "$goarch" in
+  arm64) sam_arch=arm64 ;;
+  amd64) sam_arch=x86_64 ;;
+  *) echo "test-state-machine: LAMBDA_GOARCH must be arm64 or amd64" >&2; exit 2 ;;
+esac
+table=workflows-sfnexec
+
+log() { echo "test-state-machine: $*" >&2; }
+
+export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 \
+  AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
+unset AWS_SESSION_TOKEN AWS_PROFILE
+
+work=$(mktemp -d /tmp/test-state-machine.XXXXXX)
+started_daemon=0 engine_started=0 sam_sid= events_pid= moto_pid= forward_pids=()
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [ -n "$sam_sid" ]; then
+    # SAM ignores SIGINT while it serves: its session's process group gets
+    # TERM, then KILL.
+    kill -TERM -- "-$sam_sid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$sam_sid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$sam_sid" 2>/dev/null || true
+  fi
+  [ -z "$events_pid" ] || kill "$events_pid" 2>/dev/null || true
+  # Every Lambda container created while SAM ran, that is SAM's of this run
+  # (its log names each one it made), by id.
+  local ids
+  ids=$( { grep -ho 'SAM_CONTAINER_ID: [0-9a-f]*' "$work/sam.log" 2>/dev/null | cut -d' ' -f2; cat "$work/containers" 2>/dev/null; } |
+    sort | uniq -d)
+  if [ -n "$ids" ]; then
+    # shellcheck disable=SC2086
+    docker rm -f $ids >/dev/null 2>&1 || true
+    log "removed $(echo "$ids" | wc -l) container(s) SAM started"
+  fi
+  for pid in "${forward_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -z "$moto_pid" ] || kill "$moto_pid" 2>/dev/null || true
+  if [ "$engine_started" = 1 ]; then kill "$(cat "$work/data/dynalite.pid")" 2>/dev/null || true; fi
+  [ "$started_daemon" = 0 ] || scripts/docker-engine.sh stop
+  if [ "$rc" = 0 ]; then rm -rf "$work"; else log "logs kept in $work"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# 1. Docker, and the base image built from local packages (SAM never pulls).
+engine=$(scripts/docker-engine.sh ensure)
+[ "$engine" != started ] || started_daemon=1
+image=$(scripts/sam-base-image.sh "$sam_arch")
+bridge_ip=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+
+# 2. dynalite on a free port, data in the temporary directory.
+read -r endpoint engine_state < <(scripts/local-engine.sh "$work/data" "$(free_port)" || echo failed)
+[ "$endpoint" != failed ] || exit 1
+[ "$engine_state" != started ] || engine_started=1
+dynamo_port=${endpoint##*:}
+DYNAMODB_ENDPOINT=$endpoint TABLE_NAME=$table go run ./cmd/wfctl setup >&2
+
+# 3. moto, calling "Lambda" at the shim's port.
+shim_port=$(free_port)
+MOTO_PORT=$shim_port .venv/bin/python -c 'from moto.server import main; main()' -H 127.0.0.1 -p 0 >"$work/moto.log" 2>&1 &
+moto_pid=$!
+moto_port=
+for _ in $(seq 1 200); do
+  moto_port=$(grep -o 'Running on http://127.0.0.1:[0-9]*' "$work/moto.log" | head -1 | grep -o '[0-9]*$' || true)
+  [ -n "$moto_port" ] && break
+  kill -0 "$moto_pid" 2>/dev/null || { log "moto exited:"; cat "$work/moto.log" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$moto_port" ] || { log "moto did not start"; exit 1; }
+kms_key=$(.venv/bin/python -c 'import sys, boto3
+print(boto3.client("kms", endpoint_url=sys.argv[1]).create_key(Description="sfnexec")["KeyMetadata"]["Arn"])' "http://127.0.0.1:$moto_port")
+
+# 4. The containers reach dynalite and moto through the bridge's address.
+forward() { # forward PORT: bridge_ip:PORT -> 127.0.0.1:PORT
+  local out=$work/forward-$1.log
+  node scripts/bridge-forward.js "$bridge_ip" "$1" "$1" >"$out" 2>&1 &
+  forward_pids+=($!)
+  for _ in $(seq 1 50); do grep -q '^forwarding' "$out" && return 0; sleep 0.1; done
+  log "cannot forward $bridge_ip:$1:"; cat "$out" >&2; exit 1
+}
+forward "$dynamo_port"
+forward "$moto_port"
+stall_port=$(free_port)
+
+# 5. The runner binary, built as `make lambdas` builds it, and a template of
+# its own: template.yaml's RunnerFunction (its timeout and memory) plus the
+# same code with a 5 s timeout and its DynamoDB behind the test's proxy
+# (RunnerBriefFunction: retry back-offs through Wait, timeouts). HTTP_STEP_TARGETS is declared so
+# that SAM passes it: template.yaml does not declare it for the runner.
+mkdir -p "$work/runner"
+GOOS=linux GOARCH=$goarch CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags "-s -w" \
+  -o "$work/runner/bootstrap" ./functions/runner
+.venv/bin/python - "$work" "$sam_arch" <<'EOF'
+import sys
+from samcli.yamlhelper import yaml_parse, yaml_dump
+work, arch = sys.argv[1], sys.argv[2]
+source = yaml_parse(open("template.yaml").read())
+runner = source["Resources"]["RunnerFunction"]["Properties"]
+memory = runner.get("MemorySize", source["Globals"]["Function"].get("MemorySize", 128))
+def function(timeout):
+    return {"Type": "AWS::Serverless::Function", "Properties": {
+        "CodeUri": f"{work}/runner", "Handler": "bootstrap", "Runtime": "provided.al2023",
+        "Architectures": [arch], "MemorySize": memory, "Timeout": timeout,
+        "Environment": {"Variables": {name: "" for name in
+            ["TABLE_NAME", "DYNAMODB_ENDPOINT", "LOG_LEVEL", "KMS_KEY_ID", "KMS_ENDPOINT", "HTTP_STEP_TARGETS"]}}}}
+template = {"AWSTemplateFormatVersion": "2010-09-09", "Transform": "AWS::Serverless-2016-10-31", "Resources": {
+    "RunnerFunction": function(runner["Timeout"]),
+    "RunnerBriefFunction": function(5)}}
+open(f"{work}/template.yaml", "w").write(yaml_dump(template))
+EOF
+cat >"$work/env.json" <<EOF
+{"Parameters": {"TABLE_NAME": "$table", "DYNAMODB_ENDPOINT": "http://host.docker.internal:$dynamo_port",
+  "LOG_LEVEL": "INFO", "KMS_KEY_ID": "$kms_key", "KMS_ENDPOINT": "http://host.docker.internal:$moto_port",
+  "HTTP_STEP_TARGETS": "loopback"},
+ "RunnerBriefFunction": {"DYNAMODB_ENDPOINT": "http://host.docker.internal:$stall_port"}}
+EOF
+
+# 6. sam local start-lambda, in a session of its own, every Lambda container
+# created meanwhile recorded.
+: >"$work/containers"
+docker events --filter type=container --filter event=create --filter label=sam.cli.container.type=lambda \
+  --format '{{.ID}}' >>"$work/containers" &
+events_pid=$!
+sam_port=$(free_port)
+(cd "$work" && exec setsid "$OLDPWD/.venv/bin/sam" local start-lambda --template "$work/template.yaml" \
+  --host 127.0.0.1 --port "$sam_port" --env-vars "$work/env.json" --add-host host.docker.internal:host-gateway \
+  --warm-containers LAZY --container-host 127.0.0.1 --invoke-image "$image" --skip-pull-image) >"$work/sam.log" 2>&1 &
+sam_sid=$!
+for _ in $(seq 1 300); do
+  curl -s -o /dev/null "http://127.0.0.1:$sam_port/" && break
+  kill -0 "$sam_sid" 2>/dev/null || { log "sam exited:"; tail -20 "$work/sam.log" >&2; exit 1; }
+  sleep 0.2
+done
+log "moto :$moto_port (Lambda at :$shim_port), sam local start-lambda :$sam_port, dynalite :$dynamo_port ($goarch runner)"
+
+# 7. The tests.
+rc=0
+SFNEXEC_MOTO=http://127.0.0.1:$moto_port SFNEXEC_SAM=http://127.0.0.1:$sam_port \
+  SFNEXEC_SHIM_LISTEN=127.0.0.1:$shim_port SFNEXEC_STALL_LISTEN=$bridge_ip:$stall_port \
+  DYNAMODB_ENDPOINT=$endpoint TABLE_NAME=$table SFNEXEC_REPORT=$work/report.txt \
+  go test -tags samlocal -count=1 -v -timeout 5m ./internal/orchestrator/sfn/sfnexec/ >"$work/test.log" 2>&1 || rc=$?
+grep -E '^(=== RUN|--- |\s+statemachine_test|PASS|FAIL|ok)' "$work/test.log" >&2 || cat "$work/test.log" >&2
+echo
+echo "ASL paths and runner invocations ($goarch runner):"
+cat "$work/report.txt" 2>/dev/null || true
+echo "SAM's reports (Init Duration = the runtime's own start, container creation apart):"
+grep -o 'REPORT RequestId.*' "$work/sam.log" | sed -E 's/RequestId: [0-9a-f-]+\s*//; s/\s+Memory Size.*//' | sort | uniq -c | sort -rn | head -5 || true
+[ "$rc" = 0 ] || cp "$work/test.log" "$work/test.failed.log"
+exit "$rc"

@@ -161,6 +161,11 @@ const (
 	// DefaultRetention is how long runs are kept (RUN_RETENTION_DAYS
 	// overrides it).
 	DefaultRetention = 30 * 24 * time.Hour
+	// StoreGrace is how long a run's items outlive the later of its
+	// visible expiry and its deadline before DynamoDB's TTL may delete
+	// them: time for the start check to end a run still open at its
+	// deadline. The store never lets TTL delete an open run's items.
+	StoreGrace = 24 * time.Hour
 )
 
 // Errors of a Store besides domain.ErrNotFound (and domain.ErrBadCursor from

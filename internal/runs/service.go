@@ -83,6 +83,10 @@ func NewService(store Store, workflows Workflows, orchestrator Orchestrator, opt
 	return s
 }
 
+// MaxLifetime is the longest a run may stay open: the longest workflow
+// timeout. The store keeps a run's steps at least that long (runsdb).
+const MaxLifetime = time.Duration(workflows.MaxWorkflowTimeoutSeconds) * time.Second
+
 // RetentionEnv names the variable that sets how many days runs are kept.
 const RetentionEnv = "RUN_RETENTION_DAYS"
 

@@ -99,7 +99,12 @@ type runItem struct {
 	WaitUntil       int64      `dynamodbav:"waitUntil,omitempty"`
 	Deadline        int64      `dynamodbav:"deadline,omitempty"`
 	Revision        int64      `dynamodbav:"revision"`
-	TTL             int64      `dynamodbav:"ttl,omitempty"`
+	// HideAt is the run's ExpiresAt, when a finished run is gone for
+	// readers (Unix seconds). TTL, when DynamoDB may delete the item, is
+	// later: past the run's deadline too (storageTTL). Items written before
+	// hideAt existed have only TTL, which was the ExpiresAt then.
+	HideAt int64 `dynamodbav:"hideAt,omitempty"`
+	TTL    int64 `dynamodbav:"ttl,omitempty"`
 }
 
 type errorItem struct {
@@ -170,6 +175,22 @@ func fromMillis(ms int64) time.Time {
 	return time.UnixMilli(ms).UTC()
 }
 
+// storageTTL is when DynamoDB may delete a run's items: never before its
+// visible expiry, nor while the run may still be open. A run's retention
+// counts from its start while it may last up to its deadline (a workflow's
+// timeout, up to 30 days): with RUN_RETENTION_DAYS=1 and a week's delay, a
+// TTL of the expiry alone would delete the run while it waits.
+func storageTTL(run runs.Run) int64 {
+	if run.ExpiresAt.IsZero() {
+		return 0
+	}
+	until := run.ExpiresAt
+	if run.Deadline.After(until) {
+		until = run.Deadline
+	}
+	return until.Add(runs.StoreGrace).Unix()
+}
+
 func ttlOf(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -208,7 +229,7 @@ func itemOf(run runs.Run) runItem {
 		Input: string(run.Input), Output: string(run.Output), Error: errorItemOf(run.Error),
 		CreatedAt: millis(run.CreatedAt), StartedAt: millis(run.StartedAt), FinishedAt: millis(run.FinishedAt),
 		NextStep: run.NextStep, WaitUntil: millis(run.WaitUntil), Deadline: millis(run.Deadline),
-		Revision: run.Revision, TTL: ttlOf(run.ExpiresAt),
+		Revision: run.Revision, HideAt: ttlOf(run.ExpiresAt), TTL: storageTTL(run),
 	}
 	if len(it.Output) > MaxInlineOutputBytes {
 		it.Output, it.OutputRef = "", true
@@ -223,8 +244,15 @@ func (it runItem) run(account string) runs.Run {
 		Input: jsonValue(it.Input), Output: jsonValue(it.Output), Error: it.Error.error(),
 		CreatedAt: fromMillis(it.CreatedAt), StartedAt: fromMillis(it.StartedAt), FinishedAt: fromMillis(it.FinishedAt),
 		NextStep: it.NextStep, WaitUntil: fromMillis(it.WaitUntil), Deadline: fromMillis(it.Deadline),
-		Revision: it.Revision, ExpiresAt: fromTTL(it.TTL),
+		Revision: it.Revision, ExpiresAt: it.expiresAt(),
 	}
+}
+
+func (it runItem) expiresAt() time.Time {
+	if it.HideAt != 0 {
+		return fromTTL(it.HideAt)
+	}
+	return fromTTL(it.TTL)
 }
 
 func fromTTL(ttl int64) time.Time {
@@ -250,10 +278,11 @@ func (s *Store) stepItemOf(st runs.Step) stepItem {
 		StartedAt: millis(st.StartedAt), FinishedAt: millis(st.FinishedAt), NextAttemptAt: millis(st.NextAttemptAt),
 		Output: string(st.Output), Error: errorItemOf(st.Error), Reused: st.Reused, Revision: st.Revision,
 	}
-	// A step expires with its run: the run's retention from when the run
-	// was made, which its id tells without a read.
+	// A step is deleted no earlier than its run: the run's retention from
+	// when the run was made (which its id tells without a read), or the
+	// longest a run may stay open, whichever is later, and the grace.
 	if created := createdAtOf(st.RunID); !created.IsZero() {
-		it.TTL = created.Add(s.retention).Unix()
+		it.TTL = created.Add(max(s.retention, runs.MaxLifetime) + runs.StoreGrace).Unix()
 	}
 	return it
 }
@@ -320,7 +349,7 @@ func (s *Store) putOutput(ctx context.Context, run runs.Run) error {
 	if len(run.Output) <= MaxInlineOutputBytes || run.StoredOutputDigest == outputDigest(run.Output) {
 		return nil
 	}
-	it := outputItem{PK: store.RunStepsPK(run.ID), SK: store.SortRunOutput, Output: string(run.Output), TTL: ttlOf(run.ExpiresAt)}
+	it := outputItem{PK: store.RunStepsPK(run.ID), SK: store.SortRunOutput, Output: string(run.Output), TTL: storageTTL(run)}
 	if err := s.put(ctx, it, "", nil, nil); err != nil {
 		return fmt.Errorf("runsdb: put output of %s: %w", run.ID, err)
 	}
@@ -430,7 +459,8 @@ func (s *Store) List(ctx context.Context, account string, filter runs.Filter, li
 	// A finished run past its retention is gone for readers at once, not
 	// when DynamoDB's TTL deletes it (up to about 48 hours later), as Get
 	// answers; an unfinished run is never hidden, whatever its ttl.
-	expiry := "(attribute_not_exists(#ttl) OR #ttl > :now OR attribute_not_exists(#finishedAt))"
+	expiry := "(attribute_not_exists(#finishedAt) OR #hideAt > :now OR " +
+		"(attribute_not_exists(#hideAt) AND (attribute_not_exists(#ttl) OR #ttl > :now)))"
 	if in.FilterExpression != nil {
 		expiry = *in.FilterExpression + " AND " + expiry
 	}
@@ -439,6 +469,7 @@ func (s *Store) List(ctx context.Context, account string, filter runs.Filter, li
 		in.ExpressionAttributeNames = map[string]string{}
 	}
 	in.ExpressionAttributeNames["#ttl"], in.ExpressionAttributeNames["#finishedAt"] = store.AttrTTL, "finishedAt"
+	in.ExpressionAttributeNames["#hideAt"] = "hideAt"
 	in.ExpressionAttributeValues[":now"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(s.now().Unix(), 10)}
 	if cursor != "" {
 		id, err := store.DecodeCursor(cursor, ids.PrefixRun)
@@ -484,7 +515,7 @@ func (s *Store) expired(run runs.Run) bool {
 // retryOf, input, createdAt) are written once by Create.
 var mutableRunAttrs = []string{
 	"GSI2PK", "status", "output", "outputRef", "error", "startedAt", "finishedAt",
-	"nextStep", "waitUntil", "deadline", "revision", "ttl",
+	"nextStep", "waitUntil", "deadline", "revision", "hideAt", "ttl",
 }
 
 // Update writes the run's changing attributes (one UpdateItem, conditional

@@ -10,6 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/workflowsapi/workflows/internal/domain"
@@ -17,6 +21,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/idempotency"
 	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/runs"
+	"github.com/workflowsapi/workflows/internal/store"
 	"github.com/workflowsapi/workflows/internal/store/runsdb"
 )
 
@@ -437,5 +442,118 @@ func TestAFinishedRunPastItsRetentionIsGoneForReaders(t *testing.T) {
 	// Without the filter the expired run would be listed: it is still stored.
 	if _, err := runsdb.New(table.Client, table.Name).WithClock(func() time.Time { return base }).Get(ctx, account, expired.ID); err != nil {
 		t.Errorf("the run should still be stored: %v", err)
+	}
+}
+
+// rawTTLs reads the ttl and hideAt the store wrote on an item.
+func rawTTLs(t *testing.T, table dynamotest.Table, pk, sk string) (ttl, hideAt int64) {
+	t.Helper()
+	out, err := table.Client.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(table.Name), Key: store.ItemKey(pk, sk), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil || out.Item == nil {
+		t.Fatalf("read %s %s: %v (found %v)", pk, sk, err, out != nil && out.Item != nil)
+	}
+	var it struct {
+		TTL    int64 `dynamodbav:"ttl"`
+		HideAt int64 `dynamodbav:"hideAt"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		t.Fatal(err)
+	}
+	return it.TTL, it.HideAt
+}
+
+// TestARunsItemsOutliveItsDeadline: retention counts from a run's start, but
+// a run may stay open until its deadline (a week's delay with a day's
+// retention, say). DynamoDB's TTL must never delete an open run or its
+// steps, so the items' ttl is past the deadline, while readers still lose
+// a finished run at its retention (hideAt).
+func TestARunsItemsOutliveItsDeadline(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	ctx := context.Background()
+	db := runsdb.New(table.Client, table.Name).WithRetention(24 * time.Hour).WithClock(func() time.Time { return base })
+	run := newRun(1, ids.New(ids.PrefixWorkflow, base), runs.StatusQueued)
+	run.ExpiresAt, run.Deadline = run.CreatedAt.Add(24*time.Hour), run.CreatedAt.Add(7*24*time.Hour)
+	run = mustCreate(t, db, run)
+	run.Status, run.StartedAt = runs.StatusRunning, run.CreatedAt
+	run, err := db.Update(ctx, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := runs.Step{RunID: run.ID, StepID: "wait", Index: 0, Status: runs.StepWaiting, Attempts: 1, StartedAt: run.CreatedAt}
+	if _, err := db.PutStep(ctx, step); err != nil {
+		t.Fatal(err)
+	}
+
+	ttl, hideAt := rawTTLs(t, table, store.AccountPK(account), store.RunSK(run.ID))
+	if want := run.Deadline.Add(runs.StoreGrace).Unix(); ttl < want {
+		t.Errorf("run ttl %d is before its deadline and the grace (%d): DynamoDB could delete it while it waits", ttl, want)
+	}
+	if hideAt != run.ExpiresAt.Unix() {
+		t.Errorf("hideAt = %d, want the run's ExpiresAt %d", hideAt, run.ExpiresAt.Unix())
+	}
+	stepTTL, _ := rawTTLs(t, table, store.RunStepsPK(run.ID), store.StepSK("wait"))
+	if stepTTL < ttl {
+		t.Errorf("step ttl %d is before its run's %d", stepTTL, ttl)
+	}
+	got, err := db.Get(ctx, account, run.ID)
+	if err != nil || got.ExpiresAt.Unix() != run.ExpiresAt.Unix() {
+		t.Fatalf("Get: %v, ExpiresAt %v, want %v", err, got.ExpiresAt, run.ExpiresAt)
+	}
+
+	// Open past its retention: still read. Finished past it: gone for
+	// readers at once, though still stored.
+	later := runsdb.New(table.Client, table.Name).WithClock(func() time.Time { return run.CreatedAt.Add(3 * 24 * time.Hour) })
+	if _, err := later.Get(ctx, account, run.ID); err != nil {
+		t.Fatalf("an open run past its retention: %v", err)
+	}
+	run.Status, run.FinishedAt = runs.StatusSucceeded, run.CreatedAt.Add(2*24*time.Hour)
+	if _, err := db.Update(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := later.Get(ctx, account, run.ID); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("a finished run past its retention: %v, want not found", err)
+	}
+	page, err := later.List(ctx, account, runs.Filter{}, 100, "")
+	if err != nil || len(page.Items) != 0 {
+		t.Errorf("List past retention: %d runs, %v; want none", len(page.Items), err)
+	}
+}
+
+// TestARunStoredBeforeHideAtIsReadByItsTTL: items written before hideAt have
+// only ttl, which was the run's ExpiresAt; they are read and hidden as
+// before, and an update gives them both.
+func TestARunStoredBeforeHideAtIsReadByItsTTL(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	ctx := context.Background()
+	db := storeOn(table)
+	run := mustCreate(t, db, newRun(1, ids.New(ids.PrefixWorkflow, base), runs.StatusQueued))
+	// As the old store wrote it: ttl = ExpiresAt, no hideAt.
+	expires := base.Add(12 * time.Hour)
+	if _, err := table.Client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(table.Name), Key: store.ItemKey(store.AccountPK(account), store.RunSK(run.ID)),
+		UpdateExpression:         aws.String("SET #ttl = :t, #status = :s, #fin = :f REMOVE #hide"),
+		ExpressionAttributeNames: map[string]string{"#ttl": "ttl", "#hide": "hideAt", "#status": "status", "#fin": "finishedAt"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":t": store.NumberAV(expires.Unix()), ":s": &types.AttributeValueMemberS{Value: string(runs.StatusSucceeded)},
+			":f": store.NumberAV(base.Add(time.Hour).UnixMilli()),
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	before := runsdb.New(table.Client, table.Name).WithClock(func() time.Time { return base.Add(6 * time.Hour) })
+	got, err := before.Get(ctx, account, run.ID)
+	if err != nil || got.ExpiresAt.Unix() != expires.Unix() {
+		t.Fatalf("Get before its ttl: %v, ExpiresAt %v, want %v", err, got.ExpiresAt, expires)
+	}
+	if page, err := before.List(ctx, account, runs.Filter{}, 100, ""); err != nil || len(page.Items) != 1 {
+		t.Fatalf("List before its ttl: %d, %v", len(page.Items), err)
+	}
+	if _, err := db.Get(ctx, account, run.ID); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("Get past its ttl: %v, want not found", err)
+	}
+	if page, err := db.List(ctx, account, runs.Filter{}, 100, ""); err != nil || len(page.Items) != 0 {
+		t.Errorf("List past its ttl: %d, %v; want none", len(page.Items), err)
 	}
 }

@@ -2,10 +2,7 @@ package stack_test
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,41 +10,623 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/workflowsapi/workflows/infra/samtemplate"
 	"github.com/workflowsapi/workflows/infra/stack"
-	"github.com/workflowsapi/workflows/internal/authcontext"
-	"github.com/workflowsapi/workflows/internal/gatewayresponse"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/store"
 )
 
-// samTemplatePath is template.yaml, the SAM twin at the repository root.
-var samTemplatePath = filepath.Join("..", "..", "template.yaml")
+// template.yaml is generated (infra/samtemplate) from the tables the stack
+// is built from, and from infra/blueprint, which the stack shares: that it
+// has every function with its route, build target, settings, variables and
+// grants, the gateway responses, the 405s and the table is true by
+// construction, and samtemplate's TestTheCommittedTemplateIsGenerated holds
+// the committed file to the generator. What can still drift is what each side
+// writes in its own terms, a CDK construct there, a SAM resource or an
+// intrinsic here: these tests compare the synthesized stack with the
+// generated template, each resolved to what it deploys.
 
-// samTemplate is template.yaml before the SAM transform: what a person edits.
-type samTemplate struct {
-	Parameters map[string]map[string]any
-	Conditions map[string]any
-	Globals    map[string]map[string]any
-	Resources  map[string]resource
+// side is one of the two templates, with its resources named by what they
+// are rather than by logical id (CDK's carry a hash): "function:<name>",
+// "table", "key", "stateMachine", "stateMachineRole", "stateMachineLogs",
+// "scheduleGroup", "schedulerRole", "queue:dlq" (every schedule's dead-letter
+// queue), "queue:failures" (scheduled-run's on-failure destination),
+// "scheduledRunAsync".
+type side struct {
+	name      string
+	resources map[string]resource
+	kinds     map[string]string
+	// parameters are template.yaml's, which resolve to their defaults.
+	parameters map[string]map[string]any
+	globals    map[string]any
 }
 
-func mustReadSAMTemplate(tb testing.TB) *samTemplate {
+// samSide is what samtemplate.Generate writes.
+func samSide(tb testing.TB) side {
 	tb.Helper()
-	raw, err := os.ReadFile(samTemplatePath)
+	raw, err := samtemplate.Generate()
 	if err != nil {
-		tb.Fatalf("read template.yaml: %v", err)
+		tb.Fatalf("samtemplate.Generate: %v", err)
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		tb.Fatalf("parse template.yaml: %v", err)
+		tb.Fatalf("parse the generated template: %v", err)
 	}
 	value, err := cfnValue(&doc)
 	if err != nil {
-		tb.Fatalf("template.yaml: %v", err)
+		tb.Fatalf("the generated template: %v", err)
 	}
-	var t samTemplate
+	var t struct {
+		Parameters map[string]map[string]any
+		Globals    map[string]map[string]any
+		Resources  map[string]resource
+	}
 	mustRemarshal(tb, value, &t)
-	return &t
+	s := side{name: "template.yaml", resources: t.Resources, kinds: map[string]string{}, parameters: t.Parameters, globals: t.Globals["Function"]}
+	for id, r := range t.Resources {
+		if r.Type == "AWS::Serverless::Function" {
+			name, ok := strings.CutPrefix(fmt.Sprint(r.Properties["CodeUri"]), "functions/")
+			if !ok {
+				tb.Fatalf("%s: CodeUri %v is not functions/<name>", id, r.Properties["CodeUri"])
+			}
+			s.kinds[id] = "function:" + name
+		}
+	}
+	s.nameTheRest(tb)
+	return s
+}
+
+// cdkSide is the stack synthesized with props.
+func cdkSide(tb testing.TB, props stack.Props) side {
+	tb.Helper()
+	tpl := MustSynthesizeWith(tb, props)
+	s := side{name: "the stack", resources: tpl.Resources, kinds: map[string]string{}}
+	for id, name := range tpl.functionNames(tb, props.Stage) {
+		s.kinds[id] = "function:" + name
+	}
+	s.nameTheRest(tb)
+	return s
+}
+
+// nameTheRest names the resources that are not functions.
+func (s side) nameTheRest(tb testing.TB) {
+	tb.Helper()
+	for typ, kind := range map[string]string{"AWS::DynamoDB::Table": "table", "AWS::KMS::Key": "key",
+		"AWS::StepFunctions::StateMachine": "stateMachine", "AWS::Scheduler::ScheduleGroup": "scheduleGroup",
+		"AWS::Lambda::EventInvokeConfig": "scheduledRunAsync", "AWS::WAFv2::WebACL": "firewall"} {
+		for id := range s.ofType(typ) {
+			s.kinds[id] = kind
+		}
+	}
+	s.kinds[firstGetAttArn(s.only(tb, "stateMachine").Properties["LoggingConfiguration"])] = "stateMachineLogs"
+	for id, r := range s.ofType("AWS::IAM::Role") {
+		trust := mustJSON(tb, r.Properties["AssumeRolePolicyDocument"])
+		switch {
+		case strings.Contains(trust, "scheduler.amazonaws.com"):
+			s.kinds[id] = "schedulerRole"
+		case strings.Contains(trust, "states.amazonaws.com"):
+			s.kinds[id] = "stateMachineRole"
+		}
+	}
+	failures := firstGetAttArn(s.only(tb, "scheduledRunAsync").Properties["DestinationConfig"])
+	for id := range s.ofType("AWS::SQS::Queue") {
+		s.kinds[id] = map[bool]string{true: "queue:failures", false: "queue:dlq"}[id == failures]
+	}
+}
+
+func (s side) ofType(typ string) map[string]resource {
+	out := map[string]resource{}
+	for id, r := range s.resources {
+		if r.Type == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// onlyOfType is the one resource of a type.
+func (s side) onlyOfType(tb testing.TB, typ string) resource {
+	tb.Helper()
+	found := s.ofType(typ)
+	if len(found) != 1 {
+		tb.Fatalf("%d resources of type %s in %s, want 1", len(found), typ, s.name)
+	}
+	return found[onlyKey(found)]
+}
+
+// only is the one resource of a kind.
+func (s side) only(tb testing.TB, kind string) resource {
+	tb.Helper()
+	var found []resource
+	for id, k := range s.kinds {
+		if k == kind {
+			found = append(found, s.resources[id])
+		}
+	}
+	if len(found) != 1 {
+		tb.Fatalf("%d resources %s in %s, want 1", len(found), kind, s.name)
+	}
+	return found[0]
+}
+
+// describe names a reference to a resource by its kind, with "index:<name>"
+// for an index of the table, "executions" for every execution of the state
+// machine and "schedules" for every schedule of the group; "" for anything
+// else.
+func (s side) describe(v any) string {
+	if kind := s.kinds[refTo(v)]; kind != "" {
+		return kind
+	}
+	if kind := s.kinds[getAttOf(v, "Arn")]; kind != "" {
+		return kind
+	}
+	m, _ := v.(map[string]any)
+	if sub, ok := m["Fn::Sub"].(string); ok { // template.yaml's
+		for id, kind := range s.kinds {
+			switch {
+			case kind == "table" && strings.HasPrefix(sub, "${"+id+".Arn}/index/"):
+				return "index:" + strings.TrimPrefix(sub, "${"+id+".Arn}/index/")
+			case kind == "stateMachine" && sub == "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${"+id+".Name}:*":
+				return "executions"
+			case kind == "scheduleGroup" && sub == "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${"+id+"}/*":
+				return "schedules"
+			}
+		}
+	}
+	if joined, ok := m["Fn::Join"].([]any); ok && len(joined) == 2 { // the stack's
+		parts, _ := joined[1].([]any)
+		if len(parts) == 2 && s.kinds[getAttOf(parts[0], "Arn")] == "table" {
+			if index, ok := strings.CutPrefix(fmt.Sprint(parts[1]), "/index/"); ok {
+				return "index:" + index
+			}
+		}
+		switch fmt.Sprint(parts[len(parts)-1]) {
+		case ":execution:workflows-" + devStage + "-runs:*":
+			return "executions"
+		case ":schedule/workflows-" + devStage + "/*":
+			return "schedules"
+		}
+	}
+	return ""
+}
+
+// resolve is v as deployed: each reference to a resource as its kind, a
+// parameter as its default (a Number's as a number, in a !Sub too), and the
+// stack's Fn::Join of strings and pseudo parameters as the !Sub string it
+// stands for.
+func (s side) resolve(v any) any {
+	if kind := s.describe(v); kind != "" {
+		return kind
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		if p, ok := s.parameters[refTo(v)]; ok {
+			if p["Type"] == "Number" {
+				n, _ := strconv.ParseFloat(fmt.Sprint(p["Default"]), 64)
+				return n
+			}
+			return fmt.Sprint(p["Default"])
+		}
+		if sub, ok := v["Fn::Sub"].(string); ok && len(v) == 1 {
+			for name, p := range s.parameters {
+				sub = strings.ReplaceAll(sub, "${"+name+"}", fmt.Sprint(p["Default"]))
+			}
+			return sub
+		}
+		if joined, ok := v["Fn::Join"].([]any); ok && len(joined) == 2 && joined[0] == "" {
+			var b strings.Builder
+			for _, part := range joined[1].([]any) {
+				if ref := refTo(part); strings.HasPrefix(ref, "AWS::") {
+					b.WriteString("${" + ref + "}")
+				} else if str, ok := part.(string); ok {
+					b.WriteString(str)
+				} else {
+					b.Reset()
+					break
+				}
+			}
+			if b.Len() > 0 {
+				return b.String()
+			}
+		}
+		out := map[string]any{}
+		for k, e := range v {
+			out[k] = s.resolve(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = s.resolve(e)
+		}
+		return out
+	}
+	return v
+}
+
+// statements turns policy statements into "Effect [principal] resource:
+// actions [if condition]" lines, one per resource (a statement on two
+// resources grants what two statements do), sorted and without repeats.
+func (s side) statements(tb testing.TB, list []map[string]any) []string {
+	tb.Helper()
+	var out []string
+	for _, st := range list {
+		resources, isList := st["Resource"].([]any)
+		if !isList {
+			resources = []any{st["Resource"]}
+		}
+		for _, r := range resources {
+			line := fmt.Sprint(st["Effect"])
+			if p, ok := st["Principal"]; ok {
+				line += " " + mustJSON(tb, s.resolve(p))
+			}
+			on, ok := s.resolve(r).(string)
+			if !ok {
+				on = mustJSON(tb, r)
+			}
+			line += fmt.Sprintf(" %s: %s", on, strings.Join(sortedStrings(st["Action"]), ","))
+			if c, ok := st["Condition"]; ok {
+				line += " if " + mustJSON(tb, s.resolve(c))
+			}
+			out = append(out, line)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// policies is the statements of the inline policies on a role: the
+// template's Policies (SAM's "Statement" lists, or IAM's PolicyDocument),
+// the stack's AWS::IAM::Policy resources attached to it.
+func (s side) policies(tb testing.TB, roleID string) []string {
+	tb.Helper()
+	var list []map[string]any
+	add := func(doc any) {
+		var d struct{ Statement []map[string]any }
+		mustRemarshal(tb, doc, &d)
+		list = append(list, d.Statement...)
+	}
+	if s.parameters != nil {
+		policies, _ := s.resources[roleID].Properties["Policies"].([]any)
+		for _, p := range policies {
+			if doc, ok := p.(map[string]any)["PolicyDocument"]; ok {
+				add(doc)
+			} else {
+				add(p)
+			}
+		}
+		return s.statements(tb, list)
+	}
+	for _, p := range s.ofType("AWS::IAM::Policy") {
+		if slices.ContainsFunc(p.Properties["Roles"].([]any), func(r any) bool { return refTo(r) == roleID }) {
+			add(p.Properties["PolicyDocument"])
+		}
+	}
+	return s.statements(tb, list)
+}
+
+// assertSame reports each key whose value differs between the template's
+// got and the stack's want.
+func assertSame(tb testing.TB, what string, got, want map[string]any) {
+	tb.Helper()
+	keys := append(slices.Collect(maps.Keys(got)), slices.Collect(maps.Keys(want))...)
+	slices.Sort(keys)
+	for _, key := range slices.Compact(keys) {
+		if !jsonEqual(tb, got[key], want[key]) {
+			tb.Errorf("%s %s is\n%s in template.yaml,\n%s in the stack", what, key, mustJSON(tb, got[key]), mustJSON(tb, want[key]))
+		}
+	}
+}
+
+func TestDriftTheTemplateServesTheStacksRoutes(t *testing.T) {
+	sam := samSide(t)
+	var got []apiRoute
+	for id, kind := range sam.kinds {
+		name, isFunction := strings.CutPrefix(kind, "function:")
+		events, _ := sam.resources[id].Properties["Events"].(map[string]any)
+		for event, e := range events {
+			e := e.(map[string]any)
+			if !isFunction || e["Type"] == "Schedule" {
+				continue // TestDriftTheTemplateRunsTheStacksEngine compares the start check's
+			}
+			p, _ := e["Properties"].(map[string]any)
+			auth, _ := p["Auth"].(map[string]any)
+			if e["Type"] != "Api" || refTo(p["RestApiId"]) != "Api" || len(auth) > 1 {
+				t.Errorf("%s: event %s is %s; want an Api event on the Api, with at most its authorizer", id, event, mustJSON(t, e))
+			}
+			got = append(got, apiRoute{Method: fmt.Sprint(p["Method"]), Path: fmt.Sprint(p["Path"]), Function: name, Authenticated: auth["Authorizer"] != nil})
+		}
+	}
+	sortRoutes(got)
+	assertSameRoutes(t, "template.yaml (held to the stack's routes)", got, MustSynthesize(t, devStage).lambdaRoutes(t, devStage))
+}
+
+// functionSettings are the properties of a function both templates set and
+// must agree on. Code, role, name and log group differ by nature.
+var functionSettings = []string{"Runtime", "Handler", "Architectures", "MemorySize", "Timeout", "TracingConfig", "LoggingConfig", "Environment"}
+
+// Every function of template.yaml (Globals, then its own properties) runs as
+// the stack's: runtime, architecture, memory, timeout, tracing, log format
+// and level, and every environment variable, which names the same kind of
+// resource.
+func TestDriftTheTemplateRunsTheStacksFunctions(t *testing.T) {
+	sam, cdk := samSide(t), cdkSide(t, stack.Props{Stage: devStage})
+	settings := func(s side) map[string]any {
+		out := map[string]any{}
+		for id, kind := range s.kinds {
+			if !strings.HasPrefix(kind, "function:") {
+				continue
+			}
+			p := s.resources[id].Properties
+			if s.globals != nil {
+				p = mergedSAM(s.globals, p).(map[string]any)
+				p["TracingConfig"] = map[string]any{"Mode": p["Tracing"]}
+			}
+			fn := map[string]any{}
+			for _, key := range functionSettings {
+				fn[key] = s.resolve(p[key])
+			}
+			delete(fn["LoggingConfig"].(map[string]any), "LogGroup") // the stack's own per function; SAM makes one
+			// The endpoints template.yaml declares empty (AWS itself) only
+			// so that `sam local --env-vars` can set them.
+			variables := fn["Environment"].(map[string]any)["Variables"].(map[string]any)
+			localOnly := slices.Collect(maps.Values(samtemplate.LocalEndpoints))
+			for _, names := range samtemplate.LocalOnly {
+				localOnly = append(localOnly, names...)
+			}
+			for _, name := range localOnly {
+				if v, declared := variables[name]; declared && v == "" && s.parameters != nil {
+					delete(variables, name)
+				}
+			}
+			out[kind] = fn
+		}
+		return out
+	}
+	assertSame(t, "the settings of", settings(sam), settings(cdk))
+}
+
+// mergedSAM is Globals' value with the function's own over it, maps merged
+// key by key, as SAM deploys a function.
+func mergedSAM(global, own any) any {
+	g, gok := global.(map[string]any)
+	o, ook := own.(map[string]any)
+	if !gok || !ook {
+		if own != nil {
+			return own
+		}
+		return global
+	}
+	out := maps.Clone(g)
+	for k, v := range o {
+		out[k] = mergedSAM(g[k], v)
+	}
+	return out
+}
+
+// Each function of template.yaml may do what the stack's may, on the same
+// resources and with the same conditions, beyond what SAM grants every
+// function itself and the stack writes out: its own logs, and X-Ray.
+func TestDriftTheTemplateGrantsTheStacksActions(t *testing.T) {
+	sam, cdk := samSide(t), cdkSide(t, stack.Props{Stage: devStage})
+	got, want := map[string]any{}, map[string]any{}
+	for id, kind := range sam.kinds {
+		if strings.HasPrefix(kind, "function:") {
+			got[kind] = sam.policies(t, id)
+		}
+	}
+	for id, kind := range cdk.kinds {
+		if !strings.HasPrefix(kind, "function:") {
+			continue
+		}
+		fn := cdk.resources[id].Properties
+		ownLogs := refTo(fn["LoggingConfig"].(map[string]any)["LogGroup"])
+		var grants []string
+		for _, s := range cdk.policies(t, getAttOf(fn["Role"], "Arn")) {
+			if !strings.Contains(s, `{"Fn::GetAtt":["`+ownLogs+`","Arn"]}`) && s != "Allow *: xray:PutTelemetryRecords,xray:PutTraceSegments" {
+				grants = append(grants, s)
+			}
+		}
+		want[kind] = grants
+	}
+	assertSame(t, "what may be done by", got, want)
+}
+
+// The gateway responses and the 405 of every path: the same status, body and
+// headers in both.
+func TestDriftTheTemplateAnswersAsTheStacksGateway(t *testing.T) {
+	sam, cdk := samSide(t), cdkSide(t, stack.Props{Stage: devStage})
+	tpl := MustSynthesize(t, devStage)
+	api := sam.resources["Api"].Properties
+
+	got, want := map[string]any{}, map[string]any{}
+	for typ, r := range api["GatewayResponses"].(map[string]any) {
+		r := r.(map[string]any)
+		got[typ] = map[string]any{"status": r["StatusCode"], "body": r["ResponseTemplates"], "headers": r["ResponseParameters"].(map[string]any)["Headers"]}
+	}
+	for _, r := range cdk.ofType("AWS::ApiGateway::GatewayResponse") {
+		headers := map[string]any{}
+		for k, v := range r.Properties["ResponseParameters"].(map[string]any) {
+			headers[strings.TrimPrefix(k, "gatewayresponse.header.")] = v
+		}
+		want[fmt.Sprint(r.Properties["ResponseType"])] = map[string]any{"status": r.Properties["StatusCode"], "body": r.Properties["ResponseTemplates"], "headers": headers}
+	}
+	assertSame(t, "the gateway response", got, want)
+
+	got, want = map[string]any{}, map[string]any{}
+	for path, item := range api["DefinitionBody"].(map[string]any)["paths"].(map[string]any) {
+		method := item.(map[string]any)["x-amazon-apigateway-any-method"].(map[string]any)
+		integration := method["x-amazon-apigateway-integration"].(map[string]any)
+		response := integration["responses"].(map[string]any)["default"].(map[string]any)
+		got[path] = map[string]any{"type": integration["type"], "key": method["security"] != nil, "request": integration["requestTemplates"],
+			"status": response["statusCode"], "headers": response["responseParameters"], "body": response["responseTemplates"]}
+	}
+	for _, m := range cdk.ofType("AWS::ApiGateway::Method") {
+		if m.Properties["HttpMethod"] != "ANY" {
+			continue
+		}
+		integration := m.Properties["Integration"].(map[string]any)
+		response := integration["IntegrationResponses"].([]any)[0].(map[string]any)
+		want[tpl.resourcePath(t, refTo(m.Properties["ResourceId"]))] = map[string]any{
+			"type": strings.ToLower(fmt.Sprint(integration["Type"])), "key": m.Properties["AuthorizationType"] != "NONE", "request": integration["RequestTemplates"],
+			"status": response["StatusCode"], "headers": response["ResponseParameters"], "body": response["ResponseTemplates"]}
+	}
+	assertSame(t, "the 405 of", got, want)
+}
+
+// The key authorizer reads the same header with the stack's default cache
+// (none), and the stage's throttle is the stack's default.
+func TestDriftTheTemplateAuthorizesAndThrottlesAsTheStack(t *testing.T) {
+	sam, cdk := samSide(t), cdkSide(t, stack.Props{Stage: devStage})
+	api := sam.resources["Api"].Properties
+	authorizers := api["Auth"].(map[string]any)["Authorizers"].(map[string]any)
+	if len(authorizers) != 1 {
+		t.Fatalf("%d authorizers in template.yaml, want 1", len(authorizers))
+	}
+	a := authorizers[onlyKey(authorizers)].(map[string]any)
+	identity := a["Identity"].(map[string]any)
+	var sources []string
+	for _, h := range sortedStrings(identity["Headers"]) {
+		sources = append(sources, "method.request.header."+h)
+	}
+	var settings map[string]any
+	for _, s := range api["MethodSettings"].([]any) {
+		if m := s.(map[string]any); m["HttpMethod"] == "*" && m["ResourcePath"] == "/*" {
+			settings = m
+		}
+	}
+	got := map[string]any{
+		"type": a["FunctionPayloadType"], "function": sam.resolve(a["FunctionArn"]),
+		"identity": strings.Join(sources, ","), "cache": sam.resolve(identity["ReauthorizeEvery"]),
+		"rate": sam.resolve(settings["ThrottlingRateLimit"]), "burst": sam.resolve(settings["ThrottlingBurstLimit"]),
+	}
+	authorizer := cdk.onlyOfType(t, "AWS::ApiGateway::Authorizer").Properties
+	stage := MustSynthesize(t, devStage).stageMethodSettings(t)
+	want := map[string]any{
+		"type": authorizer["Type"], "function": cdk.kinds[firstGetAttArn(authorizer["AuthorizerUri"])],
+		"identity": authorizer["IdentitySource"], "cache": authorizer["AuthorizerResultTtlInSeconds"],
+		"rate": stage["ThrottlingRateLimit"], "burst": stage["ThrottlingBurstLimit"],
+	}
+	assertSame(t, "the authorizer's and the stage's", got, want)
+}
+
+// The stateful resources and the run engine's: the same properties, the
+// key's policy, and the key kept exactly when the table is.
+func TestDriftTheTemplateKeepsDataAndRunsAsTheStack(t *testing.T) {
+	sam, cdk := samSide(t), cdkSide(t, stack.Props{Stage: devStage})
+	compared := map[string][]string{
+		"table":             {"AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode", "PointInTimeRecoverySpecification", "TimeToLiveSpecification"},
+		"key":               {"KeySpec", "KeyUsage", "EnableKeyRotation", "KeyPolicy"},
+		"stateMachine":      {"StateMachineType", "TracingConfiguration", "LoggingConfiguration", "RoleArn"},
+		"stateMachineLogs":  {"RetentionInDays"},
+		"queue:dlq":         {"SqsManagedSseEnabled", "MessageRetentionPeriod", "KmsMasterKeyId"},
+		"queue:failures":    {"SqsManagedSseEnabled", "MessageRetentionPeriod", "KmsMasterKeyId"},
+		"scheduledRunAsync": {"FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"},
+	}
+	properties := func(s side) map[string]any {
+		out := map[string]any{}
+		for kind, keys := range compared {
+			r := s.only(t, kind)
+			for _, key := range keys {
+				out[kind+"."+key] = s.resolve(r.Properties[key])
+			}
+		}
+		out["key kept as the table"] = s.only(t, "key").DeletionPolicy == s.only(t, "table").DeletionPolicy
+		return out
+	}
+	assertSame(t, "the property", properties(sam), properties(cdk))
+	alias := sam.onlyOfType(t, "AWS::KMS::Alias")
+	if sam.resolve(alias.Properties["TargetKeyId"]) != "key" || !strings.HasSuffix(fmt.Sprint(sam.resolve(alias.Properties["AliasName"])), "-secrets") {
+		t.Errorf("the alias is %s; want alias/<stack>-secrets, as the stack's alias/workflows-<stage>-secrets, for the key", mustJSON(t, alias.Properties))
+	}
+	if !slices.Contains(sam.only(t, "scheduledRunAsync").DependsOn, samtemplate.FunctionID(routes.ScheduledRunFunction)+"Role") {
+		t.Error("scheduled-run's asynchronous invocation config does not wait for its role (Lambda checks the destination's permission)")
+	}
+}
+
+// The firewall: in template.yaml a condition on the Waf parameter (off by
+// default, as the stack's -c waf), with the same rules, answers and limit.
+func TestDriftTheTemplatesFirewallIsTheStacks(t *testing.T) {
+	sam, cdk := samSide(t), cdkSide(t, stack.Props{Stage: devStage, Edge: stack.Edge{WAF: true}})
+	if got := fmt.Sprint(sam.parameters["Waf"]["Default"]); got != "false" {
+		t.Errorf("the Waf parameter defaults to %s; the stack has no firewall unless asked", got)
+	}
+	acl, association := sam.only(t, "firewall"), sam.onlyOfType(t, "AWS::WAFv2::WebACLAssociation")
+	if acl.Condition != "WafEnabled" || association.Condition != "WafEnabled" {
+		t.Errorf("the firewall's condition is %q, its association's %q, want WafEnabled", acl.Condition, association.Condition)
+	}
+	got, want := map[string]any{}, map[string]any{}
+	for _, key := range []string{"Scope", "DefaultAction", "CustomResponseBodies", "Rules"} {
+		got[key], want[key] = sam.resolve(acl.Properties[key]), cdk.resolve(cdk.only(t, "firewall").Properties[key])
+	}
+	got["on"] = sam.resolve(association.Properties["WebACLArn"]) == "firewall" && strings.HasSuffix(fmt.Sprint(sam.resolve(association.Properties["ResourceArn"])), "/stages/${Api.Stage}")
+	want["on"] = true
+	assertSame(t, "the firewall's", got, want)
+}
+
+// The run engine: sfn.Definition around the runner, the state machine's and
+// Scheduler's roles, the queues' policies, the start check's schedule.
+func TestDriftTheTemplateRunsTheStacksEngine(t *testing.T) {
+	sam, cdk := samSide(t), cdkSide(t, stack.Props{Stage: devStage})
+	tpl := MustSynthesize(t, devStage)
+	got, want := map[string]any{}, map[string]any{}
+
+	sm := sam.only(t, "stateMachine").Properties
+	substitutions, _ := sm["DefinitionSubstitutions"].(map[string]any)
+	got["definition"], want["definition"] = sm["DefinitionString"], tpl.cdkDefinition(t, tpl.functionID(t, routes.RunnerFunction))
+	got["runner"], want["runner"] = sam.resolve(substitutions), map[string]any{strings.Trim(runnerToken, "${}"): "function:" + routes.RunnerFunction}
+
+	// Who may assume the two roles, and what they may do.
+	role := func(s side, kind string) []string {
+		for id, k := range s.kinds {
+			if k != kind {
+				continue
+			}
+			var trust struct{ Statement []map[string]any }
+			mustRemarshal(t, s.resources[id].Properties["AssumeRolePolicyDocument"], &trust)
+			lines := s.policies(t, id)
+			for _, st := range trust.Statement {
+				lines = append(lines, fmt.Sprintf("trusts %s for %v if %s", mustJSON(t, st["Principal"]), st["Action"], mustJSON(t, st["Condition"])))
+			}
+			return lines
+		}
+		return nil
+	}
+	for _, kind := range []string{"stateMachineRole", "schedulerRole"} {
+		got[kind], want[kind] = role(sam, kind), role(cdk, kind)
+	}
+
+	// The queues refuse anything but TLS, each by a policy attached to it.
+	queuePolicies := func(s side) []string {
+		var out []string
+		for _, p := range s.ofType("AWS::SQS::QueuePolicy") {
+			var doc struct{ Statement []map[string]any }
+			mustRemarshal(t, p.Properties["PolicyDocument"], &doc)
+			attached, _ := s.resolve(p.Properties["Queues"]).([]any)
+			for _, line := range s.statements(t, doc.Statement) {
+				if !slices.ContainsFunc(attached, func(q any) bool { return strings.Contains(line, fmt.Sprintf(" %v: ", q)) }) {
+					t.Errorf("%s: a policy attached to %v says %s", s.name, attached, line)
+				}
+				out = append(out, line)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	got["queue policies"], want["queue policies"] = queuePolicies(sam), queuePolicies(cdk)
+
+	for id, kind := range sam.kinds {
+		if kind == "function:"+routes.StartCheckFunction {
+			got["start check"] = sam.resources[id].Properties["Events"]
+		}
+	}
+	rule := cdk.onlyOfType(t, "AWS::Events::Rule").Properties
+	target := rule["Targets"].([]any)[0].(map[string]any)
+	want["start check"] = map[string]any{fmt.Sprintf("Every%dMinutes", stack.StartCheckEveryMinutes): map[string]any{
+		"Type": "Schedule", "Properties": map[string]any{"Schedule": rule["ScheduleExpression"], "RetryPolicy": target["RetryPolicy"]}}}
+	if cdk.resolve(target["Arn"]) != "function:"+routes.StartCheckFunction {
+		t.Errorf("the stack's rule invokes %v, not the start check", cdk.resolve(target["Arn"]))
+	}
+	assertSame(t, "the run engine's", got, want)
 }
 
 // cfnValue turns YAML into the JSON form of CloudFormation, expanding the
@@ -61,8 +640,24 @@ func cfnValue(n *yaml.Node) (any, error) {
 		return cfnValue(n.Alias)
 	}
 	// YAML's own tags are !!str, !!map, ...; a single ! is CloudFormation's.
-	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
-		return cfnIntrinsic(n)
+	if name, ok := strings.CutPrefix(n.Tag, "!"); ok && !strings.HasPrefix(name, "!") {
+		if name == "GetAtt" && n.Kind == yaml.ScalarNode {
+			resource, attribute, ok := strings.Cut(n.Value, ".")
+			if !ok {
+				return nil, fmt.Errorf("line %d: !GetAtt %s has no attribute", n.Line, n.Value)
+			}
+			return map[string]any{"Fn::GetAtt": []any{resource, attribute}}, nil
+		}
+		plain := *n
+		plain.Tag = ""
+		arg, err := cfnValue(&plain)
+		if err != nil {
+			return nil, err
+		}
+		if name == "Ref" || name == "Condition" {
+			return map[string]any{name: arg}, nil
+		}
+		return map[string]any{"Fn::" + name: arg}, nil
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -91,867 +686,4 @@ func cfnValue(n *yaml.Node) (any, error) {
 		return nil, fmt.Errorf("line %d: %w", n.Line, err)
 	}
 	return v, nil
-}
-
-func cfnIntrinsic(n *yaml.Node) (any, error) {
-	name := strings.TrimPrefix(n.Tag, "!")
-	if name == "GetAtt" && n.Kind == yaml.ScalarNode {
-		resource, attribute, ok := strings.Cut(n.Value, ".")
-		if !ok {
-			return nil, fmt.Errorf("line %d: !GetAtt %s has no attribute", n.Line, n.Value)
-		}
-		return map[string]any{"Fn::GetAtt": []any{resource, attribute}}, nil
-	}
-	var arg any
-	if n.Kind == yaml.ScalarNode {
-		arg = n.Value
-	} else {
-		plain := *n
-		plain.Tag = ""
-		v, err := cfnValue(&plain)
-		if err != nil {
-			return nil, err
-		}
-		arg = v
-	}
-	if name == "Ref" || name == "Condition" {
-		return map[string]any{name: arg}, nil
-	}
-	return map[string]any{"Fn::" + name: arg}, nil
-}
-
-// samRoutes lists the Api events of template.yaml's functions, sorted, in
-// the route table's terms.
-func (t *samTemplate) samRoutes(tb testing.TB) []apiRoute {
-	tb.Helper()
-	var out []apiRoute
-	for id, r := range t.Resources {
-		if r.Type != "AWS::Serverless::Function" {
-			continue
-		}
-		events, _ := r.Properties["Events"].(map[string]any)
-		for name, e := range events {
-			event := e.(map[string]any)
-			if event["Type"] == "Schedule" && samFunctionName(tb, id, r) == routes.StartCheckFunction {
-				continue // TestDriftTemplateYAMLRunsTheStartCheckAsTheStack checks it
-			}
-			if event["Type"] != "Api" {
-				tb.Errorf("%s: event %s is a %v; only Api events are expected", id, name, event["Type"])
-				continue
-			}
-			p := event["Properties"].(map[string]any)
-			if refTo(p["RestApiId"]) != "Api" {
-				tb.Errorf("%s: event %s is not on the Api resource", id, name)
-			}
-			auth, _ := p["Auth"].(map[string]any)
-			authorizerName, _ := auth["Authorizer"].(string)
-			if authorizerName != "" && authorizerName != samAuthorizerName {
-				tb.Errorf("%s: event %s uses authorizer %q", id, name, authorizerName)
-			}
-			out = append(out, apiRoute{
-				Method:        strings.ToUpper(p["Method"].(string)),
-				Path:          p["Path"].(string),
-				Function:      samFunctionName(tb, id, r),
-				Authenticated: authorizerName == samAuthorizerName,
-			})
-		}
-	}
-	sortRoutes(out)
-	return out
-}
-
-// samAuthorizerName is the key authorizer's name in template.yaml.
-const samAuthorizerName = "ApiKeyAuthorizer"
-
-// samFunctionName is a function's route-table name: its CodeUri folder.
-func samFunctionName(tb testing.TB, id string, r resource) string {
-	tb.Helper()
-	uri, _ := r.Properties["CodeUri"].(string)
-	name, ok := strings.CutPrefix(strings.TrimSuffix(uri, "/"), "functions/")
-	if !ok {
-		tb.Errorf("%s: CodeUri %q is not functions/<name>", id, uri)
-	}
-	return name
-}
-
-func TestDriftTemplateYAMLServesTheRouteTable(t *testing.T) {
-	sam := mustReadSAMTemplate(t)
-	assertSameRoutes(t, "template.yaml", sam.samRoutes(t), routeTable())
-}
-
-func TestDriftSynthesizedStackServesTheRouteTable(t *testing.T) {
-	tpl := MustSynthesize(t, devStage)
-	assertSameRoutes(t, "the synthesized stack", tpl.lambdaRoutes(t, devStage), routeTable())
-}
-
-func TestDriftTemplateYAMLHasTheStacksFunctionsAndActions(t *testing.T) {
-	sam := mustReadSAMTemplate(t)
-	var names []string
-	for id, r := range sam.Resources {
-		if r.Type != "AWS::Serverless::Function" {
-			continue
-		}
-		name := samFunctionName(t, id, r)
-		names = append(names, name)
-		if want := constructName(name) + "Function"; id != want {
-			t.Errorf("function %s is called %s; call it %s", name, id, want)
-		}
-		for key, want := range samBuildMetadata {
-			if got := r.Metadata[key]; got != want {
-				t.Errorf("%s: Metadata.%s is %v, want %q", id, key, got, want)
-			}
-		}
-		// Each statement is an Allow on the table (and the indexes the
-		// function queries), on the secrets' key or on one of the run
-		// engine's resources, nothing else: TableActions, KeyActions and
-		// ServiceActions, each on its resource.
-		var onTable, onKey, onEngine, indexes []string
-		policies, _ := r.Properties["Policies"].([]any)
-		for _, p := range policies {
-			for _, s := range p.(map[string]any)["Statement"].([]any) {
-				statement := s.(map[string]any)
-				actions := sortedStrings(statement["Action"])
-				wantCondition := "null"
-				if slices.Equal(actions, []string{routes.ActionPassRole}) {
-					wantCondition = `{"StringEquals":{"iam:PassedToService":"scheduler.amazonaws.com"}}`
-				}
-				if statement["Effect"] != "Allow" || mustJSON(t, statement["Condition"]) != wantCondition {
-					t.Errorf("%s: statement %s: want an Allow with condition %s", id, mustJSON(t, statement), wantCondition)
-				}
-				resources, isList := statement["Resource"].([]any)
-				if !isList {
-					resources = []any{statement["Resource"]}
-				}
-				on := samResource(resources[0])
-				for _, extra := range resources[1:] {
-					index, ok := samIndex(extra)
-					if on != "table" || !ok {
-						t.Errorf("%s: a statement is on %v", id, statement["Resource"])
-					}
-					indexes = append(indexes, index)
-				}
-				switch on {
-				case "table":
-					onTable = append(onTable, actions...)
-				case "key":
-					onKey = append(onKey, actions...)
-				case "failureQueue":
-					// Lambda's on-failure destination, sent to with the
-					// function's role: scheduled-run's, SendMessage only.
-					if name != routes.ScheduledRunFunction || !slices.Equal(actions, []string{"sqs:SendMessage"}) {
-						t.Errorf("%s: %v on scheduled-run's failure queue; only scheduled-run may, and only sqs:SendMessage", id, actions)
-					}
-				case "":
-					t.Errorf("%s: a statement is on %v, neither the table, the key nor the run engine", id, statement["Resource"])
-				default:
-					for _, a := range actions {
-						if want := samServiceResource(a); want != on {
-							t.Errorf("%s: %s is granted on %s, want %s", id, a, on, want)
-						}
-					}
-					onEngine = append(onEngine, actions...)
-				}
-			}
-		}
-		slices.Sort(onEngine)
-		slices.Sort(indexes)
-		slices.Sort(onTable)
-		slices.Sort(onKey)
-		fn, ok := routes.FunctionByName(name)
-		if !ok {
-			t.Errorf("%s: %s is no function of routes.Functions()", id, name)
-			continue
-		}
-		if want := sortedCopy(fn.TableActions); !slices.Equal(onTable, want) {
-			t.Errorf("%s: actions on the table %v, want routes.Functions()' %v", id, onTable, want)
-		}
-		if want := sortedCopy(fn.KeyActions); !slices.Equal(onKey, want) {
-			t.Errorf("%s: actions on the key %v, want routes.Functions()' KeyActions %v", id, onKey, want)
-		}
-		if want := sortedCopy(fn.ServiceActions); !slices.Equal(onEngine, want) {
-			t.Errorf("%s: actions on the run engine %v, want routes.Functions()' ServiceActions %v", id, onEngine, want)
-		}
-		if want := sortedCopy(fn.Indexes); !slices.Equal(indexes, want) {
-			t.Errorf("%s: granted on the indexes %v, want routes.Functions()' Indexes %v", id, indexes, want)
-		}
-	}
-	slices.Sort(names)
-	want := sortedCopy(functionNamesInOrder())
-	if !slices.Equal(names, want) {
-		t.Errorf("template.yaml functions %v, want %v", names, want)
-	}
-}
-
-// samResource names a statement's resource in template.yaml: "table",
-// "key", "stateMachine", "executions", "schedules", "schedulerRole", or ""
-// for anything else.
-func samResource(res any) string {
-	switch {
-	case getAttOf(res, "Arn") == "Table":
-		return "table"
-	case getAttOf(res, "Arn") == samSecretsKey:
-		return "key"
-	case refTo(res) == samStateMachine:
-		return "stateMachine"
-	case getAttOf(res, "Arn") == samSchedulerRole:
-		return "schedulerRole"
-	case getAttOf(res, "Arn") == samScheduledRunFailures:
-		return "failureQueue"
-	}
-	sub, _ := res.(map[string]any)["Fn::Sub"].(string)
-	switch sub {
-	case "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${" + samStateMachine + ".Name}:*":
-		return "executions"
-	case "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${" + samScheduleGroup + "}/*":
-		return "schedules"
-	}
-	return ""
-}
-
-// samIndex is the index of a !Sub ${Table.Arn}/index/<name>.
-func samIndex(res any) (string, bool) {
-	sub, _ := res.(map[string]any)["Fn::Sub"].(string)
-	index, ok := strings.CutPrefix(sub, "${Table.Arn}/index/")
-	return index, ok && index != "" && !strings.ContainsAny(index, "*/$")
-}
-
-// samServiceResource is the resource an action of ServiceActions is for.
-func samServiceResource(action string) string {
-	switch action {
-	case routes.ActionStartExecution:
-		return "stateMachine"
-	case routes.ActionStopExecution, routes.ActionDescribeExecution:
-		return "executions"
-	case routes.ActionPassRole:
-		return "schedulerRole"
-	}
-	if strings.HasPrefix(action, "scheduler:") {
-		return "schedules"
-	}
-	return "?"
-}
-
-// The logical ids of template.yaml's run engine.
-const (
-	samStateMachine     = "RunStateMachine"
-	samStateMachineRole = "RunStateMachineRole"
-	samScheduleGroup    = "ScheduleGroup"
-	samSchedulerRole    = "SchedulerRole"
-	// The queues of lost firings and scheduled-run's asynchronous
-	// invocation config.
-	samScheduleDLQ          = "ScheduleDeadLetterQueue"
-	samScheduledRunFailures = "ScheduledRunFailureQueue"
-	samScheduledRunAsync    = "ScheduledRunAsyncInvoke"
-)
-
-// samBuildMetadata is how sam build builds every function: `make
-// build-<LogicalId>` at the repository root (infra/infra.mk), the same go
-// build as `make lambdas`, so a binary `make lambdas` built is not built again.
-var samBuildMetadata = map[string]string{"BuildMethod": "makefile", "ContextPath": ".", "WorkingDirectory": "."}
-
-// The build-<LogicalId> target turns the logical id back into the function's
-// folder; this holds it to every function of the template.
-func TestDriftSAMBuildTargetBuildsEachFunctionFromItsFolder(t *testing.T) {
-	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("no make on PATH")
-	}
-	sam := mustReadSAMTemplate(t)
-	artifacts := t.TempDir()
-	for id, r := range sam.Resources {
-		if r.Type != "AWS::Serverless::Function" {
-			continue
-		}
-		name := samFunctionName(t, id, r)
-		// -n prints the recipe without running it.
-		cmd := exec.Command("make", "-n", "--no-print-directory", "build-"+id, "ARTIFACTS_DIR="+artifacts)
-		cmd.Dir = filepath.Dir(samTemplatePath)
-		cmd.Env = append(os.Environ(), "MAKEFLAGS=", "MFLAGS=", "MAKELEVEL=")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Errorf("make -n build-%s: %v\n%s", id, err, out)
-			continue
-		}
-		for _, want := range []string{
-			"-o bin/.build/" + name + " ./functions/" + name + "\n",
-			"cp bin/" + name + "/bootstrap \"" + artifacts + "/bootstrap\"",
-		} {
-			if !strings.Contains(string(out), want) {
-				t.Errorf("make build-%s does not run %q:\n%s", id, want, out)
-			}
-		}
-	}
-}
-
-func TestDriftTemplateYAMLHasTheStacksAuthorizer(t *testing.T) {
-	sam := mustReadSAMTemplate(t)
-	api := sam.Resources["Api"]
-	if api.Type != "AWS::Serverless::Api" {
-		t.Fatalf("Api is a %q, want AWS::Serverless::Api", api.Type)
-	}
-	auth := api.Properties["Auth"].(map[string]any)
-	if _, set := auth["DefaultAuthorizer"]; set {
-		t.Error("a DefaultAuthorizer would also guard the 405 mocks and the webhook; name the authorizer on each event")
-	}
-	authorizers := auth["Authorizers"].(map[string]any)
-	if len(authorizers) != 1 {
-		t.Errorf("%d authorizers, want 1", len(authorizers))
-	}
-	a := authorizers[samAuthorizerName].(map[string]any)
-	if a["FunctionPayloadType"] != "REQUEST" {
-		t.Errorf("payload type %v, want REQUEST", a["FunctionPayloadType"])
-	}
-	if fn := getAttOf(a["FunctionArn"], "Arn"); fn != constructName(routes.AuthorizerFunction)+"Function" {
-		t.Errorf("the authorizer invokes %s", fn)
-	}
-	identity := a["Identity"].(map[string]any)
-	if headers := sortedStrings(identity["Headers"]); !slices.Equal(headers, []string{authcontext.HeaderAPIKey}) {
-		t.Errorf("identity headers %v, want [%s]", headers, authcontext.HeaderAPIKey)
-	}
-	if ref := refTo(identity["ReauthorizeEvery"]); ref != samCacheParameter {
-		t.Errorf("ReauthorizeEvery %v, want a Ref to %s", identity["ReauthorizeEvery"], samCacheParameter)
-	}
-
-	// The stack's cache is off unless -c authorizerCacheTtlSeconds says
-	// otherwise; the template's parameter must default the same way.
-	want := map[string]string{"Type": "Number", "Default": "0", "MinValue": "0", "MaxValue": strconv.Itoa(stack.MaxAuthorizerCacheSeconds)}
-	param := sam.Parameters[samCacheParameter]
-	for key, w := range want {
-		if got := fmt.Sprint(param[key]); got != w {
-			t.Errorf("parameter %s.%s is %s, want %s", samCacheParameter, key, got, w)
-		}
-	}
-}
-
-// samCacheParameter is template.yaml's parameter for the authorizer's result
-// cache TTL (the stack's is the context value stack.AuthorizerCacheContext).
-const samCacheParameter = "AuthorizerResultCacheTtlSeconds"
-
-func TestDriftTemplateYAMLHasTheGatewayResponsesAnd405s(t *testing.T) {
-	sam := mustReadSAMTemplate(t)
-	props := sam.Resources["Api"].Properties
-	responses := props["GatewayResponses"].(map[string]any)
-	if len(responses) != len(gatewayresponse.All) {
-		t.Errorf("%d gateway responses, want %d", len(responses), len(gatewayresponse.All))
-	}
-	for _, gr := range gatewayresponse.All {
-		r, ok := responses[gr.Type].(map[string]any)
-		if !ok {
-			t.Errorf("no %s gateway response", gr.Type)
-			continue
-		}
-		status, _ := r["StatusCode"].(string)
-		if want := strconv.Itoa(gr.StatusCode); gr.StatusCode != 0 && status != want || gr.StatusCode == 0 && status != "" {
-			t.Errorf("%s: status %q, want %d (0: API Gateway's own)", gr.Type, status, gr.StatusCode)
-		}
-		if body := r["ResponseTemplates"].(map[string]any)["application/json"]; body != gr.Body() {
-			t.Errorf("%s: body %v, want %s", gr.Type, body, gr.Body())
-		}
-		headers, _ := r["ResponseParameters"].(map[string]any)["Headers"].(map[string]any)
-		want := gr.ResponseHeaders()
-		for name, value := range want {
-			if headers[name] != value {
-				t.Errorf("%s: header %s = %v, want %s", gr.Type, name, headers[name], value)
-			}
-		}
-		for name := range headers {
-			if _, ok := want[name]; !ok {
-				t.Errorf("%s: header %s, which the stack's response does not have", gr.Type, name)
-			}
-		}
-	}
-
-	allowed := map[string][]string{}
-	for _, r := range routes.All {
-		allowed[r.Path] = append(allowed[r.Path], r.Method)
-	}
-	paths := props["DefinitionBody"].(map[string]any)["paths"].(map[string]any)
-	for path, methods := range allowed {
-		// A path missing from DefinitionBody is reported, not a panic, so
-		// the other paths are still checked.
-		pathItem, _ := paths[path].(map[string]any)
-		anyMethod, ok := pathItem["x-amazon-apigateway-any-method"].(map[string]any)
-		if !ok {
-			t.Errorf("%s has no ANY method answering 405", path)
-			continue
-		}
-		if _, set := anyMethod["security"]; set {
-			t.Errorf("%s: the 405 takes a key", path)
-		}
-		integration := anyMethod["x-amazon-apigateway-integration"].(map[string]any)
-		response := integration["responses"].(map[string]any)["default"].(map[string]any)
-		slices.Sort(methods)
-		if integration["type"] != "mock" || response["statusCode"] != "405" {
-			t.Errorf("%s: %v integration answering %v, want mock answering 405", path, integration["type"], response["statusCode"])
-		}
-		if got, want := response["responseParameters"].(map[string]any)["method.response.header.Allow"], "'"+strings.Join(methods, ", ")+"'"; got != want {
-			t.Errorf("%s: Allow %v, want %s", path, got, want)
-		}
-		if got := response["responseParameters"].(map[string]any)["method.response.header.X-Request-Id"]; got != gatewayresponse.Headers["X-Request-Id"] {
-			t.Errorf("%s: X-Request-Id %v, want %s", path, got, gatewayresponse.Headers["X-Request-Id"])
-		}
-		if got := response["responseTemplates"].(map[string]any)["application/json"]; got != stack.MethodNotAllowed.Body() {
-			t.Errorf("%s: body %v, want %s", path, got, stack.MethodNotAllowed.Body())
-		}
-	}
-	for path := range paths {
-		if _, known := allowed[path]; !known {
-			t.Errorf("DefinitionBody has %s, which no route has", path)
-		}
-	}
-}
-
-// constructName is list-api-keys as ListApiKeys, the logical-id form both
-// templates use.
-func constructName(function string) string {
-	var b strings.Builder
-	for _, part := range strings.Split(function, "-") {
-		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-	}
-	return b.String()
-}
-
-// samFunction is a function of template.yaml as SAM deploys it: Globals'
-// Function section with the function's own properties over it (maps, such
-// as Environment's variables, merged key by key).
-func (t *samTemplate) samFunction(r resource) map[string]any {
-	return mergedSAM(t.Globals["Function"], r.Properties).(map[string]any)
-}
-
-func mergedSAM(global, own any) any {
-	g, gok := global.(map[string]any)
-	o, ook := own.(map[string]any)
-	if !gok || !ook {
-		if own != nil {
-			return own
-		}
-		return global
-	}
-	out := map[string]any{}
-	for k, v := range g {
-		out[k] = v
-	}
-	for k, v := range o {
-		out[k] = mergedSAM(g[k], v)
-	}
-	return out
-}
-
-// resolved replaces template.yaml's references to its parameters with their
-// defaults (a Number's as a number), ${Param} in a !Sub too, and a reference
-// to a resource with "ref:<type>": what the stack would deploy with no
-// parameter given, comparable with the synthesized template, where
-// resolvedCDK does the same for the stack's references.
-func (t *samTemplate) resolved(v any) any {
-	return resolveRefs(v, func(id string) (any, bool) {
-		if p, ok := t.Parameters[id]; ok {
-			if p["Type"] == "Number" {
-				n, _ := strconv.ParseFloat(fmt.Sprint(p["Default"]), 64)
-				return n, true
-			}
-			return fmt.Sprint(p["Default"]), true
-		}
-		if r, ok := t.Resources[id]; ok {
-			// SAM's types as the resources they become.
-			typ := strings.Replace(r.Type, "AWS::Serverless::SimpleTable", "AWS::DynamoDB::Table", 1)
-			typ = strings.Replace(typ, "AWS::Serverless::Function", "AWS::Lambda::Function", 1)
-			return "ref:" + typ, true
-		}
-		return nil, false
-	})
-}
-
-func (t *cfnTemplate) resolvedCDK(v any) any {
-	return resolveRefs(v, func(id string) (any, bool) {
-		if r, ok := t.Resources[id]; ok {
-			return "ref:" + r.Type, true
-		}
-		return nil, false
-	})
-}
-
-func resolveRefs(v any, lookup func(id string) (any, bool)) any {
-	switch v := v.(type) {
-	case map[string]any:
-		if ref, ok := v["Ref"].(string); ok && len(v) == 1 {
-			if resolved, ok := lookup(ref); ok {
-				return resolved
-			}
-		}
-		// A resource's attribute as "getatt:<type>.<attribute>": the two
-		// templates' logical ids differ (CDK adds a hash), their types do not.
-		if parts, ok := v["Fn::GetAtt"].([]any); ok && len(v) == 1 && len(parts) == 2 {
-			if resolved, ok := lookup(fmt.Sprint(parts[0])); ok {
-				if ref, ok := resolved.(string); ok && strings.HasPrefix(ref, "ref:") {
-					return "getatt:" + strings.TrimPrefix(ref, "ref:") + "." + fmt.Sprint(parts[1])
-				}
-			}
-		}
-		if sub, ok := v["Fn::Sub"].(string); ok && len(v) == 1 {
-			return subPattern.ReplaceAllStringFunc(sub, func(m string) string {
-				if resolved, ok := lookup(m[2 : len(m)-1]); ok {
-					return fmt.Sprint(resolved)
-				}
-				return m
-			})
-		}
-		out := map[string]any{}
-		for k, e := range v {
-			out[k] = resolveRefs(e, lookup)
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = resolveRefs(e, lookup)
-		}
-		return out
-	}
-	return v
-}
-
-var subPattern = regexp.MustCompile(`\$\{[A-Za-z0-9:.]+\}`)
-
-// functionSettings are the properties of a function both templates set and
-// must agree on. Code, role, name and log group differ by nature.
-var functionSettings = []string{"Runtime", "Handler", "Architectures", "MemorySize", "Timeout", "TracingConfig", "LoggingConfig", "Environment"}
-
-// cdkFunctionSettings is a synthesized function's functionSettings.
-func (t *cfnTemplate) cdkFunctionSettings(p map[string]any) map[string]any {
-	out := map[string]any{}
-	for _, key := range functionSettings {
-		if v, ok := p[key]; ok {
-			out[key] = t.resolvedCDK(v)
-		}
-	}
-	if logging, ok := out["LoggingConfig"].(map[string]any); ok {
-		delete(logging, "LogGroup") // each function's own; SAM makes one by name
-	}
-	return out
-}
-
-// samFunctionSettings is a template.yaml function's functionSettings, in
-// the names the synthesized template uses (SAM's Tracing is the function's
-// TracingConfig).
-func (t *samTemplate) samFunctionSettings(p map[string]any) map[string]any {
-	out := map[string]any{}
-	for _, key := range functionSettings {
-		if v, ok := p[key]; ok {
-			out[key] = t.resolved(v)
-		}
-	}
-	if tracing, ok := p["Tracing"]; ok {
-		out["TracingConfig"] = map[string]any{"Mode": tracing}
-	}
-	// DYNAMODB_ENDPOINT (every function), KMS_ENDPOINT (the functions with
-	// KMS_KEY_ID), SFN_ENDPOINT (with STATE_MACHINE_ARN) and
-	// SCHEDULER_ENDPOINT (with SCHEDULE_GROUP_NAME) are declared, empty, only
-	// so that `sam local` can set them (--env-vars); empty is the AWS
-	// service itself, as in the stack.
-	if env, ok := out["Environment"].(map[string]any)["Variables"].(map[string]any); ok {
-		for _, name := range samLocalEndpoints {
-			if endpoint, declared := env[name]; declared && endpoint == "" {
-				delete(env, name)
-			}
-		}
-	}
-	return out
-}
-
-// samLocalEndpoints are the variables template.yaml declares empty for
-// `sam local --env-vars` and the stack leaves out.
-var samLocalEndpoints = []string{"DYNAMODB_ENDPOINT", "KMS_ENDPOINT", "SFN_ENDPOINT", "SCHEDULER_ENDPOINT"}
-
-// Every function of template.yaml runs as the stack's does: runtime,
-// architecture, memory, timeout, tracing, log format and level, and every
-// environment variable, with template.yaml's parameters at their defaults
-// and the stack's settings at theirs.
-func TestDriftTemplateYAMLFunctionsRunAsTheStacks(t *testing.T) {
-	sam := mustReadSAMTemplate(t)
-	tpl := MustSynthesize(t, devStage)
-	cdk := map[string]map[string]any{}
-	for id, name := range tpl.functionNames(t, devStage) {
-		cdk[name] = tpl.cdkFunctionSettings(tpl.Resources[id].Properties)
-	}
-	for id, r := range sam.Resources {
-		if r.Type != "AWS::Serverless::Function" {
-			continue
-		}
-		name := samFunctionName(t, id, r)
-		want, ok := cdk[name]
-		if !ok {
-			continue // TestDriftTemplateYAMLHasTheStacksFunctionsAndActions reports it
-		}
-		got := sam.samFunctionSettings(sam.samFunction(r))
-		for _, key := range functionSettings {
-			if !jsonEqual(t, got[key], want[key]) {
-				t.Errorf("%s: %s is %s in template.yaml, %s in the stack", name, key, mustJSON(t, got[key]), mustJSON(t, want[key]))
-			}
-		}
-	}
-}
-
-// tableSettings are the table's properties both templates must agree on.
-// Deletion protection is the stage's (stage.go), not the table's.
-var tableSettings = []string{"AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode", "PointInTimeRecoverySpecification", "TimeToLiveSpecification"}
-
-func TestDriftTemplateYAMLTableIsTheStacks(t *testing.T) {
-	sam := mustReadSAMTemplate(t)
-	tpl := MustSynthesize(t, devStage)
-	tables := tpl.resourcesOfType("AWS::DynamoDB::Table")
-	want := tables[onlyKey(tables)].Properties
-	var got map[string]any
-	for _, r := range sam.Resources {
-		if r.Type == "AWS::DynamoDB::Table" {
-			got = r.Properties
-		}
-	}
-	if got == nil {
-		t.Fatal("template.yaml has no AWS::DynamoDB::Table")
-	}
-	byName := func(v any) any { // attribute definitions in any order
-		list, _ := v.([]any)
-		list = slices.Clone(list)
-		slices.SortFunc(list, func(a, b any) int {
-			return strings.Compare(fmt.Sprint(a.(map[string]any)["AttributeName"]), fmt.Sprint(b.(map[string]any)["AttributeName"]))
-		})
-		return list
-	}
-	for _, key := range tableSettings {
-		g, w := got[key], want[key]
-		if key == "AttributeDefinitions" {
-			g, w = byName(g), byName(w)
-		}
-		if !jsonEqual(t, g, w) {
-			t.Errorf("table %s is %s in template.yaml, %s in the stack", key, mustJSON(t, g), mustJSON(t, w))
-		}
-	}
-}
-
-// The stage's throttle: template.yaml's parameters default to the stack's
-// defaults and are what the stage's method settings use.
-func TestDriftTemplateYAMLThrottlesTheStageAsTheStack(t *testing.T) {
-	sam := mustReadSAMTemplate(t)
-	settings, _ := sam.Resources["Api"].Properties["MethodSettings"].([]any)
-	var all map[string]any
-	for _, s := range settings {
-		if m := s.(map[string]any); m["HttpMethod"] == "*" && m["ResourcePath"] == "/*" {
-			all = sam.resolved(m).(map[string]any)
-		}
-	}
-	want := MustSynthesize(t, devStage).stageMethodSettings(t)
-	if all == nil {
-		t.Fatal("template.yaml's Api has no method settings for */*")
-	}
-	for _, key := range []string{"ThrottlingRateLimit", "ThrottlingBurstLimit"} {
-		if all[key] != want[key] {
-			t.Errorf("%s is %v in template.yaml, %v in the stack", key, all[key], want[key])
-		}
-	}
-}
-
-// The firewall: in template.yaml a condition on the Waf parameter (off by
-// default, as the stack's -c waf), with the same rules, answers and limit.
-func TestDriftTemplateYAMLFirewallIsTheStacks(t *testing.T) {
-	sam := mustReadSAMTemplate(t)
-	if got := fmt.Sprint(sam.Parameters["Waf"]["Default"]); got != "false" {
-		t.Errorf("the Waf parameter defaults to %s; the stack has no firewall unless asked", got)
-	}
-	if got := mustJSON(t, sam.Conditions["WafEnabled"]); got != `{"Fn::Equals":[{"Ref":"Waf"},"true"]}` {
-		t.Errorf("condition WafEnabled is %s, want Waf = true", got)
-	}
-	if got := fmt.Sprint(sam.Parameters["WafRateLimit"]["Default"]); got != strconv.Itoa(stack.DefaultWAFRateLimit) {
-		t.Errorf("WafRateLimit defaults to %s, the stack to %d", got, stack.DefaultWAFRateLimit)
-	}
-	acl, association := sam.Resources["Firewall"], sam.Resources["FirewallAssociation"]
-	if acl.Type != "AWS::WAFv2::WebACL" || association.Type != "AWS::WAFv2::WebACLAssociation" ||
-		acl.Condition != "WafEnabled" || association.Condition != "WafEnabled" {
-		t.Fatalf("Firewall (%s, condition %q) and FirewallAssociation (%s, condition %q): want a web ACL and its association, on WafEnabled",
-			acl.Type, acl.Condition, association.Type, association.Condition)
-	}
-	tpl := MustSynthesizeWith(t, stack.Props{Stage: devStage, Edge: stack.Edge{WAF: true}})
-	_, want := firewall(t, tpl)
-	got := sam.resolved(acl.Properties).(map[string]any)
-	for _, key := range []string{"Scope", "DefaultAction", "CustomResponseBodies", "Rules"} {
-		if !jsonEqual(t, got[key], want[key]) {
-			t.Errorf("the firewall's %s is\n%s in template.yaml,\n%s in the stack", key, mustJSON(t, got[key]), mustJSON(t, want[key]))
-		}
-	}
-	if arn := mustJSON(t, association.Properties["ResourceArn"]); !strings.Contains(arn, "/stages/${Api.Stage}") {
-		t.Errorf("the association is on %s, want the Api's stage", arn)
-	}
-	if getAttOf(association.Properties["WebACLArn"], "Arn") != "Firewall" {
-		t.Errorf("the association is of %v, want the Firewall", association.Properties["WebACLArn"])
-	}
-}
-
-// samSecretsKey is the logical id of template.yaml's KMS key.
-const samSecretsKey = "SecretsKey"
-
-// KMS_KEY_ID goes to exactly the functions with KeyActions, as the key's
-// ARN, in template.yaml as in the stack; KMS_ENDPOINT, for `sam local`, is
-// declared only beside it, and empty.
-func TestDriftTemplateYAMLGivesTheKeyToExactlyItsFunctions(t *testing.T) {
-	sam := mustReadSAMTemplate(t)
-	globalEnv, _ := sam.Globals["Function"]["Environment"].(map[string]any)
-	globalVariables, _ := globalEnv["Variables"].(map[string]any)
-	for _, name := range []string{"KMS_KEY_ID", "KMS_ENDPOINT"} {
-		if _, set := globalVariables[name]; set {
-			t.Errorf("Globals give every function %s; only the functions with KeyActions may have it", name)
-		}
-	}
-	var told []string
-	for id, r := range sam.Resources {
-		if r.Type != "AWS::Serverless::Function" {
-			continue
-		}
-		name := samFunctionName(t, id, r)
-		env, _ := sam.samFunction(r)["Environment"].(map[string]any)
-		variables, _ := env["Variables"].(map[string]any)
-		keyID, hasKey := variables["KMS_KEY_ID"]
-		if hasKey {
-			told = append(told, name)
-			if getAttOf(keyID, "Arn") != samSecretsKey {
-				t.Errorf("%s: KMS_KEY_ID is %s, want !GetAtt %s.Arn", id, mustJSON(t, keyID), samSecretsKey)
-			}
-		}
-		if endpoint, set := variables["KMS_ENDPOINT"]; set && (!hasKey || endpoint != "") {
-			t.Errorf("%s: KMS_ENDPOINT is %s; declare it empty, and only beside KMS_KEY_ID", id, mustJSON(t, endpoint))
-		}
-	}
-	slices.Sort(told)
-	if want := functionsWithKeyActions(); !slices.Equal(told, want) {
-		t.Errorf("template.yaml gives KMS_KEY_ID to %v, want exactly the functions with KeyActions: %v", told, want)
-	}
-}
-
-// template.yaml's key is the stack's: one symmetric encryption key with
-// rotation on, kept exactly when the table is, named by an alias, whose
-// policy only delegates to IAM.
-func TestDriftTemplateYAMLKeyIsTheStacks(t *testing.T) {
-	sam := mustReadSAMTemplate(t)
-	tpl := MustSynthesize(t, devStage)
-	key, ok := sam.Resources[samSecretsKey]
-	if !ok || key.Type != "AWS::KMS::Key" {
-		t.Fatalf("template.yaml has no AWS::KMS::Key %s", samSecretsKey)
-	}
-	if n := len(sam.resourcesOfType("AWS::KMS::Key")); n != 1 {
-		t.Errorf("%d KMS keys in template.yaml, want 1", n)
-	}
-	if key.Properties["EnableKeyRotation"] != true {
-		t.Errorf("EnableKeyRotation is %v, want true", key.Properties["EnableKeyRotation"])
-	}
-	cdkKeyID := tpl.secretsKey(t)
-	cdkKey := tpl.Resources[cdkKeyID]
-	// CloudFormation's defaults, where a template leaves a property out.
-	defaults := map[string]any{"KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT", "Enabled": true, "MultiRegion": false, "RotationPeriodInDays": 365.0}
-	for property, def := range defaults {
-		got, set := key.Properties[property]
-		if !set {
-			got = def
-		}
-		want, set := cdkKey.Properties[property]
-		if !set {
-			want = def
-		}
-		if !jsonEqual(t, got, want) {
-			t.Errorf("the key's %s is %v in template.yaml, %v in the stack", property, got, want)
-		}
-	}
-
-	// The stack keeps (or deletes) its key exactly when it keeps its table:
-	// the table's secrets are sealed under it. template.yaml keeps its table,
-	// so it keeps its key.
-	var samTable, cdkTable resource
-	for _, r := range sam.resourcesOfType("AWS::DynamoDB::Table") {
-		samTable = r
-	}
-	for _, r := range tpl.resourcesOfType("AWS::DynamoDB::Table") {
-		cdkTable = r
-	}
-	if cdkKey.DeletionPolicy != cdkTable.DeletionPolicy {
-		t.Errorf("the stack's key has deletion policy %q, its table %q", cdkKey.DeletionPolicy, cdkTable.DeletionPolicy)
-	}
-	if key.DeletionPolicy != samTable.DeletionPolicy || key.UpdateReplacePolicy != samTable.UpdateReplacePolicy {
-		t.Errorf("template.yaml's key has deletion/replace policies %q/%q, its table %q/%q",
-			key.DeletionPolicy, key.UpdateReplacePolicy, samTable.DeletionPolicy, samTable.UpdateReplacePolicy)
-	}
-
-	policy, _ := key.Properties["KeyPolicy"].(map[string]any)
-	statements, _ := policy["Statement"].([]any)
-	cdkPolicy, _ := cdkKey.Properties["KeyPolicy"].(map[string]any)
-	cdkStatements, _ := cdkPolicy["Statement"].([]any)
-	if len(statements) != len(cdkStatements) {
-		t.Errorf("the key policy has %d statements in template.yaml, %d in the stack", len(statements), len(cdkStatements))
-	}
-	for i, s := range statements {
-		statement := s.(map[string]any)
-		if !strings.Contains(mustJSON(t, statement["Principal"]), ":root") {
-			t.Errorf("key policy statement %s: want only the account (root), which delegates the key's use to IAM", mustJSON(t, statement))
-		}
-		if i < len(cdkStatements) {
-			want := cdkStatements[i].(map[string]any)
-			for _, field := range []string{"Effect", "Action", "Resource"} {
-				if !jsonEqual(t, statement[field], want[field]) {
-					t.Errorf("key policy statement %d: %s is %s in template.yaml, %s in the stack", i, field, mustJSON(t, statement[field]), mustJSON(t, want[field]))
-				}
-			}
-		}
-	}
-
-	aliases := sam.resourcesOfType("AWS::KMS::Alias")
-	if len(aliases) != 1 {
-		t.Fatalf("%d KMS aliases in template.yaml, want 1", len(aliases))
-	}
-	alias := aliases[onlyKey(aliases)]
-	if getAttOf(alias.Properties["TargetKeyId"], "Arn") != samSecretsKey {
-		t.Errorf("the alias names %v, want %s", alias.Properties["TargetKeyId"], samSecretsKey)
-	}
-	if name := mustJSON(t, alias.Properties["AliasName"]); !strings.Contains(name, "alias/") || !strings.Contains(name, "-secrets") {
-		t.Errorf("alias name %s, want alias/<stack>-secrets as the stack's alias/workflows-<stage>-secrets", name)
-	}
-}
-
-// The table's indexes and attributes in template.yaml are
-// store.TableDefinition's, compared directly (TestDriftTemplateYAMLTableIsTheStacks
-// compares them with the stack's, and TestTheTableIsTheStoresDefinition the
-// stack's with the definition).
-func TestDriftTemplateYAMLTableIndexesAreTheStores(t *testing.T) {
-	sam := mustReadSAMTemplate(t)
-	tables := sam.resourcesOfType("AWS::DynamoDB::Table")
-	if len(tables) != 1 {
-		t.Fatalf("%d tables in template.yaml, want 1", len(tables))
-	}
-	got := tables[onlyKey(tables)].Properties
-	def := store.TableDefinition("")
-	byName := func(v any, field string) []any {
-		var list []any
-		mustRemarshal(t, v, &list)
-		slices.SortFunc(list, func(a, b any) int {
-			return strings.Compare(fmt.Sprint(a.(map[string]any)[field]), fmt.Sprint(b.(map[string]any)[field]))
-		})
-		return list
-	}
-	for _, c := range []struct {
-		property, field string
-		want            any
-	}{
-		{"GlobalSecondaryIndexes", "IndexName", def.GlobalSecondaryIndexes},
-		{"AttributeDefinitions", "AttributeName", def.AttributeDefinitions},
-		{"KeySchema", "KeyType", def.KeySchema},
-	} {
-		if g, w := byName(got[c.property], c.field), byName(c.want, c.field); !jsonEqual(t, g, w) {
-			t.Errorf("table %s\n is %s in template.yaml,\n    %s in store.TableDefinition", c.property, mustJSON(t, g), mustJSON(t, withoutNulls(w)))
-		}
-	}
-}
-
-// resourcesOfType returns template.yaml's resources of one type by logical id.
-func (t *samTemplate) resourcesOfType(typ string) map[string]resource {
-	out := map[string]resource{}
-	for id, r := range t.Resources {
-		if r.Type == typ {
-			out[id] = r
-		}
-	}
-	return out
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/workflowsapi/workflows/infra/blueprint"
 	"github.com/workflowsapi/workflows/internal/gatewayresponse"
 )
 
@@ -20,7 +21,7 @@ import (
 // defaults. Like the authorizer's cache TTL they are context, not
 // CloudFormation parameters, so that each stage's settings are in the
 // command that deploys it; template.yaml, which is not deployed, takes them
-// as parameters with the same defaults (the drift test holds both).
+// as parameters with the same defaults and bounds (both from blueprint).
 const (
 	ThrottleRateContext  = "throttleRateLimit"
 	ThrottleBurstContext = "throttleBurstLimit"
@@ -28,29 +29,10 @@ const (
 	WAFRateLimitContext  = "wafRateLimit"
 	LogLevelContext      = "logLevel"
 
-	// DefaultThrottleRateLimit is the stage's steady rate in requests per
-	// second, every route and caller together. Three times the largest
-	// rate one caller may use under the contract (webhooks: 10000 a
-	// minute per source IP, 167 a second), so that one caller at its limit
-	// leaves room for the others; a twentieth of the account's default
-	// regional limit (10000 a second), which every API of the account
-	// shares.
-	DefaultThrottleRateLimit = 500
-	// DefaultThrottleBurstLimit is the stage's bucket: how many requests
-	// may arrive at once above the steady rate.
-	DefaultThrottleBurstLimit = 1000
-	// DefaultWAFRateLimit is the firewall's limit per source IP per minute,
-	// every route together: the contract's largest per-IP limit (webhooks,
-	// 10000 a minute) and a fifth more, as WAF counts approximately.
-	DefaultWAFRateLimit = 12000
-
-	// The bounds API Gateway and WAF accept (and a floor that keeps a typo
-	// from shutting the API). API Gateway's account limits cap the stage's
-	// settings in effect in any case.
-	maxThrottleRateLimit  = 10000
-	maxThrottleBurstLimit = 5000
-	minWAFRateLimit       = 100
-	maxWAFRateLimit       = 2000000000
+	// The defaults (blueprint says why).
+	DefaultThrottleRateLimit  = blueprint.DefaultThrottleRateLimit
+	DefaultThrottleBurstLimit = blueprint.DefaultThrottleBurstLimit
+	DefaultWAFRateLimit       = blueprint.DefaultWAFRateLimit
 )
 
 // Edge is the stage's throttle and the optional firewall. Zero values take
@@ -78,12 +60,12 @@ func (e Edge) withDefaults() (Edge, error) {
 		e.WAFRateLimit = DefaultWAFRateLimit
 	}
 	switch {
-	case e.ThrottleRateLimit < 1 || e.ThrottleRateLimit > maxThrottleRateLimit:
-		return e, fmt.Errorf("stack: the stage's throttle rate must be 1 to %d requests a second, not %v", maxThrottleRateLimit, e.ThrottleRateLimit)
-	case e.ThrottleBurstLimit < 1 || e.ThrottleBurstLimit > maxThrottleBurstLimit:
-		return e, fmt.Errorf("stack: the stage's throttle burst must be 1 to %d requests, not %d", maxThrottleBurstLimit, e.ThrottleBurstLimit)
-	case e.WAFRateLimit < minWAFRateLimit || e.WAFRateLimit > maxWAFRateLimit:
-		return e, fmt.Errorf("stack: the firewall's rate limit must be %d to %d requests a minute per source IP, not %d", minWAFRateLimit, maxWAFRateLimit, e.WAFRateLimit)
+	case e.ThrottleRateLimit < blueprint.MinThrottleRateLimit || e.ThrottleRateLimit > blueprint.MaxThrottleRateLimit:
+		return e, fmt.Errorf("stack: the stage's throttle rate must be %d to %d requests a second, not %v", blueprint.MinThrottleRateLimit, blueprint.MaxThrottleRateLimit, e.ThrottleRateLimit)
+	case e.ThrottleBurstLimit < blueprint.MinThrottleBurstLimit || e.ThrottleBurstLimit > blueprint.MaxThrottleBurstLimit:
+		return e, fmt.Errorf("stack: the stage's throttle burst must be %d to %d requests, not %d", blueprint.MinThrottleBurstLimit, blueprint.MaxThrottleBurstLimit, e.ThrottleBurstLimit)
+	case e.WAFRateLimit < blueprint.MinWAFRateLimit || e.WAFRateLimit > blueprint.MaxWAFRateLimit:
+		return e, fmt.Errorf("stack: the firewall's rate limit must be %d to %d requests a minute per source IP, not %d", blueprint.MinWAFRateLimit, blueprint.MaxWAFRateLimit, e.WAFRateLimit)
 	}
 	return e, nil
 }
@@ -159,26 +141,14 @@ func PropsFromContext(context func(key string) any) (Props, error) {
 
 // The firewall's names, from one place: template.yaml uses the same.
 const (
-	firewallRateRuleName     = "PerSourceIPRateLimit"
-	firewallRateLimitedBody  = "rate-limited"
-	firewallManagedRuleGroup = "AWSManagedRulesCommonRuleSet"
+	firewallRateRuleName     = blueprint.FirewallRateRuleName
+	firewallRateLimitedBody  = blueprint.FirewallRateLimitedBody
+	firewallManagedRuleGroup = blueprint.FirewallManagedRuleGroup
 )
 
 // FirewallCountedRules are the rules of the AWS managed common rule set that
-// count instead of block. This API's bodies are data, not markup: webhook
-// payloads become run input as they are, and workflow definitions carry
-// URLs (an IP address is a legitimate host), jq programs and templates;
-// the functions hold every body to the contract. The contract takes bodies
-// up to 256 KiB, where SizeRestrictions_BODY blocks anything over 8 KB, and
-// does not ask callers for a User-Agent.
-var FirewallCountedRules = []string{
-	"SizeRestrictions_BODY",
-	"CrossSiteScripting_BODY",
-	"GenericRFI_BODY",
-	"GenericLFI_BODY",
-	"EC2MetaDataSSRF_BODY",
-	"NoUserAgent_HEADER",
-}
+// count instead of block (blueprint says why).
+var FirewallCountedRules = blueprint.FirewallCountedRules
 
 // newFirewall puts a regional web ACL in front of the stage: first a rate
 // rule that blocks a source IP sending more than the limit in a minute,

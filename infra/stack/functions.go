@@ -16,25 +16,20 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/workflowsapi/workflows/infra/blueprint"
 	"github.com/workflowsapi/workflows/internal/routes"
 )
 
 // BootstrapName is the executable a provided.al2023 function runs.
-const BootstrapName = "bootstrap"
-
-// The environment the functions read (internal/store, internal/lambdaapp).
-const (
-	envTableName = "TABLE_NAME"
-	envLogLevel  = "LOG_LEVEL"
-)
+const BootstrapName = blueprint.Handler
 
 // DefaultLogLevel is the functions' application log level unless
 // `-c logLevel=...` says otherwise.
-const DefaultLogLevel = "INFO"
+const DefaultLogLevel = blueprint.DefaultLogLevel
 
 // LogLevels are the levels a deployer may choose: the ones log/slog writes
 // and Lambda's JSON log filter reads.
-var LogLevels = []string{"DEBUG", "INFO", "WARN", "ERROR"}
+var LogLevels = blueprint.LogLevels
 
 func logLevelOrDefault(level string) (string, error) {
 	if level == "" {
@@ -47,26 +42,11 @@ func logLevelOrDefault(level string) (string, error) {
 	return upper, nil
 }
 
-// Sizes. Go handlers are small and start fast; 256 MB gives a little more
-// CPU than the minimum for the SHA-256 of each key check. The authorizer's
-// timeout is short because API Gateway waits on it before every route.
+// The runner's and the start check's timeouts (blueprint.TimeoutSeconds has
+// every function's, and says why).
 const (
-	functionMemoryMB         = 256
-	routeTimeoutSeconds      = 10
-	authorizerTimeoutSeconds = 5
-	// RunnerTimeoutSeconds is Lambda's ceiling, 15 minutes: one Advance
-	// runs steps while its budget lasts, and a step's own timeoutSeconds
-	// may be up to workflows.MaxStepTimeoutSeconds (900), so the longest
-	// attempt needs a whole invocation. The runner reads what is left from
-	// its context's deadline and starts no attempt that cannot end (and be
-	// recorded) before it; Step Functions then invokes it again at once.
-	RunnerTimeoutSeconds = 900
-	// StartCheckTimeoutSeconds bounds one periodic start check (every
-	// StartCheckEveryMinutes): it reads the unfinished-run markers and asks
-	// Step Functions about each, a few tens of milliseconds a run. Well
-	// under the period, so two checks rarely overlap (and overlapping is
-	// safe: starting twice starts once, and every write is conditional).
-	StartCheckTimeoutSeconds = 120
+	RunnerTimeoutSeconds     = blueprint.RunnerTimeoutSeconds
+	StartCheckTimeoutSeconds = blueprint.StartCheckTimeoutSeconds
 )
 
 // RunnerReservedConcurrencyContext names the context value (`cdk deploy -c
@@ -116,6 +96,11 @@ type apiFunction struct {
 // send traces, and call exactly the actions routes.Functions() lists for it
 // (permissions.go).
 func newFunctions(scope constructs.Construct, table awsdynamodb.Table, key awskms.Key, settings stageSettings, assetDir, logLevel string, runnerConcurrency int) (map[string]*apiFunction, error) {
+	// blueprint.Runtime and blueprint.Architecture, as CDK names them.
+	runtime, architecture := awslambda.Runtime_PROVIDED_AL2023(), awslambda.Architecture_ARM_64()
+	if *runtime.Name() != blueprint.Runtime || *architecture.Name() != blueprint.Architecture {
+		return nil, fmt.Errorf("stack: the functions run %s on %s, blueprint says %s on %s", *runtime.Name(), *architecture.Name(), blueprint.Runtime, blueprint.Architecture)
+	}
 	functions := map[string]*apiFunction{}
 	for _, spec := range routes.Functions() {
 		if _, seen := functions[spec.Name]; seen {
@@ -132,7 +117,7 @@ func newFunctions(scope constructs.Construct, table awsdynamodb.Table, key awskm
 
 func newFunction(scope constructs.Construct, spec routes.Function, table awsdynamodb.Table, key awskms.Key, settings stageSettings, assetDir, logLevel string, runnerConcurrency int) (*apiFunction, error) {
 	name := spec.Name
-	grants, err := grantsFor(spec, table, key)
+	grants, err := blueprint.Grants(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -153,35 +138,35 @@ func newFunction(scope constructs.Construct, spec routes.Function, table awsdyna
 		Description: jsii.String("Runs the " + name + " function of the Workflows API"),
 	})
 	logGroup.GrantWrite(role)
-	addGrants(role, grants)
+	addGrants(role, dataGrants(grants, table, key))
 
-	timeout := routeTimeoutSeconds
 	description := "Workflows API route function " + name
 	var reserved *float64
 	switch name {
 	case routes.AuthorizerFunction:
-		timeout = authorizerTimeoutSeconds
 		description = "Workflows API REQUEST authorizer: resolves the x-api-key header"
 	case routes.RunnerFunction:
-		timeout = RunnerTimeoutSeconds
 		description = "Workflows API runner: the run state machine's Advance task, executes a run's steps"
 		if runnerConcurrency > 0 {
 			reserved = jsii.Number(runnerConcurrency)
 		}
 	case routes.StartCheckFunction:
-		timeout = StartCheckTimeoutSeconds
 		description = "Workflows API start check: starts runs whose execution was lost, records runs whose execution ended without the runner"
 	case routes.ScheduledRunFunction:
 		description = "Workflows API scheduled run: the target of every EventBridge Scheduler schedule, starts one run"
 	}
-	environment := map[string]*string{
-		envTableName: table.TableName(),
-		// The process logs at the same level (lambdaapp.LogLevel), so it
-		// does not build lines Lambda would drop.
-		envLogLevel: jsii.String(logLevel),
+	// blueprint.Environment's variables of the table, the log level and
+	// the key; the run engine's are added once it exists (runs.go).
+	values := map[blueprint.Value]*string{
+		blueprint.TableNameValue: table.TableName(),
+		blueprint.LogLevelValue:  jsii.String(logLevel),
+		blueprint.KeyARNValue:    key.KeyArn(),
 	}
-	if len(spec.KeyActions) > 0 {
-		environment[envKMSKeyID] = key.KeyArn()
+	environment := map[string]*string{}
+	for _, v := range blueprint.Environment(spec) {
+		if value, ok := values[v.Value]; ok {
+			environment[v.Name] = value
+		}
 	}
 	function := awslambda.NewFunction(construct, jsii.String("Function"), &awslambda.FunctionProps{
 		FunctionName: jsii.String(settings.functionName(name)),
@@ -190,8 +175,8 @@ func newFunction(scope constructs.Construct, spec routes.Function, table awsdyna
 		Architecture: awslambda.Architecture_ARM_64(),
 		Handler:      jsii.String(BootstrapName),
 		Code:         awslambda.Code_FromAsset(jsii.String(codeDir), nil),
-		MemorySize:   jsii.Number(functionMemoryMB),
-		Timeout:      awscdk.Duration_Seconds(jsii.Number(timeout)),
+		MemorySize:   jsii.Number(blueprint.MemoryMB),
+		Timeout:      awscdk.Duration_Seconds(jsii.Number(blueprint.TimeoutSeconds(name))),
 		Role:         role,
 		LogGroup:     logGroup,
 		Tracing:      awslambda.Tracing_ACTIVE,
@@ -209,20 +194,4 @@ func newFunction(scope constructs.Construct, spec routes.Function, table awsdyna
 
 // constructID turns a function name (list-api-keys) into a construct id
 // (ListApiKeys), which CloudFormation logical ids are made from.
-func constructID(function string) string {
-	id := make([]byte, 0, len(function))
-	upper := true
-	for i := 0; i < len(function); i++ {
-		c := function[i]
-		if c == '-' {
-			upper = true
-			continue
-		}
-		if upper && c >= 'a' && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		upper = false
-		id = append(id, c)
-	}
-	return string(id)
-}
+func constructID(function string) string { return blueprint.ConstructID(function) }

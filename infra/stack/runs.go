@@ -3,7 +3,6 @@ package stack
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -17,39 +16,17 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/workflowsapi/workflows/infra/blueprint"
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/schedules"
 )
 
-// The environment of the functions that start, stop and check runs and keep
-// schedules (fixed names: internal/orchestrator/sfn and internal/schedules
-// read them). Each goes to exactly the functions whose ServiceActions need
-// it (envFor).
+// The run engine's settings (blueprint says why).
 const (
-	envStateMachineARN         = sfn.EnvStateMachineARN
-	envScheduleGroupName       = "SCHEDULE_GROUP_NAME"
-	envSchedulerRoleARN        = "SCHEDULER_ROLE_ARN"
-	envScheduledRunFunctionARN = "SCHEDULED_RUN_FUNCTION_ARN"
-	envScheduleDLQARN          = schedules.EnvDeadLetterARN
+	FailureQueueRetentionDays = blueprint.FailureQueueRetentionDays
+	ScheduledRunAsyncRetries  = blueprint.ScheduledRunAsyncRetries
+	StartCheckEveryMinutes    = blueprint.StartCheckEveryMinutes
 )
-
-// FailureQueueRetentionDays is how long the two queues of lost firings keep
-// a message: SQS's most, so a firing lost on a Friday evening is still
-// there to read and replay after the weekend (the alarms fire at once).
-const FailureQueueRetentionDays = 14
-
-// ScheduledRunAsyncRetries is how often Lambda retries a scheduled-run
-// invocation whose function failed (Lambda's own default, said out loud):
-// a firing is idempotent (its run id comes from the workflow and the
-// scheduled time), and after the retries it goes to the failure queue.
-const ScheduledRunAsyncRetries = 2
-
-// StartCheckEveryMinutes is how often the start check runs: how long, at
-// worst, a run whose start was lost stays queued, and a run whose execution
-// ended without the runner (stopped in the console, timed out) stays shown
-// as unfinished.
-const StartCheckEveryMinutes = 5
 
 // runEngine is what drives runs in AWS: the Standard state machine around
 // the runner, the start check's schedule, and the schedule group with the
@@ -179,15 +156,11 @@ func newRunEngine(scope constructs.Construct, functions map[string]*apiFunction,
 	// (ScheduledRunAsyncRetries), then goes to the on-failure destination
 	// with the request and the error: without it, it would be dropped with
 	// no run stored for the start check to find. Lambda sends with the
-	// function's role: SendMessage on that queue only (CDK's SqsDestination
-	// would also grant GetQueueAttributes and GetQueueUrl, which Lambda does
-	// not call).
+	// function's role: SendMessage on that queue only, blueprint.Grants'
+	// (CDK's SqsDestination would also grant GetQueueAttributes and
+	// GetQueueUrl, which Lambda does not call).
 	failures := newFailureQueue(construct, "ScheduledRunFailureQueue", settings)
 	scheduledRunRole := scheduledRun.function.Role().(awsiam.Role)
-	scheduledRunRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("sqs:SendMessage"),
-		Resources: jsii.Strings(*failures.QueueArn()),
-	}))
 	async := awslambda.NewCfnEventInvokeConfig(construct, jsii.String("ScheduledRunAsyncInvoke"), &awslambda.CfnEventInvokeConfigProps{
 		FunctionName:         scheduledRun.function.FunctionName(),
 		Qualifier:            jsii.String("$LATEST"),
@@ -222,89 +195,77 @@ func newRunEngine(scope constructs.Construct, functions map[string]*apiFunction,
 			ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
 		}),
 	}
-	for _, spec := range routes.Functions() {
-		fn := functions[spec.Name]
-		grants, err := engine.serviceGrantsFor(spec)
+	// scheduled-run's grant on its on-failure destination first, then
+	// every function's on the run engine, and the variables that name them.
+	specs := routes.Functions()
+	grantsOf := map[string][]blueprint.Grant{}
+	for _, spec := range specs {
+		grants, err := blueprint.Grants(spec)
 		if err != nil {
 			return nil, err
 		}
+		grantsOf[spec.Name] = grants
+	}
+	addGrants(scheduledRunRole, engine.grantsOn(grantsOf[routes.ScheduledRunFunction], failuresOnly))
+	values := engine.values()
+	for _, spec := range specs {
+		fn := functions[spec.Name]
+		grants := engine.grantsOn(grantsOf[spec.Name], engineResources)
 		addGrants(fn.function.Role().(awsiam.Role), grants)
 		engine.suppressWildcards(fn, grants, settings)
-		for name, value := range engine.envFor(spec) {
-			fn.function.AddEnvironment(jsii.String(name), jsii.String(value), nil)
+		for _, v := range blueprint.Environment(spec) {
+			if value, ok := values[v.Value]; ok {
+				fn.function.AddEnvironment(jsii.String(v.Name), jsii.String(value), nil)
+			}
 		}
 	}
 	suppressRunEngineFindings(engine, startCheck, scheduledRun)
 	return engine, nil
 }
 
-// serviceGrantsFor returns fn's ServiceActions, each on the one resource it
-// is for: starting on the state machine; stopping and describing on its
-// executions (arn:...:execution:<state machine>:*, since each run has its
-// own); the schedule actions on the group's schedules; passing the
-// scheduler's role only to Scheduler. An action with no resource here is an
-// error, so a new one cannot be granted on everything by mistake.
-func (e *runEngine) serviceGrantsFor(fn routes.Function) ([]grant, error) {
-	byResource := map[string]*grant{}
-	var order []string
-	add := func(service, action, resource string, conditions map[string]any) {
-		if byResource[resource] == nil {
-			byResource[resource] = &grant{service: service, resources: []string{resource}, conditions: conditions}
-			order = append(order, resource)
-		}
-		byResource[resource].actions = append(byResource[resource].actions, action)
-	}
-	for _, action := range fn.ServiceActions {
-		switch action {
-		case routes.ActionStartExecution:
-			add("states", action, *e.stateMachine.StateMachineArn(), nil)
-		case routes.ActionStopExecution, routes.ActionDescribeExecution:
-			add("states", action, e.executionsARN, nil)
-		case routes.ActionCreateSchedule, routes.ActionUpdateSchedule, routes.ActionDeleteSchedule, routes.ActionGetSchedule:
-			add("scheduler", action, e.schedulesARN, nil)
-		case routes.ActionPassRole:
-			add("iam", action, *e.schedulerRole.RoleArn(), map[string]any{
-				"StringEquals": map[string]any{"iam:PassedToService": "scheduler.amazonaws.com"},
-			})
-		default:
-			return nil, fmt.Errorf("stack: function %q: the stack knows no resource for %q", fn.Name, action)
-		}
+// The run engine's resources a function may be granted actions on, in two
+// sets: scheduled-run's grant on its on-failure destination is added where
+// the destination is made, the others once every resource exists.
+var (
+	failuresOnly    = []blueprint.Resource{blueprint.ScheduledRunFailuresResource}
+	engineResources = []blueprint.Resource{blueprint.StateMachineResource, blueprint.ExecutionsResource,
+		blueprint.SchedulesResource, blueprint.SchedulerRoleResource}
+)
+
+// grantsOn resolves the grants that are on one of resources: starting on the
+// state machine; stopping and describing on its executions
+// (arn:...:execution:<state machine>:*, since each run has its own); the
+// schedule actions on the group's schedules; passing the scheduler's role
+// (only to Scheduler, blueprint's condition); sending to scheduled-run's
+// on-failure destination.
+func (e *runEngine) grantsOn(grants []blueprint.Grant, resources []blueprint.Resource) []grant {
+	arns := map[blueprint.Resource]string{
+		blueprint.StateMachineResource:         *e.stateMachine.StateMachineArn(),
+		blueprint.ExecutionsResource:           e.executionsARN,
+		blueprint.SchedulesResource:            e.schedulesARN,
+		blueprint.SchedulerRoleResource:        *e.schedulerRole.RoleArn(),
+		blueprint.ScheduledRunFailuresResource: *e.scheduledRunFailures.QueueArn(),
 	}
 	var out []grant
-	for _, resource := range order {
-		g := byResource[resource]
-		slices.Sort(g.actions)
-		if err := exactActions(fn.Name, g.service, g.actions); err != nil {
-			return nil, err
+	for _, g := range grants {
+		if slices.Contains(resources, g.On) {
+			out = append(out, resolve(g, arns[g.On]))
 		}
-		out = append(out, *g)
 	}
-	return out, nil
+	return out
 }
 
-// envFor is the variables that name the run engine's resources, for the
-// functions that call them: STATE_MACHINE_ARN with any states: action,
-// SCHEDULE_GROUP_NAME with any scheduler: action, and the scheduler's role
-// target and dead-letter queue with the actions that write a schedule's
-// target (create, update). Nothing else, so a function cannot even name what it may not use.
-func (e *runEngine) envFor(fn routes.Function) map[string]string {
-	env := map[string]string{}
-	for _, action := range fn.ServiceActions {
-		switch {
-		case strings.HasPrefix(action, "states:"):
-			env[envStateMachineARN] = *e.stateMachine.StateMachineArn()
-		case strings.HasPrefix(action, "scheduler:"):
-			// The group's Ref (its name), so CloudFormation makes the group
-			// before a function that uses it.
-			env[envScheduleGroupName] = *e.scheduleGroup.Ref()
-		}
-		if action == routes.ActionCreateSchedule || action == routes.ActionUpdateSchedule {
-			env[envSchedulerRoleARN] = *e.schedulerRole.RoleArn()
-			env[envScheduledRunFunctionARN] = e.scheduledRunARN
-			env[envScheduleDLQARN] = *e.scheduleDLQ.QueueArn()
-		}
+// values are the run engine's values of blueprint.Environment.
+// SCHEDULE_GROUP_NAME is the group's Ref (its name), so CloudFormation makes
+// the group before a function that uses it.
+func (e *runEngine) values() map[blueprint.Value]string {
+	return map[blueprint.Value]string{
+		blueprint.StateMachineARNValue:      *e.stateMachine.StateMachineArn(),
+		blueprint.ScheduleGroupNameValue:    *e.scheduleGroup.Ref(),
+		blueprint.SchedulerRoleARNValue:     *e.schedulerRole.RoleArn(),
+		blueprint.ScheduledRunFunctionValue: e.scheduledRunARN,
+		blueprint.ScheduleDLQARNValue:       *e.scheduleDLQ.QueueArn(),
 	}
-	return env
 }
 
 // suppressRunEngineFindings records what cdk-nag finds in the run engine
@@ -338,10 +299,10 @@ func schedulesFinding(settings stageSettings) string {
 // IAM cannot know.
 func (e *runEngine) suppressWildcards(fn *apiFunction, grants []grant, settings stageSettings) {
 	for _, g := range grants {
-		switch g.resources[0] {
-		case e.executionsARN:
+		switch g.on {
+		case blueprint.ExecutionsResource:
 			suppress(fn.function.Role(), true, nagWildcardPermission, reasonOneExecutionPerRun, executionsFinding(settings))
-		case e.schedulesARN:
+		case blueprint.SchedulesResource:
 			suppress(fn.function.Role(), true, nagWildcardPermission, reasonOneSchedulePerWorkflow, schedulesFinding(settings))
 		}
 	}

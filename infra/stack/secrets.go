@@ -5,13 +5,9 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-)
 
-// envKMSKeyID is the variable internal/secrets reads (secrets.FromEnv): the
-// key to seal and open under. Only the functions whose KeyActions are not
-// empty get it, so a function that is not meant to touch a secret cannot
-// even name the key.
-const envKMSKeyID = "KMS_KEY_ID"
+	"github.com/workflowsapi/workflows/infra/blueprint"
+)
 
 // secretsKeyPendingDays is how long a throwaway stage's key waits, disabled,
 // before KMS deletes it once its stack is gone: KMS's shortest window, long
@@ -36,7 +32,7 @@ const secretsKeyPendingDays = 7
 // deletion when its table goes.
 func newSecretsKey(scope constructs.Construct, settings stageSettings) awskms.Key {
 	props := &awskms.KeyProps{
-		Description: jsii.String("Workflows API (" + settings.name + "): wraps the data keys of connection credentials and webhook signing secrets"),
+		Description: jsii.String(blueprint.SecretsKeyDescription(settings.name)),
 		// A symmetric encryption key: what GenerateDataKey and Decrypt need.
 		KeySpec:           awskms.KeySpec_SYMMETRIC_DEFAULT,
 		KeyUsage:          awskms.KeyUsage_ENCRYPT_DECRYPT,

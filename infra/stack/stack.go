@@ -12,6 +12,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/workflowsapi/workflows/infra/blueprint"
 	"github.com/workflowsapi/workflows/internal/routes"
 )
 
@@ -27,7 +28,7 @@ import (
 const AuthorizerCacheContext = "authorizerCacheTtlSeconds"
 
 // MaxAuthorizerCacheSeconds is API Gateway's ceiling for the cache.
-const MaxAuthorizerCacheSeconds = 3600
+const MaxAuthorizerCacheSeconds = blueprint.MaxAuthorizerCacheSeconds
 
 // FeatureFlags are the CDK feature flags this stack is written for. They are
 // set in code, not only in cdk.json, so the tests synthesize exactly what

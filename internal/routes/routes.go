@@ -3,8 +3,9 @@
 // serves it) and the functions that are not routes (the authorizer now; the
 // runner and scheduler later), with the AWS actions each may call and the
 // links between features each may make. The local gateway routes from it, the
-// CDK stack builds from it, and tests hold template.yaml, the OpenAPI
-// document and every function's imports to it. Nothing else lists routes or
+// CDK stack and the generated template.yaml (infra/samtemplate) are built
+// from it, and tests hold the OpenAPI document and every function's imports
+// to it. Nothing else lists routes or
 // permissions by hand.
 package routes
 

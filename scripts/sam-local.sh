@@ -9,7 +9,7 @@
 #
 #   PORT=3000 DYNAMODB_PORT=8000        where it serves, and the engine's port
 #   LAMBDA_GOARCH=arm64|amd64           amd64 runs natively on an x86-64
-#                                       machine, about 8x faster cold starts
+#                                       machine, about 6x faster cold starts
 #                                       than arm64 under QEMU; arm64 is what
 #                                       is deployed
 #   SAM_WARM_CONTAINERS=LAZY|EAGER      SAM's --warm-containers

@@ -2,8 +2,6 @@ package schedules_test
 
 import (
 	"context"
-	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,43 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 
+	"github.com/workflowsapi/workflows/internal/awstest"
 	"github.com/workflowsapi/workflows/internal/schedules"
 )
-
-// hungScheduler is an endpoint on 127.0.0.1 that accepts connections and
-// never answers, and the count of connections made to it: one per attempt,
-// since a connection whose attempt ran out is never reused.
-func hungScheduler(t *testing.T) (endpoint string, accepted *atomic.Int32) {
-	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted = &atomic.Int32{}
-	var mu sync.Mutex
-	var held []net.Conn
-	go func() {
-		for {
-			conn, err := listener.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			mu.Lock()
-			held = append(held, conn)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = listener.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			_ = c.Close()
-		}
-	})
-	return "http://" + listener.Addr().String(), accepted
-}
 
 // attemptsMade is the count of connections once the accept loop has seen
 // every one the client opened: a connection the kernel completed may wait a
@@ -111,7 +75,7 @@ func TestAHungSchedulerFailsWithinTheBudgetAfterRetrying(t *testing.T) {
 		for _, op := range eventBridgeCalls {
 			t.Run(c.name+" ends "+op.name, func(t *testing.T) {
 				t.Parallel()
-				endpoint, accepted := hungScheduler(t)
+				endpoint, accepted := awstest.HungEndpoint(t)
 				client := scheduler.New(scheduler.Options{
 					Region:           "us-east-1",
 					Credentials:      credentials.NewStaticCredentialsProvider("testing", "testing", ""),
@@ -143,7 +107,7 @@ func TestAHungSchedulerFailsWithinTheBudgetAfterRetrying(t *testing.T) {
 // lift the budget's attempts. It sets the process environment, so it does
 // not run in parallel.
 func TestNewEventBridgeFromEnvKeepsTheBudgetOverAWSMaxAttempts(t *testing.T) {
-	endpoint, accepted := hungScheduler(t)
+	endpoint, accepted := awstest.HungEndpoint(t)
 	for name, value := range map[string]string{
 		schedules.EnvEndpoint: endpoint, schedules.EnvGroupName: "g", "AWS_MAX_ATTEMPTS": "10",
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "",

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -455,39 +454,13 @@ func TestKMSMakesOneCallPerSealAndPerOpenAndNoneForGarbage(t *testing.T) {
 // (one per attempt, since a hung connection is never reused).
 func hungKMS(t *testing.T) (*kms.Client, *atomic.Int32) {
 	t.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var accepted atomic.Int32
-	var mu sync.Mutex
-	var held []net.Conn
-	go func() {
-		for {
-			conn, err := listener.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			mu.Lock()
-			held = append(held, conn)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = listener.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			_ = c.Close()
-		}
-	})
+	endpoint, accepted := awstest.HungEndpoint(t)
 	client := kms.New(kms.Options{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-		BaseEndpoint: aws.String("http://" + listener.Addr().String()),
+		BaseEndpoint: aws.String(endpoint),
 	})
-	return client, &accepted
+	return client, accepted
 }
 
 func TestAHungKMSFailsWithinTheBudgetAfterRetrying(t *testing.T) {

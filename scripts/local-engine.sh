@@ -3,7 +3,8 @@
 # dynalite per data directory. Prints "ENDPOINT started" when it started one
 # (the caller stops it: kill "$(cat DATA_DIR/dynalite.pid)"), or
 # "ENDPOINT shared" when the engine of another `make dev` or `make sam-local`
-# on the same data already runs (the caller leaves it alone).
+# on the same data already runs, or any DynamoDB engine already listens on
+# PORT (the caller leaves it alone).
 # Usage: local-engine.sh DATA_DIR PORT
 #
 # Two dynalites cannot open one data directory: LevelDB locks it, and the
@@ -19,6 +20,17 @@ pidfile=$data/dynalite.pid endpointfile=$data/dynalite.endpoint lock=$data/dynal
 
 if [ -f "$pidfile" ] && [ -f "$endpointfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
   echo "$(cat "$endpointfile") shared"
+  exit 0
+fi
+
+# An engine already listening on the port (one started by hand, or with
+# other data) is used as it is: it answers DynamoDB's ListTables.
+if [ "$port" != 0 ] && curl -s -m 2 -X POST "http://127.0.0.1:$port/" -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
+  -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Date: 20260101T000000Z' \
+  -H 'Authorization: AWS4-HMAC-SHA256 Credential=local/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0' \
+  -d '{}' 2>/dev/null | grep -q TableNames; then
+  echo "local-engine: a DynamoDB engine already listens on 127.0.0.1:$port; using it" >&2
+  echo "http://127.0.0.1:$port shared"
   exit 0
 fi
 

@@ -42,38 +42,16 @@ mkdir -p "$state"
 
 log() { echo "sam-local: $*" >&2; }
 
-# No tool here may look for credentials or a region off the machine: SAM
-# hands these to every container, and boto3 in SAM and the setup script
-# reads them too.
-export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 \
-  AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
-unset AWS_SESSION_TOKEN AWS_PROFILE
+# Local credentials, forwarders, moto, and stopping SAM (shared with
+# scripts/test-state-machine.sh).
+. scripts/sam-lib.sh
 
 # Everything started here is stopped in reverse order by cleanup.
-started_engine=0 started_daemon=0 sam_pid= events_pid= moto_pid= forward_pids=()
+started_engine=0 started_daemon=0 sam_pid=
 cleanup() {
   trap - EXIT INT TERM
-  if [ -n "$sam_pid" ]; then
-    # SAM ignores SIGINT while it serves, and leaves containers behind on
-    # SIGTERM: its process group gets TERM, then KILL.
-    kill -TERM -- "-$sam_pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$sam_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$sam_pid" 2>/dev/null || true
-  fi
-  [ -z "$events_pid" ] || kill "$events_pid" 2>/dev/null || true
-  # The containers this SAM started: created while it ran (docker events)
-  # and named in its own log (SAM_CONTAINER_ID), so that another SAM's on
-  # the same engine are left alone.
-  local ids
-  ids=$( { grep -ho 'SAM_CONTAINER_ID: [0-9a-f]*' "$state/sam.log" 2>/dev/null | cut -d' ' -f2 | sort -u; sort -u "$state/containers" 2>/dev/null; } | sort | uniq -d)
-  if [ -n "$ids" ]; then
-    # shellcheck disable=SC2086
-    docker rm -f $ids >/dev/null 2>&1 || true
-    log "removed $(echo "$ids" | wc -l) container(s) SAM started"
-  fi
+  stop_sam "$sam_pid" "$state/sam.log" "$state/containers"
   rm -f "$state/containers"
-  for pid in "${forward_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -z "$moto_pid" ] || kill "$moto_pid" 2>/dev/null || true
   if [ "$started_engine" = 1 ]; then
     kill "$(cat "$data/dynalite.pid")" 2>/dev/null || true
     rm -f "$data/dynalite.endpoint" "$data/dynalite.pid"
@@ -114,27 +92,11 @@ DYNAMODB_ENDPOINT=$endpoint TABLE_NAME=$table go run ./cmd/wfctl setup >&2
 # forwarder on the bridge address carries the containers' connections to
 # them, and nothing listens on the machine's other interfaces.
 bridge_ip=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
-forward() { # forward PORT: bridge_ip:PORT -> 127.0.0.1:PORT
-  local out=$state/forward-$1.log
-  node scripts/bridge-forward.js "$bridge_ip" "$1" "$1" >"$out" 2>&1 &
-  forward_pids+=($!)
-  for _ in $(seq 1 50); do grep -q '^forwarding' "$out" && return 0; sleep 0.1; done
-  log "cannot forward $bridge_ip:$1:"; cat "$out" >&2; exit 1
-}
-forward "$engine_port"
+forward "$bridge_ip" "$engine_port" "$state"
 
 # 4. moto's server for Step Functions, Scheduler and KMS.
-.venv/bin/python -c 'from moto.server import main; main()' -H 127.0.0.1 -p 0 >"$state/moto.log" 2>&1 &
-moto_pid=$!
-moto_port=
-for _ in $(seq 1 200); do
-  moto_port=$(grep -o 'Running on http://127.0.0.1:[0-9]*' "$state/moto.log" | head -1 | grep -o '[0-9]*$' || true)
-  [ -n "$moto_port" ] && break
-  kill -0 "$moto_pid" 2>/dev/null || { log "moto exited:"; cat "$state/moto.log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$moto_port" ] || { log "moto did not start"; exit 1; }
-forward "$moto_port"
+start_moto "$state/moto.log"
+forward "$bridge_ip" "$moto_port" "$state"
 aws_env=$(.venv/bin/python scripts/sam-local-aws.py "http://127.0.0.1:$moto_port" "http://host.docker.internal:$moto_port")
 
 # 5. The functions' environment: every variable the template declares that
@@ -163,10 +125,7 @@ LAMBDA_GOARCH=$goarch .venv/bin/sam build --template "$template" --build-dir "$b
 
 # 7. Every container SAM creates is recorded by id, to be removed at stop.
 : >"$state/sam.log"
-: >"$state/containers"
-docker events --filter type=container --filter event=create --filter label=sam.cli.container.type=lambda \
-  --format '{{.ID}}' >>"$state/containers" &
-events_pid=$!
+record_sam_containers "$state/containers"
 
 # 8. SAM, in a process group of its own (setsid) so that stopping it stops
 # all it runs.

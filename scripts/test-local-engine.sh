@@ -39,4 +39,15 @@ if scripts/local-engine.sh "$data" 0 >"$data/out" 2>"$data/err"; then fail "star
 [ "$(wc -l <"$data/err")" = 1 ] || fail "want one line, got: $(cat "$data/err")"
 grep -q "in use by process $holder_pid" "$data/err" || fail "the holder is not named: $(cat "$data/err")"
 echo "ok: $(cat "$data/err")"
-echo "2 passed, 0 failed"
+
+echo "== an engine already listening on the port is used as it is"
+kill "$holder_pid"; holder_pid=
+other=$(mktemp -d)
+other_endpoint=$(scripts/start-dynalite.sh 0 "" "$other/pid")
+other_port=${other_endpoint##*:}
+read -r got state3 < <(scripts/local-engine.sh "$data" "$other_port" 2>/dev/null)
+kill "$(cat "$other/pid")"; rm -rf "$other"
+[ "$state3" = shared ] && [ "$got" = "http://127.0.0.1:$other_port" ] || fail "with an engine on :$other_port it said '$got $state3'"
+[ ! -e "$data/dynalite.pid" ] || fail "it started an engine of its own beside the one listening"
+echo "ok"
+echo "3 passed, 0 failed"

@@ -32,35 +32,16 @@ table=workflows-sfnexec
 
 log() { echo "test-state-machine: $*" >&2; }
 
-export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 \
-  AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
-unset AWS_SESSION_TOKEN AWS_PROFILE
+# Local credentials, forwarders, moto, and stopping SAM (shared with
+# scripts/sam-local.sh).
+. scripts/sam-lib.sh
 
 work=$(mktemp -d /tmp/test-state-machine.XXXXXX)
-started_daemon=0 engine_started=0 sam_sid= events_pid= moto_pid= forward_pids=()
+started_daemon=0 engine_started=0 sam_sid=
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  if [ -n "$sam_sid" ]; then
-    # SAM ignores SIGINT while it serves: its session's process group gets
-    # TERM, then KILL.
-    kill -TERM -- "-$sam_sid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$sam_sid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$sam_sid" 2>/dev/null || true
-  fi
-  [ -z "$events_pid" ] || kill "$events_pid" 2>/dev/null || true
-  # Every Lambda container created while SAM ran, that is SAM's of this run
-  # (its log names each one it made), by id.
-  local ids
-  ids=$( { grep -ho 'SAM_CONTAINER_ID: [0-9a-f]*' "$work/sam.log" 2>/dev/null | cut -d' ' -f2; cat "$work/containers" 2>/dev/null; } |
-    sort | uniq -d)
-  if [ -n "$ids" ]; then
-    # shellcheck disable=SC2086
-    docker rm -f $ids >/dev/null 2>&1 || true
-    log "removed $(echo "$ids" | wc -l) container(s) SAM started"
-  fi
-  for pid in "${forward_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [ -z "$moto_pid" ] || kill "$moto_pid" 2>/dev/null || true
+  stop_sam "$sam_sid" "$work/sam.log" "$work/containers"
   if [ "$engine_started" = 1 ]; then kill "$(cat "$work/data/dynalite.pid")" 2>/dev/null || true; fi
   [ "$started_daemon" = 0 ] || scripts/docker-engine.sh stop
   if [ "$rc" = 0 ]; then rm -rf "$work"; else log "logs kept in $work"; fi
@@ -69,8 +50,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # 1. Docker, and the base image built from local packages (SAM never pulls).
 engine=$(scripts/docker-engine.sh ensure)
@@ -87,29 +66,13 @@ DYNAMODB_ENDPOINT=$endpoint TABLE_NAME=$table go run ./cmd/wfctl setup >&2
 
 # 3. moto, calling "Lambda" at the shim's port.
 shim_port=$(free_port)
-MOTO_PORT=$shim_port .venv/bin/python -c 'from moto.server import main; main()' -H 127.0.0.1 -p 0 >"$work/moto.log" 2>&1 &
-moto_pid=$!
-moto_port=
-for _ in $(seq 1 200); do
-  moto_port=$(grep -o 'Running on http://127.0.0.1:[0-9]*' "$work/moto.log" | head -1 | grep -o '[0-9]*$' || true)
-  [ -n "$moto_port" ] && break
-  kill -0 "$moto_pid" 2>/dev/null || { log "moto exited:"; cat "$work/moto.log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$moto_port" ] || { log "moto did not start"; exit 1; }
+MOTO_PORT=$shim_port start_moto "$work/moto.log"
 kms_key=$(.venv/bin/python -c 'import sys, boto3
 print(boto3.client("kms", endpoint_url=sys.argv[1]).create_key(Description="sfnexec")["KeyMetadata"]["Arn"])' "http://127.0.0.1:$moto_port")
 
 # 4. The containers reach dynalite and moto through the bridge's address.
-forward() { # forward PORT: bridge_ip:PORT -> 127.0.0.1:PORT
-  local out=$work/forward-$1.log
-  node scripts/bridge-forward.js "$bridge_ip" "$1" "$1" >"$out" 2>&1 &
-  forward_pids+=($!)
-  for _ in $(seq 1 50); do grep -q '^forwarding' "$out" && return 0; sleep 0.1; done
-  log "cannot forward $bridge_ip:$1:"; cat "$out" >&2; exit 1
-}
-forward "$dynamo_port"
-forward "$moto_port"
+forward "$bridge_ip" "$dynamo_port" "$work"
+forward "$bridge_ip" "$moto_port" "$work"
 stall_port=$(free_port)
 
 # 5. The runner binary, built as `make lambdas` builds it, and a template of
@@ -147,10 +110,7 @@ EOF
 
 # 6. sam local start-lambda, in a session of its own, every Lambda container
 # created meanwhile recorded.
-: >"$work/containers"
-docker events --filter type=container --filter event=create --filter label=sam.cli.container.type=lambda \
-  --format '{{.ID}}' >>"$work/containers" &
-events_pid=$!
+record_sam_containers "$work/containers"
 sam_port=$(free_port)
 (cd "$work" && exec setsid "$OLDPWD/.venv/bin/sam" local start-lambda --template "$work/template.yaml" \
   --host 127.0.0.1 --port "$sam_port" --env-vars "$work/env.json" --add-host host.docker.internal:host-gateway \

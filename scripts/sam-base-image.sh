@@ -49,11 +49,13 @@ ensure_emulation() {
   fi
 }
 
+# Emulation first, every time: an image built before a reboot (which drops
+# binfmt registrations) would not run without it.
+ensure_emulation
 if [ "$(docker image inspect -f '{{index .Config.Labels "workflows.recipe"}}' "$image" 2>/dev/null || true)" = "$recipe" ]; then
   echo "$image"
   exit 0
 fi
-ensure_emulation
 
 work=.data/sam/base-image-$arch
 rm -rf "$work" && mkdir -p "$work/rootfs" "$work/apt/lists/partial" "$work/apt/archives/partial"

@@ -361,8 +361,9 @@ func (a *advance) pass() (outcome, error) {
 }
 
 // walk goes through the steps in order. What the step records say is the
-// truth: a succeeded or skipped step is passed over (never run again), and
-// the first step that has not ended is where the run is.
+// truth: a succeeded or skipped step, or a failed one whose onError is
+// "continue", is passed over (never run again), and the first step that has
+// not ended is where the run is.
 func (a *advance) walk() (outcome, error) {
 	var last jsontext.Value // the output of the last step that ran
 	index := 0
@@ -379,6 +380,12 @@ func (a *advance) walk() (outcome, error) {
 			index = next
 			continue
 		case ok && rec.Status == runs.StepSkipped:
+			index++
+			continue
+		case ok && rec.Status == runs.StepFailed && step.Continues():
+			// onError "continue": the failure is the step's, and the run
+			// goes on with the next step (the last output stays the last
+			// step that succeeded's).
 			index++
 			continue
 		case ok && rec.Status == runs.StepFailed:
@@ -595,6 +602,9 @@ func (a *advance) failedAttempt(index int, rec runs.Step, stepErr *engine.StepEr
 		if err := a.putStep(rec); err != nil {
 			return again, err
 		}
+		if step.Continues() {
+			return a.walk()
+		}
 		return a.finishFailed(step.ID, stepError)
 	}
 	backoff := a.backoff(rec.Attempts, stepErr.RetryAfter)
@@ -760,7 +770,13 @@ func withStatus(rec runs.Step, status runs.StepStatus, now time.Time) runs.Step 
 func (a *advance) context(attempt int) engine.Context {
 	steps := map[string]any{}
 	for id, s := range a.steps {
-		steps[id] = map[string]any{"output": decode(s.Output), "status": string(s.Status)}
+		view := map[string]any{"output": decode(s.Output), "status": string(s.Status)}
+		if s.Status == runs.StepFailed && s.Error != nil {
+			// A step that failed with onError "continue": later steps
+			// may branch on why.
+			view["error"] = map[string]any{"code": s.Error.Code, "message": s.Error.Message}
+		}
+		steps[id] = view
 	}
 	return engine.Context{
 		"input": decode(a.run.Input),

@@ -109,7 +109,22 @@ type Step struct {
 	Else           string `json:"else,omitempty"`
 	Retry          *Retry `json:"retry,omitzero"`
 	TimeoutSeconds *int   `json:"timeoutSeconds,omitzero"` // one attempt
+	// OnError is what a failure of the step (after its retries) does:
+	// OnErrorFail (the default, also when empty) ends the run failed;
+	// OnErrorContinue records the step failed and goes on to the next.
+	OnError OnError `json:"onError,omitempty"`
 }
+
+// OnError is a step's failure policy.
+type OnError string
+
+const (
+	OnErrorFail     OnError = "fail"
+	OnErrorContinue OnError = "continue"
+)
+
+// Continues reports whether a failure of the step lets the run go on.
+func (s Step) Continues() bool { return s.OnError == OnErrorContinue }
 
 // With is a step's configuration: http uses Method, URL, Headers, Body and
 // Connection; transform and condition use JQ; delay uses Seconds.
@@ -267,6 +282,11 @@ func decodeStep(p *problems, path string, raw jsontext.Value) Step {
 			}
 		case "timeoutSeconds":
 			p.decode(m.field, m.value, &s.TimeoutSeconds)
+		case "onError":
+			// Given empty, it would pass Validate for absent: refused here.
+			if p.decode(m.field, m.value, &s.OnError) && s.OnError == "" {
+				p.add(m.field, `must be "fail" or "continue"`)
+			}
 		default:
 			p.unknown(m.field)
 		}

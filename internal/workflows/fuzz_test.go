@@ -30,6 +30,8 @@ func FuzzParseAndValidate(f *testing.F) {
 		`{"name":"x","trigger":{"type":"manual"},"steps":[{"id":"a","type":"http","with":{"method":"GET","url":"https://a/{{ {a: {b: 1}} }}","body":{"k":"{{ .a | }}"}}}]}`,
 		`{"name":" x ","trigger":{"type":"manual"},"steps":[{"id":"a","type":"http","with":{"method":"HEAD","url":"https://a","headers":{},"body":"\u0041\/\ud83d\ude00"}}],"inputSchema":{"description":"\u00e9","enum":[1.0,1e2,-0]}}`,
 		`{"name":"x","name":"y"}`, `{"steps":null}`, `{"steps":[null]}`, `{"steps":[{"with":null}]}`,
+		`{"name":"e","trigger":{"type":"manual"},"steps":[{"id":"a","type":"transform","with":{"jq":"error(\"x\")"},"onError":"continue"},{"id":"b","type":"condition","with":{"jq":".steps.a.error.code"},"else":"end","onError":"fail"}]}`,
+		`{"steps":[{"onError":""}]}`, `{"steps":[{"onError":"ignore"}]}`, `{"steps":[{"onError":null}]}`,
 		`[]`, `null`, `"x"`, `{`, ``, `{"trigger":{"type":"manual","cron":""}}`, `{"steps":[{"retry":{"maxAttempts":1e99}}]}`,
 	} {
 		f.Add([]byte(seed))

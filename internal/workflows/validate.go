@@ -135,6 +135,11 @@ func validateStep(p *problems, path string, i int, s *Step, index map[string]int
 	if s.TimeoutSeconds != nil {
 		checkRange(p, path+".timeoutSeconds", *s.TimeoutSeconds, 1, MaxStepTimeoutSeconds)
 	}
+	switch s.OnError {
+	case "", OnErrorFail, OnErrorContinue:
+	default:
+		p.add(path+".onError", `must be "fail" or "continue"`)
+	}
 	if s.Else != "" && slices.Contains([]StepType{StepHTTP, StepTransform, StepDelay}, s.Type) {
 		p.add(path+".else", "is only for condition steps")
 	}

@@ -283,6 +283,18 @@ func (e *Engine) Execute(ctx context.Context, c *Compiled, stepIndex int, rc Con
 	return Result{}, fmt.Errorf("engine: unknown step type %q", step.Type)
 }
 
+// AttemptTimeout is the longest one attempt of step may take here: its jq
+// bound (a transform's or condition's program, an http step's templates),
+// and for an http step its request's StepTimeout after that. The runner's
+// lease on a running attempt is this and a margin, so the two cannot
+// disagree.
+func (e *Engine) AttemptTimeout(step workflows.Step) time.Duration {
+	if step.Type == workflows.StepHTTP {
+		return e.opts.JQTimeout + StepTimeout(step)
+	}
+	return e.opts.JQTimeout
+}
+
 // StepTimeout is one attempt's time: the step's timeoutSeconds, else the
 // default, never over the maximum a definition may set.
 func StepTimeout(step workflows.Step) time.Duration {

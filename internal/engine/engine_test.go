@@ -411,3 +411,29 @@ func TestHTTPOutputDepthIsChecked(t *testing.T) {
 		}
 	}
 }
+
+// AttemptTimeout is the one bound on an attempt, which the runner's lease
+// and its "does it fit the invocation" check both read: the jq bound, and
+// for http its request's timeout after its templates, capped as the
+// request's own timeout is.
+func TestAttemptTimeoutIsTheJQBoundAndTheRequestTimeout(t *testing.T) {
+	seconds := func(n int) *int { return &n }
+	e := New(Options{JQTimeout: 2 * time.Second})
+	for _, tc := range []struct {
+		step workflows.Step
+		want time.Duration
+	}{
+		{workflows.Step{Type: workflows.StepTransform}, 2 * time.Second},
+		{workflows.Step{Type: workflows.StepCondition, TimeoutSeconds: seconds(300)}, 2 * time.Second},
+		{workflows.Step{Type: workflows.StepHTTP}, 2*time.Second + DefaultStepTimeout},
+		{workflows.Step{Type: workflows.StepHTTP, TimeoutSeconds: seconds(30)}, 32 * time.Second},
+		{workflows.Step{Type: workflows.StepHTTP, TimeoutSeconds: seconds(100_000)}, 2*time.Second + workflows.MaxStepTimeoutSeconds*time.Second},
+	} {
+		if got := e.AttemptTimeout(tc.step); got != tc.want {
+			t.Errorf("%s timeoutSeconds %v: %v, want %v", tc.step.Type, tc.step.TimeoutSeconds, got, tc.want)
+		}
+		if tc.step.Type == workflows.StepHTTP && e.AttemptTimeout(tc.step) <= StepTimeout(tc.step) {
+			t.Errorf("the attempt bound %v does not cover the request's own %v", e.AttemptTimeout(tc.step), StepTimeout(tc.step))
+		}
+	}
+}

@@ -221,6 +221,11 @@ func newEngine(store *memStore) *scriptedEngine {
 		runs: map[string]int{}, contexts: map[string]engine.Context{}}
 }
 
+// AttemptTimeout is the real engine's: the lease follows it.
+func (e *scriptedEngine) AttemptTimeout(step workflows.Step) time.Duration {
+	return e.real.AttemptTimeout(step)
+}
+
 func (e *scriptedEngine) Execute(ctx context.Context, c *engine.Compiled, index int, rc engine.Context, key string) (engine.Result, error) {
 	step := c.Steps()[index]
 	runID := rc["run"].(map[string]any)["id"].(string)

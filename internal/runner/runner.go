@@ -27,9 +27,11 @@ type WorkflowVersions interface {
 	Version(ctx context.Context, head workflows.Summary, version int) (workflows.Workflow, error)
 }
 
-// Executor runs one attempt of one step (*engine.Engine does).
+// Executor runs one attempt of one step (*engine.Engine does), and says how
+// long one may take.
 type Executor interface {
 	Execute(ctx context.Context, c *engine.Compiled, stepIndex int, rc engine.Context, idempotencyKey string) (engine.Result, error)
+	AttemptTimeout(step workflows.Step) time.Duration
 }
 
 // Opener opens a connection's credentials (*connections.Opener does).
@@ -494,7 +496,7 @@ func (a *advance) attempt(index int, rec runs.Step, last jsontext.Value) (outcom
 		// whole time, begins it instead.
 		fits := true
 		if deadline, ok := a.ctx.Deadline(); ok {
-			fits = time.Until(deadline)-a.r.margin >= engine.StepTimeout(step)
+			fits = time.Until(deadline)-a.r.margin >= a.r.engine.AttemptTimeout(step)
 		}
 		if !now.Before(a.stopAt) || !fits {
 			if rec.Status == runs.StepRunning {
@@ -636,18 +638,11 @@ func (a *advance) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	return max(d, min(retryAfter, MaxRetryAfter))
 }
 
-// lease is how long an attempt of step may be live: its timeout (an http
-// step's own or the engine's default; the jq bound for the others) and the
-// margin to record its end.
+// lease is how long an attempt of step may be live: the engine's bound on
+// one attempt (engine.AttemptTimeout, the one formula) and the margin to
+// record its end.
 func (a *advance) lease(step workflows.Step) time.Duration {
-	timeout := engine.DefaultJQTimeout
-	if step.Type == workflows.StepHTTP {
-		timeout = engine.DefaultStepTimeout
-		if step.TimeoutSeconds != nil && *step.TimeoutSeconds > 0 {
-			timeout = time.Duration(*step.TimeoutSeconds) * time.Second
-		}
-	}
-	return timeout + a.r.margin
+	return a.r.engine.AttemptTimeout(step) + a.r.margin
 }
 
 func maxAttempts(step workflows.Step) int {

@@ -3,7 +3,12 @@ package runnerit
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/workflowsapi/workflows/internal/dynamotest"
+	"github.com/workflowsapi/workflows/internal/keys/keystest"
+	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
 
 // TestOnErrorContinue is issue 15's point 4 through the local gateway: a step
@@ -86,4 +91,75 @@ func TestOnErrorContinue(t *testing.T) {
 
 func containsField(body []byte, field string) bool {
 	return strings.Contains(string(body), `"field":"`+field+`"`)
+}
+
+// TestAContinuedFailureIsNotRedoneAfterAKill: a step whose failure was
+// recorded with onError "continue" is part of the run's truth. The local
+// gateway is killed with SIGKILL while the next step hangs, restarted, and
+// the failed step is not tried again (the target counts its calls), while
+// the cut-off step is, and the run succeeds.
+func TestAContinuedFailureIsNotRedoneAfterAKill(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	g := &gatewayProcess{bin: buildGateway(t), table: table.Name, dataDir: t.TempDir(), port: freePort(t)}
+	key := keystest.MustIssue(t, keysdb.New(table.Client, table.Name), "acct_onerror_kill").Plaintext
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	var mu sync.Mutex
+	hung := false
+	tg := newTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/down":
+			w.WriteHeader(503)
+		case "/slow":
+			mu.Lock()
+			first := !hung
+			hung = true
+			mu.Unlock()
+			if first {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				return
+			}
+			_, _ = w.Write([]byte(`{}`))
+		}
+	})
+
+	g.start(t)
+	base := "http://127.0.0.1:" + g.port + "/api/v1"
+	call := func(method, path, body string) map[string]any {
+		t.Helper()
+		r := callURL(t, method, base+path, key, body)
+		if r.Status >= 300 {
+			t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
+		}
+		return r.Data(t)
+	}
+	wf := call("POST", "/workflows", `{"name": "continue then hang", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "down", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/down"}, "onError": "continue"},
+	  {"id": "slow", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/slow"}, "timeoutSeconds": 2, "retry": {"maxAttempts": 3}}
+	]}`)["id"].(string)
+	runID := call("POST", "/workflows/"+wf+"/run", `{"input": {}}`)["id"].(string)
+	waitFor(t, func() bool {
+		steps, err := stepsInTable(table, runID)
+		return err == nil && steps["down"] == "failed" && steps["slow"] == "running"
+	})
+	g.kill9(t)
+
+	g.start(t)
+	var run map[string]any
+	waitFor(t, func() bool {
+		run = call("GET", "/runs/"+runID, "")
+		return run["status"] == "succeeded" || run["status"] == "failed"
+	})
+	if run["status"] != "succeeded" || stepsOf(run)["down"]["status"] != "failed" {
+		t.Fatalf("run %s, want succeeded with down failed", jsonOf(run))
+	}
+	if n := tg.count("/down"); n != 1 {
+		t.Errorf("the recorded failed step was called %d times, want 1: it was redone after the kill", n)
+	}
+	if n := tg.count("/slow"); n != 2 {
+		t.Errorf("the cut-off step was called %d times, want 2", n)
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/workflowsapi/workflows/internal/awstest"
 	"github.com/workflowsapi/workflows/internal/store"
 )
 
@@ -215,32 +215,8 @@ func MustUnreachableClient(tb testing.TB) *dynamodb.Client {
 // when the test ends.
 func MustHungClient(tb testing.TB) *dynamodb.Client {
 	tb.Helper()
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var held []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			conn, err := listener.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, conn) // read nothing, answer nothing
-			mu.Unlock()
-		}
-	}()
-	tb.Cleanup(func() {
-		_ = listener.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			_ = c.Close()
-		}
-	})
-	client, err := store.NewClient(context.Background(), store.Config{Endpoint: "http://" + listener.Addr().String(), TableName: "hung"})
+	endpoint, _ := awstest.HungEndpoint(tb)
+	client, err := store.NewClient(context.Background(), store.Config{Endpoint: endpoint, TableName: "hung"})
 	if err != nil {
 		tb.Fatal(err)
 	}

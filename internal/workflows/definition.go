@@ -64,6 +64,22 @@ const (
 	StepTransform StepType = "transform"
 	StepCondition StepType = "condition"
 	StepDelay     StepType = "delay"
+	// StepForeach runs one inner step (http or transform) once per item of
+	// an array, at most Concurrency at once; its output is the array of the
+	// item outputs, in item order.
+	StepForeach StepType = "foreach"
+	// StepParallel runs 2 to 10 inner steps (http or transform, with ids)
+	// at once; its output is an object keyed by inner step id.
+	StepParallel StepType = "parallel"
+)
+
+// The bounds of the fan-out steps (issue 15).
+const (
+	MaxForeachItems           = 1000
+	MaxForeachConcurrency     = 20
+	DefaultForeachConcurrency = 5
+	MinParallelSteps          = 2
+	MaxParallelSteps          = 10
 )
 
 // Definition is a workflow as users write it. Parse fills it from a request
@@ -136,6 +152,22 @@ type With struct {
 	Connection string            `json:"connection,omitempty"`
 	JQ         string            `json:"jq,omitempty"`
 	Seconds    int               `json:"seconds,omitzero"`
+	// Items (foreach) is the jq giving the array to go over; Concurrency
+	// how many items run at once (0: DefaultForeachConcurrency); Step the
+	// inner step, without an id, run once per item with .item and .index.
+	Items       string `json:"items,omitempty"`
+	Concurrency int    `json:"concurrency,omitzero"`
+	Step        *Step  `json:"step,omitzero"`
+	// Steps (parallel) are the inner steps run at once, with their ids.
+	Steps []Step `json:"steps,omitzero"`
+}
+
+// ForeachConcurrency is how many items of a foreach run at once.
+func (w With) ForeachConcurrency() int {
+	if w.Concurrency <= 0 {
+		return DefaultForeachConcurrency
+	}
+	return min(w.Concurrency, MaxForeachConcurrency)
 }
 
 // Retry is how often a step is tried in all.

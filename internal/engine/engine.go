@@ -19,7 +19,6 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/connections"
 	"github.com/workflowsapi/workflows/internal/jqsandbox"
-	"github.com/workflowsapi/workflows/internal/jsondepth"
 	"github.com/workflowsapi/workflows/internal/workflows"
 )
 
@@ -41,6 +40,18 @@ type Result struct {
 	// Wait, for a delay step, is how long the run waits before its next
 	// step. The runner hands it to the orchestrator; nothing sleeps here.
 	Wait time.Duration
+	// FanOut, for a foreach or a parallel, is the work the step fans out
+	// to: the runner runs each item with ExecuteItem and records it.
+	FanOut *FanOut
+}
+
+// FanOut is what a foreach or parallel step goes over. Items are a
+// foreach's items (its items program's array); IDs a parallel's inner step
+// ids. Count is how many items there are either way.
+type FanOut struct {
+	Count int
+	Items []any
+	IDs   []string
 }
 
 // StepError is why a step attempt failed. Retryable says whether another
@@ -162,7 +173,8 @@ type Compiled struct {
 }
 
 type compiledStep struct {
-	program *program // transform, condition
+	kind    kind
+	program *program // transform, condition; a foreach's items
 	url     *workflows.Template
 	headers []compiledHeader
 	body    *bodyNode // nil: no body
@@ -170,11 +182,35 @@ type compiledStep struct {
 	// the request is rendered (url, body, headers): evaluated together
 	// (evalTemplates), one sandbox request per attempt.
 	exprs []*program
+	// inner are a fan-out's inner steps, compiled (a foreach's one, a
+	// parallel's each); InnerStep says which definition each runs as.
+	inner []compiledStep
+	// everyItem: inner[0] runs for every item (a foreach).
+	everyItem bool
 }
 
 type compiledHeader struct {
 	name  string
 	value *workflows.Template
+}
+
+// kind is what the engine knows of one step type: how it compiles, how one
+// attempt of it executes and how long one may take. Each is one file
+// (kind_*.go); a type without one does not compile, so nothing stored can
+// reach a switch that forgot it.
+type kind interface {
+	compile(step workflows.Step) (compiledStep, error)
+	execute(ctx context.Context, e *Engine, step workflows.Step, cs *compiledStep, rc Context, idempotencyKey string) (Result, error)
+	attemptTimeout(e *Engine, step workflows.Step) time.Duration
+}
+
+var kinds = map[workflows.StepType]kind{
+	workflows.StepHTTP:      httpKind{},
+	workflows.StepTransform: transformKind{},
+	workflows.StepCondition: conditionKind{},
+	workflows.StepDelay:     delayKind{},
+	workflows.StepForeach:   foreachKind{},
+	workflows.StepParallel:  parallelKind{},
 }
 
 // Compile compiles every jq program (transform, condition) and every {{ }}
@@ -194,32 +230,12 @@ func Compile(def workflows.Definition) (*Compiled, error) {
 }
 
 func compileStep(step workflows.Step) (compiledStep, error) {
-	var cs compiledStep
-	var err error
-	switch step.Type {
-	case workflows.StepTransform, workflows.StepCondition:
-		cs.program, err = newProgram(step.With.JQ)
-	case workflows.StepHTTP:
-		if cs.url, err = workflows.CompileTemplate(step.With.URL); err != nil {
-			return cs, fmt.Errorf("url: %w", err)
-		}
-		for _, name := range sortedKeys(step.With.Headers) {
-			t, err := workflows.CompileTemplate(step.With.Headers[name])
-			if err != nil {
-				return cs, fmt.Errorf("headers.%s: %w", name, err)
-			}
-			cs.headers = append(cs.headers, compiledHeader{name: name, value: t})
-		}
-		if len(step.With.Body) > 0 {
-			if cs.body, err = compileBody(step.With.Body); err != nil {
-				return cs, err
-			}
-		}
-		cs.exprs = templateExprs(cs.url, cs.body, cs.headers)
-	case workflows.StepDelay:
-	default:
-		err = fmt.Errorf("unknown step type %q", step.Type)
+	k, ok := kinds[step.Type]
+	if !ok {
+		return compiledStep{}, fmt.Errorf("unknown step type %q", step.Type)
 	}
+	cs, err := k.compile(step)
+	cs.kind = k
 	return cs, err
 }
 
@@ -244,43 +260,59 @@ func (e *Engine) Execute(ctx context.Context, c *Compiled, stepIndex int, rc Con
 	}
 	step := c.def.Steps[stepIndex]
 	cs := &c.steps[stepIndex]
-	switch step.Type {
-	case workflows.StepTransform:
-		v, err := e.runProgram(ctx, cs.program, rc)
-		if err != nil {
-			return Result{}, err
-		}
-		// Depth first: the size check encodes the value.
-		if jsondepth.Exceeds(v, jsondepth.MaxDepth) {
-			return Result{}, tooDeep("the step's output")
-		}
-		if err := e.checkSize(v); err != nil {
-			return Result{}, err
-		}
-		return Result{Output: v}, nil
-	case workflows.StepCondition:
-		v, err := e.runProgram(ctx, cs.program, rc)
-		if err != nil {
-			return Result{}, err
-		}
-		b, ok := v.(bool)
-		if !ok {
-			return Result{}, &StepError{Code: CodeJQ, Message: "the condition must be true or false, not " + typeName(v)}
-		}
-		if !b {
-			return Result{Output: false, Jump: step.Else}, nil
-		}
-		return Result{Output: true}, nil
-	case workflows.StepDelay:
-		return Result{Wait: time.Duration(step.With.Seconds) * time.Second}, nil
-	case workflows.StepHTTP:
-		ctx, err := e.evalTemplates(ctx, cs, rc)
-		if err != nil {
-			return Result{}, err
-		}
-		return e.executeHTTP(ctx, step, cs, rc, idempotencyKey)
+	return cs.kind.execute(ctx, e, step, cs, rc, idempotencyKey)
+}
+
+// ExecuteItem runs one attempt of item of the fan-out steps[stepIndex]: a
+// foreach's inner step (rc holding .item and .index, which the runner puts
+// there) or a parallel's inner step number item. idempotencyKey is the
+// item's own (the runner passes "<runId>:<stepId>:<index>" for a foreach
+// and "<runId>:<stepId>:<innerId>" for a parallel).
+func (e *Engine) ExecuteItem(ctx context.Context, c *Compiled, stepIndex, item int, rc Context, idempotencyKey string) (Result, error) {
+	if c == nil || stepIndex < 0 || stepIndex >= len(c.steps) {
+		return Result{}, errors.New("engine: no such step")
 	}
-	return Result{}, fmt.Errorf("engine: unknown step type %q", step.Type)
+	cs := &c.steps[stepIndex]
+	inner, ok := cs.innerAt(item)
+	if !ok {
+		return Result{}, errors.New("engine: no such item")
+	}
+	return inner.kind.execute(ctx, e, InnerStep(c.def.Steps[stepIndex], item), inner, rc, idempotencyKey)
+}
+
+// innerAt is the compiled inner step that item runs: a foreach's one for
+// every item, a parallel's own.
+func (cs *compiledStep) innerAt(item int) (*compiledStep, bool) {
+	switch {
+	case item < 0 || len(cs.inner) == 0:
+		return nil, false
+	case cs.everyItem:
+		return &cs.inner[0], true
+	case item < len(cs.inner):
+		return &cs.inner[item], true
+	}
+	return nil, false
+}
+
+// InnerStep is the step item of the fan-out step runs as: a foreach's inner
+// step with the foreach's retry and timeoutSeconds (which apply to each
+// item), or a parallel's inner step as written. A step that is no fan-out
+// is itself.
+func InnerStep(step workflows.Step, item int) workflows.Step {
+	switch step.Type {
+	case workflows.StepForeach:
+		if step.With.Step == nil {
+			return step
+		}
+		inner := *step.With.Step
+		inner.ID, inner.Retry, inner.TimeoutSeconds = step.ID, step.Retry, step.TimeoutSeconds
+		return inner
+	case workflows.StepParallel:
+		if item >= 0 && item < len(step.With.Steps) {
+			return step.With.Steps[item]
+		}
+	}
+	return step
 }
 
 // AttemptTimeout is the longest one attempt of step may take here: its jq
@@ -289,8 +321,8 @@ func (e *Engine) Execute(ctx context.Context, c *Compiled, stepIndex int, rc Con
 // lease on a running attempt is this and a margin, so the two cannot
 // disagree.
 func (e *Engine) AttemptTimeout(step workflows.Step) time.Duration {
-	if step.Type == workflows.StepHTTP {
-		return e.opts.JQTimeout + StepTimeout(step)
+	if k, ok := kinds[step.Type]; ok {
+		return k.attemptTimeout(e, step)
 	}
 	return e.opts.JQTimeout
 }

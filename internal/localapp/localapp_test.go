@@ -59,7 +59,7 @@ func mustRun(t *testing.T, env *gatewaytest.Env, workflowID string, status runs.
 	db := runsdb.New(env.Table.Client, env.Table.Name)
 	run := runs.Run{ID: ids.New(ids.PrefixRun, now), AccountID: "acct_calls", WorkflowID: workflowID, WorkflowVersion: 1,
 		Status: runs.StatusQueued, Trigger: runs.TriggerManual, Input: []byte(`{}`), CreatedAt: now}
-	if err := db.Create(ctx, run, nil); err != nil {
+	if err := db.Create(ctx, run, runs.Reused{}); err != nil {
 		t.Fatal(err)
 	}
 	if status == runs.StatusQueued {

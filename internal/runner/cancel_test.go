@@ -96,7 +96,7 @@ func TestTheStartCheckEndsTheOpenStepsOfARunWhoseExecutionEnded(t *testing.T) {
 	store := newMemStore()
 	ctx := context.Background()
 	for id, status := range map[string]runs.Status{"run_cancelling": runs.StatusCancelling, "run_aborted": runs.StatusWaiting} {
-		if err := store.Create(ctx, runs.Run{ID: id, AccountID: "acct", Status: runs.StatusQueued, CreatedAt: epoch}, nil); err != nil {
+		if err := store.Create(ctx, runs.Run{ID: id, AccountID: "acct", Status: runs.StatusQueued, CreatedAt: epoch}, runs.Reused{}); err != nil {
 			t.Fatal(err)
 		}
 		store.setStatus(id, status)

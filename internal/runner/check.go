@@ -125,57 +125,21 @@ func (c *Checker) checkOne(ctx context.Context, ref runs.RunRef, report *CheckRe
 // nothing caught), though one in flight as it ended may still write, which
 // the conditional writes settle.
 func (c *Checker) recordEnd(ctx context.Context, run runs.Run, state orchestrator.ExecutionState, report *CheckReport) error {
-	for attempt := range maxConflicts {
-		if attempt > 0 {
-			var err error
-			if run, err = c.store.Get(ctx, run.AccountID, run.ID); err != nil {
-				return err
-			}
-		}
-		if run.Status.Finished() {
-			return nil
-		}
-		steps, err := c.store.Steps(ctx, run.ID)
-		if err != nil {
-			return err
-		}
-		now := c.now()
-		stepStatus := runs.StepFailed
-		var stepErr *runs.Error
-		if run.Status == runs.StatusCancelling {
-			run.Status, run.Error, stepStatus = runs.StatusCancelled, nil, runs.StepCancelled
-		} else {
-			run.Status = runs.StatusFailed
-			run.Error = &runs.Error{Code: CodeExecutionEnded, Message: fmt.Sprintf("the run's execution ended (%s) before the run finished", state)}
-			stepErr = run.Error
-		}
-		ended, err := runs.EndOpenSteps(ctx, c.store, steps, stepStatus, stepErr, now)
-		if errors.Is(err, runs.ErrRevision) {
-			continue
-		} else if err != nil {
-			return err
-		}
-		if run.Error != nil && len(ended) > 0 {
-			run.Error.Step = ended[len(ended)-1].StepID
-		}
-		run.FinishedAt, run.WaitUntil = now, time.Time{}
-		if run.StartedAt.IsZero() {
-			run.StartedAt = now
-		}
-		_, err = c.store.Update(ctx, run)
-		if errors.Is(err, runs.ErrRevision) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if run.Status == runs.StatusCancelled {
-			report.Cancelled++
-		} else {
-			report.Failed++
-		}
-		c.logger.Info("start check: recorded the end of a run whose execution ended", "runId", run.ID, "execution", string(state), "status", string(run.Status))
-		return nil
+	ended := false
+	failure := &runs.Error{Code: CodeExecutionEnded, Message: fmt.Sprintf("the run's execution ended (%s) before the run finished", state)}
+	written, err := runs.Change(ctx, c.store, run.AccountID, run.ID, c.now, func(run runs.Run) (runs.Decision, error) {
+		d, err := endDecision(run, failure, c.now())
+		ended = !d.Keep
+		return d, err
+	})
+	if err != nil || !ended {
+		return err
 	}
-	return fmt.Errorf("runner: run %s keeps changing", run.ID)
+	if written.Status == runs.StatusCancelled {
+		report.Cancelled++
+	} else {
+		report.Failed++
+	}
+	c.logger.Info("start check: recorded the end of a run whose execution ended", "runId", run.ID, "execution", string(state), "status", string(written.Status))
+	return nil
 }

@@ -14,7 +14,7 @@ func TestStartCheck(t *testing.T) {
 	now := epoch.Add(time.Hour)
 	store := newMemStore()
 	add := func(id string, status runs.Status, age time.Duration) {
-		if err := store.Create(context.Background(), runs.Run{ID: id, AccountID: "acct", Status: runs.StatusQueued, CreatedAt: now.Add(-age)}, nil); err != nil {
+		if err := store.Create(context.Background(), runs.Run{ID: id, AccountID: "acct", Status: runs.StatusQueued, CreatedAt: now.Add(-age)}, runs.Reused{}); err != nil {
 			t.Fatal(err)
 		}
 		if status != runs.StatusQueued {

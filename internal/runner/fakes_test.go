@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ type memStore struct {
 	mu         sync.Mutex
 	runs       map[string]runs.Run
 	steps      map[string]map[string]runs.Step
+	items      map[string]map[string]runs.Item // run id -> "<step id>#<index>"
 	unfinished map[string]runs.RunRef
 	calls      map[string]int
 	// onUpdate, if set, runs before an Update is applied (under no lock).
@@ -29,10 +31,11 @@ type memStore struct {
 }
 
 func newMemStore() *memStore {
-	return &memStore{runs: map[string]runs.Run{}, steps: map[string]map[string]runs.Step{}, unfinished: map[string]runs.RunRef{}, calls: map[string]int{}}
+	return &memStore{runs: map[string]runs.Run{}, steps: map[string]map[string]runs.Step{}, items: map[string]map[string]runs.Item{},
+		unfinished: map[string]runs.RunRef{}, calls: map[string]int{}}
 }
 
-func (s *memStore) Create(_ context.Context, run runs.Run, reused []runs.Step) error {
+func (s *memStore) Create(_ context.Context, run runs.Run, reused runs.Reused) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls["Create"]++
@@ -43,11 +46,49 @@ func (s *memStore) Create(_ context.Context, run runs.Run, reused []runs.Step) e
 	run.Revision = 1
 	s.runs[run.ID] = run
 	s.steps[run.ID] = map[string]runs.Step{}
-	for _, st := range reused {
+	for _, st := range reused.Steps {
 		st.Revision = 1
 		s.steps[run.ID][st.StepID] = st
 	}
+	s.items[run.ID] = map[string]runs.Item{}
+	for _, it := range reused.Items {
+		it.Revision = 1
+		s.items[run.ID][itemKeyOf(it)] = it
+	}
 	return nil
+}
+
+func itemKeyOf(it runs.Item) string { return it.StepID + "#" + strconv.Itoa(it.Index) }
+
+func (s *memStore) Items(_ context.Context, runID, stepID string) ([]runs.Item, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls["Items"]++
+	var out []runs.Item
+	for _, it := range s.items[runID] {
+		if it.StepID == stepID {
+			out = append(out, it)
+		}
+	}
+	slices.SortFunc(out, func(a, b runs.Item) int { return a.Index - b.Index })
+	return out, nil
+}
+
+func (s *memStore) PutItem(_ context.Context, item runs.Item) (runs.Item, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls["PutItem"]++
+	if s.items[item.RunID] == nil {
+		s.items[item.RunID] = map[string]runs.Item{}
+	}
+	stored, ok := s.items[item.RunID][itemKeyOf(item)]
+	if (!ok && item.Revision != 0) || (ok && stored.Revision != item.Revision) || s.losesEveryWrite {
+		return runs.Item{}, runs.ErrRevision
+	}
+	item.Revision++
+	s.items[item.RunID][itemKeyOf(item)] = item
+	s.writes = append(s.writes, "item:"+itemKeyOf(item)+":"+string(item.Status))
+	return item, nil
 }
 
 func (s *memStore) Get(_ context.Context, account, runID string) (runs.Run, error) {
@@ -243,6 +284,27 @@ func (e *scriptedEngine) Execute(ctx context.Context, c *engine.Compiled, index 
 		return script[min(n, len(script)-1)](ctx)
 	}
 	return e.real.Execute(ctx, c, index, rc, key)
+}
+
+// ExecuteItem answers script["<stepID>#<item>"] if there is one, then
+// script["<stepID>#"] (every item), else runs the real engine; it counts
+// executions under "<stepID>#<item>".
+func (e *scriptedEngine) ExecuteItem(ctx context.Context, c *engine.Compiled, index, item int, rc engine.Context, key string) (engine.Result, error) {
+	name := c.Steps()[index].ID + "#" + strconv.Itoa(item)
+	e.mu.Lock()
+	n := e.runs[name]
+	e.runs[name]++
+	e.contexts[name] = rc
+	e.keys = append(e.keys, key)
+	script := e.script[name]
+	if len(script) == 0 {
+		script = e.script[c.Steps()[index].ID+"#"]
+	}
+	e.mu.Unlock()
+	if len(script) > 0 {
+		return script[min(n, len(script)-1)](ctx)
+	}
+	return e.real.ExecuteItem(ctx, c, index, item, rc, key)
 }
 
 func (e *scriptedEngine) count(stepID string) int {

@@ -7,14 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/workflowsapi/workflows/internal/connections"
-	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/engine"
 	"github.com/workflowsapi/workflows/internal/runs"
 	"github.com/workflowsapi/workflows/internal/workflows"
@@ -27,10 +25,11 @@ type WorkflowVersions interface {
 	Version(ctx context.Context, head workflows.Summary, version int) (workflows.Workflow, error)
 }
 
-// Executor runs one attempt of one step (*engine.Engine does), and says how
-// long one may take.
+// Executor runs one attempt of one step, or of one item of a fan-out step
+// (*engine.Engine does), and says how long one may take.
 type Executor interface {
 	Execute(ctx context.Context, c *engine.Compiled, stepIndex int, rc engine.Context, idempotencyKey string) (engine.Result, error)
+	ExecuteItem(ctx context.Context, c *engine.Compiled, stepIndex, item int, rc engine.Context, idempotencyKey string) (engine.Result, error)
 	AttemptTimeout(step workflows.Step) time.Duration
 }
 
@@ -242,42 +241,27 @@ func (r *Runner) stopAt(ctx context.Context) time.Time {
 // cancel answered "cancelling" must end "cancelled". The steps go first
 // (runs.EndOpenSteps).
 func (r *Runner) recordFailure(ctx context.Context, account, runID string, cause runs.Error) error {
-	for range maxConflicts {
-		run, err := r.store.Get(ctx, account, runID)
-		if err != nil {
-			return err
-		}
-		if run.Status.Finished() {
-			return nil
-		}
-		steps, err := r.store.Steps(ctx, runID)
-		if err != nil {
-			return err
-		}
-		now := r.clock.Now()
-		status, stepStatus := runs.StatusFailed, runs.StepFailed
-		failure := &runs.Error{Code: cause.Code, Message: cause.Message}
-		if run.Status == runs.StatusCancelling {
-			status, stepStatus, failure = runs.StatusCancelled, runs.StepCancelled, nil
-		}
-		ended, err := runs.EndOpenSteps(ctx, r.store, steps, stepStatus, failure, now)
-		if errors.Is(err, runs.ErrRevision) {
-			continue
-		} else if err != nil {
-			return err
-		}
-		if failure != nil && len(ended) > 0 {
-			failure = &runs.Error{Code: failure.Code, Message: failure.Message, Step: ended[len(ended)-1].StepID}
-		}
-		run.Status, run.Error, run.FinishedAt, run.WaitUntil = status, failure, now, time.Time{}
-		if _, err := r.store.Update(ctx, run); errors.Is(err, runs.ErrRevision) {
-			continue
-		} else if err != nil {
-			return err
-		}
-		return nil
+	_, err := runs.Change(ctx, r.store, account, runID, r.clock.Now, func(run runs.Run) (runs.Decision, error) {
+		return endDecision(run, &runs.Error{Code: cause.Code, Message: cause.Message}, r.clock.Now())
+	})
+	return err
+}
+
+// endDecision ends an unfinished run from outside its pass (the state
+// machine's catch, the start check): failed with failure, its open steps
+// failed with it; a run being cancelled ends cancelled, and its open steps
+// too, since a cancel answered "cancelling" must end "cancelled". A
+// finished run is kept as it is.
+func endDecision(run runs.Run, failure *runs.Error, now time.Time) (runs.Decision, error) {
+	if run.Status.Finished() {
+		return runs.Decision{Keep: true}, nil
 	}
-	return fmt.Errorf("runner: run %s keeps changing while being recorded failed", runID)
+	stepStatus, stepError := runs.StepFailed, failure
+	if run.Status == runs.StatusCancelling {
+		stepStatus, stepError = runs.StepCancelled, nil
+	}
+	next, err := run.End(runs.StatusFailed, failure, nil, now)
+	return runs.Decision{Run: next, EndSteps: stepStatus, StepError: stepError}, err
 }
 
 // failureOf is the error a run is recorded failed with, from the name of
@@ -293,338 +277,6 @@ func failureOf(f *Failure) runs.Error {
 // conflictErrorName is RunConflict's type name, the error name Step
 // Functions reports for it (a test holds it equal to sfn.ConflictError).
 const conflictErrorName = "RunConflict"
-
-// advance is one Advance's state.
-type advance struct {
-	r       *Runner
-	ctx     context.Context
-	account string
-	runID   string
-	stopAt  time.Time
-
-	run      runs.Run
-	steps    map[string]runs.Step
-	def      workflows.Definition
-	compiled *engine.Compiled
-	workflow workflows.Workflow
-	loaded   bool
-	// began counts the step attempts begun in this Advance: the first one
-	// always begins, later ones only within the budget.
-	began int
-}
-
-type outcome struct {
-	done        bool
-	waitSeconds int
-}
-
-var (
-	finished = outcome{done: true}
-	again    = outcome{}
-)
-
-// pass loads the run and its steps and moves it as far as it can. A lost
-// conditional write ends the pass with errConflict: the next one starts
-// from what is stored.
-func (a *advance) pass() (outcome, error) {
-	ctx := a.ctx
-	run, err := a.r.store.Get(ctx, a.account, a.runID)
-	if err != nil {
-		return again, err
-	}
-	a.run = run
-	if run.Status.Finished() {
-		return finished, nil
-	}
-	if !a.loaded {
-		w, err := a.r.workflows.Version(ctx, workflows.Summary{ID: run.WorkflowID, AccountID: run.AccountID}, run.WorkflowVersion)
-		if errors.Is(err, domain.ErrNotFound) {
-			return a.finishRun(runs.StatusFailed, &runs.Error{Code: CodeNoWorkflow, Message: "the workflow version this run pinned is not stored"}, nil)
-		}
-		if err != nil {
-			return again, err
-		}
-		compiled, err := engine.Compile(w.Definition)
-		if err != nil {
-			a.r.logger.Error("a stored workflow version does not compile", "runId", a.runID, "workflowId", w.ID, "version", w.Version, "error", err)
-			return a.finishRun(runs.StatusFailed, &runs.Error{Code: CodeEngineError, Message: "the workflow version does not compile"}, nil)
-		}
-		a.workflow, a.def, a.compiled, a.loaded = w, w.Definition, compiled, true
-	}
-	list, err := a.r.store.Steps(ctx, a.runID)
-	if err != nil {
-		return again, err
-	}
-	a.steps = make(map[string]runs.Step, len(list))
-	for _, s := range list {
-		a.steps[s.StepID] = s
-	}
-	return a.walk()
-}
-
-// walk goes through the steps in order. What the step records say is the
-// truth: a succeeded or skipped step, or a failed one whose onError is
-// "continue", is passed over (never run again), and the first step that has
-// not ended is where the run is.
-func (a *advance) walk() (outcome, error) {
-	var last jsontext.Value // the output of the last step that ran
-	index := 0
-	for index < len(a.def.Steps) {
-		step := a.def.Steps[index]
-		rec, ok := a.steps[step.ID]
-		switch {
-		case ok && rec.Status == runs.StepSucceeded:
-			last = rec.Output
-			next, err := a.after(index, rec.Output)
-			if err != nil {
-				return again, err
-			}
-			index = next
-			continue
-		case ok && rec.Status == runs.StepSkipped:
-			index++
-			continue
-		case ok && rec.Status == runs.StepFailed && step.Continues():
-			// onError "continue": the failure is the step's, and the run
-			// goes on with the next step (the last output stays the last
-			// step that succeeded's).
-			index++
-			continue
-		case ok && rec.Status == runs.StepFailed:
-			// The step's failure was recorded but not the run's.
-			return a.finishFailed(step.ID, rec.Error)
-		case ok && rec.Status == runs.StepCancelled:
-			return a.finishRun(runs.StatusCancelled, nil, last)
-		}
-		return a.at(index, rec, ok, last)
-	}
-	return a.finishRun(runs.StatusSucceeded, nil, last)
-}
-
-// after is the index of the step that follows steps[index], which succeeded
-// with output: a condition that was false jumps to its else target, whose
-// skipped steps are recorded skipped.
-func (a *advance) after(index int, output jsontext.Value) (int, error) {
-	step := a.def.Steps[index]
-	if step.Type != workflows.StepCondition || string(output) != "false" {
-		return index + 1, nil
-	}
-	target := len(a.def.Steps)
-	for j := index + 1; j < len(a.def.Steps); j++ {
-		if a.def.Steps[j].ID == step.Else {
-			target = j
-			break
-		}
-	}
-	for j := index + 1; j < target; j++ {
-		id := a.def.Steps[j].ID
-		if _, ok := a.steps[id]; ok {
-			continue
-		}
-		rec, err := a.r.store.PutStep(a.ctx, runs.Step{RunID: a.runID, StepID: id, Index: j, Status: runs.StepSkipped, FinishedAt: a.r.clock.Now()})
-		if errors.Is(err, runs.ErrRevision) {
-			return 0, errConflict
-		}
-		if err != nil {
-			return 0, err
-		}
-		a.steps[id] = rec
-	}
-	return target, nil
-}
-
-// at handles the run at steps[index], the first step that has not ended:
-// rec is its record (exists false if it never began).
-func (a *advance) at(index int, rec runs.Step, exists bool, last jsontext.Value) (outcome, error) {
-	step := a.def.Steps[index]
-	now := a.r.clock.Now()
-
-	// A cancel asked while a step ran: cancelled before the next one.
-	if a.run.Status == runs.StatusCancelling {
-		if exists && (rec.Status == runs.StepWaiting || rec.Status == runs.StepRunning) {
-			if err := a.putStep(withStatus(rec, runs.StepCancelled, now)); err != nil {
-				return again, err
-			}
-		}
-		return a.finishRun(runs.StatusCancelled, nil, last)
-	}
-	if !a.run.Deadline.IsZero() && !now.Before(a.run.Deadline) {
-		return a.timedOut(rec, exists, now)
-	}
-
-	// A step found running on entry: either another Advance of the run is
-	// executing it right now (a repeated task), or the runner that began it
-	// died mid-attempt. Until the attempt's lease ends (its timeout and a
-	// margin) it may be live: come back then. After it, that attempt
-	// failed.
-	if exists && rec.Status == runs.StepRunning && now.Before(rec.NextAttemptAt) {
-		return outcome{waitSeconds: max(1, int(math.Ceil(rec.NextAttemptAt.Sub(now).Seconds())))}, nil
-	}
-	if exists && rec.Status == runs.StepRunning {
-		return a.failedAttempt(index, rec, &engine.StepError{Code: CodeInterrupted, Message: "the runner stopped during this attempt", Retryable: true}, last)
-	}
-
-	if exists && rec.Status == runs.StepWaiting {
-		if now.Before(rec.NextAttemptAt) {
-			return a.waitUntil(rec.NextAttemptAt, now)
-		}
-		if step.Type == workflows.StepDelay {
-			// The delay is over: the step succeeded (output null).
-			rec.Status, rec.Output, rec.FinishedAt, rec.NextAttemptAt = runs.StepSucceeded, jsontext.Value("null"), now, time.Time{}
-			if err := a.putStep(rec); err != nil {
-				return again, err
-			}
-			return a.walk()
-		}
-	}
-	if !exists {
-		rec = runs.Step{RunID: a.runID, StepID: step.ID, Index: index}
-	}
-	return a.attempt(index, rec, last)
-}
-
-// attempt begins a new attempt of steps[index] (rec is its record, maybe
-// new) and records how it ended.
-func (a *advance) attempt(index int, rec runs.Step, last jsontext.Value) (outcome, error) {
-	step := a.def.Steps[index]
-	now := a.r.clock.Now()
-	if a.began > 0 {
-		// Past the first attempt of this Advance, only within budget, and
-		// only if the attempt can run its whole timeout before the
-		// invocation ends: one cut short by the Lambda's deadline would
-		// hold the step until its lease ends. The next Advance, with its
-		// whole time, begins it instead.
-		fits := true
-		if deadline, ok := a.ctx.Deadline(); ok {
-			fits = time.Until(deadline)-a.r.margin >= a.r.engine.AttemptTimeout(step)
-		}
-		if !now.Before(a.stopAt) || !fits {
-			if rec.Status == runs.StepRunning {
-				// After a back-off slept here: the next Advance tries again.
-				rec.Status, rec.NextAttemptAt = runs.StepWaiting, now
-				if err := a.putStep(rec); err != nil {
-					return again, err
-				}
-			}
-			return again, nil
-		}
-		// Cancel is checked before each step: reread the run. Anything
-		// written since (a cancel) is decided on afresh.
-		fresh, err := a.r.store.Get(a.ctx, a.account, a.runID)
-		if err != nil {
-			return again, err
-		}
-		if fresh.Revision != a.run.Revision {
-			return again, errConflict
-		}
-		if !a.run.Deadline.IsZero() && !now.Before(a.run.Deadline) {
-			return a.timedOut(rec, rec.Revision > 0, now)
-		}
-	}
-	if err := a.markRunning(now); err != nil {
-		return again, err
-	}
-	// While running, NextAttemptAt is the attempt's lease: past it, an
-	// attempt still recorded running is taken as dead.
-	rec.Status, rec.Attempts, rec.Error, rec.NextAttemptAt = runs.StepRunning, rec.Attempts+1, nil, now.Add(a.lease(step))
-	if rec.StartedAt.IsZero() {
-		rec.StartedAt = now
-	}
-	if err := a.putStep(rec); err != nil {
-		return again, err
-	}
-	rec = a.steps[step.ID]
-	a.began++
-
-	result, err := a.execute(index, rec)
-	if err != nil {
-		var stepErr *engine.StepError
-		if !errors.As(err, &stepErr) {
-			if a.ctx.Err() != nil {
-				// The driver is shutting down: the attempt stays running
-				// and counts as failed when the run resumes.
-				return again, a.ctx.Err()
-			}
-			a.r.logger.Error("the engine failed a step", "runId", a.runID, "stepId", step.ID, "error", err)
-			stepErr = &engine.StepError{Code: CodeEngineError, Message: "the step could not be executed"}
-		}
-		return a.failedAttempt(index, rec, stepErr, last)
-	}
-	now = a.r.clock.Now()
-	if result.Wait > 0 {
-		// A delay: the run waits; no process sleeps through it.
-		until := now.Add(result.Wait)
-		rec.Status, rec.NextAttemptAt = runs.StepWaiting, until
-		if err := a.putStep(rec); err != nil {
-			return again, err
-		}
-		return a.waitUntil(until, now)
-	}
-	output, err := marshalOutput(result.Output)
-	if err != nil {
-		return a.failedAttempt(index, rec, &engine.StepError{Code: CodeOutputSize, Message: err.Error()}, last)
-	}
-	rec.Status, rec.Output, rec.FinishedAt, rec.NextAttemptAt = runs.StepSucceeded, output, now, time.Time{}
-	if err := a.putStep(rec); err != nil {
-		return again, err
-	}
-	return a.walk()
-}
-
-// execute runs one attempt, bounded by the invocation's deadline (less the
-// margin, so the attempt's end can be recorded) and the run's deadline.
-func (a *advance) execute(index int, rec runs.Step) (engine.Result, error) {
-	ctx := a.ctx
-	if deadline, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-a.r.margin/2))
-		defer cancel()
-	}
-	if !a.run.Deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.run.Deadline.Sub(a.r.clock.Now()))
-		defer cancel()
-	}
-	step := a.def.Steps[index]
-	return a.r.engine.Execute(ctx, a.compiled, index, a.context(rec.Attempts), a.runID+":"+step.ID)
-}
-
-// failedAttempt records a failed attempt: another after a back-off if the
-// error is retryable and attempts remain, else the step and the run fail.
-func (a *advance) failedAttempt(index int, rec runs.Step, stepErr *engine.StepError, last jsontext.Value) (outcome, error) {
-	step := a.def.Steps[index]
-	now := a.r.clock.Now()
-	stepError := &runs.Error{Code: stepErr.Code, Message: stepErr.Message}
-	if !a.run.Deadline.IsZero() && !now.Before(a.run.Deadline) {
-		rec.Error = stepError
-		return a.timedOut(rec, true, now)
-	}
-	if !stepErr.Retryable || rec.Attempts >= maxAttempts(step) {
-		rec.Status, rec.Error, rec.FinishedAt, rec.NextAttemptAt = runs.StepFailed, stepError, now, time.Time{}
-		if err := a.putStep(rec); err != nil {
-			return again, err
-		}
-		if step.Continues() {
-			return a.walk()
-		}
-		return a.finishFailed(step.ID, stepError)
-	}
-	backoff := a.backoff(rec.Attempts, stepErr.RetryAfter)
-	until := now.Add(backoff)
-	if backoff <= MaxSleep && until.Before(a.stopAt) && (a.run.Deadline.IsZero() || until.Before(a.run.Deadline)) {
-		// A short back-off is slept here. The record says running; if the
-		// runner dies asleep, the attempt counts as failed, as it did.
-		if err := a.r.clock.Sleep(a.ctx, backoff); err != nil {
-			return again, err
-		}
-		return a.attempt(index, rec, last)
-	}
-	rec.Status, rec.Error, rec.NextAttemptAt = runs.StepWaiting, stepError, until
-	if err := a.putStep(rec); err != nil {
-		return again, err
-	}
-	return a.waitUntil(until, now)
-}
 
 // backoff is full jitter over the exponential ceiling of attempt, at least
 // what the target asked for with Retry-After, but never more than
@@ -650,115 +302,6 @@ func maxAttempts(step workflows.Step) int {
 		return 1
 	}
 	return step.Retry.MaxAttempts
-}
-
-// waitUntil makes the run wait until t (never past its deadline) and
-// answers the Wait.
-func (a *advance) waitUntil(t, now time.Time) (outcome, error) {
-	if !a.run.Deadline.IsZero() && t.After(a.run.Deadline) {
-		t = a.run.Deadline // the run times out then; nothing waits past it
-	}
-	if a.run.Status != runs.StatusWaiting || !a.run.WaitUntil.Equal(t) {
-		run := a.run
-		run.Status, run.WaitUntil = runs.StatusWaiting, t
-		if run.StartedAt.IsZero() {
-			run.StartedAt = now
-		}
-		if err := a.updateRun(run); err != nil {
-			return again, err
-		}
-	}
-	return outcome{waitSeconds: max(1, int(math.Ceil(t.Sub(now).Seconds())))}, nil
-}
-
-// markRunning moves a queued or waiting run to running before a step
-// attempt begins.
-func (a *advance) markRunning(now time.Time) error {
-	if a.run.Status == runs.StatusRunning {
-		return nil
-	}
-	run := a.run
-	run.Status, run.WaitUntil = runs.StatusRunning, time.Time{}
-	if run.StartedAt.IsZero() {
-		run.StartedAt = now
-	}
-	return a.updateRun(run)
-}
-
-func (a *advance) timedOut(rec runs.Step, exists bool, now time.Time) (outcome, error) {
-	if exists && (rec.Status == runs.StepRunning || rec.Status == runs.StepWaiting) {
-		if rec.Error == nil {
-			rec.Error = &runs.Error{Code: CodeRunTimeout, Message: "the run's timeout ended this step"}
-		}
-		rec.Status, rec.FinishedAt, rec.NextAttemptAt = runs.StepFailed, now, time.Time{}
-		if err := a.putStep(rec); err != nil {
-			return again, err
-		}
-	}
-	return a.finishRun(runs.StatusTimedOut, &runs.Error{Code: CodeRunTimeout, Message: "the run exceeded the workflow's timeoutSeconds", Step: rec.StepID}, nil)
-}
-
-func (a *advance) finishFailed(stepID string, stepErr *runs.Error) (outcome, error) {
-	e := &runs.Error{Code: CodeEngineError, Message: "the step failed", Step: stepID}
-	if stepErr != nil {
-		e.Code, e.Message = stepErr.Code, stepErr.Message
-	}
-	return a.finishRun(runs.StatusFailed, e, nil)
-}
-
-// finishRun ends the run with status; output is the last executed step's
-// (for a succeeded or cancelled run). A run being cancelled ends cancelled,
-// whatever its last step did: the cancel was answered "cancelling", and
-// that promises "cancelled". This is the one place a run ends, and its write
-// is conditional on the revision read (so on the status read): a cancel
-// written since makes it conflict, and the next pass reads "cancelling" and
-// comes back here.
-func (a *advance) finishRun(status runs.Status, runErr *runs.Error, output jsontext.Value) (outcome, error) {
-	if a.run.Status == runs.StatusCancelling {
-		status, runErr = runs.StatusCancelled, nil
-	}
-	run := a.run
-	now := a.r.clock.Now()
-	run.Status, run.Error, run.FinishedAt, run.WaitUntil, run.NextStep = status, runErr, now, time.Time{}, len(a.def.Steps)
-	if output != nil {
-		run.Output = output
-	}
-	if run.StartedAt.IsZero() {
-		run.StartedAt = now
-	}
-	if err := a.updateRun(run); err != nil {
-		return again, err
-	}
-	return finished, nil
-}
-
-func (a *advance) updateRun(run runs.Run) error {
-	written, err := a.r.store.Update(a.ctx, run)
-	if errors.Is(err, runs.ErrRevision) {
-		return errConflict
-	}
-	if err != nil {
-		return err
-	}
-	a.run = written
-	return nil
-}
-
-func (a *advance) putStep(rec runs.Step) error {
-	written, err := a.r.store.PutStep(a.ctx, rec)
-	if errors.Is(err, runs.ErrRevision) {
-		return errConflict
-	}
-	if err != nil {
-		return err
-	}
-	a.steps[rec.StepID] = written
-	return nil
-}
-
-func withStatus(rec runs.Step, status runs.StepStatus, now time.Time) runs.Step {
-	rec.Status, rec.FinishedAt, rec.NextAttemptAt = status, now, time.Time{}
-	return rec
 }
 
 // context is the document jq programs and templates see.

@@ -55,7 +55,7 @@ func newEnv(t *testing.T, definition string, opts ...func(*runner.Config)) *env 
 	if def.TimeoutSeconds != nil {
 		run.Deadline = epoch.Add(time.Duration(*def.TimeoutSeconds) * time.Second)
 	}
-	if err := store.Create(context.Background(), run, nil); err != nil {
+	if err := store.Create(context.Background(), run, runs.Reused{}); err != nil {
 		t.Fatal(err)
 	}
 	return &env{store: store, clock: clock, engine: eng, runner: runner.New(cfg), runID: "run_1"}

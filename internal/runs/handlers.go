@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/workflowsapi/workflows/internal/domain"
@@ -77,6 +78,74 @@ type stepView struct {
 	Truncated     bool           `json:"truncated"`
 	Error         *Error         `json:"error"`
 	Reused        bool           `json:"reused"`
+	// Items are a fan-out step's items (GET /runs/{id}/steps/{stepId}
+	// only): nil for any other step, and not shown.
+	Items []itemView `json:"items,omitzero"`
+}
+
+// itemView is one item of a fan-out step: a foreach's item (index) or a
+// parallel's inner step (id too). An item no attempt has begun is
+// "pending" while its step runs, and "skipped" once the step has ended
+// without it (a failure, a cancel, a timeout stopped it); an item left
+// running or waiting by a step that ended shows the step's end.
+type itemView struct {
+	Index         int            `json:"index"`
+	ID            *string        `json:"id,omitzero"`
+	Status        string         `json:"status"`
+	Attempts      int            `json:"attempts"`
+	StartedAt     *string        `json:"startedAt"`
+	FinishedAt    *string        `json:"finishedAt"`
+	NextAttemptAt *string        `json:"nextAttemptAt"`
+	Output        jsontext.Value `json:"output"`
+	Error         *Error         `json:"error"`
+	Reused        bool           `json:"reused"`
+}
+
+// itemStatusPending is an item no attempt has begun, while its step runs.
+const itemStatusPending = "pending"
+
+// itemViews shows every item of a fan-out step, the ones never begun too.
+func itemViews(st Step, items []Item) []itemView {
+	views := make([]itemView, st.ItemCount)
+	stepEnded := !st.Open()
+	// A parallel's record names its inner steps; a foreach's holds its
+	// items (an array), which are no names.
+	var named struct {
+		InnerSteps []string `json:"innerSteps"`
+	}
+	if st.Items.Kind() == '{' {
+		_ = json.Unmarshal(st.Items, &named) // written by the runner: read as far as it goes
+	}
+	innerIDs := named.InnerSteps
+	for i := range views {
+		views[i] = itemView{Index: i, Status: itemStatusPending}
+		if stepEnded {
+			views[i].Status = string(StepSkipped)
+		}
+		if len(innerIDs) == len(views) {
+			views[i].ID = &innerIDs[i]
+		}
+	}
+	for _, it := range items {
+		if it.Index < 0 || it.Index >= len(views) {
+			continue
+		}
+		v := itemView{
+			Index: it.Index, Status: string(it.Status), Attempts: it.Attempts, StartedAt: optionalTime(it.StartedAt),
+			FinishedAt: optionalTime(it.FinishedAt), Output: it.Output, Error: it.Error, Reused: it.Reused,
+		}
+		if it.ID != "" {
+			v.ID = &it.ID
+		}
+		switch {
+		case it.Open() && stepEnded:
+			v.Status = string(st.Status)
+		case it.Status == StepWaiting:
+			v.NextAttemptAt = optionalTime(it.NextAttemptAt)
+		}
+		views[it.Index] = v
+	}
+	return views
 }
 
 func optionalTime(t time.Time) *string {
@@ -274,12 +343,16 @@ func (h *Handlers) Get(w http.ResponseWriter, r *http.Request) {
 
 // GetStep is GET /runs/{id}/steps/{stepId}: one step, its output whole.
 func (h *Handlers) GetStep(w http.ResponseWriter, r *http.Request) {
-	st, err := h.service.Step(r.Context(), accountOf(r), r.PathValue("id"), r.PathValue("stepId"))
+	st, items, err := h.service.Step(r.Context(), accountOf(r), r.PathValue("id"), r.PathValue("stepId"))
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	httpapi.WriteData(w, http.StatusOK, stepViewOf(st, 0))
+	v := stepViewOf(st, 0)
+	if st.ItemCount > 0 {
+		v.Items = itemViews(st, items)
+	}
+	httpapi.WriteData(w, http.StatusOK, v)
 }
 
 // Cancel is POST /runs/{id}/cancel.

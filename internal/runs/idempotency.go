@@ -51,7 +51,7 @@ func (s *Service) StartOnce(ctx context.Context, req StartRequest, key string, b
 			if err != nil {
 				return "", nil, err
 			}
-			return prepared.ID, func(ctx context.Context) (Run, error) { return s.launch(ctx, prepared, nil) }, nil
+			return prepared.ID, func(ctx context.Context) (Run, error) { return s.launch(ctx, prepared, Reused{}) }, nil
 		},
 		Existing: func(ctx context.Context, runID string) (Run, error) {
 			run, err := s.store.Get(ctx, req.AccountID, runID)

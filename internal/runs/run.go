@@ -142,8 +142,51 @@ type Step struct {
 	// Reused marks a step whose output was copied from the run this one
 	// retries ({"from": "failed_step"}); it did not run again.
 	Reused bool
+	// Jump is where the run goes after this step, as the engine answered
+	// it when the step succeeded: "" is the next step in order, else a
+	// later step's id or "end" (a condition that was false). The runner
+	// follows what is recorded and never decides it again.
+	Jump string
+	// Items, while a foreach is open, are the items its program gave (a
+	// JSON array): every item, on every resume, is the one it was. A
+	// parallel's are {"innerSteps": [ids]}, kept after it ends. ItemCount
+	// is how many items a fan-out (foreach, parallel) has, once planned.
+	Items     jsontext.Value
+	ItemCount int
 	// Revision counts the writes of the step item, as Run.Revision does.
 	Revision int64
+}
+
+// Item is the record of one item of a fan-out step: a foreach's item at
+// Index, or a parallel's inner step number Index (ID its id). Like a step,
+// it has its own attempts, and each attempt is a conditional write on it,
+// so a resume redoes only the items that had not succeeded.
+type Item struct {
+	RunID  string
+	StepID string
+	Index  int
+	// ID is a parallel's inner step id ("" for a foreach item).
+	ID            string
+	Status        StepStatus
+	Attempts      int
+	StartedAt     time.Time
+	FinishedAt    time.Time
+	NextAttemptAt time.Time
+	Output        jsontext.Value
+	Error         *Error
+	// Reused marks an item copied from the run this one retries.
+	Reused   bool
+	Revision int64
+}
+
+// Open reports whether an item has not ended.
+func (it Item) Open() bool { return it.Status == StepRunning || it.Status == StepWaiting }
+
+// Reused is what a retry from the failed step copies into its new run: the
+// steps that completed before it, and the items of it that succeeded.
+type Reused struct {
+	Steps []Step
+	Items []Item
 }
 
 // Limits of what a run keeps and shows.
@@ -199,9 +242,9 @@ type RunRef struct {
 // account's.
 type Store interface {
 	// Create writes the run's unfinished marker, then the run (Revision 1),
-	// then any steps given (a retry's reused outputs). ErrExists if the run
-	// id is taken: Create writes nothing more then.
-	Create(ctx context.Context, run Run, reused []Step) error
+	// then any steps and items given (a retry's reused outputs). ErrExists
+	// if the run id is taken: Create writes nothing more then.
+	Create(ctx context.Context, run Run, reused Reused) error
 	// Get reads one run (strongly consistent).
 	Get(ctx context.Context, account, runID string) (Run, error)
 	// List pages through an account's runs, newest first.
@@ -220,6 +263,11 @@ type Store interface {
 	// step.Revision (0: the step must not exist yet), ErrRevision otherwise,
 	// and returns it as written.
 	PutStep(ctx context.Context, step Step) (Step, error)
+	// Items reads every item record of a fan-out step, in index order.
+	Items(ctx context.Context, runID, stepID string) ([]Item, error)
+	// PutItem writes item with Revision+1 if the stored revision is still
+	// item.Revision (0: it must not exist yet), ErrRevision otherwise.
+	PutItem(ctx context.Context, item Item) (Item, error)
 	// Unfinished lists the runs whose marker is still there: queued,
 	// running, waiting or cancelling (or ended, in the moment before the
 	// marker is removed).

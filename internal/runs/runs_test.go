@@ -206,7 +206,7 @@ func (a api) seed(t *testing.T, wf string, status runs.Status, steps ...runs.Ste
 		Trigger: runs.TriggerManual, Input: jsontext.Value(`{"seed":true}`), CreatedAt: now, Deadline: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour),
 	}
 	ctx := context.Background()
-	if err := a.db.Create(ctx, run, nil); err != nil {
+	if err := a.db.Create(ctx, run, runs.Reused{}); err != nil {
 		t.Fatal(err)
 	}
 	run.Revision = 1

@@ -140,7 +140,7 @@ func (s *Service) Start(ctx context.Context, req StartRequest) (Run, error) {
 	if err != nil {
 		return Run{}, err
 	}
-	return s.launch(ctx, run, nil)
+	return s.launch(ctx, run, Reused{})
 }
 
 // prepare checks a start against the workflow and builds the run.
@@ -189,9 +189,9 @@ func (s *Service) newRun(runID string, w workflows.Workflow, input jsontext.Valu
 	}
 }
 
-// launch stores run (and the reused steps of a retry), then starts it. A
+// launch stores run (and the reused steps and items of a retry), then starts it. A
 // run id already taken answers the stored run: the same start again.
-func (s *Service) launch(ctx context.Context, run Run, reused []Step) (Run, error) {
+func (s *Service) launch(ctx context.Context, run Run, reused Reused) (Run, error) {
 	err := s.store.Create(ctx, run, reused)
 	if errors.Is(err, ErrExists) {
 		return s.store.Get(ctx, run.AccountID, run.ID)
@@ -317,29 +317,33 @@ func (s *Service) Get(ctx context.Context, account, runID string) (Run, []Step, 
 	return run, steps, nil
 }
 
-// Step returns one step record of a run of the account, whole;
-// NOT_FOUND for a step that never began.
-func (s *Service) Step(ctx context.Context, account, runID, stepID string) (Step, error) {
+// Step returns one step record of a run of the account, whole, with the
+// records of its items for a fan-out step (foreach, parallel); NOT_FOUND
+// for a step that never began.
+func (s *Service) Step(ctx context.Context, account, runID, stepID string) (Step, []Item, error) {
 	if !ids.Valid(ids.PrefixRun, runID) {
-		return Step{}, domain.ErrNotFound
+		return Step{}, nil, domain.ErrNotFound
 	}
 	// The run first: step items live in the run's own partition, which
 	// carries no account, so this read is what keeps another account out.
 	if _, err := s.store.Get(ctx, account, runID); err != nil {
-		return Step{}, err
+		return Step{}, nil, err
 	}
-	return s.store.Step(ctx, runID, stepID)
+	st, err := s.store.Step(ctx, runID, stepID)
+	if err != nil || st.ItemCount == 0 {
+		return st, nil, err
+	}
+	items, err := s.store.Items(ctx, runID, stepID)
+	if err != nil {
+		return Step{}, nil, err
+	}
+	return st, items, nil
 }
 
 // List pages through an account's runs, newest first.
 func (s *Service) List(ctx context.Context, account string, filter Filter, limit int, cursor string) (domain.Page[Run], error) {
 	return s.store.List(ctx, account, filter, limit, cursor)
 }
-
-// maxRevisionRetries bounds how often Cancel reads again after losing a
-// race with the runner: each loss means the run moved, and a run has few
-// moves left before it ends.
-const maxRevisionRetries = 8
 
 // Cancel cancels a run: queued or waiting → cancelled at once (its open
 // steps first, then the run, then its execution stopped); running →
@@ -357,56 +361,43 @@ func (s *Service) Cancel(ctx context.Context, account, runID string) (Run, error
 	if !ids.Valid(ids.PrefixRun, runID) {
 		return Run{}, domain.ErrNotFound
 	}
-	for range maxRevisionRetries {
-		run, err := s.store.Get(ctx, account, runID)
-		if err != nil {
-			return Run{}, err
+	changed := false
+	written, err := Change(ctx, s.store, account, runID, s.nowMillis, func(run Run) (Decision, error) {
+		var next Run
+		var err error
+		next, changed, err = run.RequestCancel(s.nowMillis())
+		if errors.Is(err, ErrTransition) {
+			return Decision{}, domain.Errorf(domain.CodeConflict, "The run has already ended (%s): only a queued, running or waiting run can be cancelled", run.Status)
 		}
-		switch run.Status {
-		case StatusCancelling, StatusCancelled:
-			return run, nil
-		case StatusSucceeded, StatusFailed, StatusTimedOut:
-			return Run{}, domain.Errorf(domain.CodeConflict, "The run has already ended (%s): only a queued, running or waiting run can be cancelled", run.Status)
-		case StatusQueued, StatusWaiting:
-			now := s.now().UTC().Truncate(time.Millisecond)
-			// A queued run has begun no step (the runner marks a run
-			// running before its first attempt), so only a waiting one
-			// has a step to end.
-			if run.Status == StatusWaiting {
-				steps, err := s.store.Steps(ctx, runID)
-				if err != nil {
-					return Run{}, err
-				}
-				if _, err := EndOpenSteps(ctx, s.store, steps, StepCancelled, nil, now); errors.Is(err, ErrRevision) {
-					continue // the runner moved a step: decide again on what the run is now
-				} else if err != nil {
-					return Run{}, err
-				}
-			}
-			run.Status = StatusCancelled
-			run.FinishedAt = now
-			run.WaitUntil = time.Time{}
-		default: // running
-			run.Status = StatusCancelling
+		if err != nil || !changed {
+			return Decision{Keep: true}, err
 		}
-		written, err := s.store.Update(ctx, run)
-		if errors.Is(err, ErrRevision) {
-			continue // the runner moved it meanwhile: decide again on what it is now
+		// A queued run has begun no step (the runner marks a run running
+		// before its first attempt), so only a waiting one has a step to
+		// end.
+		if run.Status == StatusWaiting {
+			return Decision{Run: next, EndSteps: StepCancelled}, nil
 		}
-		if err != nil {
-			return Run{}, err
-		}
-		if written.Status == StatusCancelled && s.orchestrator != nil {
-			// The run is cancelled whatever happens here: a runner that
-			// still wakes up reads the status and ends at once.
-			if err := s.orchestrator.Stop(ctx, runID); err != nil {
-				s.logger.WarnContext(ctx, "run cancelled, its execution not stopped", "run_id", runID, "error", err)
-			}
-		}
-		return written, nil
+		return Decision{Run: next}, nil
+	})
+	if errors.Is(err, ErrKeepsChanging) {
+		return Run{}, domain.Errorf(domain.CodeConflict, "The run kept changing while it was being cancelled; try again")
 	}
-	return Run{}, domain.Errorf(domain.CodeConflict, "The run kept changing while it was being cancelled; try again")
+	if err != nil {
+		return Run{}, err
+	}
+	if changed && written.Status == StatusCancelled && s.orchestrator != nil {
+		// The run is cancelled whatever happens here: a runner that still
+		// wakes up reads the status and ends at once.
+		if err := s.orchestrator.Stop(ctx, runID); err != nil {
+			s.logger.WarnContext(ctx, "run cancelled, its execution not stopped", "run_id", runID, "error", err)
+		}
+	}
+	return written, nil
 }
+
+// nowMillis is the clock as runs store it.
+func (s *Service) nowMillis() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
 
 // Retry starts a new run of a failed, cancelled or timed-out run's
 // workflow version with its input (trigger retry, retryOf the run). With
@@ -422,36 +413,36 @@ func (s *Service) Retry(ctx context.Context, account, runID string, fromFailedSt
 
 // prepareRetry checks a retry of runID and builds its new run (with the id
 // newRunID, or a new one for ""), and the reused steps of fromFailedStep.
-func (s *Service) prepareRetry(ctx context.Context, account, runID string, fromFailedStep bool, newRunID string) (Run, []Step, error) {
+func (s *Service) prepareRetry(ctx context.Context, account, runID string, fromFailedStep bool, newRunID string) (Run, Reused, error) {
 	if !ids.Valid(ids.PrefixRun, runID) {
-		return Run{}, nil, domain.ErrNotFound
+		return Run{}, Reused{}, domain.ErrNotFound
 	}
 	if s.workflows == nil {
-		return Run{}, nil, errors.New("runs: no workflow store wired")
+		return Run{}, Reused{}, errors.New("runs: no workflow store wired")
 	}
 	old, err := s.store.Get(ctx, account, runID)
 	if err != nil {
-		return Run{}, nil, err
+		return Run{}, Reused{}, err
 	}
 	switch old.Status {
 	case StatusFailed, StatusCancelled, StatusTimedOut:
 	default:
-		return Run{}, nil, domain.Errorf(domain.CodeConflict, "Only a failed, cancelled or timed-out run can be retried; this one is %s", old.Status)
+		return Run{}, Reused{}, domain.Errorf(domain.CodeConflict, "Only a failed, cancelled or timed-out run can be retried; this one is %s", old.Status)
 	}
 	head, err := s.workflows.Head(ctx, account, old.WorkflowID)
 	switch {
 	case errors.Is(err, domain.ErrNotFound):
 		// The run exists, so NOT_FOUND would mislead: the workflow is what
 		// is gone, and a deleted workflow starts no runs.
-		return Run{}, nil, domain.Errorf(domain.CodeConflict, "The run's workflow was deleted: it starts no runs")
+		return Run{}, Reused{}, domain.Errorf(domain.CodeConflict, "The run's workflow was deleted: it starts no runs")
 	case err != nil:
-		return Run{}, nil, err
+		return Run{}, Reused{}, err
 	case !head.Enabled:
-		return Run{}, nil, errDisabled
+		return Run{}, Reused{}, errDisabled
 	}
 	version, err := s.workflows.Version(ctx, head, old.WorkflowVersion)
 	if err != nil {
-		return Run{}, nil, err
+		return Run{}, Reused{}, err
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	if newRunID == "" {
@@ -459,13 +450,30 @@ func (s *Service) prepareRetry(ctx context.Context, account, runID string, fromF
 	}
 	run := s.newRun(newRunID, version, old.Input, TriggerRetry, now)
 	run.RetryOf = old.ID
-	var reused []Step
+	var reused Reused
 	if fromFailedStep {
 		steps, err := s.store.Steps(ctx, old.ID)
 		if err != nil {
-			return Run{}, nil, err
+			return Run{}, Reused{}, err
 		}
-		run.NextStep, reused = resumePoint(steps, run.ID)
+		run.NextStep, reused.Steps = resumePoint(steps, run.ID)
+		// A fan-out step where the run stopped keeps the items that
+		// succeeded: the new run redoes only the others.
+		for _, st := range steps {
+			if st.Index != run.NextStep || st.ItemCount == 0 {
+				continue
+			}
+			items, err := s.store.Items(ctx, old.ID, st.StepID)
+			if err != nil {
+				return Run{}, Reused{}, err
+			}
+			for _, it := range items {
+				if it.Status == StepSucceeded {
+					it.RunID, it.Reused, it.Revision, it.NextAttemptAt = run.ID, true, 1, time.Time{}
+					reused.Items = append(reused.Items, it)
+				}
+			}
+		}
 	}
 	return run, reused, nil
 }

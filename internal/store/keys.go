@@ -58,6 +58,13 @@ import (
 //	run step           RUN#<run id>              STEP#<step id>      one item per step (output stored whole, up to 256 KiB):
 //	                                                                 all of a run's steps in one Query; each attempt is a
 //	                                                                 conditional write on it
+//	fan-out item       RUN#<run id>              ITEM#<step id>#     one item per foreach item or parallel inner step (status,
+//	                                             <index, 4 digits>   attempts, output, error): a step's items in one Query
+//	                                                                 (begins_with ITEM#<step id>#, paged: a 1000-item
+//	                                                                 foreach's whole output is held to 256 KiB, so its
+//	                                                                 items fit in a page or two); each attempt is a
+//	                                                                 conditional write on it. Outside STEP#, so reading a
+//	                                                                 run's steps reads no items
 //	run output         RUN#<run id>              OUTPUT              a run's output over 64 KiB, kept out of the run item
 //	                                                                 (which holds an input of up to 256 KiB); the run item
 //	                                                                 says it is there (outputRef), GetItem reads it
@@ -113,6 +120,8 @@ const (
 	PrefixRun = "RUN#"
 	// PrefixStep begins the SK of every step item of a run.
 	PrefixStep = "STEP#"
+	// PrefixItem begins the SK of every fan-out item of a run.
+	PrefixItem = "ITEM#"
 	// SortRunOutput is the SK of a run's output when it is too big to sit
 	// in the run item beside an input of up to 256 KiB (DynamoDB items hold
 	// 400 KB).
@@ -145,6 +154,15 @@ func RunStepsPK(runID string) string { return PrefixRun + runID }
 
 // StepSK is the SK of one step item of a run.
 func StepSK(stepID string) string { return PrefixStep + stepID }
+
+// ItemsPrefix begins the SK of every item of one fan-out step.
+func ItemsPrefix(stepID string) string { return PrefixItem + stepID + "#" }
+
+// ItemSK is the SK of one fan-out item: its index in four digits, so the
+// items of a step sort in index order (workflows.MaxForeachItems is 1000).
+func ItemSK(stepID string, index int) string {
+	return fmt.Sprintf("%s%04d", ItemsPrefix(stepID), index)
+}
 
 // UnfinishedShard is the marker shard of a run: an FNV-1a hash of its id,
 // so that markers of runs started in the same millisecond (ids that share

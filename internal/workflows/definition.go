@@ -113,7 +113,9 @@ type Trigger struct {
 
 // Step is one step of a workflow.
 type Step struct {
-	ID   string   `json:"id"`
+	// ID is empty only on a foreach's inner step, which runs under the
+	// foreach's id: omitted there, so that the stored form parses back.
+	ID   string   `json:"id,omitempty"`
 	Type StepType `json:"type"`
 	// With is the step's own configuration. It is one struct for every
 	// type (each type uses its own fields, Validate refuses the others) so
@@ -235,20 +237,28 @@ func decodeDefinition(p *problems, root jsontext.Value) Definition {
 		case "timeoutSeconds":
 			p.decode(m.field, m.value, &d.TimeoutSeconds)
 		case "steps":
-			var raw []jsontext.Value
-			if p.decode(m.field, m.value, &raw) {
-				// An empty list stays non-nil: it was given, and Validate
-				// says why it is not enough.
-				d.Steps = make([]Step, len(raw))
-				for i, s := range raw {
-					d.Steps[i] = decodeStep(p, m.field+"["+strconv.Itoa(i)+"]", s)
-				}
-			}
+			d.Steps = decodeSteps(p, m.field, m.value, false)
 		default:
 			p.unknown(m.field)
 		}
 	}
 	return d
+}
+
+// decodeSteps reads a list of steps: the workflow's, or a parallel's
+// (inner).
+func decodeSteps(p *problems, path string, raw jsontext.Value, inner bool) []Step {
+	var list []jsontext.Value
+	if !p.decode(path, raw, &list) {
+		return nil
+	}
+	// An empty list stays non-nil: it was given, and Validate says why it
+	// is not enough.
+	steps := make([]Step, len(list))
+	for i, s := range list {
+		steps[i] = decodeStep(p, path+"["+strconv.Itoa(i)+"]", s, inner)
+	}
+	return steps
 }
 
 func decodeTrigger(p *problems, path string, raw jsontext.Value) Trigger {
@@ -284,11 +294,16 @@ func decodeTrigger(p *problems, path string, raw jsontext.Value) Trigger {
 	return t
 }
 
-func decodeStep(p *problems, path string, raw jsontext.Value) Step {
+// decodeStep reads one step; inner says it is held by a foreach or a
+// parallel.
+func decodeStep(p *problems, path string, raw jsontext.Value, inner bool) Step {
 	var s Step
-	var withGiven []string
+	var withGiven []member
 	elseGiven := false
-	defer func() { refuseForeignMembers(p, path, s.Type, withGiven, elseGiven) }()
+	defer func() {
+		refuseForeignMembers(p, path, s.Type, withGiven, elseGiven)
+		refuseZeroConcurrency(p, withGiven, s.With)
+	}()
 	for _, m := range p.members(path, raw) {
 		switch m.name {
 		case "id":
@@ -296,10 +311,8 @@ func decodeStep(p *problems, path string, raw jsontext.Value) Step {
 		case "type":
 			p.decode(m.field, m.value, &s.Type)
 		case "with":
-			s.With = decodeWith(p, m.field, m.value)
-			for _, w := range p.members(m.field, m.value) {
-				withGiven = append(withGiven, w.name)
-			}
+			s.With = decodeWith(p, m.field, m.value, inner)
+			withGiven = p.members(m.field, m.value)
 		case "else":
 			elseGiven = true
 			p.decode(m.field, m.value, &s.Else)
@@ -330,14 +343,15 @@ func decodeStep(p *problems, path string, raw jsontext.Value) Step {
 // `with` that its type does not use and an `else` on a step that is not a
 // condition, even when given empty ("jq": "", "seconds": 0, "else": ""),
 // which Validate, seeing only values, would take for absent.
-func refuseForeignMembers(p *problems, path string, stepType StepType, withGiven []string, elseGiven bool) {
-	uses, known := withFields[stepType]
+func refuseForeignMembers(p *problems, path string, stepType StepType, withGiven []member, elseGiven bool) {
+	kind, known := kindOf(stepType)
 	if !known {
 		return // an unknown or missing type is reported on its own
 	}
-	for _, name := range withGiven {
-		if !slices.Contains(uses, name) {
-			p.add(path+".with."+name, "is not a field of "+string(stepType)+" steps")
+	uses := kind.withMembers()
+	for _, m := range withGiven {
+		if !slices.Contains(uses, m.name) {
+			p.add(m.field, "is not a field of "+string(stepType)+" steps")
 		}
 	}
 	if elseGiven && stepType != StepCondition {
@@ -347,7 +361,12 @@ func refuseForeignMembers(p *problems, path string, stepType StepType, withGiven
 
 // decodeWith reads every member any step type knows; Validate then refuses
 // the ones the step's own type does not use, with a message that says so.
-func decodeWith(p *problems, path string, raw jsontext.Value) With {
+// The with of an inner step (inner) is read without its step and steps,
+// which are refused all the same (as foreign by refuseForeignMembers, or
+// with the type of a fan-out inside a fan-out): reading them would let a
+// body nest steps thousands deep, each level read again by the level
+// above.
+func decodeWith(p *problems, path string, raw jsontext.Value, inner bool) With {
 	var w With
 	for _, m := range p.members(path, raw) {
 		switch m.name {
@@ -365,6 +384,20 @@ func decodeWith(p *problems, path string, raw jsontext.Value) With {
 			p.decode(m.field, m.value, &w.JQ)
 		case "seconds":
 			p.decode(m.field, m.value, &w.Seconds)
+		case "items":
+			p.decode(m.field, m.value, &w.Items)
+		case "concurrency":
+			p.decode(m.field, m.value, &w.Concurrency)
+		case "step":
+			if !inner {
+				refuseForeachStepMembers(p, m.field, m.value)
+				step := decodeStep(p, m.field, m.value, true)
+				w.Step = &step
+			}
+		case "steps":
+			if !inner {
+				w.Steps = decodeSteps(p, m.field, m.value, true)
+			}
 		default:
 			p.unknown(m.field)
 		}

@@ -32,6 +32,14 @@ func FuzzParseAndValidate(f *testing.F) {
 		`{"name":"x","name":"y"}`, `{"steps":null}`, `{"steps":[null]}`, `{"steps":[{"with":null}]}`,
 		`{"name":"e","trigger":{"type":"manual"},"steps":[{"id":"a","type":"transform","with":{"jq":"error(\"x\")"},"onError":"continue"},{"id":"b","type":"condition","with":{"jq":".steps.a.error.code"},"else":"end","onError":"fail"}]}`,
 		`{"steps":[{"onError":""}]}`, `{"steps":[{"onError":"ignore"}]}`, `{"steps":[{"onError":null}]}`,
+		// The fan-outs (issue 15): valid, then each rule broken.
+		`{"name":"f","trigger":{"type":"manual"},"steps":[{"id":"each","type":"foreach","with":{"items":".input.lines","concurrency":20,"step":{"type":"http","with":{"method":"POST","url":"https://a.example/{{ .item.id }}","headers":{"X-I":"{{ .index }}"},"body":{"i":"{{ .index }}"},"connection":"` + knownConnection + `"}}},"retry":{"maxAttempts":2},"timeoutSeconds":30,"onError":"continue"}]}`,
+		`{"name":"f","trigger":{"type":"manual"},"steps":[{"id":"each","type":"foreach","with":{"items":"[range(3)]","step":{"type":"transform","with":{"jq":"{i: .item, at: .index}"}}}}]}`,
+		`{"name":"p","trigger":{"type":"manual"},"steps":[{"id":"c","type":"condition","with":{"jq":".input.go"},"else":"both"},{"id":"both","type":"parallel","with":{"steps":[{"id":"a","type":"http","with":{"method":"GET","url":"https://a.example/"},"retry":{"maxAttempts":3},"timeoutSeconds":5},{"id":"b","type":"transform","with":{"jq":".steps.c"}}]},"onError":"continue"}]}`,
+		`{"name":"f","trigger":{"type":"manual"},"steps":[{"id":"each","type":"foreach","with":{"items":"","concurrency":0,"step":{"id":"","type":"foreach","retry":{"maxAttempts":0},"onError":"","with":{"items":".","step":{}}}}}]}`,
+		`{"name":"p","trigger":{"type":"manual"},"steps":[{"id":"c","type":"condition","with":{"jq":"."},"else":"a"},{"id":"both","type":"parallel","retry":{"maxAttempts":2},"timeoutSeconds":1,"with":{"steps":[{"id":"a","type":"delay","with":{"seconds":1}},{"id":"a","type":"parallel","onError":"continue","with":{"steps":[]}}]}}]}`,
+		`{"steps":[{"type":"foreach","with":{"step":null,"steps":[null]}}]}`, `{"steps":[{"type":"parallel","with":{"steps":[{"with":{"step":{"with":{"steps":[{}]}}}}]}}]}`,
+		`{"steps":[{"type":"http","with":{"items":"","concurrency":0,"steps":[],"step":{"id":"x"}}}]}`,
 		`[]`, `null`, `"x"`, `{`, ``, `{"trigger":{"type":"manual","cron":""}}`, `{"steps":[{"retry":{"maxAttempts":1e99}}]}`,
 	} {
 		f.Add([]byte(seed))

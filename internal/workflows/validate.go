@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -24,7 +23,6 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/workflowsapi/workflows/internal/domain"
-	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/jsonfield"
 )
 
@@ -86,9 +84,6 @@ func checkRange(p *problems, field string, n, lowest, highest int) {
 // plain.
 var stepIDPattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]{0,63}$`)
 
-// httpMethods are the methods an http step may use.
-var httpMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}
-
 // connectionRef is a step's connection, looked up after every other check.
 type connectionRef struct{ field, id string }
 
@@ -103,32 +98,87 @@ func validateSteps(p *problems, steps []Step) []connectionRef {
 	case len(steps) > MaxSteps:
 		p.addAbove("steps", fmt.Sprintf("must have at most %d steps", MaxSteps))
 	}
-	index := make(map[string]int, len(steps)) // step id -> its position
+	c := &stepChecker{p: p, index: make(map[string]int, len(steps)), innerIDs: map[string]innerPlace{}}
 	for i, s := range steps {
 		field := "steps[" + strconv.Itoa(i) + "].id"
-		switch {
-		case s.ID == "":
-			p.add(field, "is required")
-		case !stepIDPattern.MatchString(s.ID):
-			p.add(field, "must start with a letter and hold only letters, digits, _ and -, at most 64 characters")
-		case s.ID == End:
-			p.add(field, `is reserved: "end" is the else target that ends a run`)
-		default:
-			if j, taken := index[s.ID]; taken {
-				p.add(field, fmt.Sprintf("is already the id of steps[%d]", j))
-			} else {
-				index[s.ID] = i
-			}
+		if !checkStepID(p, field, s.ID) {
+			continue
+		}
+		if j, taken := c.index[s.ID]; taken {
+			p.add(field, fmt.Sprintf("is already the id of steps[%d]", j))
+		} else {
+			c.index[s.ID] = i
 		}
 	}
 	var refs []connectionRef
 	for i := range steps {
-		refs = append(refs, validateStep(p, "steps["+strconv.Itoa(i)+"]", i, &steps[i], index)...)
+		refs = append(refs, c.validateStep("steps["+strconv.Itoa(i)+"]", i, &steps[i])...)
+	}
+	for _, j := range c.jumps {
+		c.checkElse(j)
 	}
 	return refs
 }
 
-func validateStep(p *problems, path string, i int, s *Step, index map[string]int) []connectionRef {
+// stepChecker is what the checks of a workflow's steps share: the
+// problems, where each step id is, and the else targets, which are checked
+// once every id is known.
+type stepChecker struct {
+	p *problems
+	// index maps each top-level step id to its position.
+	index map[string]int
+	// innerIDs maps each id of a parallel's inner step to where it is:
+	// those share the workflow's ids, but no else may name them.
+	innerIDs map[string]innerPlace
+	// jumps are the conditions' else targets. They are checked after every
+	// step, as an else may name an inner step of a later parallel, whose id
+	// is only known once that parallel is checked.
+	jumps []jump
+}
+
+// innerPlace is where an inner step of a parallel is: its path
+// (steps[1].with.steps[0]) and its parallel's id.
+type innerPlace struct{ path, parallel string }
+
+// jump is a condition's else: the field, the condition's position and the
+// step it names.
+type jump struct {
+	field  string
+	from   int
+	target string
+}
+
+// checkStepID holds a step id to its form and reports whether it passed.
+func checkStepID(p *problems, field, id string) bool {
+	switch {
+	case id == "":
+		p.add(field, "is required")
+	case !stepIDPattern.MatchString(id):
+		p.add(field, "must start with a letter and hold only letters, digits, _ and -, at most 64 characters")
+	case id == End:
+		p.add(field, `is reserved: "end" is the else target that ends a run`)
+	default:
+		return true
+	}
+	return false
+}
+
+// validateStep checks one step, top-level or inside a fan-out: the rules of
+// its type, then those of every step. Its type's come first because a type
+// may refuse a member as a whole (a parallel's retry), which then keeps the
+// checks of what is inside it (retry.maxAttempts) from being told as well.
+func (c *stepChecker) validateStep(path string, i int, s *Step) []connectionRef {
+	p := c.p
+	var refs []connectionRef
+	switch kind, known := kindOf(s.Type); {
+	case known:
+		refs = kind.validate(c, path, i, s)
+		onlyFor(p, path+".with", s.Type, &s.With, kind.withMembers())
+	case s.Type == "":
+		p.add(path+".type", "is required")
+	default:
+		p.add(path+".type", "must be "+alternatives(StepTypes()))
+	}
 	if s.Retry != nil {
 		checkRange(p, path+".retry.maxAttempts", s.Retry.MaxAttempts, 1, MaxAttempts)
 	}
@@ -145,312 +195,47 @@ func validateStep(p *problems, path string, i int, s *Step, index map[string]int
 	if s.Else != "" && s.Type != StepCondition && s.Type != "" {
 		p.add(path+".else", "is only for condition steps")
 	}
-	with := path + ".with"
-	w := &s.With
-	var refs []connectionRef
-	switch s.Type {
-	case StepHTTP:
-		refs = validateHTTP(p, with, w)
-		onlyFor(p, with, "http", w, withFields[StepHTTP]...)
-	case StepTransform:
-		checkJQ(p, with+".jq", w.JQ)
-		onlyFor(p, with, "transform", w, withFields[StepTransform]...)
-	case StepCondition:
-		checkJQ(p, with+".jq", w.JQ)
-		onlyFor(p, with, "condition", w, withFields[StepCondition]...)
-		checkElse(p, path+".else", i, s.Else, index)
-	case StepDelay:
-		checkRange(p, with+".seconds", w.Seconds, 1, MaxDelaySeconds)
-		onlyFor(p, with, "delay", w, withFields[StepDelay]...)
-	case "":
-		p.add(path+".type", "is required")
-	default:
-		p.add(path+".type", "must be http, transform, condition or delay")
-	}
 	return refs
 }
 
-// withFields is, per step type, the members of `with` it uses.
-var withFields = map[StepType][]string{
-	StepHTTP:      {"method", "url", "headers", "body", "connection"},
-	StepTransform: {"jq"},
-	StepCondition: {"jq"},
-	StepDelay:     {"seconds"},
-}
-
-// onlyFor refuses the members of with that the step's type does not use.
+// onlyFor refuses the members of w that a step of stepType does not use.
 // It sees values, so it cannot tell a member given empty ("jq": "") from
 // one left out; Parse, which sees the members as given, refuses those too
 // (refuseForeignMembers).
-func onlyFor(p *problems, path, stepType string, w *With, uses ...string) {
+func onlyFor(p *problems, path string, stepType StepType, w *With, uses []string) {
 	given := []struct {
 		name string
 		set  bool
 	}{
 		{"method", w.Method != ""}, {"url", w.URL != ""}, {"headers", w.Headers != nil},
 		{"body", w.Body != nil}, {"connection", w.Connection != ""}, {"jq", w.JQ != ""},
-		{"seconds", w.Seconds != 0},
+		{"seconds", w.Seconds != 0}, {"items", w.Items != ""}, {"concurrency", w.Concurrency != 0},
+		{"step", w.Step != nil}, {"steps", w.Steps != nil},
 	}
 	for _, g := range given {
 		if g.set && !slices.Contains(uses, g.name) {
-			p.add(path+"."+g.name, "is not a field of "+stepType+" steps")
+			p.add(path+"."+g.name, "is not a field of "+string(stepType)+" steps")
 		}
 	}
 }
 
-func checkElse(p *problems, field string, i int, target string, index map[string]int) {
-	switch j, found := index[target]; {
-	case target == "":
-		p.add(field, `is required: the id of a later step, or "end"`)
-	case target == End:
-	case !found:
-		p.add(field, `is not the id of a step of this workflow (nor "end")`)
-	case j <= i:
-		p.add(field, fmt.Sprintf(`must name a later step (or "end"): %s is steps[%d], and a workflow does not loop`, target, j))
-	}
-}
-
-func validateHTTP(p *problems, path string, w *With) []connectionRef {
+// checkElse holds a condition's else to a later top-level step or End.
+func (c *stepChecker) checkElse(j jump) {
+	at, found := c.index[j.target]
+	inner, isInner := c.innerIDs[j.target]
 	switch {
-	case w.Method == "":
-		p.add(path+".method", "is required")
-	case !slices.Contains(httpMethods, w.Method):
-		p.add(path+".method", "must be one of "+strings.Join(httpMethods, ", "))
-	}
-	checkURL(p, path+".url", w.URL)
-	checkHeaders(p, path+".headers", w.Headers)
-	if w.Body != nil {
-		checkBodyTemplates(p, path+".body", w.Body)
-	}
-	if w.Connection == "" {
-		return nil
-	}
-	if !ids.Valid(ids.PrefixConnection, w.Connection) {
-		p.add(path+".connection", "must be a connection id (conn_…)")
-		return nil
-	}
-	return []connectionRef{{path + ".connection", w.Connection}}
-}
-
-// urlPlaceholder stands in for each {{ }} when a URL is checked: a digit,
-// so that it reads as a path segment or a query value.
-const urlPlaceholder = "1"
-
-// checkURL holds the URL, with its templates replaced, to http or https
-// with a host, and holds its templates to the path, query and fragment
-// (SplitURLTemplate): the scheme, host and port are written out, so no
-// template can turn an http step into a file: or gopher: one, and no run
-// input can choose where the request, and a connection's credentials, go.
-// A user name or password in the URL is refused too: it would be readable
-// by every key that reads workflows, and Go's client would send it as basic
-// credentials of the step's own.
-func checkURL(p *problems, field, raw string) {
-	if raw == "" {
-		p.add(field, "is required")
-		return
-	}
-	t, err := CompileTemplate(raw)
-	if err != nil {
-		p.add(field, err.Error())
-		return
-	}
-	u, err := url.Parse(t.WithPlaceholder(urlPlaceholder))
-	var urlErr *url.Error
-	switch {
-	case errors.As(err, &urlErr):
-		// Only the inner error: the whole URL may hold credentials.
-		p.add(field, "is not a valid URL: "+urlErr.Err.Error())
-		return
-	case err != nil:
-		p.add(field, "is not a valid URL")
-		return
-	case u.Scheme != "http" && u.Scheme != "https":
-		p.add(field, "must be an absolute http or https URL")
-		return
-	case u.Hostname() == "":
-		p.add(field, "must name a host (http://host/...)")
-		return
-	}
-	split, err := SplitURLTemplate(t)
-	if err != nil {
-		p.add(field, err.Error())
-		return
-	}
-	switch origin, err := url.Parse(split.Origin); {
-	case err != nil || origin.Hostname() == "":
-		p.add(field, "must name a host (http://host/...)")
-	case origin.User != nil:
-		p.add(field, "must not hold a user name or password (user:password@host): credentials belong in a connection")
-	}
-}
-
-// URLTemplate is an http step's url as the runner fills it in: the origin
-// (scheme, host and port) exactly as written, then the rest, where each
-// expression's value fills part of the path, the query or the fragment.
-type URLTemplate struct {
-	// Origin is the URL's beginning up to (not including) the first "/",
-	// "?" or "#" after the host: "https://api.example.com:8443". It holds
-	// no expression.
-	Origin string
-	// Rest is what follows Origin: literal text and expressions.
-	Rest []URLTemplatePart
-}
-
-// URLTemplatePart is a part of a URLTemplate's Rest.
-type URLTemplatePart struct {
-	TemplatePart
-	// Escaped says that the expression's last step is @uri, so its value
-	// is escaped already: the runner takes it as it is when it holds only
-	// unreserved characters and %XX, instead of escaping it again.
-	Escaped bool
-}
-
-// errTemplateInOrigin refuses a template before the end of the URL's host
-// and port. Go's parser ends the host at the first "/", "?" or "#": a
-// template before those can make the host (http://{{ .h }}/), the port
-// (http://h:{{ .p }}/), or, with "@", turn the written host into a user
-// name (http://h{{ .path }} with path "@other.example").
-var errTemplateInOrigin = errors.New(`may fill only the path, query or fragment with {{ }}: the scheme, host and port must be written out and followed by "/", "?" or "#" before the first template (https://api.example.com/orders/{{ .input.id }}), so that a run's input never chooses where the request and its credentials go`)
-
-// SplitURLTemplate splits an http step's url into its literal origin and
-// the rest, or refuses a url whose scheme, user name, host or port holds a
-// template, or that does not begin with http:// or https://. Validation and
-// the runner both split with it, so that what was accepted on write is
-// what runs; a definition stored before the rule fails here at run time.
-func SplitURLTemplate(t *Template) (*URLTemplate, error) {
-	var literal strings.Builder // the text before the first expression
-	first := len(t.Parts)
-	for i, part := range t.Parts {
-		if part.Code != nil {
-			first = i
-			break
-		}
-		literal.WriteString(part.Text)
-	}
-	prefix := literal.String()
-	templated := first < len(t.Parts)
-	scheme, afterScheme, found := strings.Cut(prefix, ":")
-	if !found || !strings.HasPrefix(afterScheme, "//") {
-		if templated {
-			return nil, errTemplateInOrigin
-		}
-		return nil, errors.New("must be an absolute http or https URL")
-	}
-	if !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https") {
-		return nil, errors.New("must be an absolute http or https URL")
-	}
-	hostStart := len(scheme) + len("://")
-	originEnd := len(prefix)
-	if end := strings.IndexAny(prefix[hostStart:], "/?#"); end >= 0 {
-		originEnd = hostStart + end
-	} else if templated {
-		return nil, errTemplateInOrigin
-	}
-	split := &URLTemplate{Origin: prefix[:originEnd]}
-	if rest := prefix[originEnd:]; rest != "" {
-		split.Rest = append(split.Rest, URLTemplatePart{TemplatePart: TemplatePart{Text: rest}})
-	}
-	for _, part := range t.Parts[first:] {
-		split.Rest = append(split.Rest, URLTemplatePart{TemplatePart: part, Escaped: part.Code != nil && endsInURIFormat(part.Expr)})
-	}
-	return split, nil
-}
-
-// endsInURIFormat reports whether a jq expression's last step is the @uri
-// format (".q | @uri", "(.q | @uri)", `@uri "id-\(.q)"`), whose value
-// authors used to put in URLs before the runner escaped values itself.
-func endsInURIFormat(expr string) bool {
-	q, err := gojq.Parse(expr)
-	for err == nil && q != nil {
-		switch {
-		case q.Op == gojq.OpPipe:
-			q = q.Right
-		case q.Op != 0 || q.Term == nil || len(q.Term.SuffixList) > 0:
-			return false
-		case q.Term.Type == gojq.TermTypeFormat:
-			return q.Term.Format == "@uri"
-		case q.Term.Type == gojq.TermTypeQuery:
-			q = q.Term.Query
-		default:
-			return false
-		}
-	}
-	return false
-}
-
-func checkHeaders(p *problems, path string, headers map[string]string) {
-	names := make([]string, 0, len(headers))
-	for name := range headers {
-		names = append(names, name)
-	}
-	slices.Sort(names) // a map has no order; the details should have one
-	seen := map[string]string{}
-	for _, name := range names {
-		field := jsonfield.Join(path, name)
-		if !isToken(name) {
-			p.add(field, "is not a valid header name")
-			continue
-		}
-		lower := strings.ToLower(name)
-		if other, dup := seen[lower]; dup {
-			p.add(field, fmt.Sprintf("is the same header as %s: header names ignore case", other))
-			continue
-		}
-		seen[lower] = name
-		t, err := CompileTemplate(headers[name])
-		if err != nil {
-			p.add(field, err.Error())
-			continue
-		}
-		for _, part := range t.Parts {
-			if part.Code == nil && strings.ContainsFunc(part.Text, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) {
-				p.add(field, "must not contain control characters (a line break would start another header)")
-				break
-			}
-		}
-	}
-}
-
-// isToken reports whether s is an HTTP header name (RFC 9110's token), which
-// the runner's http.Client would otherwise refuse at run time.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		case strings.ContainsRune("!#$%&'*+-.^_`|~", r):
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// checkBodyTemplates compiles every {{ }} in the string values anywhere in
-// body (member names are sent as written), reporting each at its path
-// (steps[4].with.body.order.id).
-func checkBodyTemplates(p *problems, path string, body jsontext.Value) {
-	dec := jsontext.NewDecoder(bytes.NewReader(body))
-	for {
-		token, err := dec.ReadToken()
-		if err != nil {
-			return // io.EOF: body was checked well formed by Parse
-		}
-		if token.Kind() != '"' {
-			continue
-		}
-		if kind, n := dec.StackIndex(dec.StackDepth()); kind == '{' && n%2 == 1 {
-			continue // a member name: an odd count means a name was read last
-		}
-		s := token.String()
-		if !strings.Contains(s, "{{") {
-			continue
-		}
-		if _, err := CompileTemplate(s); err != nil {
-			p.add(jsonfield.Pointer(path, dec.StackPointer()), err.Error())
-		}
+	case j.target == "":
+		c.p.add(j.field, `is required: the id of a later step, or "end"`)
+	case j.target == End:
+	case found && at <= j.from:
+		c.p.add(j.field, fmt.Sprintf(`must name a later step (or "end"): %s is steps[%d], and a workflow does not loop`, j.target, at))
+	case found:
+	case isInner:
+		// The runner moves from step to step of the workflow; an inner step
+		// runs only as a part of its parallel.
+		c.p.add(j.field, fmt.Sprintf(`names a step inside the parallel %s; else may name only a top-level step (or "end")`, inner.parallel))
+	default:
+		c.p.add(j.field, `is not the id of a step of this workflow (nor "end")`)
 	}
 }
 

@@ -72,6 +72,62 @@ func schedule(fields map[string]any) func(d map[string]any) {
 	}
 }
 
+// fanOut is the example with two fan-out steps added after its last,
+// then change applied: steps[5], a foreach posting each line of the order
+// (its inner http step with the connection), and steps[6], a parallel of an
+// http step (audit, with its own retry and timeout) and a transform
+// (shape).
+func fanOut(t *testing.T, change func(d map[string]any)) []byte {
+	t.Helper()
+	return edit(t, func(d map[string]any) {
+		d["steps"] = append(d["steps"].([]any), foreachStep(), parallelStep())
+		change(d)
+	})
+}
+
+func foreachStep() map[string]any {
+	return map[string]any{
+		"id": "notifyAll", "type": "foreach",
+		"with": map[string]any{
+			"items": ".steps.order.output.body.lines", "concurrency": 3,
+			"step": map[string]any{"type": "http", "with": map[string]any{
+				"method": "POST", "url": "https://hooks.example/lines/{{ .item.id }}",
+				"body": map[string]any{"index": "{{ .index }}"}, "connection": knownConnection,
+			}},
+		},
+		"retry": map[string]any{"maxAttempts": 3}, "timeoutSeconds": 10,
+	}
+}
+
+func parallelStep() map[string]any {
+	return map[string]any{
+		"id": "fanout", "type": "parallel", "onError": "continue",
+		"with": map[string]any{"steps": []any{
+			map[string]any{
+				"id": "audit", "type": "http",
+				"with":  map[string]any{"method": "PUT", "url": "https://audit.example/orders/{{ .input.orderId }}", "connection": knownConnection},
+				"retry": map[string]any{"maxAttempts": 2}, "timeoutSeconds": 5,
+			},
+			map[string]any{"id": "shape", "type": "transform", "with": map[string]any{"jq": ".steps.notifyAll.output | length"}},
+		}},
+	}
+}
+
+// eachStep is the foreach's inner step, branch the parallel's inner step j.
+func eachStep(d map[string]any) map[string]any { return with(d, 5)["step"].(map[string]any) }
+func branch(d map[string]any, j int) map[string]any {
+	return with(d, 6)["steps"].([]any)[j].(map[string]any)
+}
+
+// transformSteps are n inner steps for a parallel, b0 to b<n-1>.
+func transformSteps(n int) []any {
+	var steps []any
+	for j := range n {
+		steps = append(steps, map[string]any{"id": fmt.Sprintf("b%d", j), "type": "transform", "with": map[string]any{"jq": "."}})
+	}
+	return steps
+}
+
 // validationError asserts err is a VALIDATION_ERROR and returns it.
 func validationError(t *testing.T, err error) *domain.Error {
 	t.Helper()
@@ -122,20 +178,52 @@ func TestTheExampleOfTheContractIsValid(t *testing.T) {
 }
 
 func TestAStoredDefinitionReadsBackAsItself(t *testing.T) {
-	d, err := workflows.Parse([]byte(example), exists)
+	for _, tt := range []struct {
+		name string
+		body []byte
+	}{
+		{"the example", []byte(example)},
+		{"a foreach and a parallel", fanOut(t, func(map[string]any) {})},
+		{"a foreach of transforms at the default concurrency", fanOut(t, func(d map[string]any) {
+			delete(with(d, 5), "concurrency")
+			with(d, 5)["step"] = map[string]any{"type": "transform", "with": map[string]any{"jq": "{n: .item, at: .index}"}}
+		})},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := workflows.Parse(tt.body, exists)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, err := json.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := workflows.Parse(stored, exists)
+			if err != nil {
+				t.Fatalf("the stored form is refused: %v\n%s", err, stored)
+			}
+			if !reflect.DeepEqual(d, again) {
+				t.Fatalf("read back differently:\n%+v\n%+v", d, again)
+			}
+		})
+	}
+}
+
+func TestTheFanOutStepsAreRead(t *testing.T) {
+	d, err := workflows.Parse(fanOut(t, func(map[string]any) {}), exists)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stored, err := json.Marshal(d)
-	if err != nil {
-		t.Fatal(err)
+	each, par := d.Steps[5], d.Steps[6]
+	if each.Type != workflows.StepForeach || each.With.Items != ".steps.order.output.body.lines" || each.With.Concurrency != 3 ||
+		each.With.Step == nil || each.With.Step.Type != workflows.StepHTTP || each.With.Step.ID != "" ||
+		each.With.Step.With.Connection != knownConnection || each.Retry == nil || each.Retry.MaxAttempts != 3 {
+		t.Fatalf("steps[5]: %+v", each)
 	}
-	again, err := workflows.Parse(stored, exists)
-	if err != nil {
-		t.Fatalf("the stored form is refused: %v\n%s", err, stored)
-	}
-	if !reflect.DeepEqual(d, again) {
-		t.Fatalf("read back differently:\n%+v\n%+v", d, again)
+	if par.Type != workflows.StepParallel || !par.Continues() || len(par.With.Steps) != 2 ||
+		par.With.Steps[0].ID != "audit" || par.With.Steps[0].Retry == nil || par.With.Steps[0].TimeoutSeconds == nil ||
+		par.With.Steps[1].ID != "shape" || par.With.Steps[1].With.JQ == "" {
+		t.Fatalf("steps[6]: %+v", par)
 	}
 }
 
@@ -274,6 +362,85 @@ func TestEveryRuleHasItsField(t *testing.T) {
 		{"a delay of 0 seconds is refused", edit(t, func(d map[string]any) { with(d, 3)["seconds"] = 0 }), "steps[3].with.seconds"},
 		{"a delay over 30 days is refused", edit(t, func(d map[string]any) { with(d, 3)["seconds"] = 2_592_001 }), "steps[3].with.seconds"},
 		{"a delay without seconds is refused", edit(t, func(d map[string]any) { delete(with(d, 3), "seconds") }), "steps[3].with.seconds"},
+		// Members of the fan-outs, as given.
+		{"items given empty on a step of another type are refused", edit(t, func(d map[string]any) { with(d, 1)["items"] = "" }), "steps[1].with.items"},
+		{"concurrency: 0 on a step of another type is refused", edit(t, func(d map[string]any) { with(d, 0)["concurrency"] = 0 }), "steps[0].with.concurrency"},
+		{"steps: [] on a step of another type are refused", edit(t, func(d map[string]any) { with(d, 3)["steps"] = []any{} }), "steps[3].with.steps"},
+		{"a step in the with of a step of another type is refused", edit(t, func(d map[string]any) { with(d, 1)["step"] = map[string]any{} }), "steps[1].with.step"},
+		{"items that are not a string are refused", fanOut(t, func(d map[string]any) { with(d, 5)["items"] = []any{1, 2} }), "steps[5].with.items"},
+		{"a fractional concurrency is refused", fanOut(t, func(d map[string]any) { with(d, 5)["concurrency"] = 2.5 }), "steps[5].with.concurrency"},
+		{"a foreach's step that is not an object is refused", fanOut(t, func(d map[string]any) { with(d, 5)["step"] = "http" }), "steps[5].with.step"},
+		{"a parallel's steps that are not an array are refused", fanOut(t, func(d map[string]any) { with(d, 6)["steps"] = map[string]any{} }), "steps[6].with.steps"},
+		{"a parallel's step given as null is refused", fanOut(t, func(d map[string]any) { with(d, 6)["steps"].([]any)[1] = nil }), "steps[6].with.steps[1]"},
+		{"an unknown field of an inner step is refused", fanOut(t, func(d map[string]any) { branch(d, 0)["retries"] = 2 }), "steps[6].with.steps[0].retries"},
+		{"an unknown field of an inner step's with is refused", fanOut(t, func(d map[string]any) { eachStep(d)["with"].(map[string]any)["timeout"] = 1 }), "steps[5].with.step.with.timeout"},
+		// foreach.
+		{"a foreach without items is refused", fanOut(t, func(d map[string]any) { delete(with(d, 5), "items") }), "steps[5].with.items"},
+		{"items that do not compile are refused", fanOut(t, func(d map[string]any) { with(d, 5)["items"] = ".steps[" }), "steps[5].with.items"},
+		{"a concurrency of 0 is refused", fanOut(t, func(d map[string]any) { with(d, 5)["concurrency"] = 0 }), "steps[5].with.concurrency"},
+		{"a concurrency over 20 is refused", fanOut(t, func(d map[string]any) { with(d, 5)["concurrency"] = 21 }), "steps[5].with.concurrency"},
+		{"a negative concurrency is refused", fanOut(t, func(d map[string]any) { with(d, 5)["concurrency"] = -1 }), "steps[5].with.concurrency"},
+		{"a foreach without a step is refused", fanOut(t, func(d map[string]any) { delete(with(d, 5), "step") }), "steps[5].with.step"},
+		{"a foreach of a condition is refused", fanOut(t, func(d map[string]any) {
+			with(d, 5)["step"] = map[string]any{"type": "condition", "with": map[string]any{"jq": ".item"}}
+		}), "steps[5].with.step.type"},
+		{"a foreach of a foreach is refused", fanOut(t, func(d map[string]any) {
+			with(d, 5)["step"] = map[string]any{"type": "foreach", "with": map[string]any{"items": ".item", "step": eachStep(d)}}
+		}), "steps[5].with.step.type"},
+		{"a foreach's step without a type is refused", fanOut(t, func(d map[string]any) { delete(eachStep(d), "type") }), "steps[5].with.step.type"},
+		{"a foreach's step with an id is refused", fanOut(t, func(d map[string]any) { eachStep(d)["id"] = "line" }), "steps[5].with.step.id"},
+		{"a foreach's step with an empty id is refused", fanOut(t, func(d map[string]any) { eachStep(d)["id"] = "" }), "steps[5].with.step.id"},
+		{"a foreach's step with a retry is refused", fanOut(t, func(d map[string]any) { eachStep(d)["retry"] = map[string]any{"maxAttempts": 0} }), "steps[5].with.step.retry"},
+		{"a foreach's step with a timeout is refused", fanOut(t, func(d map[string]any) { eachStep(d)["timeoutSeconds"] = 5 }), "steps[5].with.step.timeoutSeconds"},
+		{"a foreach's step with onError is refused", fanOut(t, func(d map[string]any) { eachStep(d)["onError"] = "continue" }), "steps[5].with.step.onError"},
+		{"a foreach's step with an empty onError is refused", fanOut(t, func(d map[string]any) { eachStep(d)["onError"] = "" }), "steps[5].with.step.onError"},
+		{"a foreach's step with else is refused", fanOut(t, func(d map[string]any) { eachStep(d)["else"] = "end" }), "steps[5].with.step.else"},
+		{"a foreach's http step with a bad url is refused", fanOut(t, func(d map[string]any) { eachStep(d)["with"].(map[string]any)["url"] = "http://{{ .item.host }}/" }), "steps[5].with.step.with.url"},
+		{"a foreach's http step with a member of another type is refused", fanOut(t, func(d map[string]any) { eachStep(d)["with"].(map[string]any)["jq"] = "." }), "steps[5].with.step.with.jq"},
+		{"a foreach's http step with a connection the account does not have is refused", fanOut(t, func(d map[string]any) {
+			eachStep(d)["with"].(map[string]any)["connection"] = "conn_01jc0000000000000000000001"
+		}), "steps[5].with.step.with.connection"},
+		// parallel.
+		{"a parallel without steps is refused", fanOut(t, func(d map[string]any) { delete(with(d, 6), "steps") }), "steps[6].with.steps"},
+		{"a parallel of no steps is refused", fanOut(t, func(d map[string]any) { with(d, 6)["steps"] = []any{} }), "steps[6].with.steps"},
+		{"a parallel of one step is refused", fanOut(t, func(d map[string]any) { with(d, 6)["steps"] = transformSteps(1) }), "steps[6].with.steps"},
+		{"a parallel of 11 steps is refused", fanOut(t, func(d map[string]any) { with(d, 6)["steps"] = transformSteps(11) }), "steps[6].with.steps"},
+		{"a retry on a parallel is refused", fanOut(t, func(d map[string]any) { step(d, 6)["retry"] = map[string]any{"maxAttempts": 0} }), "steps[6].retry"},
+		{"a timeout on a parallel is refused", fanOut(t, func(d map[string]any) { step(d, 6)["timeoutSeconds"] = 5 }), "steps[6].timeoutSeconds"},
+		{"a parallel holding a delay is refused", fanOut(t, func(d map[string]any) {
+			branch(d, 1)["type"], branch(d, 1)["with"] = "delay", map[string]any{"seconds": 5}
+		}), "steps[6].with.steps[1].type"},
+		{"a parallel holding a parallel is refused", fanOut(t, func(d map[string]any) {
+			with(d, 6)["steps"].([]any)[1] = map[string]any{"id": "inner", "type": "parallel", "with": map[string]any{"steps": transformSteps(2)}}
+		}), "steps[6].with.steps[1].type"},
+		{"a parallel holding a foreach is refused", fanOut(t, func(d map[string]any) {
+			f := foreachStep()
+			f["id"] = "inner"
+			delete(f, "retry")
+			delete(f, "timeoutSeconds")
+			with(d, 6)["steps"].([]any)[1] = f
+		}), "steps[6].with.steps[1].type"},
+		{"an inner step without an id is refused", fanOut(t, func(d map[string]any) { delete(branch(d, 0), "id") }), "steps[6].with.steps[0].id"},
+		{"an inner step id with a dot is refused", fanOut(t, func(d map[string]any) { branch(d, 0)["id"] = "au.dit" }), "steps[6].with.steps[0].id"},
+		{"an inner step called end is refused", fanOut(t, func(d map[string]any) { branch(d, 0)["id"] = "end" }), "steps[6].with.steps[0].id"},
+		{"an inner step id of a top-level step is refused", fanOut(t, func(d map[string]any) { branch(d, 1)["id"] = "summary" }), "steps[6].with.steps[1].id"},
+		{"an inner step id of its own parallel is refused", fanOut(t, func(d map[string]any) { branch(d, 1)["id"] = "fanout" }), "steps[6].with.steps[1].id"},
+		{"an inner step id used twice in a parallel is refused", fanOut(t, func(d map[string]any) { branch(d, 1)["id"] = "audit" }), "steps[6].with.steps[1].id"},
+		{"an inner step id of another parallel is refused", fanOut(t, func(d map[string]any) {
+			again := parallelStep()
+			again["id"] = "again"
+			again["with"].(map[string]any)["steps"].([]any)[0].(map[string]any)["id"] = "audit2"
+			d["steps"] = append(d["steps"].([]any), again)
+		}), "steps[7].with.steps[1].id"},
+		{"onError on an inner step is refused", fanOut(t, func(d map[string]any) { branch(d, 0)["onError"] = "continue" }), "steps[6].with.steps[0].onError"},
+		{"else on an inner step is refused", fanOut(t, func(d map[string]any) { branch(d, 1)["else"] = "end" }), "steps[6].with.steps[1].else"},
+		{"an inner step's maxAttempts of 0 is refused", fanOut(t, func(d map[string]any) { branch(d, 0)["retry"] = map[string]any{"maxAttempts": 0} }), "steps[6].with.steps[0].retry.maxAttempts"},
+		{"an inner step's timeout over 900 seconds is refused", fanOut(t, func(d map[string]any) { branch(d, 0)["timeoutSeconds"] = 901 }), "steps[6].with.steps[0].timeoutSeconds"},
+		{"an inner transform whose jq does not compile is refused", fanOut(t, func(d map[string]any) { branch(d, 1)["with"] = map[string]any{"jq": "{"} }), "steps[6].with.steps[1].with.jq"},
+		{"an inner http step with a connection the account does not have is refused", fanOut(t, func(d map[string]any) {
+			branch(d, 0)["with"].(map[string]any)["connection"] = "conn_01jc0000000000000000000001"
+		}), "steps[6].with.steps[0].with.connection"},
+		{"a condition going into a parallel is refused", fanOut(t, func(d map[string]any) { step(d, 2)["else"] = "shape" }), "steps[2].else"},
 		// inputSchema.
 		{"an input schema with a wrongly typed keyword is refused", edit(t, func(d map[string]any) {
 			d["inputSchema"] = map[string]any{"type": "object", "properties": map[string]any{"orderId": map[string]any{"type": "strin"}}}
@@ -326,6 +493,62 @@ func TestEveryRuleHasItsField(t *testing.T) {
 	}
 }
 
+// The rules of the fan-outs say why, in the words of the contract: each
+// message below is the exact one.
+func TestTheFanOutRulesSayWhy(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    []byte
+		field   string
+		message string
+	}{
+		{"an unknown type names every type", edit(t, func(d map[string]any) { step(d, 1)["type"] = "lambda" }),
+			"steps[1].type", "must be http, transform, condition, delay, foreach or parallel"},
+		{"a foreach names the types it may hold", fanOut(t, func(d map[string]any) {
+			with(d, 5)["step"] = map[string]any{"type": "delay", "with": map[string]any{"seconds": 5}}
+		}),
+			"steps[5].with.step.type", "must be http or transform inside a foreach"},
+		{"a parallel names the types it may hold", fanOut(t, func(d map[string]any) { branch(d, 1)["type"] = "condition" }),
+			"steps[6].with.steps[1].type", "must be http or transform inside a parallel"},
+		{"a concurrency is a range", fanOut(t, func(d map[string]any) { with(d, 5)["concurrency"] = 0 }),
+			"steps[5].with.concurrency", "must be an integer from 1 to 20"},
+		{"an id of a foreach's step is the foreach's", fanOut(t, func(d map[string]any) { eachStep(d)["id"] = "line" }),
+			"steps[5].with.step.id", "is the foreach's: leave it out, each item runs under the foreach step's id"},
+		{"a retry of a foreach's step is the foreach's", fanOut(t, func(d map[string]any) { eachStep(d)["retry"] = map[string]any{"maxAttempts": 2} }),
+			"steps[5].with.step.retry", "is the foreach's: put retry on the foreach step, it applies to each item"},
+		{"a timeout of a foreach's step is the foreach's", fanOut(t, func(d map[string]any) { eachStep(d)["timeoutSeconds"] = 5 }),
+			"steps[5].with.step.timeoutSeconds", "is the foreach's: put timeoutSeconds on the foreach step, it applies to each item's attempts"},
+		{"onError of a foreach's step is the foreach's", fanOut(t, func(d map[string]any) { eachStep(d)["onError"] = "fail" }),
+			"steps[5].with.step.onError", "is the foreach's: put onError on the foreach step, which fails when an item fails"},
+		{"too few steps of a parallel", fanOut(t, func(d map[string]any) { with(d, 6)["steps"] = transformSteps(1) }),
+			"steps[6].with.steps", "must have at least 2 steps: a single step needs no parallel"},
+		{"too many steps of a parallel", fanOut(t, func(d map[string]any) { with(d, 6)["steps"] = transformSteps(11) }),
+			"steps[6].with.steps", "must have at most 10 steps"},
+		{"a retry of a parallel is its steps'", fanOut(t, func(d map[string]any) { step(d, 6)["retry"] = map[string]any{"maxAttempts": 2} }),
+			"steps[6].retry", "is not for parallel steps: each inner step has its own retry"},
+		{"a timeout of a parallel is its steps'", fanOut(t, func(d map[string]any) { step(d, 6)["timeoutSeconds"] = 5 }),
+			"steps[6].timeoutSeconds", "is not for parallel steps: each inner step has its own timeoutSeconds"},
+		{"onError of a parallel's step is the parallel's", fanOut(t, func(d map[string]any) { branch(d, 1)["onError"] = "continue" }),
+			"steps[6].with.steps[1].onError", "is the parallel's: put onError on the parallel step, which fails when one of its steps fails"},
+		{"an inner id clashing with a top-level one names the step", fanOut(t, func(d map[string]any) { branch(d, 1)["id"] = "pause" }),
+			"steps[6].with.steps[1].id", "is already the id of steps[3]"},
+		{"an inner id clashing with an inner one names the step", fanOut(t, func(d map[string]any) { branch(d, 1)["id"] = "audit" }),
+			"steps[6].with.steps[1].id", "is already the id of steps[6].with.steps[0]"},
+		{"an else into a parallel names the parallel", fanOut(t, func(d map[string]any) { step(d, 2)["else"] = "audit" }),
+			"steps[2].else", `names a step inside the parallel fanout; else may name only a top-level step (or "end")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := workflows.Parse(tt.body, exists)
+			e := validationError(t, err)
+			want := []domain.FieldError{{Field: tt.field, Message: tt.message}}
+			if !reflect.DeepEqual(e.Details, want) {
+				t.Fatalf("details %+v\nwant %+v", e.Details, want)
+			}
+		})
+	}
+}
+
 func TestValidVariantsAreAccepted(t *testing.T) {
 	tests := []struct {
 		name string
@@ -373,6 +596,25 @@ func TestValidVariantsAreAccepted(t *testing.T) {
 			d["inputSchema"] = map[string]any{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "definitions": map[string]any{}}
 		})},
 		{"an input schema with nulls inside is accepted", edit(t, func(d map[string]any) { d["inputSchema"] = map[string]any{"enum": []any{nil, "a"}} })},
+		{"a foreach and a parallel are accepted", fanOut(t, func(map[string]any) {})},
+		{"a foreach at the default concurrency is accepted", fanOut(t, func(d map[string]any) { delete(with(d, 5), "concurrency") })},
+		{"concurrency at its edges is accepted", fanOut(t, func(d map[string]any) {
+			with(d, 5)["concurrency"] = 20
+			again := foreachStep()
+			again["id"], again["with"].(map[string]any)["concurrency"] = "again", 1
+			d["steps"] = append(d["steps"].([]any), again)
+		})},
+		{"a foreach of a transform without retry or timeout is accepted", fanOut(t, func(d map[string]any) {
+			delete(step(d, 5), "retry")
+			delete(step(d, 5), "timeoutSeconds")
+			with(d, 5)["step"] = map[string]any{"type": "transform", "with": map[string]any{"jq": "{line: .item, at: .index}"}}
+		})},
+		{"onError on a foreach is accepted", fanOut(t, func(d map[string]any) { step(d, 5)["onError"] = "continue" })},
+		{"a parallel of 10 steps is accepted", fanOut(t, func(d map[string]any) { with(d, 6)["steps"] = transformSteps(10) })},
+		{"a parallel of two http steps is accepted", fanOut(t, func(d map[string]any) {
+			with(d, 6)["steps"].([]any)[1] = map[string]any{"id": "ping", "type": "http", "with": map[string]any{"method": "HEAD", "url": "https://status.example/"}}
+		})},
+		{"a condition going to a fan-out is accepted", fanOut(t, func(d map[string]any) { step(d, 2)["else"] = "fanout" })},
 		{"100 steps are accepted", edit(t, func(d map[string]any) {
 			var steps []any
 			for i := range 100 {
@@ -426,6 +668,20 @@ func TestTooManyStepsStillHaveTheirOwnProblemsTold(t *testing.T) {
 	})
 	_, err := workflows.Parse(body, exists)
 	if got := fields(validationError(t, err)); !reflect.DeepEqual(got, []string{"steps", "steps[7].with.seconds"}) {
+		t.Fatalf("fields %q", got)
+	}
+}
+
+// A fan-out inside a fan-out is refused by its type, and what it holds is
+// not read: a body of foreach steps nested 4000 deep (within 256 KiB) took
+// 25 s to read when every level was read again by the one above.
+func TestStepsNestedInAFanOutAreNotRead(t *testing.T) {
+	const depth = 4000
+	body := `{"name":"n","trigger":{"type":"manual"},"steps":[{"id":"a","type":"foreach","with":{"items":".","step":` +
+		strings.Repeat(`{"type":"foreach","with":{"items":".","step":`, depth) +
+		`{"type":"transform","with":{"jq":"."},"unread":1}` + strings.Repeat(`}}`, depth) + `}}]}`
+	_, err := workflows.Parse([]byte(body), exists)
+	if got := fields(validationError(t, err)); !reflect.DeepEqual(got, []string{"steps[0].with.step.type"}) {
 		t.Fatalf("fields %q", got)
 	}
 }
@@ -498,6 +754,69 @@ func TestValidateHoldsADefinitionBuiltInGo(t *testing.T) {
 	}
 	if d.Name != "Built" || !d.IsEnabled() || d.Enabled == nil {
 		t.Fatalf("not normalized: %q %v", d.Name, d.Enabled)
+	}
+}
+
+// Validate holds a fan-out built in Go by values (no member is given
+// empty there): the members its type does not use, and those a foreach's
+// inner step must leave to the foreach.
+func TestValidateHoldsAFanOutBuiltInGo(t *testing.T) {
+	attempts := 2
+	d := workflows.Definition{
+		Name:    "Built",
+		Trigger: workflows.Trigger{Type: workflows.TriggerManual},
+		Steps: []workflows.Step{
+			{ID: "each", Type: workflows.StepForeach, With: workflows.With{
+				Items: ".input.lines", Concurrency: 2, JQ: ".",
+				Step: &workflows.Step{ID: "line", Type: workflows.StepTransform, With: workflows.With{JQ: ".item"}, TimeoutSeconds: &attempts},
+			}},
+			{ID: "both", Type: workflows.StepParallel, With: workflows.With{Steps: []workflows.Step{
+				{ID: "a", Type: workflows.StepTransform, With: workflows.With{JQ: ".", Seconds: 1}},
+				{ID: "b", Type: workflows.StepHTTP, With: workflows.With{Method: "GET", URL: "https://a.example", Connection: knownConnection}, Retry: &workflows.Retry{MaxAttempts: attempts}},
+			}, Items: "."}},
+		},
+	}
+	want := []string{"steps[0].with.jq", "steps[0].with.step.id", "steps[0].with.step.timeoutSeconds", "steps[1].with.items", "steps[1].with.steps[0].with.seconds"}
+	if got := fields(validationError(t, d.Validate(exists))); !reflect.DeepEqual(got, want) {
+		t.Fatalf("fields\n%q\nwant\n%q", got, want)
+	}
+	d.Steps[0].With.JQ, d.Steps[0].With.Step.ID, d.Steps[0].With.Step.TimeoutSeconds = "", "", nil
+	d.Steps[1].With.Items, d.Steps[1].With.Steps[0].With.Seconds = "", 0
+	if err := d.Validate(exists); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTheConnectionsOfInnerStepsAreLookedUp(t *testing.T) {
+	var asked []string
+	_, err := workflows.Parse(fanOut(t, func(d map[string]any) {
+		eachStep(d)["with"].(map[string]any)["connection"] = "conn_01jc0000000000000000000002"
+		branch(d, 0)["with"].(map[string]any)["connection"] = "conn_01jc0000000000000000000003"
+	}), func(id string) (bool, error) {
+		asked = append(asked, id)
+		return exists(id)
+	})
+	if got := fields(validationError(t, err)); !reflect.DeepEqual(got, []string{"steps[5].with.step.with.connection", "steps[6].with.steps[0].with.connection"}) {
+		t.Fatalf("fields %q", got)
+	}
+	if want := []string{knownConnection, "conn_01jc0000000000000000000002", "conn_01jc0000000000000000000003"}; !reflect.DeepEqual(asked, want) {
+		t.Fatalf("asked for %q, want %q", asked, want)
+	}
+}
+
+func TestStepTypes(t *testing.T) {
+	for _, known := range workflows.StepTypes() {
+		if !known.Known() {
+			t.Errorf("%s is listed but not known", known)
+		}
+	}
+	for _, unknown := range []workflows.StepType{"", "lambda", "HTTP"} {
+		if unknown.Known() {
+			t.Errorf("%q is known", unknown)
+		}
+	}
+	if got := workflows.InnerStepTypes(); !reflect.DeepEqual(got, []workflows.StepType{workflows.StepHTTP, workflows.StepTransform}) {
+		t.Errorf("inner step types %q", got)
 	}
 }
 

@@ -129,6 +129,30 @@ type stepItem struct {
 	Output        string     `dynamodbav:"output,omitempty"`
 	Error         *errorItem `dynamodbav:"error,omitempty"`
 	Reused        bool       `dynamodbav:"reused,omitempty"`
+	Jump          string     `dynamodbav:"jump,omitempty"`
+	Items         string     `dynamodbav:"items,omitempty"`
+	ItemCount     int        `dynamodbav:"itemCount,omitempty"`
+	Revision      int64      `dynamodbav:"revision"`
+	TTL           int64      `dynamodbav:"ttl,omitempty"`
+}
+
+// fanOutItem is one item of a fan-out step, beside the steps in the run's
+// partition (store.ItemSK).
+type fanOutItem struct {
+	PK            string     `dynamodbav:"PK"`
+	SK            string     `dynamodbav:"SK"`
+	RunID         string     `dynamodbav:"runId"`
+	StepID        string     `dynamodbav:"stepId"`
+	Index         int        `dynamodbav:"index"`
+	ID            string     `dynamodbav:"id,omitempty"`
+	Status        string     `dynamodbav:"status"`
+	Attempts      int        `dynamodbav:"attempts"`
+	StartedAt     int64      `dynamodbav:"startedAt,omitempty"`
+	FinishedAt    int64      `dynamodbav:"finishedAt,omitempty"`
+	NextAttemptAt int64      `dynamodbav:"nextAttemptAt,omitempty"`
+	Output        string     `dynamodbav:"output,omitempty"`
+	Error         *errorItem `dynamodbav:"error,omitempty"`
+	Reused        bool       `dynamodbav:"reused,omitempty"`
 	Revision      int64      `dynamodbav:"revision"`
 	TTL           int64      `dynamodbav:"ttl,omitempty"`
 }
@@ -277,14 +301,39 @@ func (s *Store) stepItemOf(st runs.Step) stepItem {
 		Index: st.Index, Status: string(st.Status), Attempts: st.Attempts,
 		StartedAt: millis(st.StartedAt), FinishedAt: millis(st.FinishedAt), NextAttemptAt: millis(st.NextAttemptAt),
 		Output: string(st.Output), Error: errorItemOf(st.Error), Reused: st.Reused, Revision: st.Revision,
+		Jump: st.Jump, Items: string(st.Items), ItemCount: st.ItemCount,
 	}
-	// A step is deleted no earlier than its run: the run's retention from
-	// when the run was made (which its id tells without a read), or the
-	// longest a run may stay open, whichever is later, and the grace.
-	if created := createdAtOf(st.RunID); !created.IsZero() {
-		it.TTL = created.Add(max(s.retention, runs.MaxLifetime) + runs.StoreGrace).Unix()
-	}
+	it.TTL = s.partitionTTL(st.RunID)
 	return it
+}
+
+// partitionTTL is when the items of a run's partition (steps, fan-out
+// items) may be deleted: no earlier than the run, so the run's retention
+// from when it was made (which its id tells without a read), or the longest
+// a run may stay open, whichever is later, and the grace.
+func (s *Store) partitionTTL(runID string) int64 {
+	if created := createdAtOf(runID); !created.IsZero() {
+		return created.Add(max(s.retention, runs.MaxLifetime) + runs.StoreGrace).Unix()
+	}
+	return 0
+}
+
+func (s *Store) fanOutItemOf(it runs.Item) fanOutItem {
+	return fanOutItem{
+		PK: store.RunStepsPK(it.RunID), SK: store.ItemSK(it.StepID, it.Index), RunID: it.RunID, StepID: it.StepID,
+		Index: it.Index, ID: it.ID, Status: string(it.Status), Attempts: it.Attempts,
+		StartedAt: millis(it.StartedAt), FinishedAt: millis(it.FinishedAt), NextAttemptAt: millis(it.NextAttemptAt),
+		Output: string(it.Output), Error: errorItemOf(it.Error), Reused: it.Reused, Revision: it.Revision,
+		TTL: s.partitionTTL(it.RunID),
+	}
+}
+
+func (it fanOutItem) item() runs.Item {
+	return runs.Item{
+		RunID: it.RunID, StepID: it.StepID, Index: it.Index, ID: it.ID, Status: runs.StepStatus(it.Status), Attempts: it.Attempts,
+		StartedAt: fromMillis(it.StartedAt), FinishedAt: fromMillis(it.FinishedAt), NextAttemptAt: fromMillis(it.NextAttemptAt),
+		Output: jsonValue(it.Output), Error: it.Error.error(), Reused: it.Reused, Revision: it.Revision,
+	}
 }
 
 func (it stepItem) step() runs.Step {
@@ -292,6 +341,7 @@ func (it stepItem) step() runs.Step {
 		RunID: it.RunID, StepID: it.StepID, Index: it.Index, Status: runs.StepStatus(it.Status), Attempts: it.Attempts,
 		StartedAt: fromMillis(it.StartedAt), FinishedAt: fromMillis(it.FinishedAt), NextAttemptAt: fromMillis(it.NextAttemptAt),
 		Output: jsonValue(it.Output), Error: it.Error.error(), Reused: it.Reused, Revision: it.Revision,
+		Jump: it.Jump, Items: jsonValue(it.Items), ItemCount: it.ItemCount,
 	}
 }
 
@@ -319,7 +369,7 @@ func markerOf(account, runID string) markerItem {
 // A repeated Create of a run that has since finished writes its marker
 // again before finding the id taken; the reader of Unfinished finds the run
 // finished and drops the marker with Update (see Update).
-func (s *Store) Create(ctx context.Context, run runs.Run, reused []runs.Step) error {
+func (s *Store) Create(ctx context.Context, run runs.Run, reused runs.Reused) error {
 	if err := s.put(ctx, markerOf(run.AccountID, run.ID), "", nil, nil); err != nil {
 		return fmt.Errorf("runsdb: put marker of %s: %w", run.ID, err)
 	}
@@ -334,10 +384,16 @@ func (s *Store) Create(ctx context.Context, run runs.Run, reused []runs.Step) er
 	if err != nil {
 		return fmt.Errorf("runsdb: put run %s: %w", run.ID, err)
 	}
-	for _, st := range reused {
+	for _, st := range reused.Steps {
 		st.RunID, st.Revision = run.ID, 1
 		if err := s.put(ctx, s.stepItemOf(st), "", nil, nil); err != nil {
 			return fmt.Errorf("runsdb: put reused step %s of %s: %w", st.StepID, run.ID, err)
+		}
+	}
+	for _, it := range reused.Items {
+		it.RunID, it.Revision = run.ID, 1
+		if err := s.put(ctx, s.fanOutItemOf(it), "", nil, nil); err != nil {
+			return fmt.Errorf("runsdb: put reused item %s/%d of %s: %w", it.StepID, it.Index, run.ID, err)
 		}
 	}
 	return nil
@@ -651,14 +707,7 @@ func (s *Store) Step(ctx context.Context, runID, stepID string) (runs.Step, erro
 func (s *Store) PutStep(ctx context.Context, step runs.Step) (runs.Step, error) {
 	written := step
 	written.Revision = step.Revision + 1
-	condition := "attribute_not_exists(PK)"
-	var names map[string]string
-	var values map[string]types.AttributeValue
-	if step.Revision > 0 {
-		condition = "#revision = :read"
-		names = map[string]string{"#revision": "revision"}
-		values = map[string]types.AttributeValue{":read": store.NumberAV(step.Revision)}
-	}
+	condition, names, values := revisionCondition(step.Revision)
 	err := s.put(ctx, s.stepItemOf(written), condition, names, values)
 	if store.IsConditionFailed(err) {
 		return runs.Step{}, runs.ErrRevision
@@ -667,6 +716,63 @@ func (s *Store) PutStep(ctx context.Context, step runs.Step) (runs.Step, error) 
 		return runs.Step{}, fmt.Errorf("runsdb: put step %s of %s: %w", step.StepID, step.RunID, err)
 	}
 	return written, nil
+}
+
+// Items reads every item of a fan-out step (one Query, paged), in index
+// order (their sort keys are).
+func (s *Store) Items(ctx context.Context, runID, stepID string) ([]runs.Item, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: store.RunStepsPK(runID)},
+			":sk": &types.AttributeValueMemberS{Value: store.ItemsPrefix(stepID)},
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	var items []runs.Item
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("runsdb: query items of %s/%s: %w", runID, stepID, err)
+		}
+		var page []fanOutItem
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &page); err != nil {
+			return nil, fmt.Errorf("runsdb: unmarshal items of %s/%s: %w", runID, stepID, err)
+		}
+		for _, it := range page {
+			items = append(items, it.item())
+		}
+		if out.LastEvaluatedKey == nil {
+			return items, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+}
+
+// PutItem writes a fan-out item with Revision+1, if the stored revision is
+// still item.Revision (0: if there is no item yet).
+func (s *Store) PutItem(ctx context.Context, item runs.Item) (runs.Item, error) {
+	written := item
+	written.Revision = item.Revision + 1
+	condition, names, values := revisionCondition(item.Revision)
+	err := s.put(ctx, s.fanOutItemOf(written), condition, names, values)
+	if store.IsConditionFailed(err) {
+		return runs.Item{}, runs.ErrRevision
+	}
+	if err != nil {
+		return runs.Item{}, fmt.Errorf("runsdb: put item %s/%d of %s: %w", item.StepID, item.Index, item.RunID, err)
+	}
+	return written, nil
+}
+
+// revisionCondition is the condition of a write of a record read at
+// revision (0: it must not exist yet).
+func revisionCondition(revision int64) (string, map[string]string, map[string]types.AttributeValue) {
+	if revision == 0 {
+		return "attribute_not_exists(PK)", nil, nil
+	}
+	return "#revision = :read", map[string]string{"#revision": "revision"}, map[string]types.AttributeValue{":read": store.NumberAV(revision)}
 }
 
 // Unfinished reads the markers of every shard (one Query each, paged),

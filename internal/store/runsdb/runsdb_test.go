@@ -49,7 +49,7 @@ func newRun(i int, workflowID string, status runs.Status) runs.Run {
 
 func mustCreate(t *testing.T, db *runsdb.Store, run runs.Run) runs.Run {
 	t.Helper()
-	if err := db.Create(context.Background(), run, nil); err != nil {
+	if err := db.Create(context.Background(), run, runs.Reused{}); err != nil {
 		t.Fatal(err)
 	}
 	run.Revision = 1
@@ -76,16 +76,19 @@ func TestCreateGetAndTheMarkerUntilTheRunEnds(t *testing.T) {
 	wf := ids.New(ids.PrefixWorkflow, base)
 	run := newRun(0, wf, runs.StatusQueued)
 	run.RetryOf = ids.New(ids.PrefixRun, base.Add(-time.Hour))
-	reused := []runs.Step{{StepID: "a", Index: 0, Status: runs.StepSucceeded, Attempts: 1, Output: jsontext.Value(`{"x":1}`), Reused: true, StartedAt: base, FinishedAt: base}}
+	reused := runs.Reused{
+		Steps: []runs.Step{{StepID: "a", Index: 0, Status: runs.StepSucceeded, Attempts: 1, Output: jsontext.Value(`{"x":1}`), Reused: true, StartedAt: base, FinishedAt: base}},
+		Items: []runs.Item{{StepID: "b", Index: 3, Status: runs.StepSucceeded, Attempts: 2, Output: jsontext.Value(`"item 3"`), Reused: true}},
+	}
 
 	table.Calls.Reset()
 	if err := db.Create(ctx, run, reused); err != nil {
 		t.Fatal(err)
 	}
-	if got := table.Calls.Snapshot()["PutItem"]; got != 3 {
-		t.Errorf("Create with one reused step: %d PutItems, want 3 (marker, run, step)", got)
+	if got := table.Calls.Snapshot()["PutItem"]; got != 4 {
+		t.Errorf("Create with one reused step and item: %d PutItems, want 4 (marker, run, step, item)", got)
 	}
-	if err := db.Create(ctx, run, nil); !errors.Is(err, runs.ErrExists) {
+	if err := db.Create(ctx, run, runs.Reused{}); !errors.Is(err, runs.ErrExists) {
 		t.Fatalf("second Create: %v, want ErrExists", err)
 	}
 	got, err := db.Get(ctx, account, run.ID)
@@ -101,7 +104,11 @@ func TestCreateGetAndTheMarkerUntilTheRunEnds(t *testing.T) {
 	}
 	steps, err := db.Steps(ctx, run.ID)
 	if err != nil || len(steps) != 1 || !steps[0].Reused || string(steps[0].Output) != `{"x":1}` || steps[0].Revision != 1 {
-		t.Fatalf("Steps = %+v, %v; want the reused step at revision 1", steps, err)
+		t.Fatalf("Steps = %+v, %v; want the reused step at revision 1 (and no item among them)", steps, err)
+	}
+	items, err := db.Items(ctx, run.ID, "b")
+	if err != nil || len(items) != 1 || items[0].Index != 3 || !items[0].Reused || string(items[0].Output) != `"item 3"` || items[0].Revision != 1 || items[0].Attempts != 2 {
+		t.Fatalf("Items = %+v, %v; want the reused item at revision 1", items, err)
 	}
 	if ids := unfinishedIDs(t, db); !slices.Equal(ids, []string{run.ID}) {
 		t.Fatalf("Unfinished = %v, want the queued run", ids)
@@ -257,7 +264,7 @@ func TestListByAccountWorkflowAndStatus(t *testing.T) {
 	}
 	other := newRun(20, wfA, runs.StatusQueued)
 	other.AccountID = "acct_other"
-	if err := db.Create(ctx, other, nil); err != nil {
+	if err := db.Create(ctx, other, runs.Reused{}); err != nil {
 		t.Fatal(err)
 	}
 	want := func(keep func(runs.Run) bool) []string {
@@ -555,5 +562,60 @@ func TestARunStoredBeforeHideAtIsReadByItsTTL(t *testing.T) {
 	}
 	if page, err := db.List(ctx, account, runs.Filter{}, 100, ""); err != nil || len(page.Items) != 0 {
 		t.Errorf("List past its ttl: %d, %v; want none", len(page.Items), err)
+	}
+}
+
+func TestFanOutItemsAreConditionalAndReadInIndexOrder(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	db := storeOn(table)
+	ctx := context.Background()
+	run := newRun(0, ids.New(ids.PrefixWorkflow, base), runs.StatusRunning)
+	if err := db.Create(ctx, run, runs.Reused{}); err != nil {
+		t.Fatal(err)
+	}
+	// Indexes written out of order, two steps whose ids share a prefix, and
+	// a step record: Items reads one step's items only, by index.
+	for _, i := range []int{12, 2, 1000, 0} {
+		if _, err := db.PutItem(ctx, runs.Item{RunID: run.ID, StepID: "fan", Index: i, Status: runs.StepRunning, Attempts: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.PutItem(ctx, runs.Item{RunID: run.ID, StepID: "fanout", Index: 1, ID: "inner", Status: runs.StepSucceeded}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutStep(ctx, runs.Step{RunID: run.ID, StepID: "fan", Status: runs.StepRunning, ItemCount: 1001, Items: jsontext.Value(`[1,2]`), Jump: "end"}); err != nil {
+		t.Fatal(err)
+	}
+	items, err := db.Items(ctx, run.ID, "fan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, it := range items {
+		got = append(got, it.Index)
+	}
+	if !slices.Equal(got, []int{0, 2, 12, 1000}) {
+		t.Fatalf("Items indexes = %v, want [0 2 12 1000]", got)
+	}
+	other, err := db.Items(ctx, run.ID, "fanout")
+	if err != nil || len(other) != 1 || other[0].ID != "inner" {
+		t.Fatalf("Items of fanout = %+v, %v", other, err)
+	}
+	// A write from a stale read loses; a second create of an index loses.
+	stale := items[0]
+	next := stale
+	next.Status, next.Output = runs.StepSucceeded, jsontext.Value(`{"ok":true}`)
+	if _, err := db.PutItem(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutItem(ctx, stale); !errors.Is(err, runs.ErrRevision) {
+		t.Errorf("PutItem from a stale read: %v, want ErrRevision", err)
+	}
+	if _, err := db.PutItem(ctx, runs.Item{RunID: run.ID, StepID: "fan", Index: 2}); !errors.Is(err, runs.ErrRevision) {
+		t.Errorf("PutItem creating an existing index: %v, want ErrRevision", err)
+	}
+	steps, err := db.Steps(ctx, run.ID)
+	if err != nil || len(steps) != 1 || steps[0].ItemCount != 1001 || string(steps[0].Items) != `[1,2]` || steps[0].Jump != "end" {
+		t.Fatalf("Steps = %+v, %v; want the one step with its items, count and jump", steps, err)
 	}
 }

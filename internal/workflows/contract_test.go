@@ -1,0 +1,129 @@
+package workflows
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/workflowsapi/workflows/internal/openapi"
+)
+
+// schemaObject is a JSON Schema object of the contract, as encoding/json
+// reads it.
+type schemaObject = map[string]any
+
+// contractSchemas are the contract's components.schemas.
+func contractSchemas(t *testing.T) schemaObject {
+	t.Helper()
+	var doc schemaObject
+	if err := json.Unmarshal(openapi.JSON(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc["components"].(schemaObject)["schemas"].(schemaObject)
+}
+
+// resolve follows a $ref to a component schema, if s is one.
+func resolve(t *testing.T, schemas, s schemaObject) schemaObject {
+	t.Helper()
+	ref, isRef := s["$ref"].(string)
+	if !isRef {
+		return s
+	}
+	target, found := schemas[strings.TrimPrefix(ref, "#/components/schemas/")].(schemaObject)
+	if !found {
+		t.Fatalf("$ref %s names no schema", ref)
+	}
+	return target
+}
+
+// shapes are the step shapes of a oneOf, by their type's const, in order.
+func shapes(t *testing.T, schemas, oneOf schemaObject) ([]StepType, map[StepType]schemaObject) {
+	t.Helper()
+	var order []StepType
+	byType := map[StepType]schemaObject{}
+	for _, item := range resolve(t, schemas, oneOf)["oneOf"].([]any) {
+		shape := resolve(t, schemas, item.(schemaObject))
+		stepType := StepType(shape["properties"].(schemaObject)["type"].(schemaObject)["const"].(string))
+		order = append(order, stepType)
+		byType[stepType] = shape
+	}
+	return order, byType
+}
+
+func properties(t *testing.T, schemas, s schemaObject) schemaObject {
+	t.Helper()
+	return resolve(t, schemas, s)["properties"].(schemaObject)
+}
+
+func names(members schemaObject) []string {
+	var out []string
+	for name := range members {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sorted(list []string) []string {
+	out := slices.Clone(list)
+	slices.Sort(out)
+	return out
+}
+
+// The contract (openapi.yaml's WorkflowStep) and validation must tell the
+// same story: the same types, each with the members of `with` its kind
+// uses, the fan-outs holding the inner types with the members each may
+// have, within the same bounds.
+func TestTheContractDescribesEveryStepKind(t *testing.T) {
+	schemas := contractSchemas(t)
+	order, byType := shapes(t, schemas, schemas["WorkflowStep"].(schemaObject))
+	if !slices.Equal(order, StepTypes()) {
+		t.Fatalf("the contract's step types %q, validation's %q", order, StepTypes())
+	}
+	for _, k := range stepKinds {
+		with := properties(t, schemas, byType[k.stepType])["with"].(schemaObject)
+		if got, want := names(properties(t, schemas, with)), sorted(k.kind.withMembers()); !slices.Equal(got, want) {
+			t.Errorf("%s: the contract's with has %q, validation's %q", k.stepType, got, want)
+		}
+	}
+
+	t.Run("a foreach holds an inner step without the members the foreach holds for it", func(t *testing.T) {
+		with := properties(t, schemas, properties(t, schemas, byType[StepForeach])["with"].(schemaObject))
+		concurrency := with["concurrency"].(schemaObject)
+		if concurrency["minimum"] != 1.0 || concurrency["maximum"] != float64(MaxForeachConcurrency) || concurrency["default"] != float64(DefaultForeachConcurrency) {
+			t.Errorf("concurrency %v", concurrency)
+		}
+		innerOrder, inner := shapes(t, schemas, with["step"].(schemaObject))
+		if !slices.Equal(innerOrder, innerStepTypes) {
+			t.Fatalf("inner types %q, want %q", innerOrder, innerStepTypes)
+		}
+		for stepType, shape := range inner {
+			if got := names(properties(t, schemas, shape)); !slices.Equal(got, []string{"type", "with"}) {
+				t.Errorf("%s inside a foreach has %q, want only type and with", stepType, got)
+			}
+		}
+	})
+	t.Run("a parallel holds inner steps with their ids and attempts, and has no attempts of its own", func(t *testing.T) {
+		members := properties(t, schemas, byType[StepParallel])
+		if _, has := members["retry"]; has {
+			t.Error("a parallel has a retry")
+		}
+		if _, has := members["timeoutSeconds"]; has {
+			t.Error("a parallel has a timeoutSeconds")
+		}
+		steps := properties(t, schemas, members["with"].(schemaObject))["steps"].(schemaObject)
+		if steps["minItems"] != float64(MinParallelSteps) || steps["maxItems"] != float64(MaxParallelSteps) {
+			t.Errorf("steps %v", steps)
+		}
+		innerOrder, inner := shapes(t, schemas, steps["items"].(schemaObject))
+		if !slices.Equal(innerOrder, innerStepTypes) {
+			t.Fatalf("inner types %q, want %q", innerOrder, innerStepTypes)
+		}
+		for stepType, shape := range inner {
+			if got := names(properties(t, schemas, shape)); !slices.Equal(got, []string{"id", "retry", "timeoutSeconds", "type", "with"}) {
+				t.Errorf("%s inside a parallel has %q", stepType, got)
+			}
+		}
+	})
+}

@@ -1,0 +1,12 @@
+package workflows
+
+// transformKind: a jq program over the run's context, whose value is the
+// step's output.
+type transformKind struct{}
+
+func (transformKind) withMembers() []string { return []string{"jq"} }
+
+func (transformKind) validate(c *stepChecker, path string, _ int, s *Step) []connectionRef {
+	checkJQ(c.p, path+".with.jq", s.With.JQ)
+	return nil
+}

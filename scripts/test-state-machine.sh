@@ -95,17 +95,24 @@ def function(timeout):
         "CodeUri": f"{work}/runner", "Handler": "bootstrap", "Runtime": "provided.al2023",
         "Architectures": [arch], "MemorySize": memory, "Timeout": timeout,
         "Environment": {"Variables": {name: "" for name in
-            ["TABLE_NAME", "DYNAMODB_ENDPOINT", "LOG_LEVEL", "KMS_KEY_ID", "KMS_ENDPOINT", "HTTP_STEP_TARGETS"]}}}}
+            ["TABLE_NAME", "DYNAMODB_ENDPOINT", "LOG_LEVEL", "KMS_KEY_ID", "KMS_ENDPOINT", "HTTP_STEP_TARGETS",
+             "STATE_MACHINE_ARN", "SFN_ENDPOINT"]}}}}
 template = {"AWSTemplateFormatVersion": "2010-09-09", "Transform": "AWS::Serverless-2016-10-31", "Resources": {
     "RunnerFunction": function(runner["Timeout"]),
     "RunnerBriefFunction": function(5)}}
 open(f"{work}/template.yaml", "w").write(yaml_dump(template))
 EOF
+# Each function runs under its own state machine, which the tests create in
+# moto under these names (sfnexec's machineName): the runner starts a
+# workflow step's child there and completes its parent's task token.
+machine_suffix=$(date +%H%M%S)-$$
+machine_arn() { echo "arn:aws:states:us-east-1:123456789012:stateMachine:runs-$1-$machine_suffix"; }
 cat >"$work/env.json" <<EOF
 {"Parameters": {"TABLE_NAME": "$table", "DYNAMODB_ENDPOINT": "http://host.docker.internal:$dynamo_port",
   "LOG_LEVEL": "INFO", "KMS_KEY_ID": "$kms_key", "KMS_ENDPOINT": "http://host.docker.internal:$moto_port",
-  "HTTP_STEP_TARGETS": "loopback"},
- "RunnerBriefFunction": {"DYNAMODB_ENDPOINT": "http://host.docker.internal:$stall_port"}}
+  "HTTP_STEP_TARGETS": "loopback", "SFN_ENDPOINT": "http://host.docker.internal:$moto_port"},
+ "RunnerFunction": {"STATE_MACHINE_ARN": "$(machine_arn RunnerFunction)"},
+ "RunnerBriefFunction": {"DYNAMODB_ENDPOINT": "http://host.docker.internal:$stall_port", "STATE_MACHINE_ARN": "$(machine_arn RunnerBriefFunction)"}}
 EOF
 
 # 6. sam local start-lambda, in a session of its own, every Lambda container
@@ -127,7 +134,7 @@ log "moto :$moto_port (Lambda at :$shim_port), sam local start-lambda :$sam_port
 rc=0
 SFNEXEC_MOTO=http://127.0.0.1:$moto_port SFNEXEC_SAM=http://127.0.0.1:$sam_port \
   SFNEXEC_SHIM_LISTEN=127.0.0.1:$shim_port SFNEXEC_STALL_LISTEN=$bridge_ip:$stall_port \
-  DYNAMODB_ENDPOINT=$endpoint TABLE_NAME=$table SFNEXEC_REPORT=$work/report.txt \
+  DYNAMODB_ENDPOINT=$endpoint TABLE_NAME=$table SFNEXEC_REPORT=$work/report.txt SFNEXEC_MACHINE_SUFFIX=$machine_suffix \
   go test -tags samlocal -count=1 -v -timeout 5m ./internal/orchestrator/sfn/sfnexec/ >"$work/test.log" 2>&1 || rc=$?
 grep -E '^(=== RUN|--- |\s+statemachine_test|PASS|FAIL|ok)' "$work/test.log" >&2 || cat "$work/test.log" >&2
 echo

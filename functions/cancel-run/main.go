@@ -16,6 +16,9 @@ func main() {
 	app := lambdaapp.MustLoad()
 	// Stopping the execution of a run cancelled while queued or waiting.
 	executions := lambdaapp.Must(sfn.FromEnv(context.Background()))
-	service := runs.NewService(runsdb.New(app.DB, app.TableName), nil, executions, runs.Options{Logger: app.Logger})
+	// A cancelled child run wakes its parent (the task token the parent's
+	// execution waits on); a cancelled parent cancels its children.
+	store := runsdb.New(app.DB, app.TableName)
+	service := runs.NewService(runs.NotifyParents(store, runs.TokenParents(store, executions), app.Logger), nil, executions, runs.Options{Logger: app.Logger})
 	app.StartRoute(&routes.CancelRun, http.HandlerFunc(runs.NewHandlers(service).Cancel))
 }

@@ -1,8 +1,10 @@
 // Command runner is the run state machine's Advance task: Step Functions
 // invokes it with a runner.Task and chooses its next state from the
-// runner.Decision it answers (done → Succeed; waitSeconds → Wait →
-// Advance; otherwise Advance again). From the state machine's catch, the
-// task carries a failure and the runner records the run failed.
+// runner.Decision it answers (done → Succeed; waitForChild → WaitForChild;
+// waitSeconds → Wait → Advance; otherwise Advance again). From the state
+// machine's catch, the task carries a failure and the runner records the
+// run failed; from WaitForChild, a task token it keeps with the waiting
+// workflow step.
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/connections"
 	"github.com/workflowsapi/workflows/internal/engine"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/runner"
 	"github.com/workflowsapi/workflows/internal/runs"
 	"github.com/workflowsapi/workflows/internal/secrets"
@@ -35,12 +38,19 @@ func main() {
 	// The sealer opens a step's connection credentials (kms:Decrypt).
 	sealer := lambdaapp.Must(secrets.FromEnv(ctx, ""))
 	opener := connections.NewOpener(connectionsdb.New(app.DB, app.TableName), sealer)
+	// Workflow steps: a child starts through the runs' start path on the
+	// state machine, and a child's end completes its parent's task token.
+	machine := lambdaapp.Must(sfn.FromEnv(ctx))
+	raw := runsdb.New(app.DB, app.TableName).WithRetention(retention)
+	store := runs.NotifyParents(raw, runs.TokenParents(raw, machine), app.Logger)
 	r := runner.New(runner.Config{
-		Store:     runsdb.New(app.DB, app.TableName).WithRetention(retention),
+		Store:     store,
 		Workflows: workflowsdb.New(app.DB, app.TableName),
 		Engine:    engine.New(engine.Options{Policy: policy, Credentials: runner.Credentials(opener)}),
 		Budget:    budget,
 		Logger:    app.Logger,
+		Children:  runs.NewService(store, workflowsdb.New(app.DB, app.TableName), machine, runs.Options{Retention: retention, Logger: app.Logger}),
+		Tokens:    machine,
 	})
 	lambda.Start(r.Advance)
 }

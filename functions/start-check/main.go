@@ -12,13 +12,17 @@ import (
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/runner"
+	"github.com/workflowsapi/workflows/internal/runs"
 	"github.com/workflowsapi/workflows/internal/store/runsdb"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
 	machine := lambdaapp.Must(sfn.FromEnv(context.Background()))
-	check := runner.NewChecker(runsdb.New(app.DB, app.TableName), machine, machine, nil, app.Logger)
+	// A child run whose end the check records wakes its parent (the task
+	// token the parent's execution waits on).
+	store := runsdb.New(app.DB, app.TableName)
+	check := runner.NewChecker(runs.NotifyParents(store, runs.TokenParents(store, machine), app.Logger), machine, machine, nil, app.Logger)
 	lambda.Start(func(ctx context.Context) (runner.CheckReport, error) {
 		report, err := check.Check(ctx)
 		app.Logger.InfoContext(ctx, "start check", "unfinished", report.Unfinished, "started", report.Started,

@@ -96,7 +96,10 @@ func Grants(fn routes.Function) ([]Grant, error) {
 	for _, action := range slices.Sorted(slices.Values(fn.ServiceActions)) {
 		var g Grant
 		switch action {
-		case routes.ActionStartExecution:
+		case routes.ActionStartExecution, routes.ActionSendTaskSuccess:
+			// A task token belongs to an execution of the one state
+			// machine: granted on the state machine, as CDK's
+			// grantTaskResponse does.
 			g = Grant{Service: "states", On: StateMachineResource}
 		case routes.ActionStopExecution, routes.ActionDescribeExecution:
 			g = Grant{Service: "states", On: ExecutionsResource}

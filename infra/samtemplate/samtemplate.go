@@ -177,7 +177,7 @@ func valueOf(v blueprint.Value) (*yaml.Node, error) {
 	case blueprint.KeyARNValue:
 		return getAtt(keyID + ".Arn"), nil
 	case blueprint.StateMachineARNValue:
-		return ref(stateMachineID), nil
+		return stateMachineARN(), nil
 	case blueprint.ScheduleGroupNameValue:
 		return ref(scheduleGroupID), nil
 	case blueprint.SchedulerRoleARNValue:
@@ -382,6 +382,17 @@ func definitionBody() *yaml.Node {
 	)
 }
 
+// stateMachineName is the run state machine's name, as its StateMachineName
+// sets it. The functions name the state machine and its executions by it,
+// not by Ref or GetAtt: the runner, which the definition names, starts
+// children and completes task tokens on the state machine, and a reference
+// would make the two depend on each other (a cycle CloudFormation refuses).
+const stateMachineName = "${AWS::StackName}-runs"
+
+func stateMachineARN() *yaml.Node {
+	return sub("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:" + stateMachineName)
+}
+
 // grantResource is how template.yaml names a grant's resource.
 func grantResource(g blueprint.Grant) (*yaml.Node, error) {
 	var n *yaml.Node
@@ -391,9 +402,9 @@ func grantResource(g blueprint.Grant) (*yaml.Node, error) {
 	case blueprint.KeyResource:
 		n = getAtt(keyID + ".Arn")
 	case blueprint.StateMachineResource:
-		n = ref(stateMachineID)
+		n = stateMachineARN()
 	case blueprint.ExecutionsResource:
-		n = sub("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${" + stateMachineID + ".Name}:*")
+		n = sub("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:" + stateMachineName + ":*")
 	case blueprint.SchedulesResource:
 		n = sub("arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${" + scheduleGroupID + "}/*")
 	case blueprint.SchedulerRoleResource:
@@ -620,7 +631,7 @@ func runEngine() []pair {
 		kv(stateMachineID, mapping(
 			kv("Type", "AWS::StepFunctions::StateMachine"),
 			kv("Properties", mapping(
-				kv("StateMachineName", sub("${AWS::StackName}-runs")),
+				kv("StateMachineName", sub(stateMachineName)),
 				kv("StateMachineType", "STANDARD"),
 				kv("RoleArn", getAtt(stateMachineRoleID+".Arn")),
 				kv("DefinitionString", sfn.Definition("${"+runnerARNVariable+"}")),

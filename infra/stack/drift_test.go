@@ -165,8 +165,12 @@ func (s side) describe(v any) string {
 			switch {
 			case kind == "table" && strings.HasPrefix(sub, "${"+id+".Arn}/index/"):
 				return "index:" + strings.TrimPrefix(sub, "${"+id+".Arn}/index/")
-			case kind == "stateMachine" && sub == "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${"+id+".Name}:*":
+			case kind == "stateMachine" && sub == "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-runs:*":
 				return "executions"
+			case kind == "stateMachine" && sub == "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-runs":
+				// By its name, not its Ref: the runner, which its definition
+				// names, uses it (a Ref would be a cycle).
+				return "stateMachine"
 			case kind == "scheduleGroup" && sub == "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${"+id+"}/*":
 				return "schedules"
 			}
@@ -182,6 +186,8 @@ func (s side) describe(v any) string {
 		switch fmt.Sprint(parts[len(parts)-1]) {
 		case ":execution:workflows-" + devStage + "-runs:*":
 			return "executions"
+		case ":stateMachine:workflows-" + devStage + "-runs":
+			return "stateMachine"
 		case ":schedule/workflows-" + devStage + "/*":
 			return "schedules"
 		}

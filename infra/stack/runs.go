@@ -38,6 +38,12 @@ type runEngine struct {
 	schedulerRole awsiam.Role
 	// executionsARN covers the state machine's executions (one per run).
 	executionsARN string
+	// stateMachineARN is the state machine's ARN made from its name, not
+	// its Ref: the runner, which the state machine's definition names,
+	// starts child runs and completes their parents' task tokens on it, and
+	// a Ref would make the two depend on each other (a cycle
+	// CloudFormation refuses).
+	stateMachineARN string
 	// schedulesARN covers the schedules of the group (one per workflow).
 	schedulesARN   string
 	startCheckRule awsevents.Rule
@@ -184,6 +190,11 @@ func newRunEngine(scope constructs.Construct, functions map[string]*apiFunction,
 		scheduleDLQ:          scheduleDLQ,
 		scheduledRunFailures: failures,
 		scheduledRunAsync:    async,
+		stateMachineARN: *stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("states"), Resource: jsii.String("stateMachine"),
+			ResourceName: jsii.String(settings.stateMachineName()),
+			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		}),
 		executionsARN: *stack.FormatArn(&awscdk.ArnComponents{
 			Service: jsii.String("states"), Resource: jsii.String("execution"),
 			ResourceName: jsii.String(settings.stateMachineName() + ":*"),
@@ -240,7 +251,7 @@ var (
 // on-failure destination.
 func (e *runEngine) grantsOn(grants []blueprint.Grant, resources []blueprint.Resource) []grant {
 	arns := map[blueprint.Resource]string{
-		blueprint.StateMachineResource:         *e.stateMachine.StateMachineArn(),
+		blueprint.StateMachineResource:         e.stateMachineARN,
 		blueprint.ExecutionsResource:           e.executionsARN,
 		blueprint.SchedulesResource:            e.schedulesARN,
 		blueprint.SchedulerRoleResource:        *e.schedulerRole.RoleArn(),
@@ -260,7 +271,7 @@ func (e *runEngine) grantsOn(grants []blueprint.Grant, resources []blueprint.Res
 // the group before a function that uses it.
 func (e *runEngine) values() map[blueprint.Value]string {
 	return map[blueprint.Value]string{
-		blueprint.StateMachineARNValue:      *e.stateMachine.StateMachineArn(),
+		blueprint.StateMachineARNValue:      e.stateMachineARN,
 		blueprint.ScheduleGroupNameValue:    *e.scheduleGroup.Ref(),
 		blueprint.SchedulerRoleARNValue:     *e.schedulerRole.RoleArn(),
 		blueprint.ScheduledRunFunctionValue: e.scheduledRunARN,

@@ -265,7 +265,10 @@ func TestOnlyTheFunctionsThatUseTheRunEngineKnowIt(t *testing.T) {
 			var ok bool
 			switch variable {
 			case "STATE_MACHINE_ARN":
-				ok = refTo(got) == stateMachine
+				// By its name (runEngine.stateMachineARN), which must be
+				// the state machine's.
+				ok = strings.HasSuffix(mustJSON(t, got), `":stateMachine:workflows-dev-runs"]]}`) &&
+					tpl.Resources[stateMachine].Properties["StateMachineName"] == "workflows-dev-runs"
 			case "SCHEDULE_GROUP_NAME":
 				ok = refTo(got) == group
 			case "SCHEDULER_ROLE_ARN":

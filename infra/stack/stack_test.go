@@ -365,7 +365,7 @@ func TestEachFunctionMayCallExactlyItsActionsOnTheTableTheKeyAndTheRunEngine(t *
 			for _, action := range spec.ServiceActions {
 				var on string
 				switch action {
-				case routes.ActionStartExecution:
+				case routes.ActionStartExecution, routes.ActionSendTaskSuccess:
 					on = "stateMachine"
 				case routes.ActionStopExecution, routes.ActionDescribeExecution:
 					on = "executions"
@@ -453,6 +453,9 @@ func describeResource(res any, table, key, logGroup, stateMachine, schedulerRole
 	switch {
 	case last == ":execution:workflows-"+devStage+"-runs:*":
 		return "executions"
+	case last == ":stateMachine:workflows-"+devStage+"-runs":
+		// The state machine by its name (runEngine.stateMachineARN).
+		return "stateMachine"
 	case last == ":schedule/workflows-"+devStage+"/*":
 		return "schedules"
 	}

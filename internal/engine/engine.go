@@ -43,6 +43,8 @@ type Result struct {
 	// FanOut, for a foreach or a parallel, is the work the step fans out
 	// to: the runner runs each item with ExecuteItem and records it.
 	FanOut *FanOut
+	// Child, for a workflow step, is the child run to start and wait for.
+	Child *Child
 }
 
 // FanOut is what a foreach or parallel step goes over. Items are a
@@ -211,6 +213,7 @@ var kinds = map[workflows.StepType]kind{
 	workflows.StepDelay:     delayKind{},
 	workflows.StepForeach:   foreachKind{},
 	workflows.StepParallel:  parallelKind{},
+	workflows.StepWorkflow:  workflowKind{},
 }
 
 // Compile compiles every jq program (transform, condition) and every {{ }}

@@ -70,7 +70,7 @@ func schedulesOf(app *lambdaapp.App, deps Deps) *schedules.Service {
 // (runs.Service.StartScheduled, with the id derived from the workflow and
 // the scheduled time), driven by deps.Orchestrator.
 func FireScheduled(app *lambdaapp.App, deps Deps) schedlocal.Fire {
-	service := runs.NewService(runsdb.New(app.DB, app.TableName), workflowsdb.New(app.DB, app.TableName), deps.Orchestrator, runs.Options{Logger: app.Logger})
+	service := runs.NewService(runStore(app, deps), workflowsdb.New(app.DB, app.TableName), deps.Orchestrator, runs.Options{Logger: app.Logger})
 	return func(ctx context.Context, f schedules.Firing) error {
 		_, _, err := service.StartScheduled(ctx, runs.Firing(f))
 		return err
@@ -94,10 +94,36 @@ func SyncSchedules(ctx context.Context, app *lambdaapp.App, deps Deps) (schedule
 	return service.Sync(ctx, workflows.ScheduleSource{Store: workflowsdb.New(app.DB, app.TableName)})
 }
 
+// runStore is the runs' store as every function of the local gateway uses
+// it: a write that ends a child run wakes its parent when deps'
+// orchestrator can (the local driver, runs.Parents).
+func runStore(app *lambdaapp.App, deps Deps) runs.Store {
+	store := runsdb.New(app.DB, app.TableName)
+	if parents, ok := deps.Orchestrator.(runs.Parents); ok {
+		return runs.NotifyParents(store, parents, app.Logger)
+	}
+	return store
+}
+
+// relay is runs.Parents for a runner built before its driver: the driver,
+// once made, is set here.
+type relay struct{ parents runs.Parents }
+
+func (r *relay) ChildEnded(ctx context.Context, accountID, parentRunID, parentStepID string) error {
+	if r.parents == nil {
+		return nil
+	}
+	return r.parents.ChildEnded(ctx, accountID, parentRunID, parentStepID)
+}
+
 // Runner is the runner as functions/runner wires it, on app's clients: the
 // local driver calls it in-process. http steps follow the outbound policy
 // of the environment (HTTP_STEP_TARGETS, ALLOW_PRIVATE_TARGETS).
 func Runner(app *lambdaapp.App, deps Deps) (*runner.Runner, error) {
+	return newRunner(app, deps, nil)
+}
+
+func newRunner(app *lambdaapp.App, deps Deps, parents runs.Parents) (*runner.Runner, error) {
 	policy, err := engine.PolicyFromEnv()
 	if err != nil {
 		return nil, err
@@ -110,8 +136,12 @@ func Runner(app *lambdaapp.App, deps Deps) (*runner.Runner, error) {
 		return nil, err
 	}
 	opener := connections.NewOpener(connectionsdb.New(app.DB, app.TableName), deps.Sealer)
+	var store runs.Store = runsdb.New(app.DB, app.TableName).WithRetention(retention)
+	if parents != nil {
+		store = runs.NotifyParents(store, parents, app.Logger)
+	}
 	return runner.New(runner.Config{
-		Store:     runsdb.New(app.DB, app.TableName).WithRetention(retention),
+		Store:     store,
 		Workflows: workflowsdb.New(app.DB, app.TableName),
 		Engine:    engine.New(engine.Options{Policy: policy, Credentials: runner.Credentials(opener)}),
 		Logger:    app.Logger,
@@ -121,12 +151,21 @@ func Runner(app *lambdaapp.App, deps Deps) (*runner.Runner, error) {
 // Driver is the local gateway's driver of runs: the runner in-process,
 // following the state machine's three states with timers. Set it as
 // Deps.Orchestrator, ResumeRuns it at start and Shutdown it at the end.
+//
+// A workflow step's child is started by the runs' start path on the same
+// driver, and a child's end wakes its parent on it (Driver.ChildEnded), as
+// the task token does in AWS.
 func Driver(app *lambdaapp.App, deps Deps) (*local.Driver, error) {
-	r, err := Runner(app, deps)
+	parents := &relay{}
+	r, err := newRunner(app, deps, parents)
 	if err != nil {
 		return nil, err
 	}
-	return local.New(r.Drive, local.Options{Logger: app.Logger}), nil
+	driver := local.New(r.Drive, local.Options{Logger: app.Logger})
+	parents.parents = driver
+	deps.Orchestrator = driver
+	r.SetChildren(runs.NewService(runStore(app, deps), workflowsdb.New(app.DB, app.TableName), driver, runs.Options{Logger: app.Logger}))
+	return driver, nil
 }
 
 // ResumeRuns drives every run DynamoDB holds unfinished (queued, running,
@@ -157,11 +196,10 @@ func FeatureHandlers(app *lambdaapp.App, deps Deps) map[*routes.Route]http.Handl
 	// The receiving route starts runs as the run route does (no
 	// idempotency store: a delivery's run id is its own idempotency key).
 	receiveHandler := receive.New(webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer),
-		receive.FromRuns(runs.NewService(runsdb.New(app.DB, app.TableName), workflowsdb.New(app.DB, app.TableName), deps.Orchestrator, runs.Options{Logger: app.Logger})), nil)
+		receive.FromRuns(runs.NewService(runStore(app, deps), workflowsdb.New(app.DB, app.TableName), deps.Orchestrator, runs.Options{Logger: app.Logger})), nil)
 	connectionHandlers := connections.NewHandlers(connections.NewService(connectionsdb.New(app.DB, app.TableName), deps.Sealer, nil))
-	runStore := runsdb.New(app.DB, app.TableName)
-	runHandlers := runs.NewHandlers(runs.NewService(runStore, workflowsdb.New(app.DB, app.TableName), deps.Orchestrator,
-		runs.Options{Idempotency: runStore, Logger: app.Logger}))
+	runHandlers := runs.NewHandlers(runs.NewService(runStore(app, deps), workflowsdb.New(app.DB, app.TableName), deps.Orchestrator,
+		runs.Options{Idempotency: runsdb.New(app.DB, app.TableName), Logger: app.Logger}))
 	return map[*routes.Route]http.Handler{
 		&routes.ListWorkflows:  http.HandlerFunc(workflowHandlers.List),
 		&routes.CreateWorkflow: http.HandlerFunc(workflowHandlers.Create),

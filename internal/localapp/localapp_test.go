@@ -83,6 +83,19 @@ func mustRun(t *testing.T, env *gatewaytest.Env, workflowID string, status runs.
 	return run.ID
 }
 
+// mustChild stores a child run of parent (as a workflow step starts one:
+// its record in the parent's partition, then the run).
+func mustChild(t *testing.T, env *gatewaytest.Env, parent string) string {
+	t.Helper()
+	now := time.Now().UTC()
+	child := runs.Run{ID: ids.New(ids.PrefixRun, now), AccountID: "acct_calls", WorkflowID: ids.New(ids.PrefixWorkflow, now), WorkflowVersion: 1,
+		Status: runs.StatusQueued, Trigger: runs.TriggerWorkflow, Input: []byte(`{}`), CreatedAt: now, ParentRunID: parent, ParentStepID: "b", Depth: 2}
+	if err := runsdb.New(env.Table.Client, env.Table.Name).Create(context.Background(), child, runs.Reused{}); err != nil {
+		t.Fatal(err)
+	}
+	return child.ID
+}
+
 // mustWebhookWorkflow makes a webhook workflow of account directly in the
 // table (its head's triggerType, which is all the roll reads of it, and its
 // secret), so the roll route is counted on its way to 201 without the
@@ -139,6 +152,12 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 				body, contentType = []byte(`{"from":"failed_step"}`), "application/json"
 				header = http.Header{"Idempotency-Key": {"calls-2"}}
 			}
+		case "list-runs":
+			// Its costliest way: the children of a run (the parent read in
+			// the caller's account, its child records, the children).
+			parent := mustRun(t, env, mustRunsWorkflow(t, env, key), runs.StatusWaiting)
+			mustChild(t, env, parent)
+			path = route.Path + "?parentRunId=" + parent
 		case "receive-webhook":
 			// A correctly signed delivery to a webhook workflow: its way
 			// to 202 (the key sent along is ignored: the route has none).
@@ -262,7 +281,7 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 				// run.
 				want["GetItem"], want["PutItem"] = 4, 3
 			case "list-runs":
-				want["Query"] = 1
+				want["GetItem"], want["Query"], want["BatchGetItem"] = 2, 1, 1 // the parent, its children's records, the children
 			case "get-run":
 				want["GetItem"], want["Query"] = 2, 1 // the run, then its steps
 			case "get-run-step":
@@ -270,8 +289,8 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 			case "cancel-run":
 				// The run, its steps, its waiting step ended, then its
 				// status written on the revision read, its marker deleted
-				// (cancelled is an end).
-				want["GetItem"], want["Query"], want["PutItem"], want["UpdateItem"], want["DeleteItem"] = 2, 1, 1, 2, 1
+				// (cancelled is an end), then its children (none here).
+				want["GetItem"], want["Query"], want["PutItem"], want["UpdateItem"], want["DeleteItem"] = 2, 2, 1, 2, 1
 			case "retry-run":
 				// The key's record (absent), the run, the workflow's head
 				// and pinned version, the steps; then the record, the

@@ -55,6 +55,10 @@ type Outcome struct {
 	// zero with Done false means advance again at once (the runner's time
 	// budget ran out).
 	Wait time.Duration
+	// WaitForChild: the run waits for a child run's end, which wakes it
+	// (at most Wait: the run's deadline). Step Functions parks it on a task
+	// token; the local driver on a timer that a wake-up cuts short.
+	WaitForChild bool
 }
 
 // AdvanceFunc advances one run once: the runner's Advance, given to a

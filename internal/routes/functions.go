@@ -142,11 +142,14 @@ const (
 	ActionStartExecution    = "states:StartExecution"
 	ActionStopExecution     = "states:StopExecution"
 	ActionDescribeExecution = "states:DescribeExecution"
-	ActionCreateSchedule    = "scheduler:CreateSchedule"
-	ActionUpdateSchedule    = "scheduler:UpdateSchedule"
-	ActionDeleteSchedule    = "scheduler:DeleteSchedule"
-	ActionGetSchedule       = "scheduler:GetSchedule"
-	ActionListSchedules     = "scheduler:ListSchedules"
+	// ActionSendTaskSuccess completes the task token a parent's
+	// WaitForChild state waits on, when its child run ends.
+	ActionSendTaskSuccess = "states:SendTaskSuccess"
+	ActionCreateSchedule  = "scheduler:CreateSchedule"
+	ActionUpdateSchedule  = "scheduler:UpdateSchedule"
+	ActionDeleteSchedule  = "scheduler:DeleteSchedule"
+	ActionGetSchedule     = "scheduler:GetSchedule"
+	ActionListSchedules   = "scheduler:ListSchedules"
 	// ActionPassRole hands the schedules' own role to Scheduler, which
 	// assumes it to invoke ScheduledRunFunction.
 	ActionPassRole = "iam:PassRole"
@@ -211,9 +214,14 @@ var tableActions = map[string][]string{
 	// Idempotency-Key. Starting reads the workflow (head, version) and
 	// writes the marker, then the run. Cancelling a waiting run, and the
 	// start check recording the end of a run whose execution ended, read
-	// its steps and end the open one (PutItem) before the run.
+	// its steps and end the open one (PutItem) before the run; a cancel
+	// then reads the run's children (Query) and cancels them. Listing a
+	// run's children reads the parent (GetItem), its child records (Query)
+	// and the children (BatchGetItem). The runner starts a workflow step's
+	// child as the run route starts a run (the workflow's head and
+	// version, the marker, the child record, the run).
 	RunWorkflow.Function:    {ActionGetItem, ActionPutItem},
-	ListRuns.Function:       {ActionQuery},
+	ListRuns.Function:       {ActionGetItem, ActionQuery, ActionBatchGetItem},
 	GetRun.Function:         {ActionGetItem, ActionQuery},
 	GetRunStep.Function:     {ActionGetItem},
 	CancelRun.Function:      {ActionGetItem, ActionQuery, ActionPutItem, ActionUpdateItem, ActionDeleteItem},
@@ -238,12 +246,15 @@ var indexes = map[string][]string{
 // serviceActions is, per function, what it calls on Step Functions and
 // EventBridge Scheduler.
 var serviceActions = map[string][]string{
-	RunWorkflow.Function:    {ActionStartExecution},
-	RetryRun.Function:       {ActionStartExecution},
-	CancelRun.Function:      {ActionStopExecution},
+	RunWorkflow.Function: {ActionStartExecution},
+	RetryRun.Function:    {ActionStartExecution},
+	// A cancelled child wakes its parent (SendTaskSuccess of the parent's
+	// token); the runner also starts and cancels children.
+	CancelRun.Function:      {ActionStopExecution, ActionSendTaskSuccess},
 	ReceiveWebhook.Function: {ActionStartExecution},
 	ScheduledRunFunction:    {ActionStartExecution},
-	StartCheckFunction:      {ActionStartExecution, ActionDescribeExecution},
+	StartCheckFunction:      {ActionStartExecution, ActionDescribeExecution, ActionSendTaskSuccess},
+	RunnerFunction:          {ActionStartExecution, ActionStopExecution, ActionSendTaskSuccess},
 	CreateWorkflow.Function: {ActionCreateSchedule, ActionPassRole},
 	UpdateWorkflow.Function: {ActionCreateSchedule, ActionUpdateSchedule, ActionDeleteSchedule, ActionPassRole},
 	DeleteWorkflow.Function: {ActionDeleteSchedule},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,6 +165,21 @@ func (s *memStore) PutStep(_ context.Context, step runs.Step) (runs.Step, error)
 	s.steps[step.RunID][step.StepID] = step
 	s.writes = append(s.writes, "step:"+step.StepID+":"+string(step.Status))
 	return step, nil
+}
+
+// Children lists the children Create stored with this parent.
+func (s *memStore) Children(_ context.Context, parentRunID string) ([]runs.ChildRef, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls["Children"]++
+	var out []runs.ChildRef
+	for _, r := range s.runs {
+		if r.ParentRunID == parentRunID {
+			out = append(out, runs.ChildRef{ParentRunID: parentRunID, ChildRunID: r.ID, StepID: r.ParentStepID, AccountID: r.AccountID})
+		}
+	}
+	slices.SortFunc(out, func(a, b runs.ChildRef) int { return strings.Compare(a.ChildRunID, b.ChildRunID) })
+	return out, nil
 }
 
 func (s *memStore) Unfinished(context.Context) ([]runs.RunRef, error) {

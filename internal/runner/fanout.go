@@ -61,9 +61,13 @@ func (a *advance) fanOut(index int, rec runs.Step, exists bool) (outcome, bool, 
 	if !exists {
 		return a.plan(index)
 	}
-	items, err := a.r.store.Items(a.ctx, a.runID, step.ID)
-	if err != nil {
-		return again, false, err
+	var items []runs.Item
+	if a.planned != step.ID {
+		// Planned in this pass, the step has no items yet: no Query.
+		var err error
+		if items, err = a.r.store.Items(a.ctx, a.runID, step.ID); err != nil {
+			return again, false, err
+		}
 	}
 	pool := newItemPool(a, index, rec, items)
 	if !pool.settled() && !pool.tooLarge() {
@@ -163,7 +167,11 @@ func (a *advance) plan(index int) (outcome, bool, error) {
 		}
 		rec.Items = items
 	}
-	return again, true, a.putStep(rec)
+	if err := a.putStep(rec); err != nil {
+		return again, false, err
+	}
+	a.planned = step.ID
+	return again, true, nil
 }
 
 // itemPool runs the items of one fan-out step in one Advance.
@@ -334,29 +342,39 @@ func (p *itemPool) later(t time.Time) {
 // from beginning (the ones in flight land, and the next pass ends the run
 // cancelled).
 func (p *itemPool) mayBegin(inner workflows.Step) (bool, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	a := p.a
+	p.mu.Lock()
 	if p.stopped {
+		p.mu.Unlock()
 		return false, nil
 	}
 	if !a.mayBegin(a.r.engine.AttemptTimeout(inner)) {
 		p.outOfBudget, p.stopped = true, true
+		p.mu.Unlock()
 		return false, nil
 	}
+	recheck := false
 	if now := a.r.clock.Now(); a.began > 0 && now.Sub(p.lastRunCheck) >= time.Second {
-		p.lastRunCheck = now
-		if err := a.recheck(); err != nil {
-			p.stopped = true
-			if errors.Is(err, errConflict) {
-				p.conflict = true
-				return false, nil
-			}
-			return false, err
-		}
+		p.lastRunCheck, recheck = now, true
 	}
 	a.began++
-	return true, nil
+	p.mu.Unlock()
+	if !recheck {
+		return true, nil
+	}
+	// The read is outside the lock: the other items' writes go on meanwhile.
+	err := a.recheck()
+	if err == nil {
+		return true, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = true
+	if errors.Is(err, errConflict) {
+		p.conflict = true
+		return false, nil
+	}
+	return false, err
 }
 
 // runItem takes item i as far as it goes in this Advance: attempts, short

@@ -65,6 +65,13 @@ type Config struct {
 	Jitter func() float64
 	// Logger logs what the run's record cannot say (nil: discarded).
 	Logger *slog.Logger
+	// Children starts and cancels the child runs of workflow steps (nil:
+	// a workflow step fails; SetChildren sets it later, for a driver that
+	// needs the runner first).
+	Children Children
+	// Tokens completes a WaitForChild state's task token when Park finds
+	// nothing left to wait for (Step Functions; nil where no driver parks).
+	Tokens runs.TaskCompleter
 }
 
 // Retry back-offs: full jitter over an exponential ceiling (BackoffBase ×
@@ -115,12 +122,14 @@ type Runner struct {
 	margin    time.Duration
 	jitter    func() float64
 	logger    *slog.Logger
+	children  Children
+	tokens    runs.TaskCompleter
 }
 
 // New returns a runner.
 func New(cfg Config) *Runner {
 	r := &Runner{store: cfg.Store, workflows: cfg.Workflows, engine: cfg.Engine, clock: cfg.Clock,
-		budget: cfg.Budget, margin: cfg.Margin, jitter: cfg.Jitter, logger: cfg.Logger}
+		budget: cfg.Budget, margin: cfg.Margin, jitter: cfg.Jitter, logger: cfg.Logger, children: cfg.Children, tokens: cfg.Tokens}
 	if r.clock == nil {
 		r.clock = WallClock{}
 	}
@@ -138,6 +147,10 @@ func New(cfg Config) *Runner {
 	}
 	return r
 }
+
+// SetChildren sets the starter of child runs: the local gateway's runs
+// service needs its driver, which needs the runner first.
+func (r *Runner) SetChildren(c Children) { r.children = c }
 
 // WallClock is the real time.
 type WallClock struct{}
@@ -207,6 +220,9 @@ func (r *Runner) Advance(ctx context.Context, task Task) (Decision, error) {
 		decision.Done = true
 		return decision, nil
 	}
+	if task.Park != nil {
+		return decision, r.parkFor(ctx, task)
+	}
 	a := &advance{r: r, ctx: ctx, account: task.AccountID, runID: task.RunID, stopAt: r.stopAt(ctx)}
 	for range maxConflicts {
 		outcome, err := a.pass()
@@ -216,7 +232,7 @@ func (r *Runner) Advance(ctx context.Context, task Task) (Decision, error) {
 		if err != nil {
 			return decision, err
 		}
-		decision.Done, decision.WaitSeconds = outcome.done, outcome.waitSeconds
+		decision.Done, decision.WaitSeconds, decision.WaitForChild = outcome.done, outcome.waitSeconds, outcome.waitForChild
 		return decision, nil
 	}
 	// Someone else keeps writing this run: the driver comes back later,

@@ -14,6 +14,15 @@ type Task struct {
 	// in a way Step Functions could not retry, and the runner must record
 	// the run failed (never with the cause's text, which may hold anything).
 	Failure *Failure `json:"failure,omitempty"`
+	// Park is set only by the state machine's WaitForChild state: the
+	// execution waits for the task token it carries, which the runner
+	// keeps with the run's workflow step, so the child's end completes it.
+	Park *Park `json:"park,omitempty"`
+}
+
+// Park is the WaitForChild state's task token ($$.Task.Token).
+type Park struct {
+	Token string `json:"token"`
 }
 
 // Failure is what the state machine's catch passes on.
@@ -28,6 +37,10 @@ type Failure struct {
 type Decision struct {
 	Done        bool `json:"done"`
 	WaitSeconds int  `json:"waitSeconds"`
+	// WaitForChild: the run waits for a child run's end, at most
+	// WaitSeconds (its deadline); the state machine parks in WaitForChild
+	// with a task token the child's end completes.
+	WaitForChild bool `json:"waitForChild"`
 	// The task's fields ride along, so the next Advance gets them back.
 	AccountID string `json:"accountId"`
 	RunID     string `json:"runId"`

@@ -35,11 +35,16 @@ type advance struct {
 	// holds (between a failed attempt and the retry it sleeps for): found
 	// running, it is not another runner's live attempt.
 	held string
+	// planned is the fan-out step this pass planned: it has no items yet.
+	planned string
 }
 
 type outcome struct {
 	done        bool
 	waitSeconds int
+	// waitForChild: the run waits for a child run's end (at most
+	// waitSeconds, its own deadline), not for a timer.
+	waitForChild bool
 }
 
 var (
@@ -52,7 +57,7 @@ var (
 // from what is stored.
 func (a *advance) pass() (outcome, error) {
 	ctx := a.ctx
-	a.held = ""
+	a.held, a.planned = "", ""
 	run, err := a.r.store.Get(ctx, a.account, a.runID)
 	if err != nil {
 		return again, err
@@ -221,6 +226,7 @@ func (a *advance) act(pos position) (o outcome, more bool, err error) {
 	// A cancel asked while a step ran: cancelled before the next one.
 	if a.run.Status == runs.StatusCancelling {
 		if exists && rec.Open() {
+			a.endChild(rec)
 			if err := a.putStep(withStatus(rec, runs.StepCancelled, now)); err != nil {
 				return again, false, err
 			}
@@ -234,6 +240,9 @@ func (a *advance) act(pos position) (o outcome, more bool, err error) {
 	}
 	if isFanOut(step) {
 		return a.fanOut(pos.index, rec, exists)
+	}
+	if step.Type == workflows.StepWorkflow {
+		return a.childStep(pos.index, rec, exists)
 	}
 	if !exists {
 		rec = runs.Step{RunID: a.runID, StepID: step.ID, Index: pos.index}
@@ -471,6 +480,8 @@ func (a *advance) markRunning(now time.Time) error {
 
 func (a *advance) timedOut(rec runs.Step, exists bool, now time.Time) (outcome, error) {
 	if exists && rec.Open() {
+		a.endChild(rec)
+		rec.TaskToken = ""
 		if rec.Error == nil {
 			rec.Error = &runs.Error{Code: CodeRunTimeout, Message: "the run's timeout ended this step"}
 		}

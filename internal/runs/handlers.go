@@ -38,6 +38,7 @@ type runView struct {
 	Status          Status         `json:"status"`
 	Trigger         Trigger        `json:"trigger"`
 	RetryOf         *string        `json:"retryOf"`
+	ParentRunID     *string        `json:"parentRunId"`
 	Input           jsontext.Value `json:"input"`
 	Output          jsontext.Value `json:"output"`
 	Error           *Error         `json:"error"`
@@ -55,6 +56,7 @@ type summaryView struct {
 	Status          Status  `json:"status"`
 	Trigger         Trigger `json:"trigger"`
 	RetryOf         *string `json:"retryOf"`
+	ParentRunID     *string `json:"parentRunId"`
 	Error           *Error  `json:"error"`
 	CreatedAt       string  `json:"createdAt"`
 	StartedAt       *string `json:"startedAt"`
@@ -81,6 +83,9 @@ type stepView struct {
 	// Items are a fan-out step's items (GET /runs/{id}/steps/{stepId}
 	// only): nil for any other step, and not shown.
 	Items []itemView `json:"items,omitzero"`
+	// ChildRunID is the run a workflow step started (shown for workflow
+	// steps only).
+	ChildRunID string `json:"childRunId,omitempty"`
 }
 
 // itemView is one item of a fan-out step: a foreach's item (index) or a
@@ -166,7 +171,7 @@ func optionalString(s string) *string {
 func viewOf(run Run, steps []Step) runView {
 	v := runView{
 		ID: run.ID, WorkflowID: run.WorkflowID, WorkflowVersion: run.WorkflowVersion, Status: run.Status,
-		Trigger: run.Trigger, RetryOf: optionalString(run.RetryOf), Input: run.Input, Output: run.Output, Error: run.Error,
+		Trigger: run.Trigger, RetryOf: optionalString(run.RetryOf), ParentRunID: optionalString(run.ParentRunID), Input: run.Input, Output: run.Output, Error: run.Error,
 		CreatedAt: httpapi.FormatTime(run.CreatedAt), StartedAt: optionalTime(run.StartedAt), FinishedAt: optionalTime(run.FinishedAt),
 	}
 	if steps != nil {
@@ -181,7 +186,7 @@ func viewOf(run Run, steps []Step) runView {
 func summaryOf(run Run) summaryView {
 	return summaryView{
 		ID: run.ID, WorkflowID: run.WorkflowID, WorkflowVersion: run.WorkflowVersion, Status: run.Status,
-		Trigger: run.Trigger, RetryOf: optionalString(run.RetryOf), Error: run.Error,
+		Trigger: run.Trigger, RetryOf: optionalString(run.RetryOf), ParentRunID: optionalString(run.ParentRunID), Error: run.Error,
 		CreatedAt: httpapi.FormatTime(run.CreatedAt), StartedAt: optionalTime(run.StartedAt), FinishedAt: optionalTime(run.FinishedAt),
 	}
 }
@@ -190,7 +195,7 @@ func summaryOf(run Run) summaryView {
 func stepViewOf(st Step, maxOutput int) stepView {
 	v := stepView{
 		ID: st.StepID, Status: st.Status, Attempts: st.Attempts, StartedAt: optionalTime(st.StartedAt),
-		FinishedAt: optionalTime(st.FinishedAt), Output: st.Output, Error: st.Error, Reused: st.Reused,
+		FinishedAt: optionalTime(st.FinishedAt), Output: st.Output, Error: st.Error, Reused: st.Reused, ChildRunID: st.ChildRunID,
 	}
 	if st.Status == StepWaiting {
 		v.NextAttemptAt = optionalTime(st.NextAttemptAt)
@@ -290,8 +295,9 @@ func (h *Handlers) List(w http.ResponseWriter, r *http.Request) {
 	httpapi.WritePage(w, page, summaryOf)
 }
 
-// ParseFilter reads ?workflowId= (a workflow id) and ?status= (a run
-// status), each at most once.
+// ParseFilter reads ?workflowId= (a workflow id), ?status= (a run status)
+// and ?parentRunId= (a run id: the runs its workflow steps started), each at
+// most once.
 func ParseFilter(r *http.Request) (Filter, error) {
 	query := r.URL.Query()
 	var problems []domain.FieldError
@@ -315,6 +321,14 @@ func ParseFilter(r *http.Request) (Filter, error) {
 			problems = append(problems, domain.FieldError{Field: "workflowId", Message: "is not a workflow id (wf_…)"})
 		}
 		f.WorkflowID = id
+	}
+	if id := one("parentRunId"); id != "" {
+		// A run id that is not one is refused; one of another account's
+		// (or none) is a valid filter that matches nothing.
+		if !ids.Valid(ids.PrefixRun, id) || strings.ToLower(id) != id {
+			problems = append(problems, domain.FieldError{Field: "parentRunId", Message: "is not a run id (run_…)"})
+		}
+		f.ParentRunID = id
 	}
 	if status := one("status"); status != "" {
 		if !slices.Contains(Statuses, Status(status)) {

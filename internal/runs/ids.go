@@ -23,3 +23,16 @@ func ScheduledRunID(workflowID string, scheduledTime time.Time) string {
 	_ = id.SetEntropy(sum[:10])       // exactly 10 bytes
 	return ids.PrefixRun + strings.ToLower(id.String())
 }
+
+// ChildRunID is the id of the child run a parent's workflow step starts,
+// made when the step first begins (at) and recorded in the step before the
+// child is stored: a repeated Advance reads it there and starts the same
+// child, which then already exists. The parent's run id and the step id
+// make its random part, so two steps never share a child.
+func ChildRunID(parentRunID, stepID string, at time.Time) string {
+	sum := sha256.Sum256([]byte("child\x00" + parentRunID + "\x00" + stepID))
+	var id ulid.ULID
+	_ = id.SetTime(ulid.Timestamp(at.UTC())) // fails only after the year 10889
+	_ = id.SetEntropy(sum[:10])              // exactly 10 bytes
+	return ids.PrefixRun + strings.ToLower(id.String())
+}

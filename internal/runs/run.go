@@ -55,6 +55,8 @@ const (
 	TriggerWebhook  Trigger = "webhook"
 	TriggerSchedule Trigger = "schedule"
 	TriggerRetry    Trigger = "retry"
+	// TriggerWorkflow: a parent run's workflow step started the run.
+	TriggerWorkflow Trigger = "workflow"
 )
 
 // Error is why a run or a step failed, as the API shows it. Code is a short
@@ -78,7 +80,14 @@ type Run struct {
 	Trigger         Trigger
 	// RetryOf is the run this one retries ("" for none).
 	RetryOf string
-	Input   jsontext.Value
+	// ParentRunID and ParentStepID name the run and the workflow step that
+	// started this one ("" for any other run). Depth is how deep it is: 1
+	// for a run started any other way, its parent's and one for a child
+	// (0, in runs stored before depths, reads as 1).
+	ParentRunID  string
+	ParentStepID string
+	Depth        int
+	Input        jsontext.Value
 	// Output is the run's result: the output of its last step that ran.
 	Output jsontext.Value
 	Error  *Error
@@ -142,6 +151,13 @@ type Step struct {
 	// Reused marks a step whose output was copied from the run this one
 	// retries ({"from": "failed_step"}); it did not run again.
 	Reused bool
+	// ChildRunID is the run a workflow step started (its id is written
+	// here before the child is stored, so a repeated Advance starts it
+	// once). TaskToken is the Step Functions task token of the parent's
+	// execution waiting for that child: the child's end completes it. It
+	// is a credential of the execution: never shown, never logged.
+	ChildRunID string
+	TaskToken  string
 	// Jump is where the run goes after this step, as the engine answered
 	// it when the step succeeded: "" is the next step in order, else a
 	// later step's id or "end" (a condition that was false). The runner
@@ -226,6 +242,21 @@ var (
 type Filter struct {
 	WorkflowID string
 	Status     Status
+	// ParentRunID lists the runs that run's workflow steps started.
+	ParentRunID string
+}
+
+// RunDepth is a run's depth, 1 for runs stored before depths were.
+func (r Run) RunDepth() int { return max(r.Depth, 1) }
+
+// ChildRef is a parent run's record of a child it started (written before
+// the child): listing a run's children, and cancelling them with it, read
+// these, so no index is needed.
+type ChildRef struct {
+	ParentRunID string
+	ChildRunID  string
+	StepID      string
+	AccountID   string
 }
 
 // RunRef names a run without reading it: what the unfinished-run markers
@@ -241,9 +272,10 @@ type RunRef struct {
 // Get returns domain.ErrNotFound for a run that is absent or another
 // account's.
 type Store interface {
-	// Create writes the run's unfinished marker, then the run (Revision 1),
-	// then any steps and items given (a retry's reused outputs). ErrExists
-	// if the run id is taken: Create writes nothing more then.
+	// Create writes the run's unfinished marker, then a child's ChildRef in
+	// its parent's partition, then the run (Revision 1), then any steps and
+	// items given (a retry's reused outputs). ErrExists if the run id is
+	// taken: Create writes nothing more then.
 	Create(ctx context.Context, run Run, reused Reused) error
 	// Get reads one run (strongly consistent).
 	Get(ctx context.Context, account, runID string) (Run, error)
@@ -268,6 +300,8 @@ type Store interface {
 	// PutItem writes item with Revision+1 if the stored revision is still
 	// item.Revision (0: it must not exist yet), ErrRevision otherwise.
 	PutItem(ctx context.Context, item Item) (Item, error)
+	// Children lists the children a run started (ChildRef), oldest first.
+	Children(ctx context.Context, parentRunID string) ([]ChildRef, error)
 	// Unfinished lists the runs whose marker is still there: queued,
 	// running, waiting or cancelling (or ended, in the moment before the
 	// marker is removed).

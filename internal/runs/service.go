@@ -111,9 +111,17 @@ type StartRequest struct {
 	Input   jsontext.Value
 	Trigger Trigger
 	// RunID is "" for a new id, or the deterministic id of a start that
-	// may be delivered twice (a schedule's firing, a webhook delivery):
-	// the second start then answers the run the first stored.
+	// may be delivered twice (a schedule's firing, a webhook delivery, a
+	// workflow step): the second start then answers the run the first
+	// stored.
 	RunID string
+	// Version pins a version of the workflow (0: its current one), as a
+	// workflow step's `version` does.
+	Version int
+	// Parent is the run whose workflow step ParentStepID starts this one
+	// (a child run; nil for any other).
+	Parent       *Run
+	ParentStepID string
 }
 
 // ErrNoWorkflow and the disabled error are what Start answers for a
@@ -158,7 +166,11 @@ func (s *Service) prepare(ctx context.Context, req StartRequest) (Run, error) {
 	if !head.Enabled {
 		return Run{}, errDisabled
 	}
-	version, err := s.workflows.Version(ctx, head, head.Version)
+	pinned := head.Version
+	if req.Version > 0 {
+		pinned = req.Version
+	}
+	version, err := s.workflows.Version(ctx, head, pinned)
 	if err != nil {
 		return Run{}, err
 	}
@@ -174,7 +186,11 @@ func (s *Service) prepare(ctx context.Context, req StartRequest) (Run, error) {
 	if runID == "" {
 		runID = ids.New(ids.PrefixRun, now)
 	}
-	return s.newRun(runID, version, input, req.Trigger, now), nil
+	run := s.newRun(runID, version, input, req.Trigger, now)
+	if req.Parent != nil {
+		run.ParentRunID, run.ParentStepID, run.Depth = req.Parent.ID, req.ParentStepID, req.Parent.RunDepth()+1
+	}
+	return run, nil
 }
 
 func (s *Service) newRun(runID string, w workflows.Workflow, input jsontext.Value, trigger Trigger, now time.Time) Run {
@@ -184,7 +200,7 @@ func (s *Service) newRun(runID string, w workflows.Workflow, input jsontext.Valu
 	}
 	return Run{
 		ID: runID, AccountID: w.AccountID, WorkflowID: w.ID, WorkflowVersion: w.Version,
-		Status: StatusQueued, Trigger: trigger, Input: input, CreatedAt: now,
+		Status: StatusQueued, Trigger: trigger, Input: input, CreatedAt: now, Depth: 1,
 		Deadline: now.Add(time.Duration(timeout) * time.Second), ExpiresAt: now.Add(s.retention),
 	}
 }
@@ -393,7 +409,32 @@ func (s *Service) Cancel(ctx context.Context, account, runID string) (Run, error
 			s.logger.WarnContext(ctx, "run cancelled, its execution not stopped", "run_id", runID, "error", err)
 		}
 	}
+	if changed {
+		s.CancelChildren(ctx, written)
+	}
 	return written, nil
+}
+
+// CancelChildren cancels every child run of parent that has not ended (a
+// workflow step's, and theirs in turn: a child's cancel cancels its own).
+// A child that ended meanwhile is left as it is. Failures are logged: the
+// parent's cancel stands either way.
+func (s *Service) CancelChildren(ctx context.Context, parent Run) {
+	refs, err := s.store.Children(ctx, parent.ID)
+	if err != nil {
+		s.logger.WarnContext(ctx, "run cancelled, its children not read", "run_id", parent.ID, "error", err)
+		return
+	}
+	for _, ref := range refs {
+		if ref.AccountID != parent.AccountID {
+			continue // not reached: a child is in its parent's account
+		}
+		_, err := s.Cancel(ctx, ref.AccountID, ref.ChildRunID)
+		var derr *domain.Error
+		if err != nil && !errors.Is(err, domain.ErrNotFound) && !(errors.As(err, &derr) && derr.Code == domain.CodeConflict) {
+			s.logger.WarnContext(ctx, "run cancelled, a child not", "run_id", parent.ID, "child_run_id", ref.ChildRunID, "error", err)
+		}
+	}
 }
 
 // nowMillis is the clock as runs store it.

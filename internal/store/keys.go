@@ -65,6 +65,12 @@ import (
 //	                                                                 items fit in a page or two); each attempt is a
 //	                                                                 conditional write on it. Outside STEP#, so reading a
 //	                                                                 run's steps reads no items
+//	child run          RUN#<parent run id>       CHILD#<child run id> a workflow step's child (accountId, stepId), written before
+//	                                                                 the child: GET /runs?parentRunId= Queries these (after a
+//	                                                                 GetItem of the parent in the caller's account) and
+//	                                                                 BatchGetItems the children; cancelling a parent cancels
+//	                                                                 the children they name. No index: a run has at most one
+//	                                                                 child per step
 //	run output         RUN#<run id>              OUTPUT              a run's output over 64 KiB, kept out of the run item
 //	                                                                 (which holds an input of up to 256 KiB); the run item
 //	                                                                 says it is there (outputRef), GetItem reads it
@@ -122,6 +128,8 @@ const (
 	PrefixStep = "STEP#"
 	// PrefixItem begins the SK of every fan-out item of a run.
 	PrefixItem = "ITEM#"
+	// PrefixChild begins the SK of every child record of a run.
+	PrefixChild = "CHILD#"
 	// SortRunOutput is the SK of a run's output when it is too big to sit
 	// in the run item beside an input of up to 256 KiB (DynamoDB items hold
 	// 400 KB).
@@ -154,6 +162,9 @@ func RunStepsPK(runID string) string { return PrefixRun + runID }
 
 // StepSK is the SK of one step item of a run.
 func StepSK(stepID string) string { return PrefixStep + stepID }
+
+// ChildSK is the SK of a parent's record of one child run.
+func ChildSK(childRunID string) string { return PrefixChild + childRunID }
 
 // ItemsPrefix begins the SK of every item of one fan-out step.
 func ItemsPrefix(stepID string) string { return PrefixItem + stepID + "#" }

@@ -11,10 +11,10 @@ import (
 	"github.com/workflowsapi/workflows/internal/workflows"
 )
 
-// The contract and validation agree on the fan-outs: what validation
-// accepts is a request within openapi.yaml, and each rule of theirs the
-// document can say (a bound, a member a step may not have, a type an inner
-// step may not be) it says too, so that a client checking its body against
+// The contract and validation agree on the fan-outs and the workflow step:
+// what validation accepts is a request within openapi.yaml, and each rule
+// of theirs the document can say (a bound, a member a step may not have, a
+// type an inner step may not be, an id's form) it says too, so that a client checking its body against
 // the document is not told otherwise by the API.
 func TestTheContractAgreesOnTheFanOuts(t *testing.T) {
 	v, err := contract.New()
@@ -49,6 +49,13 @@ func TestTheContractAgreesOnTheFanOuts(t *testing.T) {
 			step(d, 5)["onError"] = "continue"
 		}),
 		fanOut(t, func(d map[string]any) { with(d, 6)["steps"] = transformSteps(10) }),
+		subWorkflow(t, func(map[string]any) {}),
+		subWorkflow(t, func(d map[string]any) { step(d, 5)["with"] = map[string]any{"workflowId": childWorkflow} }),
+		subWorkflow(t, func(d map[string]any) {
+			with(d, 5)["version"] = workflows.MaxWorkflowStepVersion
+			step(d, 5)["onError"] = "fail"
+			step(d, 2)["else"] = "child"
+		}),
 	}
 	for i, body := range accepted {
 		if _, err := workflows.Parse(body, exists); err != nil {
@@ -87,6 +94,25 @@ func TestTheContractAgreesOnTheFanOuts(t *testing.T) {
 		{"an inner step without an id", fanOut(t, func(d map[string]any) { delete(branch(d, 0), "id") })},
 		{"onError on an inner step", fanOut(t, func(d map[string]any) { branch(d, 0)["onError"] = "continue" })},
 		{"else on an inner step", fanOut(t, func(d map[string]any) { branch(d, 1)["else"] = "end" })},
+		{"a workflow step without a workflowId", subWorkflow(t, func(d map[string]any) { delete(with(d, 5), "workflowId") })},
+		{"a workflowId of another resource", subWorkflow(t, func(d map[string]any) { with(d, 5)["workflowId"] = knownConnection })},
+		{"a workflowId in capitals", subWorkflow(t, func(d map[string]any) { with(d, 5)["workflowId"] = "wf_01M8FAF8H74R4CZQJ1RQT4BF1E" })},
+		{"an empty input", subWorkflow(t, func(d map[string]any) { with(d, 5)["input"] = "" })},
+		{"an input that is not a string", subWorkflow(t, func(d map[string]any) { with(d, 5)["input"] = map[string]any{} })},
+		{"a version of 0", subWorkflow(t, func(d map[string]any) { with(d, 5)["version"] = 0 })},
+		{"a version over the largest int32", subWorkflow(t, func(d map[string]any) { with(d, 5)["version"] = 2_147_483_648 })},
+		{"a fractional version", subWorkflow(t, func(d map[string]any) { with(d, 5)["version"] = 1.5 })},
+		{"a retry on a workflow step", subWorkflow(t, func(d map[string]any) { step(d, 5)["retry"] = map[string]any{"maxAttempts": 2} })},
+		{"a timeout on a workflow step", subWorkflow(t, func(d map[string]any) { step(d, 5)["timeoutSeconds"] = 5 })},
+		{"else on a workflow step", subWorkflow(t, func(d map[string]any) { step(d, 5)["else"] = "end" })},
+		{"jq in a workflow step's with", subWorkflow(t, func(d map[string]any) { with(d, 5)["jq"] = "." })},
+		{"a workflowId on an http step", edit(t, func(d map[string]any) { with(d, 0)["workflowId"] = childWorkflow })},
+		{"a foreach of a workflow step", fanOut(t, func(d map[string]any) {
+			with(d, 5)["step"] = map[string]any{"type": "workflow", "with": map[string]any{"workflowId": childWorkflow}}
+		})},
+		{"a parallel holding a workflow step", fanOut(t, func(d map[string]any) {
+			with(d, 6)["steps"].([]any)[1] = map[string]any{"id": "child", "type": "workflow", "with": map[string]any{"workflowId": childWorkflow}}
+		})},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name+" is refused by both", func(t *testing.T) {

@@ -2,10 +2,14 @@ package workflows
 
 import (
 	"encoding/json"
+	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/openapi"
 )
 
@@ -124,6 +128,41 @@ func TestTheContractDescribesEveryStepKind(t *testing.T) {
 			if got := names(properties(t, schemas, shape)); !slices.Equal(got, []string{"id", "retry", "timeoutSeconds", "type", "with"}) {
 				t.Errorf("%s inside a parallel has %q", stepType, got)
 			}
+		}
+	})
+	t.Run("a workflow step names a workflow id, has no attempts of its own and tells the depth", func(t *testing.T) {
+		shape := byType[StepWorkflow]
+		if got := names(properties(t, schemas, shape)); !slices.Equal(got, []string{"id", "onError", "type", "with"}) {
+			t.Errorf("a workflow step has %q, want id, onError, type and with", got)
+		}
+		with := resolve(t, schemas, properties(t, schemas, shape)["with"].(schemaObject))
+		if required, _ := with["required"].([]any); len(required) != 1 || required[0] != "workflowId" {
+			t.Errorf("with requires %v, want only workflowId", with["required"])
+		}
+		if with["additionalProperties"] != false {
+			t.Error("with allows other members")
+		}
+		members := with["properties"].(schemaObject)
+		id := resolve(t, schemas, members["workflowId"].(schemaObject))
+		pattern := regexp.MustCompile(id["pattern"].(string))
+		for _, made := range []string{ids.New(ids.PrefixWorkflow, time.Now()), ids.New(ids.PrefixWorkflow, time.UnixMilli(0))} {
+			if !isWorkflowID(made) || !pattern.MatchString(made) {
+				t.Errorf("%s: validation %v, the contract's pattern %v", made, isWorkflowID(made), pattern.MatchString(made))
+			}
+		}
+		for _, other := range []string{"wf_01M8FAF8H74R4CZQJ1RQT4BF1E", "conn_01m8faf8h74r4czqj1rqt4bf1e", "wf_01m8faf8h74r4czqj1rqt4bf1", "wf_01m8faf8h74r4czqj1rqt4bf1u"} {
+			if isWorkflowID(other) || pattern.MatchString(other) {
+				t.Errorf("%s: validation %v, the contract's pattern %v, want both to refuse it", other, isWorkflowID(other), pattern.MatchString(other))
+			}
+		}
+		if input := members["input"].(schemaObject); input["type"] != "string" || input["minLength"] != 1.0 {
+			t.Errorf("input %v", input)
+		}
+		if version := members["version"].(schemaObject); version["type"] != "integer" || version["minimum"] != 1.0 || version["maximum"] != float64(MaxWorkflowStepVersion) {
+			t.Errorf("version %v", version)
+		}
+		if description, _ := shape["description"].(string); !strings.Contains(description, fmt.Sprintf("Depth is at most %d", MaxWorkflowDepth)) {
+			t.Errorf("the description does not tell the depth of %d: %q", MaxWorkflowDepth, description)
 		}
 	})
 }

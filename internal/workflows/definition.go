@@ -16,6 +16,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,6 +72,10 @@ const (
 	// StepParallel runs 2 to 10 inner steps (http or transform, with ids)
 	// at once; its output is an object keyed by inner step id.
 	StepParallel StepType = "parallel"
+	// StepWorkflow starts a child run of a workflow of the account
+	// (WorkflowID, at Version or its current one, with the input the Input
+	// jq gives, or {}) and waits for it; its output is the child's output.
+	StepWorkflow StepType = "workflow"
 )
 
 // The bounds of the fan-out steps (issue 15).
@@ -81,6 +86,20 @@ const (
 	MinParallelSteps          = 2
 	MaxParallelSteps          = 10
 )
+
+// MaxWorkflowDepth bounds the chain of runs that workflow steps start: a
+// top-level run (manual, webhook, schedule or retry) is at depth 1, and a
+// run started by a workflow step is one level deeper than its parent, so a
+// workflow step of a run at depth 5 fails with DEPTH_EXCEEDED instead of
+// starting a sixth level. Validation cannot see it (the child's own steps
+// may change after the parent is written, and a workflow may name itself):
+// the runner enforces it when the step starts.
+const MaxWorkflowDepth = 5
+
+// MaxWorkflowStepVersion is the highest version a workflow step may pin:
+// the largest int32, far above any version a workflow reaches (one per
+// PUT), and an integer every client's JSON decoder holds exactly.
+const MaxWorkflowStepVersion = math.MaxInt32
 
 // Definition is a workflow as users write it. Parse fills it from a request
 // body and Validate holds it to the rules; marshalled (with
@@ -145,7 +164,9 @@ const (
 func (s Step) Continues() bool { return s.OnError == OnErrorContinue }
 
 // With is a step's configuration: http uses Method, URL, Headers, Body and
-// Connection; transform and condition use JQ; delay uses Seconds.
+// Connection; transform and condition use JQ; delay uses Seconds; foreach
+// Items, Concurrency and Step; parallel Steps; workflow WorkflowID, Input
+// and Version.
 type With struct {
 	Method     string            `json:"method,omitempty"`
 	URL        string            `json:"url,omitempty"`
@@ -162,6 +183,14 @@ type With struct {
 	Step        *Step  `json:"step,omitzero"`
 	// Steps (parallel) are the inner steps run at once, with their ids.
 	Steps []Step `json:"steps,omitzero"`
+	// WorkflowID (workflow) is the workflow the step starts a child run of:
+	// a well-formed id, whose existence is checked when the step runs, not
+	// on write (it may be created later). Input is the jq giving the
+	// child's input ("": {}); Version the version to run (0: the
+	// workflow's current version when the step starts).
+	WorkflowID string `json:"workflowId,omitempty"`
+	Input      string `json:"input,omitempty"`
+	Version    int    `json:"version,omitzero"`
 }
 
 // ForeachConcurrency is how many items of a foreach run at once.
@@ -303,6 +332,7 @@ func decodeStep(p *problems, path string, raw jsontext.Value, inner bool) Step {
 	defer func() {
 		refuseForeignMembers(p, path, s.Type, withGiven, elseGiven)
 		refuseZeroConcurrency(p, withGiven, s.With)
+		refuseEmptyWorkflowMembers(p, s.Type, withGiven, s.With)
 	}()
 	for _, m := range p.members(path, raw) {
 		switch m.name {
@@ -398,6 +428,12 @@ func decodeWith(p *problems, path string, raw jsontext.Value, inner bool) With {
 			if !inner {
 				w.Steps = decodeSteps(p, m.field, m.value, true)
 			}
+		case "workflowId":
+			p.decode(m.field, m.value, &w.WorkflowID)
+		case "input":
+			p.decode(m.field, m.value, &w.Input)
+		case "version":
+			p.decode(m.field, m.value, &w.Version)
 		default:
 			p.unknown(m.field)
 		}

@@ -40,6 +40,12 @@ func FuzzParseAndValidate(f *testing.F) {
 		`{"name":"p","trigger":{"type":"manual"},"steps":[{"id":"c","type":"condition","with":{"jq":"."},"else":"a"},{"id":"both","type":"parallel","retry":{"maxAttempts":2},"timeoutSeconds":1,"with":{"steps":[{"id":"a","type":"delay","with":{"seconds":1}},{"id":"a","type":"parallel","onError":"continue","with":{"steps":[]}}]}}]}`,
 		`{"steps":[{"type":"foreach","with":{"step":null,"steps":[null]}}]}`, `{"steps":[{"type":"parallel","with":{"steps":[{"with":{"step":{"with":{"steps":[{}]}}}}]}}]}`,
 		`{"steps":[{"type":"http","with":{"items":"","concurrency":0,"steps":[],"step":{"id":"x"}}}]}`,
+		// The workflow step (issue 15): valid, then each rule broken.
+		`{"name":"w","trigger":{"type":"manual"},"steps":[{"id":"c","type":"condition","with":{"jq":".input.go"},"else":"child"},{"id":"child","type":"workflow","with":{"workflowId":"wf_01m8faf8h74r4czqj1rqt4bf1e","input":"{id: .input.id, n: (.steps | length)}","version":2147483647},"onError":"continue"}]}`,
+		`{"name":"w","trigger":{"type":"manual"},"steps":[{"id":"child","type":"workflow","with":{"workflowId":"wf_01m8faf8h74r4czqj1rqt4bf1e"}}]}`,
+		`{"name":"w","trigger":{"type":"manual"},"steps":[{"id":"child","type":"workflow","retry":{"maxAttempts":0},"timeoutSeconds":0,"else":"","with":{"workflowId":"WF_01M8FAF8H74R4CZQJ1RQT4BF1E","input":"","version":0,"jq":"","seconds":0}}]}`,
+		`{"steps":[{"type":"workflow","with":{"workflowId":"wf_81m8faf8h74r4czqj1rqt4bf1e","input":" ","version":-1}},{"type":"workflow","with":{"workflowId":1,"input":{},"version":1.5}},{"type":"workflow","with":{"workflowId":null,"version":1e99}}]}`,
+		`{"steps":[{"type":"http","with":{"workflowId":"","input":"","version":0}},{"type":"foreach","with":{"items":".","step":{"type":"workflow","with":{"workflowId":"wf_01m8faf8h74r4czqj1rqt4bf1e"}}}},{"id":"p","type":"parallel","with":{"steps":[{"id":"a","type":"workflow","with":{}},{"id":"b","type":"workflow","with":{"workflowId":"wf_01m8faf8h74r4czqj1rqt4bf1e"}}]}}]}`,
 		`[]`, `null`, `"x"`, `{`, ``, `{"trigger":{"type":"manual","cron":""}}`, `{"steps":[{"retry":{"maxAttempts":1e99}}]}`,
 	} {
 		f.Add([]byte(seed))

@@ -24,7 +24,8 @@ type stepKind interface {
 
 // stepKinds are the step types, in the order the contract lists them
 // (openapi.yaml's WorkflowStep) and messages name them in: the steps of
-// one action first, then the fan-outs that hold them.
+// one action first, then the fan-outs that hold them, then the step that
+// starts a run of its own.
 var stepKinds = []struct {
 	stepType StepType
 	kind     stepKind
@@ -35,6 +36,7 @@ var stepKinds = []struct {
 	{StepDelay, delayKind{}},
 	{StepForeach, foreachKind{}},
 	{StepParallel, parallelKind{}},
+	{StepWorkflow, workflowKind{}},
 }
 
 // kindOf is the kind of a step type, if validation knows it.
@@ -65,8 +67,8 @@ func StepTypes() []StepType {
 
 // innerStepTypes are the types a foreach or a parallel may hold: one call
 // each, bounded by its attempts, that neither jumps (condition), waits
-// (delay) nor fans out again, so that a fan-out's items are alike and
-// finish on their own.
+// (delay), fans out again nor starts a child run (workflow), so that a
+// fan-out's items are alike and finish on their own.
 var innerStepTypes = []StepType{StepHTTP, StepTransform}
 
 // InnerStepTypes returns the step types a foreach or a parallel may hold.

@@ -211,6 +211,7 @@ func onlyFor(p *problems, path string, stepType StepType, w *With, uses []string
 		{"body", w.Body != nil}, {"connection", w.Connection != ""}, {"jq", w.JQ != ""},
 		{"seconds", w.Seconds != 0}, {"items", w.Items != ""}, {"concurrency", w.Concurrency != 0},
 		{"step", w.Step != nil}, {"steps", w.Steps != nil},
+		{"workflowId", w.WorkflowID != ""}, {"input", w.Input != ""}, {"version", w.Version != 0},
 	}
 	for _, g := range given {
 		if g.set && !slices.Contains(uses, g.name) {

@@ -128,6 +128,31 @@ func transformSteps(n int) []any {
 	return steps
 }
 
+// childWorkflow is the workflow the example's workflow step runs: an id of
+// the form ids.New makes, of no workflow the fake account has (its
+// existence is not checked on write).
+const childWorkflow = "wf_01m8faf8h74r4czqj1rqt4bf1e"
+
+// subWorkflow is the example with a workflow step added after its last,
+// then change applied: steps[5], running childWorkflow at version 3 with
+// an input made of the order, going on if the child fails.
+func subWorkflow(t *testing.T, change func(d map[string]any)) []byte {
+	t.Helper()
+	return edit(t, func(d map[string]any) {
+		d["steps"] = append(d["steps"].([]any), workflowStep())
+		change(d)
+	})
+}
+
+func workflowStep() map[string]any {
+	return map[string]any{
+		"id": "child", "type": "workflow", "onError": "continue",
+		"with": map[string]any{
+			"workflowId": childWorkflow, "input": "{orderId: .input.orderId, total: .steps.summary.output.total}", "version": 3,
+		},
+	}
+}
+
 // validationError asserts err is a VALIDATION_ERROR and returns it.
 func validationError(t *testing.T, err error) *domain.Error {
 	t.Helper()
@@ -188,6 +213,11 @@ func TestAStoredDefinitionReadsBackAsItself(t *testing.T) {
 			delete(with(d, 5), "concurrency")
 			with(d, 5)["step"] = map[string]any{"type": "transform", "with": map[string]any{"jq": "{n: .item, at: .index}"}}
 		})},
+		{"a workflow step", subWorkflow(t, func(map[string]any) {})},
+		{"a workflow step with only its workflowId", subWorkflow(t, func(d map[string]any) {
+			delete(step(d, 5), "onError")
+			step(d, 5)["with"] = map[string]any{"workflowId": childWorkflow}
+		})},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			d, err := workflows.Parse(tt.body, exists)
@@ -224,6 +254,38 @@ func TestTheFanOutStepsAreRead(t *testing.T) {
 		par.With.Steps[0].ID != "audit" || par.With.Steps[0].Retry == nil || par.With.Steps[0].TimeoutSeconds == nil ||
 		par.With.Steps[1].ID != "shape" || par.With.Steps[1].With.JQ == "" {
 		t.Fatalf("steps[6]: %+v", par)
+	}
+}
+
+func TestTheWorkflowStepIsRead(t *testing.T) {
+	d, err := workflows.Parse(subWorkflow(t, func(map[string]any) {}), exists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	child := d.Steps[5]
+	if child.Type != workflows.StepWorkflow || child.ID != "child" || !child.Continues() ||
+		child.With.WorkflowID != childWorkflow || child.With.Input != "{orderId: .input.orderId, total: .steps.summary.output.total}" ||
+		child.With.Version != 3 || child.Retry != nil || child.TimeoutSeconds != nil {
+		t.Fatalf("steps[5]: %+v", child)
+	}
+	d, err = workflows.Parse(subWorkflow(t, func(d map[string]any) { step(d, 5)["with"] = map[string]any{"workflowId": childWorkflow} }), exists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := d.Steps[5].With; w.WorkflowID != childWorkflow || w.Input != "" || w.Version != 0 {
+		t.Fatalf("without input and version: %+v", w)
+	}
+}
+
+// A workflow step's workflow may be created after it: writing one asks
+// for no connection and looks up no workflow.
+func TestAWorkflowStepsWorkflowIsNotLookedUp(t *testing.T) {
+	body := subWorkflow(t, func(d map[string]any) { d["steps"] = []any{workflowStep()} })
+	if _, err := workflows.Parse(body, func(id string) (bool, error) {
+		t.Errorf("asked for %q", id)
+		return false, nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -441,6 +503,40 @@ func TestEveryRuleHasItsField(t *testing.T) {
 			branch(d, 0)["with"].(map[string]any)["connection"] = "conn_01jc0000000000000000000001"
 		}), "steps[6].with.steps[0].with.connection"},
 		{"a condition going into a parallel is refused", fanOut(t, func(d map[string]any) { step(d, 2)["else"] = "shape" }), "steps[2].else"},
+		// workflow.
+		{"a workflow step without a workflowId is refused", subWorkflow(t, func(d map[string]any) { delete(with(d, 5), "workflowId") }), "steps[5].with.workflowId"},
+		{"a workflow step without with is refused", subWorkflow(t, func(d map[string]any) { delete(step(d, 5), "with") }), "steps[5].with.workflowId"},
+		{"an empty workflowId is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["workflowId"] = "" }), "steps[5].with.workflowId"},
+		{"a workflowId of another resource is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["workflowId"] = knownConnection }), "steps[5].with.workflowId"},
+		{"a workflowId that is not a ULID is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["workflowId"] = "wf_orders" }), "steps[5].with.workflowId"},
+		{"a workflowId in capitals is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["workflowId"] = "wf_01M8FAF8H74R4CZQJ1RQT4BF1E" }), "steps[5].with.workflowId"},
+		{"a workflowId beyond a ULID's range is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["workflowId"] = "wf_81m8faf8h74r4czqj1rqt4bf1e" }), "steps[5].with.workflowId"},
+		{"a workflowId that is not a string is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["workflowId"] = 1 }), "steps[5].with.workflowId"},
+		{"an input that does not compile is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["input"] = "{orderId: .input." }), "steps[5].with.input"},
+		{"an input reading an undefined variable is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["input"] = "$nosuchvariable" }), "steps[5].with.input"},
+		{"an input given empty is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["input"] = "" }), "steps[5].with.input"},
+		{"a blank input is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["input"] = " \n" }), "steps[5].with.input"},
+		{"an input that is not a string is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["input"] = map[string]any{"orderId": 1} }), "steps[5].with.input"},
+		{"a version of 0 is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["version"] = 0 }), "steps[5].with.version"},
+		{"a negative version is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["version"] = -1 }), "steps[5].with.version"},
+		{"a version over the largest int32 is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["version"] = 2_147_483_648 }), "steps[5].with.version"},
+		{"a fractional version is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["version"] = 1.5 }), "steps[5].with.version"},
+		{"a version given as a string is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["version"] = "3" }), "steps[5].with.version"},
+		{"a retry on a workflow step is refused", subWorkflow(t, func(d map[string]any) { step(d, 5)["retry"] = map[string]any{"maxAttempts": 0} }), "steps[5].retry"},
+		{"a timeout on a workflow step is refused", subWorkflow(t, func(d map[string]any) { step(d, 5)["timeoutSeconds"] = 5 }), "steps[5].timeoutSeconds"},
+		{"else on a workflow step is refused", subWorkflow(t, func(d map[string]any) { step(d, 5)["else"] = "end" }), "steps[5].else"},
+		{"an unknown onError on a workflow step is refused", subWorkflow(t, func(d map[string]any) { step(d, 5)["onError"] = "retry" }), "steps[5].onError"},
+		{"a member of another type in a workflow step's with is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["jq"] = "." }), "steps[5].with.jq"},
+		{"an unknown member of a workflow step's with is refused", subWorkflow(t, func(d map[string]any) { with(d, 5)["inputs"] = "." }), "steps[5].with.inputs"},
+		{"a workflowId on an http step is refused", edit(t, func(d map[string]any) { with(d, 0)["workflowId"] = childWorkflow }), "steps[0].with.workflowId"},
+		{"an input given empty on a transform step is refused", edit(t, func(d map[string]any) { with(d, 1)["input"] = "" }), "steps[1].with.input"},
+		{"version: 0 on a delay step is refused", edit(t, func(d map[string]any) { with(d, 3)["version"] = 0 }), "steps[3].with.version"},
+		{"a foreach of a workflow step is refused", fanOut(t, func(d map[string]any) {
+			with(d, 5)["step"] = map[string]any{"type": "workflow", "with": map[string]any{"workflowId": childWorkflow}}
+		}), "steps[5].with.step.type"},
+		{"a parallel holding a workflow step is refused", fanOut(t, func(d map[string]any) {
+			with(d, 6)["steps"].([]any)[1] = map[string]any{"id": "child", "type": "workflow", "with": map[string]any{"workflowId": childWorkflow}}
+		}), "steps[6].with.steps[1].type"},
 		// inputSchema.
 		{"an input schema with a wrongly typed keyword is refused", edit(t, func(d map[string]any) {
 			d["inputSchema"] = map[string]any{"type": "object", "properties": map[string]any{"orderId": map[string]any{"type": "strin"}}}
@@ -503,7 +599,7 @@ func TestTheFanOutRulesSayWhy(t *testing.T) {
 		message string
 	}{
 		{"an unknown type names every type", edit(t, func(d map[string]any) { step(d, 1)["type"] = "lambda" }),
-			"steps[1].type", "must be http, transform, condition, delay, foreach or parallel"},
+			"steps[1].type", "must be http, transform, condition, delay, foreach, parallel or workflow"},
 		{"a foreach names the types it may hold", fanOut(t, func(d map[string]any) {
 			with(d, 5)["step"] = map[string]any{"type": "delay", "with": map[string]any{"seconds": 5}}
 		}),
@@ -536,6 +632,56 @@ func TestTheFanOutRulesSayWhy(t *testing.T) {
 			"steps[6].with.steps[1].id", "is already the id of steps[6].with.steps[0]"},
 		{"an else into a parallel names the parallel", fanOut(t, func(d map[string]any) { step(d, 2)["else"] = "audit" }),
 			"steps[2].else", `names a step inside the parallel fanout; else may name only a top-level step (or "end")`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := workflows.Parse(tt.body, exists)
+			e := validationError(t, err)
+			want := []domain.FieldError{{Field: tt.field, Message: tt.message}}
+			if !reflect.DeepEqual(e.Details, want) {
+				t.Fatalf("details %+v\nwant %+v", e.Details, want)
+			}
+		})
+	}
+}
+
+// The rules of the workflow step say why: each message below is the exact
+// one.
+func TestTheWorkflowStepRulesSayWhy(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    []byte
+		field   string
+		message string
+	}{
+		{"a workflowId is required", subWorkflow(t, func(d map[string]any) { delete(with(d, 5), "workflowId") }),
+			"steps[5].with.workflowId", "is required"},
+		{"a workflowId is a workflow id", subWorkflow(t, func(d map[string]any) { with(d, 5)["workflowId"] = "run_01m8fdx457kqe1e4k47eh6x42b" }),
+			"steps[5].with.workflowId", "must be a workflow id (wf_…)"},
+		{"an input compiles", subWorkflow(t, func(d map[string]any) { with(d, 5)["input"] = "nosuchfunction(.)" }),
+			"steps[5].with.input", "does not compile: function not defined: nosuchfunction/1"},
+		{"an input given empty says to leave it out", subWorkflow(t, func(d map[string]any) { with(d, 5)["input"] = "" }),
+			"steps[5].with.input", "must not be empty: leave input out for the child's input to be {}"},
+		{"a blank input says to leave it out", subWorkflow(t, func(d map[string]any) { with(d, 5)["input"] = "  " }),
+			"steps[5].with.input", "must not be empty: leave input out for the child's input to be {}"},
+		{"a version is a range", subWorkflow(t, func(d map[string]any) { with(d, 5)["version"] = 0 }),
+			"steps[5].with.version", "must be an integer from 1 to 2147483647"},
+		{"a retry of a workflow step is the child's", subWorkflow(t, func(d map[string]any) { step(d, 5)["retry"] = map[string]any{"maxAttempts": 2} }),
+			"steps[5].retry", "is not for workflow steps: the child run has its own steps and retries"},
+		{"a timeout of a workflow step is the child's", subWorkflow(t, func(d map[string]any) { step(d, 5)["timeoutSeconds"] = 5 }),
+			"steps[5].timeoutSeconds", "is not for workflow steps: the child's own timeoutSeconds bounds it, and the parent's bounds the wait"},
+		{"else is a condition's", subWorkflow(t, func(d map[string]any) { step(d, 5)["else"] = "end" }),
+			"steps[5].else", "is only for condition steps"},
+		{"a member of another type names the workflow step", subWorkflow(t, func(d map[string]any) { with(d, 5)["seconds"] = 0 }),
+			"steps[5].with.seconds", "is not a field of workflow steps"},
+		{"a workflowId on an http step names the http step", edit(t, func(d map[string]any) { with(d, 0)["workflowId"] = childWorkflow }),
+			"steps[0].with.workflowId", "is not a field of http steps"},
+		{"a foreach names the types it may hold", fanOut(t, func(d map[string]any) {
+			with(d, 5)["step"] = map[string]any{"type": "workflow", "with": map[string]any{"workflowId": childWorkflow}}
+		}), "steps[5].with.step.type", "must be http or transform inside a foreach"},
+		{"a parallel names the types it may hold", fanOut(t, func(d map[string]any) {
+			with(d, 6)["steps"].([]any)[1] = map[string]any{"id": "child", "type": "workflow", "with": map[string]any{"workflowId": childWorkflow}}
+		}), "steps[6].with.steps[1].type", "must be http or transform inside a parallel"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -615,6 +761,20 @@ func TestValidVariantsAreAccepted(t *testing.T) {
 			with(d, 6)["steps"].([]any)[1] = map[string]any{"id": "ping", "type": "http", "with": map[string]any{"method": "HEAD", "url": "https://status.example/"}}
 		})},
 		{"a condition going to a fan-out is accepted", fanOut(t, func(d map[string]any) { step(d, 2)["else"] = "fanout" })},
+		{"a workflow step is accepted", subWorkflow(t, func(map[string]any) {})},
+		{"a workflow step with only its workflowId is accepted", subWorkflow(t, func(d map[string]any) {
+			delete(step(d, 5), "onError")
+			step(d, 5)["with"] = map[string]any{"workflowId": childWorkflow}
+		})},
+		{"a workflow step's version at its edges is accepted", subWorkflow(t, func(d map[string]any) {
+			with(d, 5)["version"] = workflows.MaxWorkflowStepVersion
+			again := workflowStep()
+			again["id"], again["with"].(map[string]any)["version"] = "again", 1
+			d["steps"] = append(d["steps"].([]any), again)
+		})},
+		{"a workflow step failing the run on error is accepted", subWorkflow(t, func(d map[string]any) { step(d, 5)["onError"] = "fail" })},
+		{"a condition going to a workflow step is accepted", subWorkflow(t, func(d map[string]any) { step(d, 2)["else"] = "child" })},
+		{"an input of a literal is accepted", subWorkflow(t, func(d map[string]any) { with(d, 5)["input"] = `{"mode": "full"}` })},
 		{"100 steps are accepted", edit(t, func(d map[string]any) {
 			var steps []any
 			for i := range 100 {
@@ -787,6 +947,35 @@ func TestValidateHoldsAFanOutBuiltInGo(t *testing.T) {
 	}
 }
 
+// Validate holds a workflow step built in Go by values: the members its
+// type does not use, a blank input, a version out of range and the retry
+// and timeout it cannot have.
+func TestValidateHoldsAWorkflowStepBuiltInGo(t *testing.T) {
+	timeout := 5
+	d := workflows.Definition{
+		Name:    "Built",
+		Trigger: workflows.Trigger{Type: workflows.TriggerManual},
+		Steps: []workflows.Step{
+			{ID: "child", Type: workflows.StepWorkflow, With: workflows.With{WorkflowID: "wf_x", Input: " ", Version: -1, JQ: "."},
+				Retry: &workflows.Retry{MaxAttempts: 2}, TimeoutSeconds: &timeout},
+			{ID: "shape", Type: workflows.StepTransform, With: workflows.With{JQ: ".", WorkflowID: childWorkflow, Input: ".", Version: 1}},
+		},
+	}
+	want := []string{
+		"steps[0].retry", "steps[0].timeoutSeconds", "steps[0].with.input", "steps[0].with.jq", "steps[0].with.version", "steps[0].with.workflowId",
+		"steps[1].with.input", "steps[1].with.version", "steps[1].with.workflowId",
+	}
+	if got := fields(validationError(t, d.Validate(exists))); !reflect.DeepEqual(got, want) {
+		t.Fatalf("fields\n%q\nwant\n%q", got, want)
+	}
+	d.Steps[0].With = workflows.With{WorkflowID: childWorkflow, Input: ".input", Version: 2}
+	d.Steps[0].Retry, d.Steps[0].TimeoutSeconds = nil, nil
+	d.Steps[1].With = workflows.With{JQ: "."}
+	if err := d.Validate(exists); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestTheConnectionsOfInnerStepsAreLookedUp(t *testing.T) {
 	var asked []string
 	_, err := workflows.Parse(fanOut(t, func(d map[string]any) {
@@ -810,7 +999,13 @@ func TestStepTypes(t *testing.T) {
 			t.Errorf("%s is listed but not known", known)
 		}
 	}
-	for _, unknown := range []workflows.StepType{"", "lambda", "HTTP"} {
+	if got := workflows.StepTypes(); !reflect.DeepEqual(got, []workflows.StepType{
+		workflows.StepHTTP, workflows.StepTransform, workflows.StepCondition, workflows.StepDelay,
+		workflows.StepForeach, workflows.StepParallel, workflows.StepWorkflow,
+	}) {
+		t.Errorf("step types %q", got)
+	}
+	for _, unknown := range []workflows.StepType{"", "lambda", "HTTP", "Workflow"} {
 		if unknown.Known() {
 			t.Errorf("%q is known", unknown)
 		}

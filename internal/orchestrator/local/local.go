@@ -68,7 +68,10 @@ type driven struct {
 	advancing bool
 	timer     *time.Timer
 	stopped   bool
-	errors    int
+	// woken: a child of the run ended while it was being advanced; the
+	// driver advances it again at once instead of waiting.
+	woken  bool
+	errors int
 	// lastErr is the latest Advance error, handed on with ErrGaveUp so the
 	// runner can tell what it gave up on (as Step Functions passes the
 	// caught error's name).
@@ -132,6 +135,38 @@ func (d *Driver) Stop(_ context.Context, runID string) error {
 		delete(d.runs, runID)
 	}
 	return nil
+}
+
+// Wake advances a run now: a child of it ended (runs.Parents), and the
+// run, waiting for that child, records its step and goes on. A run waiting
+// on its timer is advanced at once; one being advanced is advanced again as
+// soon as this Advance ends (the child may have ended after the Advance
+// looked); one the driver does not hold is started.
+func (d *Driver) Wake(ctx context.Context, accountID, runID string) error {
+	d.mu.Lock()
+	r, ok := d.runs[runID]
+	if !ok {
+		d.mu.Unlock()
+		return d.Start(ctx, accountID, runID)
+	}
+	defer d.mu.Unlock()
+	if r.stopped || d.closed {
+		return nil
+	}
+	if r.advancing {
+		r.woken = true
+		return nil
+	}
+	if r.timer != nil && r.timer.Stop() {
+		d.inflight.Done() // the timer's callback will not run
+		d.launchLocked(r)
+	}
+	return nil
+}
+
+// ChildEnded is runs.Parents for the local gateway: the parent is woken.
+func (d *Driver) ChildEnded(ctx context.Context, accountID, parentRunID, _ string) error {
+	return d.Wake(ctx, accountID, parentRunID)
 }
 
 // Resume drives every run given: the local gateway passes the unfinished
@@ -273,13 +308,17 @@ func (d *Driver) drive(r *driven) {
 			delete(d.runs, r.ref.RunID)
 			d.mu.Unlock()
 			return
+		case outcome.WaitForChild && r.woken:
+			// The child ended during this Advance: look again now.
+			r.errors, r.woken = 0, false
+			d.mu.Unlock()
 		case outcome.Wait > 0:
-			r.errors = 0
+			r.errors, r.woken = 0, false
 			d.scheduleLocked(r, outcome.Wait)
 			d.mu.Unlock()
 			return
 		default:
-			r.errors = 0
+			r.errors, r.woken = 0, false
 			d.mu.Unlock() // the budget ran out: advance again at once
 		}
 	}

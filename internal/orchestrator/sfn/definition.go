@@ -13,6 +13,7 @@ const (
 	StateAdvance       = "Advance"
 	StateDecide        = "Decide"
 	StateWait          = "Wait"
+	StateWaitForChild  = "WaitForChild"
 	StateDone          = "Done"
 	StateRecordFailure = "RecordFailure"
 	StateFailed        = "Failed"
@@ -88,8 +89,12 @@ const FailedError = "RunFailed"
 // runner.Decision as the state's output; Decide then goes on to Done
 // (Succeed) when done is true, to Wait (SecondsPath $.waitSeconds) and back
 // to Advance when waitSeconds > 0, and straight back to Advance otherwise
-// (the runner's time budget ran out mid-run). The decision carries the two
-// ids, so every Advance gets the same task.
+// (the runner's time budget ran out mid-run), and to WaitForChild when
+// waitForChild is true: a workflow step waits for its child run there, on a
+// task token (lambda:invoke.waitForTaskToken) that the runner keeps with
+// the step and the child's end completes, at most waitSeconds (the run's
+// deadline). The decision carries the two ids, so every Advance gets the
+// same task.
 //
 // Advance retries Lambda's own service errors (LambdaServiceErrors), the
 // invocation's timeouts (TimeoutErrors) and the runner's ConflictError, each
@@ -164,9 +169,36 @@ func Definition(runnerFunctionARN string) string {
 				"Type": "Choice",
 				"Choices": []any{
 					map[string]any{"Variable": "$.done", "BooleanEquals": true, "Next": StateDone},
+					// Before the wait: a run waiting for a child also has
+					// waitSeconds (its deadline), which bounds the park.
+					map[string]any{"And": []any{
+						map[string]any{"Variable": "$.waitForChild", "IsPresent": true},
+						map[string]any{"Variable": "$.waitForChild", "BooleanEquals": true},
+					}, "Next": StateWaitForChild},
 					map[string]any{"Variable": "$.waitSeconds", "NumericGreaterThan": 0, "Next": StateWait},
 				},
 				"Default": StateAdvance,
+			},
+			StateWaitForChild: map[string]any{
+				"Type":     "Task",
+				"Comment":  "A workflow step waits for its child run: the runner keeps this task's token with the step, and the child's end completes it (SendTaskSuccess). No process waits, and nothing polls.",
+				"Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+				"Parameters": invoke(map[string]any{
+					"accountId.$": "$.accountId",
+					"runId.$":     "$.runId",
+					"park":        map[string]any{"token.$": "$$.Task.Token"},
+				}),
+				// The run's own deadline bounds the wait; past it, the
+				// Advance ends the run timed out (and cancels the child).
+				"TimeoutSecondsPath": "$.waitSeconds",
+				// Keeping the token is a conditional write: it can conflict.
+				"Retry": advanceRetry,
+				"Catch": []any{
+					map[string]any{"ErrorEquals": []string{"States.Timeout"}, "ResultPath": nil, "Next": StateAdvance},
+					map[string]any{"ErrorEquals": []string{"States.ALL"}, "ResultPath": "$.failure", "Next": StateRecordFailure},
+				},
+				// The completion's output is the run's task: the ids.
+				"Next": StateAdvance,
 			},
 			StateWait: map[string]any{
 				"Type":        "Wait",

@@ -191,6 +191,38 @@ func (o *Orchestrator) Stop(ctx context.Context, runID string) error {
 	return nil
 }
 
+// CompleteTask completes the task token of a run's WaitForChild state (its
+// child ended): one SendTaskSuccess whose output is the run's task, which
+// the state passes on to the next Advance. A token no longer waited on
+// (completed already, its execution stopped or timed out) is not an error:
+// the execution has gone on without it.
+func (o *Orchestrator) CompleteTask(ctx context.Context, token, accountID, runID string) error {
+	if token == "" || accountID == "" || runID == "" {
+		return errors.New("sfn: a task to complete needs its token, account and run id")
+	}
+	output, err := json.Marshal(task{AccountID: accountID, RunID: runID})
+	if err != nil {
+		return fmt.Errorf("sfn: encode the task output: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.budget.Call)
+	defer cancel()
+	_, err = o.client.SendTaskSuccess(ctx, &awssfn.SendTaskSuccessInput{
+		TaskToken: aws.String(token),
+		Output:    aws.String(string(output)),
+	}, o.withBudget)
+	if err != nil {
+		_, invalid := errors.AsType[*types.InvalidToken](err)
+		_, gone := errors.AsType[*types.TaskDoesNotExist](err)
+		_, timedOut := errors.AsType[*types.TaskTimedOut](err)
+		if invalid || gone || timedOut {
+			return nil
+		}
+		// The token is a credential of the execution: never in an error.
+		return fmt.Errorf("sfn: SendTaskSuccess for run %s: %w", runID, err)
+	}
+	return nil
+}
+
 // Describe tells where runID's execution is: one DescribeExecution.
 // ExecutionNotFound (with a nil error) when there is none.
 func (o *Orchestrator) Describe(ctx context.Context, runID string) (ExecutionState, error) {

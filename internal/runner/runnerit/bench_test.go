@@ -1,48 +1,87 @@
 package runnerit
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
+	"github.com/workflowsapi/workflows/internal/store"
 )
 
-// BenchmarkTransformRuns: runs per second through the local gateway for a
-// 5-step transform-only workflow (POST /workflows/{id}/run, then the local
-// driver runs it on dynalite), with the DynamoDB calls per run (the route's
-// and the runner's, counted by dynamotest) and the Step Functions state
-// transitions the same run would take (Task and Choice per Advance, and
-// Succeed).
-//
-//	go test -run '^$' -bench TransformRuns -benchtime 200x ./internal/runner/runnerit/
-func BenchmarkTransformRuns(b *testing.B) {
+// benchAccount is the account of the benchmarks' key.
+const benchAccount = "acct_bench"
+
+// benchEnv is the local gateway of one benchmark function call: a fresh
+// dynalite table and key, runs driven in-process.
+type benchEnv struct {
+	env *gatewaytest.Env
+	key string
+}
+
+func startBench(b *testing.B) benchEnv {
+	b.Helper()
 	b.Setenv("HTTP_STEP_TARGETS", "loopback")
 	env := gatewaytest.MustStart(b, gatewaytest.Options{DriveRuns: true})
-	key, _ := env.MustKey(b, "acct_bench")
-	post := func(path, body string) gatewaytest.Response {
-		return gatewaytest.Call(b, "POST", env.URL+"/api/v1"+path, key, "application/json", []byte(body))
+	key, _ := env.MustKey(b, benchAccount)
+	return benchEnv{env: env, key: key}
+}
+
+func (e benchEnv) call(b *testing.B, method, path, body string) gatewaytest.Response {
+	var raw []byte
+	if body != "" {
+		raw = []byte(body)
 	}
-	r := post("/workflows", `{"name": "five transforms", "trigger": {"type": "manual"}, "steps": [
-	  {"id": "s1", "type": "transform", "with": {"jq": ".input.n + 1"}},
-	  {"id": "s2", "type": "transform", "with": {"jq": ".steps.s1.output * 2"}},
-	  {"id": "s3", "type": "transform", "with": {"jq": "{v: .steps.s2.output}"}},
-	  {"id": "s4", "type": "transform", "with": {"jq": ".steps.s3.output.v | tostring"}},
-	  {"id": "s5", "type": "transform", "with": {"jq": "{result: .steps.s4.output, run: .run.id}"}}
-	]}`)
+	return gatewaytest.Call(b, method, e.env.URL+"/api/v1"+path, e.key, "application/json", raw)
+}
+
+func (e benchEnv) workflow(b *testing.B, definition string) string {
+	b.Helper()
+	r := e.call(b, "POST", "/workflows", definition)
 	if r.Status != 201 {
 		b.Fatalf("%d %s", r.Status, r.Body)
 	}
-	wf := r.Data(b)["id"].(string)
+	return r.Data(b)["id"].(string)
+}
 
+// benchRuns is what runRuns measured.
+type benchRuns struct {
+	ids   []string
+	calls map[string]int // DynamoDB calls by operation, for all the runs
+}
+
+// runRuns starts b.N runs of wf with input from 8 concurrent clients (the
+// timer runs from the first start until the driver holds no run) and
+// reports runs/s, dynamodb-calls/run, advances/run and transitions/run (a
+// Task and a Choice per Advance, and the Succeed). It then checks, off the
+// clock and after the calls were counted, that every run succeeded
+// (GET /runs/{id}), with check on its data if not nil.
+func (e benchEnv) runRuns(b *testing.B, wf, input string, check func(run map[string]any) error) benchRuns {
+	b.Helper()
 	const clients = 8
+	env := e.env
 	env.Table.Calls.Reset()
 	advances := env.Driver.Advances()
 	b.ResetTimer()
 	began := time.Now()
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var ids []string
 	next := make(chan struct{}, b.N)
 	for range b.N {
 		next <- struct{}{}
@@ -51,16 +90,29 @@ func BenchmarkTransformRuns(b *testing.B) {
 	for range clients {
 		wg.Go(func() {
 			for range next {
-				if r := post("/workflows/"+wf+"/run", `{"input": {"n": 1}}`); r.Status != 202 {
-					b.Errorf("%d %s", r.Status, r.Body)
+				r := e.call(b, "POST", "/workflows/"+wf+"/run", `{"input": `+input+`}`)
+				var started struct {
+					Data struct {
+						ID string `json:"id"`
+					} `json:"data"`
 				}
+				if r.Status != 202 || json.Unmarshal(r.Body, &started) != nil || started.Data.ID == "" {
+					b.Errorf("%d %s", r.Status, r.Body)
+					continue
+				}
+				mu.Lock()
+				ids = append(ids, started.Data.ID)
+				mu.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	for {
+	for giveUp := time.Now().Add(5 * time.Minute); ; {
 		if total, _ := env.Driver.Driven(); total == 0 {
 			break
+		}
+		if time.Now().After(giveUp) {
+			b.Fatalf("the driver still holds runs after 5 minutes")
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -84,4 +136,178 @@ func BenchmarkTransformRuns(b *testing.B) {
 		line += fmt.Sprintf(" %s=%.2f", op, float64(calls[op])/runs)
 	}
 	b.Logf("per run:%s", line)
+
+	var took []time.Duration
+	for _, id := range ids {
+		r := e.call(b, "GET", "/runs/"+id, "")
+		if r.Status != 200 {
+			b.Fatalf("GET /runs/%s: %d %.300s", id, r.Status, r.Body)
+		}
+		run := r.Data(b)
+		if run["status"] != "succeeded" {
+			b.Fatalf("run %s ended %v, want succeeded: %.500s", id, run["status"], r.Body)
+		}
+		if check != nil {
+			if err := check(run); err != nil {
+				b.Fatalf("run %s: %v", id, err)
+			}
+		}
+		startedAt, err1 := time.Parse(time.RFC3339Nano, fmt.Sprint(run["startedAt"]))
+		finishedAt, err2 := time.Parse(time.RFC3339Nano, fmt.Sprint(run["finishedAt"]))
+		if err1 == nil && err2 == nil {
+			took = append(took, finishedAt.Sub(startedAt))
+		}
+	}
+	if len(took) > 0 {
+		slices.Sort(took)
+		b.Logf("a run from startedAt to finishedAt (%d runs, at most %d at once): median %v, longest %v", len(took), clients, took[len(took)/2], took[len(took)-1])
+	}
+	return benchRuns{ids: ids, calls: calls}
+}
+
+// BenchmarkTransformRuns: runs per second through the local gateway for a
+// 5-step transform-only workflow (POST /workflows/{id}/run, then the local
+// driver runs it on dynalite), with the DynamoDB calls per run (the route's
+// and the runner's, counted by dynamotest) and the Step Functions state
+// transitions the same run would take (Task and Choice per Advance, and
+// Succeed).
+//
+//	go test -run '^$' -bench TransformRuns -benchtime 200x ./internal/runner/runnerit/
+func BenchmarkTransformRuns(b *testing.B) {
+	e := startBench(b)
+	wf := e.workflow(b, `{"name": "five transforms", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "s1", "type": "transform", "with": {"jq": ".input.n + 1"}},
+	  {"id": "s2", "type": "transform", "with": {"jq": ".steps.s1.output * 2"}},
+	  {"id": "s3", "type": "transform", "with": {"jq": "{v: .steps.s2.output}"}},
+	  {"id": "s4", "type": "transform", "with": {"jq": ".steps.s3.output.v | tostring"}},
+	  {"id": "s5", "type": "transform", "with": {"jq": "{result: .steps.s4.output, run: .run.id}"}}
+	]}`)
+	e.runRuns(b, wf, `{"n": 1}`, nil)
+}
+
+// BenchmarkFanOutRuns: the same measure for a run of one fan-out step of
+// http items sent to a local server on 127.0.0.1 that answers 200 {} at
+// once: a foreach of 100 items at concurrency 10 (POST), and a parallel of
+// three GETs. Besides the totals it reports the DynamoDB calls per run of
+// each operation, and http-calls/run, the requests the server received
+// (every item once: fewer fails the benchmark). It logs the sizes of what
+// the last run left in DynamoDB (attribute names and values, in bytes),
+// from which the write units are worked out (docs/performance.md).
+//
+//	go test -run '^$' -bench FanOutRuns -benchtime 20x ./internal/runner/runnerit/
+func BenchmarkFanOutRuns(b *testing.B) {
+	cases := []struct {
+		name  string
+		items int
+		steps func(url string) string
+	}{
+		{"foreach100c10", 100, func(url string) string {
+			return `[{"id": "each", "type": "foreach", "with": {"items": "[range(100)]", "concurrency": 10,
+			  "step": {"type": "http", "with": {"method": "POST", "url": "` + url + `/items/{{ .item }}", "body": {"n": "{{ .index }}"}}}}}]`
+		}},
+		{"parallel3", 3, func(url string) string {
+			return `[{"id": "all", "type": "parallel", "with": {"steps": [
+			  {"id": "a", "type": "http", "with": {"method": "GET", "url": "` + url + `/a"}},
+			  {"id": "b", "type": "http", "with": {"method": "GET", "url": "` + url + `/b"}},
+			  {"id": "c", "type": "http", "with": {"method": "GET", "url": "` + url + `/c"}}]}}]`
+		}},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			var hits atomic.Int64
+			server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				hits.Add(1)
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(`{}`))
+			}))
+			b.Cleanup(server.Close)
+			e := startBench(b)
+			wf := e.workflow(b, `{"name": "`+c.name+`", "trigger": {"type": "manual"}, "steps": `+c.steps(server.URL)+`}`)
+			hits.Store(0)
+			measured := e.runRuns(b, wf, `{}`, func(run map[string]any) error {
+				var n int
+				switch out := run["output"].(type) {
+				case []any:
+					n = len(out)
+				case map[string]any:
+					n = len(out)
+				}
+				if n != c.items {
+					return fmt.Errorf("output has %d item outputs, want %d", n, c.items)
+				}
+				return nil
+			})
+			runs := float64(b.N)
+			for _, op := range []string{"GetItem", "PutItem", "Query", "UpdateItem", "DeleteItem"} {
+				b.ReportMetric(float64(measured.calls[op])/runs, op+"/run")
+			}
+			sent := hits.Load()
+			b.ReportMetric(float64(sent)/runs, "http-calls/run")
+			if want := int64(c.items * b.N); sent < want {
+				b.Fatalf("the server received %d requests, want %d (every item once)", sent, want)
+			} else if sent > want {
+				b.Logf("the server received %d requests for %d items: some were sent again", sent, want)
+			}
+			if len(measured.ids) > 0 {
+				logSizes(b, e.env.Table, measured.ids[len(measured.ids)-1])
+			}
+		})
+	}
+}
+
+// logSizes logs the sizes of a finished run's items in DynamoDB: the run,
+// its step records and its fan-out items, each the bytes of its attribute
+// names and values (dynamotest.AttributeBytes: about DynamoDB's item size,
+// which adds a few bytes for numbers, maps and lists).
+func logSizes(b *testing.B, table dynamotest.Table, runID string) {
+	b.Helper()
+	ctx := context.Background()
+	size := func(item map[string]types.AttributeValue) int {
+		n := 0
+		for name, av := range item {
+			for _, part := range dynamotest.AttributeBytes(name, av) {
+				n += len(part)
+			}
+		}
+		return n
+	}
+	run, err := table.Client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(table.Name),
+		Key:       store.ItemKey(store.AccountPK(benchAccount), store.RunSK(runID)),
+	})
+	if err != nil || run.Item == nil {
+		b.Fatalf("get run %s: %v", runID, err)
+	}
+	line := "bytes: run item " + strconv.Itoa(size(run.Item))
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(table.Name),
+		KeyConditionExpression: aws.String("PK = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: store.RunStepsPK(runID)},
+		},
+	}
+	var items, itemBytes, itemMax int
+	for {
+		out, err := table.Client.Query(ctx, in)
+		if err != nil {
+			b.Fatalf("query the steps of %s: %v", runID, err)
+		}
+		for _, it := range out.Items {
+			sk, _ := it[store.AttrSK].(*types.AttributeValueMemberS)
+			switch n := size(it); {
+			case sk != nil && strings.HasPrefix(sk.Value, store.PrefixItem):
+				items, itemBytes, itemMax = items+1, itemBytes+n, max(itemMax, n)
+			case sk != nil:
+				line += fmt.Sprintf(", %s %d", sk.Value, n)
+			}
+		}
+		if out.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	if items > 0 {
+		line += fmt.Sprintf(", %d fan-out items of %d on average (largest %d)", items, itemBytes/items, itemMax)
+	}
+	b.Log(line)
 }

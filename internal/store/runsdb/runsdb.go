@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -88,6 +89,9 @@ type runItem struct {
 	Status          string     `dynamodbav:"status"`
 	Trigger         string     `dynamodbav:"trigger"`
 	RetryOf         string     `dynamodbav:"retryOf,omitempty"`
+	ParentRunID     string     `dynamodbav:"parentRunId,omitempty"`
+	ParentStepID    string     `dynamodbav:"parentStepId,omitempty"`
+	Depth           int        `dynamodbav:"depth,omitempty"`
 	Input           string     `dynamodbav:"input"`
 	Output          string     `dynamodbav:"output,omitempty"`
 	OutputRef       bool       `dynamodbav:"outputRef,omitempty"`
@@ -129,6 +133,8 @@ type stepItem struct {
 	Output        string     `dynamodbav:"output,omitempty"`
 	Error         *errorItem `dynamodbav:"error,omitempty"`
 	Reused        bool       `dynamodbav:"reused,omitempty"`
+	ChildRunID    string     `dynamodbav:"childRunId,omitempty"`
+	TaskToken     string     `dynamodbav:"taskToken,omitempty"`
 	Jump          string     `dynamodbav:"jump,omitempty"`
 	Items         string     `dynamodbav:"items,omitempty"`
 	ItemCount     int        `dynamodbav:"itemCount,omitempty"`
@@ -155,6 +161,18 @@ type fanOutItem struct {
 	Reused        bool       `dynamodbav:"reused,omitempty"`
 	Revision      int64      `dynamodbav:"revision"`
 	TTL           int64      `dynamodbav:"ttl,omitempty"`
+}
+
+// childItem is a parent's record of a child run (runs.ChildRef), in the
+// parent's partition: written before the child, so a child is never stored
+// without it.
+type childItem struct {
+	PK         string `dynamodbav:"PK"`
+	SK         string `dynamodbav:"SK"`
+	ChildRunID string `dynamodbav:"childRunId"`
+	StepID     string `dynamodbav:"stepId"`
+	AccountID  string `dynamodbav:"accountId"`
+	TTL        int64  `dynamodbav:"ttl,omitempty"`
 }
 
 // markerItem says a run has not finished. No TTL: a marker must outlive
@@ -250,6 +268,7 @@ func itemOf(run runs.Run) runItem {
 		GSI2PK: store.RunStatusPK(run.AccountID, string(run.Status)), GSI2SK: run.ID,
 		RunID: run.ID, WorkflowID: run.WorkflowID, WorkflowVersion: run.WorkflowVersion,
 		Status: string(run.Status), Trigger: string(run.Trigger), RetryOf: run.RetryOf,
+		ParentRunID: run.ParentRunID, ParentStepID: run.ParentStepID, Depth: run.Depth,
 		Input: string(run.Input), Output: string(run.Output), Error: errorItemOf(run.Error),
 		CreatedAt: millis(run.CreatedAt), StartedAt: millis(run.StartedAt), FinishedAt: millis(run.FinishedAt),
 		NextStep: run.NextStep, WaitUntil: millis(run.WaitUntil), Deadline: millis(run.Deadline),
@@ -265,6 +284,7 @@ func (it runItem) run(account string) runs.Run {
 	return runs.Run{
 		ID: it.RunID, AccountID: account, WorkflowID: it.WorkflowID, WorkflowVersion: it.WorkflowVersion,
 		Status: runs.Status(it.Status), Trigger: runs.Trigger(it.Trigger), RetryOf: it.RetryOf,
+		ParentRunID: it.ParentRunID, ParentStepID: it.ParentStepID, Depth: it.Depth,
 		Input: jsonValue(it.Input), Output: jsonValue(it.Output), Error: it.Error.error(),
 		CreatedAt: fromMillis(it.CreatedAt), StartedAt: fromMillis(it.StartedAt), FinishedAt: fromMillis(it.FinishedAt),
 		NextStep: it.NextStep, WaitUntil: fromMillis(it.WaitUntil), Deadline: fromMillis(it.Deadline),
@@ -301,7 +321,7 @@ func (s *Store) stepItemOf(st runs.Step) stepItem {
 		Index: st.Index, Status: string(st.Status), Attempts: st.Attempts,
 		StartedAt: millis(st.StartedAt), FinishedAt: millis(st.FinishedAt), NextAttemptAt: millis(st.NextAttemptAt),
 		Output: string(st.Output), Error: errorItemOf(st.Error), Reused: st.Reused, Revision: st.Revision,
-		Jump: st.Jump, Items: string(st.Items), ItemCount: st.ItemCount,
+		Jump: st.Jump, Items: string(st.Items), ItemCount: st.ItemCount, ChildRunID: st.ChildRunID, TaskToken: st.TaskToken,
 	}
 	it.TTL = s.partitionTTL(st.RunID)
 	return it
@@ -341,7 +361,7 @@ func (it stepItem) step() runs.Step {
 		RunID: it.RunID, StepID: it.StepID, Index: it.Index, Status: runs.StepStatus(it.Status), Attempts: it.Attempts,
 		StartedAt: fromMillis(it.StartedAt), FinishedAt: fromMillis(it.FinishedAt), NextAttemptAt: fromMillis(it.NextAttemptAt),
 		Output: jsonValue(it.Output), Error: it.Error.error(), Reused: it.Reused, Revision: it.Revision,
-		Jump: it.Jump, Items: jsonValue(it.Items), ItemCount: it.ItemCount,
+		Jump: it.Jump, Items: jsonValue(it.Items), ItemCount: it.ItemCount, ChildRunID: it.ChildRunID, TaskToken: it.TaskToken,
 	}
 }
 
@@ -374,6 +394,13 @@ func (s *Store) Create(ctx context.Context, run runs.Run, reused runs.Reused) er
 		return fmt.Errorf("runsdb: put marker of %s: %w", run.ID, err)
 	}
 	run.Revision = 1
+	if run.ParentRunID != "" {
+		child := childItem{PK: store.RunStepsPK(run.ParentRunID), SK: store.ChildSK(run.ID), ChildRunID: run.ID,
+			StepID: run.ParentStepID, AccountID: run.AccountID, TTL: s.partitionTTL(run.ParentRunID)}
+		if err := s.put(ctx, child, "", nil, nil); err != nil {
+			return fmt.Errorf("runsdb: put child %s of %s: %w", run.ID, run.ParentRunID, err)
+		}
+	}
 	if err := s.putOutput(ctx, run); err != nil {
 		return err
 	}
@@ -467,6 +494,9 @@ func (s *Store) Get(ctx context.Context, account, runID string) (runs.Run, error
 // cursor. Indexes are eventually consistent: a run started a moment ago
 // may be missing for that moment.
 func (s *Store) List(ctx context.Context, account string, filter runs.Filter, limit int, cursor string) (domain.Page[runs.Run], error) {
+	if filter.ParentRunID != "" {
+		return s.listChildren(ctx, account, filter, limit, cursor)
+	}
 	in := &dynamodb.QueryInput{
 		TableName:        aws.String(s.table),
 		ScanIndexForward: aws.Bool(false),
@@ -556,6 +586,104 @@ func (s *Store) List(ctx context.Context, account string, filter runs.Filter, li
 		}
 	}
 	return page, nil
+}
+
+// listChildren pages through the children of a run of the account, newest
+// first: the parent's child records (one Query of its partition; a run has
+// at most one child per step, so at most workflows.MaxSteps), then the
+// children themselves (BatchGetItem). Another account's run, or none, has
+// no children here: the filter narrows the caller's own runs.
+func (s *Store) listChildren(ctx context.Context, account string, filter runs.Filter, limit int, cursor string) (domain.Page[runs.Run], error) {
+	page := domain.Page[runs.Run]{Items: []runs.Run{}}
+	after := ""
+	if cursor != "" {
+		id, err := store.DecodeCursor(cursor, ids.PrefixRun)
+		if err != nil {
+			return page, err
+		}
+		after = id
+	}
+	if _, err := s.Get(ctx, account, filter.ParentRunID); errors.Is(err, domain.ErrNotFound) {
+		return page, nil
+	} else if err != nil {
+		return page, err
+	}
+	refs, err := s.Children(ctx, filter.ParentRunID)
+	if err != nil {
+		return page, err
+	}
+	var keys []map[string]types.AttributeValue
+	for i := len(refs) - 1; i >= 0; i-- { // newest first
+		if refs[i].AccountID != account || (after != "" && refs[i].ChildRunID >= after) {
+			continue
+		}
+		keys = append(keys, store.ItemKey(store.AccountPK(account), store.RunSK(refs[i].ChildRunID)))
+	}
+	found := map[string]runs.Run{}
+	for len(keys) > 0 {
+		batch := keys[:min(len(keys), 100)]
+		keys = keys[len(batch):]
+		request := map[string]types.KeysAndAttributes{s.table: {Keys: batch, ConsistentRead: aws.Bool(true)}}
+		for len(request) > 0 {
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request})
+			if err != nil {
+				return page, fmt.Errorf("runsdb: batch get children of %s: %w", filter.ParentRunID, err)
+			}
+			var items []runItem
+			if err := attributevalue.UnmarshalListOfMaps(out.Responses[s.table], &items); err != nil {
+				return page, fmt.Errorf("runsdb: unmarshal children of %s: %w", filter.ParentRunID, err)
+			}
+			for _, it := range items {
+				run := it.run(account)
+				run.Output, run.Input = nil, nil
+				found[run.ID] = run
+			}
+			request = out.UnprocessedKeys
+		}
+	}
+	for i := len(refs) - 1; i >= 0; i-- {
+		run, ok := found[refs[i].ChildRunID]
+		if !ok || s.expired(run) || (filter.WorkflowID != "" && run.WorkflowID != filter.WorkflowID) || (filter.Status != "" && run.Status != filter.Status) {
+			continue
+		}
+		if len(page.Items) == limit {
+			page.NextCursor = store.EncodeCursor(page.Items[len(page.Items)-1].ID)
+			break
+		}
+		page.Items = append(page.Items, run)
+	}
+	return page, nil
+}
+
+// Children reads a run's child records (one Query, paged), oldest first.
+func (s *Store) Children(ctx context.Context, parentRunID string) ([]runs.ChildRef, error) {
+	in := &dynamodb.QueryInput{
+		TableName:              aws.String(s.table),
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": &types.AttributeValueMemberS{Value: store.RunStepsPK(parentRunID)},
+			":sk": &types.AttributeValueMemberS{Value: store.PrefixChild},
+		},
+		ConsistentRead: aws.Bool(true),
+	}
+	var refs []runs.ChildRef
+	for {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("runsdb: query children of %s: %w", parentRunID, err)
+		}
+		var items []childItem
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+			return nil, fmt.Errorf("runsdb: unmarshal children of %s: %w", parentRunID, err)
+		}
+		for _, it := range items {
+			refs = append(refs, runs.ChildRef{ParentRunID: parentRunID, ChildRunID: it.ChildRunID, StepID: it.StepID, AccountID: it.AccountID})
+		}
+		if out.LastEvaluatedKey == nil {
+			return refs, nil
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
 }
 
 // expired says whether a finished run is past its retention: readers are

@@ -440,7 +440,12 @@ func newFixture(t *testing.T) *fixture {
 	if f.sfnClient, err = sfn.NewClient(ctx, s.motoURL); err != nil {
 		t.Fatal(err)
 	}
-	suffix := time.Now().Format("150405.000")
+	// The names the script gave the functions (STATE_MACHINE_ARN): the
+	// runner starts children and completes task tokens on its own.
+	suffix := os.Getenv("SFNEXEC_MACHINE_SUFFIX")
+	if suffix == "" {
+		suffix = time.Now().Format("150405.000")
+	}
 	for _, fn := range []string{fnRunner, fnBrief} {
 		out, err := f.sfnClient.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{
 			Name:       aws.String(strings.ReplaceAll("runs-"+fn+"-"+suffix, ".", "-")),
@@ -671,6 +676,9 @@ func TestStateMachineRunsEachKindOfRun(t *testing.T) {
 			}
 		})
 	}
+	// One fixture (its state machines, named for the runner's
+	// STATE_MACHINE_ARN) for every run: the parent and child too.
+	t.Run("child resumes its parent", f.childResumesItsParent)
 	report = append(report, f.timings()...)
 	for _, line := range report {
 		t.Log(line)
@@ -720,3 +728,46 @@ func (f *fixture) timings() []string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%dms", d.Milliseconds()) }
+
+// childResumesItsParent: a workflow step's child
+// run, started by the runner in its container on the state machine, ends
+// and completes the task token its parent's execution waits on in
+// WaitForChild (the runner kept it with the step): the parent goes on with
+// the child's output. Nothing polls: the parent's history is one park.
+func (f *fixture) childResumesItsParent(t *testing.T) {
+	ctx := context.Background()
+	child, err := f.wfService.Create(ctx, workflows.Caller{AccountID: account}, []byte(`{"name": "child", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "pause", "type": "delay", "with": {"seconds": 2}},
+	  {"id": "triple", "type": "transform", "with": {"jq": "{tripled: (.input.n * 3)}"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := runKind{name: "parent", function: fnRunner, input: `{"n": 5}`, definition: `{"name": "parent", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "kid", "type": "workflow", "with": {"workflowId": "` + child.Workflow.ID + `", "input": "{n: .input.n}"}},
+	  {"id": "after", "type": "transform", "with": {"jq": ".steps.kid.output.tripled + 1"}}]}`}
+	machine := f.machines[fnRunner]
+	_, run := f.start(t, k, machine)
+	status := waitForExecution(t, f.sfnClient, machine.ExecutionARN(run.ID))
+	path, _ := historyOf(t, f.sfnClient, machine.ExecutionARN(run.ID))
+	t.Logf("the parent's ASL path: %s | %s", path, status)
+	got, steps := f.until(t, run.ID, 10*time.Second, finished)
+	if status != types.ExecutionStatusSucceeded || got.Status != runs.StatusSucceeded || string(got.Output) != "16" {
+		t.Fatalf("parent %s (execution %s), output %s; path %s", got.Status, status, got.Output, path)
+	}
+	if want := "Advance > Decide > WaitForChild > Advance > Decide > Done"; path != want {
+		t.Errorf("the parent's path\n got %s\nwant %s", path, want)
+	}
+	childID := steps[0].ChildRunID
+	if childID == "" || steps[0].TaskToken != "" {
+		t.Fatalf("the workflow step %+v: want its child's id, and its token gone once it ended", steps[0])
+	}
+	kid, err := f.runsStore.Get(ctx, account, childID)
+	if err != nil || kid.Status != runs.StatusSucceeded || kid.ParentRunID != run.ID || kid.Trigger != runs.TriggerWorkflow {
+		t.Fatalf("child %+v, %v", kid, err)
+	}
+	childPath, _ := historyOf(t, f.sfnClient, machine.ExecutionARN(childID))
+	if !strings.Contains(childPath, sfn.StateWait) {
+		t.Errorf("the child's path %s: want its delay's Wait", childPath)
+	}
+	t.Logf("the child's ASL path: %s", childPath)
+}

@@ -90,7 +90,14 @@ func (a *advance) fanOut(index int, rec runs.Step, exists bool) (outcome, bool, 
 		f := pool.failed
 		message := pool.describe(f) + ": " + f.Error.Message
 		if n := pool.failures(); n > 1 {
-			message = fmt.Sprintf("%s (and %d more items failed)", message, n-1)
+			what := "item"
+			if step.Type == workflows.StepParallel {
+				what = "inner step"
+			}
+			if n > 2 {
+				what += "s"
+			}
+			message = fmt.Sprintf("%s (and %d more %s failed)", message, n-1, what)
 		}
 		rec.Status, rec.FinishedAt, rec.Items = runs.StepFailed, now, pool.keptItems()
 		rec.Error = &runs.Error{Code: f.Error.Code, Message: message}

@@ -197,3 +197,23 @@ func TestParallelOutputIsKeyedByInnerStep(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestAFailedFanOutCountsTheOtherFailures(t *testing.T) {
+	e := newEnv(t, foreachOfTen)
+	for _, i := range []string{"each#2", "each#5", "each#8"} {
+		e.engine.script[i] = []func(context.Context) (engine.Result, error){fail("JQ_ERROR", false, 0)}
+	}
+	e.untilDone(t)
+	if run := e.store.run(t, e.runID); run.Error == nil || !strings.HasPrefix(run.Error.Message, "item 2: ") || !strings.HasSuffix(run.Error.Message, "(and 2 more items failed)") {
+		t.Errorf("run error %+v, want item 2 named and the 2 others counted", run.Error)
+	}
+	p := newEnv(t, `{"name": "p", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "both", "type": "parallel", "with": {"steps": [
+	    {"id": "left", "type": "transform", "with": {"jq": "1"}},
+	    {"id": "right", "type": "transform", "with": {"jq": "2"}}]}}]}`)
+	p.engine.script["both#"] = []func(context.Context) (engine.Result, error){fail("JQ_ERROR", false, 0)}
+	p.untilDone(t)
+	if run := p.store.run(t, p.runID); run.Error == nil || !strings.HasPrefix(run.Error.Message, "inner step left: ") || !strings.HasSuffix(run.Error.Message, "(and 1 more inner step failed)") {
+		t.Errorf("run error %+v", run.Error)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -52,11 +53,13 @@ func FuzzStartBody(f *testing.F) {
 
 // FuzzListFilter holds ?workflowId= and ?status= to their rules: a refusal
 // is a VALIDATION_ERROR on one of them; an accepted filter holds a
-// well-formed workflow id (or none) and a known status (or none), each
-// given once.
+// well-formed workflow id (or none), a known status (or none) and a
+// well-formed lowercase run id as parentRunId (or none), each given once.
 func FuzzListFilter(f *testing.F) {
 	for _, seed := range []string{"", "status=queued", "status=done", "workflowId=wf_01m8faf8h74r4czqj1rqt4bf1e", "workflowId=run_x",
-		"status=queued&status=failed", "workflowId=", "status=%zz", "status=timed_out&workflowId=wf_01m8faf8h74r4czqj1rqt4bf1e"} {
+		"status=queued&status=failed", "workflowId=", "status=%zz", "status=timed_out&workflowId=wf_01m8faf8h74r4czqj1rqt4bf1e",
+		"parentRunId=run_01m8faf8h74r4czqj1rqt4bf1e", "parentRunId=RUN_01M8FAF8H74R4CZQJ1RQT4BF1E", "parentRunId=run_x", "parentRunId=&status=queued",
+		"parentRunId=run_01m8faf8h74r4czqj1rqt4bf1e&parentRunId=run_01m8faf8h74r4czqj1rqt4bf1e"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, rawQuery string) {
@@ -64,7 +67,7 @@ func FuzzListFilter(f *testing.F) {
 		r.URL.RawQuery = rawQuery
 		filter, err := ParseFilter(r)
 		if err != nil {
-			requireValidation(t, rawQuery, err, "workflowId", "status")
+			requireValidation(t, rawQuery, err, "workflowId", "status", "parentRunId")
 			return
 		}
 		q := r.URL.Query()
@@ -74,7 +77,10 @@ func FuzzListFilter(f *testing.F) {
 		if filter.Status != "" && (!slices.Contains(Statuses, filter.Status) || len(q["status"]) != 1) {
 			t.Fatalf("accepted status %q from %q", filter.Status, rawQuery)
 		}
-		if (filter.WorkflowID == "") != (q.Get("workflowId") == "") || (filter.Status == "") != (q.Get("status") == "") {
+		if filter.ParentRunID != "" && (!ids.Valid(ids.PrefixRun, filter.ParentRunID) || strings.ToLower(filter.ParentRunID) != filter.ParentRunID || len(q["parentRunId"]) != 1) {
+			t.Fatalf("accepted parentRunId %q from %q", filter.ParentRunID, rawQuery)
+		}
+		if (filter.WorkflowID == "") != (q.Get("workflowId") == "") || (filter.Status == "") != (q.Get("status") == "") || (filter.ParentRunID == "") != (q.Get("parentRunId") == "") {
 			t.Fatalf("%q read as %+v", rawQuery, filter)
 		}
 	})

@@ -22,6 +22,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
 	"github.com/workflowsapi/workflows/internal/store"
+	"github.com/workflowsapi/workflows/internal/store/runsdb"
 )
 
 // benchAccount is the account of the benchmarks' key.
@@ -61,16 +62,35 @@ func (e benchEnv) workflow(b *testing.B, definition string) string {
 
 // benchRuns is what runRuns measured.
 type benchRuns struct {
-	ids   []string
-	calls map[string]int // DynamoDB calls by operation, for all the runs
+	ids      []string
+	calls    map[string]int // DynamoDB calls by operation, for all the runs
+	advances int64          // the driver's Advances, for all the runs
+}
+
+// reportTransitions reports transitions/run: the Step Functions state
+// transitions of the b.N runs started, counted as one per state entered.
+// Each Advance enters the Advance Task and the Decide Choice, each run that
+// ended succeeded its Done (Succeed), and each park of a run on its child
+// the WaitForChild Task, which the local driver does not invoke. ended
+// counts the runs that ended (b.N, and their children), parks the parks.
+func (m benchRuns) reportTransitions(b *testing.B, ended, parks int) {
+	b.ReportMetric(float64(2*m.advances+int64(ended+parks))/float64(b.N), "transitions/run")
+}
+
+// reportOps reports the DynamoDB calls per run of each operation.
+func (m benchRuns) reportOps(b *testing.B) {
+	for _, op := range []string{"GetItem", "PutItem", "Query", "UpdateItem", "DeleteItem"} {
+		b.ReportMetric(float64(m.calls[op])/float64(b.N), op+"/run")
+	}
 }
 
 // runRuns starts b.N runs of wf with input from 8 concurrent clients (the
 // timer runs from the first start until the driver holds no run) and
-// reports runs/s, dynamodb-calls/run, advances/run and transitions/run (a
-// Task and a Choice per Advance, and the Succeed). It then checks, off the
+// reports runs/s, dynamodb-calls/run and advances/run (every Advance the
+// driver made meanwhile, a child's included). It then checks, off the
 // clock and after the calls were counted, that every run succeeded
-// (GET /runs/{id}), with check on its data if not nil.
+// (GET /runs/{id}), with check on its data if not nil. The caller reports
+// the transitions (reportTransitions), which depend on the runs' shape.
 func (e benchEnv) runRuns(b *testing.B, wf, input string, check func(run map[string]any) error) benchRuns {
 	b.Helper()
 	const clients = 8
@@ -121,11 +141,10 @@ func (e benchEnv) runRuns(b *testing.B, wf, input string, check func(run map[str
 
 	runs := float64(b.N)
 	calls := env.Table.Calls.Snapshot()
-	adv := float64(env.Driver.Advances() - advances)
+	advanced := env.Driver.Advances() - advances
 	b.ReportMetric(runs/elapsed.Seconds(), "runs/s")
 	b.ReportMetric(float64(env.Table.Calls.Total())/runs, "dynamodb-calls/run")
-	b.ReportMetric(adv/runs, "advances/run")
-	b.ReportMetric((2*adv+runs)/runs, "transitions/run")
+	b.ReportMetric(float64(advanced)/runs, "advances/run")
 	ops := make([]string, 0, len(calls))
 	for op := range calls {
 		ops = append(ops, op)
@@ -162,7 +181,7 @@ func (e benchEnv) runRuns(b *testing.B, wf, input string, check func(run map[str
 		slices.Sort(took)
 		b.Logf("a run from startedAt to finishedAt (%d runs, at most %d at once): median %v, longest %v", len(took), clients, took[len(took)/2], took[len(took)-1])
 	}
-	return benchRuns{ids: ids, calls: calls}
+	return benchRuns{ids: ids, calls: calls, advances: advanced}
 }
 
 // BenchmarkTransformRuns: runs per second through the local gateway for a
@@ -182,7 +201,7 @@ func BenchmarkTransformRuns(b *testing.B) {
 	  {"id": "s4", "type": "transform", "with": {"jq": ".steps.s3.output.v | tostring"}},
 	  {"id": "s5", "type": "transform", "with": {"jq": "{result: .steps.s4.output, run: .run.id}"}}
 	]}`)
-	e.runRuns(b, wf, `{"n": 1}`, nil)
+	e.runRuns(b, wf, `{"n": 1}`, nil).reportTransitions(b, b.N, 0)
 }
 
 // BenchmarkFanOutRuns: the same measure for a run of one fan-out step of
@@ -237,10 +256,9 @@ func BenchmarkFanOutRuns(b *testing.B) {
 				}
 				return nil
 			})
+			measured.reportTransitions(b, b.N, 0)
+			measured.reportOps(b)
 			runs := float64(b.N)
-			for _, op := range []string{"GetItem", "PutItem", "Query", "UpdateItem", "DeleteItem"} {
-				b.ReportMetric(float64(measured.calls[op])/runs, op+"/run")
-			}
 			sent := hits.Load()
 			b.ReportMetric(float64(sent)/runs, "http-calls/run")
 			if want := int64(c.items * b.N); sent < want {
@@ -253,6 +271,103 @@ func BenchmarkFanOutRuns(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkChildRuns: the same measure for runs with a workflow step
+// (issue 15). parentChild is a parent of two steps: a workflow step whose
+// child is a 1-step transform workflow, then a transform of the child's
+// output. Every figure is per parent run, its child counted in it: the
+// DynamoDB calls of each operation, the driver's Advances (the child's
+// too), and the Step Functions state transitions of both executions.
+//
+// Off the clock it checks that every parent succeeded with the child's
+// output (GET /runs/{id}), that it has exactly one child (GET
+// /runs?parentRunId=), succeeded with that output (GET /runs/{child}), and
+// counts the parks from what the runs wrote: a run's item is written once
+// per status it takes, so a parent that parked once has revision 5
+// (queued, running, waiting, running, succeeded), one whose child had ended
+// before it looked 3, and every child 3. Each park is a WaitForChild Task
+// in Step Functions and one more Advance of the parent; the benchmark logs
+// the Advances those records account for beside the driver's count.
+//
+//	HTTP_STEP_TARGETS=loopback go test -run '^$' -bench ChildRuns/parentChild -benchtime 20x ./internal/runner/runnerit/
+func BenchmarkChildRuns(b *testing.B) {
+	b.Run("parentChild", func(b *testing.B) {
+		e := startBench(b)
+		child := e.workflow(b, `{"name": "child", "trigger": {"type": "manual"}, "steps": [
+		  {"id": "double", "type": "transform", "with": {"jq": "{doubled: (.input.n * 2)}"}}]}`)
+		parent := e.workflow(b, `{"name": "parent", "trigger": {"type": "manual"}, "steps": [
+		  {"id": "kid", "type": "workflow", "with": {"workflowId": "`+child+`", "input": "{n: .input.n}"}},
+		  {"id": "after", "type": "transform", "with": {"jq": "{fromChild: .steps.kid.output}"}}]}`)
+		const childOutput = `{"doubled":42}`
+		childOf := map[string]string{} // parent run id → its workflow step's child
+		measured := e.runRuns(b, parent, `{"n": 21}`, func(run map[string]any) error {
+			kid := stepsOf(run)["kid"]
+			id, _ := kid["childRunId"].(string)
+			if kid["status"] != "succeeded" || jsonOf(kid["output"]) != childOutput || id == "" {
+				return fmt.Errorf("workflow step %s, want succeeded with %s and its child's id", jsonOf(kid), childOutput)
+			}
+			if got := jsonOf(run["output"]); got != `{"fromChild":`+childOutput+`}` {
+				return fmt.Errorf("output %s, want the child's output", got)
+			}
+			childOf[run["id"].(string)] = id
+			return nil
+		})
+		measured.reportOps(b)
+
+		ctx := context.Background()
+		records := runsdb.New(e.env.Table.Client, e.env.Table.Name)
+		revision := func(runID string) int64 {
+			run, err := records.Get(ctx, benchAccount, runID)
+			if err != nil {
+				b.Fatalf("read run %s: %v", runID, err)
+			}
+			return run.Revision
+		}
+		parks, parked := 0, 0
+		for _, id := range measured.ids {
+			childID := childOf[id]
+			r := e.call(b, "GET", "/runs?parentRunId="+id, "")
+			if r.Status != 200 {
+				b.Fatalf("GET /runs?parentRunId=%s: %d %.300s", id, r.Status, r.Body)
+			}
+			list, _ := r.JSON(b)["data"].([]any)
+			if len(list) != 1 {
+				b.Fatalf("parent %s has %d children, want 1: %.500s", id, len(list), r.Body)
+			}
+			if c, _ := list[0].(map[string]any); c["id"] != childID || c["parentRunId"] != id || c["status"] != "succeeded" {
+				b.Fatalf("parent %s lists %s, want its step's child %s, succeeded", id, jsonOf(c), childID)
+			}
+			r = e.call(b, "GET", "/runs/"+childID, "")
+			if r.Status != 200 {
+				b.Fatalf("GET /runs/%s: %d %.300s", childID, r.Status, r.Body)
+			}
+			if c := r.Data(b); c["status"] != "succeeded" || jsonOf(c["output"]) != childOutput || c["trigger"] != "workflow" || c["parentRunId"] != id {
+				b.Fatalf("child %s, want succeeded with %s, trigger workflow, parent %s", jsonOf(c), childOutput, id)
+			}
+			if rev := revision(childID); rev != 3 {
+				b.Fatalf("child %s has revision %d, want 3 (queued, running, succeeded)", childID, rev)
+			}
+			rev := revision(id)
+			if rev < 3 || rev%2 == 0 {
+				b.Fatalf("parent %s has revision %d, want 3 and 2 more per park", id, rev)
+			}
+			if k := int(rev-3) / 2; k > 0 {
+				parks, parked = parks+k, parked+1
+			}
+		}
+		b.ReportMetric(float64(parks)/float64(b.N), "parks/run")
+		measured.reportTransitions(b, 2*b.N, parks)
+		// Each parent advances once and once more per park; each child
+		// once.
+		b.Logf("%d of %d parents parked (%d parks); the driver made %d Advances, the runs' records account for %d",
+			parked, b.N, parks, measured.advances, b.N+parks+b.N)
+		if len(measured.ids) > 0 {
+			last := measured.ids[len(measured.ids)-1]
+			logSizes(b, e.env.Table, last)
+			logSizes(b, e.env.Table, childOf[last])
+		}
+	})
 }
 
 // logSizes logs the sizes of a finished run's items in DynamoDB: the run,
@@ -297,6 +412,8 @@ func logSizes(b *testing.B, table dynamotest.Table, runID string) {
 			switch n := size(it); {
 			case sk != nil && strings.HasPrefix(sk.Value, store.PrefixItem):
 				items, itemBytes, itemMax = items+1, itemBytes+n, max(itemMax, n)
+			case sk != nil && strings.HasPrefix(sk.Value, store.PrefixChild):
+				line += fmt.Sprintf(", %s record %d", store.PrefixChild, n)
 			case sk != nil:
 				line += fmt.Sprintf(", %s %d", sk.Value, n)
 			}

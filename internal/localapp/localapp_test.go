@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,21 @@ func mustRun(t *testing.T, env *gatewaytest.Env, workflowID string, status runs.
 	return run.ID
 }
 
+// mustFanOutStep stores a finished foreach step of two items in run.
+func mustFanOutStep(t *testing.T, env *gatewaytest.Env, runID, stepID string) {
+	t.Helper()
+	ctx := context.Background()
+	db := runsdb.New(env.Table.Client, env.Table.Name)
+	if _, err := db.PutStep(ctx, runs.Step{RunID: runID, StepID: stepID, Index: 2, Status: runs.StepSucceeded, ItemCount: 2, Output: []byte(`[1,2]`)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := db.PutItem(ctx, runs.Item{RunID: runID, StepID: stepID, Index: i, Status: runs.StepSucceeded, Attempts: 1, Output: []byte(strconv.Itoa(i + 1))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // mustChild stores a child run of parent (as a workflow step starts one:
 // its record in the parent's partition, then the run).
 func mustChild(t *testing.T, env *gatewaytest.Env, parent string) string {
@@ -148,6 +164,11 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 			}
 			runID := mustRun(t, env, mustRunsWorkflow(t, env, key), status)
 			path = strings.Replace(strings.Replace(route.Path, "{id}", runID, 1), "{stepId}", "a", 1)
+			if route.Function == "get-run-step" {
+				// Its costliest way: a fan-out step, whose items are read too.
+				mustFanOutStep(t, env, runID, "fan")
+				path = strings.Replace(strings.Replace(route.Path, "{id}", runID, 1), "{stepId}", "fan", 1)
+			}
 			if route.Function == "retry-run" {
 				body, contentType = []byte(`{"from":"failed_step"}`), "application/json"
 				header = http.Header{"Idempotency-Key": {"calls-2"}}
@@ -285,7 +306,7 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 			case "get-run":
 				want["GetItem"], want["Query"] = 2, 1 // the run, then its steps
 			case "get-run-step":
-				want["GetItem"] = 3 // the run (is it the account's?), then the step
+				want["GetItem"], want["Query"] = 3, 1 // the run (is it the account's?), the step, its items
 			case "cancel-run":
 				// The run, its steps, its waiting step ended, then its
 				// status written on the revision read, its marker deleted

@@ -223,7 +223,7 @@ var tableActions = map[string][]string{
 	RunWorkflow.Function:    {ActionGetItem, ActionPutItem},
 	ListRuns.Function:       {ActionGetItem, ActionQuery, ActionBatchGetItem},
 	GetRun.Function:         {ActionGetItem, ActionQuery},
-	GetRunStep.Function:     {ActionGetItem},
+	GetRunStep.Function:     {ActionGetItem, ActionQuery}, // a fan-out step's items
 	CancelRun.Function:      {ActionGetItem, ActionQuery, ActionPutItem, ActionUpdateItem, ActionDeleteItem},
 	RetryRun.Function:       {ActionGetItem, ActionQuery, ActionPutItem},
 	ReceiveWebhook.Function: {ActionGetItem, ActionPutItem},

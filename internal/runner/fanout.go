@@ -29,12 +29,6 @@ import (
 // state transition each, and a resume, or a retry from the failed step,
 // redoes only the items that had not succeeded.
 
-// isFanOut reports whether the runner runs step's items (ExecuteItem)
-// rather than the step itself.
-func isFanOut(step workflows.Step) bool {
-	return step.Type == workflows.StepForeach || step.Type == workflows.StepParallel
-}
-
 // concurrencyOf is how many items of step run at once.
 func concurrencyOf(step workflows.Step) int {
 	if step.Type == workflows.StepParallel {

@@ -238,11 +238,8 @@ func (a *advance) act(pos position) (o outcome, more bool, err error) {
 		o, err := a.timedOut(rec, exists, now)
 		return o, false, err
 	}
-	if isFanOut(step) {
-		return a.fanOut(pos.index, rec, exists)
-	}
-	if step.Type == workflows.StepWorkflow {
-		return a.childStep(pos.index, rec, exists)
+	if progress, ok := progressOf[step.Type]; ok {
+		return progress(a, pos.index, rec, exists)
 	}
 	if !exists {
 		rec = runs.Step{RunID: a.runID, StepID: step.ID, Index: pos.index}
@@ -269,6 +266,17 @@ func (a *advance) act(pos position) (o outcome, more bool, err error) {
 		return again, true, a.putStep(rec)
 	}
 	return a.attempt(pos.index, rec)
+}
+
+// progressOf is, per kind whose progress is not one attempt at a time,
+// how the runner moves it: a fan-out runs its items (fanout.go), a
+// workflow step starts and waits for its child (child.go). Every other
+// kind is one attempt at a time (attempt, below), with the engine's Result
+// saying what it did (an output, a jump, a wait).
+var progressOf = map[workflows.StepType]func(a *advance, index int, rec runs.Step, exists bool) (outcome, bool, error){
+	workflows.StepForeach:  (*advance).fanOut,
+	workflows.StepParallel: (*advance).fanOut,
+	workflows.StepWorkflow: (*advance).childStep,
 }
 
 // mayBegin reports whether another attempt (of step, or of one of its

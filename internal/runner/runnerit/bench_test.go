@@ -267,7 +267,7 @@ func BenchmarkFanOutRuns(b *testing.B) {
 				b.Logf("the server received %d requests for %d items: some were sent again", sent, want)
 			}
 			if len(measured.ids) > 0 {
-				logSizes(b, e.env.Table, measured.ids[len(measured.ids)-1])
+				b.Log(sizesOf(b, e.env.Table, measured.ids[len(measured.ids)-1]))
 			}
 		})
 	}
@@ -364,17 +364,17 @@ func BenchmarkChildRuns(b *testing.B) {
 			parked, b.N, parks, measured.advances, b.N+parks+b.N)
 		if len(measured.ids) > 0 {
 			last := measured.ids[len(measured.ids)-1]
-			logSizes(b, e.env.Table, last)
-			logSizes(b, e.env.Table, childOf[last])
+			b.Logf("parent %s; child %s", sizesOf(b, e.env.Table, last), sizesOf(b, e.env.Table, childOf[last]))
 		}
 	})
 }
 
-// logSizes logs the sizes of a finished run's items in DynamoDB: the run,
-// its step records and its fan-out items, each the bytes of its attribute
-// names and values (dynamotest.AttributeBytes: about DynamoDB's item size,
-// which adds a few bytes for numbers, maps and lists).
-func logSizes(b *testing.B, table dynamotest.Table, runID string) {
+// sizesOf tells the sizes of a finished run's items in DynamoDB: the run,
+// its step records, its child records and its fan-out items, each the bytes
+// of its attribute names and values (dynamotest.AttributeBytes: about
+// DynamoDB's item size, which adds a few bytes for numbers, maps and
+// lists).
+func sizesOf(b *testing.B, table dynamotest.Table, runID string) string {
 	b.Helper()
 	ctx := context.Background()
 	size := func(item map[string]types.AttributeValue) int {
@@ -426,5 +426,5 @@ func logSizes(b *testing.B, table dynamotest.Table, runID string) {
 	if items > 0 {
 		line += fmt.Sprintf(", %d fan-out items of %d on average (largest %d)", items, itemBytes/items, itemMax)
 	}
-	b.Log(line)
+	return line
 }

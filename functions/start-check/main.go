@@ -22,11 +22,12 @@ func main() {
 	// A child run whose end the check records wakes its parent (the task
 	// token the parent's execution waits on).
 	store := runsdb.New(app.DB, app.TableName)
-	check := runner.NewChecker(runs.NotifyParents(store, runs.TokenParents(store, machine), app.Logger), machine, machine, nil, app.Logger)
+	parents := runs.TokenParents(store, machine)
+	check := runner.NewChecker(runs.NotifyParents(store, parents, app.Logger), machine, machine, nil, app.Logger).WithParents(parents)
 	lambda.Start(func(ctx context.Context) (runner.CheckReport, error) {
 		report, err := check.Check(ctx)
 		app.Logger.InfoContext(ctx, "start check", "unfinished", report.Unfinished, "started", report.Started,
-			"failed", report.Failed, "cancelled", report.Cancelled, "errors", report.Errors)
+			"failed", report.Failed, "cancelled", report.Cancelled, "resumed", report.Resumed, "errors", report.Errors)
 		return report, err
 	})
 }

@@ -30,6 +30,14 @@ type Checker struct {
 	orchestrator runs.Orchestrator
 	now          func() time.Time
 	logger       *slog.Logger
+	parents      runs.Parents
+}
+
+// WithParents has the check resume a parent whose child run ended without
+// telling it (the notice of its end was lost): the same notice again.
+func (c *Checker) WithParents(p runs.Parents) *Checker {
+	c.parents = p
+	return c
 }
 
 // NewChecker returns the check. now and logger may be nil.
@@ -49,12 +57,15 @@ type CheckReport struct {
 	Started    int `json:"started"`
 	Failed     int `json:"failed"`
 	Cancelled  int `json:"cancelled"`
+	// Resumed counts parents told again that their child ended.
+	Resumed int `json:"resumed"`
 	// Errors counts runs the check could not look at; it goes on with the
 	// others, and the next check tries them again.
 	Errors int `json:"errors"`
 }
 
-// Check looks at every unfinished run once:
+// Check looks at every unfinished run once (and, with WithParents, resumes
+// a parent waiting for a child that has ended):
 //   - queued for more than StartGrace and its execution does not exist:
 //     the start was lost; Start it (starting twice starts once);
 //   - its execution ended (failed, timed out, aborted, or even succeeded)
@@ -113,7 +124,29 @@ func (c *Checker) checkOne(ctx context.Context, ref runs.RunRef, report *CheckRe
 		return nil
 	case state.Ended():
 		return c.recordEnd(ctx, run, state, report)
+	case run.Status == runs.StatusWaiting && run.WaitingFor != "" && c.parents != nil:
+		return c.resumeParent(ctx, run, report)
 	}
+	return nil
+}
+
+// resumeParent tells a parent waiting for a child that has ended that it
+// has: the child's own notice (runs.NotifyParents) was lost, and the parent
+// would otherwise wait until its deadline. One GetItem of the child per
+// parked run and check.
+func (c *Checker) resumeParent(ctx context.Context, parent runs.Run, report *CheckReport) error {
+	child, err := c.store.Get(ctx, parent.AccountID, parent.WaitingFor)
+	if errors.Is(err, domain.ErrNotFound) {
+		return nil // not stored yet: the parent's next Advance starts it
+	}
+	if err != nil || !child.Status.Finished() {
+		return err
+	}
+	if err := c.parents.ChildEnded(ctx, parent.AccountID, parent.ID, child.ParentStepID); err != nil {
+		return err
+	}
+	report.Resumed++
+	c.logger.Info("start check: resumed a parent whose child ended without telling it", "runId", parent.ID, "childRunId", child.ID)
 	return nil
 }
 

@@ -78,3 +78,48 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+func TestTheStartCheckResumesAParentWhoseChildEndedUntold(t *testing.T) {
+	now := epoch.Add(time.Hour)
+	store := newMemStore()
+	ctx := context.Background()
+	for _, r := range []runs.Run{
+		{ID: "run_parent", AccountID: "acct", Status: runs.StatusQueued, CreatedAt: epoch},
+		{ID: "run_waits", AccountID: "acct", Status: runs.StatusQueued, CreatedAt: epoch},
+		{ID: "run_child", AccountID: "acct", Status: runs.StatusQueued, CreatedAt: epoch, ParentRunID: "run_parent", ParentStepID: "kid"},
+		{ID: "run_busy", AccountID: "acct", Status: runs.StatusQueued, CreatedAt: epoch, ParentRunID: "run_waits", ParentStepID: "kid"},
+	} {
+		if err := store.Create(ctx, r, runs.Reused{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	park := func(id, child string) {
+		run := store.run(t, id)
+		parked, err := run.WaitForChild(child, now.Add(time.Hour), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Update(ctx, parked); err != nil {
+			t.Fatal(err)
+		}
+	}
+	park("run_parent", "run_child")
+	park("run_waits", "run_busy")
+	store.setStatus("run_child", runs.StatusSucceeded) // ended, and its notice was lost
+	store.setStatus("run_busy", runs.StatusRunning)
+	var told []string
+	executions := fakeExecutions{"run_parent": orchestrator.ExecutionRunning, "run_waits": orchestrator.ExecutionRunning,
+		"run_child": orchestrator.ExecutionSucceeded, "run_busy": orchestrator.ExecutionRunning}
+	check := runner.NewChecker(store, executions, &fakeOrchestrator{}, func() time.Time { return now }, nil).
+		WithParents(parentsFunc(func(_ context.Context, account, parent, step string) error {
+			told = append(told, account+"/"+parent+"/"+step)
+			return nil
+		}))
+	report, err := check.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.Resumed != 1 || len(told) != 1 || told[0] != "acct/run_parent/kid" {
+		t.Errorf("report %+v, told %v: want the one parent whose child ended told again", report, told)
+	}
+}

@@ -81,7 +81,7 @@ func (a *advance) childStep(index int, rec runs.Step, exists bool) (outcome, boo
 		return again, false, err
 	}
 	if !child.Status.Finished() {
-		return a.park()
+		return a.park(child.ID)
 	}
 	now := a.r.clock.Now()
 	rec.FinishedAt, rec.NextAttemptAt, rec.TaskToken = now, time.Time{}, ""
@@ -184,15 +184,22 @@ func (a *advance) failStep(index int, rec runs.Step, exists bool, e *runs.Error)
 // park makes the run wait for its child: waiting, until its own deadline
 // at most, and the driver told to wait for the child's end (Step
 // Functions with a task token, the local driver for a notice).
-func (a *advance) park() (outcome, bool, error) {
+func (a *advance) park(childRunID string) (outcome, bool, error) {
 	now := a.r.clock.Now()
 	until := a.run.Deadline
 	if until.IsZero() {
 		until = now.Add(time.Duration(workflows.MaxWorkflowTimeoutSeconds) * time.Second)
 	}
-	o, err := a.waitUntil(until, now)
-	o.waitForChild = true
-	return o, false, err
+	if a.run.Status != runs.StatusWaiting || a.run.WaitingFor != childRunID || !a.run.WaitUntil.Equal(until) {
+		run, err := a.run.WaitForChild(childRunID, until, now)
+		if err != nil {
+			return again, false, err
+		}
+		if err := a.updateRun(run); err != nil {
+			return again, false, err
+		}
+	}
+	return outcome{waitSeconds: secondsUntil(until, now), waitForChild: true}, false, nil
 }
 
 // endChild cancels the child of a workflow step whose parent ends while it

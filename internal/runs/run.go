@@ -103,6 +103,10 @@ type Run struct {
 	NextStep  int
 	WaitUntil time.Time
 	Deadline  time.Time
+	// WaitingFor is the child run a waiting run waits for (a workflow
+	// step): the start check resumes a parent whose child ended without
+	// telling it.
+	WaitingFor string
 	// Revision counts the writes of the run item. Every write after the
 	// first is conditional on the revision read (Store.Update), so two
 	// invocations racing on one run cannot both move it, and it never goes

@@ -48,7 +48,7 @@ func (r Run) to(next Status, now time.Time) (Run, error) {
 	}
 	r.Status = next
 	if next != StatusWaiting {
-		r.WaitUntil = time.Time{}
+		r.WaitUntil, r.WaitingFor = time.Time{}, ""
 	}
 	if r.StartedAt.IsZero() && next != StatusCancelled && next != StatusCancelling {
 		r.StartedAt = now
@@ -65,11 +65,19 @@ func (r Run) to(next Status, now time.Time) (Run, error) {
 // Begin is a run whose step attempt begins: running.
 func (r Run) Begin(now time.Time) (Run, error) { return r.to(StatusRunning, now) }
 
-// Wait is a run that waits until until (a delay, a back-off, a child run):
-// no process sleeps through it; the driver comes back then.
+// Wait is a run that waits until until (a delay, a back-off): no process
+// sleeps through it; the driver comes back then.
 func (r Run) Wait(until, now time.Time) (Run, error) {
 	r, err := r.to(StatusWaiting, now)
-	r.WaitUntil = until
+	r.WaitUntil, r.WaitingFor = until, ""
+	return r, err
+}
+
+// WaitForChild is a run that waits for its child run (a workflow step),
+// until its own deadline at most: the child's end resumes it.
+func (r Run) WaitForChild(childRunID string, until, now time.Time) (Run, error) {
+	r, err := r.to(StatusWaiting, now)
+	r.WaitUntil, r.WaitingFor = until, childRunID
 	return r, err
 }
 

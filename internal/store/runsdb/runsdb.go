@@ -101,6 +101,7 @@ type runItem struct {
 	FinishedAt      int64      `dynamodbav:"finishedAt,omitempty"`
 	NextStep        int        `dynamodbav:"nextStep"`
 	WaitUntil       int64      `dynamodbav:"waitUntil,omitempty"`
+	WaitingFor      string     `dynamodbav:"waitingFor,omitempty"`
 	Deadline        int64      `dynamodbav:"deadline,omitempty"`
 	Revision        int64      `dynamodbav:"revision"`
 	// HideAt is the run's ExpiresAt, when a finished run is gone for
@@ -271,7 +272,7 @@ func itemOf(run runs.Run) runItem {
 		ParentRunID: run.ParentRunID, ParentStepID: run.ParentStepID, Depth: run.Depth,
 		Input: string(run.Input), Output: string(run.Output), Error: errorItemOf(run.Error),
 		CreatedAt: millis(run.CreatedAt), StartedAt: millis(run.StartedAt), FinishedAt: millis(run.FinishedAt),
-		NextStep: run.NextStep, WaitUntil: millis(run.WaitUntil), Deadline: millis(run.Deadline),
+		NextStep: run.NextStep, WaitUntil: millis(run.WaitUntil), WaitingFor: run.WaitingFor, Deadline: millis(run.Deadline),
 		Revision: run.Revision, HideAt: ttlOf(run.ExpiresAt), TTL: storageTTL(run),
 	}
 	if len(it.Output) > MaxInlineOutputBytes {
@@ -287,7 +288,7 @@ func (it runItem) run(account string) runs.Run {
 		ParentRunID: it.ParentRunID, ParentStepID: it.ParentStepID, Depth: it.Depth,
 		Input: jsonValue(it.Input), Output: jsonValue(it.Output), Error: it.Error.error(),
 		CreatedAt: fromMillis(it.CreatedAt), StartedAt: fromMillis(it.StartedAt), FinishedAt: fromMillis(it.FinishedAt),
-		NextStep: it.NextStep, WaitUntil: fromMillis(it.WaitUntil), Deadline: fromMillis(it.Deadline),
+		NextStep: it.NextStep, WaitUntil: fromMillis(it.WaitUntil), WaitingFor: it.WaitingFor, Deadline: fromMillis(it.Deadline),
 		Revision: it.Revision, ExpiresAt: it.expiresAt(),
 	}
 }
@@ -699,7 +700,7 @@ func (s *Store) expired(run runs.Run) bool {
 // retryOf, input, createdAt) are written once by Create.
 var mutableRunAttrs = []string{
 	"GSI2PK", "status", "output", "outputRef", "error", "startedAt", "finishedAt",
-	"nextStep", "waitUntil", "deadline", "revision", "hideAt", "ttl",
+	"nextStep", "waitUntil", "waitingFor", "deadline", "revision", "hideAt", "ttl",
 }
 
 // Update writes the run's changing attributes (one UpdateItem, conditional

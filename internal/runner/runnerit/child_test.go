@@ -78,8 +78,12 @@ func TestAChildThatCannotStartOrFailsFailsTheStep(t *testing.T) {
 	boom := a.workflow(t, `{"name": "boom", "trigger": {"type": "manual"}, "steps": [{"id": "x", "type": "transform", "with": {"jq": "error(\"no\")"}}]}`)
 	gone := a.workflow(t, `{"name": "gone", "trigger": {"type": "manual"}, "steps": [{"id": "x", "type": "transform", "with": {"jq": "1"}}]}`)
 	a.mustData(t, 200, "DELETE", "/workflows/"+gone, "")
+	otherKey, _ := a.env.MustKey(t, "acct_other_child")
+	theirs := gatewaytest.Call(t, "POST", a.env.URL+"/api/v1/workflows", otherKey, "application/json",
+		[]byte(`{"name": "theirs", "trigger": {"type": "manual"}, "steps": [{"id": "x", "type": "transform", "with": {"jq": "1"}}]}`)).Data(t)["id"].(string)
 	for _, c := range []struct{ name, with, code string }{
 		{"a deleted workflow", `"workflowId": "` + gone + `"`, "WORKFLOW_NOT_FOUND"},
+		{"another account's workflow", `"workflowId": "` + theirs + `"`, "WORKFLOW_NOT_FOUND"},
 		{"a version that does not exist", `"workflowId": "` + strict + `", "version": 9`, "WORKFLOW_NOT_FOUND"},
 		{"a disabled workflow", `"workflowId": "` + off + `"`, "WORKFLOW_DISABLED"},
 		{"an input the schema refuses", `"workflowId": "` + strict + `", "input": "{other: 1}"`, "INVALID_INPUT"},

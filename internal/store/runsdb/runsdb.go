@@ -658,30 +658,40 @@ func (s *Store) listChildren(ctx context.Context, account string, filter runs.Fi
 
 // Children reads a run's child records (one Query, paged), oldest first.
 func (s *Store) Children(ctx context.Context, parentRunID string) ([]runs.ChildRef, error) {
+	items, err := partitionQuery[childItem](ctx, s, parentRunID, store.PrefixChild, "children")
+	refs := make([]runs.ChildRef, 0, len(items))
+	for _, it := range items {
+		refs = append(refs, runs.ChildRef{ParentRunID: parentRunID, ChildRunID: it.ChildRunID, StepID: it.StepID, AccountID: it.AccountID})
+	}
+	return refs, err
+}
+
+// partitionQuery reads every item of a run's partition whose SK begins
+// with prefix (one strongly consistent Query, paged at 1 MB), in SK order;
+// what names them in errors.
+func partitionQuery[T any](ctx context.Context, s *Store, runID, prefix, what string) ([]T, error) {
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
 		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: store.RunStepsPK(parentRunID)},
-			":sk": &types.AttributeValueMemberS{Value: store.PrefixChild},
+			":pk": &types.AttributeValueMemberS{Value: store.RunStepsPK(runID)},
+			":sk": &types.AttributeValueMemberS{Value: prefix},
 		},
 		ConsistentRead: aws.Bool(true),
 	}
-	var refs []runs.ChildRef
+	var all []T
 	for {
 		out, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("runsdb: query children of %s: %w", parentRunID, err)
+			return nil, fmt.Errorf("runsdb: query %s of %s: %w", what, runID, err)
 		}
-		var items []childItem
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-			return nil, fmt.Errorf("runsdb: unmarshal children of %s: %w", parentRunID, err)
+		var page []T
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &page); err != nil {
+			return nil, fmt.Errorf("runsdb: unmarshal %s of %s: %w", what, runID, err)
 		}
-		for _, it := range items {
-			refs = append(refs, runs.ChildRef{ParentRunID: parentRunID, ChildRunID: it.ChildRunID, StepID: it.StepID, AccountID: it.AccountID})
-		}
+		all = append(all, page...)
 		if out.LastEvaluatedKey == nil {
-			return refs, nil
+			return all, nil
 		}
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
@@ -780,32 +790,13 @@ func (s *Store) Update(ctx context.Context, run runs.Run) (runs.Run, error) {
 // Steps reads every step item of a run (one Query, paged if over 1 MB), in
 // workflow order.
 func (s *Store) Steps(ctx context.Context, runID string) ([]runs.Step, error) {
-	in := &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: store.RunStepsPK(runID)},
-			":sk": &types.AttributeValueMemberS{Value: store.PrefixStep},
-		},
-		ConsistentRead: aws.Bool(true),
+	items, err := partitionQuery[stepItem](ctx, s, runID, store.PrefixStep, "steps")
+	if err != nil {
+		return nil, err
 	}
-	var steps []runs.Step
-	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("runsdb: query steps of %s: %w", runID, err)
-		}
-		var items []stepItem
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-			return nil, fmt.Errorf("runsdb: unmarshal steps of %s: %w", runID, err)
-		}
-		for _, it := range items {
-			steps = append(steps, it.step())
-		}
-		if out.LastEvaluatedKey == nil {
-			break
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+	steps := make([]runs.Step, 0, len(items))
+	for _, it := range items {
+		steps = append(steps, it.step())
 	}
 	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Index < steps[j].Index })
 	return steps, nil
@@ -850,33 +841,15 @@ func (s *Store) PutStep(ctx context.Context, step runs.Step) (runs.Step, error) 
 // Items reads every item of a fan-out step (one Query, paged), in index
 // order (their sort keys are).
 func (s *Store) Items(ctx context.Context, runID, stepID string) ([]runs.Item, error) {
-	in := &dynamodb.QueryInput{
-		TableName:              aws.String(s.table),
-		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :sk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":pk": &types.AttributeValueMemberS{Value: store.RunStepsPK(runID)},
-			":sk": &types.AttributeValueMemberS{Value: store.ItemsPrefix(stepID)},
-		},
-		ConsistentRead: aws.Bool(true),
+	page, err := partitionQuery[fanOutItem](ctx, s, runID, store.ItemsPrefix(stepID), "items of "+stepID)
+	if err != nil {
+		return nil, err
 	}
-	var items []runs.Item
-	for {
-		out, err := s.db.Query(ctx, in)
-		if err != nil {
-			return nil, fmt.Errorf("runsdb: query items of %s/%s: %w", runID, stepID, err)
-		}
-		var page []fanOutItem
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &page); err != nil {
-			return nil, fmt.Errorf("runsdb: unmarshal items of %s/%s: %w", runID, stepID, err)
-		}
-		for _, it := range page {
-			items = append(items, it.item())
-		}
-		if out.LastEvaluatedKey == nil {
-			return items, nil
-		}
-		in.ExclusiveStartKey = out.LastEvaluatedKey
+	items := make([]runs.Item, 0, len(page))
+	for _, it := range page {
+		items = append(items, it.item())
 	}
+	return items, nil
 }
 
 // PutItem writes a fan-out item with Revision+1, if the stored revision is

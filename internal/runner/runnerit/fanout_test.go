@@ -261,15 +261,7 @@ func TestAKilledForeachSendsEachItemAtMostTwice(t *testing.T) {
 	tg := newTarget(t, f.handle)
 
 	g.start(t)
-	base := "http://127.0.0.1:" + g.port + "/api/v1"
-	call := func(method, path, body string) map[string]any {
-		t.Helper()
-		r := callURL(t, method, base+path, key, body)
-		if r.Status >= 300 {
-			t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
-		}
-		return r.Data(t)
-	}
+	call := g.caller(t, key)
 	wf := call("POST", "/workflows", `{"name": "two hundred", "trigger": {"type": "manual"}, "steps": [
 	  {"id": "each", "type": "foreach", "with": {"items": "[range(200)]", "concurrency": 5,
 	    "step": {"type": "http", "with": {"method": "POST", "url": "`+tg.URL+`/n/{{ .item }}"}}}, "timeoutSeconds": 2, "retry": {"maxAttempts": 3}}]}`)["id"].(string)

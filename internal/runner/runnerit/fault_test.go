@@ -112,15 +112,7 @@ func TestKilledMidRunLosesNothing(t *testing.T) {
 	})
 
 	g.start(t)
-	base := "http://127.0.0.1:" + g.port
-	call := func(method, path, body string) map[string]any {
-		t.Helper()
-		r := callURL(t, method, base+"/api/v1"+path, key, body)
-		if r.Status >= 300 {
-			t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
-		}
-		return r.Data(t)
-	}
+	call := g.caller(t, key)
 	slowWF := call("POST", "/workflows", `{"name": "slow", "trigger": {"type": "manual"}, "steps": [
 	  {"id": "before", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/before/{{ .run.id }}"}},
 	  {"id": "slow", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/slow/{{ .run.id }}"}, "timeoutSeconds": 2, "retry": {"maxAttempts": 3}},
@@ -208,12 +200,25 @@ func TestKilledMidRunLosesNothing(t *testing.T) {
 	}
 	// Nothing lost: every run is listed and finished, and no run is left
 	// unfinished in the table.
-	list := callURL(t, "GET", base+"/api/v1/runs?limit=100", key, "")
+	list := callURL(t, "GET", "http://127.0.0.1:"+g.port+"/api/v1/runs?limit=100", key, "")
 	if got := len(list.JSON(t)["data"].([]any)); got != slowRuns+delayRuns {
 		t.Errorf("%d runs listed, want %d", got, slowRuns+delayRuns)
 	}
 	if n, err := unfinishedInTable(table); err != nil || n != 0 {
 		t.Errorf("%d runs left unfinished (%v)", n, err)
+	}
+}
+
+// caller calls the gateway process's API with key, and answers the data of
+// a success (any other answer fails the test).
+func (g *gatewayProcess) caller(t *testing.T, key string) func(method, path, body string) map[string]any {
+	return func(method, path, body string) map[string]any {
+		t.Helper()
+		r := callURL(t, method, "http://127.0.0.1:"+g.port+"/api/v1"+path, key, body)
+		if r.Status >= 300 {
+			t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
+		}
+		return r.Data(t)
 	}
 }
 

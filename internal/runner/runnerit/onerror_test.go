@@ -127,15 +127,7 @@ func TestAContinuedFailureIsNotRedoneAfterAKill(t *testing.T) {
 	})
 
 	g.start(t)
-	base := "http://127.0.0.1:" + g.port + "/api/v1"
-	call := func(method, path, body string) map[string]any {
-		t.Helper()
-		r := callURL(t, method, base+path, key, body)
-		if r.Status >= 300 {
-			t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
-		}
-		return r.Data(t)
-	}
+	call := g.caller(t, key)
 	wf := call("POST", "/workflows", `{"name": "continue then hang", "trigger": {"type": "manual"}, "steps": [
 	  {"id": "down", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/down"}, "onError": "continue"},
 	  {"id": "slow", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/slow"}, "timeoutSeconds": 2, "retry": {"maxAttempts": 3}}

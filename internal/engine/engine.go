@@ -1,5 +1,8 @@
-// Package engine executes one step of a workflow: http, transform,
-// condition and delay, with the {{ jq }} templates of their strings. It
+// Package engine executes one step of a workflow, each kind in a file of
+// its own (kind_*.go): http, transform, condition and delay; a foreach's
+// items program and a parallel's inner steps, one item at a time
+// (ExecuteItem); a workflow step's child input; with the {{ jq }}
+// templates of their strings. It
 // holds no state and knows no AWS and no storage: the runner gives it the
 // step, the run's context and what it needs to reach the outside (an HTTP
 // client under the outbound policy, a source of connection credentials), and

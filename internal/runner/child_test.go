@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
@@ -121,4 +122,81 @@ type parentsFunc func(ctx context.Context, account, parent, step string) error
 
 func (f parentsFunc) ChildEnded(ctx context.Context, account, parent, step string) error {
 	return f(ctx, account, parent, step)
+}
+
+// fakeChildren stores the child as the start path would (queued), and
+// counts the starts; failNext makes the next start fail as a store that
+// could not be reached would.
+type fakeChildren struct {
+	store    *memStore
+	starts   []string
+	failNext bool
+}
+
+func (c *fakeChildren) Start(ctx context.Context, req runs.StartRequest) (runs.Run, error) {
+	c.starts = append(c.starts, req.RunID)
+	if c.failNext {
+		c.failNext = false
+		return runs.Run{}, errors.New("the store is unreachable")
+	}
+	run := runs.Run{ID: req.RunID, AccountID: req.AccountID, WorkflowID: req.WorkflowID, Status: runs.StatusQueued, Trigger: req.Trigger,
+		Input: req.Input, ParentRunID: req.Parent.ID, ParentStepID: req.ParentStepID, Depth: req.Parent.RunDepth() + 1}
+	if err := c.store.Create(ctx, run, runs.Reused{}); err != nil && !errors.Is(err, runs.ErrExists) {
+		return runs.Run{}, err
+	}
+	return run, nil
+}
+
+func (c *fakeChildren) Cancel(context.Context, string, string) (runs.Run, error) {
+	return runs.Run{}, nil
+}
+
+func TestARepeatedAdvanceStartsTheChildOnce(t *testing.T) {
+	var children *fakeChildren
+	e := newEnv(t, `{"name": "p", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "kid", "type": "workflow", "with": {"workflowId": "wf_01m8faf8h74r4czqj1rqt4bf1e", "input": "{n: .input.n}"}}]}`,
+		func(c *runner.Config) {
+			children = &fakeChildren{}
+			c.Children = children
+		})
+	children.store = e.store
+	children.failNext = true
+	// The first Advance records the step with its child's id, then cannot
+	// store the child: the Advance fails, as a dying runner's would.
+	if _, err := e.runner.Advance(context.Background(), runner.Task{AccountID: "acct", RunID: e.runID}); err == nil {
+		t.Fatal("the first Advance succeeded, want the start's failure")
+	}
+	rec := e.stepStatus(t, "kid")
+	if rec.Status != runs.StepWaiting || rec.ChildRunID == "" || len(children.starts) != 1 || children.starts[0] != rec.ChildRunID {
+		t.Fatalf("step %+v, starts %v: want the child's id recorded before its start", rec, children.starts)
+	}
+	// The next Advance starts the child under the recorded id; a repeat
+	// of it starts nothing more and parks again.
+	for i := range 2 {
+		d := e.advance(t)
+		if d.Done || !d.WaitForChild {
+			t.Fatalf("Advance %d: %+v, want a park", i, d)
+		}
+	}
+	if len(children.starts) != 2 || children.starts[1] != rec.ChildRunID {
+		t.Errorf("starts %v, want the recorded id once more, then none", children.starts)
+	}
+	child := e.store.run(t, rec.ChildRunID)
+	if child.ParentRunID != e.runID || child.Depth != 2 || string(child.Input) != `{"n":2}` {
+		t.Errorf("child %+v", child)
+	}
+	if run := e.store.run(t, e.runID); run.Status != runs.StatusWaiting || run.WaitingFor != rec.ChildRunID {
+		t.Errorf("parent %s waiting for %q", run.Status, run.WaitingFor)
+	}
+	// Its end: the parent takes the child's output.
+	child.Status, child.Output = runs.StatusSucceeded, []byte(`{"done":true}`)
+	e.store.mu.Lock()
+	e.store.runs[child.ID] = child
+	e.store.mu.Unlock()
+	if d := e.advance(t); !d.Done {
+		t.Fatalf("after the child's end: %+v", d)
+	}
+	if run := e.store.run(t, e.runID); run.Status != runs.StatusSucceeded || string(run.Output) != `{"done":true}` || run.WaitingFor != "" {
+		t.Errorf("parent %+v", run)
+	}
 }

@@ -1,6 +1,8 @@
 // Package runner advances one run: it loads the run and its pinned
 // workflow version and executes steps in order (internal/engine) while its
-// time budget lasts, until the run ends or must wait. Step Functions invokes
+// time budget lasts, until the run ends or must wait: one loop over the
+// step records (walk.go), a fan-out's items at once (fanout.go), a
+// workflow step's child started and waited for (child.go). Step Functions invokes
 // it as a Lambda task; the local driver calls it in-process. Both exchange
 // the Task and Decision below.
 package runner

@@ -65,18 +65,37 @@ fuzz_target() {
   done
   rm -f "$log"; return 1
 }
-if [ "$fuzz_time" != 0 ]; then
-  for target in internal/workflows:FuzzParseAndValidate internal/workflows:FuzzFieldValues \
-                internal/keys:FuzzCreateKeyBody internal/keys:FuzzRollKeyBody \
-                internal/workflows:FuzzVersionParam internal/workflows:FuzzIfMatch internal/connections:FuzzConnectionBody \
-                internal/webhooks:FuzzRollWebhookBody internal/webhooks:FuzzParseSignatureHeader \
-                internal/httpapi:FuzzPathID internal/httpapi:FuzzListParams internal/secrets:FuzzOpen \
-                internal/runs:FuzzStartBody internal/runs:FuzzListFilter internal/runs:FuzzRetryBody \
-                internal/engine:FuzzTemplate internal/engine:FuzzAddressRules internal/engine:FuzzRetryAfter \
-                internal/engine:FuzzRenderURL internal/jsondepth:FuzzDepth internal/idempotency:FuzzDigest \
-                internal/webhooks/receive:FuzzReceive internal/schedules/local:FuzzParseExpression; do
-    fuzz_target "${target%%:*}" "${target#*:}"
+fuzz_targets=(internal/workflows:FuzzParseAndValidate internal/workflows:FuzzFieldValues
+              internal/keys:FuzzCreateKeyBody internal/keys:FuzzRollKeyBody
+              internal/workflows:FuzzVersionParam internal/workflows:FuzzIfMatch internal/connections:FuzzConnectionBody
+              internal/webhooks:FuzzRollWebhookBody internal/webhooks:FuzzParseSignatureHeader
+              internal/httpapi:FuzzPathID internal/httpapi:FuzzListParams internal/secrets:FuzzOpen
+              internal/runs:FuzzStartBody internal/runs:FuzzListFilter internal/runs:FuzzRetryBody
+              internal/engine:FuzzTemplate internal/engine:FuzzAddressRules internal/engine:FuzzRetryAfter
+              internal/engine:FuzzRenderURL internal/jsondepth:FuzzDepth internal/idempotency:FuzzDigest
+              internal/webhooks/receive:FuzzReceive internal/schedules/local:FuzzParseExpression)
+# fuzz_lane N runs every second target from the Nth, one after another: two
+# lanes run side by side, so each target's compile and baseline overlap
+# another's fuzzing (about half the wall time; each target still fuzzes for
+# $fuzz_time, with half the machine). Each lane's output is printed whole
+# when it ends, and a failing target fails the suite.
+fuzz_lane() {
+  local i rc=0
+  for ((i = $1; i < ${#fuzz_targets[@]}; i += 2)); do
+    fuzz_target "${fuzz_targets[i]%%:*}" "${fuzz_targets[i]#*:}" || { rc=1; echo "fuzz: ${fuzz_targets[i]} FAILED" >&2; }
   done
+  return "$rc"
+}
+if [ "$fuzz_time" != 0 ]; then
+  lanes=$(mktemp -d)
+  fuzz_lane 0 >"$lanes/0" 2>&1 & lane0=$!
+  fuzz_lane 1 >"$lanes/1" 2>&1 & lane1=$!
+  lanes_rc=0
+  wait "$lane0" || lanes_rc=1
+  wait "$lane1" || lanes_rc=1
+  cat "$lanes/0" "$lanes/1"
+  rm -rf "$lanes"
+  [ "$lanes_rc" = 0 ] || { echo "fuzz: a target failed (above)" >&2; exit 1; }
 fi
 
 echo "== Go tests"

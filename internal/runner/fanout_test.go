@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -215,5 +216,35 @@ func TestAFailedFanOutCountsTheOtherFailures(t *testing.T) {
 	p.untilDone(t)
 	if run := p.store.run(t, p.runID); run.Error == nil || !strings.HasPrefix(run.Error.Message, "inner step left: ") || !strings.HasSuffix(run.Error.Message, "(and 1 more inner step failed)") {
 		t.Errorf("run error %+v", run.Error)
+	}
+}
+
+func TestTwoAdvancesOfOneRunRunEachItemOnce(t *testing.T) {
+	// Step Functions may invoke a task twice: both Advances find the same
+	// foreach, and the conditional write of each item's attempt lets only
+	// one of them run it.
+	e := newEnv(t, `{"name": "twice", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "each", "type": "foreach", "with": {"items": "[range(12)]", "concurrency": 3, "step": {"type": "transform", "with": {"jq": ".item"}}}}]}`)
+	e.engine.script["each#"] = []func(context.Context) (engine.Result, error){func(context.Context) (engine.Result, error) {
+		time.Sleep(5 * time.Millisecond) // long enough for the two to overlap
+		return engine.Result{Output: 1}, nil
+	}}
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			// Either may lose every write to the other (RunConflict): the
+			// driver comes back, and the run goes on from what is stored.
+			_, _ = e.runner.Advance(context.Background(), runner.Task{AccountID: "acct", RunID: e.runID})
+		})
+	}
+	wg.Wait()
+	e.untilDone(t)
+	for i := range 12 {
+		if n := e.engine.count("each#" + itoa(i)); n != 1 {
+			t.Errorf("item %d ran %d times, want once", i, n)
+		}
+	}
+	if run := e.store.run(t, e.runID); run.Status != runs.StatusSucceeded || len(e.stepStatus(t, "each").Output) == 0 {
+		t.Errorf("run %s", run.Status)
 	}
 }

@@ -592,12 +592,7 @@ func TestEveryRuleHasItsField(t *testing.T) {
 // The rules of the fan-outs say why, in the words of the contract: each
 // message below is the exact one.
 func TestTheFanOutRulesSayWhy(t *testing.T) {
-	tests := []struct {
-		name    string
-		body    []byte
-		field   string
-		message string
-	}{
+	checkOneProblemEach(t, []oneProblem{
 		{"an unknown type names every type", edit(t, func(d map[string]any) { step(d, 1)["type"] = "lambda" }),
 			"steps[1].type", "must be http, transform, condition, delay, foreach, parallel or workflow"},
 		{"a foreach names the types it may hold", fanOut(t, func(d map[string]any) {
@@ -632,28 +627,13 @@ func TestTheFanOutRulesSayWhy(t *testing.T) {
 			"steps[6].with.steps[1].id", "is already the id of steps[6].with.steps[0]"},
 		{"an else into a parallel names the parallel", fanOut(t, func(d map[string]any) { step(d, 2)["else"] = "audit" }),
 			"steps[2].else", `names a step inside the parallel fanout; else may name only a top-level step (or "end")`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := workflows.Parse(tt.body, exists)
-			e := validationError(t, err)
-			want := []domain.FieldError{{Field: tt.field, Message: tt.message}}
-			if !reflect.DeepEqual(e.Details, want) {
-				t.Fatalf("details %+v\nwant %+v", e.Details, want)
-			}
-		})
-	}
+	})
 }
 
 // The rules of the workflow step say why: each message below is the exact
 // one.
 func TestTheWorkflowStepRulesSayWhy(t *testing.T) {
-	tests := []struct {
-		name    string
-		body    []byte
-		field   string
-		message string
-	}{
+	checkOneProblemEach(t, []oneProblem{
 		{"a workflowId is required", subWorkflow(t, func(d map[string]any) { delete(with(d, 5), "workflowId") }),
 			"steps[5].with.workflowId", "is required"},
 		{"a workflowId is a workflow id", subWorkflow(t, func(d map[string]any) { with(d, 5)["workflowId"] = "run_01m8fdx457kqe1e4k47eh6x42b" }),
@@ -682,17 +662,7 @@ func TestTheWorkflowStepRulesSayWhy(t *testing.T) {
 		{"a parallel names the types it may hold", fanOut(t, func(d map[string]any) {
 			with(d, 6)["steps"].([]any)[1] = map[string]any{"id": "child", "type": "workflow", "with": map[string]any{"workflowId": childWorkflow}}
 		}), "steps[6].with.steps[1].type", "must be http or transform inside a parallel"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := workflows.Parse(tt.body, exists)
-			e := validationError(t, err)
-			want := []domain.FieldError{{Field: tt.field, Message: tt.message}}
-			if !reflect.DeepEqual(e.Details, want) {
-				t.Fatalf("details %+v\nwant %+v", e.Details, want)
-			}
-		})
-	}
+	})
 }
 
 func TestValidVariantsAreAccepted(t *testing.T) {
@@ -1138,5 +1108,28 @@ func TestAURLTemplateBeforeTheEndOfThePortSaysWhy(t *testing.T) {
 	e := validationError(t, func() error { _, err := workflows.Parse(body, exists); return err }())
 	if len(e.Details) != 1 || !strings.Contains(e.Details[0].Message, "user name or password") || strings.Contains(e.Details[0].Message, "hunter2") {
 		t.Errorf("userinfo: %+v", e.Details)
+	}
+}
+
+// oneProblem is a definition refused for exactly one problem, at field,
+// with message.
+type oneProblem struct {
+	name    string
+	body    []byte
+	field   string
+	message string
+}
+
+func checkOneProblemEach(t *testing.T, tests []oneProblem) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := workflows.Parse(tt.body, exists)
+			e := validationError(t, err)
+			want := []domain.FieldError{{Field: tt.field, Message: tt.message}}
+			if !reflect.DeepEqual(e.Details, want) {
+				t.Fatalf("details %+v\nwant %+v", e.Details, want)
+			}
+		})
 	}
 }

@@ -5,7 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
+	"github.com/workflowsapi/workflows/internal/keys/keystest"
+	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
 
 // TestAParentWaitsForItsChild: a workflow step starts a child run through
@@ -171,5 +174,52 @@ func TestDepthIsBounded(t *testing.T) {
 	}
 	if jsonOf(last["input"]) != `{"depth":5}` {
 		t.Errorf("the fifth run's input %s", jsonOf(last["input"]))
+	}
+}
+
+// TestAParentAndItsChildSurviveAKill: the local gateway is killed with
+// SIGKILL while the parent is parked and its child waits in a delay, and
+// started again. Both are resumed from what is stored: the child ends, its
+// end wakes the parent, and the parent goes on with the child's output.
+func TestAParentAndItsChildSurviveAKill(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	g := &gatewayProcess{bin: buildGateway(t), table: table.Name, dataDir: t.TempDir(), port: freePort(t)}
+	key := keystest.MustIssue(t, keysdb.New(table.Client, table.Name), "acct_child_kill").Plaintext
+	g.start(t)
+	call := g.caller(t, key)
+	child := call("POST", "/workflows", `{"name": "napping child", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "nap", "type": "delay", "with": {"seconds": 3}},
+	  {"id": "answer", "type": "transform", "with": {"jq": "{n: .input.n}"}}]}`)["id"].(string)
+	parent := call("POST", "/workflows", `{"name": "parent", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "kid", "type": "workflow", "with": {"workflowId": "`+child+`", "input": "{n: .input.n}"}},
+	  {"id": "after", "type": "transform", "with": {"jq": ".steps.kid.output.n + 1"}}]}`)["id"].(string)
+	runID := call("POST", "/workflows/"+parent+"/run", `{"input": {"n": 41}}`)["id"].(string)
+	var childID string
+	waitFor(t, func() bool {
+		run := call("GET", "/runs/"+runID, "")
+		kid, ok := stepsOf(run)["kid"]
+		if !ok || run["status"] != "waiting" {
+			return false
+		}
+		childID, _ = kid["childRunId"].(string)
+		return childID != "" && call("GET", "/runs/"+childID, "")["status"] == "waiting"
+	})
+	g.kill9(t)
+
+	g.start(t)
+	var run map[string]any
+	waitFor(t, func() bool {
+		run = call("GET", "/runs/"+runID, "")
+		return run["status"] == "succeeded" || run["status"] == "failed"
+	})
+	if run["status"] != "succeeded" || jsonOf(run["output"]) != "42" {
+		t.Fatalf("parent %s, want succeeded with 42 after the restart", jsonOf(run))
+	}
+	if c := call("GET", "/runs/"+childID, ""); c["status"] != "succeeded" {
+		t.Errorf("child %s", jsonOf(c))
+	}
+	list := callURL(t, "GET", "http://127.0.0.1:"+g.port+"/api/v1/runs?parentRunId="+runID, key, "")
+	if items, _ := list.JSON(t)["data"].([]any); len(items) != 1 {
+		t.Errorf("the parent lists %d children after the restart, want 1: %s", len(items), list.Body)
 	}
 }

@@ -4,6 +4,7 @@ package ids
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,18 @@ func New(prefix string, t time.Time) string {
 	mu.Lock()
 	id := ulid.MustNew(ulid.Timestamp(t), entropy)
 	mu.Unlock()
+	return prefix + strings.ToLower(id.String())
+}
+
+// Derived returns prefix followed by a ULID made at t whose random part is
+// the first 80 bits of SHA-256(seed): the same seed and time always make
+// the same id (a start delivered twice finds the first one), and ids still
+// sort by time. t must be before the year 10889, which a ULID holds.
+func Derived(prefix string, t time.Time, seed string) string {
+	sum := sha256.Sum256([]byte(seed))
+	var id ulid.ULID
+	_ = id.SetTime(ulid.Timestamp(t)) // fails only after the year 10889
+	_ = id.SetEntropy(sum[:10])       // exactly 10 bytes
 	return prefix + strings.ToLower(id.String())
 }
 

@@ -1,11 +1,7 @@
 package runs
 
 import (
-	"crypto/sha256"
-	"strings"
 	"time"
-
-	"github.com/oklog/ulid/v2"
 
 	"github.com/workflowsapi/workflows/internal/ids"
 )
@@ -17,11 +13,7 @@ import (
 // second start finds the first run; ids still sort by time among runs.
 func ScheduledRunID(workflowID string, scheduledTime time.Time) string {
 	t := scheduledTime.UTC()
-	sum := sha256.Sum256([]byte("schedule\x00" + workflowID + "\x00" + t.Format(time.RFC3339Nano)))
-	var id ulid.ULID
-	_ = id.SetTime(ulid.Timestamp(t)) // fails only after the year 10889
-	_ = id.SetEntropy(sum[:10])       // exactly 10 bytes
-	return ids.PrefixRun + strings.ToLower(id.String())
+	return ids.Derived(ids.PrefixRun, t, "schedule\x00"+workflowID+"\x00"+t.Format(time.RFC3339Nano))
 }
 
 // ChildRunID is the id of the child run a parent's workflow step starts,
@@ -30,9 +22,5 @@ func ScheduledRunID(workflowID string, scheduledTime time.Time) string {
 // child, which then already exists. The parent's run id and the step id
 // make its random part, so two steps never share a child.
 func ChildRunID(parentRunID, stepID string, at time.Time) string {
-	sum := sha256.Sum256([]byte("child\x00" + parentRunID + "\x00" + stepID))
-	var id ulid.ULID
-	_ = id.SetTime(ulid.Timestamp(at.UTC())) // fails only after the year 10889
-	_ = id.SetEntropy(sum[:10])              // exactly 10 bytes
-	return ids.PrefixRun + strings.ToLower(id.String())
+	return ids.Derived(ids.PrefixRun, at.UTC(), "child\x00"+parentRunID+"\x00"+stepID)
 }

@@ -15,7 +15,6 @@ package receive
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"io"
 	"net/http"
@@ -25,7 +24,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/oklog/ulid/v2"
 
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/httpapi"
@@ -193,16 +191,7 @@ func signatureMapsDisagree(event events.APIGatewayProxyRequest) bool {
 // within the 5-minute tolerance of the arrival, so runs sort by when they
 // were sent.
 func DeliveryRunID(workflowID string, sig webhooks.Signature) string {
-	h := sha256.New()
-	h.Write([]byte("webhook-delivery\x00"))
-	h.Write([]byte(workflowID))
-	h.Write([]byte{0})
-	h.Write([]byte(sig.String()))
-	sum := h.Sum(nil)
-	var id ulid.ULID
 	// Verify refused a t more than 5 minutes from now, so the time is far
-	// inside what a ULID holds (to the year 10889) and SetTime cannot fail.
-	_ = id.SetTime(ulid.Timestamp(time.Unix(sig.Timestamp, 0)))
-	_ = id.SetEntropy(sum[:10])
-	return ids.PrefixRun + strings.ToLower(id.String())
+	// inside what a ULID holds.
+	return ids.Derived(ids.PrefixRun, time.Unix(sig.Timestamp, 0), "webhook-delivery\x00"+workflowID+"\x00"+sig.String())
 }

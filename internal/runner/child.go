@@ -141,8 +141,11 @@ func (a *advance) startChild(index int, rec runs.Step) (outcome, bool, error) {
 	if err != nil {
 		return again, false, err
 	}
-	// Look at once: a child may already have ended (a short one, locally).
-	return again, true, nil
+	// Park at once, without reading the child back: one that ends before
+	// the park is written still wakes the parent (the local driver
+	// advances a run woken mid-Advance again; Park looks at the child after
+	// keeping the token).
+	return a.park(rec.ChildRunID)
 }
 
 // startFailure is the step error of a child that could not start, nil for

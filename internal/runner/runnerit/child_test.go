@@ -207,11 +207,7 @@ func TestAParentAndItsChildSurviveAKill(t *testing.T) {
 	g.kill9(t)
 
 	g.start(t)
-	var run map[string]any
-	waitFor(t, func() bool {
-		run = call("GET", "/runs/"+runID, "")
-		return run["status"] == "succeeded" || run["status"] == "failed"
-	})
+	run := finishedVia(t, call, runID)
 	if run["status"] != "succeeded" || jsonOf(run["output"]) != "42" {
 		t.Fatalf("parent %s, want succeeded with 42 after the restart", jsonOf(run))
 	}

@@ -270,15 +270,28 @@ func TestAKilledForeachSendsEachItemAtMostTwice(t *testing.T) {
 		<-f.started
 	}
 	g.kill9(t)
+	// What was recorded succeeded when the process died is never sent again.
+	recorded, err := itemsInTable(table, runID, "each")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	g.start(t)
-	var run map[string]any
-	waitFor(t, func() bool {
-		run = call("GET", "/runs/"+runID, "")
-		return run["status"] == "succeeded" || run["status"] == "failed"
-	})
-	if run["status"] != "succeeded" {
+	if run := finishedVia(t, call, runID); run["status"] != "succeeded" {
 		t.Fatalf("run %s, want succeeded after the restart", jsonOf(run))
+	}
+	succeededBefore := 0
+	for i, status := range recorded {
+		if status != "succeeded" {
+			continue
+		}
+		succeededBefore++
+		if n := len(f.sent("/n/" + strconv.Itoa(i))); n != 1 {
+			t.Errorf("item %d was recorded succeeded before the kill and sent %d times, want once", i, n)
+		}
+	}
+	if succeededBefore == 0 {
+		t.Fatal("no item had been recorded succeeded at the kill: the test shows nothing")
 	}
 	twice := 0
 	for i := range 200 {
@@ -299,4 +312,60 @@ func TestAKilledForeachSendsEachItemAtMostTwice(t *testing.T) {
 		}
 	}
 	t.Logf("%d of 200 items were sent twice (in flight at the kill)", twice)
+}
+
+// TestAKilledParallelRedoesOnlyTheInnerStepCutOff: the local gateway is
+// killed with SIGKILL while one inner step of a parallel hangs and the
+// other has been recorded succeeded. After the restart, only the one cut
+// off is sent again, with the same Idempotency-Key.
+func TestAKilledParallelRedoesOnlyTheInnerStepCutOff(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	g := &gatewayProcess{bin: buildGateway(t), table: table.Name, dataDir: t.TempDir(), port: freePort(t)}
+	key := keystest.MustIssue(t, keysdb.New(table.Client, table.Name), "acct_parallel_kill").Plaintext
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	var mu sync.Mutex
+	keys := map[string][]string{}
+	tg := newTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		keys[r.URL.Path] = append(keys[r.URL.Path], r.Header.Get("Idempotency-Key"))
+		first := len(keys[r.URL.Path]) == 1
+		mu.Unlock()
+		if r.URL.Path == "/slow" && first {
+			select { // cut off by the kill
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"from": %q}`, r.URL.Path)
+	})
+	g.start(t)
+	call := g.caller(t, key)
+	wf := call("POST", "/workflows", `{"name": "parallel kill", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "both", "type": "parallel", "with": {"steps": [
+	    {"id": "fast", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/fast"}},
+	    {"id": "slow", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/slow"}, "timeoutSeconds": 2, "retry": {"maxAttempts": 3}}]}}]}`)["id"].(string)
+	runID := call("POST", "/workflows/"+wf+"/run", `{"input": {}}`)["id"].(string)
+	waitFor(t, func() bool {
+		items, err := itemsInTable(table, runID, "both")
+		return err == nil && items[0] == "succeeded" && items[1] == "running"
+	})
+	g.kill9(t)
+
+	g.start(t)
+	run := finishedVia(t, call, runID)
+	if run["status"] != "succeeded" || jsonOf(stepsOf(run)["both"]["output"].(map[string]any)["slow"].(map[string]any)["body"]) != `{"from":"/slow"}` {
+		t.Fatalf("run %s, want succeeded with both outputs", jsonOf(run))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n := len(keys["/fast"]); n != 1 {
+		t.Errorf("the inner step recorded succeeded was sent %d times, want once", n)
+	}
+	want := runID + ":both:slow"
+	if got := keys["/slow"]; len(got) != 2 || got[0] != want || got[1] != want {
+		t.Errorf("the inner step cut off was sent with %v, want twice with %s", got, want)
+	}
 }

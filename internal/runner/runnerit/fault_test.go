@@ -245,6 +245,35 @@ func stepsInTable(table dynamotest.Table, runID string) (map[string]string, erro
 	return out, nil
 }
 
+// itemsInTable is, per index, the status of each fan-out item of a run's
+// step as DynamoDB holds it.
+func itemsInTable(table dynamotest.Table, runID, stepID string) (map[int]string, error) {
+	items, err := runsdb.New(table.Client, table.Name).Items(context.Background(), runID, stepID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int]string{}
+	for _, it := range items {
+		out[it.Index] = string(it.Status)
+	}
+	return out, nil
+}
+
+// finishedVia polls GET /runs/{id} through call until the run has ended.
+func finishedVia(t *testing.T, call func(method, path, body string) map[string]any, runID string) map[string]any {
+	t.Helper()
+	var run map[string]any
+	waitFor(t, func() bool {
+		run = call("GET", "/runs/"+runID, "")
+		switch run["status"] {
+		case "succeeded", "failed", "cancelled", "timed_out":
+			return true
+		}
+		return false
+	})
+	return run
+}
+
 func unfinishedInTable(table dynamotest.Table) (int, error) {
 	refs, err := runsdb.New(table.Client, table.Name).Unfinished(context.Background())
 	return len(refs), err

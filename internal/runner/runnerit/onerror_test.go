@@ -140,11 +140,7 @@ func TestAContinuedFailureIsNotRedoneAfterAKill(t *testing.T) {
 	g.kill9(t)
 
 	g.start(t)
-	var run map[string]any
-	waitFor(t, func() bool {
-		run = call("GET", "/runs/"+runID, "")
-		return run["status"] == "succeeded" || run["status"] == "failed"
-	})
+	run := finishedVia(t, call, runID)
 	if run["status"] != "succeeded" || stepsOf(run)["down"]["status"] != "failed" {
 		t.Fatalf("run %s, want succeeded with down failed", jsonOf(run))
 	}

@@ -17,6 +17,9 @@ import (
 	"github.com/workflowsapi/workflows/internal/jsonfield"
 )
 
+// jsonWhitespace is what RFC 8259 counts as whitespace.
+const jsonWhitespace = " \t\n\r"
+
 // DecodeJSON reads the (already size- and type-checked) body into dst.
 // Names are matched exactly, a name given twice and an unknown name are
 // refused, as are malformed JSON, invalid UTF-8 and wrongly typed values: each
@@ -28,13 +31,15 @@ func DecodeJSON(r *http.Request, dst any) error {
 	if err != nil {
 		return fmt.Errorf("read body: %w", err)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	// Only JSON's own whitespace makes a body empty: bytes.TrimSpace also
+	// trims \v, \f and Unicode spaces, which JSON refuses.
+	if len(bytes.Trim(body, jsonWhitespace)) == 0 {
 		body = []byte("{}")
 	}
 	if err := json.Unmarshal(body, dst, json.RejectUnknownMembers(true)); err != nil {
 		return jsonError(err)
 	}
-	if trimmed := bytes.TrimSpace(body); trimmed[0] != '{' {
+	if trimmed := bytes.Trim(body, jsonWhitespace); trimmed[0] != '{' {
 		// null decodes into a struct without error, as nothing at all.
 		return domain.Invalid(domain.FieldError{Field: "body", Message: "must be a JSON object"})
 	}

@@ -1,0 +1,49 @@
+package signaltoken
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/workflowsapi/workflows/internal/awsconfig"
+)
+
+// EnvKeyID names the variable holding the signal key's ARN. The stack gives
+// it to exactly the functions granted kms:GenerateMac on that key
+// (routes.Function.SignalKeyActions).
+const EnvKeyID = "SIGNAL_KEY_ID"
+
+// EnvKMSEndpoint is the KMS endpoint the functions use when it is set (moto
+// in tests, under sam local); internal/secrets reads the same variable.
+const EnvKMSEndpoint = "KMS_ENDPOINT"
+
+// FromEnv is the MAC the environment asks for. With SIGNAL_KEY_ID set it is
+// KMS GenerateMac under that key, at KMS_ENDPOINT if set, else wherever the
+// SDK resolves KMS (which honours AWS_ENDPOINT_URL_KMS). Without it, it is
+// the local key under localDir (the local gateway passes its data
+// directory); an empty localDir is then an error, so a deployed function
+// missing SIGNAL_KEY_ID fails at start instead of making tokens under a key
+// on a Lambda's disk that the next instance would not share.
+func FromEnv(ctx context.Context, localDir string) (MAC, error) {
+	keyID := os.Getenv(EnvKeyID)
+	if keyID == "" {
+		if localDir == "" {
+			return nil, errors.New("signaltoken: " + EnvKeyID + " is not set and no local key directory was given")
+		}
+		return NewLocal(localDir)
+	}
+	endpoint := os.Getenv(EnvKMSEndpoint)
+	awsCfg, err := awsconfig.Load(ctx, endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("signaltoken: %w", err)
+	}
+	var optFns []func(*kms.Options)
+	if endpoint != "" {
+		optFns = append(optFns, func(o *kms.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	}
+	return NewKMS(kms.NewFromConfig(awsCfg, optFns...), keyID), nil
+}

@@ -1,0 +1,55 @@
+package signaltoken
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/workflowsapi/workflows/internal/awsbudget"
+)
+
+// kmsMAC is the MAC in AWS: kms:GenerateMac (HMAC_SHA_256) under one KMS HMAC
+// key. The key never leaves KMS, so only a role granted GenerateMac on it
+// (the runner and the read routes that show a signalUrl) can make a token,
+// and every use is in CloudTrail. It is safe for concurrent use.
+type kmsMAC struct {
+	client *kms.Client
+	keyID  string
+	budget awsbudget.Budget
+}
+
+// DefaultBudget is internal/secrets' budget for KMS, for the same reasons: a
+// KMS call answers in milliseconds, so 1 s per attempt only cuts a hung
+// connection, and 2 s for the whole call leaves a 10 s read route time for
+// its limiter, its reads and one GenerateMac per waiting step.
+var DefaultBudget = awsbudget.Budget{Call: 2 * time.Second, Attempt: time.Second, MaxAttempts: 3}
+
+// NewKMS makes tokens with GenerateMac under the KMS HMAC_256 key keyID (a
+// key id, key ARN, alias name or alias ARN). The MAC sets DefaultBudget on
+// every call, whatever retry settings client was built with.
+func NewKMS(client *kms.Client, keyID string) MAC {
+	return &kmsMAC{client: client, keyID: keyID, budget: DefaultBudget}
+}
+
+// Sum is one GenerateMac call.
+func (k *kmsMAC) Sum(ctx context.Context, message []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, k.budget.Call)
+	defer cancel()
+	out, err := k.client.GenerateMac(ctx, &kms.GenerateMacInput{
+		KeyId:        aws.String(k.keyID),
+		MacAlgorithm: types.MacAlgorithmSpecHmacSha256,
+		Message:      message,
+	}, func(o *kms.Options) {
+		o.Retryer = k.budget.Retryer()
+		o.RetryMaxAttempts = k.budget.MaxAttempts
+		o.APIOptions = append(o.APIOptions, k.budget.Deadlines)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signaltoken: KMS GenerateMac: %w", err)
+	}
+	return out.Mac, nil
+}

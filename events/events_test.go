@@ -72,6 +72,8 @@ var wantStatus = map[string]int{
 	// The event's signature was made in December 2024: long stale, so the
 	// delivery is refused before the workflow is looked for.
 	"receive-webhook": http.StatusUnauthorized,
+	// A token no step holds: the one answer for unknown, used and expired.
+	"receive-signal": http.StatusNotFound,
 }
 
 // sample is one file of events/.
@@ -605,6 +607,9 @@ func TestEveryProxyEventThroughItsRouteHandler(t *testing.T) {
 			}
 			if key := header(ev.Headers, authcontext.HeaderAPIKey); key != "" && strings.Contains(logs.String(), key) {
 				t.Errorf("the logs hold the API key")
+			}
+			if token := ev.PathParameters["token"]; token != "" && strings.Contains(logs.String(), token) {
+				t.Errorf("the logs hold the signal token")
 			}
 			if strings.Contains(logs.String(), `"level":"ERROR"`) {
 				t.Errorf("the function logged an error:\n%s", logs.String())

@@ -1,6 +1,9 @@
 """Makes what the functions expect in moto's server for `make sam-local`:
-a KMS key, the runs' state machine and the schedule group, and prints the
-environment the functions get for them, one NAME=VALUE a line.
+the two KMS keys (the secrets' symmetric key and the signal tokens' HMAC
+key), the runs' state machine and the schedule group, and prints the
+environment the functions get for them, one NAME=VALUE a line. SAM sets
+each variable only in the functions that declare it (template.yaml), so
+SIGNAL_KEY_ID reaches exactly the functions granted kms:GenerateMac.
 
 Usage: sam-local-aws.py MOTO_ENDPOINT FUNCTIONS_MOTO_ENDPOINT [DEFINITION_FILE]
 
@@ -27,6 +30,11 @@ account = "123456789012"  # moto's default account
 
 kms = session.client("kms", endpoint_url=endpoint)
 key = kms.create_key(Description="workflows-local connection secrets")["KeyMetadata"]["Arn"]
+# The HMAC key wait_for_signal tokens are made under (internal/signaltoken),
+# as the stack's: kms:GenerateMac with HMAC_SHA_256 needs HMAC_256.
+signal_key = kms.create_key(
+    Description="workflows-local signal tokens", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"
+)["KeyMetadata"]["Arn"]
 
 sfn = session.client("stepfunctions", endpoint_url=endpoint)
 role = f"arn:aws:iam::{account}:role/workflows-local-state-machine"
@@ -44,6 +52,7 @@ except scheduler.exceptions.ConflictException:
 for name, value in {
     "KMS_KEY_ID": key,
     "KMS_ENDPOINT": functions_endpoint,
+    "SIGNAL_KEY_ID": signal_key,
     "STATE_MACHINE_ARN": machine,
     "SFN_ENDPOINT": functions_endpoint,
     "SCHEDULE_GROUP_NAME": group,

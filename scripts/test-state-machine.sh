@@ -69,6 +69,10 @@ shim_port=$(free_port)
 MOTO_PORT=$shim_port start_moto "$work/moto.log"
 kms_key=$(.venv/bin/python -c 'import sys, boto3
 print(boto3.client("kms", endpoint_url=sys.argv[1]).create_key(Description="sfnexec")["KeyMetadata"]["Arn"])' "http://127.0.0.1:$moto_port")
+# The runner's signal key (SIGNAL_KEY_ID), an HMAC key as the stack's.
+signal_key=$(.venv/bin/python -c 'import sys, boto3
+print(boto3.client("kms", endpoint_url=sys.argv[1]).create_key(Description="sfnexec signals", KeySpec="HMAC_256",
+    KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["Arn"])' "http://127.0.0.1:$moto_port")
 
 # 4. The containers reach dynalite and moto through the bridge's address.
 forward "$bridge_ip" "$dynamo_port" "$work"
@@ -95,7 +99,7 @@ def function(timeout):
         "CodeUri": f"{work}/runner", "Handler": "bootstrap", "Runtime": "provided.al2023",
         "Architectures": [arch], "MemorySize": memory, "Timeout": timeout,
         "Environment": {"Variables": {name: "" for name in
-            ["TABLE_NAME", "DYNAMODB_ENDPOINT", "LOG_LEVEL", "KMS_KEY_ID", "KMS_ENDPOINT", "HTTP_STEP_TARGETS",
+            ["TABLE_NAME", "DYNAMODB_ENDPOINT", "LOG_LEVEL", "KMS_KEY_ID", "KMS_ENDPOINT", "SIGNAL_KEY_ID", "HTTP_STEP_TARGETS",
              "STATE_MACHINE_ARN", "SFN_ENDPOINT"]}}}}
 template = {"AWSTemplateFormatVersion": "2010-09-09", "Transform": "AWS::Serverless-2016-10-31", "Resources": {
     "RunnerFunction": function(runner["Timeout"]),
@@ -110,6 +114,7 @@ machine_arn() { echo "arn:aws:states:us-east-1:123456789012:stateMachine:runs-$1
 cat >"$work/env.json" <<EOF
 {"Parameters": {"TABLE_NAME": "$table", "DYNAMODB_ENDPOINT": "http://host.docker.internal:$dynamo_port",
   "LOG_LEVEL": "INFO", "KMS_KEY_ID": "$kms_key", "KMS_ENDPOINT": "http://host.docker.internal:$moto_port",
+  "SIGNAL_KEY_ID": "$signal_key",
   "HTTP_STEP_TARGETS": "loopback", "SFN_ENDPOINT": "http://host.docker.internal:$moto_port"},
  "RunnerFunction": {"STATE_MACHINE_ARN": "$(machine_arn RunnerFunction)"},
  "RunnerBriefFunction": {"DYNAMODB_ENDPOINT": "http://host.docker.internal:$stall_port", "STATE_MACHINE_ARN": "$(machine_arn RunnerBriefFunction)"}}

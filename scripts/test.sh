@@ -70,7 +70,8 @@ fuzz_targets=(internal/workflows:FuzzParseAndValidate internal/workflows:FuzzFie
               internal/workflows:FuzzVersionParam internal/workflows:FuzzIfMatch internal/connections:FuzzConnectionBody
               internal/webhooks:FuzzRollWebhookBody internal/webhooks:FuzzParseSignatureHeader
               internal/httpapi:FuzzPathID internal/httpapi:FuzzListParams internal/secrets:FuzzOpen
-              internal/runs:FuzzStartBody internal/runs:FuzzListFilter internal/runs:FuzzRetryBody
+              internal/runs:FuzzStartBody internal/runs:FuzzListFilter internal/runs:FuzzRetryBody internal/runs:FuzzSignalBody
+              internal/signaltoken:FuzzToken
               internal/engine:FuzzTemplate internal/engine:FuzzAddressRules internal/engine:FuzzRetryAfter
               internal/engine:FuzzRenderURL internal/jsondepth:FuzzDepth internal/idempotency:FuzzDigest
               internal/webhooks/receive:FuzzReceive internal/schedules/local:FuzzParseExpression)

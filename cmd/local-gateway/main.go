@@ -23,6 +23,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	schedlocal "github.com/workflowsapi/workflows/internal/schedules/local"
 	"github.com/workflowsapi/workflows/internal/secrets"
+	"github.com/workflowsapi/workflows/internal/signaltoken"
 	"github.com/workflowsapi/workflows/internal/store"
 )
 
@@ -59,11 +60,18 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// wait_for_signal steps' tokens are HMACs under a signal key kept
+	// beside the data too (or KMS's, when SIGNAL_KEY_ID is set): a token
+	// shown before a restart still signals after it.
+	signalMAC, err := signaltoken.FromEnv(ctx, dataDir(os.Getenv))
+	if err != nil {
+		return err
+	}
 	app := lambdaapp.New(db, cfg.TableName, limits, logger)
 	// Runs are driven in process by the runner under the local driver (Step
 	// Functions' part in AWS). Every run left unfinished by the last stop
 	// (or crash) is picked up again: nothing is lost across a restart.
-	driver, err := localapp.Driver(app, localapp.Deps{Sealer: sealer})
+	driver, err := localapp.Driver(app, localapp.Deps{Sealer: sealer, SignalMAC: signalMAC})
 	if err != nil {
 		return err
 	}
@@ -77,7 +85,7 @@ func run() error {
 	// Schedules fire in process, as EventBridge Scheduler fires them in AWS:
 	// each firing starts its run as the scheduled-run function would.
 	scheduler := schedlocal.New(localapp.FireScheduled(app, localapp.Deps{Sealer: sealer, Orchestrator: driver}), logger, nil)
-	gateway, err := localapp.Gateway(app, localapp.Deps{Sealer: sealer, Orchestrator: driver, Scheduler: scheduler})
+	gateway, err := localapp.Gateway(app, localapp.Deps{Sealer: sealer, Orchestrator: driver, Scheduler: scheduler, SignalMAC: signalMAC})
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,9 @@
 // Command runner is the run state machine's Advance task: Step Functions
 // invokes it with a runner.Task and chooses its next state from the
-// runner.Decision it answers (done → Succeed; waitForChild → WaitForChild;
+// runner.Decision it answers (done → Succeed; waitForEvent → WaitForEvent;
 // waitSeconds → Wait → Advance; otherwise Advance again). From the state
 // machine's catch, the task carries a failure and the runner records the
-// run failed; from WaitForChild, a task token it keeps with the waiting
+// run failed; from WaitForEvent, a task token it keeps with the waiting
 // workflow step.
 package main
 
@@ -20,6 +20,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/runner"
 	"github.com/workflowsapi/workflows/internal/runs"
 	"github.com/workflowsapi/workflows/internal/secrets"
+	"github.com/workflowsapi/workflows/internal/signaltoken"
 	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
 	"github.com/workflowsapi/workflows/internal/store/runsdb"
 	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
@@ -42,7 +43,7 @@ func main() {
 	// state machine, and a child's end completes its parent's task token.
 	machine := lambdaapp.Must(sfn.FromEnv(ctx))
 	raw := runsdb.New(app.DB, app.TableName).WithRetention(retention)
-	store := runs.NotifyParents(raw, runs.TokenParents(raw, machine), app.Logger)
+	store := runs.NotifyParents(raw, runs.TokenWaker(raw, machine), app.Logger)
 	r := runner.New(runner.Config{
 		Store:     store,
 		Workflows: workflowsdb.New(app.DB, app.TableName),
@@ -51,6 +52,10 @@ func main() {
 		Logger:    app.Logger,
 		Children:  runs.NewService(store, workflowsdb.New(app.DB, app.TableName), machine, runs.Options{Retention: retention, Logger: app.Logger}),
 		Tokens:    machine,
+		// wait_for_signal steps: their tokens' lookup items, and the
+		// signal key that makes the tokens (kms:GenerateMac).
+		Signals:   raw,
+		SignalMAC: lambdaapp.Must(signaltoken.FromEnv(ctx, "")),
 	})
 	lambda.Start(r.Advance)
 }

@@ -22,7 +22,7 @@ func main() {
 	// A child run whose end the check records wakes its parent (the task
 	// token the parent's execution waits on).
 	store := runsdb.New(app.DB, app.TableName)
-	parents := runs.TokenParents(store, machine)
+	parents := runs.TokenWaker(store, machine)
 	check := runner.NewChecker(runs.NotifyParents(store, parents, app.Logger), machine, machine, nil, app.Logger).WithParents(parents)
 	lambda.Start(func(ctx context.Context) (runner.CheckReport, error) {
 		report, err := check.Check(ctx)

@@ -1,6 +1,7 @@
 package blueprint_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,6 +35,60 @@ func TestEveryFunctionHasGrantsOnItsResourcesOnly(t *testing.T) {
 	}
 }
 
+// The signal key is granted to exactly the functions with SignalKeyActions,
+// with exactly those actions (kms:GenerateMac), in a statement of its own
+// apart from the secrets' key; and only those functions are told its ARN.
+func TestTheSignalKeyIsGrantedAndNamedToItsFunctionsOnly(t *testing.T) {
+	var granted []string
+	for _, fn := range routes.Functions() {
+		grants, err := blueprint.Grants(fn)
+		if err != nil {
+			t.Fatalf("%s: %v", fn.Name, err)
+		}
+		var onSignalKey, onKey []string
+		for _, g := range grants {
+			switch g.On {
+			case blueprint.SignalKeyResource:
+				onSignalKey = g.Actions
+			case blueprint.KeyResource:
+				onKey = g.Actions
+			}
+		}
+		if !slices.Equal(onSignalKey, fn.SignalKeyActions) {
+			t.Errorf("%s: %v on the signal key, want its SignalKeyActions %v", fn.Name, onSignalKey, fn.SignalKeyActions)
+		}
+		if !slices.Equal(onKey, fn.KeyActions) {
+			t.Errorf("%s: %v on the secrets' key, want its KeyActions %v", fn.Name, onKey, fn.KeyActions)
+		}
+		for _, a := range onSignalKey {
+			if a != routes.ActionGenerateMac {
+				t.Errorf("%s: %s on the signal key; only kms:GenerateMac makes a token", fn.Name, a)
+			}
+		}
+		told := slices.Contains(blueprint.Environment(fn), blueprint.Variable{Name: blueprint.EnvSignalKeyID, Value: blueprint.SignalKeyARNValue})
+		if told != (len(fn.SignalKeyActions) > 0) {
+			t.Errorf("%s: told SIGNAL_KEY_ID: %v, with SignalKeyActions %v", fn.Name, told, fn.SignalKeyActions)
+		}
+		for _, v := range blueprint.Environment(fn) {
+			if v.Name == blueprint.EnvSignalKeyID && v.Value != blueprint.SignalKeyARNValue {
+				t.Errorf("%s: SIGNAL_KEY_ID is %s", fn.Name, v.Value)
+			}
+		}
+		if len(onSignalKey) > 0 {
+			granted = append(granted, fn.Name)
+		}
+	}
+	// Spelled out: a route that starts making tokens (and so can show a
+	// signalUrl) is a change this test should be told about.
+	slices.Sort(granted)
+	if want := []string{routes.GetRun.Function, routes.GetRunStep.Function, routes.RunnerFunction}; !slices.Equal(granted, want) {
+		t.Errorf("the signal key is granted to %v, want %v", granted, want)
+	}
+	if blueprint.EnvSignalKeyID != "SIGNAL_KEY_ID" {
+		t.Errorf("EnvSignalKeyID is %q", blueprint.EnvSignalKeyID)
+	}
+}
+
 func TestGrantsRefuseWhatTheyCannotNarrow(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -44,6 +99,9 @@ func TestGrantsRefuseWhatTheyCannotNarrow(t *testing.T) {
 		{"a wildcard", routes.Function{Name: "f", TableActions: []string{"dynamodb:*"}}, "not one exact dynamodb action"},
 		{"another service's action on the table", routes.Function{Name: "f", TableActions: []string{"s3:GetObject"}}, "not one exact dynamodb action"},
 		{"every index", routes.Function{Name: "f", TableActions: []string{routes.ActionQuery}, Indexes: []string{"*"}}, "not one index name"},
+		{"verifying with the signal key", routes.Function{Name: "f", TableActions: []string{routes.ActionQuery}, SignalKeyActions: []string{"kms:VerifyMac"}}, "not an action of the signal key"},
+		{"decrypting with the signal key", routes.Function{Name: "f", TableActions: []string{routes.ActionQuery}, SignalKeyActions: []string{routes.ActionDecrypt}}, "not an action of the signal key"},
+		{"every action of the signal key", routes.Function{Name: "f", TableActions: []string{routes.ActionQuery}, SignalKeyActions: []string{"kms:*"}}, "not an action of the signal key"},
 		{"an action with no known resource", routes.Function{Name: "f", TableActions: []string{routes.ActionQuery}, ServiceActions: []string{routes.ActionListSchedules}}, "no resource is known"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
 	"github.com/workflowsapi/workflows/internal/schedules"
+	"github.com/workflowsapi/workflows/internal/signaltoken"
 )
 
 // How every function runs: Go's bootstrap on Lambda's OS-only runtime, on
@@ -71,11 +72,13 @@ const DefaultLogLevel = "INFO"
 var LogLevels = []string{"DEBUG", "INFO", "WARN", "ERROR"}
 
 // The environment the functions read (internal/store, internal/lambdaapp,
-// internal/secrets, internal/orchestrator/sfn, internal/schedules).
+// internal/secrets, internal/signaltoken, internal/orchestrator/sfn,
+// internal/schedules).
 const (
 	EnvTableName               = "TABLE_NAME"
 	EnvLogLevel                = "LOG_LEVEL"
 	EnvKMSKeyID                = "KMS_KEY_ID"
+	EnvSignalKeyID             = signaltoken.EnvKeyID
 	EnvStateMachineARN         = sfn.EnvStateMachineARN
 	EnvScheduleGroupName       = schedules.EnvGroupName
 	EnvSchedulerRoleARN        = schedules.EnvRoleARN
@@ -92,6 +95,7 @@ const (
 	TableNameValue            Value = "the table's name"
 	LogLevelValue             Value = "the application log level"
 	KeyARNValue               Value = "the secrets' KMS key's ARN"
+	SignalKeyARNValue         Value = "the signal tokens' KMS HMAC key's ARN"
 	StateMachineARNValue      Value = "the run state machine's ARN"
 	ScheduleGroupNameValue    Value = "the schedule group's name"
 	SchedulerRoleARNValue     Value = "the role Scheduler invokes scheduled-run with"
@@ -109,7 +113,9 @@ type Variable struct {
 // name what it may not use: the table's name and the log level for every
 // function (the process logs at Lambda's level, lambdaapp.LogLevel, so it
 // does not build lines Lambda would drop); KMS_KEY_ID to the functions with
-// KeyActions; STATE_MACHINE_ARN with any states: action; SCHEDULE_GROUP_NAME
+// KeyActions; SIGNAL_KEY_ID to the functions with SignalKeyActions (so
+// signaltoken.FromEnv fails at start in any other deployed function, which
+// has no local key directory); STATE_MACHINE_ARN with any states: action; SCHEDULE_GROUP_NAME
 // with any scheduler: action; and the scheduler's role, target and
 // dead-letter queue with the actions that write a schedule's target (create,
 // update).
@@ -117,6 +123,9 @@ func Environment(fn routes.Function) []Variable {
 	out := []Variable{{EnvTableName, TableNameValue}, {EnvLogLevel, LogLevelValue}}
 	if len(fn.KeyActions) > 0 {
 		out = append(out, Variable{EnvKMSKeyID, KeyARNValue})
+	}
+	if len(fn.SignalKeyActions) > 0 {
+		out = append(out, Variable{EnvSignalKeyID, SignalKeyARNValue})
 	}
 	has := func(match func(action string) bool) bool {
 		for _, a := range fn.ServiceActions {

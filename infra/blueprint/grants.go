@@ -20,6 +20,9 @@ const (
 	TableResource Resource = "table"
 	// KeyResource is the secrets' KMS key.
 	KeyResource Resource = "key"
+	// SignalKeyResource is the KMS HMAC key wait_for_signal tokens are
+	// made under (internal/signaltoken).
+	SignalKeyResource Resource = "signalKey"
 	// StateMachineResource is the run state machine.
 	StateMachineResource Resource = "stateMachine"
 	// ExecutionsResource is every execution of the run state machine
@@ -53,6 +56,11 @@ type Grant struct {
 // passRoleCondition lets the schedules' role be handed to Scheduler only.
 var passRoleCondition = map[string]map[string]string{"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
 
+// SignalKeyActions are the only actions any function may be granted on the
+// signal key: making a token. Its hash is what is stored, so nothing ever
+// verifies a MAC with KMS, and nothing else is done with an HMAC key.
+var SignalKeyActions = []string{routes.ActionGenerateMac}
+
 // ActionSendMessage is what Lambda calls, with scheduled-run's role, to put
 // a failed asynchronous invocation in its on-failure destination.
 const ActionSendMessage = "sqs:SendMessage"
@@ -60,7 +68,8 @@ const ActionSendMessage = "sqs:SendMessage"
 // Grants returns what fn's role may call beyond its own log group and X-Ray:
 // the actions fn's entry in routes.Functions() lists, each on the resource it
 // is for, and nothing else, in this order: TableActions on the table and the
-// indexes fn queries; KeyActions on the key; ServiceActions on the run
+// indexes fn queries; KeyActions on the key; SignalKeyActions on the signal
+// key (kms:GenerateMac only); ServiceActions on the run
 // engine's resources (starting on the state machine; stopping and describing
 // on its executions; the schedule actions on the group's schedules; passing
 // the scheduler's role, to Scheduler only), one grant per resource in the
@@ -81,6 +90,9 @@ func Grants(fn routes.Function) ([]Grant, error) {
 		// kms:Encrypt or ReEncrypt* (nothing here encrypts with the key
 		// itself) nor any administration of it.
 		{Service: "kms", Actions: fn.KeyActions, On: KeyResource},
+		// Only making a token: never kms:VerifyMac (a signal is checked by
+		// the hash of its token, with no KMS call) nor anything else.
+		{Service: "kms", Actions: fn.SignalKeyActions, On: SignalKeyResource},
 	} {
 		if len(g.Actions) == 0 {
 			continue
@@ -89,6 +101,11 @@ func Grants(fn routes.Function) ([]Grant, error) {
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("blueprint: routes.Functions() lists no actions for function %q", fn.Name)
+	}
+	for _, a := range fn.SignalKeyActions {
+		if !slices.Contains(SignalKeyActions, a) {
+			return nil, fmt.Errorf("blueprint: function %q: %q is not an action of the signal key (%v)", fn.Name, a, SignalKeyActions)
+		}
 	}
 
 	var engine []Grant

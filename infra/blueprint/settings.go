@@ -90,3 +90,9 @@ const (
 func SecretsKeyDescription(name string) string {
 	return "Workflows API (" + name + "): wraps the data keys of connection credentials and webhook signing secrets"
 }
+
+// SignalKeyDescription is the description of the signal tokens' KMS key of
+// the deployment named name.
+func SignalKeyDescription(name string) string {
+	return "Workflows API (" + name + "): makes the tokens of wait_for_signal steps' signalUrls (HMAC-SHA256; only their hashes are stored)"
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
 	"github.com/workflowsapi/workflows/internal/schedules"
+	"github.com/workflowsapi/workflows/internal/signaltoken"
 	"github.com/workflowsapi/workflows/internal/store"
 )
 
@@ -38,6 +39,8 @@ const (
 	tableID               = "Table"
 	keyID                 = "SecretsKey"
 	keyAliasID            = "SecretsKeyAlias"
+	signalKeyID           = "SignalKey"
+	signalKeyAliasID      = "SignalKeyAlias"
 	stateMachineID        = "RunStateMachine"
 	stateMachineRoleID    = "RunStateMachineRole"
 	stateMachineLogsID    = "RunStateMachineLogs"
@@ -110,6 +113,7 @@ func Generate() ([]byte, error) {
 	resources = append(resources, edge...)
 	resources = append(resources, table()...)
 	resources = append(resources, secretsKey()...)
+	resources = append(resources, signalKey()...)
 
 	doc := mapping(
 		kv("AWSTemplateFormatVersion", "2010-09-09"),
@@ -176,6 +180,8 @@ func valueOf(v blueprint.Value) (*yaml.Node, error) {
 		return ref(logLevelParameter), nil
 	case blueprint.KeyARNValue:
 		return getAtt(keyID + ".Arn"), nil
+	case blueprint.SignalKeyARNValue:
+		return getAtt(signalKeyID + ".Arn"), nil
 	case blueprint.StateMachineARNValue:
 		return stateMachineARN(), nil
 	case blueprint.ScheduleGroupNameValue:
@@ -194,10 +200,12 @@ func valueOf(v blueprint.Value) (*yaml.Node, error) {
 // service elsewhere than AWS, by the value whose service it is. `sam local`
 // can only override variables the template declares, so each is declared,
 // empty (the service itself), beside the value: an --env-vars file may then
-// point it at dynalite or moto's server.
+// point it at dynalite or moto's server. Both keys are KMS's, so a function
+// with both gets KMS_ENDPOINT once.
 var LocalEndpoints = map[blueprint.Value]string{
 	blueprint.TableNameValue:         "DYNAMODB_ENDPOINT",
 	blueprint.KeyARNValue:            "KMS_ENDPOINT",
+	blueprint.SignalKeyARNValue:      signaltoken.EnvKMSEndpoint,
 	blueprint.StateMachineARNValue:   sfn.EnvEndpoint,
 	blueprint.ScheduleGroupNameValue: schedules.EnvEndpoint,
 }
@@ -242,13 +250,16 @@ func environments(functions []routes.Function) (env, error) {
 	return e, nil
 }
 
-// variables writes vars, each followed by its local endpoint.
+// variables writes vars, each followed by its local endpoint (an endpoint
+// two of them share, KMS_ENDPOINT, after the first).
 func variables(vars []blueprint.Variable) *yaml.Node {
 	var pairs []pair
+	written := map[string]bool{}
 	for _, v := range vars {
 		value, _ := valueOf(v.Value) // environments checked every value
 		pairs = append(pairs, kv(v.Name, value))
-		if endpoint, ok := LocalEndpoints[v.Value]; ok {
+		if endpoint, ok := LocalEndpoints[v.Value]; ok && !written[endpoint] {
+			written[endpoint] = true
 			pairs = append(pairs, kv(endpoint, ""))
 		}
 	}
@@ -262,8 +273,8 @@ func globals(e env) *yaml.Node {
 			vars.Content[i].HeadComment = "Empty means DynamoDB itself. `sam local` can only override variables\n" +
 				"the template declares, so it is declared here for --env-vars; so are\n" +
 				"KMS_ENDPOINT, SFN_ENDPOINT and SCHEDULER_ENDPOINT (docs/infrastructure.md),\n" +
-				"beside KMS_KEY_ID, STATE_MACHINE_ARN and SCHEDULE_GROUP_NAME in the\n" +
-				"functions that have them."
+				"beside KMS_KEY_ID or SIGNAL_KEY_ID, STATE_MACHINE_ARN and\n" +
+				"SCHEDULE_GROUP_NAME in the functions that have them."
 		}
 	}
 	return mapping(kv("Function", mapping(
@@ -401,6 +412,8 @@ func grantResource(g blueprint.Grant) (*yaml.Node, error) {
 		n = getAtt(tableID + ".Arn")
 	case blueprint.KeyResource:
 		n = getAtt(keyID + ".Arn")
+	case blueprint.SignalKeyResource:
+		n = getAtt(signalKeyID + ".Arn")
 	case blueprint.StateMachineResource:
 		n = stateMachineARN()
 	case blueprint.ExecutionsResource:
@@ -815,6 +828,40 @@ func secretsKey() []pair {
 			kv("Properties", mapping(
 				kv("AliasName", sub("alias/${AWS::StackName}-secrets")),
 				kv("TargetKeyId", getAtt(keyID+".Arn")),
+			)),
+		)),
+	}
+}
+
+func signalKey() []pair {
+	return []pair{
+		kv(signalKeyID, mapping(
+			kv("Type", "AWS::KMS::Key"),
+			kv("DeletionPolicy", "Retain"),
+			kv("UpdateReplacePolicy", "Retain"),
+			kv("Properties", mapping(
+				kv("Description", sub(blueprint.SignalKeyDescription("${AWS::StackName}"))),
+				kv("KeySpec", "HMAC_256"),
+				kv("KeyUsage", "GENERATE_VERIFY_MAC"),
+				kv("EnableKeyRotation", false),
+				kv("KeyPolicy", policyDocument(mapping(
+					kv("Effect", "Allow"),
+					kv("Principal", mapping(kv("AWS", sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")))),
+					kv("Action", "kms:*"),
+					kv("Resource", "*"),
+				))),
+			)),
+		)).note("The HMAC key of internal/signaltoken: a wait_for_signal step's token is\n" +
+			"kms:GenerateMac of the account, run and step ids and a nonce kept on the\n" +
+			"step; only the token's hash is stored. The key policy delegates to IAM,\n" +
+			"so exactly the functions whose SignalKeyActions are not empty may use\n" +
+			"it, with kms:GenerateMac only, and only they get SIGNAL_KEY_ID. KMS does\n" +
+			"not rotate HMAC keys. Kept with the table, whose waiting steps need it."),
+		kv(signalKeyAliasID, mapping(
+			kv("Type", "AWS::KMS::Alias"),
+			kv("Properties", mapping(
+				kv("AliasName", sub("alias/${AWS::StackName}-signals")),
+				kv("TargetKeyId", getAtt(signalKeyID+".Arn")),
 			)),
 		)),
 	}

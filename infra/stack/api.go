@@ -31,6 +31,9 @@ var publicRouteReasons = map[string]string{
 	routes.ReceiveWebhook.Function: "Webhook deliveries come from other systems, which hold no API key: each is signed " +
 		"with the workflow's webhook secret (HMAC-SHA256 over timestamp and body), checked by the function, which " +
 		"refuses a bad or stale signature with 401; it is limited per source IP.",
+	routes.ReceiveSignal.Function: "A wait_for_signal step's signalUrl is handed to another system, which holds no API key: " +
+		"the token in its path is the capability, 256 bits of an HMAC under the API's signal key, of which only the " +
+		"hash is stored; the function answers 404 to any other token, acts at most once per token, and is limited per source IP.",
 	routes.GetOpenAPI.Function: "The API's own description (OpenAPI), public by the contract so that a client can be " +
 		"generated before it has a key; it reads nothing but the limiter's counter and is limited per source IP.",
 }

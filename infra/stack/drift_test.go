@@ -27,7 +27,7 @@ import (
 
 // side is one of the two templates, with its resources named by what they
 // are rather than by logical id (CDK's carry a hash): "function:<name>",
-// "table", "key", "stateMachine", "stateMachineRole", "stateMachineLogs",
+// "table", "key" (the secrets'), "signalKey" (the HMAC key), "stateMachine", "stateMachineRole", "stateMachineLogs",
 // "scheduleGroup", "schedulerRole", "queue:dlq" (every schedule's dead-letter
 // queue), "queue:failures" (scheduled-run's on-failure destination),
 // "scheduledRunAsync".
@@ -95,6 +95,11 @@ func (s side) nameTheRest(tb testing.TB) {
 		"AWS::Lambda::EventInvokeConfig": "scheduledRunAsync", "AWS::WAFv2::WebACL": "firewall"} {
 		for id := range s.ofType(typ) {
 			s.kinds[id] = kind
+		}
+	}
+	for id, r := range s.ofType("AWS::KMS::Key") {
+		if r.Properties["KeyUsage"] == "GENERATE_VERIFY_MAC" {
+			s.kinds[id] = "signalKey"
 		}
 	}
 	s.kinds[firstGetAttArn(s.only(tb, "stateMachine").Properties["LoggingConfiguration"])] = "stateMachineLogs"
@@ -516,12 +521,13 @@ func TestDriftTheTemplateAuthorizesAndThrottlesAsTheStack(t *testing.T) {
 }
 
 // The stateful resources and the run engine's: the same properties, the
-// key's policy, and the key kept exactly when the table is.
+// keys' policies, and each key kept exactly when the table is.
 func TestDriftTheTemplateKeepsDataAndRunsAsTheStack(t *testing.T) {
 	sam, cdk := samSide(t), cdkSide(t, stack.Props{Stage: devStage})
 	compared := map[string][]string{
 		"table":             {"AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode", "PointInTimeRecoverySpecification", "TimeToLiveSpecification"},
 		"key":               {"KeySpec", "KeyUsage", "EnableKeyRotation", "KeyPolicy"},
+		"signalKey":         {"KeySpec", "KeyUsage", "EnableKeyRotation", "KeyPolicy"},
 		"stateMachine":      {"StateMachineType", "TracingConfiguration", "LoggingConfiguration", "RoleArn"},
 		"stateMachineLogs":  {"RetentionInDays"},
 		"queue:dlq":         {"SqsManagedSseEnabled", "MessageRetentionPeriod", "KmsMasterKeyId"},
@@ -537,12 +543,18 @@ func TestDriftTheTemplateKeepsDataAndRunsAsTheStack(t *testing.T) {
 			}
 		}
 		out["key kept as the table"] = s.only(t, "key").DeletionPolicy == s.only(t, "table").DeletionPolicy
+		out["signal key kept as the table"] = s.only(t, "signalKey").DeletionPolicy == s.only(t, "table").DeletionPolicy
 		return out
 	}
 	assertSame(t, "the property", properties(sam), properties(cdk))
-	alias := sam.onlyOfType(t, "AWS::KMS::Alias")
-	if sam.resolve(alias.Properties["TargetKeyId"]) != "key" || !strings.HasSuffix(fmt.Sprint(sam.resolve(alias.Properties["AliasName"])), "-secrets") {
-		t.Errorf("the alias is %s; want alias/<stack>-secrets, as the stack's alias/workflows-<stage>-secrets, for the key", mustJSON(t, alias.Properties))
+	// One alias per key, named as the stack's (alias/workflows-<stage>-...)
+	// with the stack's name for workflows-<stage>.
+	aliases := map[any]string{}
+	for _, alias := range sam.ofType("AWS::KMS::Alias") {
+		aliases[sam.resolve(alias.Properties["TargetKeyId"])] = fmt.Sprint(sam.resolve(alias.Properties["AliasName"]))
+	}
+	if want := map[any]string{"key": "alias/${AWS::StackName}-secrets", "signalKey": "alias/${AWS::StackName}-signals"}; !maps.Equal(aliases, want) {
+		t.Errorf("the aliases are %v; want %v, as the stack's alias/workflows-<stage>-secrets and -signals", aliases, want)
 	}
 	if !slices.Contains(sam.only(t, "scheduledRunAsync").DependsOn, samtemplate.FunctionID(routes.ScheduledRunFunction)+"Role") {
 		t.Error("scheduled-run's asynchronous invocation config does not wait for its role (Lambda checks the destination's permission)")

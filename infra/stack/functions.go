@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -95,7 +94,7 @@ type apiFunction struct {
 // assetDir/<name>/bootstrap, with a role that may write its own log group,
 // send traces, and call exactly the actions routes.Functions() lists for it
 // (permissions.go).
-func newFunctions(scope constructs.Construct, table awsdynamodb.Table, key awskms.Key, settings stageSettings, assetDir, logLevel string, runnerConcurrency int) (map[string]*apiFunction, error) {
+func newFunctions(scope constructs.Construct, table awsdynamodb.Table, keys keys, settings stageSettings, assetDir, logLevel string, runnerConcurrency int) (map[string]*apiFunction, error) {
 	// blueprint.Runtime and blueprint.Architecture, as CDK names them.
 	runtime, architecture := awslambda.Runtime_PROVIDED_AL2023(), awslambda.Architecture_ARM_64()
 	if *runtime.Name() != blueprint.Runtime || *architecture.Name() != blueprint.Architecture {
@@ -106,7 +105,7 @@ func newFunctions(scope constructs.Construct, table awsdynamodb.Table, key awskm
 		if _, seen := functions[spec.Name]; seen {
 			return nil, fmt.Errorf("stack: function %q is listed twice; each route has its own function", spec.Name)
 		}
-		fn, err := newFunction(scope, spec, table, key, settings, assetDir, logLevel, runnerConcurrency)
+		fn, err := newFunction(scope, spec, table, keys, settings, assetDir, logLevel, runnerConcurrency)
 		if err != nil {
 			return nil, err
 		}
@@ -115,7 +114,7 @@ func newFunctions(scope constructs.Construct, table awsdynamodb.Table, key awskm
 	return functions, nil
 }
 
-func newFunction(scope constructs.Construct, spec routes.Function, table awsdynamodb.Table, key awskms.Key, settings stageSettings, assetDir, logLevel string, runnerConcurrency int) (*apiFunction, error) {
+func newFunction(scope constructs.Construct, spec routes.Function, table awsdynamodb.Table, keys keys, settings stageSettings, assetDir, logLevel string, runnerConcurrency int) (*apiFunction, error) {
 	name := spec.Name
 	grants, err := blueprint.Grants(spec)
 	if err != nil {
@@ -138,7 +137,7 @@ func newFunction(scope constructs.Construct, spec routes.Function, table awsdyna
 		Description: jsii.String("Runs the " + name + " function of the Workflows API"),
 	})
 	logGroup.GrantWrite(role)
-	addGrants(role, dataGrants(grants, table, key))
+	addGrants(role, dataGrants(grants, table, keys))
 
 	description := "Workflows API route function " + name
 	var reserved *float64
@@ -156,11 +155,12 @@ func newFunction(scope constructs.Construct, spec routes.Function, table awsdyna
 		description = "Workflows API scheduled run: the target of every EventBridge Scheduler schedule, starts one run"
 	}
 	// blueprint.Environment's variables of the table, the log level and
-	// the key; the run engine's are added once it exists (runs.go).
+	// the keys; the run engine's are added once it exists (runs.go).
 	values := map[blueprint.Value]*string{
-		blueprint.TableNameValue: table.TableName(),
-		blueprint.LogLevelValue:  jsii.String(logLevel),
-		blueprint.KeyARNValue:    key.KeyArn(),
+		blueprint.TableNameValue:    table.TableName(),
+		blueprint.LogLevelValue:     jsii.String(logLevel),
+		blueprint.KeyARNValue:       keys.secrets.KeyArn(),
+		blueprint.SignalKeyARNValue: keys.signal.KeyArn(),
 	}
 	environment := map[string]*string{}
 	for _, v := range blueprint.Environment(spec) {

@@ -363,17 +363,47 @@ func keyActionsOf(tb testing.TB, name string) []string {
 	return fn.KeyActions
 }
 
-// secretsKey is the logical id of the stack's one KMS key.
+// signalKeyActionsOf is the function's exact actions on the signal tokens'
+// HMAC key, from the one table of functions; none for most.
+func signalKeyActionsOf(tb testing.TB, name string) []string {
+	tb.Helper()
+	fn, ok := routes.FunctionByName(name)
+	if !ok {
+		tb.Fatalf("%s is no function of routes.Functions()", name)
+	}
+	return fn.SignalKeyActions
+}
+
+// secretsKey is the logical id of the secrets' KMS key: of the stack's two
+// keys, the one that is not an HMAC key.
 func (t *cfnTemplate) secretsKey(tb testing.TB) string {
 	tb.Helper()
+	return t.kmsKey(tb, false)
+}
+
+// signalKey is the logical id of the signal tokens' KMS key, the stack's
+// one HMAC key.
+func (t *cfnTemplate) signalKey(tb testing.TB) string {
+	tb.Helper()
+	return t.kmsKey(tb, true)
+}
+
+func (t *cfnTemplate) kmsKey(tb testing.TB, hmac bool) string {
+	tb.Helper()
 	keys := t.resourcesOfType("AWS::KMS::Key")
-	if len(keys) != 1 {
-		tb.Fatalf("%d KMS keys, want 1", len(keys))
+	if len(keys) != 2 {
+		tb.Fatalf("%d KMS keys, want 2: the secrets' and the signal tokens'", len(keys))
 	}
-	for id := range keys {
-		return id
+	var found []string
+	for id, k := range keys {
+		if (k.Properties["KeyUsage"] == "GENERATE_VERIFY_MAC") == hmac {
+			found = append(found, id)
+		}
 	}
-	return ""
+	if len(found) != 1 {
+		tb.Fatalf("%d KMS keys with HMAC %v, want 1", len(found), hmac)
+	}
+	return found[0]
 }
 
 // sortedStrings returns v ("a" or ["a", "b"]) as a sorted list.

@@ -38,14 +38,23 @@ func resolve(g blueprint.Grant, arn string) grant {
 	return out
 }
 
+// keys are the stack's two KMS keys.
+type keys struct {
+	// secrets is the secrets' symmetric key (KeyActions).
+	secrets awskms.Key
+	// signal is the signal tokens' HMAC key (SignalKeyActions).
+	signal awskms.Key
+}
+
 // dataGrants returns fn's grants (blueprint.Grants: exactly the actions of
 // its entry in routes.Functions(), each on the resource it is for) on the
-// table and its indexes and on the key. The run engine's are resolved by
-// runEngine.grantsOn (runs.go), once it exists.
-func dataGrants(grants []blueprint.Grant, table awsdynamodb.Table, key awskms.Key) []grant {
+// table and its indexes and on the two keys. The run engine's are resolved
+// by runEngine.grantsOn (runs.go), once it exists.
+func dataGrants(grants []blueprint.Grant, table awsdynamodb.Table, keys keys) []grant {
 	arns := map[blueprint.Resource]string{
-		blueprint.TableResource: *table.TableArn(),
-		blueprint.KeyResource:   *key.KeyArn(),
+		blueprint.TableResource:     *table.TableArn(),
+		blueprint.KeyResource:       *keys.secrets.KeyArn(),
+		blueprint.SignalKeyResource: *keys.signal.KeyArn(),
 	}
 	var out []grant
 	for _, g := range grants {

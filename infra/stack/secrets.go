@@ -45,3 +45,36 @@ func newSecretsKey(scope constructs.Construct, settings stageSettings) awskms.Ke
 	}
 	return awskms.NewKey(scope, jsii.String("SecretsKey"), props)
 }
+
+// newSignalKey builds the API's second KMS key: the HMAC key
+// (internal/signaltoken) every wait_for_signal step's token is made under,
+// kms:GenerateMac of the account, run and step ids and a random nonce kept
+// on the step. Only the token's hash is stored, and the runner and the read
+// routes make the token again when they need it, so the key never leaves
+// KMS and a copy of the table alone yields no signalUrl.
+//
+// A key of its own, not the secrets' key: an HMAC key is the only kind
+// GenerateMac takes, and a separate key keeps each grant to the one use
+// (the secrets' functions cannot make tokens, the token makers cannot
+// open secrets). No automatic rotation: KMS rotates only symmetric
+// encryption keys, and rotating this one would change every outstanding
+// token anyway. Its policy is CDK's default, as the secrets' key's: who may
+// use it is exactly the statements permissions.go writes from each
+// function's SignalKeyActions.
+//
+// It is kept or deleted with the table, as the secrets' key is: the waiting
+// steps the table holds need it to be signalled by their URL.
+func newSignalKey(scope constructs.Construct, settings stageSettings) awskms.Key {
+	props := &awskms.KeyProps{
+		Description:       jsii.String(blueprint.SignalKeyDescription(settings.name)),
+		KeySpec:           awskms.KeySpec_HMAC_256,
+		KeyUsage:          awskms.KeyUsage_GENERATE_VERIFY_MAC,
+		EnableKeyRotation: jsii.Bool(false),
+		Alias:             jsii.String(settings.signalKeyAlias()),
+		RemovalPolicy:     settings.removalPolicy(),
+	}
+	if !settings.protectData {
+		props.PendingWindow = awscdk.Duration_Days(jsii.Number(secretsKeyPendingDays))
+	}
+	return awskms.NewKey(scope, jsii.String("SignalKey"), props)
+}

@@ -96,8 +96,8 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 	if err != nil {
 		return nil, err
 	}
-	secretsKey := newSecretsKey(stack, settings)
-	functions, err := newFunctions(stack, table, secretsKey, settings, props.LambdaAssetDir, logLevel, runnerConcurrency)
+	keys := keys{secrets: newSecretsKey(stack, settings), signal: newSignalKey(stack, settings)}
+	functions, err := newFunctions(stack, table, keys, settings, props.LambdaAssetDir, logLevel, runnerConcurrency)
 	if err != nil {
 		return nil, err
 	}

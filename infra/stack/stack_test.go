@@ -104,7 +104,7 @@ func TestTheKeyAuthorizerGuardsEveryRouteThatTakesAKey(t *testing.T) {
 	// from the route table: a route that loses its scope by mistake would
 	// otherwise go public without a test noticing.
 	slices.Sort(public)
-	if want := []string{routes.GetOpenAPI.Function, routes.ReceiveWebhook.Function}; !slices.Equal(public, want) {
+	if want := []string{routes.GetOpenAPI.Function, routes.ReceiveSignal.Function, routes.ReceiveWebhook.Function}; !slices.Equal(public, want) {
 		t.Errorf("the routes without the key authorizer are %v, want %v", public, want)
 	}
 }
@@ -328,14 +328,14 @@ func (t *cfnTemplate) policyStatements(role string) []map[string]any {
 
 // Each function may call exactly its TableActions on the table and the
 // indexes it queries, its KeyActions on the secrets' key, its
-// ServiceActions on the run engine's resources (the state machine, its
+// SignalKeyActions on the signal tokens' key, its ServiceActions on the run engine's resources (the state machine, its
 // executions, the schedules, the schedules' role), and nothing else on
 // anything but its own log group and X-Ray.
 func TestEachFunctionMayCallExactlyItsActionsOnTheTableTheKeyAndTheRunEngine(t *testing.T) {
 	tpl := MustSynthesize(t, devStage)
 	tables := tpl.resourcesOfType("AWS::DynamoDB::Table")
 	table := onlyKey(tables)
-	key := tpl.secretsKey(t)
+	key, signalKey := tpl.secretsKey(t), tpl.signalKey(t)
 	stateMachine := onlyKey(tpl.resourcesOfType("AWS::StepFunctions::StateMachine"))
 	schedulerRole := tpl.schedulerRole(t)
 	_, failureQueue := tpl.failureQueues(t)
@@ -361,6 +361,9 @@ func TestEachFunctionMayCallExactlyItsActionsOnTheTableTheKeyAndTheRunEngine(t *
 			}
 			if actions := keyActionsOf(t, name); len(actions) > 0 {
 				want["key"] = strings.Join(sortedCopy(actions), ",")
+			}
+			if actions := signalKeyActionsOf(t, name); len(actions) > 0 {
+				want["signalKey"] = strings.Join(sortedCopy(actions), ",")
 			}
 			for _, action := range spec.ServiceActions {
 				var on string
@@ -392,7 +395,7 @@ func TestEachFunctionMayCallExactlyItsActionsOnTheTableTheKeyAndTheRunEngine(t *
 					list = []any{s["Resource"]}
 				}
 				for _, res := range list {
-					resources = append(resources, describeResource(res, table, key, logGroup, stateMachine, schedulerRole, failureQueue))
+					resources = append(resources, describeResource(res, table, key, signalKey, logGroup, stateMachine, schedulerRole, failureQueue))
 				}
 				slices.Sort(resources)
 				on := strings.Join(resources, " ")
@@ -422,7 +425,7 @@ func TestEachFunctionMayCallExactlyItsActionsOnTheTableTheKeyAndTheRunEngine(t *
 
 // describeResource names a statement's resource in the terms of the test
 // above; "?" for anything else.
-func describeResource(res any, table, key, logGroup, stateMachine, schedulerRole, failureQueue string) string {
+func describeResource(res any, table, key, signalKey, logGroup, stateMachine, schedulerRole, failureQueue string) string {
 	switch {
 	case res == "*":
 		return "*"
@@ -432,6 +435,8 @@ func describeResource(res any, table, key, logGroup, stateMachine, schedulerRole
 		return "table"
 	case getAttOf(res, "Arn") == key:
 		return "key"
+	case getAttOf(res, "Arn") == signalKey:
+		return "signalKey"
 	case getAttOf(res, "Arn") == logGroup:
 		return "logs"
 	case refTo(res) == stateMachine:
@@ -579,8 +584,9 @@ func TestOnlyDevStagesMayLoseTheirData(t *testing.T) {
 					t.Errorf("table %s: deletion policy %q, want %q", id, table.DeletionPolicy, wantPolicy)
 				}
 			}
-			// The secrets' key goes and stays with the table: the table's
-			// secrets are sealed under it.
+			// Both keys go and stay with the table: the table's secrets
+			// are sealed under the one, and its waiting steps' tokens are
+			// made under the other.
 			for id, key := range tpl.resourcesOfType("AWS::KMS::Key") {
 				if key.DeletionPolicy != wantPolicy {
 					t.Errorf("key %s: deletion policy %q, want %q", id, key.DeletionPolicy, wantPolicy)
@@ -725,6 +731,11 @@ func TestTheFunctionTableCoversTheAuthorizerEveryRouteAndTheWorkersWithExactActi
 		for _, a := range fn.KeyActions {
 			if !strings.HasPrefix(a, "kms:") || strings.Contains(a, "*") {
 				t.Errorf("%s: %q is not one exact KMS action", fn.Name, a)
+			}
+		}
+		for _, a := range fn.SignalKeyActions {
+			if a != routes.ActionGenerateMac {
+				t.Errorf("%s: %q on the signal key; only kms:GenerateMac makes a token", fn.Name, a)
 			}
 		}
 		for _, a := range fn.ServiceActions {

@@ -21,7 +21,7 @@ var stageNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
 type stageSettings struct {
 	name string
 	// protectData turns on the table's deletion protection and keeps the
-	// table, the secrets' KMS key and the logs when the stack is deleted.
+	// table, the two KMS keys and the logs when the stack is deleted.
 	protectData  bool
 	logRetention awslogs.RetentionDays
 }
@@ -59,6 +59,10 @@ func (s stageSettings) apiName() string { return "workflows-" + s.name }
 // with the stack even where the key is kept, so a stage deployed again
 // takes the name for its new key.
 func (s stageSettings) secretsKeyAlias() string { return "alias/workflows-" + s.name + "-secrets" }
+
+// signalKeyAlias names the signal tokens' HMAC key (secrets.go) beside the
+// secrets' one, for the same reasons.
+func (s stageSettings) signalKeyAlias() string { return "alias/workflows-" + s.name + "-signals" }
 
 func (s stageSettings) functionName(function string) string {
 	return "workflows-" + s.name + "-" + function

@@ -210,13 +210,14 @@ type kind interface {
 }
 
 var kinds = map[workflows.StepType]kind{
-	workflows.StepHTTP:      httpKind{},
-	workflows.StepTransform: transformKind{},
-	workflows.StepCondition: conditionKind{},
-	workflows.StepDelay:     delayKind{},
-	workflows.StepForeach:   foreachKind{},
-	workflows.StepParallel:  parallelKind{},
-	workflows.StepWorkflow:  workflowKind{},
+	workflows.StepHTTP:          httpKind{},
+	workflows.StepTransform:     transformKind{},
+	workflows.StepCondition:     conditionKind{},
+	workflows.StepDelay:         delayKind{},
+	workflows.StepForeach:       foreachKind{},
+	workflows.StepParallel:      parallelKind{},
+	workflows.StepWorkflow:      workflowKind{},
+	workflows.StepWaitForSignal: waitForSignalKind{},
 }
 
 // Compile compiles every jq program (transform, condition) and every {{ }}

@@ -25,6 +25,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/runs"
 	schedlocal "github.com/workflowsapi/workflows/internal/schedules/local"
 	"github.com/workflowsapi/workflows/internal/secrets"
+	"github.com/workflowsapi/workflows/internal/signaltoken"
 	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
 
@@ -86,13 +87,17 @@ func MustStart(tb testing.TB, opts Options) *Env {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	signalMAC, err := signaltoken.NewLocal(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
 	// Whatever the environment says, a test's http steps go to loopback
 	// only, and no other host is even looked up.
 	targets := engine.OutboundPolicy{Mode: engine.TargetsLoopback}
 	if opts.RefuseLoopbackTargets {
 		targets = engine.OutboundPolicy{Mode: engine.TargetsPublic}
 	}
-	deps := localapp.Deps{Sealer: sealer, Orchestrator: opts.Orchestrator, Targets: &targets}
+	deps := localapp.Deps{Sealer: sealer, Orchestrator: opts.Orchestrator, Targets: &targets, SignalMAC: signalMAC}
 	var driver *local.Driver
 	if opts.DriveRuns {
 		if driver, err = localapp.Driver(app, deps); err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/schedules"
 	schedlocal "github.com/workflowsapi/workflows/internal/schedules/local"
 	"github.com/workflowsapi/workflows/internal/secrets"
+	"github.com/workflowsapi/workflows/internal/signaltoken"
 	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
 	"github.com/workflowsapi/workflows/internal/store/keysdb"
 	"github.com/workflowsapi/workflows/internal/store/runsdb"
@@ -55,6 +56,19 @@ type Deps struct {
 	// send a step anywhere else (DNS included). Nil reads the environment
 	// (HTTP_STEP_TARGETS, ALLOW_PRIVATE_TARGETS), as functions/runner does.
 	Targets *engine.OutboundPolicy
+	// SignalMAC makes the tokens of wait_for_signal steps: the local signal
+	// key under .data/ for make dev, one in a temporary directory for
+	// tests. Nil: a wait_for_signal step fails, and no signalUrl is shown.
+	SignalMAC signaltoken.MAC
+}
+
+// wakerOf is the Waker of deps' orchestrator (the local driver), nil if it
+// has none.
+func wakerOf(deps Deps) runs.Waker {
+	if w, ok := deps.Orchestrator.(runs.Waker); ok {
+		return w
+	}
+	return nil
 }
 
 // schedulesOf is the schedules service of deps (nil without a Scheduler).
@@ -96,24 +110,24 @@ func SyncSchedules(ctx context.Context, app *lambdaapp.App, deps Deps) (schedule
 
 // runStore is the runs' store as every function of the local gateway uses
 // it: a write that ends a child run wakes its parent when deps'
-// orchestrator can (the local driver, runs.Parents).
+// orchestrator can (the local driver, runs.Waker).
 func runStore(app *lambdaapp.App, deps Deps) runs.Store {
 	store := runsdb.New(app.DB, app.TableName)
-	if parents, ok := deps.Orchestrator.(runs.Parents); ok {
+	if parents, ok := deps.Orchestrator.(runs.Waker); ok {
 		return runs.NotifyParents(store, parents, app.Logger)
 	}
 	return store
 }
 
-// relay is runs.Parents for a runner built before its driver: the driver,
+// relay is runs.Waker for a runner built before its driver: the driver,
 // once made, is set here.
-type relay struct{ parents runs.Parents }
+type relay struct{ parents runs.Waker }
 
-func (r *relay) ChildEnded(ctx context.Context, accountID, parentRunID, parentStepID string) error {
+func (r *relay) Wake(ctx context.Context, accountID, parentRunID, parentStepID string) error {
 	if r.parents == nil {
 		return nil
 	}
-	return r.parents.ChildEnded(ctx, accountID, parentRunID, parentStepID)
+	return r.parents.Wake(ctx, accountID, parentRunID, parentStepID)
 }
 
 // Runner is the runner as functions/runner wires it, on app's clients: the
@@ -123,7 +137,7 @@ func Runner(app *lambdaapp.App, deps Deps) (*runner.Runner, error) {
 	return newRunner(app, deps, nil)
 }
 
-func newRunner(app *lambdaapp.App, deps Deps, parents runs.Parents) (*runner.Runner, error) {
+func newRunner(app *lambdaapp.App, deps Deps, parents runs.Waker) (*runner.Runner, error) {
 	policy, err := engine.PolicyFromEnv()
 	if err != nil {
 		return nil, err
@@ -136,7 +150,8 @@ func newRunner(app *lambdaapp.App, deps Deps, parents runs.Parents) (*runner.Run
 		return nil, err
 	}
 	opener := connections.NewOpener(connectionsdb.New(app.DB, app.TableName), deps.Sealer)
-	var store runs.Store = runsdb.New(app.DB, app.TableName).WithRetention(retention)
+	raw := runsdb.New(app.DB, app.TableName).WithRetention(retention)
+	var store runs.Store = raw
 	if parents != nil {
 		store = runs.NotifyParents(store, parents, app.Logger)
 	}
@@ -145,6 +160,8 @@ func newRunner(app *lambdaapp.App, deps Deps, parents runs.Parents) (*runner.Run
 		Workflows: workflowsdb.New(app.DB, app.TableName),
 		Engine:    engine.New(engine.Options{Policy: policy, Credentials: runner.Credentials(opener)}),
 		Logger:    app.Logger,
+		Signals:   raw,
+		SignalMAC: deps.SignalMAC,
 	}), nil
 }
 
@@ -153,7 +170,7 @@ func newRunner(app *lambdaapp.App, deps Deps, parents runs.Parents) (*runner.Run
 // Deps.Orchestrator, ResumeRuns it at start and Shutdown it at the end.
 //
 // A workflow step's child is started by the runs' start path on the same
-// driver, and a child's end wakes its parent on it (Driver.ChildEnded), as
+// driver, and a child's end wakes its parent on it (Driver.Wake), as
 // the task token does in AWS.
 func Driver(app *lambdaapp.App, deps Deps) (*local.Driver, error) {
 	parents := &relay{}
@@ -199,7 +216,8 @@ func FeatureHandlers(app *lambdaapp.App, deps Deps) map[*routes.Route]http.Handl
 		receive.FromRuns(runs.NewService(runStore(app, deps), workflowsdb.New(app.DB, app.TableName), deps.Orchestrator, runs.Options{Logger: app.Logger})), nil)
 	connectionHandlers := connections.NewHandlers(connections.NewService(connectionsdb.New(app.DB, app.TableName), deps.Sealer, nil))
 	runHandlers := runs.NewHandlers(runs.NewService(runStore(app, deps), workflowsdb.New(app.DB, app.TableName), deps.Orchestrator,
-		runs.Options{Idempotency: runsdb.New(app.DB, app.TableName), Logger: app.Logger}))
+		runs.Options{Idempotency: runsdb.New(app.DB, app.TableName), Logger: app.Logger})).WithSignalMAC(deps.SignalMAC)
+	signalHandlers := runs.NewSignalHandlers(runs.NewSignals(runStore(app, deps), runsdb.New(app.DB, app.TableName), wakerOf(deps), runs.Options{Logger: app.Logger}))
 	return map[*routes.Route]http.Handler{
 		&routes.ListWorkflows:  http.HandlerFunc(workflowHandlers.List),
 		&routes.CreateWorkflow: http.HandlerFunc(workflowHandlers.Create),
@@ -225,9 +243,11 @@ func FeatureHandlers(app *lambdaapp.App, deps Deps) map[*routes.Route]http.Handl
 		&routes.GetRunStep:  http.HandlerFunc(runHandlers.GetStep),
 		&routes.CancelRun:   http.HandlerFunc(runHandlers.Cancel),
 		&routes.RetryRun:    http.HandlerFunc(runHandlers.Retry),
+		&routes.SignalRun:   http.HandlerFunc(signalHandlers.Signal),
 
 		&routes.RollWebhookSecret: http.HandlerFunc(webhooks.NewHandlers(webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer)).Roll),
 		&routes.ReceiveWebhook:    receiveHandler,
+		&routes.ReceiveSignal:     http.HandlerFunc(signalHandlers.SignalByToken),
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/routes"
 	"github.com/workflowsapi/workflows/internal/runs"
+	"github.com/workflowsapi/workflows/internal/signaltoken"
 	"github.com/workflowsapi/workflows/internal/store"
 	"github.com/workflowsapi/workflows/internal/store/runsdb"
 	"github.com/workflowsapi/workflows/internal/store/webhooksdb"
@@ -82,6 +83,32 @@ func mustRun(t *testing.T, env *gatewaytest.Env, workflowID string, status runs.
 		}
 	}
 	return run.ID
+}
+
+// mustSignalWait stores a wait_for_signal step waiting in run, with its
+// token's lookup item, and answers the token.
+func mustSignalWait(t *testing.T, env *gatewaytest.Env, runID, stepID string) string {
+	t.Helper()
+	ctx, now := context.Background(), time.Now().UTC()
+	mac, err := signaltoken.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce, _ := signaltoken.NewNonce()
+	token, err := signaltoken.Token(ctx, mac, "acct_calls", runID, stepID, nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := runsdb.New(env.Table.Client, env.Table.Name)
+	expires := now.Add(time.Hour)
+	if err := db.PutSignal(ctx, runs.SignalRef{Hash: signaltoken.Hash(token), AccountID: "acct_calls", RunID: runID, StepID: stepID, ExpiresAt: expires}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutStep(ctx, runs.Step{RunID: runID, StepID: stepID, Index: 2, Status: runs.StepWaiting, Attempts: 1, StartedAt: now,
+		SignalNonce: nonce, SignalHash: signaltoken.Hash(token), SignalExpiresAt: expires}); err != nil {
+		t.Fatal(err)
+	}
+	return token
 }
 
 // mustFanOutStep stores a finished foreach step of two items in run.
@@ -173,6 +200,16 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 				body, contentType = []byte(`{"from":"failed_step"}`), "application/json"
 				header = http.Header{"Idempotency-Key": {"calls-2"}}
 			}
+		case "signal-run", "receive-signal":
+			// A run waiting in a wait_for_signal step, signalled by the API
+			// or by its token.
+			runID := mustRun(t, env, mustRunsWorkflow(t, env, key), runs.StatusWaiting)
+			token := mustSignalWait(t, env, runID, "sig")
+			path = strings.Replace(strings.Replace(route.Path, "{id}", runID, 1), "{stepId}", "sig", 1)
+			if route.Function == "receive-signal" {
+				path = strings.Replace(route.Path, "{token}", token, 1)
+			}
+			body, contentType = []byte(`{"data":{"approved":true}}`), "application/json"
 		case "list-runs":
 			// Its costliest way: the children of a run (the parent read in
 			// the caller's account, its child records, the children).
@@ -291,6 +328,20 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 				t.Errorf("%s %s: status %d, want 202: %s", route.Method, route.Path, r.Status, r.Body)
 			}
 			want["GetItem"], want["PutItem"] = 3, 2
+		case "signal-run", "receive-signal":
+			if r.Status != 200 {
+				t.Errorf("%s %s: status %d, want 200: %s", route.Method, route.Path, r.Status, r.Body)
+			}
+			// The run and the step read, the step written signalled, the
+			// token's item deleted; the API answers with the run's steps,
+			// the token's route reads its item first. (In AWS, waking
+			// the run reads the step again for its task token.)
+			want["GetItem"], want["PutItem"], want["DeleteItem"] = want["GetItem"]+2, 1, 1
+			if route.Function == "signal-run" {
+				want["Query"] = 1
+			} else {
+				want["GetItem"]++
+			}
 		case "run-workflow", "list-runs", "get-run", "get-run-step", "cancel-run", "retry-run":
 			if r.Status != 200 && r.Status != 202 {
 				t.Errorf("%s %s: status %d, want success: %s", route.Method, route.Path, r.Status, r.Body)

@@ -55,10 +55,11 @@ type Outcome struct {
 	// zero with Done false means advance again at once (the runner's time
 	// budget ran out).
 	Wait time.Duration
-	// WaitForChild: the run waits for a child run's end, which wakes it
-	// (at most Wait: the run's deadline). Step Functions parks it on a task
+	// WaitForEvent: the run waits for an event that wakes it (a child
+	// run's end, a signal), at most Wait (the run's deadline, the
+	// signal's expiry). Step Functions parks it on a task
 	// token; the local driver on a timer that a wake-up cuts short.
-	WaitForChild bool
+	WaitForEvent bool
 }
 
 // AdvanceFunc advances one run once: the runner's Advance, given to a

@@ -107,6 +107,13 @@ const (
 	// is used (the runner applying credentials, the webhook receiver checking
 	// a signature), never in a read route.
 	ActionDecrypt = "kms:Decrypt"
+
+	// ActionGenerateMac makes a wait_for_signal step's token: an HMAC,
+	// under the API's signal key, of the step and a nonce kept with it
+	// (internal/signaltoken). Only the token's hash is stored; the runner
+	// (to store that hash) and the read routes (to show the signalUrl)
+	// compute it again.
+	ActionGenerateMac = "kms:GenerateMac"
 )
 
 // Function is one Lambda function of the API.
@@ -127,6 +134,11 @@ type Function struct {
 	// one KMS key (see secrets): the stack grants these on that key and
 	// gives KMS_KEY_ID to these functions only.
 	KeyActions []string
+	// SignalKeyActions are the exact KMS actions the function calls on the
+	// API's signal key (an HMAC key, internal/signaltoken): the stack
+	// grants these on that key and gives SIGNAL_KEY_ID to these functions
+	// only.
+	SignalKeyActions []string
 	// Indexes are the table's GSIs the function queries: its role is granted
 	// its TableActions on these index ARNs too.
 	Indexes []string
@@ -143,7 +155,7 @@ const (
 	ActionStopExecution     = "states:StopExecution"
 	ActionDescribeExecution = "states:DescribeExecution"
 	// ActionSendTaskSuccess completes the task token a parent's
-	// WaitForChild state waits on, when its child run ends.
+	// WaitForEvent state waits on, when its child run ends.
 	ActionSendTaskSuccess = "states:SendTaskSuccess"
 	ActionCreateSchedule  = "scheduler:CreateSchedule"
 	ActionUpdateSchedule  = "scheduler:UpdateSchedule"
@@ -220,12 +232,18 @@ var tableActions = map[string][]string{
 	// and the children (BatchGetItem). The runner starts a workflow step's
 	// child as the run route starts a run (the workflow's head and
 	// version, the marker, the child record, the run).
-	RunWorkflow.Function:    {ActionGetItem, ActionPutItem},
-	ListRuns.Function:       {ActionGetItem, ActionQuery, ActionBatchGetItem},
-	GetRun.Function:         {ActionGetItem, ActionQuery},
-	GetRunStep.Function:     {ActionGetItem, ActionQuery}, // a fan-out step's items
-	CancelRun.Function:      {ActionGetItem, ActionQuery, ActionPutItem, ActionUpdateItem, ActionDeleteItem},
-	RetryRun.Function:       {ActionGetItem, ActionQuery, ActionPutItem},
+	RunWorkflow.Function: {ActionGetItem, ActionPutItem},
+	ListRuns.Function:    {ActionGetItem, ActionQuery, ActionBatchGetItem},
+	GetRun.Function:      {ActionGetItem, ActionQuery},
+	GetRunStep.Function:  {ActionGetItem, ActionQuery}, // a fan-out step's items
+	CancelRun.Function:   {ActionGetItem, ActionQuery, ActionPutItem, ActionUpdateItem, ActionDeleteItem},
+	RetryRun.Function:    {ActionGetItem, ActionQuery, ActionPutItem},
+	// A signal reads the run and the step, records the step succeeded
+	// (PutItem), drops the token's lookup item (DeleteItem) and answers
+	// with the run's steps (Query); by its signalUrl the lookup item is
+	// read first (GetItem), and the run's view is not shown.
+	SignalRun.Function:      {ActionGetItem, ActionQuery, ActionPutItem, ActionDeleteItem},
+	ReceiveSignal.Function:  {ActionGetItem, ActionPutItem, ActionDeleteItem},
 	ReceiveWebhook.Function: {ActionGetItem, ActionPutItem},
 	RunnerFunction:          {ActionGetItem, ActionQuery, ActionPutItem, ActionUpdateItem, ActionDeleteItem},
 	StartCheckFunction:      {ActionGetItem, ActionQuery, ActionPutItem, ActionUpdateItem, ActionDeleteItem},
@@ -248,6 +266,10 @@ var indexes = map[string][]string{
 var serviceActions = map[string][]string{
 	RunWorkflow.Function: {ActionStartExecution},
 	RetryRun.Function:    {ActionStartExecution},
+	// A signal wakes the run: SendTaskSuccess of the token its execution
+	// waits on.
+	SignalRun.Function:     {ActionSendTaskSuccess},
+	ReceiveSignal.Function: {ActionSendTaskSuccess},
 	// A cancelled child wakes its parent (SendTaskSuccess of the parent's
 	// token); the runner also starts and cancels children.
 	CancelRun.Function:      {ActionStopExecution, ActionSendTaskSuccess},
@@ -273,6 +295,15 @@ var keyActions = map[string][]string{
 	ReceiveWebhook.Function: {ActionDecrypt}, // the signing secret, to check a delivery
 }
 
+// signalKeyActions is, per function, what it calls on the signal key: the
+// runner makes a waiting step's token to store its hash, and the read routes
+// make it again to show the step's signalUrl.
+var signalKeyActions = map[string][]string{
+	RunnerFunction:      {ActionGenerateMac},
+	GetRun.Function:     {ActionGenerateMac},
+	GetRunStep.Function: {ActionGenerateMac},
+}
+
 // Functions lists every Lambda function: the authorizer first, then one per
 // route in route-table order, then the workers (runner, start check,
 // scheduled run).
@@ -290,10 +321,11 @@ func Functions() []Function {
 func function(name string, route *Route, feature Feature) Function {
 	return Function{
 		Name: name, Route: route, Feature: feature,
-		TableActions:   sortedActions(name),
-		KeyActions:     slices.Sorted(slices.Values(keyActions[name])),
-		Indexes:        slices.Sorted(slices.Values(indexes[name])),
-		ServiceActions: slices.Sorted(slices.Values(serviceActions[name])),
+		TableActions:     sortedActions(name),
+		KeyActions:       slices.Sorted(slices.Values(keyActions[name])),
+		SignalKeyActions: slices.Sorted(slices.Values(signalKeyActions[name])),
+		Indexes:          slices.Sorted(slices.Values(indexes[name])),
+		ServiceActions:   slices.Sorted(slices.Values(serviceActions[name])),
 	}
 }
 

@@ -68,6 +68,13 @@ var (
 	GetRunStep = Route{"GET", BasePath + "/runs/{id}/steps/{stepId}", "get-run-step", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, runID, true}
 	CancelRun  = Route{"POST", BasePath + "/runs/{id}/cancel", "cancel-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, runID, true}
 	RetryRun   = Route{"POST", BasePath + "/runs/{id}/retry", "retry-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, runID, true}
+	// SignalRun completes a run's wait_for_signal step with the caller's
+	// data. stepId is the workflow's own step id.
+	SignalRun = Route{"POST", BasePath + "/runs/{id}/signals/{stepId}", "signal-run", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, runID, true}
+	// ReceiveSignal is a wait_for_signal step's signalUrl: the token in the
+	// path is the capability, so it takes no key and is limited per IP as
+	// the webhook route is.
+	ReceiveSignal = Route{"POST", BasePath + "/signals/{token}", "receive-signal", "", ratelimit.CategoryWebhooks, FeatureRuns, nil, true}
 
 	ListConnections  = Route{"GET", BasePath + "/connections", "list-connections", domain.ScopeConnectionsRead, ratelimit.CategoryRead, FeatureConnections, nil, true}
 	GetConnection    = Route{"GET", BasePath + "/connections/{id}", "get-connection", domain.ScopeConnectionsRead, ratelimit.CategoryRead, FeatureConnections, connectionID, true}
@@ -95,10 +102,10 @@ var (
 // All is every route of the API, in the order the contract lists them.
 var All = []*Route{
 	&ListWorkflows, &CreateWorkflow, &GetWorkflow, &UpdateWorkflow, &DeleteWorkflow, &RunWorkflow, &RollWebhookSecret,
-	&ListRuns, &GetRun, &GetRunStep, &CancelRun, &RetryRun,
+	&ListRuns, &GetRun, &GetRunStep, &CancelRun, &RetryRun, &SignalRun,
 	&ListConnections, &GetConnection, &CreateConnection, &UpdateConnection, &DeleteConnection,
 	&ListAPIKeys, &CreateAPIKey, &RevokeAPIKey, &RollAPIKey,
-	&ReceiveWebhook,
+	&ReceiveWebhook, &ReceiveSignal,
 	&GetOpenAPI,
 }
 

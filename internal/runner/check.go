@@ -30,12 +30,12 @@ type Checker struct {
 	orchestrator runs.Orchestrator
 	now          func() time.Time
 	logger       *slog.Logger
-	parents      runs.Parents
+	parents      runs.Waker
 }
 
 // WithParents has the check resume a parent whose child run ended without
 // telling it (the notice of its end was lost): the same notice again.
-func (c *Checker) WithParents(p runs.Parents) *Checker {
+func (c *Checker) WithParents(p runs.Waker) *Checker {
 	c.parents = p
 	return c
 }
@@ -142,7 +142,7 @@ func (c *Checker) resumeParent(ctx context.Context, parent runs.Run, report *Che
 	if err != nil || !child.Status.Finished() {
 		return err
 	}
-	if err := c.parents.ChildEnded(ctx, parent.AccountID, parent.ID, child.ParentStepID); err != nil {
+	if err := c.parents.Wake(ctx, parent.AccountID, parent.ID, child.ParentStepID); err != nil {
 		return err
 	}
 	report.Resumed++

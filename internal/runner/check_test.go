@@ -79,7 +79,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func TestTheStartCheckResumesAParentWhoseChildEndedUntold(t *testing.T) {
+func TestTheStartCheckResumesAParentWhoseWakeUntold(t *testing.T) {
 	now := epoch.Add(time.Hour)
 	store := newMemStore()
 	ctx := context.Background()

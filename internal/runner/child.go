@@ -36,7 +36,7 @@ const (
 // child's id (before the child is stored), it stays waiting while the child
 // runs, and ends with the child's output or the child's end as its error.
 // The parent waits for the child as a delay does, in the waiting status,
-// but without a timer: the child's end resumes it (runs.Parents), and its
+// but without a timer: the child's end resumes it (runs.Waker), and its
 // own deadline bounds the wait.
 
 // childStep moves a workflow step: starts its child the first time, then
@@ -188,13 +188,30 @@ func (a *advance) failStep(index int, rec runs.Step, exists bool, e *runs.Error)
 // at most, and the driver told to wait for the child's end (Step
 // Functions with a task token, the local driver for a notice).
 func (a *advance) park(childRunID string) (outcome, bool, error) {
-	now := a.r.clock.Now()
 	until := a.run.Deadline
 	if until.IsZero() {
-		until = now.Add(time.Duration(workflows.MaxWorkflowTimeoutSeconds) * time.Second)
+		until = a.r.clock.Now().Add(time.Duration(workflows.MaxWorkflowTimeoutSeconds) * time.Second)
+	}
+	return a.parkUntil(until, childRunID)
+}
+
+// parkUntil makes the run wait for an event on its current step (the
+// child childRunID's end; a signal when it is ""), until at most (and
+// never past the run's deadline): the driver parks it on a task token, or
+// on a timer that the event cuts short.
+func (a *advance) parkUntil(until time.Time, childRunID string) (outcome, bool, error) {
+	now := a.r.clock.Now()
+	if !a.run.Deadline.IsZero() && until.After(a.run.Deadline) {
+		until = a.run.Deadline
 	}
 	if a.run.Status != runs.StatusWaiting || a.run.WaitingFor != childRunID || !a.run.WaitUntil.Equal(until) {
-		run, err := a.run.WaitForChild(childRunID, until, now)
+		var run runs.Run
+		var err error
+		if childRunID != "" {
+			run, err = a.run.WaitForChild(childRunID, until, now)
+		} else {
+			run, err = a.run.Wait(until, now)
+		}
 		if err != nil {
 			return again, false, err
 		}
@@ -202,7 +219,7 @@ func (a *advance) park(childRunID string) (outcome, bool, error) {
 			return again, false, err
 		}
 	}
-	return outcome{waitSeconds: secondsUntil(until, now), waitForChild: true}, false, nil
+	return outcome{waitSeconds: secondsUntil(until, now), waitForEvent: true}, false, nil
 }
 
 // endChild cancels the child of a workflow step whose parent ends while it
@@ -220,14 +237,17 @@ func (a *advance) endChild(rec runs.Step) {
 	}
 }
 
-// parkFor is the WaitForChild state's task: it keeps the state's task
-// token with the workflow step that waits for its child, then looks at the
-// child. The child's end completes the token it finds there
-// (runs.Parents); a child that ended before the token was kept found none,
-// so this completes it itself, as it does when nothing waits any more (the
+// parkFor is the WaitForEvent state's task: it keeps the state's task
+// token with the step the run is parked on (a workflow step waiting for
+// its child, a wait_for_signal step), then looks at what it waits for. The
+// event (the child's end, the signal) completes the token it finds there
+// (runs.Waker); one that came before the token was kept found none, so
+// this completes it itself, as it does when nothing waits any more (the
 // run ended, was cancelled, or the step was recorded meanwhile). Both may
 // complete it: the second completion fails, and is ignored, as the
-// execution has gone on.
+// execution has gone on. A signal is a conditional write of the step, as
+// keeping the token is, so the two are ordered: the signal either sees the
+// token or makes this write lose and look again.
 func (r *Runner) parkFor(ctx context.Context, task Task) error {
 	token := task.Park.Token
 	if r.tokens == nil {
@@ -248,7 +268,7 @@ func (r *Runner) parkFor(ctx context.Context, task Task) error {
 		}
 		var waiting *runs.Step
 		for i := range steps {
-			if steps[i].ChildRunID != "" && steps[i].Status == runs.StepWaiting {
+			if steps[i].Status == runs.StepWaiting && (steps[i].ChildRunID != "" || steps[i].SignalHash != "") {
 				waiting = &steps[i]
 				break
 			}
@@ -262,6 +282,9 @@ func (r *Runner) parkFor(ctx context.Context, task Task) error {
 			continue
 		} else if err != nil {
 			return err
+		}
+		if rec.ChildRunID == "" {
+			return nil // a signal: it finds the token now
 		}
 		child, err := r.store.Get(ctx, task.AccountID, rec.ChildRunID)
 		if err != nil && !errors.Is(err, domain.ErrNotFound) {

@@ -66,8 +66,8 @@ func TestParkKeepsTheTokenWithTheWaitingStep(t *testing.T) {
 		t.Errorf("completed %v while the child runs", got)
 	}
 	// The child's end, as runs.NotifyParents tells it, completes the token.
-	parents := runs.TokenParents(e.store, k)
-	if err := parents.ChildEnded(context.Background(), "acct", e.runID, "kid"); err != nil {
+	parents := runs.TokenWaker(e.store, k)
+	if err := parents.Wake(context.Background(), "acct", e.runID, "kid"); err != nil {
 		t.Fatal(err)
 	}
 	if got := k.completed(); len(got) != 1 || got[0] != "tok-1@"+e.runID {
@@ -120,7 +120,7 @@ func TestAChildsEndTellsItsParentThroughTheStore(t *testing.T) {
 
 type parentsFunc func(ctx context.Context, account, parent, step string) error
 
-func (f parentsFunc) ChildEnded(ctx context.Context, account, parent, step string) error {
+func (f parentsFunc) Wake(ctx context.Context, account, parent, step string) error {
 	return f(ctx, account, parent, step)
 }
 
@@ -174,7 +174,7 @@ func TestARepeatedAdvanceStartsTheChildOnce(t *testing.T) {
 	// of it starts nothing more and parks again.
 	for i := range 2 {
 		d := e.advance(t)
-		if d.Done || !d.WaitForChild {
+		if d.Done || !d.WaitForEvent {
 			t.Fatalf("Advance %d: %+v, want a park", i, d)
 		}
 	}

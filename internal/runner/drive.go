@@ -24,7 +24,7 @@ func (r *Runner) Drive(ctx context.Context, accountID, runID string, failure err
 	if err != nil {
 		return orchestrator.Outcome{}, err
 	}
-	return orchestrator.Outcome{Done: d.Done, Wait: time.Duration(d.WaitSeconds) * time.Second, WaitForChild: d.WaitForChild}, nil
+	return orchestrator.Outcome{Done: d.Done, Wait: time.Duration(d.WaitSeconds) * time.Second, WaitForEvent: d.WaitForEvent}, nil
 }
 
 var _ orchestrator.AdvanceFunc = (*Runner)(nil).Drive

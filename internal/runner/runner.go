@@ -15,6 +15,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/connections"
 	"github.com/workflowsapi/workflows/internal/engine"
 	"github.com/workflowsapi/workflows/internal/runs"
+	"github.com/workflowsapi/workflows/internal/signaltoken"
 	"github.com/workflowsapi/workflows/internal/workflows"
 )
 
@@ -69,9 +70,13 @@ type Config struct {
 	// a workflow step fails; SetChildren sets it later, for a driver that
 	// needs the runner first).
 	Children Children
-	// Tokens completes a WaitForChild state's task token when Park finds
+	// Tokens completes a WaitForEvent state's task token when Park finds
 	// nothing left to wait for (Step Functions; nil where no driver parks).
 	Tokens runs.TaskCompleter
+	// Signals keeps the lookup items of wait_for_signal steps' tokens, and
+	// SignalMAC makes the tokens (nil: a wait_for_signal step fails).
+	Signals   runs.SignalStore
+	SignalMAC signaltoken.MAC
 }
 
 // Retry back-offs: full jitter over an exponential ceiling (BackoffBase ×
@@ -124,12 +129,15 @@ type Runner struct {
 	logger    *slog.Logger
 	children  Children
 	tokens    runs.TaskCompleter
+	signals   runs.SignalStore
+	signalMAC signaltoken.MAC
 }
 
 // New returns a runner.
 func New(cfg Config) *Runner {
 	r := &Runner{store: cfg.Store, workflows: cfg.Workflows, engine: cfg.Engine, clock: cfg.Clock,
-		budget: cfg.Budget, margin: cfg.Margin, jitter: cfg.Jitter, logger: cfg.Logger, children: cfg.Children, tokens: cfg.Tokens}
+		budget: cfg.Budget, margin: cfg.Margin, jitter: cfg.Jitter, logger: cfg.Logger, children: cfg.Children, tokens: cfg.Tokens,
+		signals: cfg.Signals, signalMAC: cfg.SignalMAC}
 	if r.clock == nil {
 		r.clock = WallClock{}
 	}
@@ -232,7 +240,7 @@ func (r *Runner) Advance(ctx context.Context, task Task) (Decision, error) {
 		if err != nil {
 			return decision, err
 		}
-		decision.Done, decision.WaitSeconds, decision.WaitForChild = outcome.done, outcome.waitSeconds, outcome.waitForChild
+		decision.Done, decision.WaitSeconds, decision.WaitForEvent = outcome.done, outcome.waitSeconds, outcome.waitForEvent
 		return decision, nil
 	}
 	// Someone else keeps writing this run: the driver comes back later,

@@ -606,7 +606,7 @@ func TestStoreErrorsAreReturned(t *testing.T) {
 
 func TestDecisionJSON(t *testing.T) {
 	b, err := json.Marshal(runner.Decision{WaitSeconds: 5, AccountID: "a", RunID: "r"})
-	if err != nil || string(b) != `{"done":false,"waitSeconds":5,"waitForChild":false,"accountId":"a","runId":"r"}` {
+	if err != nil || string(b) != `{"done":false,"waitSeconds":5,"waitForEvent":false,"accountId":"a","runId":"r"}` {
 		t.Errorf("%s %v", b, err)
 	}
 }

@@ -16,13 +16,13 @@ type Task struct {
 	// in a way Step Functions could not retry, and the runner must record
 	// the run failed (never with the cause's text, which may hold anything).
 	Failure *Failure `json:"failure,omitempty"`
-	// Park is set only by the state machine's WaitForChild state: the
+	// Park is set only by the state machine's WaitForEvent state: the
 	// execution waits for the task token it carries, which the runner
 	// keeps with the run's workflow step, so the child's end completes it.
 	Park *Park `json:"park,omitempty"`
 }
 
-// Park is the WaitForChild state's task token ($$.Task.Token).
+// Park is the WaitForEvent state's task token ($$.Task.Token).
 type Park struct {
 	Token string `json:"token"`
 }
@@ -39,10 +39,11 @@ type Failure struct {
 type Decision struct {
 	Done        bool `json:"done"`
 	WaitSeconds int  `json:"waitSeconds"`
-	// WaitForChild: the run waits for a child run's end, at most
-	// WaitSeconds (its deadline); the state machine parks in WaitForChild
-	// with a task token the child's end completes.
-	WaitForChild bool `json:"waitForChild"`
+	// WaitForEvent: the run waits for an event (a child run's end, a
+	// signal), at most WaitSeconds (its deadline, the signal's expiry);
+	// the state machine parks in WaitForEvent with a task token that the
+	// event completes.
+	WaitForEvent bool `json:"waitForEvent"`
 	// The task's fields ride along, so the next Advance gets them back.
 	AccountID string `json:"accountId"`
 	RunID     string `json:"runId"`

@@ -42,9 +42,9 @@ type advance struct {
 type outcome struct {
 	done        bool
 	waitSeconds int
-	// waitForChild: the run waits for a child run's end (at most
+	// waitForEvent: the run waits for a child run's end (at most
 	// waitSeconds, its own deadline), not for a timer.
-	waitForChild bool
+	waitForEvent bool
 }
 
 var (
@@ -277,6 +277,8 @@ var progressOf = map[workflows.StepType]func(a *advance, index int, rec runs.Ste
 	workflows.StepForeach:  (*advance).fanOut,
 	workflows.StepParallel: (*advance).fanOut,
 	workflows.StepWorkflow: (*advance).childStep,
+	// A wait_for_signal step records its wait and parks (signal.go).
+	workflows.StepWaitForSignal: (*advance).signalStep,
 }
 
 // mayBegin reports whether another attempt (of step, or of one of its

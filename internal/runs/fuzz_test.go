@@ -109,3 +109,27 @@ func FuzzRetryBody(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSignalBody holds a signal's body (both signal routes) to its rule: no
+// panic; a refusal is a VALIDATION_ERROR; accepted data is valid JSON of at
+// most MaxStepOutputBytes (or absent: the step's output is then null).
+func FuzzSignalBody(f *testing.F) {
+	for _, seed := range []string{"", "{}", `{"data":{"approved":true}}`, `{"data":null}`, `{"data":[1,"x"]}`, `{"data":"yes"}`,
+		`{"data":1,"extra":2}`, `{"data":{},"data":{}}`, `[]`, `null`, `{"data":{"a":` + "\xff" + `}}`, `{"data":1e999}`, "\x0b"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := httptest.NewRequest("POST", "/api/v1/signals/x", bytes.NewReader(body))
+		data, err := ParseSignalBody(r)
+		if err != nil {
+			requireValidation(t, string(body), err)
+			return
+		}
+		if data != nil && (!data.IsValid() || len(data) > MaxStepOutputBytes) {
+			t.Fatalf("accepted %q with data %q: not JSON, or too big for a step's output", body, data)
+		}
+		if len(bytes.TrimSpace(body)) == 0 && data != nil {
+			t.Fatalf("an empty body gave data %q", data)
+		}
+	})
+}

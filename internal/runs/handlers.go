@@ -17,16 +17,27 @@ import (
 	"github.com/workflowsapi/workflows/internal/idempotency"
 	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/routes"
+	"github.com/workflowsapi/workflows/internal/signaltoken"
 )
 
 // Handlers are the HTTP handlers of the run routes. Each function's main
 // hands one of them to the pipeline.
 type Handlers struct {
 	service *Service
+	// signalMAC makes a waiting wait_for_signal step's token again, to
+	// show its signalUrl (nil: not shown).
+	signalMAC signaltoken.MAC
 }
 
 // NewHandlers returns the handlers on service.
 func NewHandlers(service *Service) *Handlers { return &Handlers{service: service} }
+
+// WithSignalMAC shows the signalUrl of a waiting wait_for_signal step,
+// made with mac (the read routes of a run).
+func (h *Handlers) WithSignalMAC(mac signaltoken.MAC) *Handlers {
+	h.signalMAC = mac
+	return h
+}
 
 // runView is a run as the API shows it. A listing leaves out input and
 // output (summaryOf): each may be 256 KiB, and a page of 100 runs must
@@ -86,6 +97,11 @@ type stepView struct {
 	// ChildRunID is the run a workflow step started (shown for workflow
 	// steps only).
 	ChildRunID string `json:"childRunId,omitempty"`
+	// A wait_for_signal step's: its signalUrl while it waits, when its
+	// wait ends and when its signal came.
+	SignalURL   string  `json:"signalUrl,omitempty"`
+	ExpiresAt   *string `json:"expiresAt,omitzero"`
+	SignalledAt *string `json:"signalledAt,omitzero"`
 }
 
 // itemView is one item of a fan-out step: a foreach's item (index) or a
@@ -197,9 +213,10 @@ func stepViewOf(st Step, maxOutput int) stepView {
 		ID: st.StepID, Status: st.Status, Attempts: st.Attempts, StartedAt: optionalTime(st.StartedAt),
 		FinishedAt: optionalTime(st.FinishedAt), Output: st.Output, Error: st.Error, Reused: st.Reused, ChildRunID: st.ChildRunID,
 	}
-	if st.Status == StepWaiting {
+	if st.Status == StepWaiting && st.SignalHash == "" {
 		v.NextAttemptAt = optionalTime(st.NextAttemptAt)
 	}
+	v.ExpiresAt, v.SignalledAt = optionalTime(st.SignalExpiresAt), optionalTime(st.SignalledAt)
 	if maxOutput > 0 && len(st.Output) > maxOutput {
 		v.Output, v.Truncated = cut(st.Output, maxOutput), true
 	}
@@ -352,7 +369,32 @@ func (h *Handlers) Get(w http.ResponseWriter, r *http.Request) {
 	if steps == nil {
 		steps = []Step{} // "steps": [] for a run with none yet
 	}
-	httpapi.WriteData(w, http.StatusOK, viewOf(run, steps))
+	v := viewOf(run, steps)
+	for i, st := range steps {
+		if v.Steps[i].SignalURL, err = h.signalURL(r, run.AccountID, st); err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
+	}
+	httpapi.WriteData(w, http.StatusOK, v)
+}
+
+// signalURL is the signalUrl of a step waiting for its signal ("" for any
+// other step, or where no signal key is wired).
+func (h *Handlers) signalURL(r *http.Request, account string, st Step) (string, error) {
+	if !st.AwaitsSignal() || h.signalMAC == nil {
+		return "", nil
+	}
+	token, err := signaltoken.Token(r.Context(), h.signalMAC, account, st.RunID, st.StepID, st.SignalNonce)
+	if err != nil {
+		return "", err
+	}
+	return httpapi.PublicURL(r, SignalPath(token)), nil
+}
+
+// SignalPath is the path of a signal token's route.
+func SignalPath(token string) string {
+	return strings.Replace(routes.ReceiveSignal.Path, "{token}", token, 1)
 }
 
 // GetStep is GET /runs/{id}/steps/{stepId}: one step, its output whole.
@@ -363,6 +405,10 @@ func (h *Handlers) GetStep(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := stepViewOf(st, 0)
+	if v.SignalURL, err = h.signalURL(r, accountOf(r), st); err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
 	if st.ItemCount > 0 {
 		v.Items = itemViews(st, items)
 	}
@@ -443,4 +489,75 @@ func (h *Handlers) Retry(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", runLocation(run.ID))
 	httpapi.WriteData(w, http.StatusAccepted, viewOf(run, nil))
+}
+
+// SignalHandlers are the handlers of the signal routes.
+type SignalHandlers struct {
+	signals *Signals
+}
+
+// NewSignalHandlers returns the handlers on signals.
+func NewSignalHandlers(signals *Signals) *SignalHandlers { return &SignalHandlers{signals: signals} }
+
+// signalBody is a signal's body: none, {} or {"data": any JSON}.
+type signalBody struct {
+	Data jsontext.Value `json:"data"`
+}
+
+// ParseSignalBody reads a signal's body: its data (nil when none, which
+// the step records as null).
+func ParseSignalBody(r *http.Request) (jsontext.Value, error) {
+	var b signalBody
+	if err := httpapi.DecodeJSON(r, &b); err != nil {
+		return nil, err
+	}
+	if len(b.Data) > MaxStepOutputBytes {
+		return nil, domain.Invalid(domain.FieldError{Field: "data", Message: "must be at most 256 KiB of JSON: it becomes the step's output"})
+	}
+	return b.Data, nil
+}
+
+// Signal is POST /runs/{id}/signals/{stepId}: 200 with the run.
+func (h *SignalHandlers) Signal(w http.ResponseWriter, r *http.Request) {
+	data, err := ParseSignalBody(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	run, steps, err := h.signals.Signal(r.Context(), accountOf(r), r.PathValue("id"), r.PathValue("stepId"), data)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.Logger(r).InfoContext(r.Context(), "run signalled", "run_id", run.ID, "step_id", r.PathValue("stepId"))
+	if steps == nil {
+		steps = []Step{}
+	}
+	httpapi.WriteData(w, http.StatusOK, viewOf(run, steps))
+}
+
+// signalledView is what a signal by token answers: the step it completed,
+// not the run (its holder has no key to read it).
+type signalledView struct {
+	RunID       string     `json:"runId"`
+	StepID      string     `json:"stepId"`
+	Status      StepStatus `json:"status"`
+	SignalledAt string     `json:"signalledAt"`
+}
+
+// SignalByToken is POST /signals/{token}: 200 with the step signalled, 404
+// for a token unknown, used or expired. The token is never logged.
+func (h *SignalHandlers) SignalByToken(w http.ResponseWriter, r *http.Request) {
+	data, err := ParseSignalBody(r)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	st, err := h.signals.SignalByToken(r.Context(), r.PathValue("token"), data)
+	if err != nil {
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	httpapi.Logger(r).InfoContext(r.Context(), "run signalled by its signalUrl", "run_id", st.RunID, "step_id", st.StepID)
+	httpapi.WriteData(w, http.StatusOK, signalledView{RunID: st.RunID, StepID: st.StepID, Status: st.Status, SignalledAt: httpapi.FormatTime(st.SignalledAt)})
 }

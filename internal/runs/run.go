@@ -173,6 +173,15 @@ type Step struct {
 	// is how many items a fan-out (foreach, parallel) has, once planned.
 	Items     jsontext.Value
 	ItemCount int
+	// A wait_for_signal step's wait (signals.go): SignalNonce is the random
+	// half of its token (the other is the signal key, which never leaves
+	// KMS), SignalHash the token's sha256, SignalExpiresAt when the wait
+	// ends (SIGNAL_TIMEOUT) and SignalledAt when its signal came. The token
+	// itself is never stored.
+	SignalNonce     string
+	SignalHash      string
+	SignalExpiresAt time.Time
+	SignalledAt     time.Time
 	// Revision counts the writes of the step item, as Run.Revision does.
 	Revision int64
 }

@@ -85,6 +85,12 @@ import (
 //	                                                                 (receive.DeliveryRunID), so a replay within the
 //	                                                                 tolerance asks for a run id already taken and the run
 //	                                                                 item itself answers it; no item is written
+//	signal token       SIGNAL#<sha256 of token>  SIGNAL              a waiting wait_for_signal step's token, by its hash only
+//	                                                                 (accountId, runId, stepId, expiresAt): POST
+//	                                                                 /signals/{token} GetItems it, then signals the step;
+//	                                                                 deleted once used, TTL at the step's expiry. Written
+//	                                                                 by the runner before the step record that holds the
+//	                                                                 token's nonce and hash
 //	schedule marker    SCHEDULE#<shard 0-15>     <wf id>             one per workflow that is or was on a schedule trigger
 //	                                                                 (accountId, markedAt): written before the head by the
 //	                                                                 workflow routes, deleted after its EventBridge
@@ -139,12 +145,19 @@ const (
 	UnfinishedShards = 16
 	// SortIdempotency is the SK of an idempotency record.
 	SortIdempotency = "IDEMPOTENCY"
+	// SortSignal is the SK of a signal token's lookup item.
+	SortSignal = "SIGNAL"
 
 	prefixWorkflowRuns = "WORKFLOWRUNS#"
 	prefixRunStatus    = "RUNSTATUS#"
 	prefixUnfinished   = "UNFINISHED#"
 	prefixIdempotency  = "IDEMPOTENCY#"
+	prefixSignal       = "SIGNAL#"
 )
+
+// SignalPK is the partition of a signal token's lookup item: the hex
+// sha256 of the token (the token itself is never stored).
+func SignalPK(tokenHash string) string { return prefixSignal + tokenHash }
 
 // RunSK is the SK of a run in its account.
 func RunSK(runID string) string { return PrefixRun + runID }

@@ -38,8 +38,12 @@ const (
 	MaxStepTimeoutSeconds     = 900       // one attempt must fit in the runner's time budget
 	MaxAttempts               = 10
 	MaxDelaySeconds           = 2_592_000
-	MaxInputSchemaBytes       = 64 << 10 // compiling costs time: see compileInputSchema
-	MaxInputSchemaDepth       = 64
+	// A wait_for_signal step waits at least a minute (a person is to act)
+	// and at most as long as a run may last.
+	MinSignalTimeoutSeconds = 60
+	MaxSignalTimeoutSeconds = 2_592_000
+	MaxInputSchemaBytes     = 64 << 10 // compiling costs time: see compileInputSchema
+	MaxInputSchemaDepth     = 64
 )
 
 // End is the condition step's else target that ends the run. It is
@@ -76,6 +80,10 @@ const (
 	// (WorkflowID, at Version or its current one, with the input the Input
 	// jq gives, or {}) and waits for it; its output is the child's output.
 	StepWorkflow StepType = "workflow"
+	// StepWaitForSignal waits, holding no process, for a signal (by the
+	// API or by the step's signalUrl) for at most TimeoutSeconds; its
+	// output is the signal's data.
+	StepWaitForSignal StepType = "wait_for_signal"
 )
 
 // The bounds of the fan-out steps (issue 15).
@@ -191,6 +199,9 @@ type With struct {
 	WorkflowID string `json:"workflowId,omitempty"`
 	Input      string `json:"input,omitempty"`
 	Version    int    `json:"version,omitzero"`
+	// TimeoutSeconds (wait_for_signal) is how long the step waits for its
+	// signal before it fails with SIGNAL_TIMEOUT.
+	TimeoutSeconds int `json:"timeoutSeconds,omitzero"`
 }
 
 // ForeachConcurrency is how many items of a foreach run at once.
@@ -434,6 +445,8 @@ func decodeWith(p *problems, path string, raw jsontext.Value, inner bool) With {
 			p.decode(m.field, m.value, &w.Input)
 		case "version":
 			p.decode(m.field, m.value, &w.Version)
+		case "timeoutSeconds":
+			p.decode(m.field, m.value, &w.TimeoutSeconds)
 		default:
 			p.unknown(m.field)
 		}

@@ -37,6 +37,7 @@ var stepKinds = []struct {
 	{StepForeach, foreachKind{}},
 	{StepParallel, parallelKind{}},
 	{StepWorkflow, workflowKind{}},
+	{StepWaitForSignal, waitForSignalKind{}},
 }
 
 // kindOf is the kind of a step type, if validation knows it.

@@ -424,6 +424,22 @@ func TestEveryRuleHasItsField(t *testing.T) {
 		{"a delay of 0 seconds is refused", edit(t, func(d map[string]any) { with(d, 3)["seconds"] = 0 }), "steps[3].with.seconds"},
 		{"a delay over 30 days is refused", edit(t, func(d map[string]any) { with(d, 3)["seconds"] = 2_592_001 }), "steps[3].with.seconds"},
 		{"a delay without seconds is refused", edit(t, func(d map[string]any) { delete(with(d, 3), "seconds") }), "steps[3].with.seconds"},
+		// wait_for_signal (in place of the delay).
+		{"a signal wait under a minute is refused", edit(t, func(d map[string]any) {
+			step(d, 3)["type"], step(d, 3)["with"] = "wait_for_signal", map[string]any{"timeoutSeconds": 59}
+		}), "steps[3].with.timeoutSeconds"},
+		{"a signal wait over 30 days is refused", edit(t, func(d map[string]any) {
+			step(d, 3)["type"], step(d, 3)["with"] = "wait_for_signal", map[string]any{"timeoutSeconds": 2_592_001}
+		}), "steps[3].with.timeoutSeconds"},
+		{"a signal wait without timeoutSeconds is refused", edit(t, func(d map[string]any) {
+			step(d, 3)["type"], step(d, 3)["with"] = "wait_for_signal", map[string]any{}
+		}), "steps[3].with.timeoutSeconds"},
+		{"a signal wait with seconds is refused", edit(t, func(d map[string]any) {
+			step(d, 3)["type"], step(d, 3)["with"] = "wait_for_signal", map[string]any{"timeoutSeconds": 60, "seconds": 5}
+		}), "steps[3].with.seconds"},
+		{"a foreach of a signal wait is refused", fanOut(t, func(d map[string]any) {
+			with(d, 5)["step"] = map[string]any{"type": "wait_for_signal", "with": map[string]any{"timeoutSeconds": 60}}
+		}), "steps[5].with.step.type"},
 		// Members of the fan-outs, as given.
 		{"items given empty on a step of another type are refused", edit(t, func(d map[string]any) { with(d, 1)["items"] = "" }), "steps[1].with.items"},
 		{"concurrency: 0 on a step of another type is refused", edit(t, func(d map[string]any) { with(d, 0)["concurrency"] = 0 }), "steps[0].with.concurrency"},
@@ -594,7 +610,7 @@ func TestEveryRuleHasItsField(t *testing.T) {
 func TestTheFanOutRulesSayWhy(t *testing.T) {
 	checkOneProblemEach(t, []oneProblem{
 		{"an unknown type names every type", edit(t, func(d map[string]any) { step(d, 1)["type"] = "lambda" }),
-			"steps[1].type", "must be http, transform, condition, delay, foreach, parallel or workflow"},
+			"steps[1].type", "must be http, transform, condition, delay, foreach, parallel, workflow or wait_for_signal"},
 		{"a foreach names the types it may hold", fanOut(t, func(d map[string]any) {
 			with(d, 5)["step"] = map[string]any{"type": "delay", "with": map[string]any{"seconds": 5}}
 		}),
@@ -671,6 +687,12 @@ func TestValidVariantsAreAccepted(t *testing.T) {
 		body []byte
 	}{
 		{"a webhook trigger is accepted", edit(t, func(d map[string]any) { trigger(d)["type"] = "webhook" })},
+		{"a signal wait of a minute is accepted", edit(t, func(d map[string]any) {
+			step(d, 3)["type"], step(d, 3)["with"] = "wait_for_signal", map[string]any{"timeoutSeconds": 60}
+		})},
+		{"a signal wait of 30 days that may fail and go on is accepted", edit(t, func(d map[string]any) {
+			step(d, 3)["type"], step(d, 3)["with"], step(d, 3)["onError"] = "wait_for_signal", map[string]any{"timeoutSeconds": 2_592_000}, "continue"
+		})},
 		{"a cron schedule with a time zone is accepted", edit(t, schedule(map[string]any{"cron": "0 9 * * MON-FRI", "timezone": "Europe/Berlin"}))},
 		{"a cron restricting only the day of month is accepted", edit(t, schedule(map[string]any{"cron": "*/15 8-18 1,15 * ?", "timezone": "UTC"}))},
 		{"a schedule every 15 minutes is accepted", edit(t, schedule(map[string]any{"every": "15m"}))},
@@ -971,7 +993,7 @@ func TestStepTypes(t *testing.T) {
 	}
 	if got := workflows.StepTypes(); !reflect.DeepEqual(got, []workflows.StepType{
 		workflows.StepHTTP, workflows.StepTransform, workflows.StepCondition, workflows.StepDelay,
-		workflows.StepForeach, workflows.StepParallel, workflows.StepWorkflow,
+		workflows.StepForeach, workflows.StepParallel, workflows.StepWorkflow, workflows.StepWaitForSignal,
 	}) {
 		t.Errorf("step types %q", got)
 	}

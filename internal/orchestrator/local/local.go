@@ -68,7 +68,8 @@ type driven struct {
 	advancing bool
 	timer     *time.Timer
 	stopped   bool
-	// woken: a child of the run ended while it was being advanced; the
+	// woken: what the run waits for (a child's end, a signal) came while it
+	// was being advanced; the
 	// driver advances it again at once instead of waiting.
 	woken  bool
 	errors int
@@ -137,12 +138,12 @@ func (d *Driver) Stop(_ context.Context, runID string) error {
 	return nil
 }
 
-// Wake advances a run now: a child of it ended (runs.Parents), and the
-// run, waiting for that child, records its step and goes on. A run waiting
-// on its timer is advanced at once; one being advanced is advanced again as
-// soon as this Advance ends (the child may have ended after the Advance
-// looked); one the driver does not hold is started.
-func (d *Driver) Wake(ctx context.Context, accountID, runID string) error {
+// WakeRun advances a run now: what it waits for happened (a child of it
+// ended, its signal arrived), and the run records its step and goes on. A
+// run waiting on its timer is advanced at once; one being advanced is
+// advanced again as soon as this Advance ends (the event may have come
+// after the Advance looked); one the driver does not hold is started.
+func (d *Driver) WakeRun(ctx context.Context, accountID, runID string) error {
 	d.mu.Lock()
 	r, ok := d.runs[runID]
 	if !ok {
@@ -164,9 +165,10 @@ func (d *Driver) Wake(ctx context.Context, accountID, runID string) error {
 	return nil
 }
 
-// ChildEnded is runs.Parents for the local gateway: the parent is woken.
-func (d *Driver) ChildEnded(ctx context.Context, accountID, parentRunID, _ string) error {
-	return d.Wake(ctx, accountID, parentRunID)
+// Wake is runs.Waker for the local gateway: the run is woken (the step it
+// waits on is read by its Advance).
+func (d *Driver) Wake(ctx context.Context, accountID, runID, _ string) error {
+	return d.WakeRun(ctx, accountID, runID)
 }
 
 // Resume drives every run given: the local gateway passes the unfinished
@@ -308,7 +310,7 @@ func (d *Driver) drive(r *driven) {
 			delete(d.runs, r.ref.RunID)
 			d.mu.Unlock()
 			return
-		case outcome.WaitForChild && r.woken:
+		case outcome.WaitForEvent && r.woken:
 			// The child ended during this Advance: look again now.
 			r.errors, r.woken = 0, false
 			d.mu.Unlock()

@@ -13,7 +13,7 @@ const (
 	StateAdvance       = "Advance"
 	StateDecide        = "Decide"
 	StateWait          = "Wait"
-	StateWaitForChild  = "WaitForChild"
+	StateWaitForEvent  = "WaitForEvent"
 	StateDone          = "Done"
 	StateRecordFailure = "RecordFailure"
 	StateFailed        = "Failed"
@@ -89,11 +89,12 @@ const FailedError = "RunFailed"
 // runner.Decision as the state's output; Decide then goes on to Done
 // (Succeed) when done is true, to Wait (SecondsPath $.waitSeconds) and back
 // to Advance when waitSeconds > 0, and straight back to Advance otherwise
-// (the runner's time budget ran out mid-run), and to WaitForChild when
-// waitForChild is true: a workflow step waits for its child run there, on a
-// task token (lambda:invoke.waitForTaskToken) that the runner keeps with
-// the step and the child's end completes, at most waitSeconds (the run's
-// deadline). The decision carries the two ids, so every Advance gets the
+// (the runner's time budget ran out mid-run), and to WaitForEvent when
+// waitForEvent is true: a workflow step waits for its child run there, and a
+// wait_for_signal step for its signal, on a task token
+// (lambda:invoke.waitForTaskToken) that the runner keeps with the step and
+// the event (the child's end, the signal) completes, at most waitSeconds
+// (the run's deadline, the signal's expiry). The decision carries the two ids, so every Advance gets the
 // same task.
 //
 // Advance retries Lambda's own service errors (LambdaServiceErrors), the
@@ -172,24 +173,25 @@ func Definition(runnerFunctionARN string) string {
 					// Before the wait: a run waiting for a child also has
 					// waitSeconds (its deadline), which bounds the park.
 					map[string]any{"And": []any{
-						map[string]any{"Variable": "$.waitForChild", "IsPresent": true},
-						map[string]any{"Variable": "$.waitForChild", "BooleanEquals": true},
-					}, "Next": StateWaitForChild},
+						map[string]any{"Variable": "$.waitForEvent", "IsPresent": true},
+						map[string]any{"Variable": "$.waitForEvent", "BooleanEquals": true},
+					}, "Next": StateWaitForEvent},
 					map[string]any{"Variable": "$.waitSeconds", "NumericGreaterThan": 0, "Next": StateWait},
 				},
 				"Default": StateAdvance,
 			},
-			StateWaitForChild: map[string]any{
+			StateWaitForEvent: map[string]any{
 				"Type":     "Task",
-				"Comment":  "A workflow step waits for its child run: the runner keeps this task's token with the step, and the child's end completes it (SendTaskSuccess). No process waits, and nothing polls.",
+				"Comment":  "A workflow step waits for its child run, a wait_for_signal step for its signal: the runner keeps this task's token with the step, and the event (the child's end, the signal) completes it (SendTaskSuccess). No process waits, and nothing polls.",
 				"Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
 				"Parameters": invoke(map[string]any{
 					"accountId.$": "$.accountId",
 					"runId.$":     "$.runId",
 					"park":        map[string]any{"token.$": "$$.Task.Token"},
 				}),
-				// The run's own deadline bounds the wait; past it, the
-				// Advance ends the run timed out (and cancels the child).
+				// The run's own deadline (or the signal's expiry) bounds
+				// the wait; past it, the Advance ends the run timed out
+				// (and cancels the child), or fails the signal step.
 				"TimeoutSecondsPath": "$.waitSeconds",
 				// Keeping the token is a conditional write: it can conflict.
 				"Retry": advanceRetry,

@@ -84,7 +84,7 @@ type aslState struct {
 	OutputPath  string
 	ResultPath  any
 	SecondsPath string
-	// TimeoutSecondsPath bounds a Task (WaitForChild's park).
+	// TimeoutSecondsPath bounds a Task (WaitForEvent's park).
 	TimeoutSecondsPath string
 	Next               string
 	Default            string
@@ -109,7 +109,7 @@ func TestDefinitionAdvancesWaitsAndRecordsFailures(t *testing.T) {
 		t.Errorf("StartAt %s, want %s", d.StartAt, sfn.StateAdvance)
 	}
 	names := slices.Sorted(maps.Keys(d.States))
-	want := []string{sfn.StateAdvance, sfn.StateDecide, sfn.StateDone, sfn.StateFailed, sfn.StateRecordFailure, sfn.StateWait, sfn.StateWaitForChild}
+	want := []string{sfn.StateAdvance, sfn.StateDecide, sfn.StateDone, sfn.StateFailed, sfn.StateRecordFailure, sfn.StateWait, sfn.StateWaitForEvent}
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Errorf("states %v, want %v", names, want)
@@ -147,30 +147,30 @@ func TestDefinitionAdvancesWaitsAndRecordsFailures(t *testing.T) {
 		t.Fatalf("Decide is %+v", decide)
 	}
 	done, child, wait := decide.Choices[0], decide.Choices[1], decide.Choices[2]
-	// Only a decision that says waitForChild parks: one from a runner
+	// Only a decision that says waitForEvent parks: one from a runner
 	// that does not know it (during a deploy) has no such field, and a
 	// Choice on a missing field would fail the execution.
 	wantChild := map[string]any{"And": []any{
-		map[string]any{"Variable": "$.waitForChild", "IsPresent": true},
-		map[string]any{"Variable": "$.waitForChild", "BooleanEquals": true},
-	}, "Next": sfn.StateWaitForChild}
+		map[string]any{"Variable": "$.waitForEvent", "IsPresent": true},
+		map[string]any{"Variable": "$.waitForEvent", "BooleanEquals": true},
+	}, "Next": sfn.StateWaitForEvent}
 	if !reflect.DeepEqual(child, wantChild) {
-		t.Errorf("Decide's second choice %v, want $.waitForChild present and true -> WaitForChild", child)
+		t.Errorf("Decide's second choice %v, want $.waitForEvent present and true -> WaitForEvent", child)
 	}
-	park := d.States[sfn.StateWaitForChild]
+	park := d.States[sfn.StateWaitForEvent]
 	parkPayload, _ := park.Parameters["Payload"].(map[string]any)
 	parkWant := map[string]any{"accountId.$": "$.accountId", "runId.$": "$.runId", "park": map[string]any{"token.$": "$$.Task.Token"}}
 	if park.Type != "Task" || park.Resource != "arn:aws:states:::lambda:invoke.waitForTaskToken" || park.Next != sfn.StateAdvance ||
 		park.Parameters["FunctionName"] != testRunnerARN || !reflect.DeepEqual(parkPayload, parkWant) || park.TimeoutSecondsPath != "$.waitSeconds" {
-		t.Errorf("WaitForChild is %+v", park)
+		t.Errorf("WaitForEvent is %+v", park)
 	}
-	if !slices.Contains(jsonFields(t, runner.Task{Park: &runner.Park{}}), "park") || !slices.Contains(decisionFields, "waitForChild") {
-		t.Error("runner.Task has no park, or runner.Decision no waitForChild")
+	if !slices.Contains(jsonFields(t, runner.Task{Park: &runner.Park{}}), "park") || !slices.Contains(decisionFields, "waitForEvent") {
+		t.Error("runner.Task has no park, or runner.Decision no waitForEvent")
 	}
-	assertRetries(t, sfn.StateWaitForChild, park.Retry, true)
+	assertRetries(t, sfn.StateWaitForEvent, park.Retry, true)
 	if len(park.Catch) != 2 || !reflect.DeepEqual(park.Catch[0]["ErrorEquals"], []any{"States.Timeout"}) || park.Catch[0]["Next"] != sfn.StateAdvance ||
 		park.Catch[0]["ResultPath"] != nil || park.Catch[1]["Next"] != sfn.StateRecordFailure || park.Catch[1]["ResultPath"] != "$.failure" {
-		t.Errorf("WaitForChild's catch is %v, want its timeout back to Advance (the run's deadline), anything else to RecordFailure", park.Catch)
+		t.Errorf("WaitForEvent's catch is %v, want its timeout back to Advance (the run's deadline), anything else to RecordFailure", park.Catch)
 	}
 	if done["Variable"] != "$.done" || done["BooleanEquals"] != true || done["Next"] != sfn.StateDone {
 		t.Errorf("Decide's first choice %v, want $.done == true -> Done", done)
@@ -307,7 +307,7 @@ func TestDefinitionNamesTheGivenFunctionInEveryTask(t *testing.T) {
 	const token = "${Token[TOKEN.123]}"
 	def := sfn.Definition(token)
 	if n := strings.Count(def, `"FunctionName":"`+token+`"`); n != 3 {
-		t.Errorf("the token appears %d times as FunctionName, want 3 (Advance, WaitForChild, RecordFailure):\n%s", n, def)
+		t.Errorf("the token appears %d times as FunctionName, want 3 (Advance, WaitForEvent, RecordFailure):\n%s", n, def)
 	}
 	if def != sfn.Definition(token) {
 		t.Error("the definition is not the same text twice")

@@ -191,7 +191,7 @@ func (o *Orchestrator) Stop(ctx context.Context, runID string) error {
 	return nil
 }
 
-// CompleteTask completes the task token of a run's WaitForChild state (its
+// CompleteTask completes the task token of a run's WaitForEvent state (its
 // child ended): one SendTaskSuccess whose output is the run's task, which
 // the state passes on to the next Advance. A token no longer waited on
 // (completed already, its execution stopped or timed out) is not an error:

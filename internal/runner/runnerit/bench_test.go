@@ -71,7 +71,7 @@ type benchRuns struct {
 // transitions of the b.N runs started, counted as one per state entered.
 // Each Advance enters the Advance Task and the Decide Choice, each run that
 // ended succeeded its Done (Succeed), and each park of a run on its child
-// the WaitForChild Task, which the local driver does not invoke. ended
+// the WaitForEvent Task, which the local driver does not invoke. ended
 // counts the runs that ended (b.N, and their children), parks the parks.
 func (m benchRuns) reportTransitions(b *testing.B, ended, parks int) {
 	b.ReportMetric(float64(2*m.advances+int64(ended+parks))/float64(b.N), "transitions/run")
@@ -286,7 +286,7 @@ func BenchmarkFanOutRuns(b *testing.B) {
 // counts the parks from what the runs wrote: a run's item is written once
 // per status it takes, so a parent that parked once has revision 5
 // (queued, running, waiting, running, succeeded), one whose child had ended
-// before it looked 3, and every child 3. Each park is a WaitForChild Task
+// before it looked 3, and every child 3. Each park is a WaitForEvent Task
 // in Step Functions and one more Advance of the parent; the benchmark logs
 // the Advances those records account for beside the driver's count.
 //

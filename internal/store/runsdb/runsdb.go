@@ -139,8 +139,24 @@ type stepItem struct {
 	Jump          string     `dynamodbav:"jump,omitempty"`
 	Items         string     `dynamodbav:"items,omitempty"`
 	ItemCount     int        `dynamodbav:"itemCount,omitempty"`
+	SignalNonce   string     `dynamodbav:"signalNonce,omitempty"`
+	SignalHash    string     `dynamodbav:"signalHash,omitempty"`
+	SignalExpires int64      `dynamodbav:"signalExpiresAt,omitempty"`
+	SignalledAt   int64      `dynamodbav:"signalledAt,omitempty"`
 	Revision      int64      `dynamodbav:"revision"`
 	TTL           int64      `dynamodbav:"ttl,omitempty"`
+}
+
+// signalItem is a signal token's lookup item (runs.SignalRef), by the
+// token's hash.
+type signalItem struct {
+	PK        string `dynamodbav:"PK"`
+	SK        string `dynamodbav:"SK"`
+	AccountID string `dynamodbav:"accountId"`
+	RunID     string `dynamodbav:"runId"`
+	StepID    string `dynamodbav:"stepId"`
+	ExpiresAt int64  `dynamodbav:"expiresAt"`
+	TTL       int64  `dynamodbav:"ttl"`
 }
 
 // fanOutItem is one item of a fan-out step, beside the steps in the run's
@@ -323,6 +339,7 @@ func (s *Store) stepItemOf(st runs.Step) stepItem {
 		StartedAt: millis(st.StartedAt), FinishedAt: millis(st.FinishedAt), NextAttemptAt: millis(st.NextAttemptAt),
 		Output: string(st.Output), Error: errorItemOf(st.Error), Reused: st.Reused, Revision: st.Revision,
 		Jump: st.Jump, Items: string(st.Items), ItemCount: st.ItemCount, ChildRunID: st.ChildRunID, TaskToken: st.TaskToken,
+		SignalNonce: st.SignalNonce, SignalHash: st.SignalHash, SignalExpires: millis(st.SignalExpiresAt), SignalledAt: millis(st.SignalledAt),
 	}
 	it.TTL = s.partitionTTL(st.RunID)
 	return it
@@ -363,6 +380,7 @@ func (it stepItem) step() runs.Step {
 		StartedAt: fromMillis(it.StartedAt), FinishedAt: fromMillis(it.FinishedAt), NextAttemptAt: fromMillis(it.NextAttemptAt),
 		Output: jsonValue(it.Output), Error: it.Error.error(), Reused: it.Reused, Revision: it.Revision,
 		Jump: it.Jump, Items: jsonValue(it.Items), ItemCount: it.ItemCount, ChildRunID: it.ChildRunID, TaskToken: it.TaskToken,
+		SignalNonce: it.SignalNonce, SignalHash: it.SignalHash, SignalExpiresAt: fromMillis(it.SignalExpires), SignalledAt: fromMillis(it.SignalledAt),
 	}
 }
 
@@ -951,6 +969,51 @@ func (s *Store) PutIdempotency(ctx context.Context, rec idempotency.Record) erro
 	}
 	if err != nil {
 		return fmt.Errorf("runsdb: put idempotency record: %w", err)
+	}
+	return nil
+}
+
+// PutSignal writes a signal token's lookup item. It is written once per
+// token (a token is new with each wait), so unconditionally: a repeat
+// writes the same item.
+func (s *Store) PutSignal(ctx context.Context, ref runs.SignalRef) error {
+	it := signalItem{PK: store.SignalPK(ref.Hash), SK: store.SortSignal, AccountID: ref.AccountID, RunID: ref.RunID, StepID: ref.StepID,
+		ExpiresAt: millis(ref.ExpiresAt), TTL: ttlOf(ref.ExpiresAt)}
+	if err := s.put(ctx, it, "", nil, nil); err != nil {
+		return fmt.Errorf("runsdb: put signal of %s: %w", ref.RunID, err)
+	}
+	return nil
+}
+
+// Signal reads a signal token's lookup item by the token's hash
+// (domain.ErrNotFound if none: never made, used, or deleted by its TTL).
+func (s *Store) Signal(ctx context.Context, hash string) (runs.SignalRef, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            store.ItemKey(store.SignalPK(hash), store.SortSignal),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return runs.SignalRef{}, fmt.Errorf("runsdb: get signal: %w", err)
+	}
+	if out.Item == nil {
+		return runs.SignalRef{}, domain.ErrNotFound
+	}
+	var it signalItem
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return runs.SignalRef{}, fmt.Errorf("runsdb: unmarshal signal: %w", err)
+	}
+	return runs.SignalRef{Hash: hash, AccountID: it.AccountID, RunID: it.RunID, StepID: it.StepID, ExpiresAt: fromMillis(it.ExpiresAt)}, nil
+}
+
+// DeleteSignal deletes a signal token's lookup item (none is no error).
+func (s *Store) DeleteSignal(ctx context.Context, hash string) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(s.table),
+		Key:       store.ItemKey(store.SignalPK(hash), store.SortSignal),
+	})
+	if err != nil {
+		return fmt.Errorf("runsdb: delete signal: %w", err)
 	}
 	return nil
 }

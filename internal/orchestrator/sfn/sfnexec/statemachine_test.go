@@ -732,7 +732,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%dms", d.Milliseconds()) }
 // childResumesItsParent: a workflow step's child
 // run, started by the runner in its container on the state machine, ends
 // and completes the task token its parent's execution waits on in
-// WaitForChild (the runner kept it with the step): the parent goes on with
+// WaitForEvent (the runner kept it with the step): the parent goes on with
 // the child's output. Nothing polls: the parent's history is one park.
 func (f *fixture) childResumesItsParent(t *testing.T) {
 	ctx := context.Background()
@@ -754,7 +754,7 @@ func (f *fixture) childResumesItsParent(t *testing.T) {
 	if status != types.ExecutionStatusSucceeded || got.Status != runs.StatusSucceeded || string(got.Output) != "16" {
 		t.Fatalf("parent %s (execution %s), output %s; path %s", got.Status, status, got.Output, path)
 	}
-	if want := "Advance > Decide > WaitForChild > Advance > Decide > Done"; path != want {
+	if want := "Advance > Decide > WaitForEvent > Advance > Decide > Done"; path != want {
 		t.Errorf("the parent's path\n got %s\nwant %s", path, want)
 	}
 	childID := steps[0].ChildRunID

@@ -1,0 +1,14 @@
+package workflows
+
+// waitForSignalKind: the run waits for a signal, at most timeoutSeconds.
+// A signal is a person's or another system's answer, so the wait is at
+// least a minute; it is required, so that no run waits by default for as
+// long as runs may last.
+type waitForSignalKind struct{}
+
+func (waitForSignalKind) withMembers() []string { return []string{"timeoutSeconds"} }
+
+func (waitForSignalKind) validate(c *stepChecker, path string, _ int, s *Step) []connectionRef {
+	checkRange(c.p, path+".with.timeoutSeconds", s.With.TimeoutSeconds, MinSignalTimeoutSeconds, MaxSignalTimeoutSeconds)
+	return nil
+}

@@ -19,6 +19,9 @@ func main() {
 	// A cancelled child run wakes its parent (the task token the parent's
 	// execution waits on); a cancelled parent cancels its children.
 	store := runsdb.New(app.DB, app.TableName)
-	service := runs.NewService(runs.NotifyParents(store, runs.TokenWaker(store, executions), app.Logger), nil, executions, runs.Options{Logger: app.Logger})
+	// A cancelled run gives back its concurrency slot (or its place in the
+	// queue), and the next queued run is woken.
+	writes := runs.HoldSlots(runs.NotifyParents(store, runs.TokenWaker(store, executions), app.Logger), store, runs.TokenSlotWaker(executions), app.Logger)
+	service := runs.NewService(writes, nil, executions, runs.Options{Logger: app.Logger})
 	app.StartRoute(&routes.CancelRun, http.HandlerFunc(runs.NewHandlers(service).Cancel))
 }

@@ -43,7 +43,9 @@ func main() {
 	// state machine, and a child's end completes its parent's task token.
 	machine := lambdaapp.Must(sfn.FromEnv(ctx))
 	raw := runsdb.New(app.DB, app.TableName).WithRetention(retention)
-	store := runs.NotifyParents(raw, runs.TokenWaker(raw, machine), app.Logger)
+	// Concurrency limits: every write that stops a run running gives back
+	// its slot, and wakes the oldest queued runs (their tokens).
+	store := runs.HoldSlots(runs.NotifyParents(raw, runs.TokenWaker(raw, machine), app.Logger), raw, runs.TokenSlotWaker(machine), app.Logger)
 	r := runner.New(runner.Config{
 		Store:     store,
 		Workflows: workflowsdb.New(app.DB, app.TableName),
@@ -56,6 +58,7 @@ func main() {
 		// signal key that makes the tokens (kms:GenerateMac).
 		Signals:   raw,
 		SignalMAC: lambdaapp.Must(signaltoken.FromEnv(ctx, "")),
+		Slots:     raw,
 	})
 	lambda.Start(r.Advance)
 }

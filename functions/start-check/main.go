@@ -23,7 +23,10 @@ func main() {
 	// token the parent's execution waits on).
 	store := runsdb.New(app.DB, app.TableName)
 	parents := runs.TokenWaker(store, machine)
-	check := runner.NewChecker(runs.NotifyParents(store, parents, app.Logger), machine, machine, nil, app.Logger).WithParents(parents)
+	// An end it records also gives back the run's concurrency slot, and
+	// wakes the next queued run (its queue entry's task token).
+	writes := runs.HoldSlots(runs.NotifyParents(store, parents, app.Logger), store, runs.TokenSlotWaker(machine), app.Logger)
+	check := runner.NewChecker(writes, machine, machine, nil, app.Logger).WithParents(parents)
 	lambda.Start(func(ctx context.Context) (runner.CheckReport, error) {
 		report, err := check.Check(ctx)
 		app.Logger.InfoContext(ctx, "start check", "unfinished", report.Unfinished, "started", report.Started,

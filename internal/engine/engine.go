@@ -175,6 +175,9 @@ func New(opts Options) *Engine {
 type Compiled struct {
 	def   workflows.Definition
 	steps []compiledStep
+	// concurrencyKey is the workflow's concurrency.key, compiled (nil:
+	// none).
+	concurrencyKey *program
 }
 
 type compiledStep struct {
@@ -232,6 +235,13 @@ func Compile(def workflows.Definition) (*Compiled, error) {
 			return nil, fmt.Errorf("steps[%d] (%s): %w", i, step.ID, err)
 		}
 		c.steps[i] = cs
+	}
+	if def.Concurrency != nil && def.Concurrency.Key != "" {
+		p, err := newProgram(def.Concurrency.Key)
+		if err != nil {
+			return nil, fmt.Errorf("concurrency.key: %w", err)
+		}
+		c.concurrencyKey = p
 	}
 	return c, nil
 }

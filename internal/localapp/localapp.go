@@ -112,16 +112,42 @@ func SyncSchedules(ctx context.Context, app *lambdaapp.App, deps Deps) (schedule
 // it: a write that ends a child run wakes its parent when deps'
 // orchestrator can (the local driver, runs.Waker).
 func runStore(app *lambdaapp.App, deps Deps) runs.Store {
-	store := runsdb.New(app.DB, app.TableName)
+	raw := runsdb.New(app.DB, app.TableName)
+	var store runs.Store = raw
 	if parents, ok := deps.Orchestrator.(runs.Waker); ok {
-		return runs.NotifyParents(store, parents, app.Logger)
+		store = runs.NotifyParents(store, parents, app.Logger)
 	}
-	return store
+	return runs.HoldSlots(store, raw, slotWakerOf(deps.Orchestrator), app.Logger)
+}
+
+// runWaker is the local driver's way to advance a run now.
+type runWaker interface {
+	WakeRun(ctx context.Context, accountID, runID string) error
+}
+
+// slotWakerOf wakes queued runs on o, when o is the local driver (nil
+// otherwise: a queued run looks again at its own time).
+func slotWakerOf(o any) runs.SlotWaker {
+	w, ok := o.(runWaker)
+	if !ok {
+		return nil
+	}
+	return runs.SlotWakerFunc(func(ctx context.Context, q runs.QueuedRun) error {
+		return w.WakeRun(ctx, q.AccountID, q.RunID)
+	})
 }
 
 // relay is runs.Waker for a runner built before its driver: the driver,
 // once made, is set here.
 type relay struct{ parents runs.Waker }
+
+// WakeRun wakes a queued run on the driver, once it is made.
+func (r *relay) WakeRun(ctx context.Context, accountID, runID string) error {
+	if w, ok := r.parents.(runWaker); ok {
+		return w.WakeRun(ctx, accountID, runID)
+	}
+	return nil
+}
 
 func (r *relay) Wake(ctx context.Context, accountID, parentRunID, parentStepID string) error {
 	if r.parents == nil {
@@ -155,6 +181,7 @@ func newRunner(app *lambdaapp.App, deps Deps, parents runs.Waker) (*runner.Runne
 	if parents != nil {
 		store = runs.NotifyParents(store, parents, app.Logger)
 	}
+	store = runs.HoldSlots(store, raw, slotWakerOf(parents), app.Logger)
 	return runner.New(runner.Config{
 		Store:     store,
 		Workflows: workflowsdb.New(app.DB, app.TableName),
@@ -162,6 +189,7 @@ func newRunner(app *lambdaapp.App, deps Deps, parents runs.Waker) (*runner.Runne
 		Logger:    app.Logger,
 		Signals:   raw,
 		SignalMAC: deps.SignalMAC,
+		Slots:     raw,
 	}), nil
 }
 

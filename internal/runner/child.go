@@ -262,6 +262,9 @@ func (r *Runner) parkFor(ctx context.Context, task Task) error {
 		if run.Status.Finished() || run.Status == runs.StatusCancelling {
 			return complete()
 		}
+		if handled, err := r.parkQueued(ctx, run, token, complete); handled || err != nil {
+			return err
+		}
 		steps, err := r.store.Steps(ctx, task.RunID)
 		if err != nil {
 			return err

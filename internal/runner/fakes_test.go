@@ -353,3 +353,8 @@ func (o *fakeOrchestrator) Start(_ context.Context, _, runID string) error {
 }
 
 func (o *fakeOrchestrator) Stop(context.Context, string) error { return nil }
+
+// ConcurrencyKey is the real engine's.
+func (e *scriptedEngine) ConcurrencyKey(ctx context.Context, c *engine.Compiled, rc engine.Context) (string, error) {
+	return e.real.ConcurrencyKey(ctx, c, rc)
+}

@@ -32,6 +32,7 @@ type Executor interface {
 	Execute(ctx context.Context, c *engine.Compiled, stepIndex int, rc engine.Context, idempotencyKey string) (engine.Result, error)
 	ExecuteItem(ctx context.Context, c *engine.Compiled, stepIndex, item int, rc engine.Context, idempotencyKey string) (engine.Result, error)
 	AttemptTimeout(step workflows.Step) time.Duration
+	ConcurrencyKey(ctx context.Context, c *engine.Compiled, rc engine.Context) (string, error)
 }
 
 // Opener opens a connection's credentials (*connections.Opener does).
@@ -77,6 +78,9 @@ type Config struct {
 	// SignalMAC makes the tokens (nil: a wait_for_signal step fails).
 	Signals   runs.SignalStore
 	SignalMAC signaltoken.MAC
+	// Slots keeps the concurrency limits' slots and queues (nil: limits
+	// are not held, which only tests of other things may want).
+	Slots runs.SlotStore
 }
 
 // Retry back-offs: full jitter over an exponential ceiling (BackoffBase ×
@@ -131,13 +135,14 @@ type Runner struct {
 	tokens    runs.TaskCompleter
 	signals   runs.SignalStore
 	signalMAC signaltoken.MAC
+	slots     runs.SlotStore
 }
 
 // New returns a runner.
 func New(cfg Config) *Runner {
 	r := &Runner{store: cfg.Store, workflows: cfg.Workflows, engine: cfg.Engine, clock: cfg.Clock,
 		budget: cfg.Budget, margin: cfg.Margin, jitter: cfg.Jitter, logger: cfg.Logger, children: cfg.Children, tokens: cfg.Tokens,
-		signals: cfg.Signals, signalMAC: cfg.SignalMAC}
+		signals: cfg.Signals, signalMAC: cfg.SignalMAC, slots: cfg.Slots}
 	if r.clock == nil {
 		r.clock = WallClock{}
 	}
@@ -236,6 +241,10 @@ func (r *Runner) Advance(ctx context.Context, task Task) (Decision, error) {
 		outcome, err := a.pass()
 		if errors.Is(err, errConflict) {
 			continue
+		}
+		var queued *errQueued
+		if errors.As(err, &queued) {
+			outcome, err = queued.o, nil
 		}
 		if err != nil {
 			return decision, err

@@ -81,6 +81,9 @@ func (a *advance) pass() (outcome, error) {
 		}
 		a.workflow, a.def, a.compiled, a.loaded = w, w.Definition, compiled, true
 	}
+	if err := a.renewSlot(); err != nil {
+		return again, err
+	}
 	list, err := a.r.store.Steps(ctx, a.runID)
 	if err != nil {
 		return again, err
@@ -481,8 +484,11 @@ func (a *advance) markRunning(now time.Time) error {
 	if a.run.Status == runs.StatusRunning {
 		return nil
 	}
-	run, err := a.run.Begin(now)
+	run, err := a.takeSlot(a.run, now)
 	if err != nil {
+		return err
+	}
+	if run, err = run.Begin(now); err != nil {
 		return err
 	}
 	return a.updateRun(run)

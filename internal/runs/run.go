@@ -107,6 +107,16 @@ type Run struct {
 	// step): the start check resumes a parent whose child ended without
 	// telling it.
 	WaitingFor string
+	// A run of a workflow with a concurrency limit (concurrency.go):
+	// ConcurrencyGroup names the limit it counts against (its account, its
+	// workflow and its key's value), ConcurrencyLimit is the limit, Slot
+	// is the slot it holds while running (its index + 1; 0: none) and
+	// SlotLeaseUntil when that slot is free for others if the run is not
+	// heard of again.
+	ConcurrencyGroup string
+	ConcurrencyLimit int
+	Slot             int
+	SlotLeaseUntil   time.Time
 	// Revision counts the writes of the run item. Every write after the
 	// first is conditional on the revision read (Store.Update), so two
 	// invocations racing on one run cannot both move it, and it never goes

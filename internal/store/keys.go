@@ -91,6 +91,16 @@ import (
 //	                                                                 deleted once used, TTL at the step's expiry. Written
 //	                                                                 by the runner before the step record that holds the
 //	                                                                 token's nonce and hash
+//	concurrency slot   CONCURRENCY#<group>       SLOT#<index, 4     a slot of a workflow's concurrency limit, taken by one
+//	                                             digits>             run (runId, accountId, leaseUntil): a conditional PutItem
+//	                                                                 takes it (absent, lease over, or already the run's), a
+//	                                                                 conditional DeleteItem frees it; <group> is the
+//	                                                                 account, the workflow and a hash of the key's value
+//	queued run         CONCURRENCY#<group>       QUEUE#<run id>      a run waiting for a slot (accountId, the task token its
+//	                                                                 execution waits on): run ids sort by start, so one
+//	                                                                 Query of the group reads its slots and its queue in
+//	                                                                 order; deleted when the run takes a slot or ends, TTL
+//	                                                                 past its deadline
 //	schedule marker    SCHEDULE#<shard 0-15>     <wf id>             one per workflow that is or was on a schedule trigger
 //	                                                                 (accountId, markedAt): written before the head by the
 //	                                                                 workflow routes, deleted after its EventBridge
@@ -153,7 +163,21 @@ const (
 	prefixUnfinished   = "UNFINISHED#"
 	prefixIdempotency  = "IDEMPOTENCY#"
 	prefixSignal       = "SIGNAL#"
+	prefixConcurrency  = "CONCURRENCY#"
+	// PrefixSlot and PrefixQueued begin the SKs of a concurrency group's
+	// slots and queued runs.
+	PrefixSlot   = "SLOT#"
+	PrefixQueued = "QUEUE#"
 )
+
+// ConcurrencyPK is the partition of a concurrency group.
+func ConcurrencyPK(group string) string { return prefixConcurrency + group }
+
+// SlotSK is the SK of slot index of a concurrency group.
+func SlotSK(index int) string { return fmt.Sprintf("%s%04d", PrefixSlot, index) }
+
+// QueuedSK is the SK of a run's queue entry in a concurrency group.
+func QueuedSK(runID string) string { return PrefixQueued + runID }
 
 // SignalPK is the partition of a signal token's lookup item: the hex
 // sha256 of the token (the token itself is never stored).

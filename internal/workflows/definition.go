@@ -123,9 +123,28 @@ type Definition struct {
 	// InputSchema is the JSON Schema a run's input must meet, as given.
 	InputSchema jsontext.Value `json:"inputSchema,omitzero"`
 	// TimeoutSeconds bounds a whole run; nil is the maximum (30 days).
-	TimeoutSeconds *int   `json:"timeoutSeconds,omitzero"`
-	Steps          []Step `json:"steps"`
+	TimeoutSeconds *int `json:"timeoutSeconds,omitzero"`
+	// Concurrency caps how many of the workflow's runs are running at
+	// once (nil: no cap).
+	Concurrency *Concurrency `json:"concurrency,omitzero"`
+	Steps       []Step       `json:"steps"`
 }
+
+// Concurrency is a workflow's concurrency limit: at most Limit of its runs
+// running at once, or, with Key, at most Limit per value of Key (a jq
+// program over the run's context, {input: ...}, as a step's jq sees it
+// before any step has run). Runs over the limit stay queued and start in
+// the order they were started; waiting runs hold no slot.
+type Concurrency struct {
+	Limit int    `json:"limit"`
+	Key   string `json:"key,omitempty"`
+	// limitMissing: the body had no limit (decodeConcurrency said so; the
+	// range is not checked again).
+	limitMissing bool
+}
+
+// The bounds of a concurrency limit.
+const MaxConcurrencyLimit = 1000
 
 // IsEnabled reports whether the workflow may start runs (absent is true).
 func (d *Definition) IsEnabled() bool { return d.Enabled == nil || *d.Enabled }
@@ -276,6 +295,8 @@ func decodeDefinition(p *problems, root jsontext.Value) Definition {
 			d.InputSchema = compact(m.value)
 		case "timeoutSeconds":
 			p.decode(m.field, m.value, &d.TimeoutSeconds)
+		case "concurrency":
+			d.Concurrency = decodeConcurrency(p, m.field, m.value)
 		case "steps":
 			d.Steps = decodeSteps(p, m.field, m.value, false)
 		default:
@@ -283,6 +304,32 @@ func decodeDefinition(p *problems, root jsontext.Value) Definition {
 		}
 	}
 	return d
+}
+
+// decodeConcurrency reads a concurrency limit; Validate checks its values.
+func decodeConcurrency(p *problems, path string, raw jsontext.Value) *Concurrency {
+	c := &Concurrency{}
+	members := p.members(path, raw)
+	given := map[string]bool{}
+	for _, m := range members {
+		given[m.name] = true
+		switch m.name {
+		case "limit":
+			p.decode(m.field, m.value, &c.Limit)
+		case "key":
+			p.decode(m.field, m.value, &c.Key)
+			if string(m.value) == `""` {
+				p.add(m.field, "must not be empty; leave it out for one limit over all the workflow's runs")
+			}
+		default:
+			p.unknown(m.field)
+		}
+	}
+	if !given["limit"] && raw.Kind() == '{' {
+		p.add(path+".limit", "is required: how many runs may be running at once, 1 to 1000")
+		c.limitMissing = true
+	}
+	return c
 }
 
 // decodeSteps reads a list of steps: the workflow's, or a parallel's

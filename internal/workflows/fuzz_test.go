@@ -20,6 +20,8 @@ func FuzzParseAndValidate(f *testing.F) {
 	for _, seed := range []string{
 		example,
 		`{"name":"s","trigger":{"type":"schedule","cron":"0 9 * * MON-FRI","timezone":"Europe/Berlin"},"steps":[{"id":"a","type":"delay","with":{"seconds":60}}]}`,
+		`{"name":"c","trigger":{"type":"manual"},"concurrency":{"limit":2,"key":".input.customer"},"steps":[{"id":"a","type":"transform","with":{"jq":"."}}]}`,
+		`{"name":"c","trigger":{"type":"manual"},"concurrency":{"key":"","queue":1},"steps":[{"id":"a","type":"transform","with":{"jq":"."}}]}`,
 		`{"name":"w","trigger":{"type":"manual"},"steps":[{"id":"ok","type":"wait_for_signal","onError":"continue","with":{"timeoutSeconds":60}},{"id":"t","type":"wait_for_signal","with":{"timeoutSeconds":59,"seconds":1}}]}`,
 		`{"name":"s","trigger":{"type":"schedule","every":"15m"},"steps":[{"id":"a","type":"transform","with":{"jq":"[.input[] | select(.n > 1)]"}}]}`,
 		`{"name":"w","enabled":false,"trigger":{"type":"webhook"},"timeoutSeconds":60,"inputSchema":{"type":"object","properties":{"id":{"$ref":"#/$defs/id"}},"$defs":{"id":{"type":"string"}}},"steps":[{"id":"c","type":"condition","with":{"jq":".input.id == \"1\""},"else":"end"}]}`,

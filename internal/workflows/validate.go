@@ -62,6 +62,14 @@ func (d *Definition) validate(p *problems, exists ConnectionExists) error {
 	if d.TimeoutSeconds != nil {
 		checkRange(p, "timeoutSeconds", *d.TimeoutSeconds, 1, MaxWorkflowTimeoutSeconds)
 	}
+	if c := d.Concurrency; c != nil {
+		if !c.limitMissing {
+			checkRange(p, "concurrency.limit", c.Limit, 1, MaxConcurrencyLimit)
+		}
+		if c.Key != "" {
+			checkJQ(p, "concurrency.key", c.Key)
+		}
+	}
 	validateTrigger(p, d.Trigger)
 	if d.InputSchema != nil {
 		_, schemaProblems := compileInputSchema(d.InputSchema)

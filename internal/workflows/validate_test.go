@@ -424,6 +424,14 @@ func TestEveryRuleHasItsField(t *testing.T) {
 		{"a delay of 0 seconds is refused", edit(t, func(d map[string]any) { with(d, 3)["seconds"] = 0 }), "steps[3].with.seconds"},
 		{"a delay over 30 days is refused", edit(t, func(d map[string]any) { with(d, 3)["seconds"] = 2_592_001 }), "steps[3].with.seconds"},
 		{"a delay without seconds is refused", edit(t, func(d map[string]any) { delete(with(d, 3), "seconds") }), "steps[3].with.seconds"},
+		// concurrency.
+		{"a concurrency limit of 0 is refused", edit(t, func(d map[string]any) { d["concurrency"] = map[string]any{"limit": 0} }), "concurrency.limit"},
+		{"a concurrency limit over 1000 is refused", edit(t, func(d map[string]any) { d["concurrency"] = map[string]any{"limit": 1001} }), "concurrency.limit"},
+		{"a concurrency without a limit is refused", edit(t, func(d map[string]any) { d["concurrency"] = map[string]any{"key": ".input.a"} }), "concurrency.limit"},
+		{"a concurrency key that does not compile is refused", edit(t, func(d map[string]any) { d["concurrency"] = map[string]any{"limit": 2, "key": ".input |"} }), "concurrency.key"},
+		{"an empty concurrency key is refused", edit(t, func(d map[string]any) { d["concurrency"] = map[string]any{"limit": 2, "key": ""} }), "concurrency.key"},
+		{"a concurrency member of no meaning is refused", edit(t, func(d map[string]any) { d["concurrency"] = map[string]any{"limit": 2, "queue": "fifo"} }), "concurrency.queue"},
+		{"a concurrency that is not an object is refused", edit(t, func(d map[string]any) { d["concurrency"] = 2 }), "concurrency"},
 		// wait_for_signal (in place of the delay).
 		{"a signal wait under a minute is refused", edit(t, func(d map[string]any) {
 			step(d, 3)["type"], step(d, 3)["with"] = "wait_for_signal", map[string]any{"timeoutSeconds": 59}
@@ -687,6 +695,8 @@ func TestValidVariantsAreAccepted(t *testing.T) {
 		body []byte
 	}{
 		{"a webhook trigger is accepted", edit(t, func(d map[string]any) { trigger(d)["type"] = "webhook" })},
+		{"a concurrency limit is accepted", edit(t, func(d map[string]any) { d["concurrency"] = map[string]any{"limit": 1000} })},
+		{"a keyed concurrency limit is accepted", edit(t, func(d map[string]any) { d["concurrency"] = map[string]any{"limit": 1, "key": ".input.customer"} })},
 		{"a signal wait of a minute is accepted", edit(t, func(d map[string]any) {
 			step(d, 3)["type"], step(d, 3)["with"] = "wait_for_signal", map[string]any{"timeoutSeconds": 60}
 		})},

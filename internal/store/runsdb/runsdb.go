@@ -103,7 +103,13 @@ type runItem struct {
 	WaitUntil       int64      `dynamodbav:"waitUntil,omitempty"`
 	WaitingFor      string     `dynamodbav:"waitingFor,omitempty"`
 	Deadline        int64      `dynamodbav:"deadline,omitempty"`
-	Revision        int64      `dynamodbav:"revision"`
+	// A run of a workflow with a concurrency limit: its group, the limit,
+	// the slot it holds (index + 1) and that slot's lease.
+	ConcurrencyGroup string `dynamodbav:"concurrencyGroup,omitempty"`
+	ConcurrencyLimit int    `dynamodbav:"concurrencyLimit,omitempty"`
+	Slot             int    `dynamodbav:"slot,omitempty"`
+	SlotLeaseUntil   int64  `dynamodbav:"slotLeaseUntil,omitempty"`
+	Revision         int64  `dynamodbav:"revision"`
 	// HideAt is the run's ExpiresAt, when a finished run is gone for
 	// readers (Unix seconds). TTL, when DynamoDB may delete the item, is
 	// later: past the run's deadline too (storageTTL). Items written before
@@ -290,6 +296,7 @@ func itemOf(run runs.Run) runItem {
 		CreatedAt: millis(run.CreatedAt), StartedAt: millis(run.StartedAt), FinishedAt: millis(run.FinishedAt),
 		NextStep: run.NextStep, WaitUntil: millis(run.WaitUntil), WaitingFor: run.WaitingFor, Deadline: millis(run.Deadline),
 		Revision: run.Revision, HideAt: ttlOf(run.ExpiresAt), TTL: storageTTL(run),
+		ConcurrencyGroup: run.ConcurrencyGroup, ConcurrencyLimit: run.ConcurrencyLimit, Slot: run.Slot, SlotLeaseUntil: millis(run.SlotLeaseUntil),
 	}
 	if len(it.Output) > MaxInlineOutputBytes {
 		it.Output, it.OutputRef = "", true
@@ -306,6 +313,7 @@ func (it runItem) run(account string) runs.Run {
 		CreatedAt: fromMillis(it.CreatedAt), StartedAt: fromMillis(it.StartedAt), FinishedAt: fromMillis(it.FinishedAt),
 		NextStep: it.NextStep, WaitUntil: fromMillis(it.WaitUntil), WaitingFor: it.WaitingFor, Deadline: fromMillis(it.Deadline),
 		Revision: it.Revision, ExpiresAt: it.expiresAt(),
+		ConcurrencyGroup: it.ConcurrencyGroup, ConcurrencyLimit: it.ConcurrencyLimit, Slot: it.Slot, SlotLeaseUntil: fromMillis(it.SlotLeaseUntil),
 	}
 }
 
@@ -729,6 +737,7 @@ func (s *Store) expired(run runs.Run) bool {
 var mutableRunAttrs = []string{
 	"GSI2PK", "status", "output", "outputRef", "error", "startedAt", "finishedAt",
 	"nextStep", "waitUntil", "waitingFor", "deadline", "revision", "hideAt", "ttl",
+	"concurrencyGroup", "concurrencyLimit", "slot", "slotLeaseUntil",
 }
 
 // Update writes the run's changing attributes (one UpdateItem, conditional

@@ -75,6 +75,11 @@ fi
 # its workflow is still there (a GET on loopback) and makes a new one if it
 # is not. (Redirecting such DELETEs instead changes which cases the seed
 # gives the stateful phase.)
+# POST /runs/{id}/signals/{stepId} and POST /signals/{token} need a run
+# waiting in a wait_for_signal step, and a token is spent by its first
+# signal: the hook starts a fresh run of a signal workflow made below for
+# each such request and sends it there (its step id, or its signalUrl's
+# token), so every case reaches the signal's own logic.
 # (Generated ids are still tested for 404s by the other {id} operations.)
 write_hooks() {
   cat >"$work/hooks.py" <<EOF
@@ -96,6 +101,7 @@ FIXTURE_RUN_ID = "$4"
 FIXTURE_STEP_ID = "$5"
 BASE = "$6"
 KEY = "$7"
+SIGNAL_WORKFLOW_ID = "$8"
 roll_workflow = [ROLL_WORKFLOW_ID]
 
 
@@ -117,9 +123,25 @@ def live_roll_workflow():
     return roll_workflow[0]
 
 
+def fresh_signal():
+    """A new run waiting for its signal: its id and its signalUrl's token."""
+    run = call("POST", "/workflows/" + SIGNAL_WORKFLOW_ID + "/run", b'{}')["data"]["id"]
+    for _ in range(200):
+        steps = call("GET", "/runs/" + run)["data"]["steps"]
+        if steps and steps[0].get("signalUrl"):
+            return run, steps[0]["signalUrl"].rsplit("/", 1)[1]
+        time.sleep(0.01)
+    raise RuntimeError("the signal fixture run " + run + " never waited")
+
+
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
-    if case.path.endswith("/webhook/roll"):
+    if case.path.endswith("/signals/{stepId}"):
+        case.path_parameters["id"], _ = fresh_signal()
+        case.path_parameters["stepId"] = "approve"
+    elif case.path.endswith("/signals/{token}"):
+        _, case.path_parameters["token"] = fresh_signal()
+    elif case.path.endswith("/webhook/roll"):
         case.path_parameters["id"] = live_roll_workflow()
     elif case.path.endswith("/steps/{stepId}"):
         case.path_parameters["id"] = FIXTURE_RUN_ID
@@ -196,7 +218,14 @@ if [ -z "$began" ]; then
   tail -n 20 "$work/gateway.log" >&2
   exit 1
 fi
-write_hooks "$roll_workflow_id" "$receive_workflow_id" "$receive_secret" "$fixture_run_id" wait "$base" "$key"
+signal_workflow_id=$(curl -s -X POST "$base/api/v1/workflows" -H "x-api-key: $key" -H 'Content-Type: application/json' \
+  -d '{"name":"fuzz signal","trigger":{"type":"manual"},"steps":[{"id":"approve","type":"wait_for_signal","with":{"timeoutSeconds":3600}}]}' |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["id"])' || true)
+if [ -z "${signal_workflow_id:-}" ]; then
+  echo "fuzz: could not make the signal workflow the signal routes need" >&2
+  exit 1
+fi
+write_hooks "$roll_workflow_id" "$receive_workflow_id" "$receive_secret" "$fixture_run_id" wait "$base" "$key" "$signal_workflow_id"
 
 echo "== fuzz: schemathesis against $base (seed $seed, $max_examples examples per operation, ${budget}s budget)" >&2
 # Checks left out, and why (docs/fuzzing.md says more):

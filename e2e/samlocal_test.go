@@ -33,6 +33,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
+	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/keys/keystest"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/routes"
@@ -276,6 +277,75 @@ func TestSAMLocalServesWorkflowsConnectionsAndRuns(t *testing.T) {
 	if a := s.call(t, "GET", "/api/v1/workflows/"+id, key, nil); a.Status != http.StatusNotFound {
 		t.Fatalf("read after delete: %s, want 404", a)
 	}
+	requireEveryResponseHeaders(t, s.proxy)
+}
+
+// The two signal routes are served by their own functions under SAM
+// (signal-run, receive-signal), reading the table: the token route, which
+// takes no key, answers an unknown token 404 in the contract's envelope
+// with the per-IP limit's headers; the run's route authenticates (SAM's 401
+// for no key, the authorizer's for a bad one, 403 without
+// workflows:execute) and answers 404 for a run that does not exist, for a
+// step of a queued run that has not begun, and for another account's run.
+// Runs are not driven here (sam local's state machine is one Pass state),
+// so no step ever waits: test-state-machine.sh signals a run for real.
+func TestSAMLocalServesTheSignalRoutes(t *testing.T) {
+	s := mustSAMLocal(t)
+	key, _, _ := s.key(t, "acct_sam_signals", domain.AllScopes...)
+	reader, _, _ := s.key(t, "acct_sam_signals", domain.ScopeWorkflowsRead)
+	other, _, _ := s.key(t, "acct_sam_signals_other", domain.AllScopes...)
+	limits := ratelimit.DefaultConfig().Limits
+	signal := map[string]any{"data": map[string]any{"approved": true}}
+
+	requireNotFound := func(t *testing.T, a answer, limit int64) {
+		t.Helper()
+		body := a.json(t)
+		e, _ := body["error"].(map[string]any)
+		if a.Status != http.StatusNotFound || body["success"] != false || e["code"] != string(domain.CodeNotFound) {
+			t.Fatalf("got %s, want 404 NOT_FOUND in the envelope", a)
+		}
+		requireRateLimitHeaders(t, a, limit, time.Now())
+	}
+
+	t.Run("an unknown signal token: 404, with the per-IP limit's headers, and no key needed", func(t *testing.T) {
+		a := s.call(t, "POST", "/api/v1/signals/"+strings.Repeat("A", 43), "", signal)
+		requireNotFound(t, a, limits[ratelimit.CategoryWebhooks])
+		// Not a token's shape: the same 404, without a read.
+		requireNotFound(t, s.call(t, "POST", "/api/v1/signals/not-a-token", "", nil), limits[ratelimit.CategoryWebhooks])
+	})
+
+	unknownRun := ids.New(ids.PrefixRun, time.Now())
+	t.Run("a run that does not exist: 404; no key, a bad key or too few scopes are refused first", func(t *testing.T) {
+		path := "/api/v1/runs/" + unknownRun + "/signals/approve"
+		requireNotFound(t, s.call(t, "POST", path, key, signal), limits[ratelimit.CategoryExecute])
+		requireNotFound(t, s.call(t, "POST", "/api/v1/runs/run_nope/signals/approve", key, signal), limits[ratelimit.CategoryExecute])
+		// SAM answers a request without x-api-key itself (the missing-key
+		// divergence): the route has the authorizer.
+		if a := s.direct(t, "POST", path, nil); a.Status != http.StatusUnauthorized || compact(a.Body) != `{"message":"Unauthorized"}` {
+			t.Fatalf("without a key: %s, want SAM's 401", a)
+		}
+		requirePageBody(t, s.call(t, "POST", path, placeholderKey, signal), http.StatusUnauthorized, pageUnauthorized)
+		requirePageBody(t, s.call(t, "POST", path, reader, signal), http.StatusForbidden, pageForbidden)
+	})
+
+	t.Run("a queued run's wait_for_signal step that has not begun: 404, and another account's run 404", func(t *testing.T) {
+		wf := data[map[string]any](t, s.call(t, "POST", "/api/v1/workflows", key, map[string]any{
+			"name": "sam signals", "trigger": map[string]any{"type": "manual"},
+			"steps": []any{
+				map[string]any{"id": "approve", "type": "wait_for_signal", "with": map[string]any{"timeoutSeconds": 60}},
+				map[string]any{"id": "after", "type": "transform", "with": map[string]any{"jq": ".steps.approve.output"}},
+			},
+		}), http.StatusCreated)
+		id, _ := wf["id"].(string)
+		run := data[map[string]any](t, s.call(t, "POST", "/api/v1/workflows/"+id+"/run", key, map[string]any{"input": map[string]any{}}), http.StatusAccepted)
+		runID, _ := run["id"].(string)
+		path := "/api/v1/runs/" + runID + "/signals/approve"
+		requireNotFound(t, s.call(t, "POST", path, key, signal), limits[ratelimit.CategoryExecute])
+		requireNotFound(t, s.call(t, "POST", path, other, signal), limits[ratelimit.CategoryExecute])
+		if got := data[map[string]any](t, s.call(t, "GET", "/api/v1/runs/"+runID, key, nil), http.StatusOK); got["status"] != "queued" {
+			t.Fatalf("the run after the refused signals: %v, want it still queued", got)
+		}
+	})
 	requireEveryResponseHeaders(t, s.proxy)
 }
 

@@ -3,7 +3,10 @@
 # interpreter runs sfn.Definition, whose Tasks invoke the runner binary in
 # Lambda's container under `sam local start-lambda`, against dynalite; the
 # Go tests of internal/orchestrator/sfn/sfnexec (build tag samlocal) take one
-# run of each kind through it and through the local driver, and compare.
+# run of each kind through it and through the local driver, and compare;
+# then a workflow step's parent and child, a wait_for_signal run signalled
+# as signal-run signals it, and one never signalled (its step's 60 s, spent
+# while the other runs go through).
 # Prints the ASL path of each run and the runner's cold and warm times, and
 # stops all it started (SAM's containers by id).
 #

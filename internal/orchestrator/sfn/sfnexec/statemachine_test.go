@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -27,9 +28,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	awssfn "github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/engine"
 	"github.com/workflowsapi/workflows/internal/orchestrator"
 	"github.com/workflowsapi/workflows/internal/orchestrator/local"
@@ -652,6 +657,10 @@ func historyOf(t *testing.T, c *awssfn.Client, arn string) (string, int) {
 func TestStateMachineRunsEachKindOfRun(t *testing.T) {
 	f := newFixture(t)
 	var report []string
+	// The run whose signal never comes waits its step's 60 s (the least a
+	// wait_for_signal takes) while the other runs go through: it is
+	// checked once they are done.
+	unsignalled := f.startUnsignalled(t)
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			local := f.viaLocalDriver(t, k)
@@ -679,6 +688,8 @@ func TestStateMachineRunsEachKindOfRun(t *testing.T) {
 	// One fixture (its state machines, named for the runner's
 	// STATE_MACHINE_ARN) for every run: the parent and child too.
 	t.Run("child resumes its parent", f.childResumesItsParent)
+	t.Run("a signal resumes its run", func(t *testing.T) { report = append(report, f.signalResumesItsRun(t)) })
+	t.Run("a signal that never comes fails its step", func(t *testing.T) { report = append(report, unsignalled(t)) })
 	report = append(report, f.timings()...)
 	for _, line := range report {
 		t.Log(line)
@@ -770,4 +781,182 @@ func (f *fixture) childResumesItsParent(t *testing.T) {
 		t.Errorf("the child's path %s: want its delay's Wait", childPath)
 	}
 	t.Logf("the child's ASL path: %s", childPath)
+}
+
+// The workflow of the wait_for_signal runs: the step waits 60 s at most
+// (workflows.MinSignalTimeoutSeconds), and the transform after it reads
+// the signal's data as the step's output.
+const signalDefinition = `{"name": "signal", "trigger": {"type": "manual"}, "steps": [
+  {"id": "approve", "type": "wait_for_signal", "with": {"timeoutSeconds": 60}},
+  {"id": "after", "type": "transform", "with": {"jq": "{by: .steps.approve.output.by, ok: .steps.approve.output.approved, order: .input.order}"}}]}`
+
+// signals records signals as functions/signal-run does: on the runs' store,
+// waking the run through the task token its step holds, on this state
+// machine.
+func (f *fixture) signals(machine *sfn.Orchestrator) *runs.Signals {
+	return runs.NewSignals(f.runsStore, f.runsStore, runs.TokenWaker(f.runsStore, machine), runs.Options{})
+}
+
+// signalResumesItsRun: a wait_for_signal step parks its run in
+// WaitForEvent, and the WaitForEvent's task (the runner, in its container)
+// keeps the state's task token on the step record, which waits. The
+// signal, recorded as signal-run records it, completes that token: the
+// execution goes on at once, and the transform after the step reads the
+// signal's data. A second signal is refused (409) and changes nothing.
+func (f *fixture) signalResumesItsRun(t *testing.T) string {
+	ctx := context.Background()
+	k := runKind{name: "signal", function: fnRunner, input: `{"order": "o-7"}`, definition: signalDefinition}
+	machine := f.machines[fnRunner]
+	start := time.Now()
+	_, run := f.start(t, k, machine)
+	arn := machine.ExecutionARN(run.ID)
+	f.until(t, run.ID, 90*time.Second, waiting)
+	waitForState(t, f.sfnClient, arn, sfn.StateWaitForEvent)
+
+	// The step item in DynamoDB, as the runner left it: waiting, with the
+	// token of the WaitForEvent task the execution scheduled.
+	item := f.stepItemUntil(t, run.ID, "approve", 30*time.Second, func(item map[string]ddbtypes.AttributeValue) bool {
+		return stringAttr(item, "taskToken") != ""
+	})
+	if status := stringAttr(item, "status"); status != string(runs.StepWaiting) {
+		t.Fatalf("the parked step's status is %q, want waiting: %v", status, item)
+	}
+	if stringAttr(item, "signalHash") == "" || stringAttr(item, "signalNonce") == "" {
+		t.Errorf("the parked step has no signal token (signalHash, signalNonce): %v", item)
+	}
+	if want := scheduledToken(t, f.sfnClient, arn); want == "" {
+		t.Error("the execution's history shows no WaitForEvent task with a token")
+	} else if stringAttr(item, "taskToken") != want {
+		t.Errorf("the step keeps the task token %q, the WaitForEvent task was given %q", stringAttr(item, "taskToken"), want)
+	}
+
+	signals := f.signals(machine)
+	data := jsontext.Value(`{"approved":true,"by":"ana"}`)
+	signalled, steps, err := signals.Signal(ctx, account, run.ID, "approve", data)
+	if err != nil {
+		t.Fatalf("signal: %v", err)
+	}
+	if signalled.ID != run.ID || len(steps) != 1 || steps[0].Status != runs.StepSucceeded || string(steps[0].Output) != string(data) || steps[0].SignalledAt.IsZero() {
+		t.Fatalf("the signal answered run %s, steps %+v", signalled.ID, steps)
+	}
+	if _, _, err := signals.Signal(ctx, account, run.ID, "approve", jsontext.Value(`{"approved":false}`)); !isConflict(err) {
+		t.Errorf("a second signal: %v, want a conflict", err)
+	}
+
+	status := waitForExecution(t, f.sfnClient, arn)
+	path, tasks := historyOf(t, f.sfnClient, arn)
+	t.Logf("the signalled run's ASL path: %s | %s", path, status)
+	got, steps := f.until(t, run.ID, 10*time.Second, finished)
+	if status != types.ExecutionStatusSucceeded || got.Status != runs.StatusSucceeded || string(got.Output) != `{"by":"ana","ok":true,"order":"o-7"}` {
+		t.Fatalf("run %s (execution %s), output %s; path %s", got.Status, status, got.Output, path)
+	}
+	if want := "Advance > Decide > WaitForEvent > Advance > Decide > Done"; path != want {
+		t.Errorf("the signalled run's path\n got %s\nwant %s", path, want)
+	}
+	if len(steps) != 2 || steps[0].Status != runs.StepSucceeded || string(steps[0].Output) != string(data) {
+		t.Errorf("steps %+v: want the signal's data kept, not the second signal's", steps)
+	}
+	return fmt.Sprintf("%-13s %-16s %-100s run %-9s invocations sfn=%d (%.1fs)",
+		k.name, k.function, path+" | "+string(status), got.Status, tasks, time.Since(start).Seconds())
+}
+
+// startUnsignalled starts a run of the signal workflow that nobody
+// signals, and answers the check of its end: the WaitForEvent's timeout
+// (the step's expiry) sends the execution back to Advance, which fails the
+// step with SIGNAL_TIMEOUT, and a signal after that is refused.
+func (f *fixture) startUnsignalled(t *testing.T) func(t *testing.T) string {
+	k := runKind{name: "signal-none", function: fnRunner, input: `{"order": "o-8"}`, definition: signalDefinition}
+	machine := f.machines[fnRunner]
+	start := time.Now()
+	_, run := f.start(t, k, machine)
+	return func(t *testing.T) string {
+		arn := machine.ExecutionARN(run.ID)
+		// Its 60 s run from its start, mostly spent by the other runs.
+		status := waitForExecution(t, f.sfnClient, arn)
+		path, tasks := historyOf(t, f.sfnClient, arn)
+		t.Logf("the unsignalled run's ASL path: %s | %s (%.1fs)", path, status, time.Since(start).Seconds())
+		got, steps := f.until(t, run.ID, 10*time.Second, finished)
+		if status != types.ExecutionStatusSucceeded || got.Status != runs.StatusFailed || got.Error == nil ||
+			got.Error.Code != runner.CodeSignalTimeout || got.Error.Step != "approve" {
+			t.Fatalf("run %s (execution %s), error %+v; path %s", got.Status, status, got.Error, path)
+		}
+		if want := "Advance > Decide > WaitForEvent > Advance > Decide > Done"; path != want {
+			t.Errorf("the unsignalled run's path\n got %s\nwant %s", path, want)
+		}
+		if len(steps) != 1 || steps[0].Status != runs.StepFailed || steps[0].Error == nil || steps[0].Error.Code != runner.CodeSignalTimeout {
+			t.Errorf("steps %+v: want the wait_for_signal step failed SIGNAL_TIMEOUT, and nothing after it", steps)
+		}
+		if elapsed := time.Since(start); elapsed < 60*time.Second {
+			t.Errorf("the run ended %s after it started, before its step's 60 s", elapsed.Round(time.Millisecond))
+		}
+		if _, _, err := f.signals(machine).Signal(context.Background(), account, run.ID, "approve", jsontext.Value(`true`)); !isConflict(err) {
+			t.Errorf("a signal after the timeout: %v, want a conflict", err)
+		}
+		return fmt.Sprintf("%-13s %-16s %-100s run %-9s invocations sfn=%d (%.1fs)",
+			k.name, k.function, path+" | "+string(status), got.Status, tasks, time.Since(start).Seconds())
+	}
+}
+
+func isConflict(err error) bool {
+	var derr *domain.Error
+	return errors.As(err, &derr) && derr.Code == domain.CodeConflict
+}
+
+// stepItemUntil reads a step's item from DynamoDB (strongly consistent)
+// until ok says it is so.
+func (f *fixture) stepItemUntil(t *testing.T, runID, stepID string, limit time.Duration, ok func(map[string]ddbtypes.AttributeValue) bool) map[string]ddbtypes.AttributeValue {
+	for end := time.Now().Add(limit); ; time.Sleep(50 * time.Millisecond) {
+		out, err := f.db.GetItem(context.Background(), &dynamodb.GetItemInput{
+			TableName:      aws.String(f.table),
+			Key:            store.ItemKey(store.RunStepsPK(runID), store.StepSK(stepID)),
+			ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Item != nil && ok(out.Item) {
+			return out.Item
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the item of step %s of %s after %s: %v", stepID, runID, limit, out.Item)
+		}
+	}
+}
+
+func stringAttr(item map[string]ddbtypes.AttributeValue, name string) string {
+	if v, ok := item[name].(*ddbtypes.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+// scheduledToken is the task token of the execution's last WaitForEvent
+// task, as its TaskScheduled event shows the payload ("" if there is
+// none).
+func scheduledToken(t *testing.T, c *awssfn.Client, arn string) string {
+	token := ""
+	pages := awssfn.NewGetExecutionHistoryPaginator(c, &awssfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Events {
+			d := e.TaskScheduledEventDetails
+			if d == nil || !strings.HasSuffix(aws.ToString(d.Resource), ".waitForTaskToken") {
+				continue
+			}
+			var p struct {
+				Payload struct {
+					Park struct {
+						Token string `json:"token"`
+					} `json:"park"`
+				} `json:"Payload"`
+			}
+			if err := json.Unmarshal([]byte(aws.ToString(d.Parameters)), &p); err == nil {
+				token = p.Payload.Park.Token
+			}
+		}
+	}
+	return token
 }

@@ -9,10 +9,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
+
+	"github.com/workflowsapi/workflows/internal/keyfile"
 )
 
 // LocalKEKFile is the name of the local key-wrapping key in NewLocal's dir.
@@ -44,7 +43,7 @@ func NewLocal(dir string) (*Local, error) {
 	if dir == "" {
 		return nil, errors.New("secrets: NewLocal needs a directory for the local key")
 	}
-	kek, err := loadOrCreateKEK(filepath.Join(dir, LocalKEKFile))
+	kek, err := loadKey(filepath.Join(dir, LocalKEKFile))
 	if err != nil {
 		return nil, err
 	}
@@ -95,87 +94,11 @@ func (l *Local) unwrap(_ context.Context, s Sealed, encCtx map[string]string) ([
 	return key, nil
 }
 
-// loadOrCreateKEK reads the key at path or creates it. Creation writes a
-// temporary file and links it into place, so two processes starting at once
-// (the local gateway and wfctl) end up with one key, and no reader ever sees
-// a half-written one.
-func loadOrCreateKEK(path string) ([]byte, error) {
-	for range 3 {
-		kek, err := readKEK(path)
-		if !errors.Is(err, fs.ErrNotExist) {
-			return kek, err
-		}
-		err = createKEK(path)
-		if err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, err
-		}
-		// Created, or another process created it first: read it back.
-	}
-	return nil, fmt.Errorf("secrets: %s keeps disappearing", path)
-}
-
-func readKEK(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
+// loadKey reads the local key at path, or makes it (internal/keyfile).
+func loadKey(path string) ([]byte, error) {
+	key, err := keyfile.LoadOrCreate(path, dataKeySize, "what it sealed is then lost")
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("secrets: %s is not a regular file", path)
-	}
-	if perm := info.Mode().Perm(); perm&^0o600 != 0 {
-		return nil, fmt.Errorf("secrets: %s has mode %04o, wider than 0600: others may have read the key; "+
-			"run `chmod 600 %s` to keep using it, or remove it to start over (what it sealed is then lost)", path, perm, path)
-	}
-	// One byte more than a key, to notice a file that is too long.
-	kek, err := io.ReadAll(io.LimitReader(f, dataKeySize+1))
-	if err != nil {
-		return nil, fmt.Errorf("secrets: read %s: %w", path, err)
-	}
-	if len(kek) != dataKeySize {
-		clear(kek)
-		return nil, fmt.Errorf("secrets: %s is not a %d-byte key", path, dataKeySize)
-	}
-	return kek, nil
-}
-
-func createKEK(path string) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("secrets: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+LocalKEKFile+"-*") // created 0600
-	if err != nil {
-		return fmt.Errorf("secrets: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	kek := make([]byte, dataKeySize)
-	defer clear(kek)
-	_, _ = rand.Read(kek)
-	_, err = tmp.Write(kek)
-	if err == nil {
-		err = tmp.Chmod(0o600) // CreateTemp's mode already; said again so the file's mode never depends on it
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("secrets: write %s: %w", path, err)
-	}
-	// Link fails with ErrExist if the key appeared meanwhile, and never
-	// replaces it: a key once used is never overwritten.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		return fmt.Errorf("secrets: %w", err)
-	}
-	return nil
+	return key, nil
 }

@@ -3,14 +3,12 @@ package signaltoken
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
+
+	"github.com/workflowsapi/workflows/internal/keyfile"
 )
 
 // LocalKeyFile is the name of the local signal key in NewLocal's dir.
@@ -36,7 +34,7 @@ func NewLocal(dir string) (MAC, error) {
 	if dir == "" {
 		return nil, errors.New("signaltoken: NewLocal needs a directory for the local key")
 	}
-	key, err := loadOrCreateKey(filepath.Join(dir, LocalKeyFile))
+	key, err := loadKey(filepath.Join(dir, LocalKeyFile))
 	if err != nil {
 		return nil, err
 	}
@@ -51,88 +49,11 @@ func (l *local) Sum(_ context.Context, message []byte) ([]byte, error) {
 	return h.Sum(nil), nil
 }
 
-// loadOrCreateKey reads the key at path or creates it. Creation writes a
-// temporary file and links it into place, so two processes starting at once
-// (the local gateway and a test, or wfctl) end up with one key, and no
-// reader ever sees a half-written one.
-func loadOrCreateKey(path string) ([]byte, error) {
-	for range 3 {
-		key, err := readKey(path)
-		if !errors.Is(err, fs.ErrNotExist) {
-			return key, err
-		}
-		if err := createKey(path); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, err
-		}
-		// Created, or another process created it first: read it back.
-	}
-	return nil, fmt.Errorf("signaltoken: %s keeps disappearing", path)
-}
-
-func readKey(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
+// loadKey reads the local key at path, or makes it (internal/keyfile).
+func loadKey(path string) ([]byte, error) {
+	key, err := keyfile.LoadOrCreate(path, macSize, "signalUrls shown so far then stop working")
 	if err != nil {
 		return nil, fmt.Errorf("signaltoken: %w", err)
 	}
-	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("signaltoken: %s is not a regular file", path)
-	}
-	if perm := info.Mode().Perm(); perm&^0o600 != 0 {
-		return nil, fmt.Errorf("signaltoken: %s has mode %04o, wider than 0600: others may have read the key; "+
-			"run `chmod 600 %s` to keep using it, or remove it to start over (signalUrls shown so far then stop working)", path, perm, path)
-	}
-	// One byte more than a key, to notice a file that is too long.
-	key, err := io.ReadAll(io.LimitReader(f, macSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("signaltoken: read %s: %w", path, err)
-	}
-	if len(key) != macSize {
-		clear(key)
-		return nil, fmt.Errorf("signaltoken: %s is not a %d-byte key", path, macSize)
-	}
 	return key, nil
-}
-
-func createKey(path string) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("signaltoken: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+LocalKeyFile+"-*") // created 0600
-	if err != nil {
-		return fmt.Errorf("signaltoken: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	key := make([]byte, macSize)
-	defer clear(key)
-	_, err = rand.Read(key)
-	if err == nil {
-		_, err = tmp.Write(key)
-	}
-	if err == nil {
-		err = tmp.Chmod(0o600) // CreateTemp's mode already; said again so the file's mode never depends on it
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("signaltoken: write %s: %w", path, err)
-	}
-	// Link fails with ErrExist if the key appeared meanwhile, and never
-	// replaces it: a key once used is never overwritten.
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return err
-		}
-		return fmt.Errorf("signaltoken: %w", err)
-	}
-	return nil
 }

@@ -115,7 +115,7 @@ func TestKilledMidRunLosesNothing(t *testing.T) {
 	call := g.caller(t, key)
 	slowWF := call("POST", "/workflows", `{"name": "slow", "trigger": {"type": "manual"}, "steps": [
 	  {"id": "before", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/before/{{ .run.id }}"}},
-	  {"id": "slow", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/slow/{{ .run.id }}"}, "timeoutSeconds": 2, "retry": {"maxAttempts": 3}},
+	  {"id": "slow", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/slow/{{ .run.id }}"}, "timeoutSeconds": 8, "retry": {"maxAttempts": 3}},
 	  {"id": "after", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/after/{{ .run.id }}"}}
 	]}`)["id"].(string)
 	delayWF := call("POST", "/workflows", `{"name": "delay", "trigger": {"type": "manual"}, "steps": [
@@ -131,7 +131,10 @@ func TestKilledMidRunLosesNothing(t *testing.T) {
 		delayIDs = append(delayIDs, call("POST", "/workflows/"+delayWF+"/run", `{"input": {}}`)["id"].(string))
 	}
 	// Kill when every slow run hangs in its slow step and every delay run
-	// waits in its delay.
+	// waits in its delay. The slow step's timeout (8 s) must outlast that
+	// wait even on a loaded machine: an attempt timed out before the kill
+	// would be retried, answered, and recorded succeeded (seen with 2 s);
+	// after the restart, the cut-off attempt is retried once its lease ends.
 	waitFor(t, func() bool {
 		for _, id := range slowIDs {
 			if tg.count("/slow/"+id) == 0 {

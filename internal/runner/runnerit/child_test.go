@@ -124,8 +124,10 @@ func TestCancellingAParentCancelsItsWaitingChild(t *testing.T) {
 		if childID == "" {
 			return false
 		}
-		c := a.mustData(t, 200, "GET", "/runs/"+childID, "")
-		return c["status"] == "waiting" && run["status"] == "waiting"
+		// The step records the child's id before the child is stored:
+		// until it is, the child is 404.
+		c := a.call(t, "GET", "/runs/"+childID, "")
+		return c.Status == 200 && c.Data(t)["status"] == "waiting" && run["status"] == "waiting"
 	})
 	if got := a.mustData(t, 200, "POST", "/runs/"+runID+"/cancel", ""); got["status"] != "cancelled" {
 		t.Fatalf("cancel answered %s", jsonOf(got))
@@ -202,7 +204,12 @@ func TestAParentAndItsChildSurviveAKill(t *testing.T) {
 			return false
 		}
 		childID, _ = kid["childRunId"].(string)
-		return childID != "" && call("GET", "/runs/"+childID, "")["status"] == "waiting"
+		if childID == "" {
+			return false
+		}
+		// Until the child is stored (after its id is recorded), it is 404.
+		c := callURL(t, "GET", "http://127.0.0.1:"+g.port+"/api/v1/runs/"+childID, key, "")
+		return c.Status == 200 && c.Data(t)["status"] == "waiting"
 	})
 	g.kill9(t)
 

@@ -127,7 +127,39 @@ type Definition struct {
 	// Concurrency caps how many of the workflow's runs are running at
 	// once (nil: no cap).
 	Concurrency *Concurrency `json:"concurrency,omitzero"`
-	Steps       []Step       `json:"steps"`
+	// Notify sends signed event POSTs about the workflow's runs (nil:
+	// none).
+	Notify *Notify `json:"notify,omitzero"`
+	Steps  []Step  `json:"steps"`
+}
+
+// Notify is where and about what a workflow's runs send events: a POST to
+// URL on each of Events, signed with the workflow's notification secret
+// (internal/webhooks), delivered at least once by internal/notify.
+type Notify struct {
+	URL    string        `json:"url"`
+	Events []NotifyEvent `json:"events"`
+}
+
+// NotifyEvent is the type of an event a run sends.
+type NotifyEvent string
+
+// The events a run sends: one per status it enters that a watcher waits
+// for.
+const (
+	EventRunSucceeded NotifyEvent = "run.succeeded"
+	EventRunFailed    NotifyEvent = "run.failed"
+	EventRunTimedOut  NotifyEvent = "run.timed_out"
+	EventRunCancelled NotifyEvent = "run.cancelled"
+	EventRunWaiting   NotifyEvent = "run.waiting"
+)
+
+// NotifyEvents is every event, in the contract's order.
+var NotifyEvents = []NotifyEvent{EventRunSucceeded, EventRunFailed, EventRunTimedOut, EventRunCancelled, EventRunWaiting}
+
+// Sends reports whether n lists the event (a nil Notify sends none).
+func (n *Notify) Sends(e NotifyEvent) bool {
+	return n != nil && slices.Contains(n.Events, e)
 }
 
 // Concurrency is a workflow's concurrency limit: at most Limit of its runs
@@ -297,6 +329,8 @@ func decodeDefinition(p *problems, root jsontext.Value) Definition {
 			p.decode(m.field, m.value, &d.TimeoutSeconds)
 		case "concurrency":
 			d.Concurrency = decodeConcurrency(p, m.field, m.value)
+		case "notify":
+			d.Notify = decodeNotify(p, m.field, m.value)
 		case "steps":
 			d.Steps = decodeSteps(p, m.field, m.value, false)
 		default:
@@ -330,6 +364,22 @@ func decodeConcurrency(p *problems, path string, raw jsontext.Value) *Concurrenc
 		c.limitMissing = true
 	}
 	return c
+}
+
+// decodeNotify reads a workflow's notify; Validate checks its values.
+func decodeNotify(p *problems, path string, raw jsontext.Value) *Notify {
+	n := &Notify{}
+	for _, m := range p.members(path, raw) {
+		switch m.name {
+		case "url":
+			p.decode(m.field, m.value, &n.URL)
+		case "events":
+			p.decode(m.field, m.value, &n.Events)
+		default:
+			p.unknown(m.field)
+		}
+	}
+	return n
 }
 
 // decodeSteps reads a list of steps: the workflow's, or a parallel's

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -69,6 +71,9 @@ func (d *Definition) validate(p *problems, exists ConnectionExists) error {
 		if c.Key != "" {
 			checkJQ(p, "concurrency.key", c.Key)
 		}
+	}
+	if d.Notify != nil {
+		validateNotify(p, d.Notify)
 	}
 	validateTrigger(p, d.Trigger)
 	if d.InputSchema != nil {
@@ -690,4 +695,78 @@ func checkConnections(p *problems, refs []connectionRef, exists ConnectionExists
 		}
 	}
 	return nil
+}
+
+// validateNotify holds a notify to an https URL (or http to a loopback
+// host, for a receiver on the developer's own machine, which the outbound
+// policy reaches only in its loopback mode) with no templates, and to a
+// list of known events, each once.
+func validateNotify(p *problems, n *Notify) {
+	checkNotifyURL(p, "notify.url", n.URL)
+	if len(n.Events) == 0 {
+		p.add("notify.events", "must list at least one event: "+joinEvents(NotifyEvents))
+	}
+	seen := map[NotifyEvent]bool{}
+	for i, e := range n.Events {
+		field := fmt.Sprintf("notify.events[%d]", i)
+		switch {
+		case !slices.Contains(NotifyEvents, e):
+			p.add(field, "must be one of "+joinEvents(NotifyEvents))
+		case seen[e]:
+			p.add(field, "is listed twice")
+		}
+		seen[e] = true
+	}
+}
+
+func joinEvents(events []NotifyEvent) string {
+	names := make([]string, len(events))
+	for i, e := range events {
+		names[i] = string(e)
+	}
+	return strings.Join(names, ", ")
+}
+
+// MaxNotifyURLLength bounds a notify URL as browsers and proxies do.
+const MaxNotifyURLLength = 2048
+
+func checkNotifyURL(p *problems, field, raw string) {
+	if raw == "" {
+		p.add(field, "is required")
+		return
+	}
+	if len(raw) > MaxNotifyURLLength {
+		p.add(field, fmt.Sprintf("must be at most %d bytes", MaxNotifyURLLength))
+		return
+	}
+	if strings.Contains(raw, "{{") {
+		p.add(field, "must be a plain URL: templates are for http steps")
+		return
+	}
+	u, err := url.Parse(raw)
+	var urlErr *url.Error
+	switch {
+	case errors.As(err, &urlErr):
+		p.add(field, "is not a valid URL: "+urlErr.Err.Error())
+	case err != nil:
+		p.add(field, "is not a valid URL")
+	case u.Hostname() == "":
+		p.add(field, "must be an absolute https URL with a host")
+	case u.User != nil:
+		p.add(field, "must not hold a user name or password: the signature is how a receiver knows the sender")
+	case u.Scheme == "https":
+	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+	default:
+		p.add(field, "must be an https URL (http only to localhost, 127.0.0.1 or ::1)")
+	}
+}
+
+// isLoopbackHost reports whether host names this machine: localhost, or a
+// loopback address literal. Nothing is resolved.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

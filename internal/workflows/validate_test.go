@@ -432,6 +432,34 @@ func TestEveryRuleHasItsField(t *testing.T) {
 		{"an empty concurrency key is refused", edit(t, func(d map[string]any) { d["concurrency"] = map[string]any{"limit": 2, "key": ""} }), "concurrency.key"},
 		{"a concurrency member of no meaning is refused", edit(t, func(d map[string]any) { d["concurrency"] = map[string]any{"limit": 2, "queue": "fifo"} }), "concurrency.queue"},
 		{"a concurrency that is not an object is refused", edit(t, func(d map[string]any) { d["concurrency"] = 2 }), "concurrency"},
+		// notify.
+		{"a notify without a url is refused", edit(t, func(d map[string]any) { d["notify"] = map[string]any{"events": []any{"run.failed"}} }), "notify.url"},
+		{"a notify to plain http is refused", edit(t, func(d map[string]any) {
+			d["notify"] = map[string]any{"url": "http://hooks.example/runs", "events": []any{"run.failed"}}
+		}), "notify.url"},
+		{"a notify to a file: URL is refused", edit(t, func(d map[string]any) {
+			d["notify"] = map[string]any{"url": "file:///etc/passwd", "events": []any{"run.failed"}}
+		}), "notify.url"},
+		{"a notify with credentials in its URL is refused", edit(t, func(d map[string]any) {
+			d["notify"] = map[string]any{"url": "https://u:p@hooks.example/runs", "events": []any{"run.failed"}}
+		}), "notify.url"},
+		{"a notify URL with a template is refused", edit(t, func(d map[string]any) {
+			d["notify"] = map[string]any{"url": "https://hooks.example/{{ .input.a }}", "events": []any{"run.failed"}}
+		}), "notify.url"},
+		{"a notify without events is refused", edit(t, func(d map[string]any) { d["notify"] = map[string]any{"url": "https://hooks.example/runs"} }), "notify.events"},
+		{"a notify with an empty events list is refused", edit(t, func(d map[string]any) {
+			d["notify"] = map[string]any{"url": "https://hooks.example/runs", "events": []any{}}
+		}), "notify.events"},
+		{"an unknown notify event is refused", edit(t, func(d map[string]any) {
+			d["notify"] = map[string]any{"url": "https://hooks.example/runs", "events": []any{"run.failed", "run.started"}}
+		}), "notify.events[1]"},
+		{"a notify event listed twice is refused", edit(t, func(d map[string]any) {
+			d["notify"] = map[string]any{"url": "https://hooks.example/runs", "events": []any{"run.failed", "run.failed"}}
+		}), "notify.events[1]"},
+		{"a notify member of no meaning is refused", edit(t, func(d map[string]any) {
+			d["notify"] = map[string]any{"url": "https://hooks.example/runs", "events": []any{"run.failed"}, "secret": "x"}
+		}), "notify.secret"},
+		{"a notify that is not an object is refused", edit(t, func(d map[string]any) { d["notify"] = "https://hooks.example/runs" }), "notify"},
 		// wait_for_signal (in place of the delay).
 		{"a signal wait under a minute is refused", edit(t, func(d map[string]any) {
 			step(d, 3)["type"], step(d, 3)["with"] = "wait_for_signal", map[string]any{"timeoutSeconds": 59}
@@ -697,6 +725,15 @@ func TestValidVariantsAreAccepted(t *testing.T) {
 		{"a webhook trigger is accepted", edit(t, func(d map[string]any) { trigger(d)["type"] = "webhook" })},
 		{"a concurrency limit is accepted", edit(t, func(d map[string]any) { d["concurrency"] = map[string]any{"limit": 1000} })},
 		{"a keyed concurrency limit is accepted", edit(t, func(d map[string]any) { d["concurrency"] = map[string]any{"limit": 1, "key": ".input.customer"} })},
+		{"a notify of every event is accepted", edit(t, func(d map[string]any) {
+			d["notify"] = map[string]any{"url": "https://hooks.example/runs?team=a", "events": []any{"run.succeeded", "run.failed", "run.timed_out", "run.cancelled", "run.waiting"}}
+		})},
+		{"a notify to http on loopback is accepted", edit(t, func(d map[string]any) {
+			d["notify"] = map[string]any{"url": "http://127.0.0.1:8080/hooks", "events": []any{"run.failed"}}
+		})},
+		{"a notify to http on localhost is accepted", edit(t, func(d map[string]any) {
+			d["notify"] = map[string]any{"url": "http://localhost:8080/hooks", "events": []any{"run.failed"}}
+		})},
 		{"a signal wait of a minute is accepted", edit(t, func(d map[string]any) {
 			step(d, 3)["type"], step(d, 3)["with"] = "wait_for_signal", map[string]any{"timeoutSeconds": 60}
 		})},

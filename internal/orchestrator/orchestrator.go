@@ -71,3 +71,11 @@ type AdvanceFunc func(ctx context.Context, accountID, runID string, failure erro
 // ErrGaveUp is the failure a driver hands to AdvanceFunc after too many
 // Advances of a run failed in a row.
 var ErrGaveUp = errors.New("orchestrator: the run's Advance kept failing")
+
+// DeliverySuffix ends the name of a run's delivery execution: the one that
+// delivers the events of a run whose own execution was stopped (a cancel of
+// a waiting run) or ended before its events were delivered.
+const DeliverySuffix = "-notify"
+
+// DeliveryExecution is the name of runID's delivery execution.
+func DeliveryExecution(runID string) string { return runID + DeliverySuffix }

@@ -59,6 +59,11 @@ type CheckReport struct {
 	Cancelled  int `json:"cancelled"`
 	// Resumed counts parents told again that their child ended.
 	Resumed int `json:"resumed"`
+	// Delivering counts ended runs with events pending whose delivery
+	// execution the check started; Abandoned those whose delivery
+	// execution had ended too, whose pending events it failed.
+	Delivering int `json:"delivering"`
+	Abandoned  int `json:"abandoned"`
 	// Errors counts runs the check could not look at; it goes on with the
 	// others, and the next check tries them again.
 	Errors int `json:"errors"`
@@ -98,6 +103,9 @@ func (c *Checker) checkOne(ctx context.Context, ref runs.RunRef, report *CheckRe
 	}
 	if err != nil {
 		return err
+	}
+	if run.Status.Finished() && run.NotificationsPending() {
+		return c.checkDelivery(ctx, run, report)
 	}
 	if run.Status.Finished() {
 		// A marker that outlived its run (its deletion failed): an Update
@@ -173,6 +181,62 @@ func (c *Checker) recordEnd(ctx context.Context, run runs.Run, state orchestrato
 	} else {
 		report.Failed++
 	}
+	if written.NotificationsPending() {
+		// Its execution has ended: a delivery execution sends the
+		// event of this end (the next check looks at it if this fails).
+		if err := c.orchestrator.StartDelivery(ctx, written.AccountID, written.ID); err != nil {
+			return err
+		}
+		report.Delivering++
+	}
 	c.logger.Info("start check: recorded the end of a run whose execution ended", "runId", run.ID, "execution", string(state), "status", string(written.Status))
 	return nil
+}
+
+// checkDelivery looks at a run that has ended with events still pending
+// (its marker is kept until they are delivered): while its own execution
+// or its delivery execution runs, that one delivers them. With neither
+// running, the delivery execution is started if it never was (the cancel
+// that stopped the run's execution lost its start, or the execution ended
+// in the state machine's catch); if it has run and ended too, the events
+// are failed (DELIVERY_STOPPED), which drops the marker.
+func (c *Checker) checkDelivery(ctx context.Context, run runs.Run, report *CheckReport) error {
+	for _, name := range []string{run.ID, orchestrator.DeliveryExecution(run.ID)} {
+		state, err := c.executions.Describe(ctx, name)
+		if err != nil {
+			return err
+		}
+		if state == orchestrator.ExecutionRunning {
+			return nil
+		}
+		if name == run.ID || state.Ended() {
+			continue
+		}
+		// Not found: never started.
+		if err := c.orchestrator.StartDelivery(ctx, run.AccountID, run.ID); err != nil {
+			return err
+		}
+		report.Delivering++
+		c.logger.Info("start check: started the delivery of an ended run's events", "runId", run.ID)
+		return nil
+	}
+	for range runs.MaxConflicts {
+		next, changed := run.AbandonPending()
+		if !changed {
+			return nil
+		}
+		_, err := c.store.Update(ctx, next)
+		if err == nil {
+			report.Abandoned++
+			c.logger.Warn("start check: a run's events were given up, their delivery execution having ended", "runId", run.ID)
+			return nil
+		}
+		if !errors.Is(err, runs.ErrRevision) {
+			return err
+		}
+		if run, err = c.store.Get(ctx, run.AccountID, run.ID); err != nil {
+			return err
+		}
+	}
+	return &RunConflict{RunID: run.ID}
 }

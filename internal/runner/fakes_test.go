@@ -339,10 +339,18 @@ func (f fakeExecutions) Describe(_ context.Context, runID string) (orchestrator.
 	return orchestrator.ExecutionNotFound, nil
 }
 
-// fakeOrchestrator counts starts.
+// fakeOrchestrator counts starts, and delivery starts.
 type fakeOrchestrator struct {
-	mu      sync.Mutex
-	started []string
+	mu         sync.Mutex
+	started    []string
+	deliveries []string
+}
+
+func (o *fakeOrchestrator) StartDelivery(_ context.Context, _, runID string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.deliveries = append(o.deliveries, runID)
+	return nil
 }
 
 func (o *fakeOrchestrator) Start(_ context.Context, _, runID string) error {

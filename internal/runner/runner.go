@@ -81,6 +81,9 @@ type Config struct {
 	// Slots keeps the concurrency limits' slots and queues (nil: limits
 	// are not held, which only tests of other things may want).
 	Slots runs.SlotStore
+	// Notifier delivers the events of runs whose workflow has a notify
+	// (nil: they stay pending, which only tests of other things may want).
+	Notifier Notifier
 }
 
 // Retry back-offs: full jitter over an exponential ceiling (BackoffBase ×
@@ -136,13 +139,14 @@ type Runner struct {
 	signals   runs.SignalStore
 	signalMAC signaltoken.MAC
 	slots     runs.SlotStore
+	notifier  Notifier
 }
 
 // New returns a runner.
 func New(cfg Config) *Runner {
 	r := &Runner{store: cfg.Store, workflows: cfg.Workflows, engine: cfg.Engine, clock: cfg.Clock,
 		budget: cfg.Budget, margin: cfg.Margin, jitter: cfg.Jitter, logger: cfg.Logger, children: cfg.Children, tokens: cfg.Tokens,
-		signals: cfg.Signals, signalMAC: cfg.SignalMAC, slots: cfg.Slots}
+		signals: cfg.Signals, signalMAC: cfg.SignalMAC, slots: cfg.Slots, notifier: cfg.Notifier}
 	if r.clock == nil {
 		r.clock = WallClock{}
 	}
@@ -227,9 +231,14 @@ func (r *Runner) Advance(ctx context.Context, task Task) (Decision, error) {
 	if task.Failure != nil {
 		// The cause is not logged or stored: it may hold anything.
 		r.logger.Error("recording a run failed after its Advance failed", "runId", task.RunID, "error", task.Failure.Error)
-		if err := r.recordFailure(ctx, task.AccountID, task.RunID, failureOf(task.Failure)); err != nil {
+		run, err := r.recordFailure(ctx, task.AccountID, task.RunID, failureOf(task.Failure))
+		if err != nil {
 			return decision, err
 		}
+		// One attempt at its events now; the execution then ends (the
+		// state machine fails it), and the start check has a delivery
+		// execution send what is left.
+		r.deliver(ctx, run, finished)
 		decision.Done = true
 		return decision, nil
 	}
@@ -248,6 +257,9 @@ func (r *Runner) Advance(ctx context.Context, task Task) (Decision, error) {
 		}
 		if err != nil {
 			return decision, err
+		}
+		if a.run.ID != "" {
+			outcome = r.deliver(ctx, a.run, outcome)
 		}
 		decision.Done, decision.WaitSeconds, decision.WaitForEvent = outcome.done, outcome.waitSeconds, outcome.waitForEvent
 		return decision, nil
@@ -273,11 +285,10 @@ func (r *Runner) stopAt(ctx context.Context) time.Time {
 // cancelled is recorded cancelled instead (its open step too), since a
 // cancel answered "cancelling" must end "cancelled". The steps go first
 // (runs.EndOpenSteps).
-func (r *Runner) recordFailure(ctx context.Context, account, runID string, cause runs.Error) error {
-	_, err := runs.Change(ctx, r.store, account, runID, r.clock.Now, func(run runs.Run) (runs.Decision, error) {
+func (r *Runner) recordFailure(ctx context.Context, account, runID string, cause runs.Error) (runs.Run, error) {
+	return runs.Change(ctx, r.store, account, runID, r.clock.Now, func(run runs.Run) (runs.Decision, error) {
 		return endDecision(run, &runs.Error{Code: cause.Code, Message: cause.Message}, r.clock.Now())
 	})
-	return err
 }
 
 // endDecision ends an unfinished run from outside its pass (the state

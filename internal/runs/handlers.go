@@ -57,6 +57,10 @@ type runView struct {
 	StartedAt       *string        `json:"startedAt"`
 	FinishedAt      *string        `json:"finishedAt"`
 	Steps           []stepView     `json:"steps,omitzero"` // nil: not shown; empty: shown as []
+	// Notifications are the run's events and their deliveries (GET
+	// /runs/{id} of a run whose workflow has a notify; not in an event's
+	// own data).
+	Notifications []notificationView `json:"notifications,omitzero"`
 }
 
 // summaryView is a run in a listing.
@@ -370,6 +374,9 @@ func (h *Handlers) Get(w http.ResponseWriter, r *http.Request) {
 		steps = []Step{} // "steps": [] for a run with none yet
 	}
 	v := viewOf(run, steps)
+	if run.Notify != nil {
+		v.Notifications = notificationViews(run.Notifications)
+	}
 	for i, st := range steps {
 		if v.Steps[i].SignalURL, err = h.signalURL(r, run.AccountID, st); err != nil {
 			httpapi.WriteError(w, r, err)

@@ -117,6 +117,11 @@ type Run struct {
 	ConcurrencyLimit int
 	Slot             int
 	SlotLeaseUntil   time.Time
+	// Notify is the notify of the version the run pinned (nil: none), and
+	// Notifications the events it has recorded, oldest first, with how
+	// each one's delivery stands (notifications.go).
+	Notify        *NotifyTarget
+	Notifications []Notification
 	// Revision counts the writes of the run item. Every write after the
 	// first is conditional on the revision read (Store.Update), so two
 	// invocations racing on one run cannot both move it, and it never goes
@@ -326,8 +331,8 @@ type Store interface {
 	// Children lists the children a run started (ChildRef), oldest first.
 	Children(ctx context.Context, parentRunID string) ([]ChildRef, error)
 	// Unfinished lists the runs whose marker is still there: queued,
-	// running, waiting or cancelling (or ended, in the moment before the
-	// marker is removed).
+	// running, waiting or cancelling, or ended with events left to
+	// deliver (or ended, in the moment before the marker is removed).
 	Unfinished(ctx context.Context) ([]RunRef, error)
 }
 
@@ -342,4 +347,11 @@ type Orchestrator interface {
 	// Stop stops driving a run (a cancelled queued or waiting run). Stopping
 	// one that is not driven is not an error.
 	Stop(ctx context.Context, runID string) error
+	// StartDelivery drives a run that has ended, and whose execution was
+	// stopped, until its events are delivered: the runner's Advance of an
+	// ended run delivers them and waits between attempts. In Step
+	// Functions it is a second execution of the one state machine, named
+	// orchestrator.DeliveryExecution(runID); starting it twice starts it
+	// once.
+	StartDelivery(ctx context.Context, accountID, runID string) error
 }

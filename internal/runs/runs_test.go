@@ -25,9 +25,17 @@ func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
 // recorder is the Orchestrator of these tests (the local driver is another
 // package's): it records what it was asked and drives nothing.
 type recorder struct {
-	mu      sync.Mutex
-	started []string
-	stopped []string
+	mu         sync.Mutex
+	started    []string
+	stopped    []string
+	deliveries []string
+}
+
+func (r *recorder) StartDelivery(_ context.Context, _, runID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deliveries = append(r.deliveries, runID)
+	return nil
 }
 
 func (r *recorder) Start(_ context.Context, _, runID string) error {

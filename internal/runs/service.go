@@ -198,11 +198,18 @@ func (s *Service) newRun(runID string, w workflows.Workflow, input jsontext.Valu
 	if w.Definition.TimeoutSeconds != nil {
 		timeout = *w.Definition.TimeoutSeconds
 	}
-	return Run{
+	run := Run{
 		ID: runID, AccountID: w.AccountID, WorkflowID: w.ID, WorkflowVersion: w.Version,
 		Status: StatusQueued, Trigger: trigger, Input: input, CreatedAt: now, Depth: 1,
 		Deadline: now.Add(time.Duration(timeout) * time.Second), ExpiresAt: now.Add(s.retention),
 	}
+	if n := w.Definition.Notify; n != nil {
+		run.Notify = &NotifyTarget{URL: n.URL}
+		for _, e := range n.Events {
+			run.Notify.Events = append(run.Notify.Events, string(e))
+		}
+	}
+	return run
 }
 
 // launch stores run (and the reused steps and items of a retry), then starts it. A
@@ -407,6 +414,14 @@ func (s *Service) Cancel(ctx context.Context, account, runID string) (Run, error
 		// wakes up reads the status and ends at once.
 		if err := s.orchestrator.Stop(ctx, runID); err != nil {
 			s.logger.WarnContext(ctx, "run cancelled, its execution not stopped", "run_id", runID, "error", err)
+		}
+		// Its run.cancelled event goes out from a delivery execution: the
+		// stopped one will not advance again. If this start is lost, the
+		// start check finds the run by the marker it keeps.
+		if written.NotificationsPending() {
+			if err := s.orchestrator.StartDelivery(ctx, written.AccountID, runID); err != nil {
+				s.logger.WarnContext(ctx, "run cancelled, the delivery of its events not started", "run_id", runID, "error", err)
+			}
 		}
 	}
 	if changed {

@@ -22,6 +22,8 @@ func (o failingOrchestrator) Start(context.Context, string, string) error {
 }
 func (o failingOrchestrator) Stop(context.Context, string) error { return nil }
 
+func (o failingOrchestrator) StartDelivery(context.Context, string, string) error { return nil }
+
 // A start the orchestrator keeps refusing is tried three times, then left
 // for the periodic start check.
 func TestStartDrivingTriesThreeTimes(t *testing.T) {

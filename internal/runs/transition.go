@@ -46,7 +46,9 @@ func (r Run) to(next Status, now time.Time) (Run, error) {
 	if !r.Status.CanBecome(next) {
 		return r, fmt.Errorf("%w: %s to %s", ErrTransition, r.Status, next)
 	}
+	from := r.Status
 	r.Status = next
+	r = r.recordEvent(from, now)
 	if next != StatusWaiting {
 		r.WaitUntil, r.WaitingFor = time.Time{}, ""
 	}

@@ -165,6 +165,20 @@ func (d *Driver) WakeRun(ctx context.Context, accountID, runID string) error {
 	return nil
 }
 
+// StartDelivery drives a run again after Stop, so that its Advances
+// deliver its events (the run has ended): the in-process counterpart of
+// the delivery execution. A run still held, stopped by a cancel while its
+// Advance ran, is driven on instead of dropped.
+func (d *Driver) StartDelivery(ctx context.Context, accountID, runID string) error {
+	d.mu.Lock()
+	r, ok := d.runs[runID]
+	if ok && r.stopped && !d.closed {
+		r.stopped = false
+	}
+	d.mu.Unlock()
+	return d.WakeRun(ctx, accountID, runID)
+}
+
 // Wake is runs.Waker for the local gateway: the run is woken (the step it
 // waits on is read by its Advance).
 func (d *Driver) Wake(ctx context.Context, accountID, runID, _ string) error {

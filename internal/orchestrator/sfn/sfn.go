@@ -139,6 +139,18 @@ type task struct {
 // whose execution exists already (running or ended) starts nothing, and that
 // is no error.
 func (o *Orchestrator) Start(ctx context.Context, accountID, runID string) error {
+	return o.start(ctx, accountID, runID, runID)
+}
+
+// StartDelivery starts runID's delivery execution (named
+// orchestrator.DeliveryExecution(runID)) with the run's own input: its
+// Advances find the run ended and deliver its events. One that exists
+// already starts nothing.
+func (o *Orchestrator) StartDelivery(ctx context.Context, accountID, runID string) error {
+	return o.start(ctx, accountID, runID, orchestrator.DeliveryExecution(runID))
+}
+
+func (o *Orchestrator) start(ctx context.Context, accountID, runID, name string) error {
 	if accountID == "" || runID == "" {
 		return errors.New("sfn: a run to start needs its account and run id")
 	}
@@ -153,14 +165,14 @@ func (o *Orchestrator) Start(ctx context.Context, accountID, runID string) error
 	defer cancel()
 	_, err = o.client.StartExecution(ctx, &awssfn.StartExecutionInput{
 		StateMachineArn: aws.String(o.stateMachineARN),
-		Name:            aws.String(runID),
+		Name:            aws.String(name),
 		Input:           aws.String(string(input)),
 	}, o.withBudget)
 	if err != nil {
 		if _, exists := errors.AsType[*types.ExecutionAlreadyExists](err); exists {
 			return nil // started before: by this run's first start, a retry, or the start check
 		}
-		return fmt.Errorf("sfn: StartExecution %s: %w", runID, err)
+		return fmt.Errorf("sfn: StartExecution %s: %w", name, err)
 	}
 	return nil
 }

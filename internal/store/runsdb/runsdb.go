@@ -109,7 +109,11 @@ type runItem struct {
 	ConcurrencyLimit int    `dynamodbav:"concurrencyLimit,omitempty"`
 	Slot             int    `dynamodbav:"slot,omitempty"`
 	SlotLeaseUntil   int64  `dynamodbav:"slotLeaseUntil,omitempty"`
-	Revision         int64  `dynamodbav:"revision"`
+	// A run of a workflow with a notify: its target, and its events with
+	// their deliveries.
+	Notify        *notifyItem        `dynamodbav:"notify,omitempty"`
+	Notifications []notificationItem `dynamodbav:"notifications,omitempty"`
+	Revision      int64              `dynamodbav:"revision"`
 	// HideAt is the run's ExpiresAt, when a finished run is gone for
 	// readers (Unix seconds). TTL, when DynamoDB may delete the item, is
 	// later: past the run's deadline too (storageTTL). Items written before
@@ -297,6 +301,7 @@ func itemOf(run runs.Run) runItem {
 		NextStep: run.NextStep, WaitUntil: millis(run.WaitUntil), WaitingFor: run.WaitingFor, Deadline: millis(run.Deadline),
 		Revision: run.Revision, HideAt: ttlOf(run.ExpiresAt), TTL: storageTTL(run),
 		ConcurrencyGroup: run.ConcurrencyGroup, ConcurrencyLimit: run.ConcurrencyLimit, Slot: run.Slot, SlotLeaseUntil: millis(run.SlotLeaseUntil),
+		Notify: notifyItemOf(run.Notify), Notifications: notificationItemsOf(run.Notifications),
 	}
 	if len(it.Output) > MaxInlineOutputBytes {
 		it.Output, it.OutputRef = "", true
@@ -314,6 +319,7 @@ func (it runItem) run(account string) runs.Run {
 		NextStep: it.NextStep, WaitUntil: fromMillis(it.WaitUntil), WaitingFor: it.WaitingFor, Deadline: fromMillis(it.Deadline),
 		Revision: it.Revision, ExpiresAt: it.expiresAt(),
 		ConcurrencyGroup: it.ConcurrencyGroup, ConcurrencyLimit: it.ConcurrencyLimit, Slot: it.Slot, SlotLeaseUntil: fromMillis(it.SlotLeaseUntil),
+		Notify: it.Notify.target(), Notifications: notificationsOf(it.Notifications),
 	}
 }
 
@@ -737,14 +743,15 @@ func (s *Store) expired(run runs.Run) bool {
 var mutableRunAttrs = []string{
 	"GSI2PK", "status", "output", "outputRef", "error", "startedAt", "finishedAt",
 	"nextStep", "waitUntil", "waitingFor", "deadline", "revision", "hideAt", "ttl",
-	"concurrencyGroup", "concurrencyLimit", "slot", "slotLeaseUntil",
+	"concurrencyGroup", "concurrencyLimit", "slot", "slotLeaseUntil", "notifications",
 }
 
 // Update writes the run's changing attributes (one UpdateItem, conditional
 // on the revision read) and returns the run as written. A finished run
-// then loses its marker; Update of a run already finished, with nothing
-// changed, is how a reader of Unfinished drops a marker that outlived its
-// run (its deletion failed, or a repeated Create wrote it again).
+// then loses its marker, once no event of it is left to deliver; Update of
+// a run already finished, with nothing changed, is how a reader of
+// Unfinished drops a marker that outlived its run (its deletion failed, or
+// a repeated Create wrote it again).
 func (s *Store) Update(ctx context.Context, run runs.Run) (runs.Run, error) {
 	written := run
 	written.Revision = run.Revision + 1
@@ -798,7 +805,9 @@ func (s *Store) Update(ctx context.Context, run runs.Run) (runs.Run, error) {
 	if err != nil {
 		return runs.Run{}, fmt.Errorf("runsdb: update run %s: %w", run.ID, err)
 	}
-	if written.Status.Finished() {
+	if written.Status.Finished() && !written.NotificationsPending() {
+		// A finished run whose events are not all delivered keeps its
+		// marker: the start check finds it there if its delivery stops.
 		marker := markerOf(run.AccountID, run.ID)
 		if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 			TableName: aws.String(s.table), Key: store.ItemKey(marker.PK, marker.SK),

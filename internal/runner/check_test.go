@@ -123,3 +123,66 @@ func TestTheStartCheckResumesAParentWhoseWakeUntold(t *testing.T) {
 		t.Errorf("report %+v, told %v: want the one parent whose child ended told again", report, told)
 	}
 }
+
+func TestTheStartCheckSeesThatAnEndedRunsEventsGetDelivered(t *testing.T) {
+	now := epoch.Add(time.Hour)
+	store := newMemStore()
+	add := func(id string, status runs.Status, events ...string) {
+		run := runs.Run{ID: id, AccountID: "acct", Status: runs.StatusQueued, CreatedAt: now.Add(-time.Hour),
+			Notify: &runs.NotifyTarget{URL: "https://hooks.example/runs", Events: events}}
+		if err := store.Create(context.Background(), run, runs.Reused{}); err != nil {
+			t.Fatal(err)
+		}
+		if status == runs.StatusQueued {
+			return
+		}
+		run.Revision = 1
+		ended, err := run.End(status, nil, nil, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.Update(context.Background(), ended); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("run_delivering", runs.StatusSucceeded, runs.EventRunSucceeded) // its own execution delivers
+	add("run_cancelled", runs.StatusCancelled, runs.EventRunCancelled)  // stopped; its delivery start was lost
+	add("run_redelivering", runs.StatusFailed, runs.EventRunFailed)     // its delivery execution delivers
+	add("run_abandoned", runs.StatusFailed, runs.EventRunFailed)        // both executions ended
+	add("run_stopped", runs.StatusQueued)                                // not ended: its execution was stopped in the console
+	store.setStatus("run_stopped", runs.StatusWaiting)
+	stopped := store.run(t, "run_stopped")
+	stopped.Notify.Events = []string{runs.EventRunFailed}
+	if _, err := store.Update(context.Background(), stopped); err != nil {
+		t.Fatal(err)
+	}
+	executions := fakeExecutions{
+		"run_delivering": orchestrator.ExecutionRunning, "run_cancelled": orchestrator.ExecutionAborted,
+		"run_redelivering": orchestrator.ExecutionFailed, orchestrator.DeliveryExecution("run_redelivering"): orchestrator.ExecutionRunning,
+		"run_abandoned": orchestrator.ExecutionSucceeded, orchestrator.DeliveryExecution("run_abandoned"): orchestrator.ExecutionFailed,
+		"run_stopped": orchestrator.ExecutionAborted,
+	}
+	o := &fakeOrchestrator{}
+	report, err := runner.NewChecker(store, executions, o, func() time.Time { return now }, nil).Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := runner.CheckReport{Unfinished: 5, Failed: 1, Delivering: 2, Abandoned: 1}
+	if report != want {
+		t.Errorf("report %+v, want %+v", report, want)
+	}
+	if len(o.deliveries) != 2 || !contains(o.deliveries, "run_cancelled") || !contains(o.deliveries, "run_stopped") {
+		t.Errorf("delivery executions started for %v, want run_cancelled and run_stopped (failed by the check)", o.deliveries)
+	}
+	abandoned := store.run(t, "run_abandoned")
+	if abandoned.NotificationsPending() || abandoned.Notifications[0].LastError.Code != runs.CodeDeliveryStopped || abandoned.Status != runs.StatusFailed {
+		t.Errorf("abandoned: %s %+v", abandoned.Status, abandoned.Notifications)
+	}
+	if got := store.run(t, "run_stopped"); got.Status != runs.StatusFailed || len(got.Notifications) != 1 || got.Notifications[0].Type != runs.EventRunFailed {
+		t.Errorf("the run the check failed: %s %+v", got.Status, got.Notifications)
+	}
+	refs, _ := store.Unfinished(context.Background())
+	if len(refs) != 4 {
+		t.Errorf("%d markers left, want 4 (all but the abandoned one's)", len(refs))
+	}
+}

@@ -120,7 +120,7 @@ func (s *memStore) Update(_ context.Context, run runs.Run) (runs.Run, error) {
 	}
 	run.Revision++
 	s.runs[run.ID] = run
-	if run.Status.Finished() {
+	if run.Status.Finished() && !run.NotificationsPending() { // as runsdb: kept while events wait
 		delete(s.unfinished, run.ID)
 	}
 	s.writes = append(s.writes, "run:"+string(run.Status))

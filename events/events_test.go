@@ -63,6 +63,8 @@ var wantStatus = map[string]int{
 	"create-workflow": http.StatusCreated,
 	// The workflow the event reads is not in a fresh table.
 	"get-workflow": http.StatusNotFound,
+	// Nor the workflow whose notification secret the event rolls.
+	"roll-notify-secret": http.StatusNotFound,
 
 	// The workflow the event starts, and the run it reads, are not in a
 	// fresh table.

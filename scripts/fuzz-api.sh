@@ -57,9 +57,12 @@ fi
 # request to the stand-in key instead, so revoking and rolling still hit a
 # real key (200, 201, then 409 once it is revoked) and the run keeps its key.
 #
-# POST /workflows/{id}/webhook/roll answers 404 for any workflow not on a
-# webhook trigger, and a generated definition rarely is one, so the hook
-# sends every roll to a webhook workflow made below, once the gateway is up.
+# POST /workflows/{id}/webhook/roll answers 409 for any workflow not on a
+# webhook trigger, and POST /workflows/{id}/notify/roll for any without
+# notify, and a generated definition rarely is either, so the hook sends
+# every roll of both kinds to one webhook workflow with notify made below,
+# once the gateway is up (its notify URL is a closed loopback port: should
+# the fuzzer run it, its events go nowhere but there).
 # POST /webhooks/{workflowId} needs a valid signature, which the fuzzer
 # cannot make: the hook sends every delivery to a second webhook workflow
 # (never rolled) and signs the exact bytes it will send, so the receiver's
@@ -81,6 +84,8 @@ fi
 # each such request and sends it there (its step id, or its signalUrl's
 # token), so every case reaches the signal's own logic.
 # (Generated ids are still tested for 404s by the other {id} operations.)
+# The workflow both rolls go to: on a webhook trigger, with notify.
+roll_workflow='{"name":"fuzz roll","trigger":{"type":"webhook"},"notify":{"url":"http://127.0.0.1:9/fuzz-notify","events":["run.succeeded"]},"steps":[{"id":"a","type":"transform","with":{"jq":"."}}]}'
 write_hooks() {
   cat >"$work/hooks.py" <<EOF
 import hashlib
@@ -95,6 +100,7 @@ import schemathesis
 OWN_KEY_ID = "$key_id"
 STAND_IN_ID = "$stand_in_id"
 ROLL_WORKFLOW_ID = "$1"
+ROLL_WORKFLOW = '$roll_workflow'
 RECEIVE_WORKFLOW_ID = "$2"
 RECEIVE_SECRET = "$3"
 FIXTURE_RUN_ID = "$4"
@@ -118,7 +124,7 @@ def live_roll_workflow():
     except urllib.error.HTTPError as e:
         if e.code != 404:
             raise
-        made = call("POST", "/workflows", b'{"name":"fuzz roll","trigger":{"type":"webhook"},"steps":[{"id":"a","type":"transform","with":{"jq":"."}}]}')
+        made = call("POST", "/workflows", ROLL_WORKFLOW.encode())
         roll_workflow[0] = made["data"]["id"]
     return roll_workflow[0]
 
@@ -141,7 +147,7 @@ def before_call(ctx, case, **kwargs):
         case.path_parameters["stepId"] = "approve"
     elif case.path.endswith("/signals/{token}"):
         _, case.path_parameters["token"] = fresh_signal()
-    elif case.path.endswith("/webhook/roll"):
+    elif case.path.endswith("/webhook/roll") or case.path.endswith("/notify/roll"):
         case.path_parameters["id"] = live_roll_workflow()
     elif case.path.endswith("/steps/{stepId}"):
         case.path_parameters["id"] = FIXTURE_RUN_ID
@@ -191,14 +197,13 @@ if [ "$code" != 200 ] || ! python3 -c 'import json, sys; json.load(open(sys.argv
   exit 1
 fi
 
-# make_webhook_workflow NAME prints the new webhook workflow's id and secret.
+# make_webhook_workflow DEFINITION prints the new webhook workflow's id and secret.
 make_webhook_workflow() {
-  curl -s -X POST "$base/api/v1/workflows" -H "x-api-key: $key" -H 'Content-Type: application/json' \
-    -d '{"name":"'"$1"'","trigger":{"type":"webhook"},"steps":[{"id":"a","type":"transform","with":{"jq":"."}}]}' |
+  curl -s -X POST "$base/api/v1/workflows" -H "x-api-key: $key" -H 'Content-Type: application/json' -d "$1" |
     python3 -c 'import json, sys; d = json.load(sys.stdin)["data"]; print(d["id"], d["webhook"]["secret"])'
 }
-read -r roll_workflow_id _ < <(make_webhook_workflow "fuzz roll" || true)
-read -r receive_workflow_id receive_secret < <(make_webhook_workflow "fuzz receive" || true)
+read -r roll_workflow_id _ < <(make_webhook_workflow "$roll_workflow" || true)
+read -r receive_workflow_id receive_secret < <(make_webhook_workflow '{"name":"fuzz receive","trigger":{"type":"webhook"},"steps":[{"id":"a","type":"transform","with":{"jq":"."}}]}' || true)
 if [ -z "${roll_workflow_id:-}" ] || [ -z "${receive_secret:-}" ]; then
   echo "fuzz: could not make the webhook workflows the roll and receive routes need" >&2
   exit 1

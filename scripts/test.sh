@@ -68,7 +68,7 @@ fuzz_target() {
 fuzz_targets=(internal/workflows:FuzzParseAndValidate internal/workflows:FuzzFieldValues
               internal/keys:FuzzCreateKeyBody internal/keys:FuzzRollKeyBody
               internal/workflows:FuzzVersionParam internal/workflows:FuzzIfMatch internal/connections:FuzzConnectionBody
-              internal/webhooks:FuzzRollWebhookBody internal/webhooks:FuzzParseSignatureHeader
+              internal/webhooks:FuzzRollSecretBody internal/webhooks:FuzzParseSignatureHeader
               internal/httpapi:FuzzPathID internal/httpapi:FuzzListParams internal/secrets:FuzzOpen
               internal/runs:FuzzStartBody internal/runs:FuzzListFilter internal/runs:FuzzRetryBody internal/runs:FuzzSignalBody
               internal/signaltoken:FuzzToken

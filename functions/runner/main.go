@@ -16,6 +16,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/connections"
 	"github.com/workflowsapi/workflows/internal/engine"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/notify"
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/runner"
 	"github.com/workflowsapi/workflows/internal/runs"
@@ -23,7 +24,9 @@ import (
 	"github.com/workflowsapi/workflows/internal/signaltoken"
 	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
 	"github.com/workflowsapi/workflows/internal/store/runsdb"
+	"github.com/workflowsapi/workflows/internal/store/webhooksdb"
 	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
+	"github.com/workflowsapi/workflows/internal/webhooks"
 )
 
 // budget lets one invocation run steps for as long as Lambda allows: the
@@ -46,10 +49,16 @@ func main() {
 	// Concurrency limits: every write that stops a run running gives back
 	// its slot, and wakes the oldest queued runs (their tokens).
 	store := runs.HoldSlots(runs.NotifyParents(raw, runs.TokenWaker(raw, machine), app.Logger), raw, runs.TokenSlotWaker(machine), app.Logger)
+	eng := engine.New(engine.Options{Policy: policy, Credentials: runner.Credentials(opener)})
+	// Notify events: signed with the workflow's notification secret (the
+	// sealer opens it), sent through the http steps' client and policy,
+	// recorded on the run undecorated (a delivery changes no status).
+	notifier := notify.New(raw, webhooks.NewNotifySecrets(webhooksdb.NewNotify(app.DB, app.TableName), sealer), eng, notify.Options{Logger: app.Logger})
 	r := runner.New(runner.Config{
 		Store:     store,
 		Workflows: workflowsdb.New(app.DB, app.TableName),
-		Engine:    engine.New(engine.Options{Policy: policy, Credentials: runner.Credentials(opener)}),
+		Engine:    eng,
+		Notifier:  notifier,
 		Budget:    budget,
 		Logger:    app.Logger,
 		Children:  runs.NewService(store, workflowsdb.New(app.DB, app.TableName), machine, runs.Options{Retention: retention, Logger: app.Logger}),

@@ -817,7 +817,7 @@ func secretsKey() []pair {
 				))),
 			)),
 		)).note("The key-encryption key of internal/secrets: each connection's credentials\n" +
-			"and each webhook signing secret is sealed under a data key of its own\n" +
+			"and each webhook signing or notification secret is sealed under a data key of its own\n" +
 			"from this key (kms:GenerateDataKey with the account and the connection or\n" +
 			"workflow as encryption context); only the wrapped data key is stored. The\n" +
 			"key policy delegates to IAM, so exactly the functions whose KeyActions\n" +

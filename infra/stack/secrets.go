@@ -16,8 +16,9 @@ const secretsKeyPendingDays = 7
 
 // newSecretsKey builds the API's one KMS key: the key-encryption key of
 // internal/secrets, under which every connection's credentials and every
-// webhook signing secret gets its own data key (GenerateDataKey, with the
-// account and the connection or workflow as encryption context). Only the
+// webhook signing or notification secret gets its own data key
+// (GenerateDataKey, with the account and the connection or workflow as
+// encryption context). Only the
 // wrapped data keys are stored, so a copy of the table alone reveals nothing.
 //
 // A customer managed key, so that its key policy, rotation and deletion are

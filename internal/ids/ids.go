@@ -19,6 +19,9 @@ const (
 	PrefixConnection = "conn_"
 	PrefixKey        = "key_"
 	PrefixRateLimit  = "rl_"
+	// PrefixEvent begins the id of a run's event (a notification), which
+	// its receiver gets as the delivery's Idempotency-Key.
+	PrefixEvent = "evt_"
 )
 
 var (

@@ -14,6 +14,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/keys"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/localgateway"
+	"github.com/workflowsapi/workflows/internal/notify"
 	"github.com/workflowsapi/workflows/internal/openapi"
 	"github.com/workflowsapi/workflows/internal/orchestrator/local"
 	"github.com/workflowsapi/workflows/internal/routes"
@@ -182,14 +183,19 @@ func newRunner(app *lambdaapp.App, deps Deps, parents runs.Waker) (*runner.Runne
 		store = runs.NotifyParents(store, parents, app.Logger)
 	}
 	store = runs.HoldSlots(store, raw, slotWakerOf(parents), app.Logger)
+	eng := engine.New(engine.Options{Policy: policy, Credentials: runner.Credentials(opener)})
+	notifySecrets := webhooks.NewNotifySecrets(webhooksdb.NewNotify(app.DB, app.TableName), deps.Sealer)
 	return runner.New(runner.Config{
 		Store:     store,
 		Workflows: workflowsdb.New(app.DB, app.TableName),
-		Engine:    engine.New(engine.Options{Policy: policy, Credentials: runner.Credentials(opener)}),
+		Engine:    eng,
 		Logger:    app.Logger,
 		Signals:   raw,
 		SignalMAC: deps.SignalMAC,
 		Slots:     raw,
+		// Events go out through the http steps' client and policy; their
+		// writes go to the store undecorated (no status changes).
+		Notifier: notify.New(raw, notifySecrets, eng, notify.Options{Logger: app.Logger}),
 	}), nil
 }
 
@@ -233,7 +239,9 @@ func ResumeRuns(ctx context.Context, app *lambdaapp.App, driver *local.Driver) (
 // TestEveryBuiltRouteIsWired holds this to routes.Route.Built.
 func FeatureHandlers(app *lambdaapp.App, deps Deps) map[*routes.Route]http.Handler {
 	keyHandlers := keys.NewHandlers(keys.NewService(keysdb.New(app.DB, app.TableName), nil))
-	workflowService := workflows.NewService(workflowsdb.New(app.DB, app.TableName), connectionsdb.New(app.DB, app.TableName), webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer), nil)
+	notifySecrets := webhooks.NewNotifySecrets(webhooksdb.NewNotify(app.DB, app.TableName), deps.Sealer)
+	workflowService := workflows.NewService(workflowsdb.New(app.DB, app.TableName), connectionsdb.New(app.DB, app.TableName), webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer), nil).
+		WithNotifySecrets(notifySecrets)
 	if sched := schedulesOf(app, deps); sched != nil {
 		workflowService.WithSchedules(sched)
 	}
@@ -274,6 +282,7 @@ func FeatureHandlers(app *lambdaapp.App, deps Deps) map[*routes.Route]http.Handl
 		&routes.SignalRun:   http.HandlerFunc(signalHandlers.Signal),
 
 		&routes.RollWebhookSecret: http.HandlerFunc(webhooks.NewHandlers(webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer)).Roll),
+		&routes.RollNotifySecret:  http.HandlerFunc(webhooks.NewHandlers(notifySecrets).Roll),
 		&routes.ReceiveWebhook:    receiveHandler,
 		&routes.ReceiveSignal:     http.HandlerFunc(signalHandlers.SignalByToken),
 	}

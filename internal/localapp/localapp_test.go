@@ -139,11 +139,11 @@ func mustChild(t *testing.T, env *gatewaytest.Env, parent string) string {
 	return child.ID
 }
 
-// mustWebhookWorkflow makes a webhook workflow of account directly in the
-// table (its head's triggerType, which is all the roll reads of it, and its
-// secret), so the roll route is counted on its way to 201 without the
-// workflow routes.
-func mustWebhookWorkflow(t *testing.T, env *gatewaytest.Env, account string) string {
+// mustSecretsWorkflow makes a webhook workflow with notify of account
+// directly in the table (its head's triggerType and hasNotify, which is all
+// the rolls read of it, and both its secrets), so each roll route is counted
+// on its way to 201 without the workflow routes.
+func mustSecretsWorkflow(t *testing.T, env *gatewaytest.Env, account string) string {
 	t.Helper()
 	workflowID := ids.New(ids.PrefixWorkflow, time.Now())
 	_, err := env.Table.Client.PutItem(context.Background(), &dynamodb.PutItemInput{
@@ -152,13 +152,19 @@ func mustWebhookWorkflow(t *testing.T, env *gatewaytest.Env, account string) str
 			"PK":          &types.AttributeValueMemberS{Value: store.AccountPK(account)},
 			"SK":          &types.AttributeValueMemberS{Value: store.WorkflowSK(workflowID)},
 			"triggerType": &types.AttributeValueMemberS{Value: "webhook"},
+			"hasNotify":   &types.AttributeValueMemberBOOL{Value: true},
 		},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := webhooks.NewSecrets(webhooksdb.New(env.Table.Client, env.Table.Name), env.Sealer).Create(context.Background(), account, workflowID); err != nil {
-		t.Fatal(err)
+	for _, secrets := range []*webhooks.Secrets{
+		webhooks.NewSecrets(webhooksdb.New(env.Table.Client, env.Table.Name), env.Sealer),
+		webhooks.NewNotifySecrets(webhooksdb.NewNotify(env.Table.Client, env.Table.Name), env.Sealer),
+	} {
+		if _, err := secrets.Create(context.Background(), account, workflowID); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return workflowID
 }
@@ -230,26 +236,29 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 		case "revoke-api-key", "roll-api-key":
 			_, id := env.MustKey(t, "acct_calls")
 			path = strings.Replace(route.Path, "{id}", id, 1)
-		case "roll-webhook-secret":
-			path = strings.Replace(route.Path, "{id}", mustWebhookWorkflow(t, env, "acct_calls"), 1)
+		case "roll-webhook-secret", "roll-notify-secret":
+			path = strings.Replace(route.Path, "{id}", mustSecretsWorkflow(t, env, "acct_calls"), 1)
 		case "create-workflow", "get-workflow", "update-workflow", "delete-workflow":
 			// Each workflow route on its costliest way to success: a step
 			// naming a connection (one GetItem to check it), and a webhook
-			// workflow that a change makes a manual one (its secret is
-			// dropped: DeleteItem) or that is deleted.
+			// workflow with notify, which a create makes with both its
+			// secrets (PutItem each), a change makes a manual one without
+			// notify (both secrets dropped: DeleteItem each), or which is
+			// deleted (the same).
 			connection := gatewaytest.Call(t, "POST", env.URL+routes.CreateConnection.Path, key, "application/json",
 				[]byte(`{"name":"n","type":"bearer","credentials":{"token":"t"}}`)).Data(t)["id"].(string)
-			definition := func(trigger string) []byte {
-				return []byte(`{"name":"n","trigger":{"type":"` + trigger + `"},"steps":[{"id":"a","type":"http","with":{"method":"GET","url":"https://shop.example/","connection":"` + connection + `"}}]}`)
+			definition := func(trigger, notify string) []byte {
+				return []byte(`{"name":"n","trigger":{"type":"` + trigger + `"},` + notify + `"steps":[{"id":"a","type":"http","with":{"method":"GET","url":"https://shop.example/","connection":"` + connection + `"}}]}`)
 			}
+			const notify = `"notify":{"url":"https://hooks.example/runs","events":["run.failed"]},`
 			if route.Function == "create-workflow" {
-				body, contentType = definition("manual"), "application/json"
+				body, contentType = definition("webhook", notify), "application/json"
 				break
 			}
-			made := gatewaytest.Call(t, "POST", env.URL+routes.CreateWorkflow.Path, key, "application/json", definition("webhook"))
+			made := gatewaytest.Call(t, "POST", env.URL+routes.CreateWorkflow.Path, key, "application/json", definition("webhook", notify))
 			path = strings.Replace(route.Path, "{id}", made.Data(t)["id"].(string), 1)
 			if route.Function == "update-workflow" {
-				body, contentType = definition("manual"), "application/json"
+				body, contentType = definition("manual", ""), "application/json"
 			}
 		case "create-connection":
 			body, contentType = []byte(`{"name":"n","type":"bearer","credentials":{"token":"t"}}`), "application/json"
@@ -291,21 +300,25 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 			case "list-workflows":
 				want["Query"] = 1 // the heads: summaries, no definitions
 			case "create-workflow":
-				// The step's connection, then version 1 and the head.
-				want["GetItem"], want["PutItem"] = 2, 2
+				// The step's connection, the two secrets, then version 1
+				// and the head.
+				want["GetItem"], want["PutItem"] = 2, 4
 			case "get-workflow":
 				want["GetItem"] = 3 // the head, then the version it points at
 			case "update-workflow":
 				// The connection and the head; the new version (PutItem),
 				// the head moved on its version (UpdateItem); the webhook
-				// secret dropped (DeleteItem).
-				want["GetItem"], want["PutItem"], want["UpdateItem"], want["DeleteItem"] = 3, 1, 2, 1
+				// and notification secrets dropped (DeleteItem each).
+				want["GetItem"], want["PutItem"], want["UpdateItem"], want["DeleteItem"] = 3, 1, 2, 2
 			case "delete-workflow":
-				want["DeleteItem"] = 2 // the head (returning it: was it a webhook one?), then the secret
+				// The head (returning it: was it a webhook one? had it
+				// notify?), then each secret.
+				want["DeleteItem"] = 3
 			}
-		case "roll-webhook-secret":
+		case "roll-webhook-secret", "roll-notify-secret":
 			// The workflow's head (is it the account's, on a webhook
-			// trigger?), then one UpdateItem of its secret item.
+			// trigger, with notify?), then one UpdateItem of its secret
+			// item of the route's kind.
 			if r.Status != 201 {
 				t.Errorf("%s %s: status %d, want 201: %s", route.Method, route.Path, r.Status, r.Body)
 			}

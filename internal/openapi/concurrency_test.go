@@ -30,7 +30,7 @@ func TestTheCreateWorkflowExamplesAreValidDefinitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	withConcurrency := 0
+	withConcurrency, withNotify := 0, 0
 	for name, ex := range media.Examples {
 		body, err := json.Marshal(ex.Value.Value)
 		if err != nil {
@@ -44,12 +44,18 @@ func TestTheCreateWorkflowExamplesAreValidDefinitions(t *testing.T) {
 		if d.Concurrency != nil {
 			withConcurrency++
 		}
+		if d.Notify != nil {
+			withNotify++
+		}
 		if got := outcome(createWorkflow(body).check(t, v)); got != within {
 			t.Errorf("%s: the example is %s", name, got)
 		}
 	}
 	if withConcurrency == 0 {
 		t.Error("no create-workflow example has a concurrency limit")
+	}
+	if withNotify == 0 {
+		t.Error("no create-workflow example has a notify")
 	}
 }
 

@@ -46,10 +46,12 @@ var Features = []Feature{FeatureKeys, FeatureWorkflows, FeatureConnections, Feat
 // allowed: a feature may import the features listed for it (and, through
 // them, theirs). Dependencies run one way: runs -> workflows -> connections
 // (to check that a step's connection exists) and workflows -> webhooks (a
-// webhook workflow's signing secret is made with it and dropped with it); the
-// authorizer resolves keys. internal/webhooks is a leaf, so that the workflow
-// routes can make secrets without linking runs: the receiving route (the runs
-// issue) reaches runs through an interface its main wires, not an import.
+// workflow's secrets, the webhook signing secret and the notification
+// secret, are made with it and dropped with it); the authorizer resolves
+// keys. internal/webhooks is a leaf, so that the workflow routes can make
+// secrets without linking runs: the receiving route (the runs issue)
+// reaches runs through an interface its main wires, not an import. The
+// runner links webhooks to sign the events a workflow's notify sends.
 // TestFunctionLinks holds every function's imports to it, so a function links
 // only its own feature and what that feature is granted.
 var FeatureLinks = map[Feature][]Feature{
@@ -61,7 +63,7 @@ var FeatureLinks = map[Feature][]Feature{
 	FeatureOpenAPI:        nil,
 	FeatureAuthorizer:     {FeatureKeys},
 	FeatureWebhookReceive: {FeatureWebhooks, FeatureRuns},
-	FeatureRunner:         {FeatureRuns, FeatureEngine, FeatureConnections},
+	FeatureRunner:         {FeatureRuns, FeatureEngine, FeatureConnections, FeatureWebhooks},
 	FeatureEngine:         {FeatureWorkflows, FeatureConnections},
 	FeatureOrchestrator:   nil,
 	FeatureSchedules:      nil,
@@ -100,12 +102,12 @@ const (
 	ActionDeleteItem   = "dynamodb:DeleteItem"
 
 	// ActionGenerateDataKey makes the data key that seals one secret (a
-	// connection's credentials, a webhook signing secret); sealing needs
-	// nothing else of KMS.
+	// connection's credentials, a webhook signing or notification secret);
+	// sealing needs nothing else of KMS.
 	ActionGenerateDataKey = "kms:GenerateDataKey"
 	// ActionDecrypt unwraps a sealed secret's data key: only where the secret
-	// is used (the runner applying credentials, the webhook receiver checking
-	// a signature), never in a read route.
+	// is used (the runner applying credentials and signing notifications,
+	// the webhook receiver checking a signature), never in a read route.
 	ActionDecrypt = "kms:Decrypt"
 
 	// ActionGenerateMac makes a wait_for_signal step's token: an HMAC,
@@ -208,18 +210,21 @@ var tableActions = map[string][]string{
 
 	// Workflows: a head item per workflow and an immutable item per version
 	// (store/keys.go). Create checks each named connection (GetItem) and
-	// writes the version, the head and, for a webhook workflow, its secret
-	// (PutItem). Update also sets the head only if its version is the one
-	// read (UpdateItem) and drops the secret of a workflow that stops being
-	// a webhook one (DeleteItem).
+	// writes the version, the head and, for a webhook workflow or one with
+	// notify, its signing or notification secret (PutItem: each its own
+	// item). Update also sets the head only if its version is the one read
+	// (UpdateItem) and drops the secret of a workflow that stops being a
+	// webhook one or loses its notify (DeleteItem); Delete drops both.
 	ListWorkflows.Function:  {ActionQuery},
 	CreateWorkflow.Function: {ActionGetItem, ActionPutItem},
 	GetWorkflow.Function:    {ActionGetItem},
 	UpdateWorkflow.Function: {ActionGetItem, ActionPutItem, ActionUpdateItem, ActionDeleteItem},
 	DeleteWorkflow.Function: {ActionDeleteItem},
 
-	// The head (is it a webhook workflow of this account?), then the secret.
+	// The head (is it a webhook workflow of this account? does it have
+	// notify?), then the secret item.
 	RollWebhookSecret.Function: {ActionGetItem, ActionUpdateItem},
+	RollNotifySecret.Function:  {ActionGetItem, ActionUpdateItem},
 
 	// Runs (store/keys.go): the run item in its account, its steps in their
 	// own partition, a marker per unfinished run, an idempotency record per
@@ -231,7 +236,8 @@ var tableActions = map[string][]string{
 	// run's children reads the parent (GetItem), its child records (Query)
 	// and the children (BatchGetItem). The runner starts a workflow step's
 	// child as the run route starts a run (the workflow's head and
-	// version, the marker, the child record, the run).
+	// version, the marker, the child record, the run), and reads a
+	// workflow's notification secret item (GetItem) to sign its events.
 	RunWorkflow.Function: {ActionGetItem, ActionPutItem},
 	ListRuns.Function:    {ActionGetItem, ActionQuery, ActionBatchGetItem},
 	GetRun.Function:      {ActionGetItem, ActionQuery},
@@ -271,8 +277,13 @@ var serviceActions = map[string][]string{
 	SignalRun.Function:     {ActionSendTaskSuccess},
 	ReceiveSignal.Function: {ActionSendTaskSuccess},
 	// A cancelled child wakes its parent (SendTaskSuccess of the parent's
-	// token); the runner also starts and cancels children.
-	CancelRun.Function:      {ActionStopExecution, ActionSendTaskSuccess},
+	// token); the runner also starts and cancels children. A run cancelled
+	// at once (queued, waiting) ends here and not in the runner, so its
+	// run.cancelled event's delivery is started here too
+	// (StartExecution of a delivery execution); the start check does the
+	// same for the runs whose end it records, with the StartExecution it
+	// already has.
+	CancelRun.Function:      {ActionStartExecution, ActionStopExecution, ActionSendTaskSuccess},
 	ReceiveWebhook.Function: {ActionStartExecution},
 	ScheduledRunFunction:    {ActionStartExecution},
 	StartCheckFunction:      {ActionStartExecution, ActionDescribeExecution, ActionSendTaskSuccess},
@@ -287,11 +298,12 @@ var serviceActions = map[string][]string{
 var keyActions = map[string][]string{
 	CreateConnection.Function:  {ActionGenerateDataKey},
 	UpdateConnection.Function:  {ActionGenerateDataKey},
-	CreateWorkflow.Function:    {ActionGenerateDataKey},
-	UpdateWorkflow.Function:    {ActionGenerateDataKey},
+	CreateWorkflow.Function:    {ActionGenerateDataKey}, // a webhook or notification secret
+	UpdateWorkflow.Function:    {ActionGenerateDataKey}, // the same
 	RollWebhookSecret.Function: {ActionGenerateDataKey},
+	RollNotifySecret.Function:  {ActionGenerateDataKey},
 	// Opening: only where the secret is used.
-	RunnerFunction:          {ActionDecrypt}, // a step's connection credentials
+	RunnerFunction:          {ActionDecrypt}, // a step's connection credentials; the notification secret, to sign an event
 	ReceiveWebhook.Function: {ActionDecrypt}, // the signing secret, to check a delivery
 }
 

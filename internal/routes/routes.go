@@ -60,6 +60,10 @@ var (
 	RunWorkflow    = Route{"POST", BasePath + "/workflows/{id}/run", "run-workflow", domain.ScopeWorkflowsExecute, ratelimit.CategoryExecute, FeatureRuns, workflowID, true}
 
 	RollWebhookSecret = Route{"POST", BasePath + "/workflows/{id}/webhook/roll", "roll-webhook-secret", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWebhooks, workflowID, true}
+	// RollNotifySecret rolls a workflow's notification secret, which signs
+	// the events its runs send (notify); internal/webhooks keeps both
+	// kinds of secret.
+	RollNotifySecret = Route{"POST", BasePath + "/workflows/{id}/notify/roll", "roll-notify-secret", domain.ScopeWorkflowsWrite, ratelimit.CategoryWrite, FeatureWebhooks, workflowID, true}
 
 	ListRuns = Route{"GET", BasePath + "/runs", "list-runs", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, nil, true}
 	GetRun   = Route{"GET", BasePath + "/runs/{id}", "get-run", domain.ScopeRunsRead, ratelimit.CategoryRead, FeatureRuns, runID, true}
@@ -101,7 +105,7 @@ var (
 
 // All is every route of the API, in the order the contract lists them.
 var All = []*Route{
-	&ListWorkflows, &CreateWorkflow, &GetWorkflow, &UpdateWorkflow, &DeleteWorkflow, &RunWorkflow, &RollWebhookSecret,
+	&ListWorkflows, &CreateWorkflow, &GetWorkflow, &UpdateWorkflow, &DeleteWorkflow, &RunWorkflow, &RollWebhookSecret, &RollNotifySecret,
 	&ListRuns, &GetRun, &GetRunStep, &CancelRun, &RetryRun, &SignalRun,
 	&ListConnections, &GetConnection, &CreateConnection, &UpdateConnection, &DeleteConnection,
 	&ListAPIKeys, &CreateAPIKey, &RevokeAPIKey, &RollAPIKey,

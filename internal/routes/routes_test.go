@@ -119,8 +119,8 @@ func TestRouteTable(t *testing.T) {
 		}
 	}
 	// The contract's table.
-	if len(routes.All) != 25 {
-		t.Errorf("%d routes, want 25 (the contract's 23 and the two signal routes)", len(routes.All))
+	if len(routes.All) != 26 {
+		t.Errorf("%d routes, want 26 (the contract's 23, the two signal routes and the notify roll)", len(routes.All))
 	}
 }
 

@@ -149,7 +149,7 @@ func TestTheStartCheckSeesThatAnEndedRunsEventsGetDelivered(t *testing.T) {
 	add("run_cancelled", runs.StatusCancelled, runs.EventRunCancelled)  // stopped; its delivery start was lost
 	add("run_redelivering", runs.StatusFailed, runs.EventRunFailed)     // its delivery execution delivers
 	add("run_abandoned", runs.StatusFailed, runs.EventRunFailed)        // both executions ended
-	add("run_stopped", runs.StatusQueued)                                // not ended: its execution was stopped in the console
+	add("run_stopped", runs.StatusQueued)                               // not ended: its execution was stopped in the console
 	store.setStatus("run_stopped", runs.StatusWaiting)
 	stopped := store.run(t, "run_stopped")
 	stopped.Notify.Events = []string{runs.EventRunFailed}

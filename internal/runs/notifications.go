@@ -86,7 +86,7 @@ func eventOf(status Status) string {
 }
 
 // EventIDPrefix begins every event id.
-const EventIDPrefix = "evt_"
+const EventIDPrefix = ids.PrefixEvent
 
 // recordEvent adds the event of a run that moves from status from to its
 // status now, if its notify sends it.
@@ -100,7 +100,7 @@ func (r Run) recordEvent(from Status, now time.Time) Run {
 	}
 	// A copy: the run read may share its slice with its caller.
 	r.Notifications = append(slices.Clone(r.Notifications), Notification{
-		ID: ids.New(EventIDPrefix, now), Type: event, CreatedAt: now, Status: NotificationPending, NextAttemptAt: now,
+		ID: ids.New(ids.PrefixEvent, now), Type: event, CreatedAt: now, Status: NotificationPending, NextAttemptAt: now,
 	})
 	return r
 }

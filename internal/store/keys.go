@@ -28,12 +28,13 @@ import (
 //	                                                                 request takes its 1 back with a second UpdateItem;
 //	                                                                 TTL two minutes after the last request
 //	workflow (head)    ACCOUNT#<account>         WORKFLOW#<wf id>    the current version's summary (name, version, enabled,
-//	                                                                 trigger, times): list an account's workflows newest
-//	                                                                 first (Query, begins_with, descending: ids sort by
-//	                                                                 creation time); get one within its account (GetItem,
-//	                                                                 so another account's id is simply absent); the
-//	                                                                 version check of PUT is a condition on it; DELETE
-//	                                                                 deletes it, so the workflow is 404 everywhere
+//	                                                                 trigger, hasNotify, times): list an account's
+//	                                                                 workflows newest first (Query, begins_with,
+//	                                                                 descending: ids sort by creation time); get one within
+//	                                                                 its account (GetItem, so another account's id is
+//	                                                                 simply absent); the version check of PUT is a
+//	                                                                 condition on it; DELETE deletes it, so the workflow is
+//	                                                                 404 everywhere
 //	workflow version   ACCOUNT#<account>         WORKFLOWVERSION#    one immutable item per version, the whole definition:
 //	                                             <wf id>#<version,   GET ?version=N and the current definition (GetItem);
 //	                                             8 digits>           a run reads the version it pinned; written before the
@@ -45,6 +46,16 @@ import (
 //	                                                                 the previous one and when it stops being valid after a
 //	                                                                 roll, and the owning account: the receiving route has
 //	                                                                 only the workflow id, so one GetItem by it
+//	notification       NOTIFY#<wf id>            NOTIFY              the notification secret of a workflow with notify, the
+//	secret                                                           same item as the webhook secret's (sealed current and
+//	                                                                 previous, the account): made by the create or PUT that
+//	                                                                 gives a workflow notify, dropped by the PUT that takes
+//	                                                                 it away and by DELETE, rolled by POST /workflows/{id}/
+//	                                                                 notify/roll (after a GetItem of the head's hasNotify);
+//	                                                                 the runner GetItems it to sign each event, and checks
+//	                                                                 the account it holds against the run's. Its own item,
+//	                                                                 not a member of the webhook one: a workflow may have
+//	                                                                 both, and each is made, rolled and dropped alone
 //
 // Planned for runs (the next release; the keys are fixed here so the indexes
 // above are the last the table needs):
@@ -119,6 +130,7 @@ const (
 	prefixKeyHash = "APIKEYHASH#"
 	prefixRate    = "RATE#"
 	prefixWebhook = "WEBHOOK#"
+	prefixNotify  = "NOTIFY#"
 	// PrefixKeyIndex begins the SK of every key index item of an account.
 	PrefixKeyIndex = "APIKEY#"
 	// SortKeyHash is the SK of a key's auth item.
@@ -133,6 +145,8 @@ const (
 	PrefixConnection = "CONNECTION#"
 	// SortWebhookSecret is the SK of a workflow's webhook secret item.
 	SortWebhookSecret = "WEBHOOK"
+	// SortNotifySecret is the SK of a workflow's notification secret item.
+	SortNotifySecret = "NOTIFY"
 )
 
 // Run items (the plan above; internal/store/runsdb reads and writes them).
@@ -270,6 +284,9 @@ func ConnectionSK(connectionID string) string { return PrefixConnection + connec
 
 // WebhookSecretPK is the partition of a workflow's webhook secret item.
 func WebhookSecretPK(workflowID string) string { return prefixWebhook + workflowID }
+
+// NotifySecretPK is the partition of a workflow's notification secret item.
+func NotifySecretPK(workflowID string) string { return prefixNotify + workflowID }
 
 // AccountPK is the partition of everything an account owns.
 func AccountPK(account string) string { return prefixAccount + account }

@@ -8,13 +8,14 @@ import (
 	"github.com/workflowsapi/workflows/internal/routes"
 )
 
-// Handlers are the HTTP handlers of the webhook routes. Each function's main
-// hands one of them to the pipeline.
+// Handlers are the HTTP handlers of one kind of secret's routes. Each
+// function's main hands one of them to the pipeline.
 type Handlers struct {
 	secrets *Secrets
 }
 
-// NewHandlers returns the handlers on the secrets service.
+// NewHandlers returns the handlers on the secrets service (NewSecrets for
+// the webhook roll, NewNotifySecrets for the notify roll).
 func NewHandlers(secrets *Secrets) *Handlers { return &Handlers{secrets: secrets} }
 
 // URLPath is the path of a workflow's receiving route, for PublicURL.
@@ -23,16 +24,19 @@ func URLPath(workflowID string) string { return routes.BasePath + "/webhooks/" +
 // rolledView is the answer to a roll: the one place the new secret is shown.
 type rolledView struct {
 	WorkflowID string `json:"workflowId"`
-	// Secret is the new signing secret.
+	// Secret is the new secret.
 	Secret string `json:"secret"`
-	// URL is where deliveries go.
-	URL string `json:"url"`
+	// URL is where deliveries go, for a kind the API receives (webhook);
+	// absent for one the API sends (notify: the workflow's notify.url says
+	// where, and GET /workflows/{id} shows it).
+	URL string `json:"url,omitempty"`
 	// PreviousSecretExpiresAt is when the replaced secret stops working;
 	// null when it stopped at once (no grace period).
 	PreviousSecretExpiresAt *string `json:"previousSecretExpiresAt"`
 }
 
-// RollRequest is the body of POST /workflows/{id}/webhook/roll.
+// RollRequest is the body of a roll: POST /workflows/{id}/webhook/roll and
+// POST /workflows/{id}/notify/roll.
 type RollRequest struct {
 	GracePeriodSeconds *int64 `json:"gracePeriodSeconds"`
 }
@@ -57,7 +61,8 @@ func ParseRollRequest(r *http.Request) (time.Duration, error) {
 	return time.Duration(seconds) * time.Second, nil
 }
 
-// Roll is POST /workflows/{id}/webhook/roll.
+// Roll is POST /workflows/{id}/webhook/roll or /workflows/{id}/notify/roll,
+// by the kind of the handlers' secrets.
 func (h *Handlers) Roll(w http.ResponseWriter, r *http.Request) {
 	grace, err := ParseRollRequest(r)
 	if err != nil {
@@ -70,10 +75,13 @@ func (h *Handlers) Roll(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	view := rolledView{WorkflowID: workflowID, Secret: secret, URL: httpapi.PublicURL(r, URLPath(workflowID))}
+	view := rolledView{WorkflowID: workflowID, Secret: secret}
+	if receivedAt := h.secrets.kind.receivedAt; receivedAt != nil {
+		view.URL = httpapi.PublicURL(r, receivedAt(workflowID))
+	}
 	if !previousValidUntil.IsZero() {
 		view.PreviousSecretExpiresAt = httpapi.FormatOptionalTime(&previousValidUntil)
 	}
-	httpapi.Logger(r).InfoContext(r.Context(), "webhook secret rolled", "workflow_id", workflowID, "grace_period_seconds", int64(grace/time.Second))
+	httpapi.Logger(r).InfoContext(r.Context(), h.secrets.kind.name+" rolled", "workflow_id", workflowID, "grace_period_seconds", int64(grace/time.Second))
 	httpapi.WriteData(w, http.StatusCreated, view)
 }

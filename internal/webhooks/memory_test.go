@@ -21,25 +21,29 @@ func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
 // needed for.
 type memoryStore struct {
 	mu sync.Mutex
-	// triggers is each account's workflows' trigger types, by account then
-	// workflow id: what the heads say.
-	triggers map[string]map[string]string
-	items    map[string]webhooks.Record
+	// heads is what each account's workflows' heads say, by account then
+	// workflow id.
+	heads map[string]map[string]webhooks.Head
+	items map[string]webhooks.Record
 	// gets counts Get calls: Verify must not read for a header it refuses.
 	gets int
 }
 
 func newMemoryStore() *memoryStore {
-	return &memoryStore{triggers: map[string]map[string]string{}, items: map[string]webhooks.Record{}}
+	return &memoryStore{heads: map[string]map[string]webhooks.Head{}, items: map[string]webhooks.Record{}}
+}
+
+func (m *memoryStore) setHead(account, workflowID string, head webhooks.Head) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.heads[account] == nil {
+		m.heads[account] = map[string]webhooks.Head{}
+	}
+	m.heads[account][workflowID] = head
 }
 
 func (m *memoryStore) setTrigger(account, workflowID, trigger string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.triggers[account] == nil {
-		m.triggers[account] = map[string]string{}
-	}
-	m.triggers[account][workflowID] = trigger
+	m.setHead(account, workflowID, webhooks.Head{TriggerType: trigger})
 }
 
 func (m *memoryStore) Put(_ context.Context, rec webhooks.Record) error {
@@ -61,14 +65,14 @@ func (m *memoryStore) Delete(_ context.Context, account, workflowID string) erro
 	return nil
 }
 
-func (m *memoryStore) WorkflowTrigger(_ context.Context, account, workflowID string) (string, error) {
+func (m *memoryStore) WorkflowHead(_ context.Context, account, workflowID string) (webhooks.Head, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	trigger, ok := m.triggers[account][workflowID]
+	head, ok := m.heads[account][workflowID]
 	if !ok {
-		return "", domain.ErrNotFound
+		return webhooks.Head{}, domain.ErrNotFound
 	}
-	return trigger, nil
+	return head, nil
 }
 
 func (m *memoryStore) Roll(_ context.Context, account, workflowID string, current secrets.Sealed, keepPreviousUntil, at time.Time) error {

@@ -2,6 +2,7 @@ package webhooks_test
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,39 +20,122 @@ import (
 	"github.com/workflowsapi/workflows/internal/webhooks"
 )
 
-// gatewayFixture is the API through the local gateway, with the secrets
-// service on the same table and sealer, so a test can make webhook
-// workflows directly (the workflow routes are another feature's) and check
-// what the API rolled with Verify.
+// secretKind is one kind of secret as its roll route's tests see it: the
+// route, the service on the gateway's table and sealer (to make secrets
+// directly: the workflow routes are another feature's), a head that has a
+// secret of the kind and one that has none, what its secrets look like, and
+// what its roll says and logs.
+type secretKind struct {
+	route   *routes.Route
+	service func(env *gatewaytest.Env) *webhooks.Secrets
+	// head is the head item's attributes of a workflow with (has) or
+	// without a secret of the kind, as the workflows adapter writes them.
+	head func(has bool) map[string]types.AttributeValue
+	// key is the key of a workflow's secret item of the kind.
+	key     func(workflowID string) map[string]types.AttributeValue
+	pattern *regexp.Regexp
+	prefix  string
+	// url is the answer's url for the workflow ("" for none: the kind is
+	// sent by the API, not received).
+	url func(env *gatewaytest.Env, workflowID string) string
+	// valid reports whether secret is one the kind's service holds valid
+	// at at (Verify for a webhook secret, SigningSecrets for a
+	// notification secret: what each is used by).
+	valid  func(t *testing.T, s *webhooks.Secrets, account, workflowID, secret string, at time.Time) bool
+	logged string
+}
+
+var webhookKind = secretKind{
+	route: &routes.RollWebhookSecret,
+	service: func(env *gatewaytest.Env) *webhooks.Secrets {
+		return webhooks.NewSecrets(webhooksdb.New(env.Table.Client, env.Table.Name), env.Sealer)
+	},
+	head: func(has bool) map[string]types.AttributeValue {
+		trigger := "manual"
+		if has {
+			trigger = "webhook"
+		}
+		return map[string]types.AttributeValue{"triggerType": &types.AttributeValueMemberS{Value: trigger}}
+	},
+	key: func(workflowID string) map[string]types.AttributeValue {
+		return store.ItemKey(store.WebhookSecretPK(workflowID), store.SortWebhookSecret)
+	},
+	pattern: secretPattern,
+	prefix:  webhooks.SecretPrefix,
+	url: func(env *gatewaytest.Env, workflowID string) string {
+		return env.URL + routes.BasePath + "/webhooks/" + workflowID
+	},
+	valid: func(t *testing.T, s *webhooks.Secrets, _, workflowID, secret string, at time.Time) bool {
+		t.Helper()
+		body := []byte(`{"ping":true}`)
+		account, err := s.Verify(ctx, workflowID, webhooks.Sign(secret, at, body), body, at)
+		if err != nil && err != webhooks.ErrBadSignature {
+			t.Fatalf("verify: %v", err)
+		}
+		return err == nil && account != ""
+	},
+	logged: "webhook secret rolled",
+}
+
+var notifyKind = secretKind{
+	route: &routes.RollNotifySecret,
+	service: func(env *gatewaytest.Env) *webhooks.Secrets {
+		return webhooks.NewNotifySecrets(webhooksdb.NewNotify(env.Table.Client, env.Table.Name), env.Sealer)
+	},
+	head: func(has bool) map[string]types.AttributeValue {
+		head := map[string]types.AttributeValue{"triggerType": &types.AttributeValueMemberS{Value: "manual"}}
+		if has {
+			head["hasNotify"] = &types.AttributeValueMemberBOOL{Value: true}
+		}
+		return head
+	},
+	key: func(workflowID string) map[string]types.AttributeValue {
+		return store.ItemKey(store.NotifySecretPK(workflowID), store.SortNotifySecret)
+	},
+	pattern: notifySecretPattern,
+	prefix:  webhooks.NotifySecretPrefix,
+	url:     func(*gatewaytest.Env, string) string { return "" },
+	valid: func(t *testing.T, s *webhooks.Secrets, account, workflowID, secret string, at time.Time) bool {
+		t.Helper()
+		signing, err := s.SigningSecrets(ctx, account, workflowID, at)
+		if err != nil {
+			t.Fatalf("signing secrets: %v", err)
+		}
+		return slices.Contains(signing, secret)
+	},
+	logged: "notification secret rolled",
+}
+
+// gatewayFixture is the API through the local gateway, with one kind's
+// secrets service on the same table and sealer, so a test can make
+// workflows and their secrets directly and check what the API rolled.
 type gatewayFixture struct {
 	env     *gatewaytest.Env
+	kind    secretKind
 	service *webhooks.Secrets
 }
 
-func startGateway(t *testing.T, opts gatewaytest.Options) gatewayFixture {
+func startGateway(t *testing.T, kind secretKind, opts gatewaytest.Options) gatewayFixture {
 	env := gatewaytest.MustStart(t, opts)
-	return gatewayFixture{env: env, service: webhooks.NewSecrets(webhooksdb.New(env.Table.Client, env.Table.Name), env.Sealer)}
+	return gatewayFixture{env: env, kind: kind, service: kind.service(env)}
 }
 
-// mustWorkflow writes the head item of a workflow of account on trigger, as
-// the workflows adapter does (only the attribute this feature reads), and
-// makes its secret if it is a webhook one.
-func (g gatewayFixture) mustWorkflow(t *testing.T, account, trigger string) (workflowID, secret string) {
+// mustWorkflow writes the head item of a workflow of account, as the
+// workflows adapter does (only the attributes this feature reads, and a
+// name), with or without a secret of the fixture's kind, and makes the
+// secret if it has one.
+func (g gatewayFixture) mustWorkflow(t *testing.T, account string, has bool) (workflowID, secret string) {
 	t.Helper()
 	workflowID = ids.New(ids.PrefixWorkflow, time.Now())
-	_, err := g.env.Table.Client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(g.env.Table.Name),
-		Item: map[string]types.AttributeValue{
-			"PK":          &types.AttributeValueMemberS{Value: store.AccountPK(account)},
-			"SK":          &types.AttributeValueMemberS{Value: store.WorkflowSK(workflowID)},
-			"triggerType": &types.AttributeValueMemberS{Value: trigger},
-			"name":        &types.AttributeValueMemberS{Value: "test workflow"},
-		},
-	})
-	if err != nil {
+	item := g.kind.head(has)
+	item["PK"] = &types.AttributeValueMemberS{Value: store.AccountPK(account)}
+	item["SK"] = &types.AttributeValueMemberS{Value: store.WorkflowSK(workflowID)}
+	item["name"] = &types.AttributeValueMemberS{Value: "test workflow"}
+	if _, err := g.env.Table.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(g.env.Table.Name), Item: item}); err != nil {
 		t.Fatal(err)
 	}
-	if trigger == "webhook" {
+	if has {
+		var err error
 		if secret, err = g.service.Create(ctx, account, workflowID); err != nil {
 			t.Fatal(err)
 		}
@@ -60,29 +144,40 @@ func (g gatewayFixture) mustWorkflow(t *testing.T, account, trigger string) (wor
 }
 
 func (g gatewayFixture) rollURL(workflowID string) string {
-	return g.env.URL + strings.Replace(routes.RollWebhookSecret.Path, "{id}", workflowID, 1)
+	return g.env.URL + strings.Replace(g.kind.route.Path, "{id}", workflowID, 1)
 }
 
+// verifies reports whether secret is valid at at for the account's
+// workflow (acct_a's unless said otherwise).
 func (g gatewayFixture) verifies(t *testing.T, workflowID, secret string, at time.Time) bool {
 	t.Helper()
-	body := []byte(`{"ping":true}`)
-	account, err := g.service.Verify(ctx, workflowID, webhooks.Sign(secret, at, body), body, at)
-	if err != nil && err != webhooks.ErrBadSignature {
-		t.Fatalf("verify: %v", err)
-	}
-	return err == nil && account != ""
+	return g.verifiesFor(t, "acct_a", workflowID, secret, at)
 }
 
-var secretPattern = regexp.MustCompile(`^whsec_[A-Za-z0-9_-]{43}$`)
+func (g gatewayFixture) verifiesFor(t *testing.T, account, workflowID, secret string, at time.Time) bool {
+	t.Helper()
+	return g.kind.valid(t, g.service, account, workflowID, secret, at)
+}
 
-func TestRollWebhookSecret(t *testing.T) {
+var (
+	secretPattern       = regexp.MustCompile(`^whsec_[A-Za-z0-9_-]{43}$`)
+	notifySecretPattern = regexp.MustCompile(`^nsec_[A-Za-z0-9_-]{43}$`)
+)
+
+// TestRollWebhookSecret and TestRollNotifySecret hold the two roll routes
+// to the same rules: one handler and one service serve both.
+func TestRollWebhookSecret(t *testing.T) { testRoll(t, webhookKind) }
+
+func TestRollNotifySecret(t *testing.T) { testRoll(t, notifyKind) }
+
+func testRoll(t *testing.T, kind secretKind) {
 	var logs gatewaytest.LockedBuffer
-	g := startGateway(t, gatewaytest.Options{Logs: &logs})
+	g := startGateway(t, kind, gatewaytest.Options{Logs: &logs})
 	key, _ := g.env.MustKey(t, "acct_a")
-	workflowID, old := g.mustWorkflow(t, "acct_a", "webhook")
+	workflowID, old := g.mustWorkflow(t, "acct_a", true)
 	var shown []string
 
-	t.Run("a roll with a grace period answers 201 with the new secret, the URL and when the old one stops", func(t *testing.T) {
+	t.Run("a roll with a grace period answers 201 with the new secret, the URL (webhook only) and when the old one stops", func(t *testing.T) {
 		before := time.Now()
 		r := gatewaytest.Call(t, "POST", g.rollURL(workflowID), key, "application/json", []byte(`{"gracePeriodSeconds":3600}`))
 		if r.Status != 201 {
@@ -91,10 +186,11 @@ func TestRollWebhookSecret(t *testing.T) {
 		data := r.Data(t)
 		secret, _ := data["secret"].(string)
 		shown = append(shown, secret)
-		if !secretPattern.MatchString(secret) || secret == old {
+		if !kind.pattern.MatchString(secret) || secret == old {
 			t.Fatalf("secret %q", secret)
 		}
-		if data["workflowId"] != workflowID || data["url"] != g.env.URL+routes.BasePath+"/webhooks/"+workflowID {
+		url, _ := data["url"].(string)
+		if data["workflowId"] != workflowID || url != kind.url(g.env, workflowID) {
 			t.Fatalf("answer %s", r.Body)
 		}
 		until, err := time.Parse(time.RFC3339, data["previousSecretExpiresAt"].(string))
@@ -190,12 +286,12 @@ func TestRollWebhookSecret(t *testing.T) {
 		}
 	})
 
-	t.Run("404 for a workflow that is another account's or missing, 409 for one not on a webhook trigger", func(t *testing.T) {
-		otherAccounts, otherSecret := g.mustWorkflow(t, "acct_b", "webhook")
-		manual, _ := g.mustWorkflow(t, "acct_a", "manual")
-		r := gatewaytest.Call(t, "POST", g.rollURL(manual), key, "application/json", []byte(`{"gracePeriodSeconds":60}`))
+	t.Run("404 for a workflow that is another account's or missing, 409 for one without a secret of the kind", func(t *testing.T) {
+		otherAccounts, otherSecret := g.mustWorkflow(t, "acct_b", true)
+		without, _ := g.mustWorkflow(t, "acct_a", false)
+		r := gatewaytest.Call(t, "POST", g.rollURL(without), key, "application/json", []byte(`{"gracePeriodSeconds":60}`))
 		if r.Status != 409 || r.ErrorCode(t) != "CONFLICT" {
-			t.Fatalf("a manual workflow: %d %s", r.Status, r.Body)
+			t.Fatalf("a workflow without a secret: %d %s", r.Status, r.Body)
 		}
 		for _, tt := range []struct{ name, workflowID string }{
 			{"another account's webhook workflow", otherAccounts},
@@ -208,11 +304,11 @@ func TestRollWebhookSecret(t *testing.T) {
 				}
 			})
 		}
-		if !g.verifies(t, otherAccounts, otherSecret, time.Now()) {
+		if !g.verifiesFor(t, "acct_b", otherAccounts, otherSecret, time.Now()) {
 			t.Fatal("another account's roll attempt changed its secret")
 		}
-		if _, err := g.service.Verify(ctx, manual, webhooks.Sign(old, time.Now(), nil), nil, time.Now()); err != webhooks.ErrNoWebhook {
-			t.Fatalf("the manual workflow got a secret: %v", err)
+		if item := rawSecretItem(t, g, without); item != nil {
+			t.Fatalf("the workflow without a secret got one: %v", item)
 		}
 	})
 
@@ -242,14 +338,27 @@ func TestRollWebhookSecret(t *testing.T) {
 
 	t.Run("no secret reaches the logs", func(t *testing.T) {
 		all := logs.String()
-		if !strings.Contains(all, "webhook secret rolled") {
+		if !strings.Contains(all, kind.logged) {
 			t.Fatal("the roll was not logged at all")
 		}
 		for _, secret := range shown {
-			random := strings.TrimPrefix(secret, webhooks.SecretPrefix)
+			random := strings.TrimPrefix(secret, kind.prefix)
 			if strings.Contains(all, random) {
 				t.Fatalf("a secret is in the logs")
 			}
 		}
 	})
+}
+
+// rawSecretItem reads the fixture kind's secret item of a workflow as
+// stored (nil if there is none).
+func rawSecretItem(t *testing.T, g gatewayFixture, workflowID string) map[string]types.AttributeValue {
+	t.Helper()
+	out, err := g.env.Table.Client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(g.env.Table.Name), Key: g.kind.key(workflowID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.Item
 }

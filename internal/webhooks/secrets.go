@@ -1,19 +1,26 @@
-// Package webhooks owns the life of a webhook workflow's signing secret:
-// made when a workflow becomes a webhook one (Create, called by the workflow
-// routes), dropped when it stops being one (Delete), rolled with a grace
-// period (Roll, POST /workflows/{id}/webhook/roll), and checked against a
-// delivery's X-Webhook-Signature (Verify, for the receiving route).
+// Package webhooks owns the life of a workflow's secrets, of two kinds: the
+// webhook signing secret of a workflow on a webhook trigger, which senders
+// sign deliveries with, and the notification secret of a workflow with
+// notify, which the API signs the run events it sends with. One Secrets
+// serves each kind (NewSecrets, NewNotifySecrets), with the same rules: a
+// secret is made when a workflow comes to need one (Create, called by the
+// workflow routes), dropped when it stops needing it (Delete), rolled with
+// a grace period (Roll: POST /workflows/{id}/webhook/roll and
+// /workflows/{id}/notify/roll), and opened to check a delivery's
+// X-Webhook-Signature (Verify, for the receiving route) or to sign a
+// notification (SigningSecrets, for the runner).
 //
-// A secret is "whsec_" and the unpadded base64url encoding of 32 random bytes
-// (49 characters). The HMAC key is the whole secret string as shown, prefix
-// included, so a sender signs with exactly what it was given. The plaintext
-// is shown once, in the answer that made it, and stored only sealed
-// (internal/secrets) under the encryption context {"account", "workflow",
-// "purpose": "webhook"}, so a sealed secret copied onto another workflow or
-// account does not open there.
+// A secret is its kind's prefix ("whsec_" or "nsec_") and the unpadded
+// base64url encoding of 32 random bytes. The HMAC key is the whole secret
+// string as shown, prefix included, so both sides sign with exactly what
+// was shown. The plaintext is shown once, in the answer that made it, and
+// stored only sealed (internal/secrets) under the encryption context
+// {"account", "workflow", "purpose": "webhook" or "notify"}, so a sealed
+// secret copied onto another workflow, account or kind does not open there.
 //
 // It is a leaf feature: it imports no other feature, so the workflow routes
-// can make secrets without linking runs (see routes.FeatureLinks).
+// can make secrets and the runner can sign with them without linking runs
+// (see routes.FeatureLinks).
 package webhooks
 
 import (
@@ -29,9 +36,13 @@ import (
 	"github.com/workflowsapi/workflows/internal/secrets"
 )
 
-// SecretPrefix begins every webhook signing secret, so a leaked one is
-// recognisable (by people and secret scanners) for what it is.
-const SecretPrefix = "whsec_"
+// SecretPrefix begins every webhook signing secret and NotifySecretPrefix
+// every notification secret, so a leaked one is recognisable (by people and
+// secret scanners) for what it is.
+const (
+	SecretPrefix       = "whsec_"
+	NotifySecretPrefix = "nsec_"
+)
 
 // secretBytes is the random part of a secret: 256 bits, the HMAC-SHA256
 // block of security.
@@ -63,10 +74,31 @@ type Record struct {
 	CreatedAt         time.Time
 }
 
-// Store keeps webhook secret items (PK WEBHOOK#<workflow id>, SK WEBHOOK; see
-// internal/store/keys.go) and reads the one attribute of a workflow's head
-// this feature needs. Every method returns other errors only for a failure
-// to reach the store.
+// validAt is the sealed secrets that sign at now: the current one, then the
+// previous one while its grace period lasts.
+func (rec Record) validAt(now time.Time) []secrets.Sealed {
+	valid := []secrets.Sealed{rec.Current}
+	if rec.Previous != nil && now.Before(rec.PreviousExpiresAt) {
+		valid = append(valid, *rec.Previous)
+	}
+	return valid
+}
+
+// Head is what this feature reads of a workflow's head: what tells whether
+// the workflow has a secret of each kind.
+type Head struct {
+	// TriggerType is the trigger's type ("" for a head written before it
+	// was stored: on no webhook trigger).
+	TriggerType string
+	// HasNotify: the workflow's current version has a notify.
+	HasNotify bool
+}
+
+// Store keeps one kind's secret items (PK WEBHOOK#<workflow id>, SK WEBHOOK
+// for webhook secrets; PK NOTIFY#<workflow id>, SK NOTIFY for notification
+// secrets; see internal/store/keys.go) and reads the attributes of a
+// workflow's head this feature needs. Every method returns other errors
+// only for a failure to reach the store.
 type Store interface {
 	// Put stores a workflow's secret item, replacing one of the same
 	// account; a workflow's item of another account is left alone and
@@ -76,10 +108,9 @@ type Store interface {
 	// absent item (or another account's) is not an error: there is nothing
 	// of this account's to delete.
 	Delete(ctx context.Context, account, workflowID string) error
-	// WorkflowTrigger returns the trigger type of the account's workflow
-	// (the head's triggerType), domain.ErrNotFound if the account has no
-	// such workflow.
-	WorkflowTrigger(ctx context.Context, account, workflowID string) (string, error)
+	// WorkflowHead returns what the head of the account's workflow says,
+	// domain.ErrNotFound if the account has no such workflow.
+	WorkflowHead(ctx context.Context, account, workflowID string) (Head, error)
 	// Roll makes current the workflow's secret. If keepPreviousUntil is not
 	// zero the secret it replaces stays valid until then; otherwise no
 	// previous secret is kept. It returns domain.ErrNotFound if the item is
@@ -89,37 +120,95 @@ type Store interface {
 	Get(ctx context.Context, workflowID string) (Record, error)
 }
 
-// Secrets makes, rolls, drops and checks webhook signing secrets.
+// kind is what tells one kind of secret from the other; everything else
+// about them is the same code.
+type kind struct {
+	// prefix begins every secret of the kind.
+	prefix string
+	// purpose is the encryption context's "purpose": a secret sealed for
+	// one kind does not open as the other.
+	purpose string
+	// name is the kind in errors and logs.
+	name string
+	// has reports whether a workflow with head has a secret of the kind.
+	has func(head Head) bool
+	// lacking is the CONFLICT a roll of a workflow without one answers (it
+	// exists, and has none).
+	lacking func(head Head) error
+	// receivedAt is the path of the route that receives what the secret
+	// signs (nil: the API sends it, and receives nothing).
+	receivedAt func(workflowID string) string
+}
+
+var (
+	webhookKind = kind{
+		prefix: SecretPrefix, purpose: "webhook", name: "webhook secret",
+		has: func(head Head) bool { return head.TriggerType == triggerWebhook },
+		lacking: func(head Head) error {
+			return domain.Errorf(domain.CodeConflict, "The workflow is on a %s trigger, not a webhook one: it has no signing secret to roll", head.TriggerType)
+		},
+		receivedAt: URLPath,
+	}
+	notifyKind = kind{
+		prefix: NotifySecretPrefix, purpose: "notify", name: "notification secret",
+		has: func(head Head) bool { return head.HasNotify },
+		lacking: func(Head) error {
+			return domain.Errorf(domain.CodeConflict, "The workflow has no notify: it has no notification secret to roll")
+		},
+	}
+)
+
+// Secrets makes, rolls, drops and opens one kind of workflow secrets.
 type Secrets struct {
+	kind   kind
 	store  Store
 	sealer secrets.Sealer
 	now    func() time.Time
 }
 
-// NewSecrets returns the secrets service on store, sealing with sealer.
+// NewSecrets returns the webhook signing secrets service on store (a store
+// of webhook secret items: webhooksdb.New), sealing with sealer.
 func NewSecrets(store Store, sealer secrets.Sealer) *Secrets {
-	return &Secrets{store: store, sealer: sealer, now: time.Now}
+	return &Secrets{kind: webhookKind, store: store, sealer: sealer, now: time.Now}
+}
+
+// NewNotifySecrets returns the notification secrets service on store (a
+// store of notification secret items: webhooksdb.NewNotify), sealing with
+// sealer. Given a store of the other kind it fails closed: what it seals
+// does not open as a webhook secret, nor the other way round.
+func NewNotifySecrets(store Store, sealer secrets.Sealer) *Secrets {
+	return &Secrets{kind: notifyKind, store: store, sealer: sealer, now: time.Now}
 }
 
 // encryptionContext binds a sealed secret to its account and workflow, and
-// to this purpose, so it cannot be passed off as a connection's credentials.
-func encryptionContext(account, workflowID string) map[string]string {
-	return map[string]string{"account": account, "workflow": workflowID, "purpose": "webhook"}
+// to its kind, so it cannot be passed off as a connection's credentials or
+// as the workflow's other secret.
+func (s *Secrets) encryptionContext(account, workflowID string) map[string]string {
+	return map[string]string{"account": account, "workflow": workflowID, "purpose": s.kind.purpose}
 }
 
 // newSecret makes a secret and seals it for the workflow.
 func (s *Secrets) newSecret(ctx context.Context, account, workflowID string) (string, secrets.Sealed, error) {
 	raw := make([]byte, secretBytes)
 	_, _ = rand.Read(raw) // crypto/rand.Read never fails (it crashes the program instead)
-	secret := SecretPrefix + base64.RawURLEncoding.EncodeToString(raw)
-	sealed, err := s.sealer.Seal(ctx, []byte(secret), encryptionContext(account, workflowID))
+	secret := s.kind.prefix + base64.RawURLEncoding.EncodeToString(raw)
+	sealed, err := s.sealer.Seal(ctx, []byte(secret), s.encryptionContext(account, workflowID))
 	if err != nil {
-		return "", secrets.Sealed{}, fmt.Errorf("webhooks: seal the secret of %s: %w", workflowID, err)
+		return "", secrets.Sealed{}, fmt.Errorf("webhooks: seal the %s of %s: %w", s.kind.name, workflowID, err)
 	}
 	return secret, sealed, nil
 }
 
-// Create makes (or replaces) the signing secret of the account's workflow and
+// open opens one of a record's sealed secrets. The caller clears it.
+func (s *Secrets) open(ctx context.Context, rec Record, sealed secrets.Sealed) ([]byte, error) {
+	secret, err := s.sealer.Open(ctx, sealed, s.encryptionContext(rec.AccountID, rec.WorkflowID))
+	if err != nil {
+		return nil, fmt.Errorf("webhooks: open the %s of %s: %w", s.kind.name, rec.WorkflowID, err)
+	}
+	return secret, nil
+}
+
+// Create makes (or replaces) the secret of the account's workflow and
 // returns it: the caller shows it once. Any earlier secret, previous one
 // included, stops working at once.
 func (s *Secrets) Create(ctx context.Context, account, workflowID string) (string, error) {
@@ -134,8 +223,8 @@ func (s *Secrets) Create(ctx context.Context, account, workflowID string) (strin
 	return secret, nil
 }
 
-// Delete drops the signing secret of the account's workflow; a workflow
-// without one is not an error.
+// Delete drops the secret of the account's workflow; a workflow without
+// one is not an error.
 func (s *Secrets) Delete(ctx context.Context, account, workflowID string) error {
 	return s.store.Delete(ctx, account, workflowID)
 }
@@ -146,14 +235,15 @@ func errGracePeriod() error {
 	return domain.Invalid(domain.FieldError{Field: "gracePeriodSeconds", Message: fmt.Sprintf("must be an integer from 0 to %d", int64(MaxGracePeriod/time.Second))})
 }
 
-// Roll gives the account's webhook workflow a new secret and returns it. The
-// one it replaces keeps working for grace (until previousValidUntil, which
-// is zero for a grace of 0: the old secret stops at once). A secret kept from
-// an earlier roll is dropped: at most two secrets work at any time. A
-// workflow that is not the account's, or absent, is domain.ErrNotFound; one
-// of the account's on another trigger is a CONFLICT (it exists, and has no
-// secret to roll); a grace outside 0 to MaxGracePeriod is a
-// VALIDATION_ERROR.
+// Roll gives the account's workflow a new secret of this kind and returns
+// it. The one it replaces keeps working for grace (until
+// previousValidUntil, which is zero for a grace of 0: the old secret stops
+// at once). A secret kept from an earlier roll is dropped: at most two
+// secrets work at any time. A workflow that is not the account's, or
+// absent, is domain.ErrNotFound; one of the account's that has no secret of
+// this kind (a webhook secret of a workflow on another trigger, a
+// notification secret of one without notify) is a CONFLICT; a grace outside
+// 0 to MaxGracePeriod is a VALIDATION_ERROR.
 func (s *Secrets) Roll(ctx context.Context, account, workflowID string, grace time.Duration) (secret string, previousValidUntil time.Time, err error) {
 	if grace < 0 || grace > MaxGracePeriod {
 		return "", time.Time{}, errGracePeriod()
@@ -161,12 +251,12 @@ func (s *Secrets) Roll(ctx context.Context, account, workflowID string, grace ti
 	if !ids.Valid(ids.PrefixWorkflow, workflowID) {
 		return "", time.Time{}, domain.ErrNotFound
 	}
-	trigger, err := s.store.WorkflowTrigger(ctx, account, workflowID)
+	head, err := s.store.WorkflowHead(ctx, account, workflowID)
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	if trigger != triggerWebhook {
-		return "", time.Time{}, errNotAWebhookWorkflow(trigger)
+	if !s.kind.has(head) {
+		return "", time.Time{}, s.kind.lacking(head)
 	}
 	secret, sealed, err := s.newSecret(ctx, account, workflowID)
 	if err != nil {
@@ -175,7 +265,8 @@ func (s *Secrets) Roll(ctx context.Context, account, workflowID string, grace ti
 	now := s.now().UTC().Truncate(time.Millisecond)
 	if grace > 0 {
 		// Stored in milliseconds; truncating here makes what the caller is
-		// told exactly what Verify will hold the previous secret to.
+		// told exactly what Verify and SigningSecrets hold the previous
+		// secret to.
 		previousValidUntil = now.Add(grace).Truncate(time.Millisecond)
 	}
 	if err := s.store.Roll(ctx, account, workflowID, sealed, previousValidUntil, now); err != nil {
@@ -210,14 +301,10 @@ func (s *Secrets) Verify(ctx context.Context, workflowID, signatureHeader string
 	if err != nil {
 		return "", err
 	}
-	candidates := []secrets.Sealed{rec.Current}
-	if rec.Previous != nil && now.Before(rec.PreviousExpiresAt) {
-		candidates = append(candidates, *rec.Previous)
-	}
-	for _, sealed := range candidates {
-		secret, err := s.sealer.Open(ctx, sealed, encryptionContext(rec.AccountID, workflowID))
+	for _, sealed := range rec.validAt(now) {
+		secret, err := s.open(ctx, rec, sealed)
 		if err != nil {
-			return "", fmt.Errorf("webhooks: open the secret of %s: %w", workflowID, err)
+			return "", err
 		}
 		ok := sig.Matches(secret, body)
 		clear(secret)
@@ -228,11 +315,39 @@ func (s *Secrets) Verify(ctx context.Context, workflowID, signatureHeader string
 	return "", ErrBadSignature
 }
 
+// SigningSecrets returns the plaintext secrets a notification of the
+// account's workflow is signed with at now: the current one first, then the
+// previous one while its grace period lasts (so a receiver still holding
+// the old one accepts it during a roll). It is domain.ErrNotFound if the
+// workflow has none, or its item is another account's. The caller signs
+// with them (SignAll) and keeps them no longer than that.
+//
+// It opens the sealed secrets (KMS Decrypt in AWS): only the runner, which
+// sends notifications, calls it.
+func (s *Secrets) SigningSecrets(ctx context.Context, account, workflowID string, now time.Time) ([]string, error) {
+	if !ids.Valid(ids.PrefixWorkflow, workflowID) {
+		return nil, domain.ErrNotFound
+	}
+	rec, err := s.store.Get(ctx, workflowID)
+	if err != nil {
+		return nil, err
+	}
+	if rec.AccountID != account {
+		return nil, domain.ErrNotFound
+	}
+	valid := rec.validAt(now)
+	out := make([]string, 0, len(valid))
+	for _, sealed := range valid {
+		secret, err := s.open(ctx, rec, sealed)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, string(secret))
+		clear(secret)
+	}
+	return out, nil
+}
+
 // triggerWebhook is the trigger type of a workflow that receives webhooks
 // (workflows.TriggerWebhook; webhooks does not link the workflows feature).
 const triggerWebhook = "webhook"
-
-// errNotAWebhookWorkflow answers a roll of a workflow on another trigger.
-func errNotAWebhookWorkflow(trigger string) error {
-	return domain.Errorf(domain.CodeConflict, "The workflow is on a %s trigger, not a webhook one: it has no signing secret to roll", trigger)
-}

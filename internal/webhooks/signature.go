@@ -145,7 +145,24 @@ func mac(secret []byte, t int64, body []byte) []byte {
 // at time t: what the contract describes, for tests and for senders written
 // in Go.
 func Sign(secret string, t time.Time, body []byte) string {
-	return Signature{Timestamp: t.Unix(), V1: mac([]byte(secret), t.Unix(), body)}.String()
+	return SignAll(t, body, secret)
+}
+
+// SignAll is the X-Webhook-Signature value over body at t with one v1 per
+// secret, in order: "t=<unix>,v1=<hex>[,v1=<hex>]", as Stripe signs during
+// a roll, so a receiver holding either the new secret or the one it
+// replaces accepts the request. The API signs its notifications so
+// (Secrets.SigningSecrets gives the secrets); a receiver checks each v1
+// until one matches. ParseSignatureHeader, for deliveries the API receives,
+// takes one v1 only: a sender signs with the one secret it holds.
+func SignAll(t time.Time, body []byte, secrets ...string) string {
+	unix := t.Unix()
+	var b strings.Builder
+	b.WriteString("t=" + strconv.FormatInt(unix, 10))
+	for _, secret := range secrets {
+		b.WriteString(",v1=" + hex.EncodeToString(mac([]byte(secret), unix, body)))
+	}
+	return b.String()
 }
 
 // String is the signature as a header value.

@@ -41,11 +41,16 @@ type workflowView struct {
 	Trigger        Trigger        `json:"trigger"`
 	InputSchema    jsontext.Value `json:"inputSchema,omitempty"`
 	TimeoutSeconds *int           `json:"timeoutSeconds,omitempty"`
+	Concurrency    *Concurrency   `json:"concurrency,omitempty"`
+	Notify         *Notify        `json:"notify,omitempty"`
 	Steps          []Step         `json:"steps"`
 	Version        int            `json:"version"`
 	CreatedAt      string         `json:"createdAt"`
 	UpdatedAt      string         `json:"updatedAt"`
 	Webhook        *webhookView   `json:"webhook,omitempty"`
+	// NotifySecret is the notification secret in the one answer that made
+	// it (Written.NotifySecret).
+	NotifySecret string `json:"notifySecret,omitempty"`
 }
 
 // summaryView is a workflow as a listing shows it: no steps and no input
@@ -73,13 +78,16 @@ func webhookOf(r *http.Request, workflowID string, trigger Trigger, secret strin
 	return &webhookView{URL: httpapi.PublicURL(r, path), Secret: secret}
 }
 
-func viewOf(r *http.Request, w Workflow, secret string) workflowView {
+// viewOf is the view of written's workflow, with the secrets the write
+// made, shown this once (none for a read).
+func viewOf(r *http.Request, written Written) workflowView {
+	w := written.Workflow
 	d := w.Definition
 	return workflowView{
 		ID: w.ID, Name: d.Name, Description: d.Description, Enabled: d.IsEnabled(), Trigger: d.Trigger,
-		InputSchema: d.InputSchema, TimeoutSeconds: d.TimeoutSeconds, Steps: d.Steps, Version: w.Version,
-		CreatedAt: httpapi.FormatTime(w.CreatedAt), UpdatedAt: httpapi.FormatTime(w.UpdatedAt),
-		Webhook: webhookOf(r, w.ID, d.Trigger, secret),
+		InputSchema: d.InputSchema, TimeoutSeconds: d.TimeoutSeconds, Concurrency: d.Concurrency, Notify: d.Notify,
+		Steps: d.Steps, Version: w.Version, CreatedAt: httpapi.FormatTime(w.CreatedAt), UpdatedAt: httpapi.FormatTime(w.UpdatedAt),
+		Webhook: webhookOf(r, w.ID, d.Trigger, written.Secret), NotifySecret: written.NotifySecret,
 	}
 }
 
@@ -89,9 +97,9 @@ func callerOf(r *http.Request) Caller {
 
 // writeWorkflow answers with one workflow and its version as ETag, so that
 // a client can send it back in If-Match.
-func writeWorkflow(w http.ResponseWriter, r *http.Request, status int, wf Workflow, secret string) {
-	w.Header().Set("ETag", ETag(wf.Version))
-	httpapi.WriteData(w, status, viewOf(r, wf, secret))
+func writeWorkflow(w http.ResponseWriter, r *http.Request, status int, written Written) {
+	w.Header().Set("ETag", ETag(written.Workflow.Version))
+	httpapi.WriteData(w, status, viewOf(r, written))
 }
 
 // List is GET /workflows.
@@ -134,7 +142,7 @@ func (h *Handlers) Create(w http.ResponseWriter, r *http.Request) {
 	// Built from the route, not the request, so a request path with a
 	// trailing slash still gets a clean Location.
 	w.Header().Set("Location", strings.Replace(routes.GetWorkflow.Path, "{id}", written.Workflow.ID, 1))
-	writeWorkflow(w, r, http.StatusCreated, written.Workflow, written.Secret)
+	writeWorkflow(w, r, http.StatusCreated, written)
 }
 
 // Get is GET /workflows/{id}, and with ?version=N that version.
@@ -149,7 +157,7 @@ func (h *Handlers) Get(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	writeWorkflow(w, r, http.StatusOK, wf, "")
+	writeWorkflow(w, r, http.StatusOK, Written{Workflow: wf})
 }
 
 // versionParam reads ?version= (a positive integer, given once); 0 when
@@ -197,7 +205,7 @@ func (h *Handlers) Update(w http.ResponseWriter, r *http.Request) {
 	}
 	httpapi.Logger(r).InfoContext(r.Context(), "workflow changed", "workflow_id", written.Workflow.ID, "version", written.Workflow.Version)
 	logScheduleError(r, written)
-	writeWorkflow(w, r, http.StatusOK, written.Workflow, written.Secret)
+	writeWorkflow(w, r, http.StatusOK, written)
 }
 
 // deletedView is the answer to a delete, as Stripe's: the id and that it
@@ -220,8 +228,9 @@ func (h *Handlers) Delete(w http.ResponseWriter, r *http.Request) {
 		httpapi.Logger(r).ErrorContext(r.Context(), "workflow deleted, its schedule was not", "workflow_id", id, "error", scheduleLeft.Err)
 	case errors.As(err, &left):
 		// The workflow is gone, which is what the caller asked; the secret
-		// left behind is unusable without its head, and the log says so.
-		httpapi.Logger(r).ErrorContext(r.Context(), "workflow deleted, its webhook secret was not", "workflow_id", id, "error", left.Err)
+		// left behind is of no use to anyone else (see Service.Delete),
+		// and the log says so.
+		httpapi.Logger(r).ErrorContext(r.Context(), "workflow deleted, a secret of it was not", "workflow_id", id, "error", left.Err)
 	case err != nil:
 		httpapi.WriteError(w, r, err)
 		return

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -32,9 +33,12 @@ type Summary struct {
 	Description string
 	Enabled     bool
 	Trigger     Trigger
-	Version     int
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// HasNotify: the version has a notify, and so the workflow a
+	// notification secret.
+	HasNotify bool
+	Version   int
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // IsWebhook reports whether the workflow's runs start from signed webhook
@@ -45,7 +49,7 @@ func (s Summary) IsWebhook() bool { return s.Trigger.Type == TriggerWebhook }
 func SummaryOf(w Workflow) Summary {
 	return Summary{
 		ID: w.ID, AccountID: w.AccountID, Name: w.Definition.Name, Description: w.Definition.Description,
-		Enabled: w.Definition.IsEnabled(), Trigger: w.Definition.Trigger, Version: w.Version,
+		Enabled: w.Definition.IsEnabled(), Trigger: w.Definition.Trigger, HasNotify: w.Definition.Notify != nil, Version: w.Version,
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 	}
 }
@@ -92,34 +96,95 @@ type Connections interface {
 	Exists(ctx context.Context, account, connectionID string) (bool, error)
 }
 
-// WebhookSecrets keeps the signing secrets of webhook workflows
-// (internal/webhooks owns them; this is what the workflow routes need).
-type WebhookSecrets interface {
-	// Create makes (or replaces) the signing secret, stores it sealed and
-	// returns the plaintext, once.
+// Secrets keeps one kind of a workflow's secrets: the signing secrets of
+// webhook workflows, or the notification secrets of workflows with notify
+// (internal/webhooks owns both; this is what the workflow routes need).
+type Secrets interface {
+	// Create makes (or replaces) the secret, stores it sealed and returns
+	// the plaintext, once.
 	Create(ctx context.Context, account, workflowID string) (secret string, err error)
 	// Delete drops the secret; it is idempotent: no error if absent.
 	Delete(ctx context.Context, account, workflowID string) error
 }
 
 // Service holds the rules of workflows: validation on every write, versions,
-// the version check of a change, and a webhook workflow's signing secret.
+// the version check of a change, and a workflow's secrets: the signing
+// secret of a webhook workflow, the notification secret of one with notify.
 type Service struct {
-	store       Store
-	connections Connections
-	secrets     WebhookSecrets
-	schedules   Schedules
-	now         func() time.Time
+	store         Store
+	connections   Connections
+	secrets       Secrets
+	notifySecrets Secrets
+	schedules     Schedules
+	now           func() time.Time
 }
 
 // NewService returns the service on store. connections may be nil for a
-// route that writes no definition, secrets for one that neither creates,
-// changes nor deletes a workflow, now for the wall clock.
-func NewService(store Store, connections Connections, secrets WebhookSecrets, now func() time.Time) *Service {
+// route that writes no definition, webhookSecrets for one that neither
+// creates, changes nor deletes a workflow, now for the wall clock.
+func NewService(store Store, connections Connections, webhookSecrets Secrets, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, connections: connections, secrets: secrets, now: now}
+	return &Service{store: store, connections: connections, secrets: webhookSecrets, now: now}
+}
+
+// WithNotifySecrets has the service keep the notification secrets of the
+// workflows it writes (a route that neither creates, changes nor deletes a
+// workflow needs none). Without it, a write that needs one fails: for a
+// create, before anything is stored.
+func (s *Service) WithNotifySecrets(notifySecrets Secrets) *Service {
+	s.notifySecrets = notifySecrets
+	return s
+}
+
+// secretKind is one kind of a workflow's secret, as the rules see it: which
+// workflows need one, and the service that keeps them.
+type secretKind struct {
+	name    string
+	secrets Secrets
+	// needs reports whether a workflow whose head is summary has (or, for
+	// the summary of a definition about to be stored, needs) a secret of
+	// the kind.
+	needs func(Summary) bool
+	// shownIn is where a write that made a secret of the kind shows it.
+	shownIn func(*Written) *string
+}
+
+// secretKinds are the kinds of secret a workflow may have, in the order
+// they are made and dropped.
+func (s *Service) secretKinds() []secretKind {
+	return []secretKind{
+		{name: "webhook", secrets: s.secrets, needs: Summary.IsWebhook,
+			shownIn: func(w *Written) *string { return &w.Secret }},
+		{name: "notification", secrets: s.notifySecrets, needs: func(head Summary) bool { return head.HasNotify },
+			shownIn: func(w *Written) *string { return &w.NotifySecret }},
+	}
+}
+
+func (k secretKind) wired() error {
+	if k.secrets == nil {
+		return fmt.Errorf("workflows: no %s secrets store wired", k.name)
+	}
+	return nil
+}
+
+// follow makes or drops the workflow's secret of the kind as a write moves
+// it from a head like was to one like is: made (and returned, to be shown
+// once) when it comes to need one, dropped when it no longer does, kept
+// (and not shown) otherwise.
+func (k secretKind) follow(ctx context.Context, account, workflowID string, was, is Summary) (string, error) {
+	had, has := k.needs(was), k.needs(is)
+	if had == has {
+		return "", nil
+	}
+	if err := k.wired(); err != nil {
+		return "", err
+	}
+	if has {
+		return k.secrets.Create(ctx, account, workflowID)
+	}
+	return "", k.secrets.Delete(ctx, account, workflowID)
 }
 
 // Caller is the account a request acts in.
@@ -129,10 +194,13 @@ type Caller struct {
 
 // Written is a workflow just created or changed. Secret is the webhook
 // signing secret when this write made one (create of a webhook workflow, or
-// the change that made it a webhook workflow): shown this once.
+// the change that made it a webhook workflow), NotifySecret the
+// notification secret when it made one (create of a workflow with notify,
+// or the change that gave it notify): each shown this once.
 type Written struct {
-	Workflow Workflow
-	Secret   string
+	Workflow     Workflow
+	Secret       string
+	NotifySecret string
 	// ScheduleError is why the workflow's schedule could not be put or
 	// removed after the workflow was written. The write stands (the caller
 	// logs this) and the reconcile makes the schedule right.
@@ -147,10 +215,11 @@ func (s *Service) parse(ctx context.Context, caller Caller, body []byte) (Defini
 	return Parse(body, exists)
 }
 
-// Create validates body and stores it as version 1 of a new workflow. For a
-// webhook workflow the secret is made before the workflow is stored: the id
-// is new and known to no one else, so no other request can race the secret,
-// and a failure leaves no webhook workflow without a secret (at worst a
+// Create validates body and stores it as version 1 of a new workflow. The
+// secrets it needs (a webhook workflow's signing secret, the notification
+// secret of one with notify) are made before the workflow is stored: the id
+// is new and known to no one else, so no other request can race a secret,
+// and a failure leaves no workflow without the secrets it needs (at worst a
 // secret or a version item that no head points at, which nothing reads).
 func (s *Service) Create(ctx context.Context, caller Caller, body []byte) (Written, error) {
 	d, err := s.parse(ctx, caller, body)
@@ -159,14 +228,9 @@ func (s *Service) Create(ctx context.Context, caller Caller, body []byte) (Writt
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	w := Workflow{ID: ids.New(ids.PrefixWorkflow, now), AccountID: caller.AccountID, Definition: d, Version: 1, CreatedAt: now, UpdatedAt: now}
-	var secret string
-	if d.Trigger.Type == TriggerWebhook {
-		if s.secrets == nil {
-			return Written{}, errors.New("workflows: no webhook secrets store wired")
-		}
-		if secret, err = s.secrets.Create(ctx, caller.AccountID, w.ID); err != nil {
-			return Written{}, err
-		}
+	written := Written{Workflow: w}
+	if err := s.followSecrets(ctx, &written, Summary{}); err != nil {
+		return Written{}, err
 	}
 	isSchedule := d.Trigger.Type == TriggerSchedule
 	if isSchedule {
@@ -177,7 +241,6 @@ func (s *Service) Create(ctx context.Context, caller Caller, body []byte) (Writt
 	if err := s.store.Create(ctx, w); err != nil {
 		return Written{}, err
 	}
-	written := Written{Workflow: w, Secret: secret}
 	if isSchedule {
 		written.ScheduleError = s.putSchedule(ctx, w)
 	}
@@ -248,10 +311,12 @@ func stale(head Summary) error {
 // another write of the same workflow is PRECONDITION_FAILED when the
 // caller gave If-Match (its version is stale now) and CONFLICT otherwise.
 //
-// The secret follows the trigger after the head has moved: a change that
-// makes the workflow a webhook one makes its secret (shown in the answer),
-// one that makes it something else drops it. Made only once the head write
-// has won, a secret is never replaced by a request that then fails.
+// The secrets follow the definition after the head has moved: a change
+// that makes the workflow a webhook one makes its signing secret, one that
+// gives it notify its notification secret (each shown in the answer); one
+// that takes either away drops that secret; one that keeps either keeps its
+// secret, not shown. Made only once the head write has won, a secret is
+// never replaced by a request that then fails.
 func (s *Service) Update(ctx context.Context, caller Caller, workflowID string, ifMatch *Precondition, body []byte) (Written, error) {
 	if !ids.Valid(ids.PrefixWorkflow, workflowID) {
 		return Written{}, domain.ErrNotFound
@@ -292,23 +357,25 @@ func (s *Service) Update(ctx context.Context, caller Caller, workflowID string, 
 	case wasSchedule:
 		written.ScheduleError = s.removeSchedule(ctx, workflowID)
 	}
-	switch wasWebhook, isWebhook := head.IsWebhook(), d.Trigger.Type == TriggerWebhook; {
-	case isWebhook && !wasWebhook:
-		if s.secrets == nil {
-			return Written{}, errors.New("workflows: no webhook secrets store wired")
-		}
-		if written.Secret, err = s.secrets.Create(ctx, caller.AccountID, workflowID); err != nil {
-			return Written{}, err
-		}
-	case wasWebhook && !isWebhook:
-		if s.secrets == nil {
-			return Written{}, errors.New("workflows: no webhook secrets store wired")
-		}
-		if err := s.secrets.Delete(ctx, caller.AccountID, workflowID); err != nil {
-			return Written{}, err
-		}
+	if err := s.followSecrets(ctx, &written, head); err != nil {
+		return Written{}, err
 	}
 	return written, nil
+}
+
+// followSecrets makes and drops the secrets of written's workflow as it
+// moves from a head like was (the zero Summary for a new workflow), and
+// puts those it made in written to be shown.
+func (s *Service) followSecrets(ctx context.Context, written *Written, was Summary) error {
+	w := written.Workflow
+	for _, kind := range s.secretKinds() {
+		secret, err := kind.follow(ctx, w.AccountID, w.ID, was, SummaryOf(w))
+		if err != nil {
+			return err
+		}
+		*kind.shownIn(written) = secret
+	}
+	return nil
 }
 
 // lostRace turns a store's refusal of an update into the answer: a head
@@ -331,9 +398,12 @@ func (s *Service) lostRace(ctx context.Context, caller Caller, workflowID string
 
 // Delete deletes a workflow: from then on it is NOT_FOUND everywhere, its
 // versions included, while the version items stay for the runs that
-// pinned them. A webhook workflow's secret is dropped after the head; if
-// that fails the secret is left behind, unusable (the receiving route
-// finds no head), and the failure is returned for the caller to log.
+// pinned them. Its secrets (webhook, notification) are dropped after the
+// head, each tried whatever became of the other. One that cannot be is
+// left behind and the failure returned for the caller to log: a webhook
+// secret is unusable without its head (the receiving route finds none); a
+// notification secret is only ever used by the API itself, to sign the
+// events of the workflow's own runs.
 func (s *Service) Delete(ctx context.Context, caller Caller, workflowID string) (Summary, error) {
 	if !ids.Valid(ids.PrefixWorkflow, workflowID) {
 		return Summary{}, domain.ErrNotFound
@@ -347,22 +417,23 @@ func (s *Service) Delete(ctx context.Context, caller Caller, workflowID string) 
 			return old, ScheduleLeftError{err}
 		}
 	}
-	if old.IsWebhook() {
-		if s.secrets == nil {
-			return old, SecretLeftError{errors.New("workflows: no webhook secrets store wired")}
+	var left []error
+	for _, kind := range s.secretKinds() {
+		if _, err := kind.follow(ctx, caller.AccountID, workflowID, old, Summary{}); err != nil {
+			left = append(left, fmt.Errorf("its %s secret: %w", kind.name, err))
 		}
-		if err := s.secrets.Delete(ctx, caller.AccountID, workflowID); err != nil {
-			return old, SecretLeftError{err}
-		}
+	}
+	if len(left) > 0 {
+		return old, SecretLeftError{errors.Join(left...)}
 	}
 	return old, nil
 }
 
-// SecretLeftError is Delete's error when the workflow was deleted but its
-// webhook secret could not be: the deletion stands.
+// SecretLeftError is Delete's error when the workflow was deleted but a
+// secret of it could not be: the deletion stands.
 type SecretLeftError struct{ Err error }
 
 func (e SecretLeftError) Error() string {
-	return "workflows: webhook secret left behind: " + e.Err.Error()
+	return "workflows: secret left behind: " + e.Err.Error()
 }
 func (e SecretLeftError) Unwrap() error { return e.Err }

@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,9 +19,9 @@ import (
 	"github.com/workflowsapi/workflows/internal/workflows"
 )
 
-// fakeSecrets is workflows.WebhookSecrets in memory, with failures on
-// demand: the service's handling of the secret is tested here, the real
-// secrets in internal/webhooks.
+// fakeSecrets is workflows.Secrets in memory, with failures on demand: the
+// service's handling of the secrets is tested here, the real secrets in
+// internal/webhooks.
 type fakeSecrets struct {
 	mu        sync.Mutex
 	secrets   map[string]string // workflow id -> secret
@@ -144,4 +145,57 @@ func TestALostRace(t *testing.T) {
 	if _, err := service.Update(ctx, caller, id, nil, []byte(manualBody)); code(err) != domain.CodeNotFound {
 		t.Fatalf("after a delete: %v, want NOT_FOUND", err)
 	}
+}
+
+const notifyBody = `{"name":"n","trigger":{"type":"manual"},"notify":{"url":"https://hooks.example/runs","events":["run.failed"]},"steps":[{"id":"a","type":"delay","with":{"seconds":1}}]}`
+
+func TestTheNotifySecretFollowsNotify(t *testing.T) {
+	service, webhookSecrets, _ := newService(t)
+	notifySecrets := &fakeSecrets{secrets: map[string]string{}}
+	service.WithNotifySecrets(notifySecrets)
+	ctx, caller := context.Background(), workflows.Caller{AccountID: "acct_svc"}
+
+	made, err := service.Create(ctx, caller, []byte(notifyBody))
+	if err != nil || made.NotifySecret == "" || made.Secret != "" || notifySecrets.secrets[made.Workflow.ID] != made.NotifySecret || len(webhookSecrets.secrets) != 0 {
+		t.Fatalf("create: %+v %v", made, err)
+	}
+	id := made.Workflow.ID
+	changedURL := strings.Replace(notifyBody, "/runs", "/other", 1)
+	if w, err := service.Update(ctx, caller, id, nil, []byte(changedURL)); err != nil || w.NotifySecret != "" || notifySecrets.made != 1 {
+		t.Fatalf("a change that keeps notify: %+v %v (secrets made %d)", w, err, notifySecrets.made)
+	}
+	if w, err := service.Update(ctx, caller, id, nil, []byte(manualBody)); err != nil || w.NotifySecret != "" || len(notifySecrets.secrets) != 0 {
+		t.Fatalf("a change that removes notify: %+v %v %v", w, err, notifySecrets.secrets)
+	}
+	w, err := service.Update(ctx, caller, id, nil, []byte(notifyBody))
+	if err != nil || w.NotifySecret == "" || w.NotifySecret == made.NotifySecret || notifySecrets.made != 2 {
+		t.Fatalf("a change that gives it notify again: %+v %v", w, err)
+	}
+
+	t.Run("a webhook workflow with notify gets both, and a delete that cannot drop one still drops the other", func(t *testing.T) {
+		both := strings.Replace(notifyBody, `"manual"`, `"webhook"`, 1)
+		made, err := service.Create(ctx, caller, []byte(both))
+		if err != nil || made.Secret == "" || made.NotifySecret == "" {
+			t.Fatalf("create: %+v %v", made, err)
+		}
+		webhookSecrets.failWrite, webhookSecrets.failNext = true, errors.New("the secret store is down")
+		defer func() { webhookSecrets.failWrite = false }()
+		_, err = service.Delete(ctx, caller, made.Workflow.ID)
+		var left workflows.SecretLeftError
+		if !errors.As(err, &left) || !strings.Contains(err.Error(), "webhook") {
+			t.Fatalf("delete: %v, want a SecretLeftError naming the webhook secret", err)
+		}
+		if _, there := notifySecrets.secrets[made.Workflow.ID]; there {
+			t.Fatal("the notification secret was left behind with the webhook one")
+		}
+	})
+	t.Run("without notification secrets wired a create with notify fails and stores nothing", func(t *testing.T) {
+		bare, _, _ := newService(t)
+		if _, err := bare.Create(ctx, caller, []byte(notifyBody)); err == nil {
+			t.Fatal("create succeeded")
+		}
+		if page, err := bare.List(ctx, caller, 100, ""); err != nil || len(page.Items) != 0 {
+			t.Fatalf("list: %+v %v", page, err)
+		}
+	})
 }

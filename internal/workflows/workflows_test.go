@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -19,6 +20,8 @@ import (
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/routes"
 	"github.com/workflowsapi/workflows/internal/store"
+	"github.com/workflowsapi/workflows/internal/store/webhooksdb"
+	"github.com/workflowsapi/workflows/internal/webhooks"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
@@ -554,6 +557,119 @@ func TestWebhookWorkflows(t *testing.T) {
 	t.Run("a manual workflow has no secret and no webhook", func(t *testing.T) {
 		m := c.create(t, named("plain"))
 		if m["webhook"] != nil || secretItem(m["id"].(string)) {
+			t.Fatalf("%v", m)
+		}
+	})
+}
+
+// TestNotifyWorkflows: a workflow's notification secret is shown by the
+// answer that made it (the create, or the change that gave it notify) and
+// by no other; it is stored sealed, kept by a change that keeps notify,
+// dropped by one that removes it and by the delete; the head says whether
+// there is one, which is what its roll reads.
+func TestNotifyWorkflows(t *testing.T) {
+	env := gatewaytest.MustStart(t, gatewaytest.Options{})
+	key, _ := env.MustKey(t, "acct_notes")
+	c := client{env, key}
+	notify := func(url string) []byte {
+		return []byte(`{"name":"noted","trigger":{"type":"manual"},"notify":{"url":"` + url + `","events":["run.failed","run.succeeded"]},"steps":[{"id":"a","type":"transform","with":{"jq":".input"}}]}`)
+	}
+	secretItem := func(id string) bool { return itemExists(t, env, store.NotifySecretPK(id), store.SortNotifySecret) }
+	notifySecrets := webhooks.NewNotifySecrets(webhooksdb.NewNotify(env.Table.Client, env.Table.Name), env.Sealer)
+	signsWith := func(id, secret string) bool {
+		t.Helper()
+		signing, err := notifySecrets.SigningSecrets(context.Background(), "acct_notes", id, time.Now())
+		if err != nil {
+			t.Fatalf("signing secrets of %s: %v", id, err)
+		}
+		return slices.Equal(signing, []string{secret})
+	}
+	roll := func(id string) gatewaytest.Response {
+		return gatewaytest.Call(t, "POST", env.URL+strings.Replace(routes.RollNotifySecret.Path, "{id}", id, 1), key, "", nil)
+	}
+
+	created := c.create(t, notify("https://hooks.example/runs"))
+	id := created["id"].(string)
+	secret, _ := created["notifySecret"].(string)
+	if !strings.HasPrefix(secret, webhooks.NotifySecretPrefix) || !secretItem(id) || !signsWith(id, secret) {
+		t.Fatalf("create answered notifySecret %q (item stored: %v)", secret, secretItem(id))
+	}
+	if n, _ := created["notify"].(map[string]any); n["url"] != "https://hooks.example/runs" || created["webhook"] != nil {
+		t.Fatalf("create answered notify %v, webhook %v", created["notify"], created["webhook"])
+	}
+	raw, err := env.Table.Client.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName: aws.String(env.Table.Name), Key: store.ItemKey(store.NotifySecretPK(id), store.SortNotifySecret),
+	})
+	if err != nil || strings.Contains(fmt.Sprint(raw.Item), strings.TrimPrefix(secret, webhooks.NotifySecretPrefix)) {
+		t.Fatalf("the secret item holds the plaintext (or could not be read: %v)", err)
+	}
+	shows := func(r gatewaytest.Response) bool { return bytes.Contains(r.Body, []byte(`"notifySecret"`)) }
+	for _, r := range []gatewaytest.Response{c.do(t, "GET", "/"+id, nil, nil), c.do(t, "GET", "", nil, nil), c.do(t, "GET", "/"+id+"?version=1", nil, nil)} {
+		if r.Status != 200 || shows(r) {
+			t.Fatalf("a read shows the secret: %s", r.Body)
+		}
+	}
+	if got := c.do(t, "GET", "/"+id, nil, nil).Data(t)["notify"].(map[string]any); !slices.Equal(got["events"].([]any), []any{"run.failed", "run.succeeded"}) {
+		t.Fatalf("a read shows notify %v", got)
+	}
+
+	t.Run("a change that keeps notify, to another URL, shows no secret and keeps it", func(t *testing.T) {
+		r := c.do(t, "PUT", "/"+id, nil, notify("https://hooks.example/other"))
+		if r.Status != 200 || shows(r) || !signsWith(id, secret) {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("its roll answers a new secret, which signs from then on", func(t *testing.T) {
+		r := roll(id)
+		rolled, _ := r.Data(t)["secret"].(string)
+		if r.Status != 201 || !strings.HasPrefix(rolled, webhooks.NotifySecretPrefix) || rolled == secret || !signsWith(id, rolled) {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		secret = rolled
+	})
+	t.Run("a change that removes notify drops the secret, and a roll is then 409", func(t *testing.T) {
+		r := c.do(t, "PUT", "/"+id, nil, named("no notify now"))
+		if r.Status != 200 || shows(r) || r.Data(t)["notify"] != nil || secretItem(id) {
+			t.Fatalf("%d %s (secret item there: %v)", r.Status, r.Body, secretItem(id))
+		}
+		if r := roll(id); r.Status != 409 || r.ErrorCode(t) != "CONFLICT" {
+			t.Fatalf("roll: %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("the change that gives it notify again shows a new secret, once", func(t *testing.T) {
+		r := c.do(t, "PUT", "/"+id, nil, notify("https://hooks.example/runs"))
+		again, _ := r.Data(t)["notifySecret"].(string)
+		if r.Status != 200 || again == "" || again == secret || !signsWith(id, again) {
+			t.Fatalf("%d %s", r.Status, r.Body)
+		}
+		if shows(c.do(t, "GET", "/"+id, nil, nil)) {
+			t.Fatal("a read after shows the secret")
+		}
+	})
+	t.Run("a webhook workflow with notify gets both secrets, and the delete drops both", func(t *testing.T) {
+		both := c.create(t, bytes.Replace(notify("https://hooks.example/runs"), []byte(`"manual"`), []byte(`"webhook"`), 1))
+		bothID := both["id"].(string)
+		webhookSecret, _ := both["webhook"].(map[string]any)["secret"].(string)
+		notifySecret, _ := both["notifySecret"].(string)
+		if !strings.HasPrefix(webhookSecret, webhooks.SecretPrefix) || !strings.HasPrefix(notifySecret, webhooks.NotifySecretPrefix) ||
+			!secretItem(bothID) || !itemExists(t, env, store.WebhookSecretPK(bothID), store.SortWebhookSecret) {
+			t.Fatalf("create answered %v", both)
+		}
+		if r := c.do(t, "DELETE", "/"+bothID, nil, nil); r.Status != 200 || secretItem(bothID) || itemExists(t, env, store.WebhookSecretPK(bothID), store.SortWebhookSecret) {
+			t.Fatalf("%d %s (notify secret there: %v)", r.Status, r.Body, secretItem(bothID))
+		}
+	})
+	t.Run("delete drops the secret, and a roll is then 404", func(t *testing.T) {
+		if r := c.do(t, "DELETE", "/"+id, nil, nil); r.Status != 200 || secretItem(id) {
+			t.Fatalf("%d %s (secret item there: %v)", r.Status, r.Body, secretItem(id))
+		}
+		if r := roll(id); r.Status != 404 {
+			t.Fatalf("roll: %d %s", r.Status, r.Body)
+		}
+	})
+	t.Run("a workflow without notify has no secret", func(t *testing.T) {
+		m := c.create(t, named("plain"))
+		if m["notifySecret"] != nil || m["notify"] != nil || secretItem(m["id"].(string)) {
 			t.Fatalf("%v", m)
 		}
 	})

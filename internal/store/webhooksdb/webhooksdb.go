@@ -1,8 +1,9 @@
-// Package webhooksdb is the DynamoDB adapter of webhook signing secrets
-// (internal/webhooks): the secret item of a webhook workflow (PK
-// WEBHOOK#<workflow id>, SK WEBHOOK) and the one attribute of a workflow's
-// head it reads (triggerType). Items and access patterns are written down in
-// internal/store/keys.go.
+// Package webhooksdb is the DynamoDB adapter of a workflow's secrets
+// (internal/webhooks): the signing secret item of a webhook workflow (PK
+// WEBHOOK#<workflow id>, SK WEBHOOK), the notification secret item of a
+// workflow with notify (PK NOTIFY#<workflow id>, SK NOTIFY), and the two
+// attributes of a workflow's head it reads (triggerType, hasNotify). Items
+// and access patterns are written down in internal/store/keys.go.
 package webhooksdb
 
 import (
@@ -22,17 +23,26 @@ import (
 	"github.com/workflowsapi/workflows/internal/webhooks"
 )
 
-// Store is webhooks.Store on DynamoDB.
+// Store is webhooks.Store on DynamoDB, for one kind of secret: the two
+// kinds' items differ only in their key, so one adapter keeps both.
 type Store struct {
 	db    *dynamodb.Client
 	table string
+	// pk is the partition of a workflow's item of this kind; sk its SK.
+	pk func(workflowID string) string
+	sk string
 }
 
 var _ webhooks.Store = (*Store)(nil)
 
-// New returns the webhook secret store on table.
+// New returns the store of webhook signing secrets on table.
 func New(db *dynamodb.Client, table string) *Store {
-	return &Store{db: db, table: table}
+	return &Store{db: db, table: table, pk: store.WebhookSecretPK, sk: store.SortWebhookSecret}
+}
+
+// NewNotify returns the store of notification secrets on table.
+func NewNotify(db *dynamodb.Client, table string) *Store {
+	return &Store{db: db, table: table, pk: store.NotifySecretPK, sk: store.SortNotifySecret}
 }
 
 // Attribute names the conditions and updates refer to.
@@ -43,8 +53,10 @@ const (
 	attrPreviousExpiresAt = "previousExpiresAt"
 	attrRolledAt          = "rolledAt"
 	// attrTriggerType is the workflow head's attribute naming its trigger
-	// type (written by the workflows adapter).
+	// type, attrHasNotify the one saying it has a notify (both written by
+	// the workflows adapter).
 	attrTriggerType = "triggerType"
+	attrHasNotify   = "hasNotify"
 )
 
 // sealedAttr is a secrets.Sealed as a map attribute: the wrapped data key,
@@ -77,8 +89,8 @@ type secretItem struct {
 	RolledAt          int64       `dynamodbav:"rolledAt,omitempty"`
 }
 
-func itemKey(workflowID string) map[string]types.AttributeValue {
-	return store.ItemKey(store.WebhookSecretPK(workflowID), store.SortWebhookSecret)
+func (s *Store) itemKey(workflowID string) map[string]types.AttributeValue {
+	return store.ItemKey(s.pk(workflowID), s.sk)
 }
 
 // Put stores a workflow's secret item with no previous secret, replacing one
@@ -86,7 +98,7 @@ func itemKey(workflowID string) map[string]types.AttributeValue {
 // another's item (ids are unique, so this only guards against a bug).
 func (s *Store) Put(ctx context.Context, rec webhooks.Record) error {
 	av, err := attributevalue.MarshalMap(secretItem{
-		PK: store.WebhookSecretPK(rec.WorkflowID), SK: store.SortWebhookSecret,
+		PK: s.pk(rec.WorkflowID), SK: s.sk,
 		WorkflowID: rec.WorkflowID, AccountID: rec.AccountID, Current: sealedAttrOf(rec.Current),
 		CreatedAt: rec.CreatedAt.UnixMilli(),
 	})
@@ -115,7 +127,7 @@ func (s *Store) Put(ctx context.Context, rec webhooks.Record) error {
 func (s *Store) Delete(ctx context.Context, account, workflowID string) error {
 	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       itemKey(workflowID),
+		Key:                       s.itemKey(workflowID),
 		ConditionExpression:       aws.String("#account = :account"),
 		ExpressionAttributeNames:  map[string]string{"#account": attrAccount},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":account": &types.AttributeValueMemberS{Value: account}},
@@ -126,31 +138,38 @@ func (s *Store) Delete(ctx context.Context, account, workflowID string) error {
 	return nil
 }
 
-// WorkflowTrigger reads the workflow's head in the account (one strongly
-// consistent GetItem of its triggerType alone, so a roll right after the PUT
-// that made a workflow a webhook one sees it). Another account's workflow is
-// simply absent under this account's partition: domain.ErrNotFound.
-func (s *Store) WorkflowTrigger(ctx context.Context, account, workflowID string) (string, error) {
+// WorkflowHead reads the workflow's head in the account (one strongly
+// consistent GetItem of its triggerType and hasNotify alone, so a roll
+// right after the PUT that gave a workflow its secret sees it). Another
+// account's workflow is simply absent under this account's partition:
+// domain.ErrNotFound.
+func (s *Store) WorkflowHead(ctx context.Context, account, workflowID string) (webhooks.Head, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
 		Key:            store.ItemKey(store.AccountPK(account), store.WorkflowSK(workflowID)),
 		ConsistentRead: aws.Bool(true),
-		// PK too: a head without triggerType must still read as present
-		// (an engine may answer no item at all for an empty projection).
-		ProjectionExpression:     aws.String("#pk, #trigger"),
-		ExpressionAttributeNames: map[string]string{"#pk": store.AttrPK, "#trigger": attrTriggerType},
+		// PK too: a head without either attribute must still read as
+		// present (an engine may answer no item at all for an empty
+		// projection).
+		ProjectionExpression:     aws.String("#pk, #trigger, #hasNotify"),
+		ExpressionAttributeNames: map[string]string{"#pk": store.AttrPK, "#trigger": attrTriggerType, "#hasNotify": attrHasNotify},
 	})
 	if err != nil {
-		return "", fmt.Errorf("webhooksdb: read the head of %s: %w", workflowID, err)
+		return webhooks.Head{}, fmt.Errorf("webhooksdb: read the head of %s: %w", workflowID, err)
 	}
 	if out.Item == nil {
-		return "", domain.ErrNotFound
+		return webhooks.Head{}, domain.ErrNotFound
 	}
-	trigger, _ := out.Item[attrTriggerType].(*types.AttributeValueMemberS)
-	if trigger == nil {
-		return "", nil // a head written before triggerType: on no webhook trigger
+	// A head written before triggerType (or hasNotify) reads as on no
+	// webhook trigger (or without notify).
+	var head webhooks.Head
+	if trigger, ok := out.Item[attrTriggerType].(*types.AttributeValueMemberS); ok {
+		head.TriggerType = trigger.Value
 	}
-	return trigger.Value, nil
+	if hasNotify, ok := out.Item[attrHasNotify].(*types.AttributeValueMemberBOOL); ok {
+		head.HasNotify = hasNotify.Value
+	}
+	return head, nil
 }
 
 // Roll makes current the workflow's secret in one UpdateItem conditioned on
@@ -159,10 +178,11 @@ func (s *Store) WorkflowTrigger(ctx context.Context, account, workflowID string)
 // on the item as it was, so no read is needed); without, any previous one
 // is removed.
 //
-// An absent item (a webhook workflow whose secret write was lost, say to a
-// failure between the workflow's writes) is made anew by a second UpdateItem
+// An absent item (a workflow whose secret write was lost, say to a failure
+// between the workflow's writes) is made anew by a second UpdateItem
 // conditioned on its absence, so a roll repairs it rather than leaving the
-// workflow unable to receive. Another account's item is domain.ErrNotFound.
+// workflow unable to receive deliveries (or sign notifications). Another
+// account's item is domain.ErrNotFound.
 func (s *Store) Roll(ctx context.Context, account, workflowID string, current secrets.Sealed, keepPreviousUntil, at time.Time) error {
 	currentAV, err := attributevalue.Marshal(sealedAttrOf(current))
 	if err != nil {
@@ -184,7 +204,7 @@ func (s *Store) Roll(ctx context.Context, account, workflowID string, current se
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
-		Key:                       itemKey(workflowID),
+		Key:                       s.itemKey(workflowID),
 		UpdateExpression:          aws.String(update),
 		ConditionExpression:       aws.String("#account = :account"),
 		ExpressionAttributeNames:  names,
@@ -203,7 +223,7 @@ func (s *Store) Roll(ctx context.Context, account, workflowID string, current se
 func (s *Store) recreate(ctx context.Context, account, workflowID string, currentAV types.AttributeValue, at time.Time) error {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),
-		Key:                 itemKey(workflowID),
+		Key:                 s.itemKey(workflowID),
 		UpdateExpression:    aws.String("SET #account = :account, #workflow = :workflow, #current = :current, #createdAt = :at, #rolledAt = :at"),
 		ConditionExpression: aws.String("attribute_not_exists(PK)"),
 		ExpressionAttributeNames: map[string]string{
@@ -231,7 +251,7 @@ func (s *Store) recreate(ctx context.Context, account, workflowID string, curren
 func (s *Store) Get(ctx context.Context, workflowID string) (webhooks.Record, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
-		Key:            itemKey(workflowID),
+		Key:            s.itemKey(workflowID),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {

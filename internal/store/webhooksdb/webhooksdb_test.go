@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,25 +31,55 @@ func sealed(tag string) secrets.Sealed {
 	return secrets.Sealed{KeyID: "local:test", WrappedKey: []byte("wrapped-" + tag), Nonce: bytes.Repeat([]byte{1}, 12), Ciphertext: []byte("ciphertext-" + tag)}
 }
 
-func mustPutHead(t *testing.T, table dynamotest.Table, account, workflowID, trigger string) {
+// kind is one kind of secret item: its store, its key and its service.
+type kind struct {
+	name       string
+	newStore   func(db *dynamodb.Client, table string) *webhooksdb.Store
+	pk         func(workflowID string) string
+	sk         string
+	newSecrets func(webhooks.Store, secrets.Sealer) *webhooks.Secrets
+	prefix     string
+}
+
+// kinds are the two kinds of secret: every test of the items runs on each,
+// since one adapter keeps both.
+var kinds = []kind{
+	{"webhook secrets", webhooksdb.New, store.WebhookSecretPK, store.SortWebhookSecret, webhooks.NewSecrets, webhooks.SecretPrefix},
+	{"notification secrets", webhooksdb.NewNotify, store.NotifySecretPK, store.SortNotifySecret, webhooks.NewNotifySecrets, webhooks.NotifySecretPrefix},
+}
+
+// eachKind runs test once per kind, on a table of its own.
+func eachKind(t *testing.T, test func(t *testing.T, k kind, table dynamotest.Table, s *webhooksdb.Store)) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			table := dynamotest.MustTable(t)
+			test(t, k, table, k.newStore(table.Client, table.Name))
+		})
+	}
+}
+
+// mustPutHead writes a workflow's head as the workflows adapter does: the
+// attributes this adapter reads among them (hasNotify only when true).
+func mustPutHead(t *testing.T, table dynamotest.Table, account, workflowID, trigger string, hasNotify bool) {
 	t.Helper()
-	_, err := table.Client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(table.Name),
-		Item: map[string]types.AttributeValue{
-			"PK":          &types.AttributeValueMemberS{Value: store.AccountPK(account)},
-			"SK":          &types.AttributeValueMemberS{Value: store.WorkflowSK(workflowID)},
-			"triggerType": &types.AttributeValueMemberS{Value: trigger},
-		},
-	})
-	if err != nil {
+	item := map[string]types.AttributeValue{
+		"PK":          &types.AttributeValueMemberS{Value: store.AccountPK(account)},
+		"SK":          &types.AttributeValueMemberS{Value: store.WorkflowSK(workflowID)},
+		"triggerType": &types.AttributeValueMemberS{Value: trigger},
+		"name":        &types.AttributeValueMemberS{Value: "w"},
+	}
+	if hasNotify {
+		item["hasNotify"] = &types.AttributeValueMemberBOOL{Value: true}
+	}
+	if _, err := table.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table.Name), Item: item}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func rawItem(t *testing.T, table dynamotest.Table, workflowID string) map[string]types.AttributeValue {
+func rawItem(t *testing.T, table dynamotest.Table, k kind, workflowID string) map[string]types.AttributeValue {
 	t.Helper()
 	out, err := table.Client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(table.Name), Key: store.ItemKey(store.WebhookSecretPK(workflowID), store.SortWebhookSecret), ConsistentRead: aws.Bool(true),
+		TableName: aws.String(table.Name), Key: store.ItemKey(k.pk(workflowID), k.sk), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -67,9 +98,9 @@ func mustGet(t *testing.T, s *webhooksdb.Store, workflowID string) webhooks.Reco
 
 func newWorkflowID() string { return ids.New(ids.PrefixWorkflow, time.Now()) }
 
-func TestPutGetDelete(t *testing.T) {
-	table := dynamotest.MustTable(t)
-	s := webhooksdb.New(table.Client, table.Name)
+func TestPutGetDelete(t *testing.T) { eachKind(t, testPutGetDelete) }
+
+func testPutGetDelete(t *testing.T, k kind, table dynamotest.Table, s *webhooksdb.Store) {
 	wf := newWorkflowID()
 	created := time.Now().UTC().Truncate(time.Millisecond)
 
@@ -112,7 +143,7 @@ func TestPutGetDelete(t *testing.T) {
 		if err := s.Delete(ctx, "acct_b", wf); err != nil {
 			t.Fatal(err)
 		}
-		if rawItem(t, table, wf) == nil {
+		if rawItem(t, table, k, wf) == nil {
 			t.Fatal("another account deleted the item")
 		}
 	})
@@ -135,27 +166,31 @@ func TestPutGetDelete(t *testing.T) {
 	})
 }
 
-func TestWorkflowTrigger(t *testing.T) {
-	table := dynamotest.MustTable(t)
-	s := webhooksdb.New(table.Client, table.Name)
-	webhook, manual, absent := newWorkflowID(), newWorkflowID(), newWorkflowID()
-	mustPutHead(t, table, "acct_a", webhook, "webhook")
-	mustPutHead(t, table, "acct_a", manual, "manual")
+func TestWorkflowHead(t *testing.T) { eachKind(t, testWorkflowHead) }
+
+func testWorkflowHead(t *testing.T, _ kind, table dynamotest.Table, s *webhooksdb.Store) {
+	webhook, manual, notify, both, absent := newWorkflowID(), newWorkflowID(), newWorkflowID(), newWorkflowID(), newWorkflowID()
+	mustPutHead(t, table, "acct_a", webhook, "webhook", false)
+	mustPutHead(t, table, "acct_a", manual, "manual", false)
+	mustPutHead(t, table, "acct_a", notify, "schedule", true)
+	mustPutHead(t, table, "acct_a", both, "webhook", true)
 	for _, tt := range []struct {
 		name, account, workflowID string
-		want                      string
+		want                      webhooks.Head
 		wantErr                   error
 	}{
-		{"a webhook workflow of the account", "acct_a", webhook, "webhook", nil},
-		{"a manual workflow", "acct_a", manual, "manual", nil},
-		{"an absent workflow is not found", "acct_a", absent, "", domain.ErrNotFound},
-		{"another account's webhook workflow is not found", "acct_b", webhook, "", domain.ErrNotFound},
+		{"a webhook workflow of the account", "acct_a", webhook, webhooks.Head{TriggerType: "webhook"}, nil},
+		{"a manual workflow", "acct_a", manual, webhooks.Head{TriggerType: "manual"}, nil},
+		{"a workflow with notify", "acct_a", notify, webhooks.Head{TriggerType: "schedule", HasNotify: true}, nil},
+		{"a webhook workflow with notify", "acct_a", both, webhooks.Head{TriggerType: "webhook", HasNotify: true}, nil},
+		{"an absent workflow is not found", "acct_a", absent, webhooks.Head{}, domain.ErrNotFound},
+		{"another account's workflow is not found", "acct_b", both, webhooks.Head{}, domain.ErrNotFound},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			table.Calls.Reset()
-			got, err := s.WorkflowTrigger(ctx, tt.account, tt.workflowID)
+			got, err := s.WorkflowHead(ctx, tt.account, tt.workflowID)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) || got != tt.want {
-				t.Fatalf("got %q, %v; want %q, %v", got, err, tt.want, tt.wantErr)
+				t.Fatalf("got %+v, %v; want %+v, %v", got, err, tt.want, tt.wantErr)
 			}
 			if calls := table.Calls.Snapshot(); calls["GetItem"] != 1 || table.Calls.Total() != 1 {
 				t.Fatalf("calls %v", calls)
@@ -164,9 +199,9 @@ func TestWorkflowTrigger(t *testing.T) {
 	}
 }
 
-func TestRoll(t *testing.T) {
-	table := dynamotest.MustTable(t)
-	s := webhooksdb.New(table.Client, table.Name)
+func TestRoll(t *testing.T) { eachKind(t, testRoll) }
+
+func testRoll(t *testing.T, k kind, table dynamotest.Table, s *webhooksdb.Store) {
 	wf := newWorkflowID()
 	if err := s.Put(ctx, webhooks.Record{WorkflowID: wf, AccountID: "acct_a", Current: sealed("one"), CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
@@ -205,7 +240,7 @@ func TestRoll(t *testing.T) {
 		if !bytes.Equal(rec.Current.Ciphertext, sealed("four").Ciphertext) || rec.Previous != nil || !rec.PreviousExpiresAt.IsZero() {
 			t.Fatalf("after strict roll: %+v", rec)
 		}
-		item := rawItem(t, table, wf)
+		item := rawItem(t, table, k, wf)
 		if _, ok := item["previous"]; ok {
 			t.Fatal("previous still stored")
 		}
@@ -235,16 +270,16 @@ func TestRoll(t *testing.T) {
 
 // TestNoPlaintextIsStored makes a secret through the service on this store
 // and reads the raw item: neither the secret nor its random part is in it.
-func TestNoPlaintextIsStored(t *testing.T) {
-	table := dynamotest.MustTable(t)
+func TestNoPlaintextIsStored(t *testing.T) { eachKind(t, testNoPlaintextIsStored) }
+
+func testNoPlaintextIsStored(t *testing.T, k kind, table dynamotest.Table, s *webhooksdb.Store) {
 	sealer, err := secrets.NewLocal(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := webhooksdb.New(table.Client, table.Name)
-	service := webhooks.NewSecrets(s, sealer)
+	service := k.newSecrets(s, sealer)
 	wf := newWorkflowID()
-	mustPutHead(t, table, "acct_a", wf, "webhook")
+	mustPutHead(t, table, "acct_a", wf, "webhook", true)
 	created, err := service.Create(ctx, "acct_a", wf)
 	if err != nil {
 		t.Fatal(err)
@@ -254,11 +289,14 @@ func TestNoPlaintextIsStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	var raw []byte
-	for name, av := range rawItem(t, table, wf) {
+	for name, av := range rawItem(t, table, k, wf) {
 		raw = appendContents(append(raw, name...), av)
 	}
 	for _, secret := range []string{created, rolled} {
-		random := strings.TrimPrefix(secret, webhooks.SecretPrefix)
+		random, ok := strings.CutPrefix(secret, k.prefix)
+		if !ok {
+			t.Fatalf("the service made a secret without its kind's prefix %s", k.prefix)
+		}
 		if bytes.Contains(raw, []byte(random)) {
 			t.Fatalf("the raw item holds the secret %s", secret)
 		}
@@ -283,4 +321,87 @@ func appendContents(out []byte, av types.AttributeValue) []byte {
 		}
 	}
 	return out
+}
+
+// TestAWorkflowsTwoSecretsAreTwoItems gives one workflow both secrets: each
+// kind reads, rolls and deletes its own item and leaves the other's.
+func TestAWorkflowsTwoSecretsAreTwoItems(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	hooks, notes := webhooksdb.New(table.Client, table.Name), webhooksdb.NewNotify(table.Client, table.Name)
+	wf := newWorkflowID()
+	for _, put := range []struct {
+		s   *webhooksdb.Store
+		tag string
+	}{{hooks, "webhook"}, {notes, "notify"}} {
+		if err := put.s.Put(ctx, webhooks.Record{WorkflowID: wf, AccountID: "acct_a", Current: sealed(put.tag), CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := mustGet(t, hooks, wf); !bytes.Equal(got.Current.Ciphertext, sealed("webhook").Ciphertext) {
+		t.Fatalf("the webhook store reads %q", got.Current.Ciphertext)
+	}
+	if got := mustGet(t, notes, wf); !bytes.Equal(got.Current.Ciphertext, sealed("notify").Ciphertext) {
+		t.Fatalf("the notify store reads %q", got.Current.Ciphertext)
+	}
+	if err := notes.Roll(ctx, "acct_a", wf, sealed("notify-2"), time.Time{}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, hooks, wf); !bytes.Equal(got.Current.Ciphertext, sealed("webhook").Ciphertext) {
+		t.Fatal("rolling the notification secret changed the webhook secret")
+	}
+	if err := notes.Delete(ctx, "acct_a", wf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := notes.Get(ctx, wf); !errors.Is(err, domain.ErrNotFound) {
+		t.Fatalf("the notification secret after its delete: %v", err)
+	}
+	if got := mustGet(t, hooks, wf); !bytes.Equal(got.Current.Ciphertext, sealed("webhook").Ciphertext) {
+		t.Fatal("deleting the notification secret changed the webhook secret")
+	}
+}
+
+// TestSigningSecretsReadOneItem signs through the notification secrets
+// service on this store, as the runner does: one GetItem of the secret
+// item per call, the newest secret first, and none for another account.
+func TestSigningSecretsReadOneItem(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	sealer, err := secrets.NewLocal(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	service := webhooks.NewNotifySecrets(webhooksdb.NewNotify(table.Client, table.Name), sealer)
+	wf := newWorkflowID()
+	mustPutHead(t, table, "acct_a", wf, "manual", true)
+	first, err := service.Create(ctx, "acct_a", wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, until, err := service.Roll(ctx, "acct_a", wf, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		at   time.Time
+		want []string
+	}{
+		{"within the grace period", time.Now(), []string{second, first}},
+		{"after it", until, []string{second}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			table.Calls.Reset()
+			got, err := service.SigningSecrets(ctx, "acct_a", wf, tt.at)
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Fatalf("got %d secrets (%v), want %d", len(got), err, len(tt.want))
+			}
+			if calls := table.Calls.Snapshot(); calls["GetItem"] != 1 || table.Calls.Total() != 1 {
+				t.Fatalf("calls %v", calls)
+			}
+		})
+	}
+	t.Run("another account's workflow is not found", func(t *testing.T) {
+		if got, err := service.SigningSecrets(ctx, "acct_b", wf, time.Now()); !errors.Is(err, domain.ErrNotFound) || got != nil {
+			t.Fatalf("got %d secrets, %v; want domain.ErrNotFound", len(got), err)
+		}
+	})
 }

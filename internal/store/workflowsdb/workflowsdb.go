@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -73,7 +74,10 @@ type triggerItem struct {
 }
 
 // headItem is a workflow's head: its current version's summary. TriggerType
-// repeats trigger.type at the top level, where the webhook routes read it.
+// repeats trigger.type at the top level, where the webhook routes read it;
+// HasNotify says the version has a notify, so the notify roll and the
+// workflow routes know whether it has a notification secret without
+// reading the version.
 type headItem struct {
 	PK          string      `dynamodbav:"PK"`
 	SK          string      `dynamodbav:"SK"`
@@ -83,6 +87,7 @@ type headItem struct {
 	Enabled     bool        `dynamodbav:"enabled"`
 	Trigger     triggerItem `dynamodbav:"trigger"`
 	TriggerType string      `dynamodbav:"triggerType"`
+	HasNotify   bool        `dynamodbav:"hasNotify,omitempty"`
 	Version     int         `dynamodbav:"version"`
 	CreatedAt   int64       `dynamodbav:"createdAt"`
 	UpdatedAt   int64       `dynamodbav:"updatedAt"`
@@ -107,7 +112,7 @@ func headOf(w workflows.Workflow) headItem {
 		PK: store.AccountPK(w.AccountID), SK: store.WorkflowSK(w.ID), WorkflowID: w.ID,
 		Name: d.Name, Description: d.Description, Enabled: d.IsEnabled(),
 		Trigger:     triggerItem{Type: string(d.Trigger.Type), Cron: d.Trigger.Cron, Timezone: d.Trigger.Timezone, Every: d.Trigger.Every},
-		TriggerType: string(d.Trigger.Type), Version: w.Version,
+		TriggerType: string(d.Trigger.Type), HasNotify: d.Notify != nil, Version: w.Version,
 		CreatedAt: w.CreatedAt.UnixMilli(), UpdatedAt: w.UpdatedAt.UnixMilli(),
 	}
 }
@@ -115,8 +120,8 @@ func headOf(w workflows.Workflow) headItem {
 func (it headItem) summary(account string) workflows.Summary {
 	return workflows.Summary{
 		ID: it.WorkflowID, AccountID: account, Name: it.Name, Description: it.Description, Enabled: it.Enabled,
-		Trigger: workflows.Trigger{Type: workflows.TriggerType(it.Trigger.Type), Cron: it.Trigger.Cron, Timezone: it.Trigger.Timezone, Every: it.Trigger.Every},
-		Version: it.Version, CreatedAt: time.UnixMilli(it.CreatedAt).UTC(), UpdatedAt: time.UnixMilli(it.UpdatedAt).UTC(),
+		Trigger:   workflows.Trigger{Type: workflows.TriggerType(it.Trigger.Type), Cron: it.Trigger.Cron, Timezone: it.Trigger.Timezone, Every: it.Trigger.Every},
+		HasNotify: it.HasNotify, Version: it.Version, CreatedAt: time.UnixMilli(it.CreatedAt).UTC(), UpdatedAt: time.UnixMilli(it.UpdatedAt).UTC(),
 	}
 }
 
@@ -289,13 +294,23 @@ func (s *Store) Update(ctx context.Context, w workflows.Workflow) error {
 	if values[":trigger"], err = attributevalue.Marshal(head.Trigger); err != nil {
 		return fmt.Errorf("workflowsdb: marshal trigger of %s: %w", w.ID, err)
 	}
-	// An empty description is removed rather than stored as "", as the
-	// head written by Create leaves it out.
+	// An empty description and a false hasNotify are removed rather than
+	// stored, as the head written by Create leaves them out.
+	var remove []string
 	if head.Description != "" {
 		update += ", description = :description"
 		values[":description"] = &types.AttributeValueMemberS{Value: head.Description}
 	} else {
-		update += " REMOVE description"
+		remove = append(remove, "description")
+	}
+	if head.HasNotify {
+		update += ", hasNotify = :hasNotify"
+		values[":hasNotify"] = &types.AttributeValueMemberBOOL{Value: true}
+	} else {
+		remove = append(remove, "hasNotify")
+	}
+	if len(remove) > 0 {
+		update += " REMOVE " + strings.Join(remove, ", ")
 	}
 	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),

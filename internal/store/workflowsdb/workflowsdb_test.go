@@ -204,3 +204,67 @@ func TestListPages(t *testing.T) {
 		t.Fatalf("a cursor of another listing: %v", err)
 	}
 }
+
+// TestTheHeadSaysWhetherTheWorkflowHasNotify: hasNotify follows the current
+// version through Create, Update and Delete, stored only when true, and is
+// what the notify roll (webhooksdb) reads.
+func TestTheHeadSaysWhetherTheWorkflowHasNotify(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	db := workflowsdb.New(table.Client, table.Name)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	parse := func(notify string) workflows.Definition {
+		t.Helper()
+		d, err := workflows.Parse([]byte(`{"name":"n","trigger":{"type":"manual"},`+notify+`"steps":[{"id":"a","type":"delay","with":{"seconds":1}}]}`), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	withNotify, without := parse(`"notify":{"url":"https://hooks.example/runs","events":["run.failed"]},`), parse("")
+	id := ids.New(ids.PrefixWorkflow, now)
+	stored := func() (attr types.AttributeValue, present bool) {
+		t.Helper()
+		out, err := table.Client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table.Name), Key: store.ItemKey(store.AccountPK(account), store.WorkflowSK(id)), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		attr, present = out.Item["hasNotify"]
+		return attr, present
+	}
+	for i, tt := range []struct {
+		name string
+		d    workflows.Definition
+		want bool
+	}{
+		{"a workflow created with notify has it", withNotify, true},
+		{"a change that removes notify removes it", without, false},
+		{"a change that gives it notify again sets it", withNotify, true},
+		{"a change that keeps notify keeps it", withNotify, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := workflows.Workflow{ID: id, AccountID: account, Definition: tt.d, Version: i + 1, CreatedAt: now, UpdatedAt: now}
+			write := db.Update
+			if i == 0 {
+				write = db.Create
+			}
+			if err := write(ctx, w); err != nil {
+				t.Fatal(err)
+			}
+			head, err := db.Head(ctx, account, id)
+			if err != nil || head.HasNotify != tt.want {
+				t.Fatalf("head %+v, %v; want HasNotify %v", head, err, tt.want)
+			}
+			attr, present := stored()
+			if b, _ := attr.(*types.AttributeValueMemberBOOL); present != tt.want || (tt.want && (b == nil || !b.Value)) {
+				t.Fatalf("hasNotify stored as %v (present %v), want it only when true", attr, present)
+			}
+		})
+	}
+	t.Run("delete returns the head with it, so its secret can be dropped", func(t *testing.T) {
+		old, err := db.Delete(ctx, account, id)
+		if err != nil || !old.HasNotify {
+			t.Fatalf("%+v %v", old, err)
+		}
+	})
+}

@@ -349,6 +349,55 @@ func TestSAMLocalServesTheSignalRoutes(t *testing.T) {
 	requireEveryResponseHeaders(t, s.proxy)
 }
 
+// A workflow with notify gets its notification secret from create-workflow
+// (sealed by moto's KMS), and roll-notify-secret, its own function under
+// SAM, rolls it: 201 with a new nsec_ secret and the old one's expiry;
+// without workflows:write the page's 403, for another account's workflow
+// 404, and for a workflow without notify 409.
+func TestSAMLocalRollsTheNotifySecret(t *testing.T) {
+	s := mustSAMLocal(t)
+	key, _, _ := s.key(t, "acct_sam_notify", domain.AllScopes...)
+	reader, _, _ := s.key(t, "acct_sam_notify", domain.ScopeWorkflowsRead)
+	other, _, _ := s.key(t, "acct_sam_notify_other", domain.AllScopes...)
+	definition := func(notify bool) map[string]any {
+		d := map[string]any{
+			"name": "sam notify", "trigger": map[string]any{"type": "manual"},
+			"steps": []any{map[string]any{"id": "shape", "type": "transform", "with": map[string]any{"jq": "."}}},
+		}
+		if notify {
+			// Stored, never called: no run of it starts here.
+			d["notify"] = map[string]any{"url": "https://hooks.example.com/runs", "events": []any{"run.failed"}}
+		}
+		return d
+	}
+	nsec := regexp.MustCompile(`^nsec_[A-Za-z0-9_-]{43}$`)
+
+	wf := data[map[string]any](t, s.call(t, "POST", "/api/v1/workflows", key, definition(true)), http.StatusCreated)
+	id, _ := wf["id"].(string)
+	first, _ := wf["notifySecret"].(string)
+	if !nsec.MatchString(first) {
+		t.Fatalf("create gave notifySecret %q, want an nsec_ secret", first)
+	}
+	path := "/api/v1/workflows/" + id + "/notify/roll"
+
+	requirePageBody(t, s.call(t, "POST", path, reader, map[string]any{}), http.StatusForbidden, pageForbidden)
+	if a := s.call(t, "POST", path, other, map[string]any{}); a.Status != http.StatusNotFound {
+		t.Fatalf("another account rolled the secret: %s, want 404", a)
+	}
+	rolled := data[map[string]any](t, s.call(t, "POST", path, key, map[string]any{"gracePeriodSeconds": 3600}), http.StatusCreated)
+	second, _ := rolled["secret"].(string)
+	if !nsec.MatchString(second) || second == first || rolled["workflowId"] != id || rolled["previousSecretExpiresAt"] == nil {
+		t.Fatalf("roll gave %v, want a new nsec_ secret and the old one's expiry", rolled)
+	}
+
+	plain := data[map[string]any](t, s.call(t, "POST", "/api/v1/workflows", key, definition(false)), http.StatusCreated)
+	plainID, _ := plain["id"].(string)
+	if a := s.call(t, "POST", "/api/v1/workflows/"+plainID+"/notify/roll", key, map[string]any{}); a.Status != http.StatusConflict || !strings.Contains(string(a.Body), `"CONFLICT"`) {
+		t.Fatalf("a workflow without notify: %s, want 409 CONFLICT", a)
+	}
+	requireEveryResponseHeaders(t, s.proxy)
+}
+
 // The limiter is the same DynamoDB counters under SAM: a key that has used
 // its minute's writes (counted here through the same limiter a route
 // runs) gets the page's 429 from the next write, with Retry-After.

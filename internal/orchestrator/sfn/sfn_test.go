@@ -18,6 +18,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/awstest"
 	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/orchestrator"
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/runner"
 	"github.com/workflowsapi/workflows/internal/runs"
@@ -274,5 +275,46 @@ func TestFromEnv(t *testing.T) {
 	}
 	if list := executions(t, arn); len(list) != 1 || aws.ToString(list[0].Name) != runID {
 		t.Errorf("executions %+v, want the run's", list)
+	}
+}
+
+// A run's delivery execution is a second execution of the same state
+// machine, named <run>-notify, with the run's own task as input: it starts
+// beside the run's stopped one, once however often it is asked for, and
+// Describe finds it by that name (the start check's question).
+func TestStartDeliveryStartsOneExecutionBesideTheRunsOwn(t *testing.T) {
+	arn := mustStateMachine(t)
+	o := sfn.New(awstest.MustSFNClient(t), arn)
+	ctx := context.Background()
+	runID := newRunID()
+	if err := o.Start(ctx, "acct_1", runID); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Stop(ctx, runID); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := o.StartDelivery(ctx, "acct_1", runID); err != nil {
+			t.Fatalf("StartDelivery: %v", err)
+		}
+	}
+	byName := map[string]types.ExecutionStatus{}
+	for _, e := range executions(t, arn) {
+		byName[aws.ToString(e.Name)] = e.Status
+	}
+	delivery := orchestrator.DeliveryExecution(runID)
+	if want := map[string]types.ExecutionStatus{runID: types.ExecutionStatusAborted, delivery: types.ExecutionStatusRunning}; !maps.Equal(byName, want) {
+		t.Fatalf("executions %v, want the run's stopped and one delivery running", byName)
+	}
+	described, err := awstest.MustSFNClient(t).DescribeExecution(ctx, &awssfn.DescribeExecutionInput{ExecutionArn: aws.String(o.ExecutionARN(delivery))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(runner.Task{AccountID: "acct_1", RunID: runID})
+	if got := aws.ToString(described.Input); got != string(want) {
+		t.Errorf("the delivery's input %s, want the run's task %s", got, want)
+	}
+	if state, err := o.Describe(ctx, delivery); err != nil || state != sfn.ExecutionRunning {
+		t.Errorf("Describe(%s) = %q, %v; want running", delivery, state, err)
 	}
 }

@@ -297,9 +297,6 @@ func KeyHashPK(hash string) string { return prefixKeyHash + hash }
 // KeyIndexSK is the SK of a key's index item in its account.
 func KeyIndexSK(keyID string) string { return PrefixKeyIndex + keyID }
 
-// KeyIDFromIndexSK reads the key id back from an index item's SK.
-func KeyIDFromIndexSK(sk string) string { return sk[len(PrefixKeyIndex):] }
-
 // RateCounterPK is the partition of one limiter bucket.
 func RateCounterPK(bucket string) string { return prefixRate + bucket }
 

@@ -170,9 +170,10 @@ func decode(av map[string]types.AttributeValue, connectionID string) (connection
 }
 
 // List returns an account's connections, newest first (ids sort by creation
-// time). cursor is "" or a NextCursor of an earlier page. It asks for one
-// item more than the page, so the last page says it is the last (no cursor
-// that leads to an empty page).
+// time). cursor is "" or a NextCursor of an earlier page. One strongly
+// consistent Query per page, of the public fields only
+// (store.QueryNewestFirst: limit+1 items, so the last page says it is the
+// last, and a cursor never leads to an empty page).
 func (s *Store) List(ctx context.Context, account string, limit int, cursor string) (domain.Page[connections.Connection], error) {
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
@@ -184,34 +185,29 @@ func (s *Store) List(ctx context.Context, account string, limit int, cursor stri
 		ProjectionExpression:     aws.String(publicProjection.expression),
 		ExpressionAttributeNames: publicProjection.names,
 		ConsistentRead:           aws.Bool(true),
-		ScanIndexForward:         aws.Bool(false),
-		Limit:                    aws.Int32(int32(limit + 1)),
 	}
+	var startKey map[string]types.AttributeValue
 	if cursor != "" {
 		id, err := store.DecodeCursor(cursor, ids.PrefixConnection)
 		if err != nil {
 			return domain.Page[connections.Connection]{}, err
 		}
-		in.ExclusiveStartKey = store.ItemKey(store.AccountPK(account), store.ConnectionSK(id))
+		startKey = store.ItemKey(store.AccountPK(account), store.ConnectionSK(id))
 	}
-	out, err := s.db.Query(ctx, in)
+	connectionsOf := func(_ context.Context, raw []map[string]types.AttributeValue) ([]connections.Connection, error) {
+		var items []item
+		if err := attributevalue.UnmarshalListOfMaps(raw, &items); err != nil {
+			return nil, fmt.Errorf("unmarshal connections: %w", err)
+		}
+		out := make([]connections.Connection, 0, len(items))
+		for _, it := range items {
+			out = append(out, it.toDomain())
+		}
+		return out, nil
+	}
+	page, err := store.QueryNewestFirst(ctx, s.db, in, limit, startKey, connectionsOf, func(c connections.Connection) string { return c.ID })
 	if err != nil {
-		return domain.Page[connections.Connection]{}, fmt.Errorf("connectionsdb: query connections: %w", err)
-	}
-	var items []item
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-		return domain.Page[connections.Connection]{}, fmt.Errorf("connectionsdb: unmarshal connections: %w", err)
-	}
-	more := out.LastEvaluatedKey != nil
-	if len(items) > limit {
-		items, more = items[:limit], true
-	}
-	page := domain.Page[connections.Connection]{Items: make([]connections.Connection, 0, len(items))}
-	for _, it := range items {
-		page.Items = append(page.Items, it.toDomain())
-	}
-	if more && len(items) > 0 {
-		page.NextCursor = store.EncodeCursor(items[len(items)-1].ID)
+		return domain.Page[connections.Connection]{}, fmt.Errorf("connectionsdb: list connections: %w", err)
 	}
 	return page, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -133,4 +134,64 @@ func TestStore(t *testing.T) {
 			t.Errorf("a bad cursor: %v", err)
 		}
 	})
+
+	t.Run("exactly limit, limit+1 and 7 by 3: full pages, no empty one, each connection once", func(t *testing.T) {
+		for _, tt := range []struct {
+			account   string
+			made      int
+			wantPages []int
+		}{
+			{"acct_exact", 3, []int{3}},
+			{"acct_plus", 4, []int{3, 1}},
+			{"acct_seven", 7, []int{3, 3, 1}},
+		} {
+			var made []string
+			for range tt.made {
+				made = append([]string{mustCreate(t, db, tt.account).ID}, made...)
+			}
+			table.Calls.Reset()
+			pages := listPages(t, db, tt.account, 3)
+			if sizes := pageSizes(pages); !slices.Equal(sizes, tt.wantPages) || !slices.Equal(slices.Concat(pages...), made) {
+				t.Errorf("%d connections by 3: pages %v, want sizes %v of %v", tt.made, pages, tt.wantPages, made)
+			}
+			if calls := table.Calls.Snapshot(); calls["Query"] != len(tt.wantPages) || table.Calls.Total() != len(tt.wantPages) {
+				t.Errorf("%d connections by 3: calls %v, want one Query per page", tt.made, calls)
+			}
+		}
+	})
+}
+
+// listPages follows an account's connections page by page, and fails on a
+// cursor that leads to an empty page.
+func listPages(t *testing.T, db *connectionsdb.Store, account string, limit int) [][]string {
+	t.Helper()
+	var pages [][]string
+	cursor := ""
+	for range 20 {
+		page, err := db.List(context.Background(), account, limit, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cursor != "" && len(page.Items) == 0 {
+			t.Fatalf("after pages %v, a cursor led to an empty page", pages)
+		}
+		var ids []string
+		for _, c := range page.Items {
+			ids = append(ids, c.ID)
+		}
+		pages = append(pages, ids)
+		if cursor = page.NextCursor; cursor == "" {
+			return pages
+		}
+	}
+	t.Fatalf("no end of pages: %v", pages)
+	return nil
+}
+
+func pageSizes(pages [][]string) []int {
+	sizes := make([]int, len(pages))
+	for i, p := range pages {
+		sizes[i] = len(p)
+	}
+	return sizes
 }

@@ -181,7 +181,11 @@ func (s *Store) hashByID(ctx context.Context, account, keyID string) (string, er
 }
 
 // List returns an account's keys, newest first. cursor is "" or a
-// NextCursor from an earlier page.
+// NextCursor from an earlier page. It Queries the account's index items and
+// BatchGetItems their auth items (store.QueryNewestFirst: limit+1 of them,
+// so a cursor always leads to a non-empty page), leaving out an index item
+// whose auth item is missing (a create that failed in between) or of
+// another account.
 func (s *Store) List(ctx context.Context, account string, limit int, cursor string) (domain.Page[keys.Key], error) {
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
@@ -190,45 +194,56 @@ func (s *Store) List(ctx context.Context, account string, limit int, cursor stri
 			":pk": &types.AttributeValueMemberS{Value: store.AccountPK(account)},
 			":sk": &types.AttributeValueMemberS{Value: store.PrefixKeyIndex},
 		},
-		ScanIndexForward: aws.Bool(false),
-		Limit:            aws.Int32(int32(limit)),
 	}
+	var startKey map[string]types.AttributeValue
 	if cursor != "" {
 		keyID, err := store.DecodeCursor(cursor, ids.PrefixKey)
 		if err != nil {
 			return domain.Page[keys.Key]{}, err
 		}
-		in.ExclusiveStartKey = store.ItemKey(store.AccountPK(account), store.KeyIndexSK(keyID))
+		startKey = store.ItemKey(store.AccountPK(account), store.KeyIndexSK(keyID))
 	}
-	out, err := s.db.Query(ctx, in)
-	if err != nil {
-		return domain.Page[keys.Key]{}, fmt.Errorf("keysdb: query keys: %w", err)
-	}
-	var index []keyIndexItem
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &index); err != nil {
-		return domain.Page[keys.Key]{}, fmt.Errorf("keysdb: unmarshal key index: %w", err)
-	}
-	byHash, err := s.batchGetAuth(ctx, index)
-	if err != nil {
-		return domain.Page[keys.Key]{}, err
-	}
-	page := domain.Page[keys.Key]{Items: []keys.Key{}}
-	for _, ix := range index {
-		if it, ok := byHash[ix.KeyHash]; ok && it.AccountID == account {
-			page.Items = append(page.Items, it.toDomain())
+	keep := func(ctx context.Context, raw []map[string]types.AttributeValue) ([]keys.Key, error) {
+		var index []keyIndexItem
+		if err := attributevalue.UnmarshalListOfMaps(raw, &index); err != nil {
+			return nil, fmt.Errorf("unmarshal key index: %w", err)
 		}
+		byHash, err := s.batchGetAuth(ctx, index)
+		if err != nil {
+			return nil, err
+		}
+		kept := make([]keys.Key, 0, len(index))
+		for _, ix := range index {
+			if it, ok := byHash[ix.KeyHash]; ok && it.AccountID == account {
+				kept = append(kept, it.toDomain())
+			}
+		}
+		return kept, nil
 	}
-	if out.LastEvaluatedKey != nil && len(index) > 0 {
-		page.NextCursor = store.EncodeCursor(store.KeyIDFromIndexSK(index[len(index)-1].SK))
+	page, err := store.QueryNewestFirst(ctx, s.db, in, limit, startKey, keep, func(k keys.Key) string { return k.ID })
+	if err != nil {
+		return domain.Page[keys.Key]{}, fmt.Errorf("keysdb: list keys: %w", err)
 	}
 	return page, nil
 }
 
+// maxBatchGetKeys is the most keys one BatchGetItem may name; a page of 100
+// keys reads 101 index items (the one more says whether a next page exists).
+const maxBatchGetKeys = 100
+
 func (s *Store) batchGetAuth(ctx context.Context, index []keyIndexItem) (map[string]keyAuthItem, error) {
 	found := map[string]keyAuthItem{}
-	if len(index) == 0 {
-		return found, nil
+	for len(index) > 0 {
+		batch := index[:min(len(index), maxBatchGetKeys)]
+		index = index[len(batch):]
+		if err := s.batchGetAuthInto(ctx, batch, found); err != nil {
+			return nil, err
+		}
 	}
+	return found, nil
+}
+
+func (s *Store) batchGetAuthInto(ctx context.Context, index []keyIndexItem, found map[string]keyAuthItem) error {
 	keys := make([]map[string]types.AttributeValue, len(index))
 	for i, ix := range index {
 		keys[i] = store.ItemKey(store.KeyHashPK(ix.KeyHash), store.SortKeyHash)
@@ -239,11 +254,11 @@ func (s *Store) batchGetAuth(ctx context.Context, index []keyIndexItem) (map[str
 	for attempt := 0; len(request) > 0 && attempt < 5; attempt++ {
 		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request})
 		if err != nil {
-			return nil, fmt.Errorf("keysdb: batch get keys: %w", err)
+			return fmt.Errorf("keysdb: batch get keys: %w", err)
 		}
 		var items []keyAuthItem
 		if err := attributevalue.UnmarshalListOfMaps(out.Responses[s.table], &items); err != nil {
-			return nil, fmt.Errorf("keysdb: unmarshal keys: %w", err)
+			return fmt.Errorf("keysdb: unmarshal keys: %w", err)
 		}
 		for _, it := range items {
 			found[it.KeyHash] = it
@@ -251,9 +266,9 @@ func (s *Store) batchGetAuth(ctx context.Context, index []keyIndexItem) (map[str
 		request = out.UnprocessedKeys
 	}
 	if len(request) > 0 {
-		return nil, errors.New("keysdb: batch get keys: unprocessed keys remain")
+		return errors.New("keysdb: batch get keys: unprocessed keys remain")
 	}
-	return found, nil
+	return nil
 }
 
 // Revoke revokes an account's key at `at`. Revoking a revoked key changes

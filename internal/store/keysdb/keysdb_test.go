@@ -4,14 +4,21 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/workflowsapi/workflows/internal/apikey"
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
+	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/keys"
 	"github.com/workflowsapi/workflows/internal/keys/keystest"
+	"github.com/workflowsapi/workflows/internal/store"
 	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
 
@@ -19,9 +26,9 @@ func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
 
 // mustCreateKey issues a keys:read key in account through the keys service
 // on store, as every key is made.
-func mustCreateKey(tb testing.TB, store *keysdb.Store, account string) (keys.Key, string) {
+func mustCreateKey(tb testing.TB, db *keysdb.Store, account string) (keys.Key, string) {
 	tb.Helper()
-	issued := keystest.MustIssue(tb, store, account, domain.ScopeKeysRead)
+	issued := keystest.MustIssue(tb, db, account, domain.ScopeKeysRead)
 	return issued.Key, issued.Plaintext
 }
 
@@ -153,4 +160,113 @@ func TestStore(t *testing.T) {
 			t.Fatalf("err = %v, want ErrBadCursor", err)
 		}
 	})
+
+	t.Run("a page of exactly limit keys has no cursor; one more key is a page of its own", func(t *testing.T) {
+		for range 3 {
+			mustCreateKey(t, db, "acct_exact")
+		}
+		table.Calls.Reset()
+		if pages := listPages(t, db, "acct_exact", 3); !slices.Equal(pageSizes(pages), []int{3}) {
+			t.Fatalf("pages %v, want one of 3 and no cursor", pageSizes(pages))
+		}
+		if calls := table.Calls.Snapshot(); calls["Query"] != 1 || calls["BatchGetItem"] != 1 || table.Calls.Total() != 2 {
+			t.Errorf("calls %v, want one Query and one BatchGetItem", calls)
+		}
+		mustCreateKey(t, db, "acct_exact")
+		if pages := listPages(t, db, "acct_exact", 3); !slices.Equal(pageSizes(pages), []int{3, 1}) {
+			t.Fatalf("pages %v, want 3 then the one left, without a cursor", pageSizes(pages))
+		}
+	})
+
+	t.Run("7 keys by 3 are pages of 3, 3 and 1, each key once, newest first", func(t *testing.T) {
+		var made []string
+		for range 7 {
+			k, _ := mustCreateKey(t, db, "acct_seven")
+			made = append([]string{k.ID}, made...)
+		}
+		pages := listPages(t, db, "acct_seven", 3)
+		if !slices.Equal(pageSizes(pages), []int{3, 3, 1}) || !slices.Equal(slices.Concat(pages...), made) {
+			t.Fatalf("pages %v, want 3, 3, 1 of %v", pages, made)
+		}
+	})
+
+	t.Run("an index item whose key is gone, last in the listing, is no cursor to an empty page", func(t *testing.T) {
+		// As a create that failed between its two writes leaves it: the
+		// index item, older than every key here, with no auth item.
+		orphan := ids.New(ids.PrefixKey, now.Add(-time.Hour))
+		item := store.ItemKey(store.AccountPK("acct_orphan"), store.KeyIndexSK(orphan))
+		item["keyHash"] = &types.AttributeValueMemberS{Value: apikey.Hash("wfk_never_made")}
+		if _, err := table.Client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table.Name), Item: item}); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			mustCreateKey(t, db, "acct_orphan")
+		}
+		for limit, want := range map[int][]int{3: {3}, 2: {2, 1}, 1: {1, 1, 1}} {
+			if pages := listPages(t, db, "acct_orphan", limit); !slices.Equal(pageSizes(pages), want) {
+				t.Errorf("limit %d: pages %v, want %v", limit, pageSizes(pages), want)
+			}
+		}
+	})
+
+	t.Run("a page of 100 keys reads 101 in BatchGetItems of at most 100", func(t *testing.T) {
+		// Made with the store directly: the service would refuse the
+		// 101st active key.
+		var made []string
+		for range 101 {
+			id := ids.New(ids.PrefixKey, time.Now())
+			k := keys.Key{ID: id, AccountID: "acct_many", Name: "n", Prefix: "wfk_", Scopes: domain.Scopes{domain.ScopeKeysRead}, CreatedAt: time.Now()}
+			if err := db.Create(ctx, k, apikey.Hash(id)); err != nil {
+				t.Fatal(err)
+			}
+			made = append([]string{id}, made...)
+		}
+		table.Calls.Reset()
+		first, err := db.List(ctx, "acct_many", 100, "")
+		if err != nil || len(first.Items) != 100 || first.NextCursor == "" {
+			t.Fatalf("first page: %d keys, cursor %q, %v", len(first.Items), first.NextCursor, err)
+		}
+		if calls := table.Calls.Snapshot(); calls["Query"] != 1 || calls["BatchGetItem"] != 2 || table.Calls.Total() != 3 {
+			t.Errorf("calls %v, want one Query and two BatchGetItems (100 and 1)", calls)
+		}
+		last, err := db.List(ctx, "acct_many", 100, first.NextCursor)
+		if err != nil || len(last.Items) != 1 || last.Items[0].ID != made[100] || last.NextCursor != "" {
+			t.Fatalf("last page %+v, %v; want the oldest key and no cursor", last, err)
+		}
+	})
+}
+
+// listPages follows an account's keys page by page, and fails on a cursor
+// that leads to an empty page.
+func listPages(t *testing.T, db *keysdb.Store, account string, limit int) [][]string {
+	t.Helper()
+	var pages [][]string
+	cursor := ""
+	for range 20 {
+		page, err := db.List(context.Background(), account, limit, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cursor != "" && len(page.Items) == 0 {
+			t.Fatalf("after pages %v, a cursor led to an empty page", pages)
+		}
+		var ids []string
+		for _, k := range page.Items {
+			ids = append(ids, k.ID)
+		}
+		pages = append(pages, ids)
+		if cursor = page.NextCursor; cursor == "" {
+			return pages
+		}
+	}
+	t.Fatalf("no end of pages: %v", pages)
+	return nil
+}
+
+func pageSizes(pages [][]string) []int {
+	sizes := make([]int, len(pages))
+	for i, p := range pages {
+		sizes[i] = len(p)
+	}
+	return sizes
 }

@@ -522,19 +522,17 @@ func (s *Store) Get(ctx context.Context, account, runID string) (runs.Run, error
 // List pages through an account's runs, newest first (run ids sort by
 // creation time). With a workflow it queries GSI1, with a status GSI2, with
 // both GSI1 filtered on status: a workflow has fewer runs than an account
-// has in a status, and the filter is applied after each page is read, so
-// a page may hold fewer than limit runs (even none) and still have a
-// cursor. Indexes are eventually consistent: a run started a moment ago
-// may be missing for that moment.
+// has in a status. The filter (that status, and the retention below) is
+// applied after DynamoDB reads, so a page is read with as many Queries as
+// it takes to find limit runs and one more (store.QueryNewestFirst): a page
+// holds limit runs unless it is the last, and a cursor always leads to a
+// non-empty page. Indexes are eventually consistent: a run started a moment
+// ago may be missing for that moment.
 func (s *Store) List(ctx context.Context, account string, filter runs.Filter, limit int, cursor string) (domain.Page[runs.Run], error) {
 	if filter.ParentRunID != "" {
 		return s.listChildren(ctx, account, filter, limit, cursor)
 	}
-	in := &dynamodb.QueryInput{
-		TableName:        aws.String(s.table),
-		ScanIndexForward: aws.Bool(false),
-		Limit:            aws.Int32(int32(limit)),
-	}
+	in := &dynamodb.QueryInput{TableName: aws.String(s.table)}
 	var startKey func(runID string) map[string]types.AttributeValue
 	base := func(runID string) map[string]types.AttributeValue {
 		return store.ItemKey(store.AccountPK(account), store.RunSK(runID))
@@ -590,33 +588,30 @@ func (s *Store) List(ctx context.Context, account string, filter runs.Filter, li
 	in.ExpressionAttributeNames["#ttl"], in.ExpressionAttributeNames["#finishedAt"] = store.AttrTTL, "finishedAt"
 	in.ExpressionAttributeNames["#hideAt"] = "hideAt"
 	in.ExpressionAttributeValues[":now"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(s.now().Unix(), 10)}
+	var start map[string]types.AttributeValue
 	if cursor != "" {
 		id, err := store.DecodeCursor(cursor, ids.PrefixRun)
 		if err != nil {
 			return domain.Page[runs.Run]{}, err
 		}
-		in.ExclusiveStartKey = startKey(id)
+		start = startKey(id)
 	}
-	out, err := s.db.Query(ctx, in)
-	if err != nil {
-		return domain.Page[runs.Run]{}, fmt.Errorf("runsdb: query runs: %w", err)
-	}
-	var items []runItem
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-		return domain.Page[runs.Run]{}, fmt.Errorf("runsdb: unmarshal runs: %w", err)
-	}
-	page := domain.Page[runs.Run]{Items: make([]runs.Run, 0, len(items))}
-	for _, it := range items {
-		run := it.run(account)
-		run.Output = nil // a listing shows no outputs (runs.Handlers), and big ones are not here
-		page.Items = append(page.Items, run)
-	}
-	if out.LastEvaluatedKey != nil {
-		// The last key read, not the last run kept: with a filter they
-		// differ, and the next page must go on after what was read.
-		if sk, ok := out.LastEvaluatedKey[store.AttrSK].(*types.AttributeValueMemberS); ok {
-			page.NextCursor = store.EncodeCursor(strings.TrimPrefix(sk.Value, store.PrefixRun))
+	runsOf := func(_ context.Context, raw []map[string]types.AttributeValue) ([]runs.Run, error) {
+		var items []runItem
+		if err := attributevalue.UnmarshalListOfMaps(raw, &items); err != nil {
+			return nil, fmt.Errorf("unmarshal runs: %w", err)
 		}
+		out := make([]runs.Run, 0, len(items))
+		for _, it := range items {
+			run := it.run(account)
+			run.Output = nil // a listing shows no outputs (runs.Handlers), and big ones are not here
+			out = append(out, run)
+		}
+		return out, nil
+	}
+	page, err := store.QueryNewestFirst(ctx, s.db, in, limit, start, runsOf, func(r runs.Run) string { return r.ID })
+	if err != nil {
+		return domain.Page[runs.Run]{}, fmt.Errorf("runsdb: list runs: %w", err)
 	}
 	return page, nil
 }

@@ -323,6 +323,137 @@ func TestListByAccountWorkflowAndStatus(t *testing.T) {
 	}
 }
 
+// TestListPagesAreFullAndNeverLeadToAnEmptyPage: every page but the last
+// holds limit runs and the last has no cursor, however the filters (a
+// status on GSI1, the retention on every index) drop runs between and
+// after the ones listed.
+func TestListPagesAreFullAndNeverLeadToAnEmptyPage(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	db := storeOn(table)
+	now := base.Add(24 * time.Hour) // storeOn's clock
+	in := func(acct string, run runs.Run) runs.Run {
+		run.AccountID = acct
+		return run
+	}
+	listed := func(t *testing.T, acct string, filter runs.Filter, limit int) [][]string {
+		t.Helper()
+		var pages [][]string
+		cursor := ""
+		for range 20 {
+			page, err := db.List(context.Background(), acct, filter, limit, cursor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cursor != "" && len(page.Items) == 0 {
+				t.Fatalf("%+v by %d: after pages %v, a cursor led to an empty page", filter, limit, pages)
+			}
+			var got []string
+			for _, r := range page.Items {
+				got = append(got, r.ID)
+			}
+			pages = append(pages, got)
+			if cursor = page.NextCursor; cursor == "" {
+				return pages
+			}
+		}
+		t.Fatalf("%+v by %d: no end of pages: %v", filter, limit, pages)
+		return nil
+	}
+	sizes := func(pages [][]string) []int {
+		out := make([]int, len(pages))
+		for i, p := range pages {
+			out[i] = len(p)
+		}
+		return out
+	}
+
+	t.Run("an account's runs: exactly limit, limit+1, 7 by 3", func(t *testing.T) {
+		wf := ids.New(ids.PrefixWorkflow, base)
+		for _, tt := range []struct {
+			account   string
+			made      int
+			wantPages []int
+		}{
+			{"acct_exact", 3, []int{3}},
+			{"acct_plus", 4, []int{3, 1}},
+			{"acct_seven", 7, []int{3, 3, 1}},
+		} {
+			var made []string
+			for i := range tt.made {
+				made = append([]string{mustCreate(t, db, in(tt.account, newRun(i, wf, runs.StatusQueued))).ID}, made...)
+			}
+			table.Calls.Reset()
+			pages := listed(t, tt.account, runs.Filter{}, 3)
+			if !slices.Equal(sizes(pages), tt.wantPages) || !slices.Equal(slices.Concat(pages...), made) {
+				t.Errorf("%d runs by 3: pages %v, want sizes %v of %v", tt.made, pages, tt.wantPages, made)
+			}
+			if calls := table.Calls.Snapshot(); calls["Query"] != len(tt.wantPages) || table.Calls.Total() != len(tt.wantPages) {
+				t.Errorf("%d runs by 3: calls %v, want one Query per page (nothing is filtered out)", tt.made, calls)
+			}
+		}
+	})
+
+	// One workflow's runs, oldest first: s a succeeded run, f a failed one,
+	// x a succeeded one past its retention. The matches of every filter are
+	// spread between runs it drops, and the oldest run (the end of every
+	// listing) and the newest are dropped by all of them.
+	const mixed = "acct_mixed"
+	wf := ids.New(ids.PrefixWorkflow, base)
+	var all []runs.Run
+	for i, kind := range "xfsxfsxxssfxsssfx" {
+		status := runs.StatusSucceeded
+		if kind == 'f' {
+			status = runs.StatusFailed
+		}
+		run := in(mixed, newRun(i, wf, status))
+		run.FinishedAt = run.CreatedAt.Add(time.Minute)
+		if kind == 'x' {
+			run.ExpiresAt = now.Add(-time.Second)
+		}
+		all = append(all, mustCreate(t, db, run))
+	}
+	want := func(keep func(runs.Run) bool) []string {
+		var out []string
+		for i := len(all) - 1; i >= 0; i-- {
+			if !all[i].ExpiresAt.Before(now) && keep(all[i]) {
+				out = append(out, all[i].ID)
+			}
+		}
+		return out
+	}
+	succeeded := func(r runs.Run) bool { return r.Status == runs.StatusSucceeded }
+	failed := func(r runs.Run) bool { return r.Status == runs.StatusFailed }
+	anyRun := func(runs.Run) bool { return true }
+	for _, tt := range []struct {
+		name      string
+		filter    runs.Filter
+		keep      func(runs.Run) bool
+		limit     int
+		wantPages []int
+	}{
+		{"status (GSI2; expired runs between and after)", runs.Filter{Status: runs.StatusSucceeded}, succeeded, 3, []int{3, 3, 1}},
+		{"status, exactly limit", runs.Filter{Status: runs.StatusSucceeded}, succeeded, 7, []int{7}},
+		{"status, limit+1", runs.Filter{Status: runs.StatusSucceeded}, succeeded, 6, []int{6, 1}},
+		{"workflow and status (GSI1, filtered; failed and expired runs between and after)", runs.Filter{WorkflowID: wf, Status: runs.StatusSucceeded}, succeeded, 3, []int{3, 3, 1}},
+		{"workflow and status, exactly limit", runs.Filter{WorkflowID: wf, Status: runs.StatusSucceeded}, succeeded, 7, []int{7}},
+		{"workflow and a rarer status", runs.Filter{WorkflowID: wf, Status: runs.StatusFailed}, failed, 2, []int{2, 2}},
+		{"workflow and a rarer status, by 1", runs.Filter{WorkflowID: wf, Status: runs.StatusFailed}, failed, 1, []int{1, 1, 1, 1}},
+		{"account (an expired run last)", runs.Filter{}, anyRun, 3, []int{3, 3, 3, 2}},
+		{"account, exactly limit", runs.Filter{}, anyRun, 11, []int{11}},
+		{"workflow (GSI1; an expired run last), exactly limit", runs.Filter{WorkflowID: wf}, anyRun, 11, []int{11}},
+		{"workflow, limit+1", runs.Filter{WorkflowID: wf}, anyRun, 10, []int{10, 1}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			table.Calls.Reset()
+			pages := listed(t, mixed, tt.filter, tt.limit)
+			if w := want(tt.keep); !slices.Equal(sizes(pages), tt.wantPages) || !slices.Equal(slices.Concat(pages...), w) {
+				t.Errorf("pages %v, want sizes %v of %v (newest first)", pages, tt.wantPages, w)
+			}
+			t.Logf("%d pages in %d calls %v", len(pages), table.Calls.Total(), table.Calls.Snapshot())
+		})
+	}
+}
+
 func TestIdempotencyRecordsExpire(t *testing.T) {
 	table := dynamotest.MustTable(t)
 	now := base

@@ -230,7 +230,9 @@ func (s *Store) Version(ctx context.Context, head workflows.Summary, version int
 
 // List returns an account's workflows, newest first (ids sort by creation
 // time). cursor is "" or a NextCursor from an earlier page; it carries only
-// the last id, and the key is rebuilt in the caller's own account.
+// the last id, and the key is rebuilt in the caller's own account. One
+// Query per page (store.QueryNewestFirst: limit+1 heads, so a cursor always
+// leads to a non-empty page).
 func (s *Store) List(ctx context.Context, account string, limit int, cursor string) (domain.Page[workflows.Summary], error) {
 	in := &dynamodb.QueryInput{
 		TableName:              aws.String(s.table),
@@ -239,30 +241,29 @@ func (s *Store) List(ctx context.Context, account string, limit int, cursor stri
 			":pk": &types.AttributeValueMemberS{Value: store.AccountPK(account)},
 			":sk": &types.AttributeValueMemberS{Value: store.PrefixWorkflow},
 		},
-		ScanIndexForward: aws.Bool(false),
-		Limit:            aws.Int32(int32(limit)),
 	}
+	var startKey map[string]types.AttributeValue
 	if cursor != "" {
 		id, err := store.DecodeCursor(cursor, ids.PrefixWorkflow)
 		if err != nil {
 			return domain.Page[workflows.Summary]{}, err
 		}
-		in.ExclusiveStartKey = store.ItemKey(store.AccountPK(account), store.WorkflowSK(id))
+		startKey = store.ItemKey(store.AccountPK(account), store.WorkflowSK(id))
 	}
-	out, err := s.db.Query(ctx, in)
+	summaries := func(_ context.Context, raw []map[string]types.AttributeValue) ([]workflows.Summary, error) {
+		var items []headItem
+		if err := attributevalue.UnmarshalListOfMaps(raw, &items); err != nil {
+			return nil, fmt.Errorf("unmarshal workflows: %w", err)
+		}
+		out := make([]workflows.Summary, 0, len(items))
+		for _, it := range items {
+			out = append(out, it.summary(account))
+		}
+		return out, nil
+	}
+	page, err := store.QueryNewestFirst(ctx, s.db, in, limit, startKey, summaries, func(w workflows.Summary) string { return w.ID })
 	if err != nil {
-		return domain.Page[workflows.Summary]{}, fmt.Errorf("workflowsdb: query workflows: %w", err)
-	}
-	var items []headItem
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
-		return domain.Page[workflows.Summary]{}, fmt.Errorf("workflowsdb: unmarshal workflows: %w", err)
-	}
-	page := domain.Page[workflows.Summary]{Items: make([]workflows.Summary, 0, len(items))}
-	for _, it := range items {
-		page.Items = append(page.Items, it.summary(account))
-	}
-	if out.LastEvaluatedKey != nil && len(items) > 0 {
-		page.NextCursor = store.EncodeCursor(items[len(items)-1].WorkflowID)
+		return domain.Page[workflows.Summary]{}, fmt.Errorf("workflowsdb: list workflows: %w", err)
 	}
 	return page, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -202,6 +203,64 @@ func TestListPages(t *testing.T) {
 	}
 	if _, err := db.List(ctx, account, 2, store.EncodeCursor("key_01jc0000000000000000000000")); !errors.Is(err, domain.ErrBadCursor) {
 		t.Fatalf("a cursor of another listing: %v", err)
+	}
+}
+
+// TestListNeverLeadsToAnEmptyPage: exactly limit workflows is one page
+// without a cursor, one more is a second page of that one, and 7 by 3 are
+// pages of 3, 3 and 1, each workflow once, one Query each.
+func TestListNeverLeadsToAnEmptyPage(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	db := workflowsdb.New(table.Client, table.Name)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		account   string
+		made      int
+		wantPages []int
+	}{
+		{"acct_exact", 3, []int{3}},
+		{"acct_plus", 4, []int{3, 1}},
+		{"acct_seven", 7, []int{3, 3, 1}},
+	} {
+		var made []string
+		for i := range tt.made {
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			id := ids.New(ids.PrefixWorkflow, now)
+			if err := db.Create(ctx, workflows.Workflow{ID: id, AccountID: tt.account, Definition: definition(t, "w"+strconv.Itoa(i)), Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			made = append([]string{id}, made...)
+		}
+		table.Calls.Reset()
+		var pages [][]string
+		cursor := ""
+		for range 20 {
+			page, err := db.List(ctx, tt.account, 3, cursor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cursor != "" && len(page.Items) == 0 {
+				t.Fatalf("%d workflows: after pages %v, a cursor led to an empty page", tt.made, pages)
+			}
+			var listed []string
+			for _, s := range page.Items {
+				listed = append(listed, s.ID)
+			}
+			pages = append(pages, listed)
+			if cursor = page.NextCursor; cursor == "" {
+				break
+			}
+		}
+		var sizes []int
+		for _, p := range pages {
+			sizes = append(sizes, len(p))
+		}
+		if !slices.Equal(sizes, tt.wantPages) || !slices.Equal(slices.Concat(pages...), made) {
+			t.Errorf("%d workflows by 3: pages %v, want sizes %v of %v", tt.made, pages, tt.wantPages, made)
+		}
+		if calls := table.Calls.Snapshot(); calls["Query"] != len(tt.wantPages) || table.Calls.Total() != len(tt.wantPages) {
+			t.Errorf("%d workflows by 3: calls %v, want one Query per page", tt.made, calls)
+		}
 	}
 }
 

@@ -24,6 +24,8 @@ import (
 	"time"
 	"unicode"
 
+	// A person runs wfctl: against AWS it reads their profile or SSO login.
+	_ "github.com/workflowsapi/workflows/internal/awsconfig/defaultchain"
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/keys"
 	"github.com/workflowsapi/workflows/internal/store"

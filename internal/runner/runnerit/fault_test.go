@@ -1,6 +1,7 @@
 package runnerit
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -24,6 +25,25 @@ import (
 type gatewayProcess struct {
 	bin, table, dataDir, port string
 	cmd                       *exec.Cmd
+	exited                    chan struct{} // closed once cmd has been waited for
+}
+
+// lockedBuffer is a process's output, read while the process writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func buildGateway(t testing.TB) string {
@@ -52,19 +72,34 @@ func (g *gatewayProcess) start(t testing.TB) {
 	g.cmd = exec.Command(g.bin)
 	g.cmd.Env = append(os.Environ(), "TABLE_NAME="+g.table, "DATA_DIR="+g.dataDir, "PORT="+g.port, "HOST=127.0.0.1",
 		"HTTP_STEP_TARGETS=loopback", "LOG_LEVEL=error")
+	// What it says if it cannot start (a port taken, a bad setting) is
+	// the failure's explanation.
+	output := &lockedBuffer{}
+	g.cmd.Stdout, g.cmd.Stderr = output, output
 	if err := g.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = g.cmd.Process.Kill(); _ = g.cmd.Wait() })
-	for range 1000 {
+	cmd, exited := g.cmd, make(chan struct{})
+	g.exited = exited
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+	// A loaded machine (the whole suite on two cores) may take seconds to
+	// start it: up to a minute, unless it exits first.
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			t.Fatalf("the local gateway exited before it answered:\n%s", output.String())
+		default:
+		}
 		res, err := http.Get("http://127.0.0.1:" + g.port + "/api/v1/openapi.json")
 		if err == nil {
 			res.Body.Close()
 			return
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("the local gateway never answered")
+	t.Fatalf("the local gateway never answered in a minute:\n%s", output.String())
 }
 
 // kill9 ends the process the way a crash does: no shutdown, no cleanup.
@@ -73,7 +108,7 @@ func (g *gatewayProcess) kill9(t testing.TB) {
 	if err := g.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = g.cmd.Wait()
+	<-g.exited
 }
 
 // TestKilledMidRunLosesNothing kills the local gateway with SIGKILL while

@@ -574,7 +574,11 @@ func TestEveryProxyEventThroughItsRouteHandler(t *testing.T) {
 			route, _ := routes.ByFunction(s.function)
 			var logs bytes.Buffer
 			logger := slog.New(slog.NewJSONHandler(&logs, nil))
-			handler := localapp.Functions(lambdaapp.New(table.Client, table.Name, limits, logger), localapp.Deps{Sealer: sealer})[s.function]
+			functions, err := localapp.Functions(lambdaapp.New(table.Client, table.Name, limits, logger), localapp.Deps{Sealer: sealer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			handler := functions[s.function]
 
 			resp, err := handler(context.Background(), ev)
 			if err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/localapp"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	schedlocal "github.com/workflowsapi/workflows/internal/schedules/local"
@@ -28,7 +29,7 @@ import (
 )
 
 func main() {
-	logger := lambdaapp.NewLogger()
+	logger := lambdaenv.NewLogger()
 	if err := run(); err != nil {
 		logger.Error("local gateway stopped", "error", err)
 		os.Exit(1)
@@ -38,7 +39,7 @@ func main() {
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	logger := lambdaapp.NewLogger()
+	logger := lambdaenv.NewLogger()
 
 	cfg := store.ConfigFromEnvOrLocal()
 	limits, err := ratelimit.ConfigFromEnv()
@@ -84,7 +85,11 @@ func run() error {
 	}()
 	// Schedules fire in process, as EventBridge Scheduler fires them in AWS:
 	// each firing starts its run as the scheduled-run function would.
-	scheduler := schedlocal.New(localapp.FireScheduled(app, localapp.Deps{Sealer: sealer, Orchestrator: driver}), logger, nil)
+	fire, err := localapp.FireScheduled(app, localapp.Deps{Sealer: sealer, Orchestrator: driver})
+	if err != nil {
+		return err
+	}
+	scheduler := schedlocal.New(fire, logger, nil)
 	gateway, err := localapp.Gateway(app, localapp.Deps{Sealer: sealer, Orchestrator: driver, Scheduler: scheduler, SignalMAC: signalMAC})
 	if err != nil {
 		return err

@@ -7,12 +7,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/workflowsapi/workflows/internal/authorizer"
-	"github.com/workflowsapi/workflows/internal/lambdaapp"
-	"github.com/workflowsapi/workflows/internal/store/keysdb"
+	authorizerwire "github.com/workflowsapi/workflows/internal/authorizer/wire"
+	"github.com/workflowsapi/workflows/internal/lambdaenv"
 )
 
 func main() {
-	app := lambdaapp.MustLoad()
-	lambda.Start(authorizer.New(keysdb.New(app.DB, app.TableName), nil, app.Logger).Handler(os.Getenv))
+	lambda.Start(authorizerwire.Authorizer(lambdaenv.MustLoad()).Handler(os.Getenv))
 }

@@ -4,18 +4,17 @@ package main
 
 import (
 	"context"
-	"net/http"
 
-	"github.com/workflowsapi/workflows/internal/connections"
+	connectionswire "github.com/workflowsapi/workflows/internal/connections/wire"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/routes"
 	"github.com/workflowsapi/workflows/internal/secrets"
-	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
-	sealer := lambdaapp.Must(secrets.FromEnv(context.Background(), ""))
-	handlers := connections.NewHandlers(connections.NewService(connectionsdb.New(app.DB, app.TableName), sealer, nil))
-	app.StartRoute(&routes.CreateConnection, http.HandlerFunc(handlers.Create))
+	// The sealer seals the credentials (kms:GenerateDataKey).
+	sealer := lambdaenv.Must(secrets.FromEnv(context.Background(), ""))
+	app.StartRoute(&routes.CreateConnection, connectionswire.CreateConnection(app.Env, sealer))
 }

@@ -3,16 +3,12 @@
 package main
 
 import (
-	"net/http"
-
-	"github.com/workflowsapi/workflows/internal/connections"
+	connectionswire "github.com/workflowsapi/workflows/internal/connections/wire"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
-	handlers := connections.NewHandlers(connections.NewService(connectionsdb.New(app.DB, app.TableName), nil, nil))
-	app.StartRoute(&routes.DeleteConnection, http.HandlerFunc(handlers.Delete))
+	app.StartRoute(&routes.DeleteConnection, connectionswire.DeleteConnection(app.Env))
 }

@@ -2,16 +2,12 @@
 package main
 
 import (
-	"net/http"
-
-	"github.com/workflowsapi/workflows/internal/keys"
+	keyswire "github.com/workflowsapi/workflows/internal/keys/wire"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/store/keysdb"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
-	handlers := keys.NewHandlers(keys.NewService(keysdb.New(app.DB, app.TableName), nil))
-	app.StartRoute(&routes.ListAPIKeys, http.HandlerFunc(handlers.List))
+	app.StartRoute(&routes.ListAPIKeys, keyswire.ListAPIKeys(app.Env))
 }

@@ -2,16 +2,13 @@
 package main
 
 import (
-	"net/http"
-
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/runs"
-	"github.com/workflowsapi/workflows/internal/store/runsdb"
+	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
-	service := runs.NewService(runsdb.New(app.DB, app.TableName), nil, nil, runs.Options{Logger: app.Logger})
-	app.StartRoute(&routes.ListRuns, http.HandlerFunc(runs.NewHandlers(service).List))
+	app.StartRoute(&routes.ListRuns, lambdaenv.Must(runswire.ListRuns(app.Env)))
 }

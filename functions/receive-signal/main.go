@@ -6,19 +6,17 @@ package main
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/runs"
-	"github.com/workflowsapi/workflows/internal/store/runsdb"
+	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
-	machine := lambdaapp.Must(sfn.FromEnv(context.Background()))
-	store := runsdb.New(app.DB, app.TableName)
-	signals := runs.NewSignals(store, store, runs.TokenWaker(store, machine), runs.Options{Logger: app.Logger})
-	app.StartRoute(&routes.ReceiveSignal, http.HandlerFunc(runs.NewSignalHandlers(signals).SignalByToken))
+	// The signalled run is woken by its task token.
+	machine := runswire.OnStateMachine(lambdaenv.Must(sfn.FromEnv(context.Background())))
+	app.StartRoute(&routes.ReceiveSignal, lambdaenv.Must(runswire.ReceiveSignal(app.Env, machine)))
 }

@@ -3,18 +3,16 @@ package main
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/routes"
 	"github.com/workflowsapi/workflows/internal/secrets"
-	"github.com/workflowsapi/workflows/internal/store/webhooksdb"
-	"github.com/workflowsapi/workflows/internal/webhooks"
+	webhookswire "github.com/workflowsapi/workflows/internal/webhooks/wire"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
-	sealer := lambdaapp.Must(secrets.FromEnv(context.Background(), ""))
-	handlers := webhooks.NewHandlers(webhooks.NewNotifySecrets(webhooksdb.NewNotify(app.DB, app.TableName), sealer))
-	app.StartRoute(&routes.RollNotifySecret, http.HandlerFunc(handlers.Roll))
+	sealer := lambdaenv.Must(secrets.FromEnv(context.Background(), ""))
+	app.StartRoute(&routes.RollNotifySecret, webhookswire.RollNotifySecret(app.Env, sealer))
 }

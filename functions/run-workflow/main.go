@@ -3,22 +3,17 @@ package main
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/runs"
-	"github.com/workflowsapi/workflows/internal/store/runsdb"
-	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
+	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
-	retention := lambdaapp.Must(runs.RetentionFromEnv())
-	executions := lambdaapp.Must(sfn.FromEnv(context.Background()))
-	store := runsdb.New(app.DB, app.TableName).WithRetention(retention)
-	service := runs.NewService(store, workflowsdb.New(app.DB, app.TableName), executions,
-		runs.Options{Idempotency: store, Retention: retention, Logger: app.Logger})
-	app.StartRoute(&routes.RunWorkflow, http.HandlerFunc(runs.NewHandlers(service).Start))
+	// The run starts as an execution of the state machine.
+	machine := runswire.OnStateMachine(lambdaenv.Must(sfn.FromEnv(context.Background())))
+	app.StartRoute(&routes.RunWorkflow, lambdaenv.Must(runswire.RunWorkflow(app.Env, machine)))
 }

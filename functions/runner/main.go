@@ -13,20 +13,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/workflowsapi/workflows/internal/connections"
-	"github.com/workflowsapi/workflows/internal/engine"
-	"github.com/workflowsapi/workflows/internal/lambdaapp"
-	"github.com/workflowsapi/workflows/internal/notify"
+	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
-	"github.com/workflowsapi/workflows/internal/runner"
-	"github.com/workflowsapi/workflows/internal/runs"
+	runnerwire "github.com/workflowsapi/workflows/internal/runner/wire"
+	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
 	"github.com/workflowsapi/workflows/internal/secrets"
 	"github.com/workflowsapi/workflows/internal/signaltoken"
-	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
-	"github.com/workflowsapi/workflows/internal/store/runsdb"
-	"github.com/workflowsapi/workflows/internal/store/webhooksdb"
-	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
-	"github.com/workflowsapi/workflows/internal/webhooks"
 )
 
 // budget lets one invocation run steps for as long as Lambda allows: the
@@ -35,39 +27,20 @@ import (
 const budget = 15 * time.Minute
 
 func main() {
-	app := lambdaapp.MustLoad()
+	env := lambdaenv.MustLoad()
 	ctx := context.Background()
-	retention := lambdaapp.Must(runs.RetentionFromEnv())
-	policy := lambdaapp.Must(engine.PolicyFromEnv())
-	// The sealer opens a step's connection credentials (kms:Decrypt).
-	sealer := lambdaapp.Must(secrets.FromEnv(ctx, ""))
-	opener := connections.NewOpener(connectionsdb.New(app.DB, app.TableName), sealer)
-	// Workflow steps: a child starts through the runs' start path on the
-	// state machine, and a child's end completes its parent's task token.
-	machine := lambdaapp.Must(sfn.FromEnv(ctx))
-	raw := runsdb.New(app.DB, app.TableName).WithRetention(retention)
-	// Concurrency limits: every write that stops a run running gives back
-	// its slot, and wakes the oldest queued runs (their tokens).
-	store := runs.HoldSlots(runs.NotifyParents(raw, runs.TokenWaker(raw, machine), app.Logger), raw, runs.TokenSlotWaker(machine), app.Logger)
-	eng := engine.New(engine.Options{Policy: policy, Credentials: runner.Credentials(opener)})
-	// Notify events: signed with the workflow's notification secret (the
-	// sealer opens it), sent through the http steps' client and policy,
-	// recorded on the run undecorated (a delivery changes no status).
-	notifier := notify.New(raw, webhooks.NewNotifySecrets(webhooksdb.NewNotify(app.DB, app.TableName), sealer), eng, notify.Options{Logger: app.Logger})
-	r := runner.New(runner.Config{
-		Store:     store,
-		Workflows: workflowsdb.New(app.DB, app.TableName),
-		Engine:    eng,
-		Notifier:  notifier,
+	machine := lambdaenv.Must(sfn.FromEnv(ctx))
+	r := lambdaenv.Must(runnerwire.Runner(env, runnerwire.Platform{
+		// Children start as executions; a child's end, and a freed
+		// concurrency slot, complete the task tokens their runs wait on.
+		Driver: runswire.OnStateMachine(machine),
+		Tokens: machine,
+		// Opens a step's connection credentials and a notify's secret
+		// (kms:Decrypt).
+		Sealer: lambdaenv.Must(secrets.FromEnv(ctx, "")),
+		// Makes the tokens of wait_for_signal steps (kms:GenerateMac).
+		SignalMAC: lambdaenv.Must(signaltoken.FromEnv(ctx, "")),
 		Budget:    budget,
-		Logger:    app.Logger,
-		Children:  runs.NewService(store, workflowsdb.New(app.DB, app.TableName), machine, runs.Options{Retention: retention, Logger: app.Logger}),
-		Tokens:    machine,
-		// wait_for_signal steps: their tokens' lookup items, and the
-		// signal key that makes the tokens (kms:GenerateMac).
-		Signals:   raw,
-		SignalMAC: lambdaapp.Must(signaltoken.FromEnv(ctx, "")),
-		Slots:     raw,
-	})
+	}))
 	lambda.Start(r.Advance)
 }

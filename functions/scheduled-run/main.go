@@ -8,31 +8,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
-	"github.com/workflowsapi/workflows/internal/runs"
-	"github.com/workflowsapi/workflows/internal/store/runsdb"
-	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
+	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
 )
 
 func main() {
-	app := lambdaapp.MustLoad()
-	retention := lambdaapp.Must(runs.RetentionFromEnv())
-	executions := lambdaapp.Must(sfn.FromEnv(context.Background()))
-	service := runs.NewService(runsdb.New(app.DB, app.TableName).WithRetention(retention), workflowsdb.New(app.DB, app.TableName),
-		executions, runs.Options{Retention: retention, Logger: app.Logger})
-	lambda.Start(func(ctx context.Context, f runs.Firing) error {
-		run, started, err := service.StartScheduled(ctx, f)
-		switch {
-		case err != nil:
-			// Scheduler retries a failed invocation; the run id is the
-			// same on every attempt, so a retry starts at most one run.
-			app.Logger.ErrorContext(ctx, "scheduled run not started", "workflow_id", f.WorkflowID, "scheduled_time", f.ScheduledTime, "error", err)
-		case !started:
-			app.Logger.InfoContext(ctx, "scheduled firing of a deleted or disabled workflow: nothing to run", "workflow_id", f.WorkflowID, "scheduled_time", f.ScheduledTime)
-		default:
-			app.Logger.InfoContext(ctx, "scheduled run started", "run_id", run.ID, "workflow_id", f.WorkflowID, "scheduled_time", f.ScheduledTime)
-		}
-		return err
-	})
+	env := lambdaenv.MustLoad()
+	machine := runswire.OnStateMachine(lambdaenv.Must(sfn.FromEnv(context.Background())))
+	lambda.Start(lambdaenv.Must(runswire.ScheduledRun(env, machine)))
 }

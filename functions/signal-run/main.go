@@ -5,19 +5,17 @@ package main
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/runs"
-	"github.com/workflowsapi/workflows/internal/store/runsdb"
+	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
-	machine := lambdaapp.Must(sfn.FromEnv(context.Background()))
-	store := runsdb.New(app.DB, app.TableName)
-	signals := runs.NewSignals(store, store, runs.TokenWaker(store, machine), runs.Options{Logger: app.Logger})
-	app.StartRoute(&routes.SignalRun, http.HandlerFunc(runs.NewSignalHandlers(signals).Signal))
+	// The signalled run is woken by its task token.
+	machine := runswire.OnStateMachine(lambdaenv.Must(sfn.FromEnv(context.Background())))
+	app.StartRoute(&routes.SignalRun, lambdaenv.Must(runswire.SignalRun(app.Env, machine)))
 }

@@ -111,7 +111,7 @@ type Variable struct {
 
 // Environment is fn's variables, and nothing else, so a function cannot even
 // name what it may not use: the table's name and the log level for every
-// function (the process logs at Lambda's level, lambdaapp.LogLevel, so it
+// function (the process logs at Lambda's level, lambdaenv.LogLevel, so it
 // does not build lines Lambda would drop); KMS_KEY_ID to the functions with
 // KeyActions; SIGNAL_KEY_ID to the functions with SignalKeyActions (so
 // signaltoken.FromEnv fails at start in any other deployed function, which

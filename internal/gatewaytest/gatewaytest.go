@@ -106,7 +106,11 @@ func MustStart(tb testing.TB, opts Options) *Env {
 		deps.Orchestrator = driver
 	}
 	// Schedules fire only when a test calls FireDue: no timer runs.
-	scheduler := schedlocal.New(localapp.FireScheduled(app, deps), app.Logger, nil)
+	fire, err := localapp.FireScheduled(app, deps)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	scheduler := schedlocal.New(fire, app.Logger, nil)
 	deps.Scheduler = scheduler
 	gateway, err := localapp.Gateway(app, deps)
 	if err != nil {

@@ -1,10 +1,10 @@
-package lambdaapp_test
+package lambdaenv_test
 
 import (
 	"log/slog"
 	"testing"
 
-	"github.com/workflowsapi/workflows/internal/lambdaapp"
+	"github.com/workflowsapi/workflows/internal/lambdaenv"
 )
 
 func TestLogLevel(t *testing.T) {
@@ -21,7 +21,7 @@ func TestLogLevel(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("LOG_LEVEL", tc.logLevel)
 			t.Setenv("AWS_LAMBDA_LOG_LEVEL", tc.lambdaLevel)
-			if got := lambdaapp.LogLevel(); got != tc.want {
+			if got := lambdaenv.LogLevel(); got != tc.want {
 				t.Fatalf("LogLevel() = %v, want %v", got, tc.want)
 			}
 		})

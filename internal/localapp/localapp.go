@@ -5,34 +5,36 @@ package localapp
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/workflowsapi/workflows/internal/authorizer"
-	"github.com/workflowsapi/workflows/internal/connections"
+	authorizerwire "github.com/workflowsapi/workflows/internal/authorizer/wire"
+	connectionswire "github.com/workflowsapi/workflows/internal/connections/wire"
 	"github.com/workflowsapi/workflows/internal/engine"
 	"github.com/workflowsapi/workflows/internal/httpapi"
-	"github.com/workflowsapi/workflows/internal/keys"
+	keyswire "github.com/workflowsapi/workflows/internal/keys/wire"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/localgateway"
-	"github.com/workflowsapi/workflows/internal/notify"
 	"github.com/workflowsapi/workflows/internal/openapi"
 	"github.com/workflowsapi/workflows/internal/orchestrator/local"
 	"github.com/workflowsapi/workflows/internal/routes"
 	"github.com/workflowsapi/workflows/internal/runner"
+	runnerwire "github.com/workflowsapi/workflows/internal/runner/wire"
 	"github.com/workflowsapi/workflows/internal/runs"
+	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
 	"github.com/workflowsapi/workflows/internal/schedules"
 	schedlocal "github.com/workflowsapi/workflows/internal/schedules/local"
 	"github.com/workflowsapi/workflows/internal/secrets"
 	"github.com/workflowsapi/workflows/internal/signaltoken"
-	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
-	"github.com/workflowsapi/workflows/internal/store/keysdb"
 	"github.com/workflowsapi/workflows/internal/store/runsdb"
 	"github.com/workflowsapi/workflows/internal/store/schedulesdb"
-	"github.com/workflowsapi/workflows/internal/store/webhooksdb"
 	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
-	"github.com/workflowsapi/workflows/internal/webhooks"
 	"github.com/workflowsapi/workflows/internal/webhooks/receive"
+	receivewire "github.com/workflowsapi/workflows/internal/webhooks/receive/wire"
+	webhookswire "github.com/workflowsapi/workflows/internal/webhooks/wire"
 	"github.com/workflowsapi/workflows/internal/workflows"
+	workflowswire "github.com/workflowsapi/workflows/internal/workflows/wire"
 )
 
 // Deps is what the features need beyond the App: in AWS each function's main
@@ -63,33 +65,30 @@ type Deps struct {
 	SignalMAC signaltoken.MAC
 }
 
-// wakerOf is the Waker of deps' orchestrator (the local driver), nil if it
-// has none.
-func wakerOf(deps Deps) runs.Waker {
-	if w, ok := deps.Orchestrator.(runs.Waker); ok {
-		return w
+// driverOf is the runs' Driver of deps' orchestrator: the local driver
+// wakes waiting and queued runs itself; any other orchestrator (a test's
+// recorder) only starts and stops them; none leaves started runs queued.
+func driverOf(deps Deps) runswire.Driver {
+	if d, ok := deps.Orchestrator.(runswire.LocalDriver); ok {
+		return runswire.OnLocalDriver(d)
 	}
-	return nil
+	return runswire.Driver{Orchestrator: deps.Orchestrator}
 }
 
-// schedulesOf is the schedules service of deps (nil without a Scheduler).
-func schedulesOf(app *lambdaapp.App, deps Deps) *schedules.Service {
-	if deps.Scheduler == nil {
-		return nil
-	}
-	return schedules.NewService(deps.Scheduler, schedulesdb.New(app.DB, app.TableName), nil)
+// writes is what the workflow routes that change a workflow are given.
+func writes(deps Deps) workflowswire.Writes {
+	return workflowswire.Writes{Sealer: deps.Sealer, Scheduler: deps.Scheduler}
 }
 
 // FireScheduled is the local schedules' target, as the scheduled-run
-// function is EventBridge Scheduler's: it starts the run of one firing
-// (runs.Service.StartScheduled, with the id derived from the workflow and
-// the scheduled time), driven by deps.Orchestrator.
-func FireScheduled(app *lambdaapp.App, deps Deps) schedlocal.Fire {
-	service := runs.NewService(runStore(app, deps), workflowsdb.New(app.DB, app.TableName), deps.Orchestrator, runs.Options{Logger: app.Logger})
-	return func(ctx context.Context, f schedules.Firing) error {
-		_, _, err := service.StartScheduled(ctx, runs.Firing(f))
-		return err
+// function is EventBridge Scheduler's: the same constructor, driven by
+// deps.Orchestrator.
+func FireScheduled(app *lambdaapp.App, deps Deps) (schedlocal.Fire, error) {
+	fire, err := runswire.ScheduledRun(app.Env, driverOf(deps))
+	if err != nil {
+		return nil, err
 	}
+	return func(ctx context.Context, f schedules.Firing) error { return fire(ctx, runs.Firing(f)) }, nil
 }
 
 // SyncSchedules makes deps.Scheduler hold the schedule of every schedule
@@ -98,125 +97,65 @@ func FireScheduled(app *lambdaapp.App, deps Deps) schedlocal.Fire {
 // Scan, harmless on a local table), then reconciles as `wfctl schedules
 // sync` does in AWS.
 func SyncSchedules(ctx context.Context, app *lambdaapp.App, deps Deps) (schedules.SyncReport, error) {
-	service := schedulesOf(app, deps)
-	if service == nil {
+	if deps.Scheduler == nil {
 		return schedules.SyncReport{}, nil
 	}
-	markers := schedulesdb.New(app.DB, app.TableName)
-	if _, err := service.Backfill(ctx, markers); err != nil {
+	service := workflowswire.Schedules(app.Env, deps.Scheduler)
+	if _, err := service.Backfill(ctx, schedulesdb.New(app.DB, app.TableName)); err != nil {
 		return schedules.SyncReport{}, err
 	}
 	return service.Sync(ctx, workflows.ScheduleSource{Store: workflowsdb.New(app.DB, app.TableName)})
 }
 
-// runStore is the runs' store as every function of the local gateway uses
-// it: a write that ends a child run wakes its parent when deps'
-// orchestrator can (the local driver, runs.Waker).
-func runStore(app *lambdaapp.App, deps Deps) runs.Store {
-	raw := runsdb.New(app.DB, app.TableName)
-	var store runs.Store = raw
-	if parents, ok := deps.Orchestrator.(runs.Waker); ok {
-		store = runs.NotifyParents(store, parents, app.Logger)
-	}
-	return runs.HoldSlots(store, raw, slotWakerOf(deps.Orchestrator), app.Logger)
+// relay is the local driver for a runner built before its driver: the
+// driver, once made, is set here.
+type relay struct{ driver *local.Driver }
+
+func (r *relay) Start(ctx context.Context, accountID, runID string) error {
+	return r.driver.Start(ctx, accountID, runID)
 }
 
-// runWaker is the local driver's way to advance a run now.
-type runWaker interface {
-	WakeRun(ctx context.Context, accountID, runID string) error
+func (r *relay) Stop(ctx context.Context, runID string) error { return r.driver.Stop(ctx, runID) }
+
+func (r *relay) StartDelivery(ctx context.Context, accountID, runID string) error {
+	return r.driver.StartDelivery(ctx, accountID, runID)
 }
 
-// slotWakerOf wakes queued runs on o, when o is the local driver (nil
-// otherwise: a queued run looks again at its own time).
-func slotWakerOf(o any) runs.SlotWaker {
-	w, ok := o.(runWaker)
-	if !ok {
-		return nil
-	}
-	return runs.SlotWakerFunc(func(ctx context.Context, q runs.QueuedRun) error {
-		return w.WakeRun(ctx, q.AccountID, q.RunID)
-	})
+func (r *relay) Wake(ctx context.Context, accountID, runID, stepID string) error {
+	return r.driver.Wake(ctx, accountID, runID, stepID)
 }
 
-// relay is runs.Waker for a runner built before its driver: the driver,
-// once made, is set here.
-type relay struct{ parents runs.Waker }
-
-// WakeRun wakes a queued run on the driver, once it is made.
 func (r *relay) WakeRun(ctx context.Context, accountID, runID string) error {
-	if w, ok := r.parents.(runWaker); ok {
-		return w.WakeRun(ctx, accountID, runID)
-	}
-	return nil
+	return r.driver.WakeRun(ctx, accountID, runID)
 }
 
-func (r *relay) Wake(ctx context.Context, accountID, parentRunID, parentStepID string) error {
-	if r.parents == nil {
-		return nil
-	}
-	return r.parents.Wake(ctx, accountID, parentRunID, parentStepID)
+// platform is the runner's Platform in the local gateway.
+func platform(deps Deps, driver runswire.Driver) runnerwire.Platform {
+	return runnerwire.Platform{Driver: driver, Sealer: deps.Sealer, SignalMAC: deps.SignalMAC, Targets: deps.Targets}
 }
 
-// Runner is the runner as functions/runner wires it, on app's clients: the
-// local driver calls it in-process. http steps follow the outbound policy
-// of the environment (HTTP_STEP_TARGETS, ALLOW_PRIVATE_TARGETS).
+// Runner is the runner as functions/runner builds it (runnerwire.Runner),
+// without a driver: the tests that call it in-process drive it themselves.
 func Runner(app *lambdaapp.App, deps Deps) (*runner.Runner, error) {
-	return newRunner(app, deps, nil)
+	return runnerwire.Runner(app.Env, platform(deps, runswire.Driver{}))
 }
 
-func newRunner(app *lambdaapp.App, deps Deps, parents runs.Waker) (*runner.Runner, error) {
-	policy, err := engine.PolicyFromEnv()
-	if err != nil {
-		return nil, err
-	}
-	if deps.Targets != nil {
-		policy = *deps.Targets
-	}
-	retention, err := runs.RetentionFromEnv()
-	if err != nil {
-		return nil, err
-	}
-	opener := connections.NewOpener(connectionsdb.New(app.DB, app.TableName), deps.Sealer)
-	raw := runsdb.New(app.DB, app.TableName).WithRetention(retention)
-	var store runs.Store = raw
-	if parents != nil {
-		store = runs.NotifyParents(store, parents, app.Logger)
-	}
-	store = runs.HoldSlots(store, raw, slotWakerOf(parents), app.Logger)
-	eng := engine.New(engine.Options{Policy: policy, Credentials: runner.Credentials(opener)})
-	notifySecrets := webhooks.NewNotifySecrets(webhooksdb.NewNotify(app.DB, app.TableName), deps.Sealer)
-	return runner.New(runner.Config{
-		Store:     store,
-		Workflows: workflowsdb.New(app.DB, app.TableName),
-		Engine:    eng,
-		Logger:    app.Logger,
-		Signals:   raw,
-		SignalMAC: deps.SignalMAC,
-		Slots:     raw,
-		// Events go out through the http steps' client and policy; their
-		// writes go to the store undecorated (no status changes).
-		Notifier: notify.New(raw, notifySecrets, eng, notify.Options{Logger: app.Logger}),
-	}), nil
-}
-
-// Driver is the local gateway's driver of runs: the runner in-process,
-// following the state machine's three states with timers. Set it as
-// Deps.Orchestrator, ResumeRuns it at start and Shutdown it at the end.
+// Driver is the local gateway's driver of runs: the runner in-process
+// (runnerwire.Runner, as functions/runner builds it), following the state
+// machine's three states with timers. Set it as Deps.Orchestrator,
+// ResumeRuns it at start and Shutdown it at the end.
 //
 // A workflow step's child is started by the runs' start path on the same
 // driver, and a child's end wakes its parent on it (Driver.Wake), as
 // the task token does in AWS.
 func Driver(app *lambdaapp.App, deps Deps) (*local.Driver, error) {
-	parents := &relay{}
-	r, err := newRunner(app, deps, parents)
+	late := &relay{}
+	r, err := runnerwire.Runner(app.Env, platform(deps, runswire.OnLocalDriver(late)))
 	if err != nil {
 		return nil, err
 	}
-	driver := local.New(r.Drive, local.Options{Logger: app.Logger})
-	parents.parents = driver
-	deps.Orchestrator = driver
-	r.SetChildren(runs.NewService(runStore(app, deps), workflowsdb.New(app.DB, app.TableName), driver, runs.Options{Logger: app.Logger}))
-	return driver, nil
+	late.driver = local.New(r.Drive, local.Options{Logger: app.Logger})
+	return late.driver, nil
 }
 
 // ResumeRuns drives every run DynamoDB holds unfinished (queued, running,
@@ -235,63 +174,65 @@ func ResumeRuns(ctx context.Context, app *lambdaapp.App, driver *local.Driver) (
 }
 
 // FeatureHandlers is, for every built route, the handler its function's main
-// hands to the pipeline. A route absent here answers 501 NOT_IMPLEMENTED;
-// TestEveryBuiltRouteIsWired holds this to routes.Route.Built.
-func FeatureHandlers(app *lambdaapp.App, deps Deps) map[*routes.Route]http.Handler {
-	keyHandlers := keys.NewHandlers(keys.NewService(keysdb.New(app.DB, app.TableName), nil))
-	notifySecrets := webhooks.NewNotifySecrets(webhooksdb.NewNotify(app.DB, app.TableName), deps.Sealer)
-	workflowService := workflows.NewService(workflowsdb.New(app.DB, app.TableName), connectionsdb.New(app.DB, app.TableName), webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer), nil).
-		WithNotifySecrets(notifySecrets)
-	if sched := schedulesOf(app, deps); sched != nil {
-		workflowService.WithSchedules(sched)
-	}
-	workflowHandlers := workflows.NewHandlers(workflowService)
-	// The receiving route starts runs as the run route does (no
-	// idempotency store: a delivery's run id is its own idempotency key).
-	receiveHandler := receive.New(webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer),
-		receive.FromRuns(runs.NewService(runStore(app, deps), workflowsdb.New(app.DB, app.TableName), deps.Orchestrator, runs.Options{Logger: app.Logger})), nil)
-	connectionHandlers := connections.NewHandlers(connections.NewService(connectionsdb.New(app.DB, app.TableName), deps.Sealer, nil))
-	runHandlers := runs.NewHandlers(runs.NewService(runStore(app, deps), workflowsdb.New(app.DB, app.TableName), deps.Orchestrator,
-		runs.Options{Idempotency: runsdb.New(app.DB, app.TableName), Logger: app.Logger})).WithSignalMAC(deps.SignalMAC)
-	signalHandlers := runs.NewSignalHandlers(runs.NewSignals(runStore(app, deps), runsdb.New(app.DB, app.TableName), wakerOf(deps), runs.Options{Logger: app.Logger}))
-	return map[*routes.Route]http.Handler{
-		&routes.ListWorkflows:  http.HandlerFunc(workflowHandlers.List),
-		&routes.CreateWorkflow: http.HandlerFunc(workflowHandlers.Create),
-		&routes.GetWorkflow:    http.HandlerFunc(workflowHandlers.Get),
-		&routes.UpdateWorkflow: http.HandlerFunc(workflowHandlers.Update),
-		&routes.DeleteWorkflow: http.HandlerFunc(workflowHandlers.Delete),
+// hands to the pipeline, made by the same constructor (the feature's wire
+// package) from deps instead of the Lambda environment. A route absent here
+// answers 501 NOT_IMPLEMENTED; TestEveryBuiltRouteIsWired holds this to
+// routes.Route.Built.
+func FeatureHandlers(app *lambdaapp.App, deps Deps) (map[*routes.Route]http.Handler, error) {
+	env, driver := app.Env, driverOf(deps)
+	handlers := map[*routes.Route]http.Handler{
+		&routes.ListWorkflows:  workflowswire.ListWorkflows(env),
+		&routes.CreateWorkflow: workflowswire.CreateWorkflow(env, writes(deps)),
+		&routes.GetWorkflow:    workflowswire.GetWorkflow(env),
+		&routes.UpdateWorkflow: workflowswire.UpdateWorkflow(env, writes(deps)),
+		// Its main passes no sealer (it has no KMS grant), and neither
+		// does this: the same function.
+		&routes.DeleteWorkflow: workflowswire.DeleteWorkflow(env, workflowswire.Writes{Scheduler: deps.Scheduler}),
 
-		&routes.ListAPIKeys:  http.HandlerFunc(keyHandlers.List),
-		&routes.CreateAPIKey: http.HandlerFunc(keyHandlers.Create),
-		&routes.RevokeAPIKey: http.HandlerFunc(keyHandlers.Revoke),
-		&routes.RollAPIKey:   http.HandlerFunc(keyHandlers.Roll),
+		&routes.ListAPIKeys:  keyswire.ListAPIKeys(env),
+		&routes.CreateAPIKey: keyswire.CreateAPIKey(env),
+		&routes.RevokeAPIKey: keyswire.RevokeAPIKey(env),
+		&routes.RollAPIKey:   keyswire.RollAPIKey(env),
 		&routes.GetOpenAPI:   openapi.Handler(),
 
-		&routes.ListConnections:  http.HandlerFunc(connectionHandlers.List),
-		&routes.GetConnection:    http.HandlerFunc(connectionHandlers.Get),
-		&routes.CreateConnection: http.HandlerFunc(connectionHandlers.Create),
-		&routes.UpdateConnection: http.HandlerFunc(connectionHandlers.Update),
-		&routes.DeleteConnection: http.HandlerFunc(connectionHandlers.Delete),
+		&routes.ListConnections:  connectionswire.ListConnections(env),
+		&routes.GetConnection:    connectionswire.GetConnection(env),
+		&routes.CreateConnection: connectionswire.CreateConnection(env, deps.Sealer),
+		&routes.UpdateConnection: connectionswire.UpdateConnection(env, deps.Sealer),
+		&routes.DeleteConnection: connectionswire.DeleteConnection(env),
 
-		&routes.RunWorkflow: http.HandlerFunc(runHandlers.Start),
-		&routes.ListRuns:    http.HandlerFunc(runHandlers.List),
-		&routes.GetRun:      http.HandlerFunc(runHandlers.Get),
-		&routes.GetRunStep:  http.HandlerFunc(runHandlers.GetStep),
-		&routes.CancelRun:   http.HandlerFunc(runHandlers.Cancel),
-		&routes.RetryRun:    http.HandlerFunc(runHandlers.Retry),
-		&routes.SignalRun:   http.HandlerFunc(signalHandlers.Signal),
-
-		&routes.RollWebhookSecret: http.HandlerFunc(webhooks.NewHandlers(webhooks.NewSecrets(webhooksdb.New(app.DB, app.TableName), deps.Sealer)).Roll),
-		&routes.RollNotifySecret:  http.HandlerFunc(webhooks.NewHandlers(notifySecrets).Roll),
-		&routes.ReceiveWebhook:    receiveHandler,
-		&routes.ReceiveSignal:     http.HandlerFunc(signalHandlers.SignalByToken),
+		&routes.RollWebhookSecret: webhookswire.RollWebhookSecret(env, deps.Sealer),
+		&routes.RollNotifySecret:  webhookswire.RollNotifySecret(env, deps.Sealer),
 	}
+	for route, build := range map[*routes.Route]func() (http.Handler, error){
+		&routes.RunWorkflow:   func() (http.Handler, error) { return runswire.RunWorkflow(env, driver) },
+		&routes.ListRuns:      func() (http.Handler, error) { return runswire.ListRuns(env) },
+		&routes.GetRun:        func() (http.Handler, error) { return runswire.GetRun(env, deps.SignalMAC) },
+		&routes.GetRunStep:    func() (http.Handler, error) { return runswire.GetRunStep(env, deps.SignalMAC) },
+		&routes.CancelRun:     func() (http.Handler, error) { return runswire.CancelRun(env, driver) },
+		&routes.RetryRun:      func() (http.Handler, error) { return runswire.RetryRun(env, driver) },
+		&routes.SignalRun:     func() (http.Handler, error) { return runswire.SignalRun(env, driver) },
+		&routes.ReceiveSignal: func() (http.Handler, error) { return runswire.ReceiveSignal(env, driver) },
+		&routes.ReceiveWebhook: func() (http.Handler, error) {
+			return receivewire.ReceiveWebhook(env, deps.Sealer, driver)
+		},
+	} {
+		h, err := build()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", route.Function, err)
+		}
+		handlers[route] = h
+	}
+	return handlers, nil
 }
 
 // Functions returns the Lambda handler of every route's function, by
 // function name.
-func Functions(app *lambdaapp.App, deps Deps) map[string]httpapi.LambdaHandler {
-	features := FeatureHandlers(app, deps)
+func Functions(app *lambdaapp.App, deps Deps) (map[string]httpapi.LambdaHandler, error) {
+	features, err := FeatureHandlers(app, deps)
+	if err != nil {
+		return nil, err
+	}
 	functions := map[string]httpapi.LambdaHandler{}
 	for _, r := range routes.All {
 		feature, ok := features[r]
@@ -303,15 +244,19 @@ func Functions(app *lambdaapp.App, deps Deps) map[string]httpapi.LambdaHandler {
 	// As its main wires it: the event's header maps are checked for a
 	// second signature before the proxy adapter.
 	functions[routes.ReceiveWebhook.Function] = receive.OneSignatureEvent(functions[routes.ReceiveWebhook.Function])
-	return functions
+	return functions, nil
 }
 
-// Authorizer is the authorizer function's handler, as its main wires it.
+// Authorizer is the authorizer function's handler, as its main builds it.
 func Authorizer(app *lambdaapp.App) *authorizer.Authorizer {
-	return authorizer.New(keysdb.New(app.DB, app.TableName), nil, app.Logger)
+	return authorizerwire.Authorizer(app.Env)
 }
 
 // Gateway serves every function of app through the local gateway.
 func Gateway(app *lambdaapp.App, deps Deps) (*localgateway.Gateway, error) {
-	return localgateway.New(Functions(app, deps), Authorizer(app).Handle, app.Logger)
+	functions, err := Functions(app, deps)
+	if err != nil {
+		return nil, err
+	}
+	return localgateway.New(functions, Authorizer(app).Handle, app.Logger)
 }

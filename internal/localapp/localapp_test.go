@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
 	"github.com/workflowsapi/workflows/internal/ids"
@@ -34,7 +35,10 @@ func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
 
 func TestEveryBuiltRouteIsWired(t *testing.T) {
 	table := dynamotest.MustTable(t)
-	features := localapp.FeatureHandlers(lambdaapp.New(table.Client, table.Name, ratelimit.DefaultConfig(), slog.New(slog.DiscardHandler)), localapp.Deps{})
+	features, err := localapp.FeatureHandlers(lambdaapp.New(table.Client, table.Name, ratelimit.DefaultConfig(), slog.New(slog.DiscardHandler)), localapp.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, route := range routes.All {
 		if _, wired := features[route]; wired != route.Built {
 			t.Errorf("%s %s: built %v in the route table, wired %v here", route.Method, route.Path, route.Built, wired)
@@ -419,4 +423,53 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 			t.Errorf("%s %s: %d calls, want %d (%v)", route.Method, route.Path, env.Table.Calls.Total(), total, calls)
 		}
 	}
+}
+
+// Every path that starts a run through the local gateway keeps it for
+// RUN_RETENTION_DAYS, as its function does in AWS: the two are built by one
+// constructor (the feature's wire package), so a setting one reads the
+// other reads too. (Before, the local run route kept runs 30 days whatever
+// the variable said.)
+func TestEveryStartPathKeepsRunsForTheRetentionSet(t *testing.T) {
+	t.Setenv(runs.RetentionEnv, "2")
+	env := gatewaytest.MustStart(t, gatewaytest.Options{})
+	key, _ := env.MustKey(t, "acct_retention", domain.AllScopes...)
+	workflowID := mustRunsWorkflow(t, env, key)
+	ctx := context.Background()
+	db := runsdb.New(env.Table.Client, env.Table.Name)
+	requireKeptTwoDays := func(t *testing.T, path, runID string) runs.Run {
+		t.Helper()
+		item, err := env.Table.Client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(env.Table.Name), Key: store.ItemKey(store.AccountPK("acct_retention"), store.RunSK(runID)),
+		})
+		if err != nil || item.Item == nil {
+			t.Fatalf("%s: run %q not stored: %v", path, runID, err)
+		}
+		hideAt, _ := item.Item["hideAt"].(*types.AttributeValueMemberN)
+		if hideAt == nil {
+			t.Fatalf("%s: the run item has no hideAt: %v", path, item.Item)
+		}
+		run, err := db.Get(ctx, "acct_retention", runID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seconds, _ := strconv.ParseInt(hideAt.Value, 10, 64)
+		if kept := time.Unix(seconds, 0).Sub(run.CreatedAt); kept < 47*time.Hour || kept > 49*time.Hour {
+			t.Errorf("%s: the run is kept %s from its start, want the 2 days of %s", path, kept.Round(time.Minute), runs.RetentionEnv)
+		}
+		return run
+	}
+
+	r := gatewaytest.Call(t, "POST", env.URL+strings.Replace(routes.RunWorkflow.Path, "{id}", workflowID, 1), key, "application/json", []byte(`{"input":{}}`))
+	runID, _ := r.Data(t)["id"].(string)
+	run := requireKeptTwoDays(t, "run-workflow", runID)
+
+	// A queued run cannot be retried: end it, then retry it.
+	run.Status, run.FinishedAt = runs.StatusFailed, time.Now().UTC()
+	if _, err := db.Update(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	r = gatewaytest.Call(t, "POST", env.URL+strings.Replace(routes.RetryRun.Path, "{id}", run.ID, 1), key, "application/json", []byte(`{}`))
+	retryID, _ := r.Data(t)["id"].(string)
+	requireKeptTwoDays(t, "retry-run", retryID)
 }

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -79,10 +80,41 @@ func FromEnvironment(_ context.Context, endpoint string) (aws.Config, error) {
 	if region == "" {
 		return aws.Config{}, fmt.Errorf("awsconfig: AWS_REGION is not set")
 	}
-	return aws.Config{
+	cfg := aws.Config{
 		Region:      region,
 		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(id, secret, token)),
-	}, nil
+		// The SDK's endpoint variables, as its own environment source
+		// reads them: a client sent elsewhere by AWS_ENDPOINT_URL_<SERVICE>
+		// (the tests' moto, a local engine) must never fall back to AWS.
+		ConfigSources: []any{endpointURLs{}},
+	}
+	if base := os.Getenv("AWS_ENDPOINT_URL"); base != "" && os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") != "true" {
+		cfg.BaseEndpoint = aws.String(base)
+	}
+	return cfg, nil
+}
+
+// endpointURLs is the part of the SDK's environment config source that
+// service clients ask for their base endpoint (the interfaces of
+// aws-sdk-go-v2/internal/configsources, met by method set): each client
+// looks up AWS_ENDPOINT_URL_<its SDK id, upper case, spaces as _>
+// (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_KMS, AWS_ENDPOINT_URL_SFN),
+// unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true.
+type endpointURLs struct{}
+
+// GetServiceBaseEndpoint is AWS_ENDPOINT_URL_<sdkID>, if set.
+func (endpointURLs) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
+	name := "AWS_ENDPOINT_URL_" + strings.ReplaceAll(strings.ToUpper(sdkID), " ", "_")
+	if v := os.Getenv(name); v != "" {
+		return v, true, nil
+	}
+	return "", false, nil
+}
+
+// GetIgnoreConfiguredEndpoints is AWS_IGNORE_CONFIGURED_ENDPOINT_URLS.
+func (endpointURLs) GetIgnoreConfiguredEndpoints(context.Context) (bool, bool, error) {
+	v := os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+	return v == "true", v != "", nil
 }
 
 func firstSet(names ...string) string {

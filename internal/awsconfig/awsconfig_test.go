@@ -5,6 +5,10 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
 	"github.com/workflowsapi/workflows/internal/awsconfig"
 )
 
@@ -90,5 +94,39 @@ func TestLoadIsTheEnvironmentsUnlessAToolReplacesIt(t *testing.T) {
 	clearEnv(t)
 	if _, err := awsconfig.Load(context.Background(), ""); !errors.Is(err, awsconfig.ErrNoCredentials) {
 		t.Errorf("Load without defaultchain linked: %v, want FromEnvironment's ErrNoCredentials", err)
+	}
+}
+
+// A client pointed elsewhere by the SDK's own endpoint variables goes there,
+// as the default chain sends it: a test's moto or a local engine must
+// never be swapped for AWS itself (a lookup of kms.us-east-1.amazonaws.com
+// is traffic off the machine).
+func TestFromEnvironmentHonoursTheSDKsEndpointVariables(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "")
+	t.Setenv("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:4566")
+	endpoints := func() (kmsEndpoint, dynamoEndpoint string) {
+		t.Helper()
+		cfg, err := awsconfig.FromEnvironment(context.Background(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(kms.NewFromConfig(cfg).Options().BaseEndpoint), aws.ToString(dynamodb.NewFromConfig(cfg).Options().BaseEndpoint)
+	}
+	if k, d := endpoints(); k != "http://127.0.0.1:4566" || d != "" {
+		t.Errorf("KMS at %q, DynamoDB at %q; want AWS_ENDPOINT_URL_KMS's for KMS only", k, d)
+	}
+	t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+	if k, _ := endpoints(); k != "" {
+		t.Errorf("with AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, KMS at %q, want the default", k)
+	}
+	t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "")
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4567")
+	if k, d := endpoints(); k != "http://127.0.0.1:4566" || d != "http://127.0.0.1:4567" {
+		t.Errorf("KMS at %q, DynamoDB at %q; want KMS's own and AWS_ENDPOINT_URL for the rest", k, d)
 	}
 }

@@ -23,8 +23,8 @@ import (
 	"github.com/workflowsapi/workflows/internal/localapp"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	schedlocal "github.com/workflowsapi/workflows/internal/schedules/local"
-	"github.com/workflowsapi/workflows/internal/secrets"
-	"github.com/workflowsapi/workflows/internal/signaltoken"
+	"github.com/workflowsapi/workflows/internal/secrets/kmssealer"
+	"github.com/workflowsapi/workflows/internal/signaltoken/kmsmac"
 	"github.com/workflowsapi/workflows/internal/store"
 )
 
@@ -57,14 +57,14 @@ func run() error {
 	// Credentials and webhook secrets are sealed with a key-wrapping key
 	// kept beside the data (made on first start, mode 0600), or with KMS
 	// when KMS_KEY_ID is set.
-	sealer, err := secrets.FromEnv(ctx, dataDir(os.Getenv))
+	sealer, err := kmssealer.FromEnv(ctx, dataDir(os.Getenv))
 	if err != nil {
 		return err
 	}
 	// wait_for_signal steps' tokens are HMACs under a signal key kept
 	// beside the data too (or KMS's, when SIGNAL_KEY_ID is set): a token
 	// shown before a restart still signals after it.
-	signalMAC, err := signaltoken.FromEnv(ctx, dataDir(os.Getenv))
+	signalMAC, err := kmsmac.FromEnv(ctx, dataDir(os.Getenv))
 	if err != nil {
 		return err
 	}

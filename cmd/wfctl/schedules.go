@@ -7,10 +7,12 @@ import (
 	"io"
 
 	"github.com/workflowsapi/workflows/internal/schedules"
+	"github.com/workflowsapi/workflows/internal/schedules/eventbridge"
 	"github.com/workflowsapi/workflows/internal/store"
 	"github.com/workflowsapi/workflows/internal/store/schedulesdb"
 	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 // newScheduler is the scheduler `schedules sync` reconciles: EventBridge
@@ -19,7 +21,7 @@ import (
 // SCHEDULER_ENDPOINT). Tests
 // replace it.
 var newScheduler = func(ctx context.Context) (schedules.Scheduler, error) {
-	e, err := schedules.NewEventBridgeFromEnv(ctx, true)
+	e, err := eventbridge.NewEventBridgeFromEnv(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("%w (the stack's outputs name them; locally the local gateway syncs its own schedules at start)", err)
 	}
@@ -54,7 +56,7 @@ func syncSchedules(ctx context.Context, cfg store.Config, args []string, out io.
 		}
 		fmt.Fprintf(out, "marked %d schedule workflows\n", n)
 	}
-	report, err := service.Sync(ctx, workflows.ScheduleSource{Store: workflowsdb.New(db, cfg.TableName)})
+	report, err := service.Sync(ctx, workflows.ScheduleSource{Store: workflowsdb.New(db, cfg.TableName), Rules: definition.Rules{}})
 	if err != nil {
 		return err
 	}

@@ -9,9 +9,11 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/schedules"
+	"github.com/workflowsapi/workflows/internal/schedules/eventbridge"
 	"github.com/workflowsapi/workflows/internal/store"
 	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 // fakeScheduler is the Scheduler in memory.
@@ -48,7 +50,7 @@ func TestSchedulesSyncBackfillsOldScheduleWorkflowsAndPutsTheirSchedules(t *test
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := workflows.Parse([]byte(`{"name":"nightly","trigger":{"type":"schedule","cron":"0 9 * * MON-FRI","timezone":"Europe/Berlin"},"steps":[{"id":"t","type":"transform","with":{"jq":"."}}]}`), nil)
+	d, err := definition.Parse([]byte(`{"name":"nightly","trigger":{"type":"schedule","cron":"0 9 * * MON-FRI","timezone":"Europe/Berlin"},"steps":[{"id":"t","type":"transform","with":{"jq":"."}}]}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,10 +75,10 @@ func TestSchedulesSyncBackfillsOldScheduleWorkflowsAndPutsTheirSchedules(t *test
 
 func TestSchedulesSyncWithoutTheSchedulerSettingsSaysWhatToSet(t *testing.T) {
 	t.Setenv("TABLE_NAME", "wfctl-schedules-test")
-	t.Setenv(schedules.EnvGroupName, "")
+	t.Setenv(eventbridge.EnvGroupName, "")
 	err := run(context.Background(), []string{"schedules", "sync"}, &strings.Builder{})
-	if err == nil || !strings.Contains(err.Error(), schedules.EnvGroupName) {
-		t.Fatalf("error %v, want one naming %s", err, schedules.EnvGroupName)
+	if err == nil || !strings.Contains(err.Error(), eventbridge.EnvGroupName) {
+		t.Fatalf("error %v, want one naming %s", err, eventbridge.EnvGroupName)
 	}
 	if err := run(context.Background(), []string{"schedules", "sync", "--nope"}, &strings.Builder{}); err == nil {
 		t.Fatalf("an unknown flag: %v", err)

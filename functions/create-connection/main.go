@@ -9,12 +9,12 @@ import (
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/secrets"
+	"github.com/workflowsapi/workflows/internal/secrets/kmssealer"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
 	// The sealer seals the credentials (kms:GenerateDataKey).
-	sealer := lambdaenv.Must(secrets.FromEnv(context.Background(), ""))
+	sealer := lambdaenv.Must(kmssealer.FromEnv(context.Background(), ""))
 	app.StartRoute(&routes.CreateConnection, connectionswire.CreateConnection(app.Env, sealer))
 }

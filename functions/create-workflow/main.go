@@ -7,20 +7,21 @@ import (
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/schedules"
-	"github.com/workflowsapi/workflows/internal/secrets"
+	"github.com/workflowsapi/workflows/internal/schedules/eventbridge"
+	"github.com/workflowsapi/workflows/internal/secrets/kmssealer"
 	workflowswire "github.com/workflowsapi/workflows/internal/workflows/wire"
+	"github.com/workflowsapi/workflows/internal/workflows/wire/writes"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
 	ctx := context.Background()
-	writes := workflowswire.Writes{
+	deps := workflowswire.Writes{
 		// The sealer seals a webhook workflow's signing secret and the
 		// notification secret of one with notify.
-		Sealer: lambdaenv.Must(secrets.FromEnv(ctx, "")),
+		Sealer: lambdaenv.Must(kmssealer.FromEnv(ctx, "")),
 		// A schedule workflow's EventBridge Scheduler schedule follows it.
-		Scheduler: lambdaenv.Must(schedules.NewEventBridgeFromEnv(ctx, true)),
+		Scheduler: lambdaenv.Must(eventbridge.NewEventBridgeFromEnv(ctx, true)),
 	}
-	app.StartRoute(&routes.CreateWorkflow, workflowswire.CreateWorkflow(app.Env, writes))
+	app.StartRoute(&routes.CreateWorkflow, writes.CreateWorkflow(app.Env, deps))
 }

@@ -8,13 +8,13 @@ import (
 	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/routes"
 	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
-	"github.com/workflowsapi/workflows/internal/signaltoken"
+	"github.com/workflowsapi/workflows/internal/signaltoken/kmsmac"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
 	// A waiting wait_for_signal step's signalUrl is its token made again
 	// under the signal key (kms:GenerateMac): only its hash is stored.
-	signalMAC := lambdaenv.Must(signaltoken.FromEnv(context.Background(), ""))
+	signalMAC := lambdaenv.Must(kmsmac.FromEnv(context.Background(), ""))
 	app.StartRoute(&routes.GetRunStep, lambdaenv.Must(runswire.GetRunStep(app.Env, signalMAC)))
 }

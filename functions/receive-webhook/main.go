@@ -11,7 +11,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
 	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
-	"github.com/workflowsapi/workflows/internal/secrets"
+	"github.com/workflowsapi/workflows/internal/secrets/kmssealer"
 	"github.com/workflowsapi/workflows/internal/webhooks/receive"
 	receivewire "github.com/workflowsapi/workflows/internal/webhooks/receive/wire"
 )
@@ -20,7 +20,7 @@ func main() {
 	app := lambdaapp.MustLoad()
 	ctx := context.Background()
 	// The sealer opens the workflow's signing secret to check a delivery.
-	sealer := lambdaenv.Must(secrets.FromEnv(ctx, ""))
+	sealer := lambdaenv.Must(kmssealer.FromEnv(ctx, ""))
 	machine := runswire.OnStateMachine(lambdaenv.Must(sfn.FromEnv(ctx)))
 	handler := lambdaenv.Must(receivewire.ReceiveWebhook(app.Env, sealer, machine))
 	// The event is checked for a second signature before the proxy

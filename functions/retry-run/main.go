@@ -9,11 +9,12 @@ import (
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
 	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
+	"github.com/workflowsapi/workflows/internal/runs/wire/starts"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
 	// The retry starts as an execution of the state machine.
 	machine := runswire.OnStateMachine(lambdaenv.Must(sfn.FromEnv(context.Background())))
-	app.StartRoute(&routes.RetryRun, lambdaenv.Must(runswire.RetryRun(app.Env, machine)))
+	app.StartRoute(&routes.RetryRun, lambdaenv.Must(starts.RetryRun(app.Env, machine)))
 }

@@ -9,11 +9,12 @@ import (
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
 	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
+	"github.com/workflowsapi/workflows/internal/runs/wire/starts"
 )
 
 func main() {
 	app := lambdaapp.MustLoad()
 	// The run starts as an execution of the state machine.
 	machine := runswire.OnStateMachine(lambdaenv.Must(sfn.FromEnv(context.Background())))
-	app.StartRoute(&routes.RunWorkflow, lambdaenv.Must(runswire.RunWorkflow(app.Env, machine)))
+	app.StartRoute(&routes.RunWorkflow, lambdaenv.Must(starts.RunWorkflow(app.Env, machine)))
 }

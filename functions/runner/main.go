@@ -17,8 +17,8 @@ import (
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	runnerwire "github.com/workflowsapi/workflows/internal/runner/wire"
 	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
-	"github.com/workflowsapi/workflows/internal/secrets"
-	"github.com/workflowsapi/workflows/internal/signaltoken"
+	"github.com/workflowsapi/workflows/internal/secrets/kmssealer"
+	"github.com/workflowsapi/workflows/internal/signaltoken/kmsmac"
 )
 
 // budget lets one invocation run steps for as long as Lambda allows: the
@@ -37,9 +37,9 @@ func main() {
 		Tokens: machine,
 		// Opens a step's connection credentials and a notify's secret
 		// (kms:Decrypt).
-		Sealer: lambdaenv.Must(secrets.FromEnv(ctx, "")),
+		Sealer: lambdaenv.Must(kmssealer.FromEnv(ctx, "")),
 		// Makes the tokens of wait_for_signal steps (kms:GenerateMac).
-		SignalMAC: lambdaenv.Must(signaltoken.FromEnv(ctx, "")),
+		SignalMAC: lambdaenv.Must(kmsmac.FromEnv(ctx, "")),
 		Budget:    budget,
 	}))
 	lambda.Start(r.Advance)

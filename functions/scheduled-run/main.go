@@ -11,10 +11,11 @@ import (
 	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
+	"github.com/workflowsapi/workflows/internal/runs/wire/starts"
 )
 
 func main() {
 	env := lambdaenv.MustLoad()
 	machine := runswire.OnStateMachine(lambdaenv.Must(sfn.FromEnv(context.Background())))
-	lambda.Start(lambdaenv.Must(runswire.ScheduledRun(env, machine)))
+	lambda.Start(lambdaenv.Must(starts.ScheduledRun(env, machine)))
 }

@@ -12,8 +12,8 @@ package blueprint
 import (
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/schedules"
-	"github.com/workflowsapi/workflows/internal/signaltoken"
+	"github.com/workflowsapi/workflows/internal/schedules/eventbridge"
+	"github.com/workflowsapi/workflows/internal/signaltoken/kmsmac"
 )
 
 // How every function runs: Go's bootstrap on Lambda's OS-only runtime, on
@@ -72,18 +72,18 @@ const DefaultLogLevel = "INFO"
 var LogLevels = []string{"DEBUG", "INFO", "WARN", "ERROR"}
 
 // The environment the functions read (internal/store, internal/lambdaapp,
-// internal/secrets, internal/signaltoken, internal/orchestrator/sfn,
-// internal/schedules).
+// internal/secrets/kmssealer, internal/signaltoken/kmsmac,
+// internal/orchestrator/sfn, internal/schedules/eventbridge).
 const (
 	EnvTableName               = "TABLE_NAME"
 	EnvLogLevel                = "LOG_LEVEL"
 	EnvKMSKeyID                = "KMS_KEY_ID"
-	EnvSignalKeyID             = signaltoken.EnvKeyID
+	EnvSignalKeyID             = kmsmac.EnvKeyID
 	EnvStateMachineARN         = sfn.EnvStateMachineARN
-	EnvScheduleGroupName       = schedules.EnvGroupName
-	EnvSchedulerRoleARN        = schedules.EnvRoleARN
-	EnvScheduledRunFunctionARN = schedules.EnvTargetARN
-	EnvScheduleDLQARN          = schedules.EnvDeadLetterARN
+	EnvScheduleGroupName       = eventbridge.EnvGroupName
+	EnvSchedulerRoleARN        = eventbridge.EnvRoleARN
+	EnvScheduledRunFunctionARN = eventbridge.EnvTargetARN
+	EnvScheduleDLQARN          = eventbridge.EnvDeadLetterARN
 )
 
 // Value is what a variable holds, which each description writes its own
@@ -114,7 +114,7 @@ type Variable struct {
 // function (the process logs at Lambda's level, lambdaenv.LogLevel, so it
 // does not build lines Lambda would drop); KMS_KEY_ID to the functions with
 // KeyActions; SIGNAL_KEY_ID to the functions with SignalKeyActions (so
-// signaltoken.FromEnv fails at start in any other deployed function, which
+// kmsmac.FromEnv fails at start in any other deployed function, which
 // has no local key directory); STATE_MACHINE_ARN with any states: action; SCHEDULE_GROUP_NAME
 // with any scheduler: action; and the scheduler's role, target and
 // dead-letter queue with the actions that write a schedule's target (create,

@@ -22,8 +22,8 @@ import (
 	"github.com/workflowsapi/workflows/internal/gatewayresponse"
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/routes"
-	"github.com/workflowsapi/workflows/internal/schedules"
-	"github.com/workflowsapi/workflows/internal/signaltoken"
+	"github.com/workflowsapi/workflows/internal/schedules/eventbridge"
+	"github.com/workflowsapi/workflows/internal/signaltoken/kmsmac"
 	"github.com/workflowsapi/workflows/internal/store"
 )
 
@@ -205,9 +205,9 @@ func valueOf(v blueprint.Value) (*yaml.Node, error) {
 var LocalEndpoints = map[blueprint.Value]string{
 	blueprint.TableNameValue:         "DYNAMODB_ENDPOINT",
 	blueprint.KeyARNValue:            "KMS_ENDPOINT",
-	blueprint.SignalKeyARNValue:      signaltoken.EnvKMSEndpoint,
+	blueprint.SignalKeyARNValue:      kmsmac.EnvKMSEndpoint,
 	blueprint.StateMachineARNValue:   sfn.EnvEndpoint,
-	blueprint.ScheduleGroupNameValue: schedules.EnvEndpoint,
+	blueprint.ScheduleGroupNameValue: eventbridge.EnvEndpoint,
 }
 
 // LocalOnly are variables only `sam local` sets, declared empty on the

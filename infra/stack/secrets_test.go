@@ -134,7 +134,7 @@ func TestOnlyTheFunctionsThatCallTheKeyKnowIt(t *testing.T) {
 }
 
 // SIGNAL_KEY_ID, the key internal/signaltoken makes tokens under, is given
-// to exactly the functions that call that key, as its ARN: signaltoken.FromEnv
+// to exactly the functions that call that key, as its ARN: kmsmac.FromEnv
 // in any other function fails at start (it has no local key directory).
 func TestOnlyTheFunctionsThatMakeTokensKnowTheSignalKey(t *testing.T) {
 	tpl := MustSynthesize(t, devStage)

@@ -4,7 +4,7 @@
 // EventBridge Scheduler in internal/schedules): the SDK's standard retryer with a few attempts and
 // short back-offs, a deadline around the whole call and one around each
 // attempt. Each service picks its own numbers (store.DefaultBudget,
-// secrets.DefaultBudget) to fit its Lambda's timeout.
+// kmssealer.DefaultBudget) to fit its Lambda's timeout.
 package awsbudget
 
 import (

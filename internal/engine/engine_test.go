@@ -14,13 +14,14 @@ import (
 	"time"
 
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 // compile parses a definition as the API does (every connection exists) and
 // compiles it.
-func compile(t *testing.T, definition string) *Compiled {
+func compile(t *testing.T, source string) *Compiled {
 	t.Helper()
-	def, err := workflows.Parse([]byte(definition), func(string) (bool, error) { return true, nil })
+	def, err := definition.Parse([]byte(source), func(string) (bool, error) { return true, nil })
 	if err != nil {
 		t.Fatalf("the definition does not parse: %v", err)
 	}
@@ -224,7 +225,7 @@ func TestTemplatesRenderAsJQInterpolationDoes(t *testing.T) {
 		"{{ .steps.first.output.id }}":     "12345678901234567890",
 		"{{ .input.s, .input.n }}":         "a b", // the first value
 	} {
-		tmpl, err := workflows.CompileTemplate(template)
+		tmpl, err := definition.CompileTemplate(template)
 		if err != nil {
 			t.Fatalf("%s: %v", template, err)
 		}

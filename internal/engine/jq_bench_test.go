@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 // BenchmarkTransform compares one transform step in this process with the
@@ -48,9 +49,9 @@ func BenchmarkTransform(b *testing.B) {
 	}
 }
 
-func mustDefinition(b *testing.B, definition string) workflows.Definition {
+func mustDefinition(b *testing.B, source string) workflows.Definition {
 	b.Helper()
-	def, err := workflows.Parse([]byte(definition), func(string) (bool, error) { return true, nil })
+	def, err := definition.Parse([]byte(source), func(string) (bool, error) { return true, nil })
 	if err != nil {
 		b.Fatal(err)
 	}

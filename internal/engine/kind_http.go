@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 // httpKind: one request, its url, header values and body strings rendered
@@ -15,11 +16,11 @@ type httpKind struct{}
 func (httpKind) compile(step workflows.Step) (compiledStep, error) {
 	var cs compiledStep
 	var err error
-	if cs.url, err = workflows.CompileTemplate(step.With.URL); err != nil {
+	if cs.url, err = definition.CompileTemplate(step.With.URL); err != nil {
 		return cs, fmt.Errorf("url: %w", err)
 	}
 	for _, name := range sortedKeys(step.With.Headers) {
-		t, err := workflows.CompileTemplate(step.With.Headers[name])
+		t, err := definition.CompileTemplate(step.With.Headers[name])
 		if err != nil {
 			return cs, fmt.Errorf("headers.%s: %w", name, err)
 		}

@@ -23,6 +23,7 @@ import (
 	runnerwire "github.com/workflowsapi/workflows/internal/runner/wire"
 	"github.com/workflowsapi/workflows/internal/runs"
 	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
+	"github.com/workflowsapi/workflows/internal/runs/wire/starts"
 	"github.com/workflowsapi/workflows/internal/schedules"
 	schedlocal "github.com/workflowsapi/workflows/internal/schedules/local"
 	"github.com/workflowsapi/workflows/internal/secrets"
@@ -34,7 +35,9 @@ import (
 	receivewire "github.com/workflowsapi/workflows/internal/webhooks/receive/wire"
 	webhookswire "github.com/workflowsapi/workflows/internal/webhooks/wire"
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 	workflowswire "github.com/workflowsapi/workflows/internal/workflows/wire"
+	"github.com/workflowsapi/workflows/internal/workflows/wire/writes"
 )
 
 // Deps is what the features need beyond the App: in AWS each function's main
@@ -76,7 +79,7 @@ func driverOf(deps Deps) runswire.Driver {
 }
 
 // writes is what the workflow routes that change a workflow are given.
-func writes(deps Deps) workflowswire.Writes {
+func writesOf(deps Deps) workflowswire.Writes {
 	return workflowswire.Writes{Sealer: deps.Sealer, Scheduler: deps.Scheduler}
 }
 
@@ -84,7 +87,7 @@ func writes(deps Deps) workflowswire.Writes {
 // function is EventBridge Scheduler's: the same constructor, driven by
 // deps.Orchestrator.
 func FireScheduled(app *lambdaapp.App, deps Deps) (schedlocal.Fire, error) {
-	fire, err := runswire.ScheduledRun(app.Env, driverOf(deps))
+	fire, err := starts.ScheduledRun(app.Env, driverOf(deps))
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +107,7 @@ func SyncSchedules(ctx context.Context, app *lambdaapp.App, deps Deps) (schedule
 	if _, err := service.Backfill(ctx, schedulesdb.New(app.DB, app.TableName)); err != nil {
 		return schedules.SyncReport{}, err
 	}
-	return service.Sync(ctx, workflows.ScheduleSource{Store: workflowsdb.New(app.DB, app.TableName)})
+	return service.Sync(ctx, workflows.ScheduleSource{Store: workflowsdb.New(app.DB, app.TableName), Rules: definition.Rules{}})
 }
 
 // relay is the local driver for a runner built before its driver: the
@@ -182,9 +185,9 @@ func FeatureHandlers(app *lambdaapp.App, deps Deps) (map[*routes.Route]http.Hand
 	env, driver := app.Env, driverOf(deps)
 	handlers := map[*routes.Route]http.Handler{
 		&routes.ListWorkflows:  workflowswire.ListWorkflows(env),
-		&routes.CreateWorkflow: workflowswire.CreateWorkflow(env, writes(deps)),
+		&routes.CreateWorkflow: writes.CreateWorkflow(env, writesOf(deps)),
 		&routes.GetWorkflow:    workflowswire.GetWorkflow(env),
-		&routes.UpdateWorkflow: workflowswire.UpdateWorkflow(env, writes(deps)),
+		&routes.UpdateWorkflow: writes.UpdateWorkflow(env, writesOf(deps)),
 		// Its main passes no sealer (it has no KMS grant), and neither
 		// does this: the same function.
 		&routes.DeleteWorkflow: workflowswire.DeleteWorkflow(env, workflowswire.Writes{Scheduler: deps.Scheduler}),
@@ -205,12 +208,12 @@ func FeatureHandlers(app *lambdaapp.App, deps Deps) (map[*routes.Route]http.Hand
 		&routes.RollNotifySecret:  webhookswire.RollNotifySecret(env, deps.Sealer),
 	}
 	for route, build := range map[*routes.Route]func() (http.Handler, error){
-		&routes.RunWorkflow:   func() (http.Handler, error) { return runswire.RunWorkflow(env, driver) },
+		&routes.RunWorkflow:   func() (http.Handler, error) { return starts.RunWorkflow(env, driver) },
 		&routes.ListRuns:      func() (http.Handler, error) { return runswire.ListRuns(env) },
 		&routes.GetRun:        func() (http.Handler, error) { return runswire.GetRun(env, deps.SignalMAC) },
 		&routes.GetRunStep:    func() (http.Handler, error) { return runswire.GetRunStep(env, deps.SignalMAC) },
 		&routes.CancelRun:     func() (http.Handler, error) { return runswire.CancelRun(env, driver) },
-		&routes.RetryRun:      func() (http.Handler, error) { return runswire.RetryRun(env, driver) },
+		&routes.RetryRun:      func() (http.Handler, error) { return starts.RetryRun(env, driver) },
 		&routes.SignalRun:     func() (http.Handler, error) { return runswire.SignalRun(env, driver) },
 		&routes.ReceiveSignal: func() (http.Handler, error) { return runswire.ReceiveSignal(env, driver) },
 		&routes.ReceiveWebhook: func() (http.Handler, error) {

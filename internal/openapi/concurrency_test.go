@@ -10,7 +10,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/engine"
 	"github.com/workflowsapi/workflows/internal/openapi/contract"
-	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 // everyConnection is a ConnectionExists that knows every id: the examples
@@ -36,7 +36,7 @@ func TestTheCreateWorkflowExamplesAreValidDefinitions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := workflows.Parse(body, everyConnection)
+		d, err := definition.Parse(body, everyConnection)
 		if err != nil {
 			t.Errorf("%s: the API refuses the example: %v", name, err)
 			continue
@@ -77,21 +77,21 @@ func TestTheContractDescribesAWorkflowsConcurrency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	definition := func(concurrency string) []byte {
+	withConcurrency := func(concurrency string) []byte {
 		return []byte(`{"name":"c","trigger":{"type":"manual"},"concurrency":` + concurrency +
 			`,"steps":[{"id":"a","type":"transform","with":{"jq":"."}}]}`)
 	}
 	accepted := []string{`{"limit":1}`, `{"limit":1000}`, `{"limit":2,"key":".input.customerId"}`}
 	for _, c := range accepted {
 		t.Run(c+" is accepted by both", func(t *testing.T) {
-			d, err := workflows.Parse(definition(c), everyConnection)
+			d, err := definition.Parse(withConcurrency(c), everyConnection)
 			if err != nil {
 				t.Fatalf("validation refuses it: %v", err)
 			}
 			if d.Concurrency == nil || d.Concurrency.Limit < 1 {
 				t.Fatalf("parsed as %+v", d.Concurrency)
 			}
-			if got := outcome(createWorkflow(definition(c)).check(t, v)); got != within {
+			if got := outcome(createWorkflow(withConcurrency(c)).check(t, v)); got != within {
 				t.Errorf("the contract: %s", got)
 			}
 		})
@@ -108,11 +108,11 @@ func TestTheContractDescribesAWorkflowsConcurrency(t *testing.T) {
 	}
 	for _, tt := range refused {
 		t.Run(tt.concurrency+" is refused by both", func(t *testing.T) {
-			_, err := workflows.Parse(definition(tt.concurrency), everyConnection)
+			_, err := definition.Parse(withConcurrency(tt.concurrency), everyConnection)
 			if got := refusedFields(err); !slices.Equal(got, []string{tt.field}) {
 				t.Errorf("validation: %v naming %q, want a VALIDATION_ERROR naming %s", err, got, tt.field)
 			}
-			if got := outcome(createWorkflow(definition(tt.concurrency)).check(t, v)); got != badRequest {
+			if got := outcome(createWorkflow(withConcurrency(tt.concurrency)).check(t, v)); got != badRequest {
 				t.Errorf("the contract: %s, want %s", got, badRequest)
 			}
 		})
@@ -120,7 +120,7 @@ func TestTheContractDescribesAWorkflowsConcurrency(t *testing.T) {
 	// A key that does not compile is one the document cannot tell: only
 	// validation refuses it.
 	t.Run("a key that does not compile is refused by validation", func(t *testing.T) {
-		_, err := workflows.Parse(definition(`{"limit":2,"key":".input |"}`), everyConnection)
+		_, err := definition.Parse(withConcurrency(`{"limit":2,"key":".input |"}`), everyConnection)
 		if got := refusedFields(err); !slices.Equal(got, []string{"concurrency.key"}) {
 			t.Errorf("validation: %v naming %q, want a VALIDATION_ERROR naming concurrency.key", err, got)
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/openapi/contract"
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 // The document and validation agree on a workflow's notify: what one
@@ -18,7 +19,7 @@ func TestTheContractDescribesAWorkflowsNotify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	definition := func(notify string) []byte {
+	withNotify := func(notify string) []byte {
 		return []byte(`{"name":"n","trigger":{"type":"manual"},"notify":` + notify +
 			`,"steps":[{"id":"a","type":"transform","with":{"jq":"."}}]}`)
 	}
@@ -29,14 +30,14 @@ func TestTheContractDescribesAWorkflowsNotify(t *testing.T) {
 		`{"url":"http://localhost/hooks","events":["run.cancelled"]}`,
 	} {
 		t.Run(n+" is accepted by both", func(t *testing.T) {
-			d, err := workflows.Parse(definition(n), everyConnection)
+			d, err := definition.Parse(withNotify(n), everyConnection)
 			if err != nil {
 				t.Fatalf("validation refuses it: %v", err)
 			}
 			if d.Notify == nil || d.Notify.URL == "" {
 				t.Fatalf("parsed as %+v", d.Notify)
 			}
-			if got := outcome(createWorkflow(definition(n)).check(t, v)); got != within {
+			if got := outcome(createWorkflow(withNotify(n)).check(t, v)); got != within {
 				t.Errorf("the contract: %s", got)
 			}
 		})
@@ -54,11 +55,11 @@ func TestTheContractDescribesAWorkflowsNotify(t *testing.T) {
 		{`null`, "notify"},
 	} {
 		t.Run(tt.notify+" is refused by both", func(t *testing.T) {
-			_, err := workflows.Parse(definition(tt.notify), everyConnection)
+			_, err := definition.Parse(withNotify(tt.notify), everyConnection)
 			if got := refusedFields(err); !slices.Equal(got, []string{tt.field}) {
 				t.Errorf("validation: %v naming %q, want a VALIDATION_ERROR naming %s", err, got, tt.field)
 			}
-			if got := outcome(createWorkflow(definition(tt.notify)).check(t, v)); got != badRequest {
+			if got := outcome(createWorkflow(withNotify(tt.notify)).check(t, v)); got != badRequest {
 				t.Errorf("the contract: %s, want %s", got, badRequest)
 			}
 		})
@@ -72,7 +73,7 @@ func TestTheContractDescribesAWorkflowsNotify(t *testing.T) {
 		`{"url":"https://u:p@hooks.example/runs","events":["run.failed"]}`,
 	} {
 		t.Run(n+" is refused by validation", func(t *testing.T) {
-			_, err := workflows.Parse(definition(n), everyConnection)
+			_, err := definition.Parse(withNotify(n), everyConnection)
 			if got := refusedFields(err); !slices.Equal(got, []string{"notify.url"}) {
 				t.Errorf("validation: %v naming %q, want a VALIDATION_ERROR naming notify.url", err, got)
 			}

@@ -149,6 +149,13 @@ type Function struct {
 	// resource it is for (the state machine and its executions, the
 	// schedule group, the schedules' role).
 	ServiceActions []string
+	// Compiles says the function parses or compiles what a definition
+	// holds: a definition written (create, update), a run's input checked
+	// against its schema (the starts), jq and templates run (the runner).
+	// Only these may link internal/workflows/definition and its compilers
+	// (gojq, JSON Schema, the time zone database); functions/links_test.go
+	// holds every other function, the reads first, to that.
+	Compiles bool
 }
 
 // The other AWS actions functions call.
@@ -295,6 +302,14 @@ var serviceActions = map[string][]string{
 
 // keyActions is, per function, what it calls on the KMS key. The functions
 // that store a secret seal it (GenerateDataKey); none of them reads one back.
+// compiles are the functions that parse or compile a definition's contents
+// (Function.Compiles).
+var compiles = map[string]bool{
+	"create-workflow": true, "update-workflow": true,
+	"run-workflow": true, "retry-run": true, "scheduled-run": true, "receive-webhook": true,
+	RunnerFunction: true,
+}
+
 var keyActions = map[string][]string{
 	CreateConnection.Function:  {ActionGenerateDataKey},
 	UpdateConnection.Function:  {ActionGenerateDataKey},
@@ -338,6 +353,7 @@ func function(name string, route *Route, feature Feature) Function {
 		SignalKeyActions: slices.Sorted(slices.Values(signalKeyActions[name])),
 		Indexes:          slices.Sorted(slices.Values(indexes[name])),
 		ServiceActions:   slices.Sorted(slices.Values(serviceActions[name])),
+		Compiles:         compiles[name],
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/engine"
 	"github.com/workflowsapi/workflows/internal/orchestrator"
 	"github.com/workflowsapi/workflows/internal/runner"
+	"github.com/workflowsapi/workflows/internal/runner/check"
 	"github.com/workflowsapi/workflows/internal/runs"
 )
 
@@ -104,9 +105,9 @@ func TestTheStartCheckEndsTheOpenStepsOfARunWhoseExecutionEnded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	check := runner.NewChecker(store, fakeExecutions{"run_cancelling": orchestrator.ExecutionAborted, "run_aborted": orchestrator.ExecutionAborted},
+	checker := check.New(store, fakeExecutions{"run_cancelling": orchestrator.ExecutionAborted, "run_aborted": orchestrator.ExecutionAborted},
 		&fakeOrchestrator{}, func() time.Time { return now }, nil)
-	if _, err := check.Check(ctx); err != nil {
+	if _, err := checker.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for id, want := range map[string]runs.StepStatus{"run_cancelling": runs.StepCancelled, "run_aborted": runs.StepFailed} {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/workflowsapi/workflows/internal/orchestrator"
-	"github.com/workflowsapi/workflows/internal/runner"
+	"github.com/workflowsapi/workflows/internal/runner/check"
 	"github.com/workflowsapi/workflows/internal/runs"
 )
 
@@ -34,12 +34,12 @@ func TestStartCheck(t *testing.T) {
 		"run_timedout": orchestrator.ExecutionTimedOut, "run_cancelling": orchestrator.ExecutionAborted,
 	}
 	o := &fakeOrchestrator{}
-	check := runner.NewChecker(store, executions, o, func() time.Time { return now }, nil)
-	report, err := check.Check(context.Background())
+	checker := check.New(store, executions, o, func() time.Time { return now }, nil)
+	report, err := checker.Check(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := runner.CheckReport{Unfinished: 8, Started: 2, Failed: 2, Cancelled: 1}
+	want := check.Report{Unfinished: 8, Started: 2, Failed: 2, Cancelled: 1}
 	if report != want {
 		t.Errorf("report %+v, want %+v", report, want)
 	}
@@ -54,7 +54,7 @@ func TestStartCheck(t *testing.T) {
 		if run.Status != status {
 			t.Errorf("%s: %s, want %s", id, run.Status, status)
 		}
-		if status == runs.StatusFailed && (run.Error == nil || run.Error.Code != runner.CodeExecutionEnded || run.FinishedAt.IsZero()) {
+		if status == runs.StatusFailed && (run.Error == nil || run.Error.Code != check.CodeExecutionEnded || run.FinishedAt.IsZero()) {
 			t.Errorf("%s: error %+v", id, run.Error)
 		}
 	}
@@ -64,7 +64,7 @@ func TestStartCheck(t *testing.T) {
 	}
 	// A second check changes nothing more than starting the lost runs
 	// again (which starts nothing new: executions are named after runs).
-	report, err = check.Check(context.Background())
+	report, err = checker.Check(context.Background())
 	if err != nil || report.Failed != 0 || report.Cancelled != 0 {
 		t.Errorf("second check %+v %v", report, err)
 	}
@@ -110,12 +110,12 @@ func TestTheStartCheckResumesAParentWhoseWakeUntold(t *testing.T) {
 	var told []string
 	executions := fakeExecutions{"run_parent": orchestrator.ExecutionRunning, "run_waits": orchestrator.ExecutionRunning,
 		"run_child": orchestrator.ExecutionSucceeded, "run_busy": orchestrator.ExecutionRunning}
-	check := runner.NewChecker(store, executions, &fakeOrchestrator{}, func() time.Time { return now }, nil).
+	checker := check.New(store, executions, &fakeOrchestrator{}, func() time.Time { return now }, nil).
 		WithParents(parentsFunc(func(_ context.Context, account, parent, step string) error {
 			told = append(told, account+"/"+parent+"/"+step)
 			return nil
 		}))
-	report, err := check.Check(ctx)
+	report, err := checker.Check(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,11 +163,11 @@ func TestTheStartCheckSeesThatAnEndedRunsEventsGetDelivered(t *testing.T) {
 		"run_stopped": orchestrator.ExecutionAborted,
 	}
 	o := &fakeOrchestrator{}
-	report, err := runner.NewChecker(store, executions, o, func() time.Time { return now }, nil).Check(context.Background())
+	report, err := check.New(store, executions, o, func() time.Time { return now }, nil).Check(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := runner.CheckReport{Unfinished: 5, Failed: 1, Delivering: 2, Abandoned: 1}
+	want := check.Report{Unfinished: 5, Failed: 1, Delivering: 2, Abandoned: 1}
 	if report != want {
 		t.Errorf("report %+v, want %+v", report, want)
 	}

@@ -216,11 +216,7 @@ var errConflict = errors.New("runner: conflict")
 // run failed with CodeConflict. Answering "wait 1 s" instead, as before,
 // looped without end. The local driver backs off and gives up likewise on
 // any error.
-type RunConflict struct{ RunID string }
-
-func (e *RunConflict) Error() string {
-	return "runner: run " + e.RunID + " kept changing under another writer"
-}
+type RunConflict = runs.RunConflict
 
 // Advance advances the task's run as far as its budget allows and says what
 // the driver does next. A run already finished answers Done and changes
@@ -287,25 +283,8 @@ func (r *Runner) stopAt(ctx context.Context) time.Time {
 // (runs.EndOpenSteps).
 func (r *Runner) recordFailure(ctx context.Context, account, runID string, cause runs.Error) (runs.Run, error) {
 	return runs.Change(ctx, r.store, account, runID, r.clock.Now, func(run runs.Run) (runs.Decision, error) {
-		return endDecision(run, &runs.Error{Code: cause.Code, Message: cause.Message}, r.clock.Now())
+		return runs.EndFromOutside(run, &runs.Error{Code: cause.Code, Message: cause.Message}, r.clock.Now())
 	})
-}
-
-// endDecision ends an unfinished run from outside its pass (the state
-// machine's catch, the start check): failed with failure, its open steps
-// failed with it; a run being cancelled ends cancelled, and its open steps
-// too, since a cancel answered "cancelling" must end "cancelled". A
-// finished run is kept as it is.
-func endDecision(run runs.Run, failure *runs.Error, now time.Time) (runs.Decision, error) {
-	if run.Status.Finished() {
-		return runs.Decision{Keep: true}, nil
-	}
-	stepStatus, stepError := runs.StepFailed, failure
-	if run.Status == runs.StatusCancelling {
-		stepStatus, stepError = runs.StepCancelled, nil
-	}
-	next, err := run.End(runs.StatusFailed, failure, nil, now)
-	return runs.Decision{Run: next, EndSteps: stepStatus, StepError: stepError}, err
 }
 
 // failureOf is the error a run is recorded failed with, from the name of

@@ -18,7 +18,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/orchestrator/sfn"
 	"github.com/workflowsapi/workflows/internal/runner"
 	"github.com/workflowsapi/workflows/internal/runs"
-	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 var epoch = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -33,9 +33,9 @@ type env struct {
 
 // newEnv stores workflow (a definition as JSON) and one queued run of it
 // with input {"n": 2}.
-func newEnv(t *testing.T, definition string, opts ...func(*runner.Config)) *env {
+func newEnv(t *testing.T, source string, opts ...func(*runner.Config)) *env {
 	t.Helper()
-	def, err := workflows.Parse([]byte(definition), func(string) (bool, error) { return true, nil })
+	def, err := definition.Parse([]byte(source), func(string) (bool, error) { return true, nil })
 	if err != nil {
 		t.Fatalf("definition: %v", err)
 	}

@@ -1,7 +1,6 @@
 package runs
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,15 +11,10 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/idempotency"
 	"github.com/workflowsapi/workflows/internal/ids"
-	"github.com/workflowsapi/workflows/internal/jsonfield"
 	"github.com/workflowsapi/workflows/internal/workflows"
 )
 
@@ -44,6 +38,12 @@ type Options struct {
 	// Logger logs what a request cannot tell its caller (a start that the
 	// periodic check will make, a stop that failed); nil: slog.Default.
 	Logger *slog.Logger
+	// CheckInput checks a run's input against its workflow's inputSchema
+	// (definition.CheckInput). The routes that start runs are given it;
+	// the others are not, and link no JSON Schema compiler. A start
+	// without it, of a workflow with an inputSchema, fails: it never
+	// starts a run unchecked.
+	CheckInput func(schema, input jsontext.Value) error
 }
 
 // Service holds the rules of runs: starting one (checked against the
@@ -57,6 +57,7 @@ type Service struct {
 	retention    time.Duration
 	now          func() time.Time
 	logger       *slog.Logger
+	inputChecker func(schema, input jsontext.Value) error
 	// startDelays are the waits between the attempts of Orchestrator.Start
 	// (so len+1 attempts); tests shorten them.
 	startDelays []time.Duration
@@ -68,7 +69,7 @@ type Service struct {
 func NewService(store Store, workflows Workflows, orchestrator Orchestrator, opts Options) *Service {
 	s := &Service{
 		store: store, workflows: workflows, orchestrator: orchestrator, idempotency: opts.Idempotency,
-		retention: opts.Retention, now: opts.Now, logger: opts.Logger,
+		retention: opts.Retention, now: opts.Now, logger: opts.Logger, inputChecker: opts.CheckInput,
 		startDelays: []time.Duration{100 * time.Millisecond, 400 * time.Millisecond},
 	}
 	if s.retention <= 0 {
@@ -178,7 +179,7 @@ func (s *Service) prepare(ctx context.Context, req StartRequest) (Run, error) {
 	if len(input) == 0 {
 		input = jsontext.Value("{}")
 	}
-	if err := CheckInput(version.Definition.InputSchema, input); err != nil {
+	if err := s.checkInput(version.Definition.InputSchema, input); err != nil {
 		return Run{}, err
 	}
 	runID := req.RunID
@@ -248,6 +249,20 @@ func (s *Service) startDriving(ctx context.Context, run Run) {
 		"run_id", run.ID, "error", err)
 }
 
+var errNoInputChecker = errors.New("runs: no input checker wired (definition.CheckInput): this route does not start runs")
+
+// checkInput checks input against schema with the checker the service was
+// given; no schema is any input.
+func (s *Service) checkInput(schema, input jsontext.Value) error {
+	if len(schema) == 0 {
+		return nil
+	}
+	if s.inputChecker == nil {
+		return errNoInputChecker
+	}
+	return s.inputChecker(schema, input)
+}
+
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
@@ -260,67 +275,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-var messages = message.NewPrinter(language.English)
-
-// CheckInput checks a run's input against a workflow's inputSchema (none:
-// any input). Each problem is a detail whose field is a path under input
-// (input.orderId, input.items[2].sku).
-func CheckInput(schemaJSON jsontext.Value, input jsontext.Value) error {
-	if len(schemaJSON) == 0 {
-		return nil
-	}
-	schema, err := workflows.CompileInputSchema(schemaJSON)
-	if err != nil {
-		// Stored definitions were checked when written: a schema that does
-		// not compile now is our fault, not the caller's.
-		return fmt.Errorf("runs: compile the stored input schema: %w", err)
-	}
-	value, err := jsonschema.UnmarshalJSON(bytes.NewReader(input))
-	if err != nil {
-		return domain.Invalid(domain.FieldError{Field: "input", Message: "is not valid JSON"})
-	}
-	err = schema.Validate(value)
-	if err == nil {
-		return nil
-	}
-	var invalid *jsonschema.ValidationError
-	if !errors.As(err, &invalid) {
-		return fmt.Errorf("runs: validate input: %w", err)
-	}
-	var details []domain.FieldError
-	for _, leaf := range leaves(invalid) {
-		if required, ok := leaf.ErrorKind.(*kind.Required); ok {
-			for _, name := range required.Missing {
-				details = append(details, domain.FieldError{
-					Field: jsonfield.Tokens("input", append(slices.Clone(leaf.InstanceLocation), name)), Message: "is required",
-				})
-			}
-			continue
-		}
-		details = append(details, domain.FieldError{
-			Field:   jsonfield.Tokens("input", leaf.InstanceLocation),
-			Message: leaf.ErrorKind.LocalizedString(messages),
-		})
-	}
-	if len(details) == 0 {
-		details = []domain.FieldError{{Field: "input", Message: "does not match the workflow's inputSchema"}}
-	}
-	return domain.Invalid(details...)
-}
-
-// leaves are the innermost causes of a validation error: the ones that say
-// what is wrong where, rather than "allOf failed".
-func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
-	if len(e.Causes) == 0 {
-		return []*jsonschema.ValidationError{e}
-	}
-	var out []*jsonschema.ValidationError
-	for _, c := range e.Causes {
-		out = append(out, leaves(c)...)
-	}
-	return out
 }
 
 // Get returns a run of the account with every step record, in workflow

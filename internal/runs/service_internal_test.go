@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
-	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/ids"
 )
 
@@ -79,24 +78,20 @@ func TestResumePoint(t *testing.T) {
 	}
 }
 
-func TestCheckInputNamesFieldsUnderInput(t *testing.T) {
-	schema := jsontext.Value(`{"type":"object","required":["order"],"properties":{"order":{"type":"object","required":["id"],"properties":{"items":{"type":"array","items":{"type":"integer"}}}}}}`)
-	for input, want := range map[string]string{
-		`{}`:                                 "input.order",
-		`{"order":{}}`:                       "input.order.id",
-		`{"order":{"id":1,"items":[1,"x"]}}`: "input.order.items[1]",
-		`[]`:                                 "input",
-	} {
-		err := CheckInput(schema, jsontext.Value(input))
-		var e *domain.Error
-		if !errors.As(err, &e) || e.Code != domain.CodeValidation || len(e.Details) != 1 || e.Details[0].Field != want {
-			t.Errorf("input %s: %#v, want one detail on %s", input, err, want)
-		}
+// A service given no input checker (a route that starts no run) refuses to
+// check an input against a schema rather than let it through unchecked;
+// with no schema there is nothing to check.
+func TestAServiceWithoutAnInputCheckerStartsNothingUnchecked(t *testing.T) {
+	s := NewService(nil, nil, nil, Options{})
+	if err := s.checkInput(jsontext.Value(`{"type":"object"}`), jsontext.Value(`{}`)); !errors.Is(err, errNoInputChecker) {
+		t.Errorf("with a schema and no checker: %v, want errNoInputChecker", err)
 	}
-	if err := CheckInput(schema, jsontext.Value(`{"order":{"id":1,"items":[1]}}`)); err != nil {
-		t.Errorf("valid input refused: %v", err)
+	if err := s.checkInput(nil, jsontext.Value(`"anything"`)); err != nil {
+		t.Errorf("no schema: %v", err)
 	}
-	if err := CheckInput(nil, jsontext.Value(`"anything"`)); err != nil {
-		t.Errorf("no schema refused: %v", err)
+	checked := 0
+	s = NewService(nil, nil, nil, Options{CheckInput: func(schema, input jsontext.Value) error { checked++; return nil }})
+	if err := s.checkInput(jsontext.Value(`{}`), jsontext.Value(`{}`)); err != nil || checked != 1 {
+		t.Errorf("with a checker: %v after %d checks, want it asked once", err, checked)
 	}
 }

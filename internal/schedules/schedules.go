@@ -1,7 +1,18 @@
 // Package schedules keeps one schedule per schedule workflow: an EventBridge
-// Scheduler schedule in AWS (EventBridge), fired by the local gateway itself
-// locally (internal/schedules/local). Each firing starts one run of the
-// workflow for its scheduled time (the scheduled-run function in AWS).
+// Scheduler schedule in AWS (internal/schedules/eventbridge), fired by the
+// local gateway itself locally (internal/schedules/local). Each firing starts
+// one run of the workflow for its scheduled time (the scheduled-run function
+// in AWS).
+//
+// This package holds the Service, the Scheduler interface, the markers and
+// the Firing, and links no AWS SDK client: the workflows feature imports it,
+// and every function that links workflows (its read routes, the runs routes)
+// would otherwise link the Scheduler client for nothing. The EventBridge
+// Scheduler client, its environment and its retry policy (and robfig/cron,
+// which only that policy reads expressions with) live in
+// internal/schedules/eventbridge, imported only by the mains of the
+// functions granted Scheduler actions, by wfctl, and by infra for the names
+// of its variables.
 //
 // The workflow routes keep the schedules in step with the workflows (put on
 // create and change, deleted with the workflow or its schedule trigger), and
@@ -54,7 +65,8 @@ type Firing struct {
 	ScheduledTime string `json:"scheduledTime"`
 }
 
-// Scheduler holds schedules: EventBridge Scheduler, or the local one.
+// Scheduler holds schedules: EventBridge Scheduler (eventbridge.EventBridge),
+// or the local one.
 type Scheduler interface {
 	// Put creates the workflow's schedule or replaces it.
 	Put(ctx context.Context, s Schedule) error

@@ -17,8 +17,10 @@ import (
 // LocalKEKFile is the name of the local key-wrapping key in NewLocal's dir.
 const LocalKEKFile = "local-kek"
 
-// localKeyIDPrefix starts the KeyID of everything a Local sealed.
-const localKeyIDPrefix = "local:"
+// LocalKeyIDPrefix starts the KeyID of everything a Local sealed. It is
+// exported so that the KMS sealer (internal/secrets/kmssealer) can refuse a
+// locally sealed value without a call to KMS.
+const LocalKeyIDPrefix = "local:"
 
 // Local is the Sealer of local mode: the data key of each secret is wrapped
 // with AES-256-GCM under a key-wrapping key (KEK) kept in a file, in place of
@@ -56,35 +58,41 @@ func NewLocal(dir string) (*Local, error) {
 	// key itself, truncated, as key check values are.
 	mac := hmac.New(sha256.New, kek)
 	mac.Write([]byte("workflows-secrets local key id"))
-	return &Local{kek: aead, keyID: localKeyIDPrefix + hex.EncodeToString(mac.Sum(nil)[:8])}, nil
+	return &Local{kek: aead, keyID: LocalKeyIDPrefix + hex.EncodeToString(mac.Sum(nil)[:8])}, nil
 }
 
 // Seal encrypts plaintext under a fresh data key wrapped by the local key.
 func (l *Local) Seal(ctx context.Context, plaintext []byte, encCtx map[string]string) (Sealed, error) {
-	return seal(ctx, l, plaintext, encCtx)
+	return SealWith(ctx, (*localWrapper)(l), plaintext, encCtx)
 }
 
 // Open decrypts what Seal of this key sealed with the same context.
 func (l *Local) Open(ctx context.Context, s Sealed, encCtx map[string]string) ([]byte, error) {
-	return open(ctx, l, s, encCtx)
+	return OpenWith(ctx, (*localWrapper)(l), s, encCtx)
 }
 
 // KeyID is the id every Sealed of this key carries.
 func (l *Local) KeyID() string { return l.keyID }
 
-// newDataKey makes a random data key and wraps it as nonce || AES-GCM(KEK),
+// localWrapper is Local as the KeyWrapper of its envelope: NewDataKey and
+// Unwrap hand out raw data keys, so they are methods of this unexported type
+// and not of Local.
+type localWrapper Local
+
+// NewDataKey makes a random data key and wraps it as nonce || AES-GCM(KEK),
 // with the context bound as additional data, as KMS binds it to its blob.
-func (l *Local) newDataKey(_ context.Context, encCtx map[string]string) (key, wrapped []byte, keyID string, err error) {
-	key = make([]byte, dataKeySize)
+func (l *localWrapper) NewDataKey(_ context.Context, encCtx map[string]string) (key, wrapped []byte, keyID string, err error) {
+	key = make([]byte, DataKeySize)
 	_, _ = rand.Read(key)
-	nonce := make([]byte, nonceSize, nonceSize+dataKeySize+tagSize)
+	nonce := make([]byte, nonceSize, nonceSize+DataKeySize+tagSize)
 	_, _ = rand.Read(nonce)
 	wrapped = l.kek.Seal(nonce, nonce, key, aad(purposeLocalWrap, encCtx))
 	return key, wrapped, l.keyID, nil
 }
 
-func (l *Local) unwrap(_ context.Context, s Sealed, encCtx map[string]string) ([]byte, error) {
-	if s.KeyID != l.keyID || len(s.WrappedKey) != nonceSize+dataKeySize+tagSize {
+// Unwrap opens a data key that NewDataKey of this key wrapped.
+func (l *localWrapper) Unwrap(_ context.Context, s Sealed, encCtx map[string]string) ([]byte, error) {
+	if s.KeyID != l.keyID || len(s.WrappedKey) != nonceSize+DataKeySize+tagSize {
 		return nil, ErrOpen
 	}
 	key, err := l.kek.Open(nil, s.WrappedKey[:nonceSize], s.WrappedKey[nonceSize:], aad(purposeLocalWrap, encCtx))
@@ -96,7 +104,7 @@ func (l *Local) unwrap(_ context.Context, s Sealed, encCtx map[string]string) ([
 
 // loadKey reads the local key at path, or makes it (internal/keyfile).
 func loadKey(path string) ([]byte, error) {
-	key, err := keyfile.LoadOrCreate(path, dataKeySize, "what it sealed is then lost")
+	key, err := keyfile.LoadOrCreate(path, DataKeySize, "what it sealed is then lost")
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}

@@ -2,9 +2,19 @@
 // credentials, webhook signing secrets): envelope encryption, one fresh data
 // key per secret, AES-256-GCM on the secret, and only the wrapped data key,
 // the nonce and the ciphertext kept. Two wrappers for the data key sit behind
-// one Sealer: KMS in AWS (NewKMS) and a local key-wrapping key under .data/
-// for local mode (NewLocal). The envelope code around them is the same, so
-// what runs locally is what runs in AWS except for the wrapping.
+// one Sealer: KMS in AWS (internal/secrets/kmssealer) and a local
+// key-wrapping key under .data/ for local mode (NewLocal, here). The envelope
+// code around them is the same (SealWith, OpenWith), so what runs locally is
+// what runs in AWS except for the wrapping.
+//
+// This package holds the Sealer interface, the sealed format, the envelope
+// and the local sealer, and links no AWS SDK client: the feature packages
+// that take a Sealer import it, and every function that links them (the read
+// routes too) would otherwise link the KMS client for nothing. The KMS
+// sealer and FromEnv, which build a KMS client, live in
+// internal/secrets/kmssealer, imported only by the mains of the functions
+// granted KMS actions on the key (routes.Function.KeyActions) and by the
+// local gateway.
 //
 // It knows nothing of DynamoDB, HTTP or features: callers store Sealed's
 // fields where they like and pass an encryption context that names what the
@@ -60,28 +70,36 @@ var ErrOpen = errors.New("secrets: cannot open the sealed value (wrong context, 
 // that forgot to pass one is told rather than served.
 var ErrNoContext = errors.New("secrets: an encryption context is required")
 
+// DataKeySize is the size of a data key (AES-256). It is exported, as are
+// KeyWrapper, SealWith and OpenWith, only so that the KMS sealer in
+// internal/secrets/kmssealer can share the envelope without this package
+// linking the KMS client.
+const DataKeySize = 32
+
 const (
-	dataKeySize = 32 // AES-256
-	nonceSize   = 12 // the GCM standard nonce
-	tagSize     = 16
+	nonceSize = 12 // the GCM standard nonce
+	tagSize   = 16
 )
 
-// wrapper is what differs between KMS and local mode: where a data key comes
-// from and how it is wrapped and unwrapped. Everything else is seal/open.
-type wrapper interface {
-	// newDataKey returns a fresh data key (dataKeySize bytes, which the
+// KeyWrapper is what differs between KMS and local mode: where a data key
+// comes from and how it is wrapped and unwrapped. Everything else is
+// SealWith and OpenWith. It is exported for internal/secrets/kmssealer
+// (see DataKeySize); callers that store secrets use a Sealer.
+type KeyWrapper interface {
+	// NewDataKey returns a fresh data key (DataKeySize bytes, which the
 	// caller zeroes), its wrapped form and the wrapping key's id.
-	newDataKey(ctx context.Context, encCtx map[string]string) (key, wrapped []byte, keyID string, err error)
-	// unwrap returns the data key of s (which the caller zeroes).
-	unwrap(ctx context.Context, s Sealed, encCtx map[string]string) (key []byte, err error)
+	NewDataKey(ctx context.Context, encCtx map[string]string) (key, wrapped []byte, keyID string, err error)
+	// Unwrap returns the data key of s (which the caller zeroes).
+	Unwrap(ctx context.Context, s Sealed, encCtx map[string]string) (key []byte, err error)
 }
 
-// seal is the envelope encryption that KMS and local mode share.
-func seal(ctx context.Context, w wrapper, plaintext []byte, encCtx map[string]string) (Sealed, error) {
+// SealWith is the envelope encryption that KMS and local mode share: the
+// Seal of a Sealer whose data keys come from w.
+func SealWith(ctx context.Context, w KeyWrapper, plaintext []byte, encCtx map[string]string) (Sealed, error) {
 	if len(encCtx) == 0 {
 		return Sealed{}, ErrNoContext
 	}
-	key, wrapped, keyID, err := w.newDataKey(ctx, encCtx)
+	key, wrapped, keyID, err := w.NewDataKey(ctx, encCtx)
 	if err != nil {
 		return Sealed{}, err
 	}
@@ -103,16 +121,17 @@ func seal(ctx context.Context, w wrapper, plaintext []byte, encCtx map[string]st
 	}, nil
 }
 
-// open is seal's inverse. Lengths are checked before any call or cipher
-// (GCM panics on a nonce of the wrong length), so garbage costs no KMS call.
-func open(ctx context.Context, w wrapper, s Sealed, encCtx map[string]string) ([]byte, error) {
+// OpenWith is SealWith's inverse. Lengths are checked before any call or
+// cipher (GCM panics on a nonce of the wrong length), so garbage costs no KMS
+// call.
+func OpenWith(ctx context.Context, w KeyWrapper, s Sealed, encCtx map[string]string) ([]byte, error) {
 	if len(encCtx) == 0 {
 		return nil, ErrNoContext
 	}
 	if len(s.Nonce) != nonceSize || len(s.Ciphertext) < tagSize || len(s.WrappedKey) == 0 {
 		return nil, ErrOpen
 	}
-	key, err := w.unwrap(ctx, s, encCtx)
+	key, err := w.Unwrap(ctx, s, encCtx)
 	if err != nil {
 		return nil, err
 	}
@@ -131,8 +150,8 @@ func open(ctx context.Context, w wrapper, s Sealed, encCtx map[string]string) ([
 // newGCM is AES-256-GCM under key. A key of any other length is refused
 // rather than silently used as AES-128 or AES-192.
 func newGCM(key []byte) (cipher.AEAD, error) {
-	if len(key) != dataKeySize {
-		return nil, fmt.Errorf("secrets: a data key must be %d bytes, got %d", dataKeySize, len(key))
+	if len(key) != DataKeySize {
+		return nil, fmt.Errorf("secrets: a data key must be %d bytes, got %d", DataKeySize, len(key))
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {

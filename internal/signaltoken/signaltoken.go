@@ -10,9 +10,18 @@
 // the nonce is useless without the key, and the hash cannot be reversed.
 //
 // In AWS the key is a KMS HMAC key (HMAC_256, GENERATE_VERIFY_MAC) that
-// never leaves KMS (kms:GenerateMac); locally it is a 32-byte file under the
-// data directory (NewLocal). Both compute the same function of the message,
-// so the code above them cannot tell them apart.
+// never leaves KMS (kms:GenerateMac; internal/signaltoken/kmsmac); locally
+// it is a 32-byte file under the data directory (NewLocal, here). Both
+// compute the same function of the message, so the code above them cannot
+// tell them apart.
+//
+// This package holds the MAC interface, the token format and the local MAC,
+// and links no AWS SDK client: the runs and runner packages that make tokens
+// import it, and every function that links them would otherwise link the
+// KMS client for nothing. The KMS MAC and FromEnv live in
+// internal/signaltoken/kmsmac, imported only by the mains of the functions
+// granted GenerateMac on the signal key (routes.Function.SignalKeyActions),
+// by the local gateway, and by infra for the names of its variables.
 package signaltoken
 
 import (

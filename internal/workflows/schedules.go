@@ -32,10 +32,13 @@ func (s *Service) WithSchedules(sched Schedules) *Service {
 var errNoSchedules = errors.New("workflows: no schedules wired: the schedule waits for `wfctl schedules sync`")
 
 // ScheduleOf is the schedule of an account's workflow on a schedule
-// trigger: the trigger in EventBridge Scheduler's form, and the enabled
-// flag as the schedule's state.
-func ScheduleOf(account, workflowID string, trigger Trigger, enabled bool) (schedules.Schedule, error) {
-	expression, timezone, err := trigger.SchedulerExpression()
+// trigger: the trigger in EventBridge Scheduler's form (rules say it), and
+// the enabled flag as the schedule's state.
+func ScheduleOf(rules Rules, account, workflowID string, trigger Trigger, enabled bool) (schedules.Schedule, error) {
+	if rules == nil {
+		return schedules.Schedule{}, errNoRules
+	}
+	expression, timezone, err := rules.SchedulerExpression(trigger)
 	if err != nil {
 		return schedules.Schedule{}, err
 	}
@@ -58,7 +61,7 @@ func (s *Service) putSchedule(ctx context.Context, w Workflow) error {
 	if s.schedules == nil {
 		return errNoSchedules
 	}
-	sched, err := ScheduleOf(w.AccountID, w.ID, w.Definition.Trigger, w.Definition.IsEnabled())
+	sched, err := ScheduleOf(s.rules, w.AccountID, w.ID, w.Definition.Trigger, w.Definition.IsEnabled())
 	if err != nil {
 		return err
 	}
@@ -83,8 +86,11 @@ func (e ScheduleLeftError) Error() string {
 func (e ScheduleLeftError) Unwrap() error { return e.Err }
 
 // ScheduleSource is schedules.Workflows on a workflow Store: the schedule a
-// workflow's head asks for, read for the reconcile.
-type ScheduleSource struct{ Store Store }
+// workflow's head asks for, read for the reconcile, in the form Rules say.
+type ScheduleSource struct {
+	Store Store
+	Rules Rules
+}
 
 var _ schedules.Workflows = ScheduleSource{}
 
@@ -101,6 +107,6 @@ func (src ScheduleSource) Desired(ctx context.Context, account, workflowID strin
 	if head.Trigger.Type != TriggerSchedule {
 		return schedules.Schedule{}, false, nil
 	}
-	sched, err := ScheduleOf(account, workflowID, head.Trigger, head.Enabled)
+	sched, err := ScheduleOf(src.Rules, account, workflowID, head.Trigger, head.Enabled)
 	return sched, err == nil, err
 }

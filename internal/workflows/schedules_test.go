@@ -18,6 +18,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/store/schedulesdb"
 	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 func scheduleDefinition(trigger string, enabled bool) []byte {
@@ -134,7 +135,7 @@ func TestAScheduleFiresARunAndAFiringDeliveredTwiceStartsOne(t *testing.T) {
 // localFire starts the run of a firing as the API's scheduler does
 // (localapp.FireScheduled: runs.Service.StartScheduled on the same table).
 func localFire(env *gatewaytest.Env) func(context.Context, schedules.Firing) error {
-	service := runs.NewService(runsdb.New(env.Table.Client, env.Table.Name), workflowsdb.New(env.Table.Client, env.Table.Name), nil, runs.Options{})
+	service := runs.NewService(runsdb.New(env.Table.Client, env.Table.Name), workflowsdb.New(env.Table.Client, env.Table.Name), nil, runs.Options{CheckInput: definition.CheckInput})
 	return func(ctx context.Context, f schedules.Firing) error {
 		_, _, err := service.StartScheduled(ctx, runs.Firing(f))
 		return err
@@ -156,7 +157,7 @@ func TestSyncRepairsSchedulesAfterTheFactAndBackfillFindsOldWorkflows(t *testing
 		t.Fatal(err)
 	}
 	service := schedules.NewService(env.Schedules, markers, nil)
-	source := workflows.ScheduleSource{Store: workflowsdb.New(env.Table.Client, env.Table.Name)}
+	source := workflows.ScheduleSource{Store: workflowsdb.New(env.Table.Client, env.Table.Name), Rules: definition.Rules{}}
 	if report, err := service.Sync(ctx, source); err != nil || report.Put != 0 {
 		t.Fatalf("%+v %v", report, err)
 	}
@@ -188,7 +189,7 @@ var errSchedulerDown = errors.New("scheduler unavailable")
 func TestTheWorkflowWriteWinsWhenItsScheduleCannotBeWritten(t *testing.T) {
 	table := dynamotest.MustTable(t)
 	sched := &failingSchedules{}
-	service := workflows.NewService(workflowsdb.New(table.Client, table.Name), nil, nil, nil).WithSchedules(sched)
+	service := workflows.NewService(workflowsdb.New(table.Client, table.Name), nil, nil, nil).WithSchedules(sched).WithRules(definition.Rules{})
 	ctx := context.Background()
 	caller := workflows.Caller{AccountID: "acct_a"}
 	written, err := service.Create(ctx, caller, scheduleDefinition(`{"type":"schedule","every":"15m"}`, true))

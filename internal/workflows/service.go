@@ -116,8 +116,39 @@ type Service struct {
 	secrets       Secrets
 	notifySecrets Secrets
 	schedules     Schedules
+	rules         Rules
 	now           func() time.Time
 }
+
+// Rules read and check definitions: internal/workflows/definition, with the
+// jq, template, JSON Schema and cron compilers it holds. The routes that
+// write a definition are given them (WithRules); the read and delete routes
+// are not, so they link none of those compilers.
+type Rules interface {
+	// Parse reads a definition from a request body and holds it to every
+	// rule: nil or a VALIDATION_ERROR naming each problem.
+	Parse(body []byte, exists ConnectionExists) (Definition, error)
+	// SchedulerExpression is a schedule trigger in EventBridge Scheduler's
+	// form (cron(...) or rate(...)) and its time zone.
+	SchedulerExpression(t Trigger) (expression, timezone string, err error)
+}
+
+// ConnectionExists reports whether the caller's account has a connection
+// with this id. Its error (the store could not be read) is returned by
+// Parse as it is, not as a VALIDATION_ERROR: it is no fault of the
+// definition's, and the pipeline answers it with a 500. A nil
+// ConnectionExists knows no connection.
+type ConnectionExists func(id string) (bool, error)
+
+// WithRules gives the service the rules of definitions: the create and
+// update routes, and whatever puts schedules. Without them a write of a
+// definition fails (errNoRules) before anything is stored.
+func (s *Service) WithRules(rules Rules) *Service {
+	s.rules = rules
+	return s
+}
+
+var errNoRules = errors.New("workflows: no definition rules wired (internal/workflows/definition): this route does not write definitions")
 
 // NewService returns the service on store. connections may be nil for a
 // route that writes no definition, webhookSecrets for one that neither
@@ -212,7 +243,10 @@ func (s *Service) parse(ctx context.Context, caller Caller, body []byte) (Defini
 	if s.connections != nil {
 		exists = func(id string) (bool, error) { return s.connections.Exists(ctx, caller.AccountID, id) }
 	}
-	return Parse(body, exists)
+	if s.rules == nil {
+		return Definition{}, errNoRules
+	}
+	return s.rules.Parse(body, exists)
 }
 
 // Create validates body and stores it as version 1 of a new workflow. The

@@ -17,6 +17,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/store"
 	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 // fakeSecrets is workflows.Secrets in memory, with failures on demand: the
@@ -61,7 +62,7 @@ func newService(t *testing.T) (*workflows.Service, *fakeSecrets, dynamotest.Tabl
 	t.Helper()
 	table := dynamotest.MustTable(t)
 	secrets := &fakeSecrets{secrets: map[string]string{}}
-	return workflows.NewService(workflowsdb.New(table.Client, table.Name), nil, secrets, nil), secrets, table
+	return workflows.NewService(workflowsdb.New(table.Client, table.Name), nil, secrets, nil).WithRules(definition.Rules{}), secrets, table
 }
 
 func code(err error) domain.Code { return domain.ErrorCode(err) }

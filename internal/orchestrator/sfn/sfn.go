@@ -29,7 +29,7 @@
 // executions.
 //
 // FromEnv builds the adapter from STATE_MACHINE_ARN, at SFN_ENDPOINT if set
-// (moto's server in tests), as secrets.FromEnv does for KMS.
+// (moto's server in tests), as kmssealer.FromEnv does for KMS.
 package sfn
 
 import (
@@ -73,7 +73,7 @@ var _ orchestrator.Executions = (*Orchestrator)(nil)
 // Budget bounds the time and the attempts of every Step Functions call.
 type Budget = awsbudget.Budget
 
-// DefaultBudget is KMS's (secrets.DefaultBudget), for the same reasons:
+// DefaultBudget is KMS's (kmssealer.DefaultBudget), for the same reasons:
 // Step Functions answers StartExecution, StopExecution and DescribeExecution
 // in tens of milliseconds, and a route function (10 s) makes one such call
 // after its DynamoDB writes. A start that fails after its three attempts is

@@ -1,4 +1,4 @@
-package runner
+package check
 
 import (
 	"context"
@@ -40,8 +40,8 @@ func (c *Checker) WithParents(p runs.Waker) *Checker {
 	return c
 }
 
-// NewChecker returns the check. now and logger may be nil.
-func NewChecker(store runs.Store, executions orchestrator.Executions, o runs.Orchestrator, now func() time.Time, logger *slog.Logger) *Checker {
+// New returns the check. now and logger may be nil.
+func New(store runs.Store, executions orchestrator.Executions, o runs.Orchestrator, now func() time.Time, logger *slog.Logger) *Checker {
 	if now == nil {
 		now = time.Now
 	}
@@ -51,8 +51,8 @@ func NewChecker(store runs.Store, executions orchestrator.Executions, o runs.Orc
 	return &Checker{store: store, executions: executions, orchestrator: o, now: now, logger: logger}
 }
 
-// CheckReport says what one check did.
-type CheckReport struct {
+// Report says what one check did.
+type Report struct {
 	Unfinished int `json:"unfinished"`
 	Started    int `json:"started"`
 	Failed     int `json:"failed"`
@@ -76,12 +76,12 @@ type CheckReport struct {
 //   - its execution ended (failed, timed out, aborted, or even succeeded)
 //     while the run is still unfinished: the end is recorded: cancelled if
 //     the run was being cancelled, failed otherwise.
-func (c *Checker) Check(ctx context.Context) (CheckReport, error) {
+func (c *Checker) Check(ctx context.Context) (Report, error) {
 	refs, err := c.store.Unfinished(ctx)
 	if err != nil {
-		return CheckReport{}, err
+		return Report{}, err
 	}
-	report := CheckReport{Unfinished: len(refs)}
+	report := Report{Unfinished: len(refs)}
 	for _, ref := range refs {
 		if ctx.Err() != nil {
 			return report, ctx.Err()
@@ -94,7 +94,7 @@ func (c *Checker) Check(ctx context.Context) (CheckReport, error) {
 	return report, nil
 }
 
-func (c *Checker) checkOne(ctx context.Context, ref runs.RunRef, report *CheckReport) error {
+func (c *Checker) checkOne(ctx context.Context, ref runs.RunRef, report *Report) error {
 	run, err := c.store.Get(ctx, ref.AccountID, ref.RunID)
 	if errors.Is(err, domain.ErrNotFound) {
 		// The marker is written before the run: a start that died between
@@ -142,7 +142,7 @@ func (c *Checker) checkOne(ctx context.Context, ref runs.RunRef, report *CheckRe
 // has: the child's own notice (runs.NotifyParents) was lost, and the parent
 // would otherwise wait until its deadline. One GetItem of the child per
 // parked run and check.
-func (c *Checker) resumeParent(ctx context.Context, parent runs.Run, report *CheckReport) error {
+func (c *Checker) resumeParent(ctx context.Context, parent runs.Run, report *Report) error {
 	child, err := c.store.Get(ctx, parent.AccountID, parent.WaitingFor)
 	if errors.Is(err, domain.ErrNotFound) {
 		return nil // not stored yet: the parent's next Advance starts it
@@ -165,11 +165,11 @@ func (c *Checker) resumeParent(ctx context.Context, parent runs.Run, report *Che
 // follows an execution's end (a StopExecution in the console, a failure
 // nothing caught), though one in flight as it ended may still write, which
 // the conditional writes settle.
-func (c *Checker) recordEnd(ctx context.Context, run runs.Run, state orchestrator.ExecutionState, report *CheckReport) error {
+func (c *Checker) recordEnd(ctx context.Context, run runs.Run, state orchestrator.ExecutionState, report *Report) error {
 	ended := false
 	failure := &runs.Error{Code: CodeExecutionEnded, Message: fmt.Sprintf("the run's execution ended (%s) before the run finished", state)}
 	written, err := runs.Change(ctx, c.store, run.AccountID, run.ID, c.now, func(run runs.Run) (runs.Decision, error) {
-		d, err := endDecision(run, failure, c.now())
+		d, err := runs.EndFromOutside(run, failure, c.now())
 		ended = !d.Keep
 		return d, err
 	})
@@ -200,7 +200,7 @@ func (c *Checker) recordEnd(ctx context.Context, run runs.Run, state orchestrato
 // that stopped the run's execution lost its start, or the execution ended
 // in the state machine's catch); if it has run and ended too, the events
 // are failed (DELIVERY_STOPPED), which drops the marker.
-func (c *Checker) checkDelivery(ctx context.Context, run runs.Run, report *CheckReport) error {
+func (c *Checker) checkDelivery(ctx context.Context, run runs.Run, report *Report) error {
 	for _, name := range []string{run.ID, orchestrator.DeliveryExecution(run.ID)} {
 		state, err := c.executions.Describe(ctx, name)
 		if err != nil {
@@ -238,5 +238,5 @@ func (c *Checker) checkDelivery(ctx context.Context, run runs.Run, report *Check
 			return err
 		}
 	}
-	return &RunConflict{RunID: run.ID}
+	return &runs.RunConflict{RunID: run.ID}
 }

@@ -10,10 +10,10 @@ import (
 	"github.com/workflowsapi/workflows/internal/engine"
 	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/notify"
-	"github.com/workflowsapi/workflows/internal/orchestrator"
 	"github.com/workflowsapi/workflows/internal/runner"
 	"github.com/workflowsapi/workflows/internal/runs"
 	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
+	"github.com/workflowsapi/workflows/internal/runs/wire/starts"
 	"github.com/workflowsapi/workflows/internal/secrets"
 	"github.com/workflowsapi/workflows/internal/signaltoken"
 	"github.com/workflowsapi/workflows/internal/store/connectionsdb"
@@ -61,11 +61,14 @@ func Runner(env *lambdaenv.Env, p Platform) (*runner.Runner, error) {
 	eng := engine.New(engine.Options{Policy: policy, Credentials: runner.Credentials(opener)})
 	versions := workflowsdb.New(env.DB, env.TableName)
 	// Workflow steps: a child starts through the runs' start path on the
-	// same driver, and its end wakes its parent. Without a driver a
-	// workflow step fails (runner tests of other things).
+	// same driver (its input checked against its workflow's schema), and
+	// its end wakes its parent. Without a driver a workflow step fails
+	// (runner tests of other things).
 	var children runner.Children
 	if p.Driver.Orchestrator != nil {
-		children = runs.NewService(stores.Writes, versions, p.Driver.Orchestrator, runs.Options{Retention: stores.Retention, Logger: env.Logger})
+		if children, err = starts.Service(env, p.Driver); err != nil {
+			return nil, err
+		}
 	}
 	return runner.New(runner.Config{
 		Store:     stores.Writes,
@@ -86,24 +89,4 @@ func Runner(env *lambdaenv.Env, p Platform) (*runner.Runner, error) {
 		// run undecorated (a delivery changes no status).
 		Notifier: notify.New(stores.Raw, webhookswire.NotifySecrets(env, p.Sealer), eng, notify.Options{Logger: env.Logger}),
 	}), nil
-}
-
-// StateMachine is what the start check asks Step Functions: the state of
-// a run's executions, starting and stopping them, and completing the task
-// tokens that waiting runs hold.
-type StateMachine interface {
-	orchestrator.Executions
-	runswire.StateMachine
-}
-
-// StartCheck is the start-check function's checker (AWS only: the local
-// driver resumes every unfinished run at its start instead). An end it
-// records wakes the run's parent and gives back its slot, through the task
-// tokens their executions wait on.
-func StartCheck(env *lambdaenv.Env, machine StateMachine) (*runner.Checker, error) {
-	stores, err := runswire.NewStores(env, runswire.OnStateMachine(machine))
-	if err != nil {
-		return nil, err
-	}
-	return runner.NewChecker(stores.Writes, machine, machine, nil, env.Logger).WithParents(runs.TokenWaker(stores.Raw, machine)), nil
 }

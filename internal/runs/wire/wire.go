@@ -1,6 +1,9 @@
-// Package wire builds each function of the runs feature: the one
-// constructor that its main (in Lambda) and the local gateway both call, so
-// the two cannot drift apart. What differs between the two is only what the
+// Package wire builds each function of the runs feature that starts no run
+// (the reads, cancel and the signals): the one constructor that its main
+// (in Lambda) and the local gateway both call, so the two cannot drift
+// apart. The functions that start runs are wire/starts, which adds the
+// input schema's check (and so the JSON Schema compiler) to what is built
+// here. What differs between the two is only what the
 // caller passes in: the driver of runs (Step Functions or the local driver)
 // and the signal key (KMS or a local file). Everything else, the stores, the
 // retention (RUN_RETENTION_DAYS), the decorations that wake parents and
@@ -11,6 +14,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/runs"
@@ -102,21 +107,31 @@ func (d Driver) steps(store runs.Store) runs.Waker {
 	return steps
 }
 
-// service is the runs' service of one function. withWorkflows: it starts
-// runs (reads workflow versions); withIdempotency: it honours
+// StartPath is what a function that starts runs adds to the runs' service:
+// the check of a run's input against its workflow's inputSchema
+// (definition.CheckInput, which wire/starts gives; this package links no
+// JSON Schema compiler, so neither do the reads), and whether it honours
 // Idempotency-Key (the start and retry routes).
-func service(env *lambdaenv.Env, d Driver, withWorkflows, withIdempotency bool) (*runs.Service, error) {
+type StartPath struct {
+	CheckInput  func(schema, input jsontext.Value) error
+	Idempotency bool
+}
+
+// NewService is the runs' service of one function driven by d; start is
+// nil for one that starts no run.
+func NewService(env *lambdaenv.Env, d Driver, start *StartPath) (*runs.Service, error) {
 	s, err := NewStores(env, d)
 	if err != nil {
 		return nil, err
 	}
 	opts := runs.Options{Retention: s.Retention, Logger: env.Logger}
-	if withIdempotency {
-		opts.Idempotency = s.Raw
-	}
 	var versions runs.Workflows
-	if withWorkflows {
+	if start != nil {
 		versions = workflowsdb.New(env.DB, env.TableName)
+		opts.CheckInput = start.CheckInput
+		if start.Idempotency {
+			opts.Idempotency = s.Raw
+		}
 	}
 	return runs.NewService(s.Writes, versions, d.Orchestrator, opts), nil
 }
@@ -125,7 +140,7 @@ func service(env *lambdaenv.Env, d Driver, withWorkflows, withIdempotency bool) 
 // wait_for_signal step's signalUrl again (only its hash is stored); nil
 // shows none.
 func GetRun(env *lambdaenv.Env, mac signaltoken.MAC) (http.Handler, error) {
-	s, err := service(env, Driver{}, false, false)
+	s, err := NewService(env, Driver{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +149,7 @@ func GetRun(env *lambdaenv.Env, mac signaltoken.MAC) (http.Handler, error) {
 
 // GetRunStep is the handler of routes.GetRunStep; mac as GetRun's.
 func GetRunStep(env *lambdaenv.Env, mac signaltoken.MAC) (http.Handler, error) {
-	s, err := service(env, Driver{}, false, false)
+	s, err := NewService(env, Driver{}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -143,38 +158,18 @@ func GetRunStep(env *lambdaenv.Env, mac signaltoken.MAC) (http.Handler, error) {
 
 // ListRuns is the handler of routes.ListRuns.
 func ListRuns(env *lambdaenv.Env) (http.Handler, error) {
-	s, err := service(env, Driver{}, false, false)
+	s, err := NewService(env, Driver{}, nil)
 	if err != nil {
 		return nil, err
 	}
 	return http.HandlerFunc(runs.NewHandlers(s).List), nil
 }
 
-// RunWorkflow is the handler of routes.RunWorkflow: a run is stored queued
-// and handed to d's orchestrator.
-func RunWorkflow(env *lambdaenv.Env, d Driver) (http.Handler, error) {
-	s, err := service(env, d, true, true)
-	if err != nil {
-		return nil, err
-	}
-	return http.HandlerFunc(runs.NewHandlers(s).Start), nil
-}
-
-// RetryRun is the handler of routes.RetryRun: a retry honours
-// Idempotency-Key as a start does.
-func RetryRun(env *lambdaenv.Env, d Driver) (http.Handler, error) {
-	s, err := service(env, d, true, true)
-	if err != nil {
-		return nil, err
-	}
-	return http.HandlerFunc(runs.NewHandlers(s).Retry), nil
-}
-
 // CancelRun is the handler of routes.CancelRun: a cancelled queued or
 // waiting run's execution is stopped, its slot given back and its parent
 // woken; a cancelled parent cancels its children.
 func CancelRun(env *lambdaenv.Env, d Driver) (http.Handler, error) {
-	s, err := service(env, d, false, false)
+	s, err := NewService(env, d, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -208,37 +203,4 @@ func ReceiveSignal(env *lambdaenv.Env, d Driver) (http.Handler, error) {
 		return nil, err
 	}
 	return http.HandlerFunc(h.SignalByToken), nil
-}
-
-// Starts is the runs' start path for the functions of other features that
-// start runs (receive-webhook): as RunWorkflow's, without Idempotency-Key
-// (a delivery's run id is its own idempotency key).
-func Starts(env *lambdaenv.Env, d Driver) (*runs.Service, error) {
-	return service(env, d, true, false)
-}
-
-// ScheduledRun is the handler of the scheduled-run function, EventBridge
-// Scheduler's target (and the local schedules' one): it starts the run of
-// one firing, whose id is derived from the workflow and the scheduled
-// time, so a repeated firing starts at most one run.
-func ScheduledRun(env *lambdaenv.Env, d Driver) (func(context.Context, runs.Firing) error, error) {
-	s, err := service(env, d, true, false)
-	if err != nil {
-		return nil, err
-	}
-	logger := env.Logger
-	return func(ctx context.Context, f runs.Firing) error {
-		run, started, err := s.StartScheduled(ctx, f)
-		switch {
-		case err != nil:
-			// Scheduler retries a failed invocation; the run id is the
-			// same on every attempt, so a retry starts at most one run.
-			logger.ErrorContext(ctx, "scheduled run not started", "workflow_id", f.WorkflowID, "scheduled_time", f.ScheduledTime, "error", err)
-		case !started:
-			logger.InfoContext(ctx, "scheduled firing of a deleted or disabled workflow: nothing to run", "workflow_id", f.WorkflowID, "scheduled_time", f.ScheduledTime)
-		default:
-			logger.InfoContext(ctx, "scheduled run started", "run_id", run.ID, "workflow_id", f.WorkflowID, "scheduled_time", f.ScheduledTime)
-		}
-		return err
-	}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	stdjson "encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -218,8 +219,12 @@ func (s *Store) Version(ctx context.Context, head workflows.Summary, version int
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
 		return workflows.Workflow{}, fmt.Errorf("workflowsdb: unmarshal version %d of %s: %w", version, head.ID, err)
 	}
+	// encoding/json, not the strict decoder that writes it: a stored
+	// definition is this API's own output (exact names, each once, valid
+	// UTF-8), and the strict decoder's reflection is about 0.3 MiB that a
+	// read route would link for nothing (docs/performance.md, issue 17).
 	var d workflows.Definition
-	if err := json.Unmarshal([]byte(it.Definition), &d); err != nil {
+	if err := stdjson.Unmarshal([]byte(it.Definition), &d); err != nil {
 		return workflows.Workflow{}, fmt.Errorf("workflowsdb: unmarshal definition %d of %s: %w", version, head.ID, err)
 	}
 	return workflows.Workflow{

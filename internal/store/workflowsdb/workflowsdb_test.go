@@ -19,15 +19,16 @@ import (
 	"github.com/workflowsapi/workflows/internal/store"
 	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamotest.Run(m)) }
 
 const account = "acct_db"
 
-func definition(t *testing.T, name string) workflows.Definition {
+func mustDefinition(t *testing.T, name string) workflows.Definition {
 	t.Helper()
-	d, err := workflows.Parse([]byte(`{"name":"`+name+`","trigger":{"type":"webhook"},"inputSchema":{"type":"object"},"steps":[{"id":"a","type":"http","with":{"method":"POST","url":"https://x.example/{{ .input.id }}","headers":{},"body":{"a":[1,null,"<&>"]}},"retry":{"maxAttempts":2}}]}`), nil)
+	d, err := definition.Parse([]byte(`{"name":"`+name+`","trigger":{"type":"webhook"},"inputSchema":{"type":"object"},"steps":[{"id":"a","type":"http","with":{"method":"POST","url":"https://x.example/{{ .input.id }}","headers":{},"body":{"a":[1,null,"<&>"]}},"retry":{"maxAttempts":2}}]}`), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,12 +56,12 @@ func TestVersionsAndLeftovers(t *testing.T) {
 	db := workflowsdb.New(table.Client, table.Name).WithClock(func() time.Time { return now })
 	ctx := context.Background()
 	id := ids.New(ids.PrefixWorkflow, now)
-	w := workflows.Workflow{ID: id, AccountID: account, Definition: definition(t, "v1"), Version: 1, CreatedAt: now, UpdatedAt: now}
+	w := workflows.Workflow{ID: id, AccountID: account, Definition: mustDefinition(t, "v1"), Version: 1, CreatedAt: now, UpdatedAt: now}
 	if err := db.Create(ctx, w); err != nil {
 		t.Fatal(err)
 	}
 	change := func(version int, name string) workflows.Workflow {
-		return workflows.Workflow{ID: id, AccountID: account, Definition: definition(t, name), Version: version, CreatedAt: now, UpdatedAt: now}
+		return workflows.Workflow{ID: id, AccountID: account, Definition: mustDefinition(t, name), Version: version, CreatedAt: now, UpdatedAt: now}
 	}
 
 	t.Run("a version reads back as it was written", func(t *testing.T) {
@@ -142,7 +143,7 @@ func TestVersionsAndLeftovers(t *testing.T) {
 	})
 	t.Run("another account's workflow is absent", func(t *testing.T) {
 		other := ids.New(ids.PrefixWorkflow, now)
-		if err := db.Create(ctx, workflows.Workflow{ID: other, AccountID: "acct_other", Definition: definition(t, "o"), Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+		if err := db.Create(ctx, workflows.Workflow{ID: other, AccountID: "acct_other", Definition: mustDefinition(t, "o"), Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := db.Head(ctx, account, other); !errors.Is(err, domain.ErrNotFound) {
@@ -166,12 +167,12 @@ func TestListPages(t *testing.T) {
 	for i := range 5 {
 		now := time.Now().UTC().Truncate(time.Millisecond)
 		id := ids.New(ids.PrefixWorkflow, now)
-		if err := db.Create(ctx, workflows.Workflow{ID: id, AccountID: account, Definition: definition(t, "w"+strconv.Itoa(i)), Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+		if err := db.Create(ctx, workflows.Workflow{ID: id, AccountID: account, Definition: mustDefinition(t, "w"+strconv.Itoa(i)), Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 		// A second version, so version items sit in the same partition as
 		// the heads and must not show in the listing.
-		if err := db.Update(ctx, workflows.Workflow{ID: id, AccountID: account, Definition: definition(t, "w"+strconv.Itoa(i)), Version: 2, CreatedAt: now, UpdatedAt: now}); err != nil {
+		if err := db.Update(ctx, workflows.Workflow{ID: id, AccountID: account, Definition: mustDefinition(t, "w"+strconv.Itoa(i)), Version: 2, CreatedAt: now, UpdatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 		made = append([]string{id}, made...)
@@ -226,7 +227,7 @@ func TestListNeverLeadsToAnEmptyPage(t *testing.T) {
 		for i := range tt.made {
 			now := time.Now().UTC().Truncate(time.Millisecond)
 			id := ids.New(ids.PrefixWorkflow, now)
-			if err := db.Create(ctx, workflows.Workflow{ID: id, AccountID: tt.account, Definition: definition(t, "w"+strconv.Itoa(i)), Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
+			if err := db.Create(ctx, workflows.Workflow{ID: id, AccountID: tt.account, Definition: mustDefinition(t, "w"+strconv.Itoa(i)), Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
 				t.Fatal(err)
 			}
 			made = append([]string{id}, made...)
@@ -274,7 +275,7 @@ func TestTheHeadSaysWhetherTheWorkflowHasNotify(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	parse := func(notify string) workflows.Definition {
 		t.Helper()
-		d, err := workflows.Parse([]byte(`{"name":"n","trigger":{"type":"manual"},`+notify+`"steps":[{"id":"a","type":"delay","with":{"seconds":1}}]}`), nil)
+		d, err := definition.Parse([]byte(`{"name":"n","trigger":{"type":"manual"},`+notify+`"steps":[{"id":"a","type":"delay","with":{"seconds":1}}]}`), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package workflows_test
+package definition_test
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/openapi/contract"
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 // The contract and validation agree on the fan-outs and the workflow step:
@@ -58,7 +59,7 @@ func TestTheContractAgreesOnTheFanOuts(t *testing.T) {
 		}),
 	}
 	for i, body := range accepted {
-		if _, err := workflows.Parse(body, exists); err != nil {
+		if _, err := definition.Parse(body, exists); err != nil {
 			t.Fatalf("accepted[%d] is refused: %v", i, err)
 		}
 		if !withinContract(t, body) {
@@ -116,7 +117,7 @@ func TestTheContractAgreesOnTheFanOuts(t *testing.T) {
 	}
 	for _, tt := range refused {
 		t.Run(tt.name+" is refused by both", func(t *testing.T) {
-			if _, err := workflows.Parse(tt.body, exists); err == nil {
+			if _, err := definition.Parse(tt.body, exists); err == nil {
 				t.Error("validation accepts it")
 			}
 			if withinContract(t, tt.body) {

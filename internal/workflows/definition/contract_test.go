@@ -1,6 +1,8 @@
-package workflows
+package definition
 
 import (
+	"github.com/workflowsapi/workflows/internal/workflows"
+
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -42,13 +44,13 @@ func resolve(t *testing.T, schemas, s schemaObject) schemaObject {
 }
 
 // shapes are the step shapes of a oneOf, by their type's const, in order.
-func shapes(t *testing.T, schemas, oneOf schemaObject) ([]StepType, map[StepType]schemaObject) {
+func shapes(t *testing.T, schemas, oneOf schemaObject) ([]workflows.StepType, map[workflows.StepType]schemaObject) {
 	t.Helper()
-	var order []StepType
-	byType := map[StepType]schemaObject{}
+	var order []workflows.StepType
+	byType := map[workflows.StepType]schemaObject{}
 	for _, item := range resolve(t, schemas, oneOf)["oneOf"].([]any) {
 		shape := resolve(t, schemas, item.(schemaObject))
-		stepType := StepType(shape["properties"].(schemaObject)["type"].(schemaObject)["const"].(string))
+		stepType := workflows.StepType(shape["properties"].(schemaObject)["type"].(schemaObject)["const"].(string))
 		order = append(order, stepType)
 		byType[stepType] = shape
 	}
@@ -93,9 +95,9 @@ func TestTheContractDescribesEveryStepKind(t *testing.T) {
 	}
 
 	t.Run("a foreach holds an inner step without the members the foreach holds for it", func(t *testing.T) {
-		with := properties(t, schemas, properties(t, schemas, byType[StepForeach])["with"].(schemaObject))
+		with := properties(t, schemas, properties(t, schemas, byType[workflows.StepForeach])["with"].(schemaObject))
 		concurrency := with["concurrency"].(schemaObject)
-		if concurrency["minimum"] != 1.0 || concurrency["maximum"] != float64(MaxForeachConcurrency) || concurrency["default"] != float64(DefaultForeachConcurrency) {
+		if concurrency["minimum"] != 1.0 || concurrency["maximum"] != float64(workflows.MaxForeachConcurrency) || concurrency["default"] != float64(workflows.DefaultForeachConcurrency) {
 			t.Errorf("concurrency %v", concurrency)
 		}
 		innerOrder, inner := shapes(t, schemas, with["step"].(schemaObject))
@@ -109,7 +111,7 @@ func TestTheContractDescribesEveryStepKind(t *testing.T) {
 		}
 	})
 	t.Run("a parallel holds inner steps with their ids and attempts, and has no attempts of its own", func(t *testing.T) {
-		members := properties(t, schemas, byType[StepParallel])
+		members := properties(t, schemas, byType[workflows.StepParallel])
 		if _, has := members["retry"]; has {
 			t.Error("a parallel has a retry")
 		}
@@ -117,7 +119,7 @@ func TestTheContractDescribesEveryStepKind(t *testing.T) {
 			t.Error("a parallel has a timeoutSeconds")
 		}
 		steps := properties(t, schemas, members["with"].(schemaObject))["steps"].(schemaObject)
-		if steps["minItems"] != float64(MinParallelSteps) || steps["maxItems"] != float64(MaxParallelSteps) {
+		if steps["minItems"] != float64(workflows.MinParallelSteps) || steps["maxItems"] != float64(workflows.MaxParallelSteps) {
 			t.Errorf("steps %v", steps)
 		}
 		innerOrder, inner := shapes(t, schemas, steps["items"].(schemaObject))
@@ -131,7 +133,7 @@ func TestTheContractDescribesEveryStepKind(t *testing.T) {
 		}
 	})
 	t.Run("a workflow step names a workflow id, has no attempts of its own and tells the depth", func(t *testing.T) {
-		shape := byType[StepWorkflow]
+		shape := byType[workflows.StepWorkflow]
 		if got := names(properties(t, schemas, shape)); !slices.Equal(got, []string{"id", "onError", "type", "with"}) {
 			t.Errorf("a workflow step has %q, want id, onError, type and with", got)
 		}
@@ -158,11 +160,11 @@ func TestTheContractDescribesEveryStepKind(t *testing.T) {
 		if input := members["input"].(schemaObject); input["type"] != "string" || input["minLength"] != 1.0 {
 			t.Errorf("input %v", input)
 		}
-		if version := members["version"].(schemaObject); version["type"] != "integer" || version["minimum"] != 1.0 || version["maximum"] != float64(MaxWorkflowStepVersion) {
+		if version := members["version"].(schemaObject); version["type"] != "integer" || version["minimum"] != 1.0 || version["maximum"] != float64(workflows.MaxWorkflowStepVersion) {
 			t.Errorf("version %v", version)
 		}
-		if description, _ := shape["description"].(string); !strings.Contains(description, fmt.Sprintf("Depth is at most %d", MaxWorkflowDepth)) {
-			t.Errorf("the description does not tell the depth of %d: %q", MaxWorkflowDepth, description)
+		if description, _ := shape["description"].(string); !strings.Contains(description, fmt.Sprintf("Depth is at most %d", workflows.MaxWorkflowDepth)) {
+			t.Errorf("the description does not tell the depth of %d: %q", workflows.MaxWorkflowDepth, description)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package workflows_test
+package definition_test
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 // FuzzParseAndValidate holds the parser to its contract on any body: it
@@ -54,7 +55,7 @@ func FuzzParseAndValidate(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		d, err := workflows.Parse(body, exists)
+		d, err := definition.Parse(body, exists)
 		if err != nil {
 			var e *domain.Error
 			if !errors.As(err, &e) || e.Code != domain.CodeValidation || len(e.Details) == 0 {
@@ -71,14 +72,14 @@ func FuzzParseAndValidate(f *testing.F) {
 		if err != nil {
 			t.Fatalf("an accepted definition does not marshal: %v", err)
 		}
-		again, err := workflows.Parse(stored, exists)
+		again, err := definition.Parse(stored, exists)
 		if err != nil {
 			t.Fatalf("the stored form of an accepted definition is refused: %v\n%s", err, stored)
 		}
 		if !reflect.DeepEqual(d, again) {
 			t.Fatalf("the stored form reads back differently:\n%+v\n%+v", d, again)
 		}
-		if err := again.Validate(exists); err != nil {
+		if err := definition.Validate(&again, exists); err != nil {
 			t.Fatalf("Validate refuses what Parse accepted: %v", err)
 		}
 	})
@@ -106,7 +107,7 @@ func FuzzFieldValues(f *testing.F) {
 				}
 			}
 		}
-		definition := map[string]any{
+		body0 := map[string]any{
 			"name": "fuzz", "trigger": trigger,
 			"steps": []any{
 				map[string]any{"id": "t", "type": "transform", "with": map[string]any{"jq": jq}},
@@ -117,13 +118,13 @@ func FuzzFieldValues(f *testing.F) {
 			},
 		}
 		if jsontext.Value(schema).IsValid() {
-			definition["inputSchema"] = jsontext.Value(schema)
+			body0["inputSchema"] = jsontext.Value(schema)
 		}
-		body, err := json.Marshal(definition)
+		body, err := json.Marshal(body0)
 		if err != nil {
 			return // a string that is not valid UTF-8
 		}
-		d, err := workflows.Parse(body, exists)
+		d, err := definition.Parse(body, exists)
 		if err != nil {
 			var e *domain.Error
 			if !errors.As(err, &e) || e.Code != domain.CodeValidation || len(e.Details) == 0 {
@@ -139,7 +140,7 @@ func FuzzFieldValues(f *testing.F) {
 		if d.Trigger.Type != workflows.TriggerSchedule {
 			return
 		}
-		expression, _, err := d.Trigger.SchedulerExpression()
+		expression, _, err := definition.SchedulerExpression(d.Trigger)
 		if err != nil || len(expression) > 256 {
 			t.Fatalf("accepted schedule %+v has expression %q (%d characters), %v", d.Trigger, expression, len(expression), err)
 		}

@@ -1,4 +1,4 @@
-package workflows_test
+package definition_test
 
 import (
 	"errors"
@@ -16,61 +16,26 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/workflowstest"
 )
 
-// knownConnection is the one connection the fake account has.
-const knownConnection = "conn_01jc0000000000000000000000"
+// The example and its edits, shared with the model's tests.
+const (
+	knownConnection = workflowstest.KnownConnection
+	example         = workflowstest.Example
+)
 
-// example is the definition of API.md ("Workflows"), with a real-looking
-// connection id: steps[0] http with a connection, [1] transform,
-// [2] condition, [3] delay, [4] http with a body.
-const example = `{
-  "name": "Notify big orders",
-  "description": "optional",
-  "enabled": true,
-  "trigger": {"type": "manual"},
-  "steps": [
-    {"id": "order", "type": "http",
-     "with": {"method": "GET", "url": "https://shop.example/orders/{{ .input.orderId }}",
-              "connection": "` + knownConnection + `"},
-     "retry": {"maxAttempts": 3}, "timeoutSeconds": 10},
-    {"id": "summary", "type": "transform", "with": {"jq": ".steps.order.output.body | {id, total}"}},
-    {"id": "isBig", "type": "condition", "with": {"jq": ".steps.summary.output.total > 100"},
-     "else": "end"},
-    {"id": "pause", "type": "delay", "with": {"seconds": 30}},
-    {"id": "notify", "type": "http",
-     "with": {"method": "POST", "url": "https://hooks.example/notify", "body": {"order": "{{ .steps.summary.output.id }}"}}}
-  ]
-}`
+var (
+	edit     = workflowstest.Edit
+	step     = workflowstest.Step
+	with     = workflowstest.With
+	trigger  = workflowstest.Trigger
+	schedule = workflowstest.Schedule
+)
 
 // exists is the fake account's ConnectionExists.
 func exists(id string) (bool, error) { return id == knownConnection, nil }
-
-// edit returns the example with change applied to it as a JSON tree.
-func edit(t *testing.T, change func(d map[string]any)) []byte {
-	t.Helper()
-	var d map[string]any
-	if err := json.Unmarshal([]byte(example), &d); err != nil {
-		t.Fatal(err)
-	}
-	change(d)
-	body, err := json.Marshal(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return body
-}
-
-func step(d map[string]any, i int) map[string]any { return d["steps"].([]any)[i].(map[string]any) }
-func with(d map[string]any, i int) map[string]any { return step(d, i)["with"].(map[string]any) }
-func trigger(d map[string]any) map[string]any     { return d["trigger"].(map[string]any) }
-
-func schedule(fields map[string]any) func(d map[string]any) {
-	return func(d map[string]any) {
-		fields["type"] = "schedule"
-		d["trigger"] = fields
-	}
-}
 
 // fanOut is the example with two fan-out steps added after its last,
 // then change applied: steps[5], a foreach posting each line of the order
@@ -173,7 +138,7 @@ func fields(e *domain.Error) []string {
 
 func TestTheExampleOfTheContractIsValid(t *testing.T) {
 	var asked []string
-	d, err := workflows.Parse([]byte(example), func(id string) (bool, error) {
+	d, err := definition.Parse([]byte(example), func(id string) (bool, error) {
 		asked = append(asked, id)
 		return exists(id)
 	})
@@ -220,7 +185,7 @@ func TestAStoredDefinitionReadsBackAsItself(t *testing.T) {
 		})},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := workflows.Parse(tt.body, exists)
+			d, err := definition.Parse(tt.body, exists)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -228,7 +193,7 @@ func TestAStoredDefinitionReadsBackAsItself(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, err := workflows.Parse(stored, exists)
+			again, err := definition.Parse(stored, exists)
 			if err != nil {
 				t.Fatalf("the stored form is refused: %v\n%s", err, stored)
 			}
@@ -240,7 +205,7 @@ func TestAStoredDefinitionReadsBackAsItself(t *testing.T) {
 }
 
 func TestTheFanOutStepsAreRead(t *testing.T) {
-	d, err := workflows.Parse(fanOut(t, func(map[string]any) {}), exists)
+	d, err := definition.Parse(fanOut(t, func(map[string]any) {}), exists)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +223,7 @@ func TestTheFanOutStepsAreRead(t *testing.T) {
 }
 
 func TestTheWorkflowStepIsRead(t *testing.T) {
-	d, err := workflows.Parse(subWorkflow(t, func(map[string]any) {}), exists)
+	d, err := definition.Parse(subWorkflow(t, func(map[string]any) {}), exists)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +233,7 @@ func TestTheWorkflowStepIsRead(t *testing.T) {
 		child.With.Version != 3 || child.Retry != nil || child.TimeoutSeconds != nil {
 		t.Fatalf("steps[5]: %+v", child)
 	}
-	d, err = workflows.Parse(subWorkflow(t, func(d map[string]any) { step(d, 5)["with"] = map[string]any{"workflowId": childWorkflow} }), exists)
+	d, err = definition.Parse(subWorkflow(t, func(d map[string]any) { step(d, 5)["with"] = map[string]any{"workflowId": childWorkflow} }), exists)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +246,7 @@ func TestTheWorkflowStepIsRead(t *testing.T) {
 // for no connection and looks up no workflow.
 func TestAWorkflowStepsWorkflowIsNotLookedUp(t *testing.T) {
 	body := subWorkflow(t, func(d map[string]any) { d["steps"] = []any{workflowStep()} })
-	if _, err := workflows.Parse(body, func(id string) (bool, error) {
+	if _, err := definition.Parse(body, func(id string) (bool, error) {
 		t.Errorf("asked for %q", id)
 		return false, nil
 	}); err != nil {
@@ -290,14 +255,14 @@ func TestAWorkflowStepsWorkflowIsNotLookedUp(t *testing.T) {
 }
 
 func TestEnabledIsTrueWhenLeftOut(t *testing.T) {
-	d, err := workflows.Parse(edit(t, func(d map[string]any) { delete(d, "enabled") }), exists)
+	d, err := definition.Parse(edit(t, func(d map[string]any) { delete(d, "enabled") }), exists)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d.Enabled == nil || !*d.Enabled {
 		t.Fatalf("enabled = %v, want true filled in", d.Enabled)
 	}
-	d, err = workflows.Parse(edit(t, func(d map[string]any) { d["enabled"] = false }), exists)
+	d, err = definition.Parse(edit(t, func(d map[string]any) { d["enabled"] = false }), exists)
 	if err != nil || d.IsEnabled() {
 		t.Fatalf("enabled false: %v, %v", d.Enabled, err)
 	}
@@ -629,7 +594,7 @@ func TestEveryRuleHasItsField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := workflows.Parse(tt.body, exists)
+			_, err := definition.Parse(tt.body, exists)
 			e := validationError(t, err)
 			if got := fields(e); len(got) != 1 || got[0] != tt.field {
 				t.Fatalf("fields %q, want only %q: %+v", got, tt.field, e.Details)
@@ -824,7 +789,7 @@ func TestValidVariantsAreAccepted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := workflows.Parse(tt.body, exists); err != nil {
+			if _, err := definition.Parse(tt.body, exists); err != nil {
 				t.Fatalf("refused: %v (%+v)", err, err.(*domain.Error).Details)
 			}
 		})
@@ -845,7 +810,7 @@ func TestEveryProblemIsReportedTogether(t *testing.T) {
 		with(d, 0)["connection"] = "conn_01jc0000000000000000000001"
 		with(d, 0)["method"] = 5
 	})
-	_, err := workflows.Parse(body, exists)
+	_, err := definition.Parse(body, exists)
 	e := validationError(t, err)
 	want := []string{
 		"colour", "name", "steps[0].with.connection", "steps[0].with.method", "steps[1].id", "steps[1].with.jq",
@@ -865,7 +830,7 @@ func TestTooManyStepsStillHaveTheirOwnProblemsTold(t *testing.T) {
 		steps[7].(map[string]any)["with"] = map[string]any{"seconds": 0}
 		d["steps"] = steps
 	})
-	_, err := workflows.Parse(body, exists)
+	_, err := definition.Parse(body, exists)
 	if got := fields(validationError(t, err)); !reflect.DeepEqual(got, []string{"steps", "steps[7].with.seconds"}) {
 		t.Fatalf("fields %q", got)
 	}
@@ -879,7 +844,7 @@ func TestStepsNestedInAFanOutAreNotRead(t *testing.T) {
 	body := `{"name":"n","trigger":{"type":"manual"},"steps":[{"id":"a","type":"foreach","with":{"items":".","step":` +
 		strings.Repeat(`{"type":"foreach","with":{"items":".","step":`, depth) +
 		`{"type":"transform","with":{"jq":"."},"unread":1}` + strings.Repeat(`}}`, depth) + `}}]}`
-	_, err := workflows.Parse([]byte(body), exists)
+	_, err := definition.Parse([]byte(body), exists)
 	if got := fields(validationError(t, err)); !reflect.DeepEqual(got, []string{"steps[0].with.step.type"}) {
 		t.Fatalf("fields %q", got)
 	}
@@ -887,7 +852,7 @@ func TestStepsNestedInAFanOutAreNotRead(t *testing.T) {
 
 func TestAValueThatCannotBeReadIsReportedOnce(t *testing.T) {
 	// with is a string: its members are not also reported as missing.
-	_, err := workflows.Parse(edit(t, func(d map[string]any) { step(d, 0)["with"] = "GET" }), exists)
+	_, err := definition.Parse(edit(t, func(d map[string]any) { step(d, 0)["with"] = "GET" }), exists)
 	if got := fields(validationError(t, err)); !reflect.DeepEqual(got, []string{"steps[0].with"}) {
 		t.Fatalf("fields %q", got)
 	}
@@ -901,7 +866,7 @@ func TestStepsAreOrderedByIndexNotByText(t *testing.T) {
 		}
 		d["steps"] = steps
 	})
-	_, err := workflows.Parse(body, exists)
+	_, err := definition.Parse(body, exists)
 	got := fields(validationError(t, err))
 	if len(got) != 12 || got[2] != "steps[2].with.seconds" || got[10] != "steps[10].with.seconds" {
 		t.Fatalf("fields %q", got)
@@ -911,7 +876,7 @@ func TestStepsAreOrderedByIndexNotByText(t *testing.T) {
 func TestAConnectionIsLookedUpOncePerID(t *testing.T) {
 	calls := 0
 	body := edit(t, func(d map[string]any) { with(d, 4)["connection"] = knownConnection })
-	_, err := workflows.Parse(body, func(id string) (bool, error) {
+	_, err := definition.Parse(body, func(id string) (bool, error) {
 		calls++
 		return exists(id)
 	})
@@ -922,14 +887,14 @@ func TestAConnectionIsLookedUpOncePerID(t *testing.T) {
 
 func TestAFailedLookupIsNotAValidationError(t *testing.T) {
 	unavailable := errors.New("store unavailable")
-	_, err := workflows.Parse([]byte(example), func(string) (bool, error) { return false, unavailable })
+	_, err := definition.Parse([]byte(example), func(string) (bool, error) { return false, unavailable })
 	if !errors.Is(err, unavailable) {
 		t.Fatalf("error %v, want the lookup's own", err)
 	}
 }
 
 func TestWithoutALookupNoConnectionExists(t *testing.T) {
-	_, err := workflows.Parse([]byte(example), nil)
+	_, err := definition.Parse([]byte(example), nil)
 	if got := fields(validationError(t, err)); !reflect.DeepEqual(got, []string{"steps[0].with.connection"}) {
 		t.Fatalf("fields %q", got)
 	}
@@ -943,12 +908,12 @@ func TestValidateHoldsADefinitionBuiltInGo(t *testing.T) {
 			{ID: "fetch", Type: workflows.StepHTTP, With: workflows.With{Method: "GET", URL: "https://a.example", JQ: "."}},
 		},
 	}
-	err := d.Validate(exists)
+	err := definition.Validate(&d, exists)
 	if got := fields(validationError(t, err)); !reflect.DeepEqual(got, []string{"steps[0].with.jq"}) {
 		t.Fatalf("fields %q", got)
 	}
 	d.Steps[0].With.JQ = ""
-	if err := d.Validate(exists); err != nil {
+	if err := definition.Validate(&d, exists); err != nil {
 		t.Fatal(err)
 	}
 	if d.Name != "Built" || !d.IsEnabled() || d.Enabled == nil {
@@ -976,12 +941,12 @@ func TestValidateHoldsAFanOutBuiltInGo(t *testing.T) {
 		},
 	}
 	want := []string{"steps[0].with.jq", "steps[0].with.step.id", "steps[0].with.step.timeoutSeconds", "steps[1].with.items", "steps[1].with.steps[0].with.seconds"}
-	if got := fields(validationError(t, d.Validate(exists))); !reflect.DeepEqual(got, want) {
+	if got := fields(validationError(t, definition.Validate(&d, exists))); !reflect.DeepEqual(got, want) {
 		t.Fatalf("fields\n%q\nwant\n%q", got, want)
 	}
 	d.Steps[0].With.JQ, d.Steps[0].With.Step.ID, d.Steps[0].With.Step.TimeoutSeconds = "", "", nil
 	d.Steps[1].With.Items, d.Steps[1].With.Steps[0].With.Seconds = "", 0
-	if err := d.Validate(exists); err != nil {
+	if err := definition.Validate(&d, exists); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -1004,20 +969,20 @@ func TestValidateHoldsAWorkflowStepBuiltInGo(t *testing.T) {
 		"steps[0].retry", "steps[0].timeoutSeconds", "steps[0].with.input", "steps[0].with.jq", "steps[0].with.version", "steps[0].with.workflowId",
 		"steps[1].with.input", "steps[1].with.version", "steps[1].with.workflowId",
 	}
-	if got := fields(validationError(t, d.Validate(exists))); !reflect.DeepEqual(got, want) {
+	if got := fields(validationError(t, definition.Validate(&d, exists))); !reflect.DeepEqual(got, want) {
 		t.Fatalf("fields\n%q\nwant\n%q", got, want)
 	}
 	d.Steps[0].With = workflows.With{WorkflowID: childWorkflow, Input: ".input", Version: 2}
 	d.Steps[0].Retry, d.Steps[0].TimeoutSeconds = nil, nil
 	d.Steps[1].With = workflows.With{JQ: "."}
-	if err := d.Validate(exists); err != nil {
+	if err := definition.Validate(&d, exists); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestTheConnectionsOfInnerStepsAreLookedUp(t *testing.T) {
 	var asked []string
-	_, err := workflows.Parse(fanOut(t, func(d map[string]any) {
+	_, err := definition.Parse(fanOut(t, func(d map[string]any) {
 		eachStep(d)["with"].(map[string]any)["connection"] = "conn_01jc0000000000000000000002"
 		branch(d, 0)["with"].(map[string]any)["connection"] = "conn_01jc0000000000000000000003"
 	}), func(id string) (bool, error) {
@@ -1033,23 +998,23 @@ func TestTheConnectionsOfInnerStepsAreLookedUp(t *testing.T) {
 }
 
 func TestStepTypes(t *testing.T) {
-	for _, known := range workflows.StepTypes() {
-		if !known.Known() {
+	for _, known := range definition.StepTypes() {
+		if !definition.Known(known) {
 			t.Errorf("%s is listed but not known", known)
 		}
 	}
-	if got := workflows.StepTypes(); !reflect.DeepEqual(got, []workflows.StepType{
+	if got := definition.StepTypes(); !reflect.DeepEqual(got, []workflows.StepType{
 		workflows.StepHTTP, workflows.StepTransform, workflows.StepCondition, workflows.StepDelay,
 		workflows.StepForeach, workflows.StepParallel, workflows.StepWorkflow, workflows.StepWaitForSignal,
 	}) {
 		t.Errorf("step types %q", got)
 	}
 	for _, unknown := range []workflows.StepType{"", "lambda", "HTTP", "Workflow"} {
-		if unknown.Known() {
+		if definition.Known(unknown) {
 			t.Errorf("%q is known", unknown)
 		}
 	}
-	if got := workflows.InnerStepTypes(); !reflect.DeepEqual(got, []workflows.StepType{workflows.StepHTTP, workflows.StepTransform}) {
+	if got := definition.InnerStepTypes(); !reflect.DeepEqual(got, []workflows.StepType{workflows.StepHTTP, workflows.StepTransform}) {
 		t.Errorf("inner step types %q", got)
 	}
 }
@@ -1077,7 +1042,7 @@ func TestInputSchemaLoadsNothing(t *testing.T) {
 		{"a $ref to example.com is not fetched", `{"$ref": "https://example.com/x.json"}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := workflows.CompileInputSchema([]byte(tt.schema))
+			_, err := definition.CompileInputSchema([]byte(tt.schema))
 			if got := fields(validationError(t, err)); !reflect.DeepEqual(got, []string{"inputSchema"}) {
 				t.Fatalf("fields %q", got)
 			}
@@ -1091,7 +1056,7 @@ func TestInputSchemaLoadsNothing(t *testing.T) {
 func TestJQCannotReadTheEnvironment(t *testing.T) {
 	t.Setenv("WORKFLOWS_TEST_SECRET", "s3cret")
 	for _, program := range []string{"$ENV", "env"} {
-		code, err := workflows.CompileJQ(program)
+		code, err := definition.CompileJQ(program)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1103,7 +1068,7 @@ func TestJQCannotReadTheEnvironment(t *testing.T) {
 }
 
 func TestCompileTemplate(t *testing.T) {
-	tmpl, err := workflows.CompileTemplate("https://shop.example/orders/{{ .input.orderId }}?x={{.a}}")
+	tmpl, err := definition.CompileTemplate("https://shop.example/orders/{{ .input.orderId }}?x={{.a}}")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1123,10 +1088,10 @@ func TestCompileTemplate(t *testing.T) {
 	if v != "42" {
 		t.Fatalf("the expression gives %v", v)
 	}
-	if _, err := workflows.CompileTemplate("{{ {a: {b: 1}} }}"); err == nil || !strings.Contains(err.Error(), "} }") {
+	if _, err := definition.CompileTemplate("{{ {a: {b: 1}} }}"); err == nil || !strings.Contains(err.Error(), "} }") {
 		t.Fatalf("nested objects: %v, want a hint to close them with } }", err)
 	}
-	if _, err := workflows.CompileTemplate("{{ {a: {b: 1} } }}"); err != nil {
+	if _, err := definition.CompileTemplate("{{ {a: {b: 1} } }}"); err != nil {
 		t.Fatalf("nested objects closed apart: %v", err)
 	}
 }
@@ -1150,14 +1115,14 @@ func TestSchedulerExpression(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			expression, timezone, err := tt.trigger.SchedulerExpression()
+			expression, timezone, err := definition.SchedulerExpression(tt.trigger)
 			if err != nil || expression != tt.expression || timezone != tt.timezone {
 				t.Fatalf("%q %q %v, want %q %q", expression, timezone, err, tt.expression, tt.timezone)
 			}
 		})
 	}
 	t.Run("a manual trigger has no expression", func(t *testing.T) {
-		if _, _, err := (workflows.Trigger{Type: "manual"}).SchedulerExpression(); err == nil {
+		if _, _, err := definition.SchedulerExpression(workflows.Trigger{Type: "manual"}); err == nil {
 			t.Fatal("no error")
 		}
 	})
@@ -1168,13 +1133,13 @@ func TestSchedulerExpression(t *testing.T) {
 func TestAURLTemplateBeforeTheEndOfThePortSaysWhy(t *testing.T) {
 	for _, url := range []string{"https://shop.example{{ .input.path }}", "http://{{ .input.h }}:8080/", "https://shop.example:{{ .input.p }}/x"} {
 		body := edit(t, func(d map[string]any) { with(d, 0)["url"] = url })
-		e := validationError(t, func() error { _, err := workflows.Parse(body, exists); return err }())
+		e := validationError(t, func() error { _, err := definition.Parse(body, exists); return err }())
 		if len(e.Details) != 1 || !strings.Contains(e.Details[0].Message, "only the path, query or fragment") || strings.Contains(e.Details[0].Message, "shop.example") {
 			t.Errorf("%s: %+v", url, e.Details)
 		}
 	}
 	body := edit(t, func(d map[string]any) { with(d, 0)["url"] = "https://ada:hunter2@shop.example/" })
-	e := validationError(t, func() error { _, err := workflows.Parse(body, exists); return err }())
+	e := validationError(t, func() error { _, err := definition.Parse(body, exists); return err }())
 	if len(e.Details) != 1 || !strings.Contains(e.Details[0].Message, "user name or password") || strings.Contains(e.Details[0].Message, "hunter2") {
 		t.Errorf("userinfo: %+v", e.Details)
 	}
@@ -1193,7 +1158,7 @@ func checkOneProblemEach(t *testing.T, tests []oneProblem) {
 	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := workflows.Parse(tt.body, exists)
+			_, err := definition.Parse(tt.body, exists)
 			e := validationError(t, err)
 			want := []domain.FieldError{{Field: tt.field, Message: tt.message}}
 			if !reflect.DeepEqual(e.Details, want) {

@@ -1,8 +1,11 @@
-// Package wire builds each function of the workflows feature: the one
-// constructor that its main and the local gateway both call. What differs
-// between the two is passed in: the sealer of the workflow's secrets (KMS,
-// or a local key file) and the scheduler of schedule workflows
-// (EventBridge Scheduler, or the local gateway's own).
+// Package wire builds each function of the workflows feature that writes no
+// definition (the reads and the delete): the one constructor that its main
+// and the local gateway both call. What differs between the two is passed
+// in: the sealer of the workflow's secrets (KMS, or a local key file) and
+// the scheduler of schedule workflows (EventBridge Scheduler, or the local
+// gateway's own). The create and update routes are wire/writes, which
+// links the definition's rules and compilers (internal/workflows/definition);
+// this package does not, so neither do the reads.
 package wire
 
 import (
@@ -32,13 +35,16 @@ func reads(env *lambdaenv.Env) *workflows.Handlers {
 	return workflows.NewHandlers(workflows.NewService(workflowsdb.New(env.DB, env.TableName), nil, nil, nil))
 }
 
-func writes(env *lambdaenv.Env, w Writes) *workflows.Handlers {
+// Service is the workflow service of the functions that change a
+// workflow: its secrets and its schedule follow it. wire/writes adds the
+// definition's rules.
+func Service(env *lambdaenv.Env, w Writes) *workflows.Service {
 	service := workflows.NewService(workflowsdb.New(env.DB, env.TableName), connectionsdb.New(env.DB, env.TableName),
 		webhookswire.WebhookSecrets(env, w.Sealer), nil).WithNotifySecrets(webhookswire.NotifySecrets(env, w.Sealer))
 	if w.Scheduler != nil {
 		service.WithSchedules(Schedules(env, w.Scheduler))
 	}
-	return workflows.NewHandlers(service)
+	return service
 }
 
 // Schedules is the service that keeps scheduler in step with the schedule
@@ -53,19 +59,9 @@ func ListWorkflows(env *lambdaenv.Env) http.Handler { return http.HandlerFunc(re
 // GetWorkflow is the handler of routes.GetWorkflow.
 func GetWorkflow(env *lambdaenv.Env) http.Handler { return http.HandlerFunc(reads(env).Get) }
 
-// CreateWorkflow is the handler of routes.CreateWorkflow.
-func CreateWorkflow(env *lambdaenv.Env, w Writes) http.Handler {
-	return http.HandlerFunc(writes(env, w).Create)
-}
-
-// UpdateWorkflow is the handler of routes.UpdateWorkflow.
-func UpdateWorkflow(env *lambdaenv.Env, w Writes) http.Handler {
-	return http.HandlerFunc(writes(env, w).Update)
-}
-
 // DeleteWorkflow is the handler of routes.DeleteWorkflow. Deleting a secret
 // seals nothing, so its main passes no sealer: the function has no KMS grant
 // (routes.keyActions).
 func DeleteWorkflow(env *lambdaenv.Env, w Writes) http.Handler {
-	return http.HandlerFunc(writes(env, w).Delete)
+	return http.HandlerFunc(workflows.NewHandlers(Service(env, w)).Delete)
 }

@@ -45,6 +45,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/store/runsdb"
 	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/definition"
 )
 
 const (
@@ -426,7 +427,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.runsStore, f.wfStore = runsdb.New(f.db, s.table), workflowsdb.New(f.db, s.table)
-	f.wfService = workflows.NewService(f.wfStore, nil, nil, nil)
+	f.wfService = workflows.NewService(f.wfStore, nil, nil, nil).WithRules(definition.Rules{})
 	policy, err := engine.PolicyFromEnv()
 	if err != nil {
 		t.Fatal(err)
@@ -503,7 +504,7 @@ func (f *fixture) start(t *testing.T, k runKind, o runs.Orchestrator) (*runs.Ser
 	if err != nil {
 		t.Fatalf("%s: create the workflow: %v", k.name, err)
 	}
-	svc := runs.NewService(f.runsStore, f.wfStore, o, runs.Options{})
+	svc := runs.NewService(f.runsStore, f.wfStore, o, runs.Options{CheckInput: definition.CheckInput})
 	run, err := svc.Start(ctx, runs.StartRequest{AccountID: account, WorkflowID: w.Workflow.ID, Input: []byte(k.input), Trigger: runs.TriggerManual})
 	if err != nil {
 		t.Fatalf("%s: start: %v", k.name, err)

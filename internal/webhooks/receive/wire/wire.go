@@ -5,6 +5,7 @@ package wire
 import (
 	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	runswire "github.com/workflowsapi/workflows/internal/runs/wire"
+	"github.com/workflowsapi/workflows/internal/runs/wire/starts"
 	"github.com/workflowsapi/workflows/internal/secrets"
 	"github.com/workflowsapi/workflows/internal/webhooks/receive"
 	webhookswire "github.com/workflowsapi/workflows/internal/webhooks/wire"
@@ -15,7 +16,7 @@ import (
 // run route's does, on d. Its main wraps the Lambda handler in
 // receive.OneSignatureEvent, and so does the local gateway.
 func ReceiveWebhook(env *lambdaenv.Env, sealer secrets.Sealer, d runswire.Driver) (*receive.Handler, error) {
-	starts, err := runswire.Starts(env, d)
+	starts, err := starts.Service(env, d)
 	if err != nil {
 		return nil, err
 	}

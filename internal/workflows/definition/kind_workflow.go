@@ -1,6 +1,8 @@
-package workflows
+package definition
 
 import (
+	"github.com/workflowsapi/workflows/internal/workflows"
+
 	"strings"
 
 	"github.com/workflowsapi/workflows/internal/ids"
@@ -26,7 +28,7 @@ const (
 	workflowInputBlank  = "must not be empty: leave input out for the child's input to be {}"
 )
 
-func (workflowKind) validate(c *stepChecker, path string, _ int, s *Step) []connectionRef {
+func (workflowKind) validate(c *stepChecker, path string, _ int, s *workflows.Step) []connectionRef {
 	p := c.p
 	// The step makes no attempt of its own for these to bound: the child
 	// run is one, made once, with its own steps' retries and its own
@@ -52,7 +54,7 @@ func (workflowKind) validate(c *stepChecker, path string, _ int, s *Step) []conn
 		checkJQ(p, with+".input", input)
 	}
 	if s.With.Version != 0 { // 0 is absent; Parse refuses it given (refuseEmptyWorkflowMembers)
-		checkRange(p, with+".version", s.With.Version, 1, MaxWorkflowStepVersion)
+		checkRange(p, with+".version", s.With.Version, 1, workflows.MaxWorkflowStepVersion)
 	}
 	return nil
 }
@@ -70,8 +72,8 @@ func isWorkflowID(id string) bool {
 // "version": 0 as the current version), to their rules. Called after
 // refuseForeignMembers, and only for a workflow step: on a step of another
 // type they are refused as foreign instead.
-func refuseEmptyWorkflowMembers(p *problems, stepType StepType, withGiven []member, w With) {
-	if stepType != StepWorkflow {
+func refuseEmptyWorkflowMembers(p *problems, stepType workflows.StepType, withGiven []member, w workflows.With) {
+	if stepType != workflows.StepWorkflow {
 		return
 	}
 	for _, m := range withGiven {
@@ -79,7 +81,7 @@ func refuseEmptyWorkflowMembers(p *problems, stepType StepType, withGiven []memb
 		case m.name == "input" && w.Input == "":
 			p.add(m.field, workflowInputBlank)
 		case m.name == "version" && w.Version == 0:
-			checkRange(p, m.field, w.Version, 1, MaxWorkflowStepVersion)
+			checkRange(p, m.field, w.Version, 1, workflows.MaxWorkflowStepVersion)
 		}
 	}
 }

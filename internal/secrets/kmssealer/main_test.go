@@ -1,4 +1,4 @@
-package signaltoken_test
+package kmssealer_test
 
 import (
 	"os"
@@ -7,6 +7,6 @@ import (
 	"github.com/workflowsapi/workflows/internal/awstest"
 )
 
-// TestMain starts moto's server for the KMS MAC's tests, unless
+// TestMain starts moto's server for the KMS sealer's tests, unless
 // MOTO_ENDPOINT names one already.
 func TestMain(m *testing.M) { os.Exit(awstest.Run(m)) }

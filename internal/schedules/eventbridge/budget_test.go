@@ -1,4 +1,4 @@
-package schedules_test
+package eventbridge_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/awstest"
 	"github.com/workflowsapi/workflows/internal/schedules"
+	"github.com/workflowsapi/workflows/internal/schedules/eventbridge"
 )
 
 // attemptsMade is the count of connections once the accept loop has seen
@@ -32,15 +33,15 @@ const backstop = 15 * time.Second
 // up on a hung Scheduler within the budget.
 var eventBridgeCalls = []struct {
 	name string
-	call func(context.Context, *schedules.EventBridge) error
+	call func(context.Context, *eventbridge.EventBridge) error
 }{
-	{"Put", func(ctx context.Context, e *schedules.EventBridge) error {
+	{"Put", func(ctx context.Context, e *eventbridge.EventBridge) error {
 		return e.Put(ctx, schedules.Schedule{AccountID: "acct_a", WorkflowID: "wf_01m8faf8h74r4czqj1rqt4bf1e", Expression: "rate(1 hour)", Enabled: true})
 	}},
-	{"Delete", func(ctx context.Context, e *schedules.EventBridge) error {
+	{"Delete", func(ctx context.Context, e *eventbridge.EventBridge) error {
 		return e.Delete(ctx, "wf_01m8faf8h74r4czqj1rqt4bf1e")
 	}},
-	{"List", func(ctx context.Context, e *schedules.EventBridge) error {
+	{"List", func(ctx context.Context, e *eventbridge.EventBridge) error {
 		_, err := e.List(ctx)
 		return err
 	}},
@@ -54,7 +55,7 @@ func TestAHungSchedulerFailsWithinTheBudgetAfterRetrying(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name   string
-		budget []schedules.EventBridgeOption
+		budget []eventbridge.EventBridgeOption
 		// call is the longest the call may take; slack is added for a busy
 		// machine.
 		call time.Duration
@@ -63,12 +64,12 @@ func TestAHungSchedulerFailsWithinTheBudgetAfterRetrying(t *testing.T) {
 	}{
 		// The deployed budget: two 1 s attempts fill the 2 s call (a third
 		// would start after it ended).
-		{"the default budget", nil, schedules.DefaultBudget.Call, 2, int32(schedules.DefaultBudget.MaxAttempts)},
+		{"the default budget", nil, eventbridge.DefaultBudget.Call, 2, int32(eventbridge.DefaultBudget.MaxAttempts)},
 		// Short attempts inside a long call: exactly the budget's two
 		// attempts, not the client's five nor the SDK's default three, and
 		// all of them cut by the attempt deadline long before the call's.
-		{"a budget of two short attempts", []schedules.EventBridgeOption{
-			schedules.WithBudget(schedules.Budget{Call: 10 * time.Second, Attempt: 100 * time.Millisecond, MaxAttempts: 2}),
+		{"a budget of two short attempts", []eventbridge.EventBridgeOption{
+			eventbridge.WithBudget(eventbridge.Budget{Call: 10 * time.Second, Attempt: 100 * time.Millisecond, MaxAttempts: 2}),
 		}, time.Second, 2, 2},
 	}
 	for _, c := range cases {
@@ -82,7 +83,7 @@ func TestAHungSchedulerFailsWithinTheBudgetAfterRetrying(t *testing.T) {
 					BaseEndpoint:     aws.String(endpoint),
 					RetryMaxAttempts: 5,
 				})
-				e := schedules.NewEventBridge(client, schedules.EventBridgeConfig{GroupName: "g", TargetARN: targetARN, RoleARN: roleARN, DeadLetterARN: dlqARN}, c.budget...)
+				e := eventbridge.NewEventBridge(client, eventbridge.EventBridgeConfig{GroupName: "g", TargetARN: targetARN, RoleARN: roleARN, DeadLetterARN: dlqARN}, c.budget...)
 				ctx, cancel := context.WithTimeout(context.Background(), backstop)
 				defer cancel()
 				start := time.Now()
@@ -109,7 +110,7 @@ func TestAHungSchedulerFailsWithinTheBudgetAfterRetrying(t *testing.T) {
 func TestNewEventBridgeFromEnvKeepsTheBudgetOverAWSMaxAttempts(t *testing.T) {
 	endpoint, accepted := awstest.HungEndpoint(t)
 	for name, value := range map[string]string{
-		schedules.EnvEndpoint: endpoint, schedules.EnvGroupName: "g", "AWS_MAX_ATTEMPTS": "10",
+		eventbridge.EnvEndpoint: endpoint, eventbridge.EnvGroupName: "g", "AWS_MAX_ATTEMPTS": "10",
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "",
 		"AWS_PROFILE": "", "AWS_ENDPOINT_URL": "", "AWS_ENDPOINT_URL_SCHEDULER": "",
 	} {
@@ -117,17 +118,17 @@ func TestNewEventBridgeFromEnvKeepsTheBudgetOverAWSMaxAttempts(t *testing.T) {
 	}
 	for _, c := range []struct {
 		name     string
-		budget   []schedules.EventBridgeOption
+		budget   []eventbridge.EventBridgeOption
 		call     time.Duration
 		attempts int32 // at most
 	}{
-		{"the default budget", nil, schedules.DefaultBudget.Call, int32(schedules.DefaultBudget.MaxAttempts)},
-		{"a budget of two short attempts", []schedules.EventBridgeOption{
-			schedules.WithBudget(schedules.Budget{Call: 10 * time.Second, Attempt: 100 * time.Millisecond, MaxAttempts: 2}),
+		{"the default budget", nil, eventbridge.DefaultBudget.Call, int32(eventbridge.DefaultBudget.MaxAttempts)},
+		{"a budget of two short attempts", []eventbridge.EventBridgeOption{
+			eventbridge.WithBudget(eventbridge.Budget{Call: 10 * time.Second, Attempt: 100 * time.Millisecond, MaxAttempts: 2}),
 		}, time.Second, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e, err := schedules.NewEventBridgeFromEnv(context.Background(), false, c.budget...)
+			e, err := eventbridge.NewEventBridgeFromEnv(context.Background(), false, c.budget...)
 			if err != nil {
 				t.Fatal(err)
 			}

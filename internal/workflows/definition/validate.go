@@ -1,6 +1,8 @@
-package workflows
+package definition
 
 import (
+	"github.com/workflowsapi/workflows/internal/workflows"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -28,46 +30,37 @@ import (
 	"github.com/workflowsapi/workflows/internal/jsonfield"
 )
 
-// ConnectionExists reports whether the caller's account has a connection
-// with this id. Its error (the store could not be read) is returned by
-// Validate and Parse as it is, not as a VALIDATION_ERROR: it is no fault of
-// the definition's, and the pipeline answers it with a 500. A nil
-// ConnectionExists knows no connection.
-type ConnectionExists func(id string) (bool, error)
-
 // Validate holds d to every rule of a definition and returns nil or a
 // VALIDATION_ERROR naming every problem with its field's path. It trims the
 // name and makes an absent enabled true. It does not measure d's size:
 // Parse does, on the body as sent. exists is asked once per distinct
 // well-formed connection id.
-func (d *Definition) Validate(exists ConnectionExists) error {
+func Validate(d *workflows.Definition, exists workflows.ConnectionExists) error {
 	p := newProblems()
-	if err := d.validate(p, exists); err != nil {
+	if err := validate(d, p, exists); err != nil {
 		return err
 	}
 	return p.err()
 }
 
-func (d *Definition) validate(p *problems, exists ConnectionExists) error {
-	if name, problem := domain.CheckName("name", d.Name, MaxNameLength); problem != nil {
+func validate(d *workflows.Definition, p *problems, exists workflows.ConnectionExists) error {
+	if name, problem := domain.CheckName("name", d.Name, workflows.MaxNameLength); problem != nil {
 		p.add(problem.Field, problem.Message)
 	} else {
 		d.Name = name
 	}
-	if utf8.RuneCountInString(d.Description) > MaxDescriptionLength {
-		p.add("description", fmt.Sprintf("must be at most %d characters", MaxDescriptionLength))
+	if utf8.RuneCountInString(d.Description) > workflows.MaxDescriptionLength {
+		p.add("description", fmt.Sprintf("must be at most %d characters", workflows.MaxDescriptionLength))
 	}
 	if d.Enabled == nil {
 		enabled := true
 		d.Enabled = &enabled
 	}
 	if d.TimeoutSeconds != nil {
-		checkRange(p, "timeoutSeconds", *d.TimeoutSeconds, 1, MaxWorkflowTimeoutSeconds)
+		checkRange(p, "timeoutSeconds", *d.TimeoutSeconds, 1, workflows.MaxWorkflowTimeoutSeconds)
 	}
 	if c := d.Concurrency; c != nil {
-		if !c.limitMissing {
-			checkRange(p, "concurrency.limit", c.Limit, 1, MaxConcurrencyLimit)
-		}
+		checkRange(p, "concurrency.limit", c.Limit, 1, workflows.MaxConcurrencyLimit)
 		if c.Key != "" {
 			checkJQ(p, "concurrency.key", c.Key)
 		}
@@ -100,7 +93,7 @@ var stepIDPattern = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_-]{0,63}$`)
 // connectionRef is a step's connection, looked up after every other check.
 type connectionRef struct{ field, id string }
 
-func validateSteps(p *problems, steps []Step) []connectionRef {
+func validateSteps(p *problems, steps []workflows.Step) []connectionRef {
 	switch {
 	case steps == nil:
 		p.add("steps", "is required")
@@ -108,8 +101,8 @@ func validateSteps(p *problems, steps []Step) []connectionRef {
 	case len(steps) == 0:
 		p.add("steps", "must have at least one step")
 		return nil
-	case len(steps) > MaxSteps:
-		p.addAbove("steps", fmt.Sprintf("must have at most %d steps", MaxSteps))
+	case len(steps) > workflows.MaxSteps:
+		p.addAbove("steps", fmt.Sprintf("must have at most %d steps", workflows.MaxSteps))
 	}
 	c := &stepChecker{p: p, index: make(map[string]int, len(steps)), innerIDs: map[string]innerPlace{}}
 	for i, s := range steps {
@@ -168,7 +161,7 @@ func checkStepID(p *problems, field, id string) bool {
 		p.add(field, "is required")
 	case !stepIDPattern.MatchString(id):
 		p.add(field, "must start with a letter and hold only letters, digits, _ and -, at most 64 characters")
-	case id == End:
+	case id == workflows.End:
 		p.add(field, `is reserved: "end" is the else target that ends a run`)
 	default:
 		return true
@@ -180,7 +173,7 @@ func checkStepID(p *problems, field, id string) bool {
 // its type, then those of every step. Its type's come first because a type
 // may refuse a member as a whole (a parallel's retry), which then keeps the
 // checks of what is inside it (retry.maxAttempts) from being told as well.
-func (c *stepChecker) validateStep(path string, i int, s *Step) []connectionRef {
+func (c *stepChecker) validateStep(path string, i int, s *workflows.Step) []connectionRef {
 	p := c.p
 	var refs []connectionRef
 	switch kind, known := kindOf(s.Type); {
@@ -193,19 +186,19 @@ func (c *stepChecker) validateStep(path string, i int, s *Step) []connectionRef 
 		p.add(path+".type", "must be "+alternatives(StepTypes()))
 	}
 	if s.Retry != nil {
-		checkRange(p, path+".retry.maxAttempts", s.Retry.MaxAttempts, 1, MaxAttempts)
+		checkRange(p, path+".retry.maxAttempts", s.Retry.MaxAttempts, 1, workflows.MaxAttempts)
 	}
 	if s.TimeoutSeconds != nil {
-		checkRange(p, path+".timeoutSeconds", *s.TimeoutSeconds, 1, MaxStepTimeoutSeconds)
+		checkRange(p, path+".timeoutSeconds", *s.TimeoutSeconds, 1, workflows.MaxStepTimeoutSeconds)
 	}
 	switch s.OnError {
-	case "", OnErrorFail, OnErrorContinue:
+	case "", workflows.OnErrorFail, workflows.OnErrorContinue:
 	default:
 		p.add(path+".onError", `must be "fail" or "continue"`)
 	}
 	// By the one type that has it, not a list of the others: a type added
 	// later cannot escape the rule.
-	if s.Else != "" && s.Type != StepCondition && s.Type != "" {
+	if s.Else != "" && s.Type != workflows.StepCondition && s.Type != "" {
 		p.add(path+".else", "is only for condition steps")
 	}
 	return refs
@@ -215,7 +208,7 @@ func (c *stepChecker) validateStep(path string, i int, s *Step) []connectionRef 
 // It sees values, so it cannot tell a member given empty ("jq": "") from
 // one left out; Parse, which sees the members as given, refuses those too
 // (refuseForeignMembers).
-func onlyFor(p *problems, path string, stepType StepType, w *With, uses []string) {
+func onlyFor(p *problems, path string, stepType workflows.StepType, w *workflows.With, uses []string) {
 	given := []struct {
 		name string
 		set  bool
@@ -240,7 +233,7 @@ func (c *stepChecker) checkElse(j jump) {
 	switch {
 	case j.target == "":
 		c.p.add(j.field, `is required: the id of a later step, or "end"`)
-	case j.target == End:
+	case j.target == workflows.End:
 	case found && at <= j.from:
 		c.p.add(j.field, fmt.Sprintf(`must name a later step (or "end"): %s is steps[%d], and a workflow does not loop`, j.target, at))
 	case found:
@@ -393,11 +386,11 @@ func compileInputSchema(raw jsontext.Value) (*jsonschema.Schema, []domain.FieldE
 	// square of its depth (seconds for a 256 KiB schema, hours for one
 	// 9000 levels deep): these bounds keep the worst case near a second,
 	// far above any schema an input needs.
-	if len(raw) > MaxInputSchemaBytes {
-		return nil, []domain.FieldError{{Field: field, Message: fmt.Sprintf("must be at most %d bytes (64 KiB)", MaxInputSchemaBytes)}}
+	if len(raw) > workflows.MaxInputSchemaBytes {
+		return nil, []domain.FieldError{{Field: field, Message: fmt.Sprintf("must be at most %d bytes (64 KiB)", workflows.MaxInputSchemaBytes)}}
 	}
-	if depth(raw) > MaxInputSchemaDepth {
-		return nil, []domain.FieldError{{Field: field, Message: fmt.Sprintf("must nest objects and arrays at most %d deep", MaxInputSchemaDepth)}}
+	if depth(raw) > workflows.MaxInputSchemaDepth {
+		return nil, []domain.FieldError{{Field: field, Message: fmt.Sprintf("must nest objects and arrays at most %d deep", workflows.MaxInputSchemaDepth)}}
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
@@ -460,15 +453,15 @@ func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
 	return out
 }
 
-func validateTrigger(p *problems, t Trigger) {
+func validateTrigger(p *problems, t workflows.Trigger) {
 	switch t.Type {
-	case TriggerManual, TriggerWebhook:
+	case workflows.TriggerManual, workflows.TriggerWebhook:
 		for _, f := range []struct{ name, value string }{{"cron", t.Cron}, {"timezone", t.Timezone}, {"every", t.Every}} {
 			if f.value != "" {
 				p.add("trigger."+f.name, "is only for schedule triggers")
 			}
 		}
-	case TriggerSchedule:
+	case workflows.TriggerSchedule:
 		switch {
 		case t.Cron != "" && t.Every != "":
 			p.add("trigger.every", "cannot be given with cron: a schedule has one or the other")
@@ -490,7 +483,7 @@ func validateTrigger(p *problems, t Trigger) {
 			p.add("trigger.cron", `is required, or every: a schedule needs {"cron": "0 9 * * MON-FRI", "timezone": "Europe/Berlin"} or {"every": "15m"}`)
 		}
 	case "":
-		if t == (Trigger{}) {
+		if t == (workflows.Trigger{}) {
 			p.add("trigger", `is required: {"type": "manual"}, "webhook" or "schedule"`)
 		} else {
 			p.add("trigger.type", "is required")
@@ -598,8 +591,8 @@ func parseEvery(every string) (time.Duration, string) {
 // meaning of standard cron (Sunday is 0, as 7 is not accepted) carries over
 // to EventBridge's (Sunday is 1) without translating its syntax. It is an
 // error for a trigger that is not a valid schedule.
-func (t Trigger) SchedulerExpression() (expression, timezone string, err error) {
-	if t.Type != TriggerSchedule {
+func SchedulerExpression(t workflows.Trigger) (expression, timezone string, err error) {
+	if t.Type != workflows.TriggerSchedule {
 		return "", "", errors.New("not a schedule trigger")
 	}
 	if t.Every != "" {
@@ -677,7 +670,7 @@ func cronList(bits uint64, lowest, highest int, names []string) string {
 
 // checkConnections asks exists once per distinct id, in the order the steps
 // name them.
-func checkConnections(p *problems, refs []connectionRef, exists ConnectionExists) error {
+func checkConnections(p *problems, refs []connectionRef, exists workflows.ConnectionExists) error {
 	found := map[string]bool{}
 	for _, ref := range refs {
 		ok, asked := found[ref.id]
@@ -701,17 +694,17 @@ func checkConnections(p *problems, refs []connectionRef, exists ConnectionExists
 // host, for a receiver on the developer's own machine, which the outbound
 // policy reaches only in its loopback mode) with no templates, and to a
 // list of known events, each once.
-func validateNotify(p *problems, n *Notify) {
+func validateNotify(p *problems, n *workflows.Notify) {
 	checkNotifyURL(p, "notify.url", n.URL)
 	if len(n.Events) == 0 {
-		p.add("notify.events", "must list at least one event: "+joinEvents(NotifyEvents))
+		p.add("notify.events", "must list at least one event: "+joinEvents(workflows.NotifyEvents))
 	}
-	seen := map[NotifyEvent]bool{}
+	seen := map[workflows.NotifyEvent]bool{}
 	for i, e := range n.Events {
 		field := fmt.Sprintf("notify.events[%d]", i)
 		switch {
-		case !slices.Contains(NotifyEvents, e):
-			p.add(field, "must be one of "+joinEvents(NotifyEvents))
+		case !slices.Contains(workflows.NotifyEvents, e):
+			p.add(field, "must be one of "+joinEvents(workflows.NotifyEvents))
 		case seen[e]:
 			p.add(field, "is listed twice")
 		}
@@ -719,7 +712,7 @@ func validateNotify(p *problems, n *Notify) {
 	}
 }
 
-func joinEvents(events []NotifyEvent) string {
+func joinEvents(events []workflows.NotifyEvent) string {
 	names := make([]string, len(events))
 	for i, e := range events {
 		names[i] = string(e)

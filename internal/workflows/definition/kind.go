@@ -1,6 +1,8 @@
-package workflows
+package definition
 
 import (
+	"github.com/workflowsapi/workflows/internal/workflows"
+
 	"slices"
 	"strings"
 )
@@ -19,7 +21,7 @@ type stepKind interface {
 	// position of the step, or of the fan-out holding it, among the
 	// workflow's steps. It returns the connections s names, which are
 	// looked up after every other check.
-	validate(c *stepChecker, path string, i int, s *Step) []connectionRef
+	validate(c *stepChecker, path string, i int, s *workflows.Step) []connectionRef
 }
 
 // stepKinds are the step types, in the order the contract lists them
@@ -27,21 +29,21 @@ type stepKind interface {
 // one action first, then the fan-outs that hold them, then the step that
 // starts a run of its own.
 var stepKinds = []struct {
-	stepType StepType
+	stepType workflows.StepType
 	kind     stepKind
 }{
-	{StepHTTP, httpKind{}},
-	{StepTransform, transformKind{}},
-	{StepCondition, conditionKind{}},
-	{StepDelay, delayKind{}},
-	{StepForeach, foreachKind{}},
-	{StepParallel, parallelKind{}},
-	{StepWorkflow, workflowKind{}},
-	{StepWaitForSignal, waitForSignalKind{}},
+	{workflows.StepHTTP, httpKind{}},
+	{workflows.StepTransform, transformKind{}},
+	{workflows.StepCondition, conditionKind{}},
+	{workflows.StepDelay, delayKind{}},
+	{workflows.StepForeach, foreachKind{}},
+	{workflows.StepParallel, parallelKind{}},
+	{workflows.StepWorkflow, workflowKind{}},
+	{workflows.StepWaitForSignal, waitForSignalKind{}},
 }
 
 // kindOf is the kind of a step type, if validation knows it.
-func kindOf(t StepType) (stepKind, bool) {
+func kindOf(t workflows.StepType) (stepKind, bool) {
 	for _, k := range stepKinds {
 		if k.stepType == t {
 			return k.kind, true
@@ -51,15 +53,15 @@ func kindOf(t StepType) (stepKind, bool) {
 }
 
 // Known reports whether t is a step type Validate accepts.
-func (t StepType) Known() bool {
+func Known(t workflows.StepType) bool {
 	_, known := kindOf(t)
 	return known
 }
 
 // StepTypes returns every step type Validate accepts, in the order the
 // contract lists them.
-func StepTypes() []StepType {
-	types := make([]StepType, len(stepKinds))
+func StepTypes() []workflows.StepType {
+	types := make([]workflows.StepType, len(stepKinds))
 	for i, k := range stepKinds {
 		types[i] = k.stepType
 	}
@@ -70,14 +72,14 @@ func StepTypes() []StepType {
 // each, bounded by its attempts, that neither jumps (condition), waits
 // (delay), fans out again nor starts a child run (workflow), so that a
 // fan-out's items are alike and finish on their own.
-var innerStepTypes = []StepType{StepHTTP, StepTransform}
+var innerStepTypes = []workflows.StepType{workflows.StepHTTP, workflows.StepTransform}
 
 // InnerStepTypes returns the step types a foreach or a parallel may hold.
-func InnerStepTypes() []StepType { return slices.Clone(innerStepTypes) }
+func InnerStepTypes() []workflows.StepType { return slices.Clone(innerStepTypes) }
 
 // alternatives writes types as a message lists them: "http, transform or
 // delay".
-func alternatives(types []StepType) string {
+func alternatives(types []workflows.StepType) string {
 	names := make([]string, len(types))
 	for i, t := range types {
 		names[i] = string(t)
@@ -93,7 +95,7 @@ func alternatives(types []StepType) string {
 // a fan-out inside a fan-out and, with condition, any else; then it is held
 // to the rules of its type as a top-level step is. i is the container's
 // position.
-func (c *stepChecker) validateInnerStep(path string, i int, s *Step, container StepType) []connectionRef {
+func (c *stepChecker) validateInnerStep(path string, i int, s *workflows.Step, container workflows.StepType) []connectionRef {
 	switch {
 	case s.Type == "":
 		c.p.add(path+".type", "is required")

@@ -1,4 +1,6 @@
-package workflows
+package definition
+
+import "github.com/workflowsapi/workflows/internal/workflows"
 
 // waitForSignalKind: the run waits for a signal, at most timeoutSeconds.
 // A signal is a person's or another system's answer, so the wait is at
@@ -8,7 +10,7 @@ type waitForSignalKind struct{}
 
 func (waitForSignalKind) withMembers() []string { return []string{"timeoutSeconds"} }
 
-func (waitForSignalKind) validate(c *stepChecker, path string, _ int, s *Step) []connectionRef {
-	checkRange(c.p, path+".with.timeoutSeconds", s.With.TimeoutSeconds, MinSignalTimeoutSeconds, MaxSignalTimeoutSeconds)
+func (waitForSignalKind) validate(c *stepChecker, path string, _ int, s *workflows.Step) []connectionRef {
+	checkRange(c.p, path+".with.timeoutSeconds", s.With.TimeoutSeconds, workflows.MinSignalTimeoutSeconds, workflows.MaxSignalTimeoutSeconds)
 	return nil
 }

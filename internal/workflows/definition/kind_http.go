@@ -1,6 +1,8 @@
-package workflows
+package definition
 
 import (
+	"github.com/workflowsapi/workflows/internal/workflows"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -23,14 +25,14 @@ func (httpKind) withMembers() []string {
 	return []string{"method", "url", "headers", "body", "connection"}
 }
 
-func (httpKind) validate(c *stepChecker, path string, _ int, s *Step) []connectionRef {
+func (httpKind) validate(c *stepChecker, path string, _ int, s *workflows.Step) []connectionRef {
 	return validateHTTP(c.p, path+".with", &s.With)
 }
 
 // httpMethods are the methods an http step may use.
 var httpMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"}
 
-func validateHTTP(p *problems, path string, w *With) []connectionRef {
+func validateHTTP(p *problems, path string, w *workflows.With) []connectionRef {
 	switch {
 	case w.Method == "":
 		p.add(path+".method", "is required")

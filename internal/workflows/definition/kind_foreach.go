@@ -1,6 +1,10 @@
-package workflows
+package definition
 
-import "github.com/go-json-experiment/json/jsontext"
+import (
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/workflowsapi/workflows/internal/workflows"
+)
 
 // foreachKind: a jq program gives an array (items), and the inner step runs
 // once per item, at most concurrency at once, with .item and .index; the
@@ -19,11 +23,11 @@ var foreachStepRefusals = []struct{ name, message string }{
 	{"onError", "is the foreach's: put onError on the foreach step, which fails when an item fails"},
 }
 
-func (foreachKind) validate(c *stepChecker, path string, i int, s *Step) []connectionRef {
+func (foreachKind) validate(c *stepChecker, path string, i int, s *workflows.Step) []connectionRef {
 	with := path + ".with"
 	checkJQ(c.p, with+".items", s.With.Items)
 	if s.With.Concurrency != 0 { // 0 is the default; Parse refuses it given (refuseZeroConcurrency)
-		checkRange(c.p, with+".concurrency", s.With.Concurrency, 1, MaxForeachConcurrency)
+		checkRange(c.p, with+".concurrency", s.With.Concurrency, 1, workflows.MaxForeachConcurrency)
 	}
 	inner := s.With.Step
 	if inner == nil {
@@ -40,7 +44,7 @@ func (foreachKind) validate(c *stepChecker, path string, i int, s *Step) []conne
 			c.p.add(field+"."+r.name, r.message)
 		}
 	}
-	return c.validateInnerStep(field, i, inner, StepForeach)
+	return c.validateInnerStep(field, i, inner, workflows.StepForeach)
 }
 
 // refuseForeachStepMembers refuses, by name as given, the members of a
@@ -61,10 +65,10 @@ func refuseForeachStepMembers(p *problems, path string, raw jsontext.Value) {
 // refuseZeroConcurrency holds a concurrency given as 0 to its range: With
 // reads 0 as absent (the default). Called after refuseForeignMembers, so
 // that on a step of another type it is refused as foreign instead.
-func refuseZeroConcurrency(p *problems, withGiven []member, w With) {
+func refuseZeroConcurrency(p *problems, withGiven []member, w workflows.With) {
 	for _, m := range withGiven {
 		if m.name == "concurrency" && w.Concurrency == 0 {
-			checkRange(p, m.field, w.Concurrency, 1, MaxForeachConcurrency)
+			checkRange(p, m.field, w.Concurrency, 1, workflows.MaxForeachConcurrency)
 		}
 	}
 }

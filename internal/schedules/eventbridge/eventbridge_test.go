@@ -1,4 +1,4 @@
-package schedules_test
+package eventbridge_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/awstest"
 	"github.com/workflowsapi/workflows/internal/schedules"
+	"github.com/workflowsapi/workflows/internal/schedules/eventbridge"
 )
 
 func TestMain(m *testing.M) { os.Exit(awstest.Run(m)) }
@@ -25,11 +26,11 @@ const (
 	dlqARN    = "arn:aws:sqs:us-east-1:123456789012:workflows-schedule-dlq"
 )
 
-func mustEventBridge(t *testing.T) (*schedules.EventBridge, *scheduler.Client, string, *awstest.Calls) {
+func mustEventBridge(t *testing.T) (*eventbridge.EventBridge, *scheduler.Client, string, *awstest.Calls) {
 	t.Helper()
 	group := awstest.MustScheduleGroup(t)
 	calls := &awstest.Calls{}
-	e := schedules.NewEventBridge(awstest.MustSchedulerClient(t, calls.Scheduler), schedules.EventBridgeConfig{GroupName: group, TargetARN: targetARN, RoleARN: roleARN, DeadLetterARN: dlqARN})
+	e := eventbridge.NewEventBridge(awstest.MustSchedulerClient(t, calls.Scheduler), eventbridge.EventBridgeConfig{GroupName: group, TargetARN: targetARN, RoleARN: roleARN, DeadLetterARN: dlqARN})
 	return e, awstest.MustSchedulerClient(t), group, calls
 }
 
@@ -61,8 +62,8 @@ func TestEventBridgePutCreatesTheWorkflowsScheduleWithItsTargetInputAndTimezone(
 	if got.Target.DeadLetterConfig == nil || aws.ToString(got.Target.DeadLetterConfig.Arn) != dlqARN {
 		t.Errorf("dead-letter config %+v, want %s", got.Target.DeadLetterConfig, dlqARN)
 	}
-	if r := got.Target.RetryPolicy; r == nil || aws.ToInt32(r.MaximumEventAgeInSeconds) != 86400 || aws.ToInt32(r.MaximumRetryAttempts) != schedules.MaxRetryAttempts {
-		t.Errorf("retry policy %+v, want a day's age and %d attempts", r, schedules.MaxRetryAttempts)
+	if r := got.Target.RetryPolicy; r == nil || aws.ToInt32(r.MaximumEventAgeInSeconds) != 86400 || aws.ToInt32(r.MaximumRetryAttempts) != eventbridge.MaxRetryAttempts {
+		t.Errorf("retry policy %+v, want a day's age and %d attempts", r, eventbridge.MaxRetryAttempts)
 	}
 	// The placeholder must reach Scheduler as written (not \u003c…\u003e),
 	// or it is never replaced by the scheduled time.
@@ -133,21 +134,21 @@ func TestEventBridgeDeleteDeletesAndAnAbsentScheduleIsNoError(t *testing.T) {
 }
 
 func TestEventBridgeConfigFromEnvNamesWhatIsMissing(t *testing.T) {
-	env := map[string]string{schedules.EnvGroupName: "g", schedules.EnvTargetARN: targetARN}
-	if _, err := schedules.EventBridgeConfigFromEnv(func(k string) string { return env[k] }, false); err != nil {
+	env := map[string]string{eventbridge.EnvGroupName: "g", eventbridge.EnvTargetARN: targetARN}
+	if _, err := eventbridge.EventBridgeConfigFromEnv(func(k string) string { return env[k] }, false); err != nil {
 		t.Fatalf("deleting needs the group only: %v", err)
 	}
-	_, err := schedules.EventBridgeConfigFromEnv(func(k string) string { return env[k] }, true)
-	if err == nil || !contains(err.Error(), schedules.EnvRoleARN) || !contains(err.Error(), schedules.EnvDeadLetterARN) || contains(err.Error(), schedules.EnvGroupName) {
-		t.Fatalf("error %v, want one naming %s and %s only", err, schedules.EnvRoleARN, schedules.EnvDeadLetterARN)
+	_, err := eventbridge.EventBridgeConfigFromEnv(func(k string) string { return env[k] }, true)
+	if err == nil || !contains(err.Error(), eventbridge.EnvRoleARN) || !contains(err.Error(), eventbridge.EnvDeadLetterARN) || contains(err.Error(), eventbridge.EnvGroupName) {
+		t.Fatalf("error %v, want one naming %s and %s only", err, eventbridge.EnvRoleARN, eventbridge.EnvDeadLetterARN)
 	}
-	env[schedules.EnvRoleARN] = roleARN
-	if _, err := schedules.EventBridgeConfigFromEnv(func(k string) string { return env[k] }, true); err == nil || !contains(err.Error(), schedules.EnvDeadLetterARN) {
-		t.Fatalf("putting without a dead-letter queue: %v, want an error naming %s", err, schedules.EnvDeadLetterARN)
+	env[eventbridge.EnvRoleARN] = roleARN
+	if _, err := eventbridge.EventBridgeConfigFromEnv(func(k string) string { return env[k] }, true); err == nil || !contains(err.Error(), eventbridge.EnvDeadLetterARN) {
+		t.Fatalf("putting without a dead-letter queue: %v, want an error naming %s", err, eventbridge.EnvDeadLetterARN)
 	}
-	env[schedules.EnvDeadLetterARN] = dlqARN
-	c, err := schedules.EventBridgeConfigFromEnv(func(k string) string { return env[k] }, true)
-	if err != nil || c != (schedules.EventBridgeConfig{GroupName: "g", TargetARN: targetARN, RoleARN: roleARN, DeadLetterARN: dlqARN}) {
+	env[eventbridge.EnvDeadLetterARN] = dlqARN
+	c, err := eventbridge.EventBridgeConfigFromEnv(func(k string) string { return env[k] }, true)
+	if err != nil || c != (eventbridge.EventBridgeConfig{GroupName: "g", TargetARN: targetARN, RoleARN: roleARN, DeadLetterARN: dlqARN}) {
 		t.Fatalf("%+v, %v", c, err)
 	}
 }
@@ -157,10 +158,10 @@ func TestEventBridgeConfigFromEnvNamesWhatIsMissing(t *testing.T) {
 func TestEventBridgePutRefusesWithoutADeadLetterQueue(t *testing.T) {
 	group := awstest.MustScheduleGroup(t)
 	calls := &awstest.Calls{}
-	e := schedules.NewEventBridge(awstest.MustSchedulerClient(t, calls.Scheduler), schedules.EventBridgeConfig{GroupName: group, TargetARN: targetARN, RoleARN: roleARN})
+	e := eventbridge.NewEventBridge(awstest.MustSchedulerClient(t, calls.Scheduler), eventbridge.EventBridgeConfig{GroupName: group, TargetARN: targetARN, RoleARN: roleARN})
 	err := e.Put(context.Background(), schedules.Schedule{AccountID: "acct_a", WorkflowID: "wf_01m8faf8h74r4czqj1rqt4bf1e", Expression: "rate(1 hour)", Enabled: true})
-	if err == nil || !contains(err.Error(), schedules.EnvDeadLetterARN) {
-		t.Fatalf("Put without a queue: %v, want an error naming %s", err, schedules.EnvDeadLetterARN)
+	if err == nil || !contains(err.Error(), eventbridge.EnvDeadLetterARN) {
+		t.Fatalf("Put without a queue: %v, want an error naming %s", err, eventbridge.EnvDeadLetterARN)
 	}
 	if got := calls.Snapshot(); len(got) != 0 {
 		t.Errorf("Put without a queue called %v", got)
@@ -190,17 +191,17 @@ func TestRetryPolicyFollowsTheSchedulesPeriod(t *testing.T) {
 		{"cron(* * ? * * *)", "UTC", 60},
 		{"cron(0 0 30 2 ? *)", "UTC", 86400}, // never fires: the longest age
 	} {
-		r, err := schedules.RetryPolicy(tc.expression, tc.timezone, now)
+		r, err := eventbridge.RetryPolicy(tc.expression, tc.timezone, now)
 		if err != nil {
 			t.Errorf("%s in %q: %v", tc.expression, tc.timezone, err)
 			continue
 		}
-		if got := aws.ToInt32(r.MaximumEventAgeInSeconds); got != tc.want || aws.ToInt32(r.MaximumRetryAttempts) != schedules.MaxRetryAttempts {
+		if got := aws.ToInt32(r.MaximumEventAgeInSeconds); got != tc.want || aws.ToInt32(r.MaximumRetryAttempts) != eventbridge.MaxRetryAttempts {
 			t.Errorf("%s in %q: age %d s, %d attempts; want %d s", tc.expression, tc.timezone, got, aws.ToInt32(r.MaximumRetryAttempts), tc.want)
 		}
 	}
 	for _, bad := range [][2]string{{"rate(0 minutes)", ""}, {"rate(5 weeks)", ""}, {"cron(0 9 * * *)", "UTC"}, {"cron(0 9 ? * MON-FRI *)", ""}, {"at(2026-03-02T10:00:00)", ""}} {
-		if _, err := schedules.RetryPolicy(bad[0], bad[1], now); err == nil {
+		if _, err := eventbridge.RetryPolicy(bad[0], bad[1], now); err == nil {
 			t.Errorf("%s in %q: no error", bad[0], bad[1])
 		}
 	}

@@ -1,6 +1,8 @@
-package workflows
+package definition
 
 import (
+	"github.com/workflowsapi/workflows/internal/workflows"
+
 	"fmt"
 	"strconv"
 )
@@ -12,7 +14,7 @@ type parallelKind struct{}
 
 func (parallelKind) withMembers() []string { return []string{"steps"} }
 
-func (parallelKind) validate(c *stepChecker, path string, i int, s *Step) []connectionRef {
+func (parallelKind) validate(c *stepChecker, path string, i int, s *workflows.Step) []connectionRef {
 	p := c.p
 	// The parallel makes no attempt of its own for these to bound.
 	if s.Retry != nil {
@@ -27,10 +29,10 @@ func (parallelKind) validate(c *stepChecker, path string, i int, s *Step) []conn
 	case steps == nil:
 		p.add(field, "is required")
 		return nil
-	case len(steps) < MinParallelSteps:
-		p.addAbove(field, fmt.Sprintf("must have at least %d steps: a single step needs no parallel", MinParallelSteps))
-	case len(steps) > MaxParallelSteps:
-		p.addAbove(field, fmt.Sprintf("must have at most %d steps", MaxParallelSteps))
+	case len(steps) < workflows.MinParallelSteps:
+		p.addAbove(field, fmt.Sprintf("must have at least %d steps: a single step needs no parallel", workflows.MinParallelSteps))
+	case len(steps) > workflows.MaxParallelSteps:
+		p.addAbove(field, fmt.Sprintf("must have at most %d steps", workflows.MaxParallelSteps))
 	}
 	name := s.ID // what the else rule calls the parallel
 	if name == "" {
@@ -44,7 +46,7 @@ func (parallelKind) validate(c *stepChecker, path string, i int, s *Step) []conn
 		if inner.OnError != "" {
 			p.add(innerPath+".onError", "is the parallel's: put onError on the parallel step, which fails when one of its steps fails")
 		}
-		refs = append(refs, c.validateInnerStep(innerPath, i, inner, StepParallel)...)
+		refs = append(refs, c.validateInnerStep(innerPath, i, inner, workflows.StepParallel)...)
 	}
 	return refs
 }

@@ -1,4 +1,4 @@
-package signaltoken
+package kmsmac
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/workflowsapi/workflows/internal/awsconfig"
+	"github.com/workflowsapi/workflows/internal/signaltoken"
 )
 
 // EnvKeyID names the variable holding the signal key's ARN. The stack gives
@@ -18,23 +19,25 @@ import (
 const EnvKeyID = "SIGNAL_KEY_ID"
 
 // EnvKMSEndpoint is the KMS endpoint the functions use when it is set (moto
-// in tests, under sam local); internal/secrets reads the same variable.
+// in tests, under sam local); internal/secrets/kmssealer reads the same
+// variable.
 const EnvKMSEndpoint = "KMS_ENDPOINT"
 
-// FromEnv is the MAC the environment asks for. With SIGNAL_KEY_ID set it is
-// KMS GenerateMac under that key, at KMS_ENDPOINT if set, else wherever the
-// SDK resolves KMS (which honours AWS_ENDPOINT_URL_KMS). Without it, it is
-// the local key under localDir (the local gateway passes its data
-// directory); an empty localDir is then an error, so a deployed function
-// missing SIGNAL_KEY_ID fails at start instead of making tokens under a key
-// on a Lambda's disk that the next instance would not share.
-func FromEnv(ctx context.Context, localDir string) (MAC, error) {
+// FromEnv is the signaltoken.MAC the environment asks for. With
+// SIGNAL_KEY_ID set it is KMS GenerateMac under that key, at KMS_ENDPOINT if
+// set, else wherever the SDK resolves KMS (which honours
+// AWS_ENDPOINT_URL_KMS). Without it, it is the local key under localDir
+// (signaltoken.NewLocal; the local gateway passes its data directory); an
+// empty localDir is then an error, so a deployed function missing
+// SIGNAL_KEY_ID fails at start instead of making tokens under a key on a
+// Lambda's disk that the next instance would not share.
+func FromEnv(ctx context.Context, localDir string) (signaltoken.MAC, error) {
 	keyID := os.Getenv(EnvKeyID)
 	if keyID == "" {
 		if localDir == "" {
 			return nil, errors.New("signaltoken: " + EnvKeyID + " is not set and no local key directory was given")
 		}
-		return NewLocal(localDir)
+		return signaltoken.NewLocal(localDir)
 	}
 	endpoint := os.Getenv(EnvKMSEndpoint)
 	awsCfg, err := awsconfig.Load(ctx, endpoint)

@@ -1,4 +1,21 @@
-package schedules
+// Package eventbridge is the schedules.Scheduler in AWS: one EventBridge
+// Scheduler schedule per schedule workflow, in the stack's schedule group,
+// invoking the scheduled-run function. It holds the client adapter
+// (EventBridge, NewEventBridgeFromEnv), its configuration and environment
+// (EventBridgeConfig, Env*), its budget, and the target's input and retry
+// policy (TargetInput, RetryPolicy, which read cron expressions with
+// robfig/cron).
+//
+// It is apart from internal/schedules because it links the Scheduler client
+// (github.com/aws/aws-sdk-go-v2/service/scheduler): the workflow feature
+// takes a schedules.Scheduler and imports only internal/schedules, so a
+// function that links the workflows package without keeping schedules (a
+// read route, the runs routes) links no Scheduler client. Only the mains of
+// the functions granted Scheduler actions (routes.Function.ServiceActions),
+// wfctl, infra (for the Env* names) and tests import this package;
+// functions/links_test.go holds every other function to it. It stays inside
+// the schedules feature (routes.FeatureSchedules).
+package eventbridge
 
 import (
 	"bytes"
@@ -19,6 +36,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/awsbudget"
 	"github.com/workflowsapi/workflows/internal/awsconfig"
+	"github.com/workflowsapi/workflows/internal/schedules"
 )
 
 // The environment of the functions that keep schedules (fixed names; the
@@ -79,7 +97,7 @@ func EventBridgeConfigFromEnv(getenv func(string) string, puts bool) (EventBridg
 	return c, nil
 }
 
-// EventBridge is the Scheduler on EventBridge Scheduler.
+// EventBridge is the schedules.Scheduler on EventBridge Scheduler.
 type EventBridge struct {
 	client *scheduler.Client
 	config EventBridgeConfig
@@ -89,7 +107,7 @@ type EventBridge struct {
 // Budget bounds the time and the attempts of every Scheduler call.
 type Budget = awsbudget.Budget
 
-// DefaultBudget is KMS's and Step Functions' (secrets.DefaultBudget,
+// DefaultBudget is KMS's and Step Functions' (kmssealer.DefaultBudget,
 // sfn.DefaultBudget), for the same reasons: Scheduler answers its schedule
 // calls in tens of milliseconds, and the workflow route functions (10 s)
 // make one or two of them (a refused CreateSchedule, then UpdateSchedule)
@@ -109,7 +127,7 @@ func WithBudget(b Budget) EventBridgeOption {
 	return func(e *EventBridge) { e.budget = b.Or(DefaultBudget) }
 }
 
-// NewEventBridge returns the Scheduler on client. It sets its own Budget on
+// NewEventBridge returns the schedules.Scheduler on client. It sets its own Budget on
 // every call, whatever retry settings client was built with.
 func NewEventBridge(client *scheduler.Client, config EventBridgeConfig, opts ...EventBridgeOption) *EventBridge {
 	e := &EventBridge{client: client, config: config, budget: DefaultBudget}
@@ -120,7 +138,7 @@ func NewEventBridge(client *scheduler.Client, config EventBridgeConfig, opts ...
 }
 
 // withBudget is a per-call option that puts the EventBridge's budget on one
-// Scheduler call (one page of a list), as secrets and sfn do: the bounded
+// Scheduler call (one page of a list), as kmssealer and sfn do: the bounded
 // retryer (RetryMaxAttempts set with it, as awsbudget.Budget.Retryer asks)
 // and the call and attempt deadlines, whatever the client was built with
 // (AWS_MAX_ATTEMPTS included).
@@ -153,14 +171,14 @@ func NewEventBridgeFromEnv(ctx context.Context, puts bool, opts ...EventBridgeOp
 }
 
 // TargetInput is the input a schedule gives the scheduled-run function:
-// a Firing with Scheduler's placeholder for the scheduled time. Written
+// a schedules.Firing with Scheduler's placeholder for the scheduled time. Written
 // without HTML escaping, which would turn the placeholder's < and > into
 // \u003c and \u003e, which Scheduler does not replace.
 func TargetInput(account, workflowID string) (string, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(Firing{AccountID: account, WorkflowID: workflowID, ScheduledTime: scheduledTimePlaceholder}); err != nil {
+	if err := enc.Encode(schedules.Firing{AccountID: account, WorkflowID: workflowID, ScheduledTime: scheduledTimePlaceholder}); err != nil {
 		return "", err
 	}
 	return string(bytes.TrimSpace(buf.Bytes())), nil
@@ -168,7 +186,7 @@ func TargetInput(account, workflowID string) (string, error) {
 
 // Put creates the workflow's schedule, or, if it exists, replaces it
 // (UpdateSchedule replaces every field). A new workflow's costs one call.
-func (e *EventBridge) Put(ctx context.Context, s Schedule) error {
+func (e *EventBridge) Put(ctx context.Context, s schedules.Schedule) error {
 	if e.config.TargetARN == "" || e.config.RoleARN == "" || e.config.DeadLetterARN == "" {
 		return fmt.Errorf("schedules: %s, %s and %s must be set to put schedules", EnvTargetARN, EnvRoleARN, EnvDeadLetterARN)
 	}

@@ -1,4 +1,15 @@
-package secrets
+// Package kmssealer is the secrets.Sealer in AWS: envelope encryption whose
+// data keys come from KMS (GenerateDataKey, Decrypt), and FromEnv, which
+// picks it or the local sealer from the environment.
+//
+// It is apart from internal/secrets because it links the KMS client
+// (github.com/aws/aws-sdk-go-v2/service/kms): the feature packages take a
+// secrets.Sealer and import only internal/secrets, so a function that never
+// seals or opens a secret (a read route) links no KMS client. Only the mains
+// of the functions granted KMS actions on the key
+// (routes.Function.KeyActions) and the local gateway import this package;
+// functions/links_test.go holds every other function to it.
+package kmssealer
 
 import (
 	"context"
@@ -13,9 +24,10 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/workflowsapi/workflows/internal/awsbudget"
+	"github.com/workflowsapi/workflows/internal/secrets"
 )
 
-// KMS is the Sealer in AWS: each secret's data key comes from KMS
+// KMS is the secrets.Sealer in AWS: each secret's data key comes from KMS
 // GenerateDataKey under one KMS key, with the encryption context, and is
 // unwrapped by KMS Decrypt with the same context. So the key never leaves
 // KMS, every unwrap is in CloudTrail with its context, and only functions
@@ -63,17 +75,24 @@ func NewKMS(client *kms.Client, keyID string, opts ...KMSOption) *KMS {
 
 // Seal encrypts plaintext under a fresh data key from KMS: one
 // GenerateDataKey call.
-func (k *KMS) Seal(ctx context.Context, plaintext []byte, encCtx map[string]string) (Sealed, error) {
-	return seal(ctx, k, plaintext, encCtx)
+func (k *KMS) Seal(ctx context.Context, plaintext []byte, encCtx map[string]string) (secrets.Sealed, error) {
+	return secrets.SealWith(ctx, (*kmsWrapper)(k), plaintext, encCtx)
 }
 
 // Open decrypts what a KMS sealer sealed with the same context: one Decrypt
 // call, and none for a value that is malformed or was sealed locally.
-func (k *KMS) Open(ctx context.Context, s Sealed, encCtx map[string]string) ([]byte, error) {
-	return open(ctx, k, s, encCtx)
+func (k *KMS) Open(ctx context.Context, s secrets.Sealed, encCtx map[string]string) ([]byte, error) {
+	return secrets.OpenWith(ctx, (*kmsWrapper)(k), s, encCtx)
 }
 
-func (k *KMS) newDataKey(ctx context.Context, encCtx map[string]string) (key, wrapped []byte, keyID string, err error) {
+// kmsWrapper is KMS as the secrets.KeyWrapper of its envelope: NewDataKey
+// and Unwrap hand out raw data keys, so they are methods of this unexported
+// type and not of KMS.
+type kmsWrapper KMS
+
+// NewDataKey is one GenerateDataKey call under the sealer's key, bound to
+// the context.
+func (k *kmsWrapper) NewDataKey(ctx context.Context, encCtx map[string]string) (key, wrapped []byte, keyID string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, k.budget.Call)
 	defer cancel()
 	out, err := k.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
@@ -84,17 +103,19 @@ func (k *KMS) newDataKey(ctx context.Context, encCtx map[string]string) (key, wr
 	if err != nil {
 		return nil, nil, "", fmt.Errorf("secrets: KMS GenerateDataKey: %w", err)
 	}
-	if len(out.Plaintext) != dataKeySize || len(out.CiphertextBlob) == 0 {
+	if len(out.Plaintext) != secrets.DataKeySize || len(out.CiphertextBlob) == 0 {
 		clear(out.Plaintext)
-		return nil, nil, "", fmt.Errorf("secrets: KMS GenerateDataKey returned no %d-byte data key", dataKeySize)
+		return nil, nil, "", fmt.Errorf("secrets: KMS GenerateDataKey returned no %d-byte data key", secrets.DataKeySize)
 	}
 	return out.Plaintext, out.CiphertextBlob, aws.ToString(out.KeyId), nil
 }
 
-func (k *KMS) unwrap(ctx context.Context, s Sealed, encCtx map[string]string) ([]byte, error) {
-	if s.KeyID == "" || strings.HasPrefix(s.KeyID, localKeyIDPrefix) {
+// Unwrap is one Decrypt call naming the sealer's key, bound to the context;
+// none for a value sealed locally.
+func (k *kmsWrapper) Unwrap(ctx context.Context, s secrets.Sealed, encCtx map[string]string) ([]byte, error) {
+	if s.KeyID == "" || strings.HasPrefix(s.KeyID, secrets.LocalKeyIDPrefix) {
 		// Sealed locally (or not by a sealer at all): KMS could not open it.
-		return nil, ErrOpen
+		return nil, secrets.ErrOpen
 	}
 	ctx, cancel := context.WithTimeout(ctx, k.budget.Call)
 	defer cancel()
@@ -109,13 +130,13 @@ func (k *KMS) unwrap(ctx context.Context, s Sealed, encCtx map[string]string) ([
 		if refusesThisBlob(err) {
 			// The same ErrOpen as a local sealer gives, so callers test for
 			// one error; KMS's own error stays in the chain for the log.
-			return nil, fmt.Errorf("%w: %w", ErrOpen, err)
+			return nil, fmt.Errorf("%w: %w", secrets.ErrOpen, err)
 		}
 		return nil, fmt.Errorf("secrets: KMS Decrypt: %w", err)
 	}
-	if len(out.Plaintext) != dataKeySize {
+	if len(out.Plaintext) != secrets.DataKeySize {
 		clear(out.Plaintext)
-		return nil, ErrOpen
+		return nil, secrets.ErrOpen
 	}
 	return out.Plaintext, nil
 }

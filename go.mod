@@ -53,3 +53,5 @@ require (
 ignore ./node_modules
 
 tool honnef.co/go/tools/cmd/staticcheck
+
+replace github.com/santhosh-tekuri/jsonschema/v6 => ./third_party/jsonschema

@@ -1,8 +1,14 @@
 package definition_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -29,5 +35,43 @@ func TestCheckInputNamesFieldsUnderInput(t *testing.T) {
 	}
 	if err := definition.CheckInput(nil, jsontext.Value(`"anything"`)); err != nil {
 		t.Errorf("no schema refused: %v", err)
+	}
+}
+
+// The JSON Schema library compiles its drafts on the first schema that needs
+// them (third_party/jsonschema, README.workflows.md), not at start. In a
+// process of its own, so that nothing has compiled a schema before, 16
+// goroutines compile schemas at once, valid and invalid: each gets its own
+// right answer, and none waits forever.
+func TestTheFirstSchemasCompileAtOnceInAFreshProcess(t *testing.T) {
+	if os.Getenv("DEFINITION_FIRST_COMPILE") == "1" {
+		var wg sync.WaitGroup
+		failures := make(chan string, 16)
+		for i := range 16 {
+			wg.Go(func() {
+				valid := i%2 == 0
+				schema := `{"type": "object", "required": ["id"]}`
+				if !valid {
+					schema = `{"type": 5}` // refused by the draft's metaschema
+				}
+				_, err := definition.CompileInputSchema(jsontext.Value(schema))
+				if (err == nil) != valid {
+					failures <- fmt.Sprintf("schema %s: error %v", schema, err)
+				}
+			})
+		}
+		wg.Wait()
+		close(failures)
+		for f := range failures {
+			t.Error(f)
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestTheFirstSchemasCompileAtOnceInAFreshProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "DEFINITION_FIRST_COMPILE=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("the fresh process: %v\n%s", err, out)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -65,6 +66,7 @@ type benchRuns struct {
 	ids      []string
 	calls    map[string]int // DynamoDB calls by operation, for all the runs
 	advances int64          // the driver's Advances, for all the runs
+	elapsed  time.Duration  // from the first start until the driver held no run
 }
 
 // reportTransitions reports transitions/run: the Step Functions state
@@ -84,7 +86,8 @@ func (m benchRuns) reportOps(b *testing.B) {
 	}
 }
 
-// runRuns starts b.N runs of wf with input from 8 concurrent clients (the
+// runRuns starts b.N runs of wf with input from 8 concurrent clients
+// (runRunsFrom for another number; the
 // timer runs from the first start until the driver holds no run) and
 // reports runs/s, dynamodb-calls/run and advances/run (every Advance the
 // driver made meanwhile, a child's included). It then checks, off the
@@ -93,7 +96,11 @@ func (m benchRuns) reportOps(b *testing.B) {
 // the transitions (reportTransitions), which depend on the runs' shape.
 func (e benchEnv) runRuns(b *testing.B, wf, input string, check func(run map[string]any) error) benchRuns {
 	b.Helper()
-	const clients = 8
+	return e.runRunsFrom(b, 8, wf, input, check)
+}
+
+func (e benchEnv) runRunsFrom(b *testing.B, clients int, wf, input string, check func(run map[string]any) error) benchRuns {
+	b.Helper()
 	env := e.env
 	env.Table.Calls.Reset()
 	advances := env.Driver.Advances()
@@ -181,7 +188,7 @@ func (e benchEnv) runRuns(b *testing.B, wf, input string, check func(run map[str
 		slices.Sort(took)
 		b.Logf("a run from startedAt to finishedAt (%d runs, at most %d at once): median %v, longest %v", len(took), clients, took[len(took)/2], took[len(took)-1])
 	}
-	return benchRuns{ids: ids, calls: calls, advances: advanced}
+	return benchRuns{ids: ids, calls: calls, advances: advanced, elapsed: elapsed}
 }
 
 // BenchmarkTransformRuns: runs per second through the local gateway for a
@@ -202,6 +209,79 @@ func BenchmarkTransformRuns(b *testing.B) {
 	  {"id": "s5", "type": "transform", "with": {"jq": "{result: .steps.s4.output, run: .run.id}"}}
 	]}`)
 	e.runRuns(b, wf, `{"n": 1}`, nil).reportTransitions(b, b.N, 0)
+}
+
+// fiveTransforms is the 5-step transform-only workflow of the run
+// benchmarks (issue 17's cost and throughput figures).
+const fiveTransforms = `{"name": "five transforms", "trigger": {"type": "manual"}, "steps": [
+  {"id": "s1", "type": "transform", "with": {"jq": ".input.n + 1"}},
+  {"id": "s2", "type": "transform", "with": {"jq": ".steps.s1.output * 2"}},
+  {"id": "s3", "type": "transform", "with": {"jq": "{v: .steps.s2.output}"}},
+  {"id": "s4", "type": "transform", "with": {"jq": ".steps.s3.output.v | tostring"}},
+  {"id": "s5", "type": "transform", "with": {"jq": "{result: .steps.s4.output, run: .run.id}"}}
+]}`
+
+// dynaliteCeiling is how many DynamoDB calls a second the benchmarks'
+// dynalite answers at most: 32 clients writing and reading back small
+// items (the size of a run's and its steps') as fast as they can, for
+// calls calls in all.
+func dynaliteCeiling(b *testing.B, table dynamotest.Table, calls int) float64 {
+	b.Helper()
+	const clients = 32
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	began := time.Now()
+	for c := range clients {
+		wg.Go(func() {
+			for i := next.Add(1); i <= int64(calls); i = next.Add(1) {
+				key := store.ItemKey("BENCH#"+strconv.Itoa(c), "ITEM#"+strconv.FormatInt(i, 10))
+				var err error
+				if i%2 == 1 {
+					item := maps.Clone(key)
+					item["payload"] = &types.AttributeValueMemberS{Value: strings.Repeat("x", 300)}
+					_, err = table.Client.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(table.Name), Item: item})
+				} else {
+					_, err = table.Client.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String(table.Name), Key: key, ConsistentRead: aws.Bool(true)})
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return float64(calls) / time.Since(began).Seconds()
+}
+
+// BenchmarkRunThroughput: runs per second of the 5-step transform run
+// through the local gateway at 1, 8 and 32 concurrent clients, beside
+// dynalite's own ceiling measured in the same run: ratio is runs/s ÷
+// (ceiling ÷ DynamoDB calls per run), 1 when the API adds nothing to what
+// dynalite itself can answer (issue 17, goal 4; docs/performance.md).
+//
+//	go test -run '^$' -bench RunThroughput -benchtime 200x ./internal/runner/runnerit/
+func BenchmarkRunThroughput(b *testing.B) {
+	e := startBench(b)
+	wf := e.workflow(b, fiveTransforms)
+	ceiling := dynaliteCeiling(b, e.env.Table, 4000)
+	b.Logf("dynalite's ceiling: %.0f calls/s (32 clients, PutItem and GetItem of 300-byte items)", ceiling)
+	for _, clients := range []int{1, 8, 32} {
+		b.Run(fmt.Sprintf("c=%d", clients), func(b *testing.B) {
+			// A key of its own: the three together start more runs than
+			// one key's execute limit allows in a minute.
+			e := e
+			e.key, _ = e.env.MustKey(b, benchAccount)
+			measured := e.runRunsFrom(b, clients, wf, `{"n": 1}`, nil)
+			perRun := float64(0)
+			for _, n := range measured.calls {
+				perRun += float64(n)
+			}
+			perRun /= float64(b.N)
+			b.ReportMetric(ceiling, "ceiling-calls/s")
+			b.ReportMetric(float64(b.N)/measured.elapsed.Seconds()/(ceiling/perRun), "ratio")
+		})
+	}
 }
 
 // BenchmarkFanOutRuns: the same measure for a run of one fan-out step of

@@ -236,37 +236,12 @@ func TestStore(t *testing.T) {
 	})
 }
 
-// listPages follows an account's keys page by page, and fails on a cursor
-// that leads to an empty page.
+// listPages follows an account's listing page by page (dynamotest.Pages).
 func listPages(t *testing.T, db *keysdb.Store, account string, limit int) [][]string {
 	t.Helper()
-	var pages [][]string
-	cursor := ""
-	for range 20 {
-		page, err := db.List(context.Background(), account, limit, cursor)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cursor != "" && len(page.Items) == 0 {
-			t.Fatalf("after pages %v, a cursor led to an empty page", pages)
-		}
-		var ids []string
-		for _, k := range page.Items {
-			ids = append(ids, k.ID)
-		}
-		pages = append(pages, ids)
-		if cursor = page.NextCursor; cursor == "" {
-			return pages
-		}
-	}
-	t.Fatalf("no end of pages: %v", pages)
-	return nil
+	return dynamotest.Pages(t, func(cursor string) (domain.Page[keys.Key], error) {
+		return db.List(context.Background(), account, limit, cursor)
+	}, func(x keys.Key) string { return x.ID })
 }
 
-func pageSizes(pages [][]string) []int {
-	sizes := make([]int, len(pages))
-	for i, p := range pages {
-		sizes[i] = len(p)
-	}
-	return sizes
-}
+var pageSizes = dynamotest.PageSizes

@@ -254,11 +254,45 @@ func dynaliteCeiling(b *testing.B, table dynamotest.Table, calls int) float64 {
 	return float64(calls) / time.Since(began).Seconds()
 }
 
+// The AWS list prices (us-east-1) a run's cost is counted with, as
+// docs/performance.md ("Runs: throughput, calls and cost") states them.
+const (
+	usdPerTransition     = 25.0 / 1e6   // Step Functions Standard
+	usdPerWriteUnit      = 0.625 / 1e6  // DynamoDB on-demand
+	usdPerReadUnit       = 0.125 / 1e6  // strongly consistent, up to 4 KB
+	usdPerLambdaRequest  = 0.20 / 1e6   // arm64
+	usdPerLambdaGBSecond = 0.0000133334 // arm64
+	usdPerAPIRequest     = 3.50 / 1e6   // API Gateway REST, the start's
+	// The Lambda durations are assumed, not counted: 256 MB (0.25 GB)
+	// for about 20 ms per route call (authorizer, run-workflow) and
+	// 100 ms per Advance.
+	lambdaGBSecondsPer = 0.25
+	routeSeconds       = 0.020
+	advanceSeconds     = 0.100
+)
+
+// costPerMillion is what a million runs like these cost in AWS, from the
+// counts: transitions, DynamoDB calls (each item under 1 KB: one unit a
+// write, one a read), the Lambda invocations (authorizer, route, each
+// Advance) and the API Gateway request that started the run.
+func (m benchRuns) costPerMillion(runs int, transitions int64) float64 {
+	perRun := func(n float64) float64 { return n / float64(runs) }
+	writes := perRun(float64(m.calls["PutItem"] + m.calls["UpdateItem"] + m.calls["DeleteItem"] + m.calls["BatchWriteItem"]))
+	reads := perRun(float64(m.calls["GetItem"] + m.calls["Query"] + m.calls["BatchGetItem"]))
+	advances := perRun(float64(m.advances))
+	usd := perRun(float64(transitions))*usdPerTransition + writes*usdPerWriteUnit + reads*usdPerReadUnit +
+		(2+advances)*usdPerLambdaRequest + (2*routeSeconds+advances*advanceSeconds)*lambdaGBSecondsPer*usdPerLambdaGBSecond +
+		usdPerAPIRequest
+	return usd * 1e6
+}
+
 // BenchmarkRunThroughput: runs per second of the 5-step transform run
 // through the local gateway at 1, 8 and 32 concurrent clients, beside
 // dynalite's own ceiling measured in the same run: ratio is runs/s ÷
 // (ceiling ÷ DynamoDB calls per run), 1 when the API adds nothing to what
-// dynalite itself can answer (issue 17, goal 4; docs/performance.md).
+// dynalite itself can answer (issue 17, goal 4; docs/performance.md). Each
+// also reports the run's cost per million in AWS, from its counted calls
+// and transitions (costPerMillion).
 //
 //	go test -run '^$' -bench RunThroughput -benchtime 200x ./internal/runner/runnerit/
 func BenchmarkRunThroughput(b *testing.B) {
@@ -280,6 +314,8 @@ func BenchmarkRunThroughput(b *testing.B) {
 			perRun /= float64(b.N)
 			b.ReportMetric(ceiling, "ceiling-calls/s")
 			b.ReportMetric(float64(b.N)/measured.elapsed.Seconds()/(ceiling/perRun), "ratio")
+			measured.reportTransitions(b, b.N, 0)
+			b.ReportMetric(measured.costPerMillion(b.N, 2*measured.advances+int64(b.N)), "usd/million-runs")
 		})
 	}
 }

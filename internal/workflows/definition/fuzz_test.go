@@ -50,6 +50,10 @@ func FuzzParseAndValidate(f *testing.F) {
 		`{"name":"w","trigger":{"type":"manual"},"steps":[{"id":"child","type":"workflow","retry":{"maxAttempts":0},"timeoutSeconds":0,"else":"","with":{"workflowId":"WF_01M8FAF8H74R4CZQJ1RQT4BF1E","input":"","version":0,"jq":"","seconds":0}}]}`,
 		`{"steps":[{"type":"workflow","with":{"workflowId":"wf_81m8faf8h74r4czqj1rqt4bf1e","input":" ","version":-1}},{"type":"workflow","with":{"workflowId":1,"input":{},"version":1.5}},{"type":"workflow","with":{"workflowId":null,"version":1e99}}]}`,
 		`{"steps":[{"type":"http","with":{"workflowId":"","input":"","version":0}},{"type":"foreach","with":{"items":".","step":{"type":"workflow","with":{"workflowId":"wf_01m8faf8h74r4czqj1rqt4bf1e"}}}},{"id":"p","type":"parallel","with":{"steps":[{"id":"a","type":"workflow","with":{}},{"id":"b","type":"workflow","with":{"workflowId":"wf_01m8faf8h74r4czqj1rqt4bf1e"}}]}}]}`,
+		// notify (issue 16): valid, then each rule broken.
+		`{"name":"n","trigger":{"type":"manual"},"notify":{"url":"https://hooks.example/runs","events":["run.failed","run.waiting"]},"steps":[{"id":"a","type":"transform","with":{"jq":"."}}]}`,
+		`{"notify":{"url":"http://127.0.0.1:9/x","events":[]}}`, `{"notify":{"url":"http://10.0.0.1/x","events":["run.failed"]}}`,
+		`{"notify":{"url":"https://u:p@h/{{ .input }}","events":["run.failed","run.failed","run.done"]}}`, `{"notify":{"events":null,"extra":1}}`, `{"notify":null}`,
 		`[]`, `null`, `"x"`, `{`, ``, `{"trigger":{"type":"manual","cron":""}}`, `{"steps":[{"retry":{"maxAttempts":1e99}}]}`,
 	} {
 		f.Add([]byte(seed))
@@ -57,15 +61,7 @@ func FuzzParseAndValidate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d, err := definition.Parse(body, exists)
 		if err != nil {
-			var e *domain.Error
-			if !errors.As(err, &e) || e.Code != domain.CodeValidation || len(e.Details) == 0 {
-				t.Fatalf("refused with %#v, want a VALIDATION_ERROR with details", err)
-			}
-			for _, detail := range e.Details {
-				if detail.Field == "" || detail.Message == "" {
-					t.Fatalf("a detail without a field or message: %+v", e.Details)
-				}
-			}
+			requireRefusalWithDetails(t, err)
 			return
 		}
 		stored, err := json.Marshal(d)
@@ -126,15 +122,7 @@ func FuzzFieldValues(f *testing.F) {
 		}
 		d, err := definition.Parse(body, exists)
 		if err != nil {
-			var e *domain.Error
-			if !errors.As(err, &e) || e.Code != domain.CodeValidation || len(e.Details) == 0 {
-				t.Fatalf("refused with %#v, want a VALIDATION_ERROR with details", err)
-			}
-			for _, detail := range e.Details {
-				if detail.Field == "" || detail.Message == "" {
-					t.Fatalf("a detail without a field or message: %+v", e.Details)
-				}
-			}
+			requireRefusalWithDetails(t, err)
 			return
 		}
 		if d.Trigger.Type != workflows.TriggerSchedule {
@@ -145,4 +133,19 @@ func FuzzFieldValues(f *testing.F) {
 			t.Fatalf("accepted schedule %+v has expression %q (%d characters), %v", d.Trigger, expression, len(expression), err)
 		}
 	})
+}
+
+// requireRefusalWithDetails fails unless err is a VALIDATION_ERROR whose
+// every detail names its field and says what is wrong.
+func requireRefusalWithDetails(t *testing.T, err error) {
+	t.Helper()
+	var e *domain.Error
+	if !errors.As(err, &e) || e.Code != domain.CodeValidation || len(e.Details) == 0 {
+		t.Fatalf("refused with %#v, want a VALIDATION_ERROR with details", err)
+	}
+	for _, detail := range e.Details {
+		if detail.Field == "" || detail.Message == "" {
+			t.Fatalf("a detail without a field or message: %+v", e.Details)
+		}
+	}
 }

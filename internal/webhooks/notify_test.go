@@ -51,17 +51,34 @@ func (f notifyFixture) signing(t *testing.T, account, workflowID string, at time
 	return signing
 }
 
-func TestNotifySecretFormat(t *testing.T) {
-	f := newNotifyFixture(t)
-	_, secret := f.mustNotifyWorkflow(t, "acct_a")
-	_, other := f.mustNotifyWorkflow(t, "acct_a")
-	random, ok := strings.CutPrefix(secret, webhooks.NotifySecretPrefix)
-	raw, err := base64.RawURLEncoding.DecodeString(random)
-	if !ok || err != nil || len(raw) != 32 || len(secret) != 48 {
-		t.Fatalf("secret %q is not nsec_ and 32 bytes in unpadded base64url", secret)
-	}
-	if secret == other {
-		t.Fatal("two workflows got the same secret")
+// Both kinds of secret are their prefix and 32 random bytes in unpadded
+// base64url, a new one for each workflow.
+func TestSecretFormats(t *testing.T) {
+	for _, kind := range []struct {
+		name, prefix string
+		length       int
+		make         func(t *testing.T) string
+	}{
+		{"a webhook signing secret", webhooks.SecretPrefix, 49, func(t *testing.T) string {
+			_, secret := newFixture(t).mustWebhookWorkflow(t, "acct_a")
+			return secret
+		}},
+		{"a notification secret", webhooks.NotifySecretPrefix, 48, func(t *testing.T) string {
+			_, secret := newNotifyFixture(t).mustNotifyWorkflow(t, "acct_a")
+			return secret
+		}},
+	} {
+		t.Run(kind.name, func(t *testing.T) {
+			secret, other := kind.make(t), kind.make(t)
+			random, ok := strings.CutPrefix(secret, kind.prefix)
+			raw, err := base64.RawURLEncoding.DecodeString(random)
+			if !ok || err != nil || len(raw) != 32 || len(secret) != kind.length {
+				t.Fatalf("secret %q is not %s and 32 bytes in unpadded base64url", secret, kind.prefix)
+			}
+			if secret == other {
+				t.Fatal("two workflows got the same secret")
+			}
+		})
 	}
 }
 

@@ -72,6 +72,36 @@ type AdvanceFunc func(ctx context.Context, accountID, runID string, failure erro
 // Advances of a run failed in a row.
 var ErrGaveUp = errors.New("orchestrator: the run's Advance kept failing")
 
+// Machine is the state machine a run's executions run on. Runs that never
+// wait (no delay, signal, child, concurrency queue or notify) and provably
+// end within ExpressMaxSeconds run on Express: about $1 per million
+// executions and their duration, against Standard's $0.025 per thousand
+// state transitions (three for a run that does not wait). Every other run
+// is on Standard, whose waits hold nothing and whose task tokens park a
+// run. The same runner advances both: its conditional writes make
+// Express's at-least-once start safe (two executions of one run record one
+// set of step effects).
+type Machine string
+
+const (
+	// Standard is the zero value, so runs stored before Express read as
+	// Standard runs.
+	Standard Machine = ""
+	Express  Machine = "express"
+)
+
+// ExpressMaxSeconds bounds the runs that go on Express: Express executions
+// end after five minutes (300 s), and a minute is kept for the Advance that
+// ends a run at its deadline and for the state machine's own retries of
+// Lambda's errors. A run that still outlives its execution is started
+// again by the start check (ExpressGone), and its next Advance ends it.
+const ExpressMaxSeconds = 240
+
+// ExpressLifetime is the longest an Express execution lives: after a run's
+// creation and this, no execution the route started for it can still be
+// running.
+const ExpressLifetime = 5 * time.Minute
+
 // DeliverySuffix ends the name of a run's delivery execution: the one that
 // delivers the events of a run whose own execution was stopped (a cancel of
 // a waiting run) or ended before its events were delivered.

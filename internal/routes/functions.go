@@ -156,6 +156,13 @@ type Function struct {
 	// (gojq, JSON Schema, the time zone database); functions/links_test.go
 	// holds every other function, the reads first, to that.
 	Compiles bool
+	// StartsRuns says the function starts runs' executions, so it may start
+	// them on the Express state machine too (orchestrator.Express): the
+	// starts, a webhook, a schedule, the start check and the runner (a
+	// child run). Its states:StartExecution is granted on both machines,
+	// and it is given EXPRESS_STATE_MACHINE_ARN; cancel-run's, which starts
+	// only delivery executions, is not.
+	StartsRuns bool
 }
 
 // The other AWS actions functions call.
@@ -310,6 +317,12 @@ var compiles = map[string]bool{
 	RunnerFunction: true,
 }
 
+// startsRuns are the functions that start runs (Function.StartsRuns).
+var startsRuns = map[string]bool{
+	"run-workflow": true, "retry-run": true, "scheduled-run": true, "receive-webhook": true,
+	StartCheckFunction: true, RunnerFunction: true,
+}
+
 var keyActions = map[string][]string{
 	CreateConnection.Function:  {ActionGenerateDataKey},
 	UpdateConnection.Function:  {ActionGenerateDataKey},
@@ -354,6 +367,7 @@ func function(name string, route *Route, feature Feature) Function {
 		Indexes:          slices.Sorted(slices.Values(indexes[name])),
 		ServiceActions:   slices.Sorted(slices.Values(serviceActions[name])),
 		Compiles:         compiles[name],
+		StartsRuns:       startsRuns[name],
 	}
 }
 

@@ -109,6 +109,21 @@ const FailedError = "RunFailed"
 // the state machine in moto and check it with asl-validator from it, so
 // there is one definition.
 func Definition(runnerFunctionARN string) string {
+	return definition(runnerFunctionARN, false)
+}
+
+// ExpressDefinition is the Amazon States Language of the Express state
+// machine, for the runs that never wait on an event (orchestrator.Express):
+// Definition without WaitForEvent, since Express machines have no task
+// tokens (lambda:invoke.waitForTaskToken). Decide goes to Done, to Wait for
+// a retry's back-off, or back to Advance; a decision to wait for an event,
+// which such a run never makes, waits its waitSeconds and advances again.
+// The Catch and RecordFailure are Definition's.
+func ExpressDefinition(runnerFunctionARN string) string {
+	return definition(runnerFunctionARN, true)
+}
+
+func definition(runnerFunctionARN string, express bool) string {
 	invoke := func(payload map[string]any) map[string]any {
 		return map[string]any{
 			"FunctionName": runnerFunctionARN,
@@ -146,7 +161,7 @@ func Definition(runnerFunctionARN string) string {
 			"Cause.$": "$.failure.Cause",
 		},
 	}
-	definition := map[string]any{
+	def := map[string]any{
 		"Comment": "Drives one run of the Workflows API: the runner advances it, the state machine waits between advances.",
 		"StartAt": StateAdvance,
 		"States": map[string]any{
@@ -225,8 +240,16 @@ func Definition(runnerFunctionARN string) string {
 			},
 		},
 	}
+	if express {
+		states := def["States"].(map[string]any)
+		delete(states, StateWaitForEvent)
+		decide := states[StateDecide].(map[string]any)
+		choices := decide["Choices"].([]any)
+		decide["Choices"] = []any{choices[0], choices[2]}
+		def["Comment"] = "Drives one run of the Workflows API that never waits on an event (Express): the runner advances it, the state machine waits between advances."
+	}
 	// Sorted keys make the text stable, so the templates compare it as is.
-	out, err := json.Marshal(definition)
+	out, err := json.Marshal(def)
 	if err != nil {
 		panic(fmt.Sprintf("sfn: the definition does not encode: %v", err)) // only maps, strings and numbers: unreachable
 	}

@@ -16,7 +16,10 @@ import (
 // SFN_ENDPOINT is set only in tests and local tools (moto's server).
 const (
 	EnvStateMachineARN = "STATE_MACHINE_ARN"
-	EnvEndpoint        = "SFN_ENDPOINT"
+	// EnvExpressStateMachineARN is the Express machine's, given with
+	// STATE_MACHINE_ARN to the functions that start runs.
+	EnvExpressStateMachineARN = "EXPRESS_STATE_MACHINE_ARN"
+	EnvEndpoint               = "SFN_ENDPOINT"
 )
 
 // FromEnv is the Orchestrator of STATE_MACHINE_ARN, at SFN_ENDPOINT if set,
@@ -35,6 +38,12 @@ func FromEnv(ctx context.Context, opts ...Option) (*Orchestrator, error) {
 	client, err := NewClient(ctx, os.Getenv(EnvEndpoint))
 	if err != nil {
 		return nil, err
+	}
+	if express := os.Getenv(EnvExpressStateMachineARN); express != "" {
+		if _, err := executionPrefix(express); err != nil {
+			return nil, fmt.Errorf("sfn: %s: %w", EnvExpressStateMachineARN, err)
+		}
+		opts = append([]Option{WithExpress(express)}, opts...)
 	}
 	return New(client, arn, opts...), nil
 }

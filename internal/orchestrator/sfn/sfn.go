@@ -3,10 +3,12 @@
 // the adapter the functions start, stop and inspect executions with
 // (Orchestrator, which implements runs.Orchestrator).
 //
-// One execution per run, named after the run id, in the one Standard state
-// machine whose ARN is STATE_MACHINE_ARN. So:
+// One execution per run, named after the run id, in the Standard state
+// machine whose ARN is STATE_MACHINE_ARN, or, for a run that never waits
+// (orchestrator.Express), in the Express one of EXPRESS_STATE_MACHINE_ARN.
+// So:
 //
-//   - Start(accountID, runID) is one StartExecution named runID with the
+//   - Start(accountID, runID, machine) is one StartExecution named runID with the
 //     input {"accountId", "runId"} (runner.Task). Starting a run that has or
 //     had an execution starts nothing and is not an error: Step Functions
 //     answers the same name with the same input, while it runs, with the
@@ -88,11 +90,20 @@ func WithBudget(b Budget) Option {
 	return func(o *Orchestrator) { o.budget = b.Or(DefaultBudget) }
 }
 
-// Orchestrator drives runs as executions of one state machine. It
+// WithExpress starts the runs that go on Express (orchestrator.Express) as
+// executions of the Express state machine expressARN. Without it such a
+// start fails: the run stays queued and the start check logs it.
+func WithExpress(expressARN string) Option {
+	return func(o *Orchestrator) { o.expressARN = expressARN }
+}
+
+// Orchestrator drives runs as executions of the run state machines. It
 // implements runs.Orchestrator.
 type Orchestrator struct {
 	client          *awssfn.Client
 	stateMachineARN string
+	// expressARN is the Express state machine's ("" if not configured).
+	expressARN string
 	// executionPrefix is the execution ARN less the execution's name.
 	executionPrefix string
 	// badARN is why stateMachineARN is not a state machine ARN (nil if it
@@ -135,11 +146,31 @@ type task struct {
 	RunID     string `json:"runId"`
 }
 
-// Start starts runID's execution: one StartExecution named runID. A run
-// whose execution exists already (running or ended) starts nothing, and that
-// is no error.
-func (o *Orchestrator) Start(ctx context.Context, accountID, runID string) error {
-	return o.start(ctx, accountID, runID, runID)
+// Start starts runID's execution on its machine: one StartExecution named
+// runID. On Standard, a run whose execution exists already (running or
+// ended) starts nothing, and that is no error. On Express, Step Functions
+// does not keep names unique: a start repeated (a retry after a lost
+// answer, the start check) may start a second execution, which the runner's
+// conditional writes make harmless.
+func (o *Orchestrator) Start(ctx context.Context, accountID, runID string, machine orchestrator.Machine) error {
+	if machine == orchestrator.Express {
+		return o.startExpress(ctx, accountID, runID, runID)
+	}
+	return o.start(ctx, o.stateMachineARN, accountID, runID, runID)
+}
+
+// Restart starts another Express execution of runID, for the start check:
+// named runID and a suffix of when, as Step Functions names must be unique
+// on Standard and moto holds Express to that too.
+func (o *Orchestrator) Restart(ctx context.Context, accountID, runID string, when time.Time) error {
+	return o.startExpress(ctx, accountID, runID, fmt.Sprintf("%s-r%d", runID, when.Unix()))
+}
+
+func (o *Orchestrator) startExpress(ctx context.Context, accountID, runID, name string) error {
+	if o.expressARN == "" {
+		return errors.New("sfn: " + EnvExpressStateMachineARN + " is not set: a run for the Express machine cannot start")
+	}
+	return o.start(ctx, o.expressARN, accountID, runID, name)
 }
 
 // StartDelivery starts runID's delivery execution (named
@@ -147,10 +178,10 @@ func (o *Orchestrator) Start(ctx context.Context, accountID, runID string) error
 // Advances find the run ended and deliver its events. One that exists
 // already starts nothing.
 func (o *Orchestrator) StartDelivery(ctx context.Context, accountID, runID string) error {
-	return o.start(ctx, accountID, runID, orchestrator.DeliveryExecution(runID))
+	return o.start(ctx, o.stateMachineARN, accountID, runID, orchestrator.DeliveryExecution(runID))
 }
 
-func (o *Orchestrator) start(ctx context.Context, accountID, runID, name string) error {
+func (o *Orchestrator) start(ctx context.Context, machineARN, accountID, runID, name string) error {
 	if accountID == "" || runID == "" {
 		return errors.New("sfn: a run to start needs its account and run id")
 	}
@@ -164,7 +195,7 @@ func (o *Orchestrator) start(ctx context.Context, accountID, runID, name string)
 	ctx, cancel := context.WithTimeout(ctx, o.budget.Call)
 	defer cancel()
 	_, err = o.client.StartExecution(ctx, &awssfn.StartExecutionInput{
-		StateMachineArn: aws.String(o.stateMachineARN),
+		StateMachineArn: aws.String(machineARN),
 		Name:            aws.String(name),
 		Input:           aws.String(string(input)),
 	}, o.withBudget)

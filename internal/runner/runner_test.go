@@ -463,15 +463,21 @@ func TestRecordedStepsNeverRunAgain(t *testing.T) {
 	}
 }
 
-// TestConcurrentAdvances: Advances of one run racing (a repeated task) never
-// run a step whose success was recorded, and the run ends once.
+// TestConcurrentAdvances: Advances of one run racing (a repeated task, or
+// two Express executions of one run) never run a step with an effect whose
+// success was recorded, and the run ends once. (The steps are http ones to
+// the fake engine, which sends nothing: steps that only compute are
+// TestConcurrentAdvancesOfStepsThatOnlyCompute's.)
 func TestConcurrentAdvances(t *testing.T) {
 	for round := range 20 {
 		e := newEnv(t, `{"name": "r", "trigger": {"type": "manual"}, "steps": [
-		  {"id": "a", "type": "transform", "with": {"jq": "1"}},
-		  {"id": "b", "type": "transform", "with": {"jq": "2"}},
-		  {"id": "c", "type": "transform", "with": {"jq": "3"}},
-		  {"id": "d", "type": "transform", "with": {"jq": "4"}}]}`)
+		  {"id": "a", "type": "http", "with": {"method": "GET", "url": "http://127.0.0.1:9/a"}},
+		  {"id": "b", "type": "http", "with": {"method": "GET", "url": "http://127.0.0.1:9/b"}},
+		  {"id": "c", "type": "http", "with": {"method": "GET", "url": "http://127.0.0.1:9/c"}},
+		  {"id": "d", "type": "http", "with": {"method": "GET", "url": "http://127.0.0.1:9/d"}}]}`)
+		for i, id := range []string{"a", "b", "c", "d"} {
+			e.engine.script[id] = []func(context.Context) (engine.Result, error){ok(i + 1)}
+		}
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() {
@@ -503,6 +509,56 @@ func TestConcurrentAdvances(t *testing.T) {
 		}
 		if finishes != 1 {
 			t.Fatalf("round %d: the run was finished %d times", round, finishes)
+		}
+	}
+}
+
+// TestConcurrentAdvancesOfStepsThatOnlyCompute: a transform or condition
+// step writes its record once, with its result, and no running record
+// first. Advances racing on such steps (a repeated task, two Express
+// executions of one run) may compute a step twice, which has no effect, but
+// record each step once and end the run once.
+func TestConcurrentAdvancesOfStepsThatOnlyCompute(t *testing.T) {
+	for round := range 20 {
+		e := newEnv(t, `{"name": "r", "trigger": {"type": "manual"}, "steps": [
+		  {"id": "a", "type": "transform", "with": {"jq": "1"}},
+		  {"id": "b", "type": "condition", "with": {"jq": ".steps.a.output == 1"}, "else": "end"},
+		  {"id": "c", "type": "transform", "with": {"jq": ".steps.a.output + 2"}},
+		  {"id": "d", "type": "transform", "with": {"jq": ".steps.c.output + 1"}}]}`)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 50 {
+					d, err := e.runner.Advance(context.Background(), runner.Task{AccountID: "acct", RunID: e.runID})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if d.Done {
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		run := e.store.run(t, e.runID)
+		if run.Status != runs.StatusSucceeded || string(run.Output) != "4" {
+			t.Fatalf("round %d: run %s output %s", round, run.Status, run.Output)
+		}
+		counts := map[string]int{}
+		for _, w := range e.store.writes {
+			counts[w]++
+		}
+		for _, id := range []string{"a", "b", "c", "d"} {
+			if n := counts["step:"+id+":succeeded"]; n != 1 || counts["step:"+id+":running"] != 0 {
+				t.Fatalf("round %d: step %s written succeeded %d times, running %d times", round, id, n, counts["step:"+id+":running"])
+			}
+			if st := e.stepStatus(t, id); st.Attempts != 1 {
+				t.Fatalf("round %d: step %s has %d attempts", round, id, st.Attempts)
+			}
+		}
+		if counts["run:succeeded"] != 1 {
+			t.Fatalf("round %d: the run was finished %d times", round, counts["run:succeeded"])
 		}
 	}
 }

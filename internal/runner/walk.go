@@ -318,6 +318,7 @@ func (a *advance) recheck() error {
 func (a *advance) attempt(index int, rec runs.Step) (outcome, bool, error) {
 	step := a.def.Steps[index]
 	now := a.r.clock.Now()
+	pure := pureStep(step)
 	if a.began > 0 {
 		if !a.mayBegin(a.r.engine.AttemptTimeout(step)) {
 			if rec.Status == runs.StepRunning {
@@ -335,6 +336,9 @@ func (a *advance) attempt(index int, rec runs.Step) (outcome, bool, error) {
 	}
 	if err := a.markRunning(now); err != nil {
 		return again, false, err
+	}
+	if pure && rec.Status != runs.StepRunning {
+		return a.pureAttempt(index, rec, now)
 	}
 	// While running, NextAttemptAt is the attempt's lease: past it, an
 	// attempt still recorded running is taken as dead.
@@ -378,6 +382,55 @@ func (a *advance) attempt(index int, rec runs.Step) (outcome, bool, error) {
 	// next is recorded with the output, and followed from the record.
 	rec.Status, rec.Output, rec.Jump, rec.FinishedAt, rec.NextAttemptAt = runs.StepSucceeded, output, result.Jump, now, time.Time{}
 	return again, true, a.putStep(rec)
+}
+
+// pureStep reports whether step only computes (transform, condition): an
+// attempt has no effect outside its record, so running it twice is
+// harmless, and its record is written once, with its result.
+func pureStep(step workflows.Step) bool {
+	return step.Type == workflows.StepTransform || step.Type == workflows.StepCondition
+}
+
+// pureAttempt is an attempt of a step that only computes: no running
+// record first (one write per step instead of two), since the attempt has
+// no effect to claim. Its result is written conditionally on the record
+// read, so of two Advances computing it at once one records it and the
+// other reloads (errConflict) and finds it recorded. A failed attempt is
+// recorded as any other attempt is (running, then how it failed), so its
+// count and back-off are kept; a runner that dies mid-attempt leaves no
+// record, and the next Advance computes the step again from the start.
+func (a *advance) pureAttempt(index int, rec runs.Step, now time.Time) (outcome, bool, error) {
+	step := a.def.Steps[index]
+	attempt := rec
+	attempt.Status, attempt.Attempts, attempt.Error, attempt.NextAttemptAt = runs.StepRunning, rec.Attempts+1, nil, now.Add(a.lease(step))
+	if attempt.StartedAt.IsZero() {
+		attempt.StartedAt = now
+	}
+	a.began++
+	result, err := a.execute(func(ctx context.Context) (engine.Result, error) {
+		return a.r.engine.Execute(ctx, a.compiled, index, a.context(attempt.Attempts), a.runID+":"+step.ID)
+	})
+	var stepErr *engine.StepError
+	var output jsontext.Value
+	if err == nil {
+		output, err = marshalOutput(result.Output)
+		if err != nil {
+			stepErr, err = &engine.StepError{Code: CodeOutputSize, Message: err.Error()}, nil
+		}
+	} else if stepErr, err = a.stepError(step.ID, err); err != nil {
+		return again, false, err
+	}
+	if stepErr != nil {
+		// The attempt is counted as the two-write path counts it.
+		if err := a.putStep(attempt); err != nil {
+			return again, false, err
+		}
+		a.held = step.ID
+		return a.failedAttempt(index, a.steps[step.ID], stepErr)
+	}
+	done := attempt
+	done.Status, done.Output, done.Jump, done.FinishedAt, done.NextAttemptAt = runs.StepSucceeded, output, result.Jump, a.r.clock.Now(), time.Time{}
+	return again, true, a.putStep(done)
 }
 
 // stepError is the step failure of an attempt that ended in err: a

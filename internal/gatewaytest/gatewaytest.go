@@ -6,6 +6,7 @@ package gatewaytest
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/keys/keystest"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/localapp"
+	"github.com/workflowsapi/workflows/internal/orchestrator"
 	"github.com/workflowsapi/workflows/internal/orchestrator/local"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/runs"
@@ -39,8 +41,10 @@ type Env struct {
 	// Sealer is the API's own (a local key in a temporary directory): a
 	// test opens what the API sealed with it to prove the round trip.
 	Sealer secrets.Sealer
-	// Driver drives the runs (Options.DriveRuns; nil otherwise).
+	// Driver drives the runs (Options.DriveRuns; nil otherwise), and
+	// Second too with Options.DriveRunsTwice.
 	Driver *local.Driver
+	Second *local.Driver
 	// Schedules is the API's scheduler (the local gateway's own): a test
 	// fires what is due with Schedules.FireDue at a time of its choosing.
 	Schedules *schedlocal.Scheduler
@@ -60,6 +64,10 @@ type Options struct {
 	// the local driver (Env.Driver), shut down when the test ends. It
 	// replaces Orchestrator.
 	DriveRuns bool
+	// DriveRunsTwice drives every run started with two drivers at once
+	// (Env.Driver and Env.Second, each its own runner), as two Express
+	// executions of one run would: Express's start is at least once.
+	DriveRunsTwice bool
 	// RefuseLoopbackTargets runs http steps under the deployed default
 	// policy (public addresses only) instead of the tests' loopback mode,
 	// to show it refusing loopback targets end to end. A test that sets it
@@ -98,12 +106,18 @@ func MustStart(tb testing.TB, opts Options) *Env {
 		targets = engine.OutboundPolicy{Mode: engine.TargetsPublic}
 	}
 	deps := localapp.Deps{Sealer: sealer, Orchestrator: opts.Orchestrator, Targets: &targets, SignalMAC: signalMAC}
-	var driver *local.Driver
-	if opts.DriveRuns {
+	var driver, second *local.Driver
+	if opts.DriveRuns || opts.DriveRunsTwice {
 		if driver, err = localapp.Driver(app, deps); err != nil {
 			tb.Fatal(err)
 		}
 		deps.Orchestrator = driver
+	}
+	if opts.DriveRunsTwice {
+		if second, err = localapp.Driver(app, deps); err != nil {
+			tb.Fatal(err)
+		}
+		deps.Orchestrator = twice{driver, second}
 	}
 	// Schedules fire only when a test calls FireDue: no timer runs.
 	fire, err := localapp.FireScheduled(app, deps)
@@ -118,12 +132,33 @@ func MustStart(tb testing.TB, opts Options) *Env {
 	}
 	server := httptest.NewServer(checkContract(tb, gateway))
 	tb.Cleanup(server.Close)
-	if driver != nil {
-		// Registered after the server's: cleanups run last first, so the
-		// runs stop before the server does.
-		tb.Cleanup(func() { _ = driver.Shutdown(context.Background()) })
+	for _, d := range []*local.Driver{driver, second} {
+		if d != nil {
+			// Registered after the server's: cleanups run last first, so
+			// the runs stop before the server does.
+			tb.Cleanup(func() { _ = d.Shutdown(context.Background()) })
+		}
 	}
-	return &Env{URL: server.URL, Table: table, Clock: clock, Sealer: sealer, Driver: driver, Schedules: scheduler, store: keysdb.New(table.Client, table.Name)}
+	return &Env{URL: server.URL, Table: table, Clock: clock, Sealer: sealer, Driver: driver, Second: second, Schedules: scheduler, store: keysdb.New(table.Client, table.Name)}
+}
+
+// twice starts each run on both drivers (Options.DriveRunsTwice); the rest
+// goes to the first.
+type twice struct{ first, second *local.Driver }
+
+func (t twice) Start(ctx context.Context, accountID, runID string, machine orchestrator.Machine) error {
+	if err := t.first.Start(ctx, accountID, runID, machine); err != nil {
+		return err
+	}
+	return t.second.Start(ctx, accountID, runID, machine)
+}
+
+func (t twice) Stop(ctx context.Context, runID string) error {
+	return errors.Join(t.first.Stop(ctx, runID), t.second.Stop(ctx, runID))
+}
+
+func (t twice) StartDelivery(ctx context.Context, accountID, runID string) error {
+	return t.first.StartDelivery(ctx, accountID, runID)
 }
 
 // MustKey makes a key the way wfctl does, through the keys service: in

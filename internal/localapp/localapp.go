@@ -17,6 +17,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/localgateway"
 	"github.com/workflowsapi/workflows/internal/openapi"
+	"github.com/workflowsapi/workflows/internal/orchestrator"
 	"github.com/workflowsapi/workflows/internal/orchestrator/local"
 	"github.com/workflowsapi/workflows/internal/routes"
 	"github.com/workflowsapi/workflows/internal/runner"
@@ -75,7 +76,9 @@ func driverOf(deps Deps) runswire.Driver {
 	if d, ok := deps.Orchestrator.(runswire.LocalDriver); ok {
 		return runswire.OnLocalDriver(d)
 	}
-	return runswire.Driver{Orchestrator: deps.Orchestrator}
+	// Runs are created for the machine they would run on in AWS, whatever
+	// drives them here (a test's recorder, two drivers at once).
+	return runswire.Driver{Orchestrator: deps.Orchestrator, Express: true}
 }
 
 // writes is what the workflow routes that change a workflow are given.
@@ -114,8 +117,8 @@ func SyncSchedules(ctx context.Context, app *lambdaapp.App, deps Deps) (schedule
 // driver, once made, is set here.
 type relay struct{ driver *local.Driver }
 
-func (r *relay) Start(ctx context.Context, accountID, runID string) error {
-	return r.driver.Start(ctx, accountID, runID)
+func (r *relay) Start(ctx context.Context, accountID, runID string, machine orchestrator.Machine) error {
+	return r.driver.Start(ctx, accountID, runID, machine)
 }
 
 func (r *relay) Stop(ctx context.Context, runID string) error { return r.driver.Stop(ctx, runID) }

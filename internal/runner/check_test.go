@@ -70,6 +70,68 @@ func TestStartCheck(t *testing.T) {
 	}
 }
 
+// TestTheStartCheckStartsExpressRunsAgainWithoutDescribingThem: Express
+// executions cannot be described, and live at most five minutes, so an
+// Express run is started again when it is still queued after the grace (its
+// start was lost) or still unfinished after an execution's lifetime (every
+// execution it had has ended), and never described.
+func TestTheStartCheckStartsExpressRunsAgainWithoutDescribingThem(t *testing.T) {
+	now := epoch.Add(time.Hour)
+	store := newMemStore()
+	add := func(id string, status runs.Status, age time.Duration) {
+		run := runs.Run{ID: id, AccountID: "acct", Status: runs.StatusQueued, CreatedAt: now.Add(-age), Machine: orchestrator.Express}
+		if err := store.Create(context.Background(), run, runs.Reused{}); err != nil {
+			t.Fatal(err)
+		}
+		if status != runs.StatusQueued {
+			store.setStatus(id, status)
+		}
+	}
+	add("run_lost", runs.StatusQueued, 2*time.Minute)                 // never began: start again
+	add("run_young", runs.StatusQueued, 10*time.Second)               // the route is still starting it
+	add("run_running", runs.StatusRunning, 3*time.Minute)             // its execution may still live
+	add("run_outlived", runs.StatusRunning, 7*time.Minute)            // every execution has ended
+	add("run_waiting", runs.StatusWaiting, 6*time.Minute+time.Second) // a back-off outlived its execution
+	add("run_cancelling", runs.StatusCancelling, 2*time.Hour)         // cancelled, never ended
+	add("run_succeeded", runs.StatusSucceeded, 2*time.Hour)           // finished (marker gone)
+	described := &describeCounter{}
+	o := &fakeOrchestrator{}
+	checker := check.New(store, described, o, func() time.Time { return now }, nil)
+	report, err := checker.Check(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (check.Report{Unfinished: 7, Started: 4}); report != want {
+		t.Errorf("report %+v, want %+v", report, want)
+	}
+	for _, id := range []string{"run_lost", "run_outlived", "run_waiting", "run_cancelling"} {
+		if !contains(o.started, id) {
+			t.Errorf("%s was not started again (started %v)", id, o.started)
+		}
+	}
+	if len(o.started) != 4 {
+		t.Errorf("started %v, want the four above", o.started)
+	}
+	if described.calls != 0 {
+		t.Errorf("an Express run was described %d times: DescribeExecution does not serve Express", described.calls)
+	}
+	// Nothing is recorded ended from outside: the new execution's Advance
+	// ends the run (timed out if its deadline has passed).
+	for _, id := range []string{"run_outlived", "run_waiting", "run_cancelling"} {
+		if run := store.run(t, id); run.Status.Finished() {
+			t.Errorf("%s was ended by the check: %s", id, run.Status)
+		}
+	}
+}
+
+// describeCounter counts Describe calls, and answers running.
+type describeCounter struct{ calls int }
+
+func (d *describeCounter) Describe(context.Context, string) (orchestrator.ExecutionState, error) {
+	d.calls++
+	return orchestrator.ExecutionRunning, nil
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

@@ -353,7 +353,7 @@ func (o *fakeOrchestrator) StartDelivery(_ context.Context, _, runID string) err
 	return nil
 }
 
-func (o *fakeOrchestrator) Start(_ context.Context, _, runID string) error {
+func (o *fakeOrchestrator) Start(_ context.Context, _, runID string, _ orchestrator.Machine) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.started = append(o.started, runID)

@@ -15,6 +15,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/orchestrator"
 )
 
 // Status is where a run is in its life.
@@ -122,6 +123,9 @@ type Run struct {
 	// each one's delivery stands (notifications.go).
 	Notify        *NotifyTarget
 	Notifications []Notification
+	// Machine is the state machine the run's executions run on
+	// (MachineFor, chosen when the run was created).
+	Machine orchestrator.Machine
 	// Revision counts the writes of the run item. Every write after the
 	// first is conditional on the revision read (Store.Update), so two
 	// invocations racing on one run cannot both move it, and it never goes
@@ -340,10 +344,12 @@ type Store interface {
 // the local gateway. Both follow the same three states (Advance, Wait,
 // Succeed) around the runner.
 type Orchestrator interface {
-	// Start starts driving a run that is stored as queued. Starting a run
-	// that is already driven (or was) is not an error and starts nothing:
-	// executions are named after the run id.
-	Start(ctx context.Context, accountID, runID string) error
+	// Start starts driving a run that is stored as queued, on machine (the
+	// run's Machine). Starting a run that is already driven (or was) is not
+	// an error: on Standard it starts nothing, executions being named after
+	// the run id; on Express it may start a second execution, which the
+	// runner's conditional writes make harmless.
+	Start(ctx context.Context, accountID, runID string, machine orchestrator.Machine) error
 	// Stop stops driving a run (a cancelled queued or waiting run). Stopping
 	// one that is not driven is not an error.
 	Stop(ctx context.Context, runID string) error

@@ -15,6 +15,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
 	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/orchestrator"
 	"github.com/workflowsapi/workflows/internal/routes"
 	"github.com/workflowsapi/workflows/internal/runs"
 	"github.com/workflowsapi/workflows/internal/store/runsdb"
@@ -38,7 +39,7 @@ func (r *recorder) StartDelivery(_ context.Context, _, runID string) error {
 	return nil
 }
 
-func (r *recorder) Start(_ context.Context, _, runID string) error {
+func (r *recorder) Start(_ context.Context, _, runID string, _ orchestrator.Machine) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.started = append(r.started, runID)

@@ -15,6 +15,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/idempotency"
 	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/orchestrator"
 	"github.com/workflowsapi/workflows/internal/workflows"
 )
 
@@ -44,6 +45,10 @@ type Options struct {
 	// without it, of a workflow with an inputSchema, fails: it never
 	// starts a run unchecked.
 	CheckInput func(schema, input jsontext.Value) error
+	// Express: the Orchestrator can start runs on the Express state
+	// machine, so a run that MachineFor puts there is created for it.
+	// Without it every run is a Standard one.
+	Express bool
 }
 
 // Service holds the rules of runs: starting one (checked against the
@@ -58,6 +63,7 @@ type Service struct {
 	now          func() time.Time
 	logger       *slog.Logger
 	inputChecker func(schema, input jsontext.Value) error
+	express      bool
 	// startDelays are the waits between the attempts of Orchestrator.Start
 	// (so len+1 attempts); tests shorten them.
 	startDelays []time.Duration
@@ -70,7 +76,7 @@ func NewService(store Store, workflows Workflows, orchestrator Orchestrator, opt
 	s := &Service{
 		store: store, workflows: workflows, orchestrator: orchestrator, idempotency: opts.Idempotency,
 		retention: opts.Retention, now: opts.Now, logger: opts.Logger, inputChecker: opts.CheckInput,
-		startDelays: []time.Duration{100 * time.Millisecond, 400 * time.Millisecond},
+		express: opts.Express, startDelays: []time.Duration{100 * time.Millisecond, 400 * time.Millisecond},
 	}
 	if s.retention <= 0 {
 		s.retention = DefaultRetention
@@ -204,6 +210,9 @@ func (s *Service) newRun(runID string, w workflows.Workflow, input jsontext.Valu
 		Status: StatusQueued, Trigger: trigger, Input: input, CreatedAt: now, Depth: 1,
 		Deadline: now.Add(time.Duration(timeout) * time.Second), ExpiresAt: now.Add(s.retention),
 	}
+	if s.express {
+		run.Machine = MachineFor(w.Definition)
+	}
 	if n := w.Definition.Notify; n != nil {
 		run.Notify = &NotifyTarget{URL: n.URL}
 		for _, e := range n.Events {
@@ -238,7 +247,7 @@ func (s *Service) startDriving(ctx context.Context, run Run) {
 	}
 	var err error
 	for attempt := 0; ; attempt++ {
-		if err = s.orchestrator.Start(ctx, run.AccountID, run.ID); err == nil {
+		if err = s.orchestrator.Start(ctx, run.AccountID, run.ID, run.Machine); err == nil {
 			return
 		}
 		if attempt >= len(s.startDelays) || sleep(ctx, s.startDelays[attempt]) != nil {
@@ -363,7 +372,9 @@ func (s *Service) Cancel(ctx context.Context, account, runID string) (Run, error
 	if err != nil {
 		return Run{}, err
 	}
-	if changed && written.Status == StatusCancelled && s.orchestrator != nil {
+	// An Express execution cannot be stopped (StopExecution does not serve
+	// Express): it ends at its next Advance, which finds the run ended.
+	if changed && written.Status == StatusCancelled && s.orchestrator != nil && written.Machine != orchestrator.Express {
 		// The run is cancelled whatever happens here: a runner that still
 		// wakes up reads the status and ends at once.
 		if err := s.orchestrator.Stop(ctx, runID); err != nil {

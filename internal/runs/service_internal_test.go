@@ -11,11 +11,12 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/orchestrator"
 )
 
 type failingOrchestrator struct{ calls *int }
 
-func (o failingOrchestrator) Start(context.Context, string, string) error {
+func (o failingOrchestrator) Start(context.Context, string, string, orchestrator.Machine) error {
 	*o.calls++
 	return errors.New("unavailable")
 }

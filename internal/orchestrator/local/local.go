@@ -102,8 +102,10 @@ var ErrClosed = errors.New("local: the driver is shut down")
 
 // Start drives a run: it is advanced at once, in the background. A run the
 // driver already holds (being advanced or waiting) is left as it is, as a
-// second StartExecution with the same name starts nothing.
-func (d *Driver) Start(_ context.Context, accountID, runID string) error {
+// second StartExecution with the same name starts nothing. Both machines'
+// runs are driven alike: the driver has no five-minute bound, nor a price
+// per transition.
+func (d *Driver) Start(_ context.Context, accountID, runID string, _ orchestrator.Machine) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -148,7 +150,7 @@ func (d *Driver) WakeRun(ctx context.Context, accountID, runID string) error {
 	r, ok := d.runs[runID]
 	if !ok {
 		d.mu.Unlock()
-		return d.Start(ctx, accountID, runID)
+		return d.Start(ctx, accountID, runID, orchestrator.Standard)
 	}
 	defer d.mu.Unlock()
 	if r.stopped || d.closed {
@@ -191,7 +193,7 @@ func (d *Driver) Wake(ctx context.Context, accountID, runID, _ string) error {
 // at T.
 func (d *Driver) Resume(ctx context.Context, refs []Ref) error {
 	for _, ref := range refs {
-		if err := d.Start(ctx, ref.AccountID, ref.RunID); err != nil {
+		if err := d.Start(ctx, ref.AccountID, ref.RunID, orchestrator.Standard); err != nil {
 			return err
 		}
 	}

@@ -68,7 +68,7 @@ func TestRunFollowsTheThreeStates(t *testing.T) {
 	s.outcomes["run_a"] = []orchestrator.Outcome{{}, {}, {Wait: time.Millisecond}}
 	d := local.New(s.advance, local.Options{})
 	shutdown(t, d)
-	if err := d.Start(context.Background(), "acct", "run_a"); err != nil {
+	if err := d.Start(context.Background(), "acct", "run_a", orchestrator.Standard); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-s.done; got != "run_a" {
@@ -86,12 +86,12 @@ func TestStartingADrivenRunStartsNothing(t *testing.T) {
 	d := local.New(s.advance, local.Options{})
 	shutdown(t, d)
 	for range 5 {
-		if err := d.Start(context.Background(), "acct", "run_a"); err != nil {
+		if err := d.Start(context.Background(), "acct", "run_a", orchestrator.Standard); err != nil {
 			t.Fatal(err)
 		}
 	}
 	waitUntil(t, func() bool { _, waiting := d.Driven(); return waiting == 1 })
-	if err := d.Start(context.Background(), "acct", "run_a"); err != nil {
+	if err := d.Start(context.Background(), "acct", "run_a", orchestrator.Standard); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.callsOf("run_a"); got != 1 {
@@ -115,7 +115,7 @@ func TestWaitingRunsHoldNoGoroutine(t *testing.T) {
 		s.mu.Lock()
 		s.outcomes[id] = []orchestrator.Outcome{{Wait: time.Hour}}
 		s.mu.Unlock()
-		if err := d.Start(context.Background(), "acct", id); err != nil {
+		if err := d.Start(context.Background(), "acct", id, orchestrator.Standard); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -132,7 +132,7 @@ func TestStopDropsAWaitingRun(t *testing.T) {
 	s.outcomes["run_a"] = []orchestrator.Outcome{{Wait: time.Hour}}
 	d := local.New(s.advance, local.Options{})
 	shutdown(t, d)
-	if err := d.Start(context.Background(), "acct", "run_a"); err != nil {
+	if err := d.Start(context.Background(), "acct", "run_a", orchestrator.Standard); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, func() bool { _, waiting := d.Driven(); return waiting == 1 })
@@ -149,7 +149,7 @@ func TestStopDropsAWaitingRun(t *testing.T) {
 	s.mu.Lock()
 	s.outcomes["run_a"] = nil
 	s.mu.Unlock()
-	if err := d.Start(context.Background(), "acct", "run_a"); err != nil {
+	if err := d.Start(context.Background(), "acct", "run_a", orchestrator.Standard); err != nil {
 		t.Fatal(err)
 	}
 	<-s.done
@@ -160,7 +160,7 @@ func TestFailingAdvanceIsRetriedThenRecordedFailed(t *testing.T) {
 	s.errs["run_a"] = 100 // never succeeds on its own
 	d := local.New(s.advance, local.Options{ErrorBackoff: time.Microsecond, MaxErrors: 3})
 	shutdown(t, d)
-	if err := d.Start(context.Background(), "acct", "run_a"); err != nil {
+	if err := d.Start(context.Background(), "acct", "run_a", orchestrator.Standard); err != nil {
 		t.Fatal(err)
 	}
 	<-s.done
@@ -181,7 +181,7 @@ func TestTransientFailureResumes(t *testing.T) {
 	s.errs["run_a"] = 2
 	d := local.New(s.advance, local.Options{ErrorBackoff: time.Microsecond, MaxErrors: 3})
 	shutdown(t, d)
-	if err := d.Start(context.Background(), "acct", "run_a"); err != nil {
+	if err := d.Start(context.Background(), "acct", "run_a", orchestrator.Standard); err != nil {
 		t.Fatal(err)
 	}
 	<-s.done
@@ -224,7 +224,7 @@ func TestShutdownWaitsForAdvancesInFlight(t *testing.T) {
 		return orchestrator.Outcome{}, ctx.Err()
 	}
 	d := local.New(advance, local.Options{})
-	if err := d.Start(context.Background(), "acct", "run_a"); err != nil {
+	if err := d.Start(context.Background(), "acct", "run_a", orchestrator.Standard); err != nil {
 		t.Fatal(err)
 	}
 	<-entered
@@ -236,7 +236,7 @@ func TestShutdownWaitsForAdvancesInFlight(t *testing.T) {
 	if !returned {
 		t.Error("Shutdown returned before the Advance in flight")
 	}
-	if err := d.Start(context.Background(), "acct", "run_b"); !errors.Is(err, local.ErrClosed) {
+	if err := d.Start(context.Background(), "acct", "run_b", orchestrator.Standard); !errors.Is(err, local.ErrClosed) {
 		t.Errorf("Start after Shutdown: %v", err)
 	}
 }

@@ -313,3 +313,48 @@ func TestDefinitionNamesTheGivenFunctionInEveryTask(t *testing.T) {
 		t.Error("the definition is not the same text twice")
 	}
 }
+
+// TestExpressDefinitionIsDefinitionWithoutTaskTokens: the Express machine
+// (runs that never wait on an event) is valid ASL, with the Standard
+// machine's states but WaitForEvent, each the same, and a Decide that ends,
+// waits or advances again: nothing in it waits for a task token, which
+// Express does not have.
+func TestExpressDefinitionIsDefinitionWithoutTaskTokens(t *testing.T) {
+	express := sfn.ExpressDefinition(testRunnerARN)
+	if ok, out := validate(t, express); !ok {
+		t.Fatalf("asl-validator refuses the Express definition:\n%s", out)
+	}
+	if strings.Contains(express, "waitForTaskToken") || strings.Contains(express, "$$.Task.Token") {
+		t.Errorf("the Express definition waits for a task token:\n%s", express)
+	}
+	standard, d := mustParse(t, sfn.Definition(testRunnerARN)), mustParse(t, express)
+	delete(standard.States, sfn.StateWaitForEvent)
+	if got, want := slices.Sorted(maps.Keys(d.States)), slices.Sorted(maps.Keys(standard.States)); !slices.Equal(got, want) {
+		t.Fatalf("states %v, want %v", got, want)
+	}
+	for name, state := range standard.States {
+		if name == sfn.StateDecide {
+			continue
+		}
+		if a, b := mustJSONText(t, d.States[name]), mustJSONText(t, state); a != b {
+			t.Errorf("state %s differs from Standard's:\n%s\n%s", name, a, b)
+		}
+	}
+	decide := d.States[sfn.StateDecide]
+	var next []string
+	for _, c := range decide.Choices {
+		next = append(next, c["Next"].(string))
+	}
+	if !slices.Equal(next, []string{sfn.StateDone, sfn.StateWait}) || decide.Default != sfn.StateAdvance {
+		t.Errorf("Decide goes to %v, else %s; want Done, Wait, else Advance", next, decide.Default)
+	}
+}
+
+func mustJSONText(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -159,6 +159,10 @@ func (o *Orchestrator) Start(ctx context.Context, accountID, runID string, machi
 	return o.start(ctx, o.stateMachineARN, accountID, runID, runID)
 }
 
+// Express reports whether runs can start on the Express machine
+// (WithExpress).
+func (o *Orchestrator) Express() bool { return o.expressARN != "" }
+
 // Restart starts another Express execution of runID, for the start check:
 // named runID and a suffix of when, as Step Functions names must be unique
 // on Standard and moto holds Express to that too.

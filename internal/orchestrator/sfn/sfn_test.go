@@ -39,13 +39,25 @@ var machineCount atomic.Int64
 // with a name of the test's own, and returns its ARN.
 func mustStateMachine(t *testing.T) string {
 	t.Helper()
+	return mustMachine(t, types.StateMachineTypeStandard, sfn.Definition(testRunnerARN))
+}
+
+// mustExpressMachine creates an Express state machine from
+// ExpressDefinition in moto and returns its ARN.
+func mustExpressMachine(t *testing.T) string {
+	t.Helper()
+	return mustMachine(t, types.StateMachineTypeExpress, sfn.ExpressDefinition(testRunnerARN))
+}
+
+func mustMachine(t *testing.T, typ types.StateMachineType, definition string) string {
+	t.Helper()
 	client := awstest.MustSFNClient(t)
 	name := fmt.Sprintf("runs-%d-%d", os.Getpid(), machineCount.Add(1))
 	out, err := client.CreateStateMachine(context.Background(), &awssfn.CreateStateMachineInput{
 		Name:       aws.String(name),
-		Definition: aws.String(sfn.Definition(testRunnerARN)),
+		Definition: aws.String(definition),
 		RoleArn:    aws.String("arn:aws:iam::123456789012:role/workflows-test-state-machine"),
-		Type:       types.StateMachineTypeStandard,
+		Type:       typ,
 	})
 	if err != nil {
 		t.Fatalf("create the state machine in moto: %v", err)
@@ -59,8 +71,11 @@ func mustStateMachine(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("describe the state machine: %v", err)
 	}
-	if got := aws.ToString(described.Definition); got != sfn.Definition(testRunnerARN) {
+	if got := aws.ToString(described.Definition); got != definition {
 		t.Fatalf("moto holds another definition:\n%s", got)
+	}
+	if described.Type != typ {
+		t.Fatalf("moto made a %s state machine, want %s", described.Type, typ)
 	}
 	return arn
 }
@@ -85,7 +100,7 @@ func TestStartStartsOneExecutionNamedAfterTheRunWithTheTaskAsInput(t *testing.T)
 	runID := newRunID()
 
 	for range 3 {
-		if err := o.Start(ctx, "acct_1", runID); err != nil {
+		if err := o.Start(ctx, "acct_1", runID, orchestrator.Standard); err != nil {
 			t.Fatalf("Start: %v", err)
 		}
 	}
@@ -134,13 +149,13 @@ func TestStartOfARunWhoseExecutionEndedStartsNothing(t *testing.T) {
 	o := sfn.New(awstest.MustSFNClient(t), arn)
 	ctx := context.Background()
 	runID := newRunID()
-	if err := o.Start(ctx, "acct_1", runID); err != nil {
+	if err := o.Start(ctx, "acct_1", runID, orchestrator.Standard); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.Stop(ctx, runID); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	if err := o.Start(ctx, "acct_1", runID); err != nil {
+	if err := o.Start(ctx, "acct_1", runID, orchestrator.Standard); err != nil {
 		t.Errorf("a start after the execution ended: %v, want nil", err)
 	}
 	list := executions(t, arn)
@@ -156,7 +171,7 @@ func TestStopStopsTheRunsExecutionAndDescribeSaysSo(t *testing.T) {
 	ctx := context.Background()
 	stopped, running := newRunID(), newRunID()
 	for _, id := range []string{stopped, running} {
-		if err := o.Start(ctx, "acct_1", id); err != nil {
+		if err := o.Start(ctx, "acct_1", id, orchestrator.Standard); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -208,7 +223,7 @@ func TestARunWithoutExecutionIsNotFoundAndStoppingItIsNoError(t *testing.T) {
 func TestStartOnAMissingStateMachineFails(t *testing.T) {
 	missing := "arn:aws:states:us-east-1:123456789012:stateMachine:no-such-machine"
 	o := sfn.New(awstest.MustSFNClient(t), missing, sfn.WithBudget(sfn.Budget{MaxAttempts: 1}))
-	err := o.Start(context.Background(), "acct_1", newRunID())
+	err := o.Start(context.Background(), "acct_1", newRunID(), orchestrator.Standard)
 	if err == nil {
 		t.Fatal("Start on a missing state machine succeeded")
 	}
@@ -229,7 +244,7 @@ func TestAnotherARNThanAStateMachinesFailsEveryCallWithoutACall(t *testing.T) {
 	} {
 		o := sfn.New(client, arn)
 		ctx := context.Background()
-		if err := o.Start(ctx, "acct_1", "run_1"); err == nil {
+		if err := o.Start(ctx, "acct_1", "run_1", orchestrator.Standard); err == nil {
 			t.Errorf("Start with %q succeeded", arn)
 		}
 		if err := o.Stop(ctx, "run_1"); err == nil {
@@ -270,7 +285,7 @@ func TestFromEnv(t *testing.T) {
 		t.Fatalf("FromEnv: %v", err)
 	}
 	runID := newRunID()
-	if err := o.Start(context.Background(), "acct_1", runID); err != nil {
+	if err := o.Start(context.Background(), "acct_1", runID, orchestrator.Standard); err != nil {
 		t.Fatalf("Start through FromEnv's client: %v", err)
 	}
 	if list := executions(t, arn); len(list) != 1 || aws.ToString(list[0].Name) != runID {
@@ -287,7 +302,7 @@ func TestStartDeliveryStartsOneExecutionBesideTheRunsOwn(t *testing.T) {
 	o := sfn.New(awstest.MustSFNClient(t), arn)
 	ctx := context.Background()
 	runID := newRunID()
-	if err := o.Start(ctx, "acct_1", runID); err != nil {
+	if err := o.Start(ctx, "acct_1", runID, orchestrator.Standard); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.Stop(ctx, runID); err != nil {
@@ -316,5 +331,77 @@ func TestStartDeliveryStartsOneExecutionBesideTheRunsOwn(t *testing.T) {
 	}
 	if state, err := o.Describe(ctx, delivery); err != nil || state != sfn.ExecutionRunning {
 		t.Errorf("Describe(%s) = %q, %v; want running", delivery, state, err)
+	}
+}
+
+// TestAnExpressRunStartsOnTheExpressMachine: a run created for Express
+// starts there (and not on Standard), with the task as input; the start
+// check's Restart starts another execution of it, named apart; without the
+// Express machine such a start fails, saying so.
+func TestAnExpressRunStartsOnTheExpressMachine(t *testing.T) {
+	ctx := context.Background()
+	standard, express := mustStateMachine(t), mustExpressMachine(t)
+	o := sfn.New(awstest.MustSFNClient(t), standard, sfn.WithExpress(express))
+	if !o.Express() {
+		t.Fatal("Express() is false with WithExpress")
+	}
+	runID := newRunID()
+	if err := o.Start(ctx, "acct_1", runID, orchestrator.Express); err != nil {
+		t.Fatal(err)
+	}
+	if got := executions(t, standard); len(got) != 0 {
+		t.Errorf("the Standard machine has %d executions, want none", len(got))
+	}
+	got := executions(t, express)
+	if len(got) != 1 || aws.ToString(got[0].Name) != runID {
+		t.Fatalf("Express executions %+v, want one named %s", got, runID)
+	}
+	described, err := awstest.MustSFNClient(t).DescribeExecution(ctx, &awssfn.DescribeExecutionInput{ExecutionArn: got[0].ExecutionArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var task runner.Task
+	if err := json.Unmarshal([]byte(aws.ToString(described.Input)), &task); err != nil || task.AccountID != "acct_1" || task.RunID != runID {
+		t.Errorf("input %s, want the run's task", aws.ToString(described.Input))
+	}
+
+	if err := o.Restart(ctx, "acct_1", runID, time.Unix(1_700_000_000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, e := range executions(t, express) {
+		names[aws.ToString(e.Name)] = true
+	}
+	if len(names) != 2 || !names[runID] || !names[runID+"-r1700000000"] {
+		t.Errorf("Express executions %v, want the first and the restart", names)
+	}
+
+	without := sfn.New(awstest.MustSFNClient(t), standard)
+	if without.Express() {
+		t.Error("Express() is true without WithExpress")
+	}
+	if err := without.Start(ctx, "acct_1", newRunID(), orchestrator.Express); err == nil || !strings.Contains(err.Error(), sfn.EnvExpressStateMachineARN) {
+		t.Errorf("a start on an Express machine not configured: %v, want an error naming %s", err, sfn.EnvExpressStateMachineARN)
+	}
+}
+
+// TestFromEnvReadsTheExpressMachine: EXPRESS_STATE_MACHINE_ARN is optional,
+// and refused when it is no state machine ARN.
+func TestFromEnvReadsTheExpressMachine(t *testing.T) {
+	standard, express := mustStateMachine(t), mustExpressMachine(t)
+	t.Setenv(sfn.EnvStateMachineARN, standard)
+	t.Setenv(sfn.EnvEndpoint, awstest.Endpoint(t))
+	t.Setenv(sfn.EnvExpressStateMachineARN, "")
+	o, err := sfn.FromEnv(context.Background())
+	if err != nil || o.Express() {
+		t.Fatalf("without the variable: %v, express %v", err, o != nil && o.Express())
+	}
+	t.Setenv(sfn.EnvExpressStateMachineARN, express)
+	if o, err = sfn.FromEnv(context.Background()); err != nil || !o.Express() {
+		t.Fatalf("with the variable: %v", err)
+	}
+	t.Setenv(sfn.EnvExpressStateMachineARN, "arn:aws:lambda:us-east-1:123456789012:function:nope")
+	if _, err := sfn.FromEnv(context.Background()); err == nil || !strings.Contains(err.Error(), sfn.EnvExpressStateMachineARN) {
+		t.Errorf("a bad Express ARN: %v", err)
 	}
 }

@@ -115,6 +115,9 @@ func (c *Checker) checkOne(ctx context.Context, ref runs.RunRef, report *Report)
 		}
 		return nil
 	}
+	if run.Machine == orchestrator.Express {
+		return c.checkExpress(ctx, run, report)
+	}
 	state, err := c.executions.Describe(ctx, run.ID)
 	if err != nil {
 		return err
@@ -124,7 +127,7 @@ func (c *Checker) checkOne(ctx context.Context, ref runs.RunRef, report *Report)
 		if c.now().Sub(run.CreatedAt) < StartGrace {
 			return nil
 		}
-		if err := c.orchestrator.Start(ctx, run.AccountID, run.ID); err != nil {
+		if err := c.orchestrator.Start(ctx, run.AccountID, run.ID, run.Machine); err != nil {
 			return err
 		}
 		c.logger.Info("start check: started a run whose start was lost", "runId", run.ID, "status", string(run.Status))
@@ -135,6 +138,49 @@ func (c *Checker) checkOne(ctx context.Context, ref runs.RunRef, report *Report)
 	case run.Status == runs.StatusWaiting && run.WaitingFor != "" && c.parents != nil:
 		return c.resumeParent(ctx, run, report)
 	}
+	return nil
+}
+
+// Restarter starts another execution of an Express run (the Step Functions
+// adapter's Restart, named apart from the first, as moto wants names
+// unique); an Orchestrator without it is given the run's Start again.
+type Restarter interface {
+	Restart(ctx context.Context, accountID, runID string, when time.Time) error
+}
+
+// checkExpress looks at an unfinished run on the Express machine, whose
+// executions cannot be described (DescribeExecution does not serve Express)
+// but cannot outlive orchestrator.ExpressLifetime either. So it is started
+// again when:
+//   - it is still queued after StartGrace: its first Advance, which marks it
+//     running within moments of its execution's start, never came, so the
+//     start was lost;
+//   - it is still unfinished after an Express execution's lifetime (and the
+//     grace): every execution it had has ended without ending it (timed out
+//     at five minutes, or failed in a way nothing caught).
+//
+// A start while another execution still drives it is harmless (the runner's
+// conditional writes settle the two on one set of step effects), and the
+// new execution's Advance goes on from the step records: it ends the run,
+// timed out if its deadline has passed.
+func (c *Checker) checkExpress(ctx context.Context, run runs.Run, report *Report) error {
+	age := c.now().Sub(run.CreatedAt)
+	lost := run.Status == runs.StatusQueued && age >= StartGrace
+	outlived := age >= orchestrator.ExpressLifetime+StartGrace
+	if !lost && !outlived {
+		return nil
+	}
+	var err error
+	if r, ok := c.orchestrator.(Restarter); ok {
+		err = r.Restart(ctx, run.AccountID, run.ID, c.now())
+	} else {
+		err = c.orchestrator.Start(ctx, run.AccountID, run.ID, run.Machine)
+	}
+	if err != nil {
+		return err
+	}
+	c.logger.Info("start check: started an Express run again", "runId", run.ID, "status", string(run.Status))
+	report.Started++
 	return nil
 }
 

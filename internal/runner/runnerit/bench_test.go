@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
+	"github.com/workflowsapi/workflows/internal/orchestrator"
 	"github.com/workflowsapi/workflows/internal/store"
 	"github.com/workflowsapi/workflows/internal/store/runsdb"
 )
@@ -67,6 +69,9 @@ type benchRuns struct {
 	calls    map[string]int // DynamoDB calls by operation, for all the runs
 	advances int64          // the driver's Advances, for all the runs
 	elapsed  time.Duration  // from the first start until the driver held no run
+	// machines counts the runs by the state machine they were created for
+	// (as stored: the runs' own choice, runs.MachineFor).
+	machines map[orchestrator.Machine]int
 }
 
 // reportTransitions reports transitions/run: the Step Functions state
@@ -164,7 +169,14 @@ func (e benchEnv) runRunsFrom(b *testing.B, clients int, wf, input string, check
 	b.Logf("per run:%s", line)
 
 	var took []time.Duration
+	machines := map[orchestrator.Machine]int{}
+	stored := runsdb.New(env.Table.Client, env.Table.Name)
 	for _, id := range ids {
+		record, err := stored.Get(context.Background(), benchAccount, id)
+		if err != nil {
+			b.Fatalf("run %s: %v", id, err)
+		}
+		machines[record.Machine]++
 		r := e.call(b, "GET", "/runs/"+id, "")
 		if r.Status != 200 {
 			b.Fatalf("GET /runs/%s: %d %.300s", id, r.Status, r.Body)
@@ -188,7 +200,7 @@ func (e benchEnv) runRunsFrom(b *testing.B, clients int, wf, input string, check
 		slices.Sort(took)
 		b.Logf("a run from startedAt to finishedAt (%d runs, at most %d at once): median %v, longest %v", len(took), clients, took[len(took)/2], took[len(took)-1])
 	}
-	return benchRuns{ids: ids, calls: calls, advances: advanced, elapsed: elapsed}
+	return benchRuns{ids: ids, calls: calls, advances: advanced, elapsed: elapsed, machines: machines}
 }
 
 // BenchmarkTransformRuns: runs per second through the local gateway for a
@@ -258,6 +270,8 @@ func dynaliteCeiling(b *testing.B, table dynamotest.Table, calls int) float64 {
 // docs/performance.md ("Runs: throughput, calls and cost") states them.
 const (
 	usdPerTransition     = 25.0 / 1e6   // Step Functions Standard
+	usdPerExpressRequest = 1.00 / 1e6   // Step Functions Express, per execution
+	usdPerExpressGBSec   = 0.00001667   // Express duration, the first 1,000 hours a month
 	usdPerWriteUnit      = 0.625 / 1e6  // DynamoDB on-demand
 	usdPerReadUnit       = 0.125 / 1e6  // strongly consistent, up to 4 KB
 	usdPerLambdaRequest  = 0.20 / 1e6   // arm64
@@ -265,25 +279,87 @@ const (
 	usdPerAPIRequest     = 3.50 / 1e6   // API Gateway REST, the start's
 	// The Lambda durations are assumed, not counted: 256 MB (0.25 GB)
 	// for about 20 ms per route call (authorizer, run-workflow) and
-	// 100 ms per Advance.
+	// 100 ms per Advance. An Express execution is billed its duration
+	// (the Advances', rounded up to 100 ms) at 64 MB, the smallest step
+	// of memory it is billed by.
 	lambdaGBSecondsPer = 0.25
 	routeSeconds       = 0.020
 	advanceSeconds     = 0.100
+	expressGB          = 0.0625
 )
 
-// costPerMillion is what a million runs like these cost in AWS, from the
-// counts: transitions, DynamoDB calls (each item under 1 KB: one unit a
-// write, one a read), the Lambda invocations (authorizer, route, each
-// Advance) and the API Gateway request that started the run.
-func (m benchRuns) costPerMillion(runs int, transitions int64) float64 {
+// costPerMillion is what a million runs like these cost in AWS on machine,
+// from the counts: transitions (Standard) or executions and their duration
+// (Express), DynamoDB calls (each item under 1 KB: one unit a write, one a
+// read), the Lambda invocations (authorizer, route, each Advance) and the
+// API Gateway request that started the run.
+func (m benchRuns) costPerMillion(runs int, transitions int64, machine orchestrator.Machine) float64 {
 	perRun := func(n float64) float64 { return n / float64(runs) }
 	writes := perRun(float64(m.calls["PutItem"] + m.calls["UpdateItem"] + m.calls["DeleteItem"] + m.calls["BatchWriteItem"]))
 	reads := perRun(float64(m.calls["GetItem"] + m.calls["Query"] + m.calls["BatchGetItem"]))
 	advances := perRun(float64(m.advances))
-	usd := perRun(float64(transitions))*usdPerTransition + writes*usdPerWriteUnit + reads*usdPerReadUnit +
+	engine := perRun(float64(transitions)) * usdPerTransition
+	if machine == orchestrator.Express {
+		billed := math.Ceil(advances*advanceSeconds*10) / 10
+		engine = usdPerExpressRequest + billed*expressGB*usdPerExpressGBSec
+	}
+	usd := engine + writes*usdPerWriteUnit + reads*usdPerReadUnit +
 		(2+advances)*usdPerLambdaRequest + (2*routeSeconds+advances*advanceSeconds)*lambdaGBSecondsPer*usdPerLambdaGBSecond +
 		usdPerAPIRequest
 	return usd * 1e6
+}
+
+// machine is the one machine every run measured was created for (the
+// benchmark fails if they differ).
+func (m benchRuns) machine(b *testing.B) orchestrator.Machine {
+	b.Helper()
+	if len(m.machines) != 1 {
+		b.Fatalf("the runs were created for several machines: %v", m.machines)
+	}
+	for machine := range m.machines {
+		return machine
+	}
+	return orchestrator.Standard
+}
+
+// reportCost reports the runs' cost per million on the machine they were
+// created for (usd/million-runs) and, to compare, on Standard
+// (usd/million-on-standard), from the same counts; transitions are what
+// the runs would take on Standard.
+func (m benchRuns) reportCost(b *testing.B, transitions int64) {
+	b.ReportMetric(m.costPerMillion(b.N, transitions, m.machine(b)), "usd/million-runs")
+	b.ReportMetric(m.costPerMillion(b.N, transitions, orchestrator.Standard), "usd/million-on-standard")
+	writes := m.calls["PutItem"] + m.calls["UpdateItem"] + m.calls["DeleteItem"]
+	b.ReportMetric(float64(writes)/float64(b.N), "writes/run")
+	b.Logf("machine: %q (\"\" is Standard)", m.machine(b))
+}
+
+// BenchmarkRunCost: what one million runs cost in AWS, counted from the
+// calls of the two runs of issue 17's goal 3: the 5-step transform run and
+// a run of one http step (to a server on 127.0.0.1 answering 200 {}), each
+// on the machine it is created for and, from the same counts, on Standard.
+//
+//	go test -run '^$' -bench RunCost -benchtime 100x ./internal/runner/runnerit/
+func BenchmarkRunCost(b *testing.B) {
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok": true}`))
+	}))
+	b.Cleanup(server.Close)
+	for _, c := range []struct{ name, definition string }{
+		{"fiveTransforms", fiveTransforms},
+		{"oneHTTP", `{"name": "one http", "trigger": {"type": "manual"}, "steps": [
+		  {"id": "get", "type": "http", "with": {"method": "GET", "url": "` + server.URL + `/order"}}]}`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			e := startBench(b)
+			wf := e.workflow(b, c.definition)
+			measured := e.runRuns(b, wf, `{"n": 1}`, nil)
+			measured.reportOps(b)
+			measured.reportTransitions(b, b.N, 0)
+			measured.reportCost(b, 2*measured.advances+int64(b.N))
+		})
+	}
 }
 
 // BenchmarkRunThroughput: runs per second of the 5-step transform run
@@ -315,7 +391,7 @@ func BenchmarkRunThroughput(b *testing.B) {
 			b.ReportMetric(ceiling, "ceiling-calls/s")
 			b.ReportMetric(float64(b.N)/measured.elapsed.Seconds()/(ceiling/perRun), "ratio")
 			measured.reportTransitions(b, b.N, 0)
-			b.ReportMetric(measured.costPerMillion(b.N, 2*measured.advances+int64(b.N)), "usd/million-runs")
+			measured.reportCost(b, 2*measured.advances+int64(b.N))
 		})
 	}
 }

@@ -34,6 +34,9 @@ type Driver struct {
 	// Wakers returns, for the run store, the waker of runs waiting in a step
 	// and of queued runs; nil (or nil results): no one is woken.
 	Wakers func(store runs.Store) (steps runs.Waker, queued runs.SlotWaker)
+	// Express: the Orchestrator starts runs on the Express state machine
+	// too (runs.Options.Express).
+	Express bool
 }
 
 // StateMachine is what Step Functions (orchestrator/sfn) offers: executions
@@ -42,13 +45,15 @@ type Driver struct {
 type StateMachine interface {
 	runs.Orchestrator
 	runs.TaskCompleter
+	// Express reports whether the Express machine is configured.
+	Express() bool
 }
 
 // OnStateMachine is the Driver of AWS: a waiting run, parent or signalled,
 // and a queued run are woken by completing the task token their execution
 // waits on.
 func OnStateMachine(machine StateMachine) Driver {
-	return Driver{Orchestrator: machine, Wakers: func(store runs.Store) (runs.Waker, runs.SlotWaker) {
+	return Driver{Orchestrator: machine, Express: machine.Express(), Wakers: func(store runs.Store) (runs.Waker, runs.SlotWaker) {
 		return runs.TokenWaker(store, machine), runs.TokenSlotWaker(machine)
 	}}
 }
@@ -62,9 +67,11 @@ type LocalDriver interface {
 }
 
 // OnLocalDriver is the Driver of the local gateway: a waiting or queued run
-// is advanced at once by the driver.
+// is advanced at once by the driver. Runs are created for the machine they
+// would run on in AWS (the start check treats them alike), and the one
+// driver drives both kinds.
 func OnLocalDriver(driver LocalDriver) Driver {
-	return Driver{Orchestrator: driver, Wakers: func(runs.Store) (runs.Waker, runs.SlotWaker) {
+	return Driver{Orchestrator: driver, Express: true, Wakers: func(runs.Store) (runs.Waker, runs.SlotWaker) {
 		return driver, runs.SlotWakerFunc(func(ctx context.Context, q runs.QueuedRun) error {
 			return driver.WakeRun(ctx, q.AccountID, q.RunID)
 		})
@@ -124,7 +131,7 @@ func NewService(env *lambdaenv.Env, d Driver, start *StartPath) (*runs.Service, 
 	if err != nil {
 		return nil, err
 	}
-	opts := runs.Options{Retention: s.Retention, Logger: env.Logger}
+	opts := runs.Options{Retention: s.Retention, Logger: env.Logger, Express: d.Express}
 	var versions runs.Workflows
 	if start != nil {
 		versions = workflowsdb.New(env.DB, env.TableName)

@@ -27,6 +27,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/idempotency"
 	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/orchestrator"
 	"github.com/workflowsapi/workflows/internal/runs"
 	"github.com/workflowsapi/workflows/internal/store"
 )
@@ -103,6 +104,9 @@ type runItem struct {
 	WaitUntil       int64      `dynamodbav:"waitUntil,omitempty"`
 	WaitingFor      string     `dynamodbav:"waitingFor,omitempty"`
 	Deadline        int64      `dynamodbav:"deadline,omitempty"`
+	// Machine is "express" for a run on the Express state machine, absent
+	// for a Standard one.
+	Machine string `dynamodbav:"machine,omitempty"`
 	// A run of a workflow with a concurrency limit: its group, the limit,
 	// the slot it holds (index + 1) and that slot's lease.
 	ConcurrencyGroup string `dynamodbav:"concurrencyGroup,omitempty"`
@@ -298,7 +302,7 @@ func itemOf(run runs.Run) runItem {
 		ParentRunID: run.ParentRunID, ParentStepID: run.ParentStepID, Depth: run.Depth,
 		Input: string(run.Input), Output: string(run.Output), Error: errorItemOf(run.Error),
 		CreatedAt: millis(run.CreatedAt), StartedAt: millis(run.StartedAt), FinishedAt: millis(run.FinishedAt),
-		NextStep: run.NextStep, WaitUntil: millis(run.WaitUntil), WaitingFor: run.WaitingFor, Deadline: millis(run.Deadline),
+		NextStep: run.NextStep, WaitUntil: millis(run.WaitUntil), WaitingFor: run.WaitingFor, Deadline: millis(run.Deadline), Machine: string(run.Machine),
 		Revision: run.Revision, HideAt: ttlOf(run.ExpiresAt), TTL: storageTTL(run),
 		ConcurrencyGroup: run.ConcurrencyGroup, ConcurrencyLimit: run.ConcurrencyLimit, Slot: run.Slot, SlotLeaseUntil: millis(run.SlotLeaseUntil),
 		Notify: notifyItemOf(run.Notify), Notifications: notificationItemsOf(run.Notifications),
@@ -316,7 +320,7 @@ func (it runItem) run(account string) runs.Run {
 		ParentRunID: it.ParentRunID, ParentStepID: it.ParentStepID, Depth: it.Depth,
 		Input: jsonValue(it.Input), Output: jsonValue(it.Output), Error: it.Error.error(),
 		CreatedAt: fromMillis(it.CreatedAt), StartedAt: fromMillis(it.StartedAt), FinishedAt: fromMillis(it.FinishedAt),
-		NextStep: it.NextStep, WaitUntil: fromMillis(it.WaitUntil), WaitingFor: it.WaitingFor, Deadline: fromMillis(it.Deadline),
+		NextStep: it.NextStep, WaitUntil: fromMillis(it.WaitUntil), WaitingFor: it.WaitingFor, Deadline: fromMillis(it.Deadline), Machine: orchestrator.Machine(it.Machine),
 		Revision: it.Revision, ExpiresAt: it.expiresAt(),
 		ConcurrencyGroup: it.ConcurrencyGroup, ConcurrencyLimit: it.ConcurrencyLimit, Slot: it.Slot, SlotLeaseUntil: fromMillis(it.SlotLeaseUntil),
 		Notify: it.Notify.target(), Notifications: notificationsOf(it.Notifications),

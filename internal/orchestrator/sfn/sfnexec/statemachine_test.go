@@ -256,6 +256,9 @@ type runKind struct {
 	input      string
 	cancel     bool // cancel the run once it waits
 	hang       bool // its runner hangs on DynamoDB until its timeout
+	// express: runs are created for the Express machine where they may
+	// be (runs.MachineFor), and this one must be.
+	express bool
 	// wantPath is the ASL states entered, with the errors of the Task
 	// attempts that failed (!Error), and the execution's status; a regular
 	// expression if wantPathRE.
@@ -277,6 +280,23 @@ var kinds = []runKind{
 		wantStatus: runs.StatusSucceeded,
 		check: func(t *testing.T, v view) {
 			if v.Output != `{"d":42,"wf":"straight"}` || v.Steps[2].Status != runs.StepSkipped {
+				t.Errorf("output %s, steps %+v", v.Output, v.Steps)
+			}
+		},
+	},
+	{
+		// The same run on the Express machine (sfn.ExpressDefinition):
+		// one Advance, and the execution succeeds.
+		name: "express", function: fnRunner, input: `{"n": 21}`, express: true,
+		definition: `{"name": "express", "trigger": {"type": "manual"}, "steps": [
+		  {"id": "double", "type": "transform", "with": {"jq": ".input.n * 2"}},
+		  {"id": "big", "type": "condition", "with": {"jq": ".steps.double.output > 100"}, "else": "summary"},
+		  {"id": "skipped", "type": "transform", "with": {"jq": "1"}},
+		  {"id": "summary", "type": "transform", "with": {"jq": "{d: .steps.double.output, wf: .workflow.name}"}}]}`,
+		wantPath:   "Advance > Decide > Done | SUCCEEDED",
+		wantStatus: runs.StatusSucceeded,
+		check: func(t *testing.T, v view) {
+			if v.Output != `{"d":42,"wf":"express"}` || v.Steps[2].Status != runs.StepSkipped {
 				t.Errorf("output %s, steps %+v", v.Output, v.Steps)
 			}
 		},
@@ -402,17 +422,19 @@ type fixture struct {
 	wfService *workflows.Service
 	sfnClient *awssfn.Client
 	machines  map[string]*sfn.Orchestrator // by function
-	shim      *shim
-	stall     *stall
-	runner    *runner.Runner // on dynalite
-	briefRun  *runner.Runner // on the stall proxy, as RunnerBriefFunction
+	// expressARNs are the Express machines, by function.
+	expressARNs map[string]string
+	shim        *shim
+	stall       *stall
+	runner      *runner.Runner // on dynalite
+	briefRun    *runner.Runner // on the stall proxy, as RunnerBriefFunction
 }
 
 func newFixture(t *testing.T) *fixture {
 	ctx := context.Background()
 	s := fromEnv(t)
 	t.Setenv("HTTP_STEP_TARGETS", "loopback")
-	f := &fixture{setup: s, machines: map[string]*sfn.Orchestrator{}}
+	f := &fixture{setup: s, machines: map[string]*sfn.Orchestrator{}, expressARNs: map[string]string{}}
 
 	f.stall = &stall{hung: map[string]bool{}, target: s.dynamoURL}
 	serve(t, s.stallAddr, f.stall)
@@ -462,7 +484,17 @@ func newFixture(t *testing.T) *fixture {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.machines[fn] = sfn.New(f.sfnClient, *out.StateMachineArn)
+		express, err := f.sfnClient.CreateStateMachine(ctx, &awssfn.CreateStateMachineInput{
+			Name:       aws.String(strings.ReplaceAll("runs-express-"+fn+"-"+suffix, ".", "-")),
+			Definition: aws.String(sfn.ExpressDefinition(functionARN(fn))),
+			RoleArn:    aws.String("arn:aws:iam::123456789012:role/workflows-state-machine"),
+			Type:       types.StateMachineTypeExpress,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.machines[fn] = sfn.New(f.sfnClient, *out.StateMachineArn, sfn.WithExpress(*express.StateMachineArn))
+		f.expressARNs[fn] = *express.StateMachineArn
 	}
 	// One invocation of each function first (a run that does not exist:
 	// the runner answers NOT_FOUND), so that SAM's container creation and
@@ -504,10 +536,13 @@ func (f *fixture) start(t *testing.T, k runKind, o runs.Orchestrator) (*runs.Ser
 	if err != nil {
 		t.Fatalf("%s: create the workflow: %v", k.name, err)
 	}
-	svc := runs.NewService(f.runsStore, f.wfStore, o, runs.Options{CheckInput: definition.CheckInput})
+	svc := runs.NewService(f.runsStore, f.wfStore, o, runs.Options{CheckInput: definition.CheckInput, Express: k.express})
 	run, err := svc.Start(ctx, runs.StartRequest{AccountID: account, WorkflowID: w.Workflow.ID, Input: []byte(k.input), Trigger: runs.TriggerManual})
 	if err != nil {
 		t.Fatalf("%s: start: %v", k.name, err)
+	}
+	if want := map[bool]orchestrator.Machine{true: orchestrator.Express, false: orchestrator.Standard}[k.express]; run.Machine != want {
+		t.Fatalf("%s: the run was created for machine %q, want %q", k.name, run.Machine, want)
 	}
 	return svc, run
 }
@@ -558,8 +593,15 @@ func (f *fixture) viaStateMachine(t *testing.T, k runKind) result {
 			t.Fatal(err)
 		}
 	}
-	status := waitForExecution(t, f.sfnClient, machine.ExecutionARN(run.ID))
-	path, tasks := historyOf(t, f.sfnClient, machine.ExecutionARN(run.ID))
+	execution := machine.ExecutionARN(run.ID)
+	if k.express {
+		// moto names an Express execution as a Standard one, after its
+		// own machine (AWS gives Express executions ARNs of their own
+		// form; nothing here builds one).
+		execution = strings.Replace(f.expressARNs[k.function], ":stateMachine:", ":execution:", 1) + ":" + run.ID
+	}
+	status := waitForExecution(t, f.sfnClient, execution)
+	path, tasks := historyOf(t, f.sfnClient, execution)
 	got, steps := f.until(t, run.ID, 10*time.Second, finished)
 	_, record, _ := strings.Cut(path, sfn.StateRecordFailure)
 	return result{view: viewOf(got, steps), advances: tasks, path: path + " | " + string(status),
@@ -574,11 +616,11 @@ type shimHang struct {
 	*sfn.Orchestrator
 }
 
-func (s shimHang) Start(ctx context.Context, accountID, runID string) error {
+func (s shimHang) Start(ctx context.Context, accountID, runID string, machine orchestrator.Machine) error {
 	if s.hang {
 		s.f.shim.hang(runID)
 	}
-	return s.Orchestrator.Start(ctx, accountID, runID)
+	return s.Orchestrator.Start(ctx, accountID, runID, machine)
 }
 
 func (f *fixture) viaLocalDriver(t *testing.T, k runKind) result {

@@ -149,6 +149,7 @@ func lambdaEnv(function string) []string {
 		"KMS_KEY_ID=arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000001",
 		"SIGNAL_KEY_ID=arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000002",
 		"STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:workflows-runs",
+		"EXPRESS_STATE_MACHINE_ARN=arn:aws:states:us-east-1:123456789012:stateMachine:workflows-runs-express",
 		"SCHEDULE_GROUP_NAME=workflows", "SCHEDULER_ROLE_ARN=arn:aws:iam::123456789012:role/workflows-scheduler",
 		"SCHEDULED_RUN_FUNCTION_ARN=arn:aws:lambda:us-east-1:123456789012:function:scheduled-run",
 		"SCHEDULE_DLQ_ARN=arn:aws:sqs:us-east-1:123456789012:workflows-schedules-dlq",

@@ -89,6 +89,73 @@ func TestTheSignalKeyIsGrantedAndNamedToItsFunctionsOnly(t *testing.T) {
 	}
 }
 
+// The functions that start runs (StartsRuns) may start executions on the
+// Express state machine as on the Standard one, in a statement of its own
+// right after the Standard one's, and are told its ARN; nothing else is
+// granted on it (Express has no task tokens, and no StopExecution or
+// DescribeExecution of its executions), and no other function is granted
+// anything on it or told its ARN: cancel-run's StartExecution, for
+// delivery executions, stays on the Standard machine.
+func TestOnlyTheFunctionsThatStartRunsMayStartThemOnTheExpressMachine(t *testing.T) {
+	var starters []string
+	for _, fn := range routes.Functions() {
+		grants, err := blueprint.Grants(fn)
+		if err != nil {
+			t.Fatalf("%s: %v", fn.Name, err)
+		}
+		var onExpress []string
+		standard, express := -1, -1
+		for i, g := range grants {
+			switch g.On {
+			case blueprint.StateMachineResource:
+				standard = i
+			case blueprint.ExpressStateMachineResource:
+				express = i
+				onExpress = g.Actions
+				if g.Service != "states" || g.Condition != nil || len(g.Indexes) > 0 {
+					t.Errorf("%s: the Express grant is %+v", fn.Name, g)
+				}
+			}
+		}
+		var want []string
+		if fn.StartsRuns {
+			want = []string{routes.ActionStartExecution}
+			starters = append(starters, fn.Name)
+			if standard < 0 || express != standard+1 || !slices.Contains(grants[standard].Actions, routes.ActionStartExecution) {
+				t.Errorf("%s: the Express grant is at %d, the Standard one at %d (%v); want StartExecution on both, Express right after", fn.Name, express, standard, grants)
+			}
+		}
+		if !slices.Equal(onExpress, want) {
+			t.Errorf("%s (StartsRuns %v): %v on the Express machine, want %v", fn.Name, fn.StartsRuns, onExpress, want)
+		}
+		env := blueprint.Environment(fn)
+		told := slices.Contains(env, blueprint.Variable{Name: blueprint.EnvExpressStateMachineARN, Value: blueprint.ExpressStateMachineARNValue})
+		if told != fn.StartsRuns {
+			t.Errorf("%s: told EXPRESS_STATE_MACHINE_ARN: %v, with StartsRuns %v", fn.Name, told, fn.StartsRuns)
+		}
+		if told && !slices.Contains(env, blueprint.Variable{Name: blueprint.EnvStateMachineARN, Value: blueprint.StateMachineARNValue}) {
+			t.Errorf("%s: told the Express machine's ARN without the Standard one's", fn.Name)
+		}
+		for _, v := range env {
+			if v.Name == blueprint.EnvExpressStateMachineARN && v.Value != blueprint.ExpressStateMachineARNValue {
+				t.Errorf("%s: EXPRESS_STATE_MACHINE_ARN is %s", fn.Name, v.Value)
+			}
+		}
+	}
+	// Spelled out, as the signal key's: a function that starts runs on
+	// Express is a change this test should be told about.
+	slices.Sort(starters)
+	want := []string{routes.ReceiveWebhook.Function, routes.RetryRun.Function, routes.RunWorkflow.Function,
+		routes.RunnerFunction, routes.ScheduledRunFunction, routes.StartCheckFunction}
+	slices.Sort(want)
+	if !slices.Equal(starters, want) {
+		t.Errorf("the functions that start runs on Express are %v, want %v", starters, want)
+	}
+	if blueprint.EnvExpressStateMachineARN != "EXPRESS_STATE_MACHINE_ARN" {
+		t.Errorf("EnvExpressStateMachineARN is %q", blueprint.EnvExpressStateMachineARN)
+	}
+}
+
 func TestGrantsRefuseWhatTheyCannotNarrow(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -103,6 +170,7 @@ func TestGrantsRefuseWhatTheyCannotNarrow(t *testing.T) {
 		{"decrypting with the signal key", routes.Function{Name: "f", TableActions: []string{routes.ActionQuery}, SignalKeyActions: []string{routes.ActionDecrypt}}, "not an action of the signal key"},
 		{"every action of the signal key", routes.Function{Name: "f", TableActions: []string{routes.ActionQuery}, SignalKeyActions: []string{"kms:*"}}, "not an action of the signal key"},
 		{"an action with no known resource", routes.Function{Name: "f", TableActions: []string{routes.ActionQuery}, ServiceActions: []string{routes.ActionListSchedules}}, "no resource is known"},
+		{"starting runs without the start", routes.Function{Name: "f", TableActions: []string{routes.ActionQuery}, ServiceActions: []string{routes.ActionSendTaskSuccess}, StartsRuns: true}, "starts runs but lists no"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := blueprint.Grants(tc.fn); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -80,6 +80,7 @@ const (
 	EnvKMSKeyID                = "KMS_KEY_ID"
 	EnvSignalKeyID             = kmsmac.EnvKeyID
 	EnvStateMachineARN         = sfn.EnvStateMachineARN
+	EnvExpressStateMachineARN  = sfn.EnvExpressStateMachineARN
 	EnvScheduleGroupName       = eventbridge.EnvGroupName
 	EnvSchedulerRoleARN        = eventbridge.EnvRoleARN
 	EnvScheduledRunFunctionARN = eventbridge.EnvTargetARN
@@ -92,15 +93,16 @@ type Value string
 
 // The values.
 const (
-	TableNameValue            Value = "the table's name"
-	LogLevelValue             Value = "the application log level"
-	KeyARNValue               Value = "the secrets' KMS key's ARN"
-	SignalKeyARNValue         Value = "the signal tokens' KMS HMAC key's ARN"
-	StateMachineARNValue      Value = "the run state machine's ARN"
-	ScheduleGroupNameValue    Value = "the schedule group's name"
-	SchedulerRoleARNValue     Value = "the role Scheduler invokes scheduled-run with"
-	ScheduledRunFunctionValue Value = "scheduled-run's ARN, every schedule's target"
-	ScheduleDLQARNValue       Value = "the schedules' dead-letter queue's ARN"
+	TableNameValue              Value = "the table's name"
+	LogLevelValue               Value = "the application log level"
+	KeyARNValue                 Value = "the secrets' KMS key's ARN"
+	SignalKeyARNValue           Value = "the signal tokens' KMS HMAC key's ARN"
+	StateMachineARNValue        Value = "the run state machine's ARN"
+	ExpressStateMachineARNValue Value = "the Express run state machine's ARN"
+	ScheduleGroupNameValue      Value = "the schedule group's name"
+	SchedulerRoleARNValue       Value = "the role Scheduler invokes scheduled-run with"
+	ScheduledRunFunctionValue   Value = "scheduled-run's ARN, every schedule's target"
+	ScheduleDLQARNValue         Value = "the schedules' dead-letter queue's ARN"
 )
 
 // Variable is one environment variable of a function.
@@ -115,10 +117,12 @@ type Variable struct {
 // does not build lines Lambda would drop); KMS_KEY_ID to the functions with
 // KeyActions; SIGNAL_KEY_ID to the functions with SignalKeyActions (so
 // kmsmac.FromEnv fails at start in any other deployed function, which
-// has no local key directory); STATE_MACHINE_ARN with any states: action; SCHEDULE_GROUP_NAME
-// with any scheduler: action; and the scheduler's role, target and
-// dead-letter queue with the actions that write a schedule's target (create,
-// update).
+// has no local key directory); STATE_MACHINE_ARN with any states: action;
+// EXPRESS_STATE_MACHINE_ARN beside it to the functions that start runs
+// (StartsRuns), the ones granted states:StartExecution on the Express
+// machine; SCHEDULE_GROUP_NAME with any scheduler: action; and the
+// scheduler's role, target and dead-letter queue with the actions that
+// write a schedule's target (create, update).
 func Environment(fn routes.Function) []Variable {
 	out := []Variable{{EnvTableName, TableNameValue}, {EnvLogLevel, LogLevelValue}}
 	if len(fn.KeyActions) > 0 {
@@ -137,6 +141,9 @@ func Environment(fn routes.Function) []Variable {
 	}
 	if has(func(a string) bool { return hasService(a, "states") }) {
 		out = append(out, Variable{EnvStateMachineARN, StateMachineARNValue})
+	}
+	if fn.StartsRuns {
+		out = append(out, Variable{EnvExpressStateMachineARN, ExpressStateMachineARNValue})
 	}
 	if has(func(a string) bool { return hasService(a, "scheduler") }) {
 		out = append(out, Variable{EnvScheduleGroupName, ScheduleGroupNameValue})

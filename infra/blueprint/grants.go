@@ -23,8 +23,16 @@ const (
 	// SignalKeyResource is the KMS HMAC key wait_for_signal tokens are
 	// made under (internal/signaltoken).
 	SignalKeyResource Resource = "signalKey"
-	// StateMachineResource is the run state machine.
+	// StateMachineResource is the run state machine: the Standard one,
+	// which every run may use and every waiting run does.
 	StateMachineResource Resource = "stateMachine"
+	// ExpressStateMachineResource is the Express state machine, for the
+	// runs that never wait on an event (orchestrator.Express). Only
+	// states:StartExecution is ever granted on it, to the functions that
+	// start runs (routes.Function.StartsRuns): Express machines have no
+	// task tokens, and StopExecution and DescribeExecution do not apply to
+	// their executions.
+	ExpressStateMachineResource Resource = "expressStateMachine"
 	// ExecutionsResource is every execution of the run state machine
 	// (arn:...:execution:<state machine>:*): one per run.
 	ExecutionsResource Resource = "executions"
@@ -73,9 +81,12 @@ const ActionSendMessage = "sqs:SendMessage"
 // engine's resources (starting on the state machine; stopping and describing
 // on its executions; the schedule actions on the group's schedules; passing
 // the scheduler's role, to Scheduler only), one grant per resource in the
-// order of the sorted actions; and, for scheduled-run, sqs:SendMessage on
-// its on-failure destination. An action with no resource here, a wildcard or
-// an action of another service is an error, so nothing can be granted on
+// order of the sorted actions; for a function that starts runs
+// (StartsRuns), states:StartExecution on the Express state machine too,
+// right after the grant on the Standard one; and, for scheduled-run,
+// sqs:SendMessage on its on-failure destination. An action with no
+// resource here, a wildcard, an action of another service or StartsRuns
+// without states:StartExecution is an error, so nothing can be granted on
 // everything by mistake.
 func Grants(fn routes.Function) ([]Grant, error) {
 	for _, index := range fn.Indexes {
@@ -134,6 +145,16 @@ func Grants(fn routes.Function) ([]Grant, error) {
 			engine = append(engine, g)
 		}
 		engine[i].Actions = append(engine[i].Actions, action)
+	}
+	if fn.StartsRuns {
+		// The same start, on the Express machine: the orchestrator picks
+		// the machine per run. StartsRuns without the start itself is a
+		// mistake in routes, not a narrower grant.
+		if !slices.Contains(fn.ServiceActions, routes.ActionStartExecution) {
+			return nil, fmt.Errorf("blueprint: function %q starts runs but lists no %s", fn.Name, routes.ActionStartExecution)
+		}
+		i := at[StateMachineResource]
+		engine = slices.Insert(engine, i+1, Grant{Service: "states", Actions: []string{routes.ActionStartExecution}, On: ExpressStateMachineResource})
 	}
 	out = append(out, engine...)
 	if fn.Name == routes.ScheduledRunFunction {

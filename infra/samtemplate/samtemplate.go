@@ -3,7 +3,7 @@
 // from: routes.Functions() (every function, its route, its actions),
 // infra/blueprint (what each function runs with, its variables and grants,
 // the edge's and the run engine's settings), internal/gatewayresponse,
-// store.TableDefinition and sfn.Definition. `cd infra && go run
+// store.TableDefinition, sfn.Definition and sfn.ExpressDefinition. `cd infra && go run
 // ./cmd/samtemplate` (or `make samtemplate`) writes it; a test fails when
 // the committed file is not what Generate returns.
 package samtemplate
@@ -33,25 +33,29 @@ const Command = "cd infra && go run ./cmd/samtemplate"
 
 // The template's logical ids and names.
 const (
-	apiID                 = "Api"
-	stageName             = "local"
-	authorizerName        = "ApiKeyAuthorizer"
-	tableID               = "Table"
-	keyID                 = "SecretsKey"
-	keyAliasID            = "SecretsKeyAlias"
-	signalKeyID           = "SignalKey"
-	signalKeyAliasID      = "SignalKeyAlias"
-	stateMachineID        = "RunStateMachine"
-	stateMachineRoleID    = "RunStateMachineRole"
-	stateMachineLogsID    = "RunStateMachineLogs"
-	scheduleGroupID       = "ScheduleGroup"
-	schedulerRoleID       = "SchedulerRole"
-	scheduleDLQID         = "ScheduleDeadLetterQueue"
-	failuresID            = "ScheduledRunFailureQueue"
-	failureQueuesPolicyID = "FailureQueuesPolicy"
-	asyncInvokeID         = "ScheduledRunAsyncInvoke"
-	firewallID            = "Firewall"
-	firewallAssociationID = "FirewallAssociation"
+	apiID              = "Api"
+	stageName          = "local"
+	authorizerName     = "ApiKeyAuthorizer"
+	tableID            = "Table"
+	keyID              = "SecretsKey"
+	keyAliasID         = "SecretsKeyAlias"
+	signalKeyID        = "SignalKey"
+	signalKeyAliasID   = "SignalKeyAlias"
+	stateMachineID     = "RunStateMachine"
+	stateMachineRoleID = "RunStateMachineRole"
+	stateMachineLogsID = "RunStateMachineLogs"
+	// The Express machine's, for the runs that never wait.
+	expressStateMachineID     = "ExpressRunStateMachine"
+	expressStateMachineRoleID = "ExpressRunStateMachineRole"
+	expressStateMachineLogsID = "ExpressRunStateMachineLogs"
+	scheduleGroupID           = "ScheduleGroup"
+	schedulerRoleID           = "SchedulerRole"
+	scheduleDLQID             = "ScheduleDeadLetterQueue"
+	failuresID                = "ScheduledRunFailureQueue"
+	failureQueuesPolicyID     = "FailureQueuesPolicy"
+	asyncInvokeID             = "ScheduledRunAsyncInvoke"
+	firewallID                = "Firewall"
+	firewallAssociationID     = "FirewallAssociation"
 
 	cacheParameter         = "AuthorizerResultCacheTtlSeconds"
 	throttleRateParameter  = "ThrottleRateLimit"
@@ -61,8 +65,8 @@ const (
 	logLevelParameter      = "LogLevel"
 	wafCondition           = "WafEnabled"
 
-	// runnerARNVariable is the runner's ARN in the state machine's
-	// definition, a DefinitionSubstitutions key.
+	// runnerARNVariable is the runner's ARN in the state machines'
+	// definitions, a DefinitionSubstitutions key.
 	runnerARNVariable = "RunnerFunctionArn"
 )
 
@@ -184,6 +188,8 @@ func valueOf(v blueprint.Value) (*yaml.Node, error) {
 		return getAtt(signalKeyID + ".Arn"), nil
 	case blueprint.StateMachineARNValue:
 		return stateMachineARN(), nil
+	case blueprint.ExpressStateMachineARNValue:
+		return expressStateMachineARN(), nil
 	case blueprint.ScheduleGroupNameValue:
 		return ref(scheduleGroupID), nil
 	case blueprint.SchedulerRoleARNValue:
@@ -200,14 +206,16 @@ func valueOf(v blueprint.Value) (*yaml.Node, error) {
 // service elsewhere than AWS, by the value whose service it is. `sam local`
 // can only override variables the template declares, so each is declared,
 // empty (the service itself), beside the value: an --env-vars file may then
-// point it at dynalite or moto's server. Both keys are KMS's, so a function
-// with both gets KMS_ENDPOINT once.
+// point it at dynalite or moto's server. Both keys are KMS's, and both
+// state machines Step Functions', so a function with both gets KMS_ENDPOINT
+// or SFN_ENDPOINT once.
 var LocalEndpoints = map[blueprint.Value]string{
-	blueprint.TableNameValue:         "DYNAMODB_ENDPOINT",
-	blueprint.KeyARNValue:            "KMS_ENDPOINT",
-	blueprint.SignalKeyARNValue:      kmsmac.EnvKMSEndpoint,
-	blueprint.StateMachineARNValue:   sfn.EnvEndpoint,
-	blueprint.ScheduleGroupNameValue: eventbridge.EnvEndpoint,
+	blueprint.TableNameValue:              "DYNAMODB_ENDPOINT",
+	blueprint.KeyARNValue:                 "KMS_ENDPOINT",
+	blueprint.SignalKeyARNValue:           kmsmac.EnvKMSEndpoint,
+	blueprint.StateMachineARNValue:        sfn.EnvEndpoint,
+	blueprint.ExpressStateMachineARNValue: sfn.EnvEndpoint,
+	blueprint.ScheduleGroupNameValue:      eventbridge.EnvEndpoint,
 }
 
 // LocalOnly are variables only `sam local` sets, declared empty on the
@@ -251,7 +259,7 @@ func environments(functions []routes.Function) (env, error) {
 }
 
 // variables writes vars, each followed by its local endpoint (an endpoint
-// two of them share, KMS_ENDPOINT, after the first).
+// two of them share, KMS_ENDPOINT or SFN_ENDPOINT, after the first).
 func variables(vars []blueprint.Variable) *yaml.Node {
 	var pairs []pair
 	written := map[string]bool{}
@@ -274,7 +282,8 @@ func globals(e env) *yaml.Node {
 				"the template declares, so it is declared here for --env-vars; so are\n" +
 				"KMS_ENDPOINT, SFN_ENDPOINT and SCHEDULER_ENDPOINT (docs/infrastructure.md),\n" +
 				"beside KMS_KEY_ID or SIGNAL_KEY_ID, STATE_MACHINE_ARN and\n" +
-				"SCHEDULE_GROUP_NAME in the functions that have them."
+				"SCHEDULE_GROUP_NAME in the functions that have them (the functions\n" +
+				"that start runs also have EXPRESS_STATE_MACHINE_ARN)."
 		}
 	}
 	return mapping(kv("Function", mapping(
@@ -400,8 +409,16 @@ func definitionBody() *yaml.Node {
 // would make the two depend on each other (a cycle CloudFormation refuses).
 const stateMachineName = "${AWS::StackName}-runs"
 
+// expressStateMachineName is the Express run state machine's name, used
+// the same way (the runner starts child runs on it too).
+const expressStateMachineName = stateMachineName + "-express"
+
 func stateMachineARN() *yaml.Node {
 	return sub("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:" + stateMachineName)
+}
+
+func expressStateMachineARN() *yaml.Node {
+	return sub("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:" + expressStateMachineName)
 }
 
 // grantResource is how template.yaml names a grant's resource.
@@ -416,6 +433,8 @@ func grantResource(g blueprint.Grant) (*yaml.Node, error) {
 		n = getAtt(signalKeyID + ".Arn")
 	case blueprint.StateMachineResource:
 		n = stateMachineARN()
+	case blueprint.ExpressStateMachineResource:
+		n = expressStateMachineARN()
 	case blueprint.ExecutionsResource:
 		n = sub("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:" + stateMachineName + ":*")
 	case blueprint.SchedulesResource:
@@ -549,12 +568,12 @@ func failureQueue() *yaml.Node {
 	)
 }
 
-// stateMachineLogsRetentionDays is the state machine's log retention: a
+// stateMachineLogsRetentionDays is the state machines' log retention: a
 // week, as on the stack's dev stages (infra/stack/stage.go).
 const stateMachineLogsRetentionDays = 7
 
-// stateMachineLoggingActions are what the state machine's role needs for
-// its logs and traces, which CDK adds to the stack's role itself.
+// stateMachineLoggingActions are what a state machine's role needs for
+// its logs and traces, which CDK adds to the stack's roles itself.
 var stateMachineLoggingActions = []string{
 	"logs:CreateLogDelivery",
 	"logs:GetLogDelivery",
@@ -570,18 +589,27 @@ var stateMachineLoggingActions = []string{
 	"xray:GetSamplingTargets",
 }
 
+// allow is an Allow statement of action (one or a list) on resource.
+func allow(action, resource any) *yaml.Node {
+	return mapping(kv("Effect", "Allow"), kv("Action", node(action)), kv("Resource", node(resource)))
+}
+
+// trust is the trust policy of a role service assumes, with extra in its
+// statement.
+func trust(service string, extra ...pair) *yaml.Node {
+	return policyDocument(mapping(append([]pair{
+		kv("Effect", "Allow"),
+		kv("Principal", mapping(kv("Service", service))),
+		kv("Action", "sts:AssumeRole"),
+	}, extra...)...))
+}
+
 func runEngine() []pair {
-	allow := func(action, resource any) *yaml.Node {
-		return mapping(kv("Effect", "Allow"), kv("Action", node(action)), kv("Resource", node(resource)))
-	}
-	trust := func(service string, extra ...pair) *yaml.Node {
-		return policyDocument(mapping(append([]pair{
-			kv("Effect", "Allow"),
-			kv("Principal", mapping(kv("Service", service))),
-			kv("Action", "sts:AssumeRole"),
-		}, extra...)...))
-	}
 	scheduledRun := FunctionID(routes.ScheduledRunFunction)
+	stateMachinePairs := stateMachine(stateMachineRoleID, stateMachineLogsID, stateMachineID, stateMachineName, "STANDARD",
+		"Runs the Workflows API's run state machine; invokes the runner only", sfn.Definition)
+	expressPairs := stateMachine(expressStateMachineRoleID, expressStateMachineLogsID, expressStateMachineID, expressStateMachineName, "EXPRESS",
+		"Runs the Workflows API's Express run state machine (the runs that never wait); invokes the runner only", sfn.ExpressDefinition)
 	return []pair{
 		kv(asyncInvokeID, mapping(
 			kv("Type", "AWS::Lambda::EventInvokeConfig"),
@@ -616,47 +644,16 @@ func runEngine() []pair {
 			)),
 		)),
 
-		kv(stateMachineRoleID, mapping(
-			kv("Type", "AWS::IAM::Role"),
-			kv("Properties", mapping(
-				kv("Description", "Runs the Workflows API's run state machine; invokes the runner only"),
-				kv("AssumeRolePolicyDocument", trust("states.amazonaws.com")),
-				kv("Policies", seq(
-					mapping(
-						kv("PolicyName", "InvokeRunner"),
-						kv("PolicyDocument", policyDocument(allow("lambda:InvokeFunction", getAtt(FunctionID(routes.RunnerFunction)+".Arn")))),
-					),
-					commented("CloudWatch Logs' delivery actions and X-Ray's take no resource.", mapping(
-						kv("PolicyName", "LogsAndTraces"),
-						kv("PolicyDocument", policyDocument(allow(stateMachineLoggingActions, "*"))),
-					)),
-				)),
-			)),
-		)).note("The run engine (infra/stack/runs.go): the Standard state machine that\n" +
+		stateMachinePairs[0].note("The run engine (infra/stack/runs.go): the Standard state machine that\n" +
 			"drives every run through the runner, with internal/orchestrator/sfn's\n" +
-			"definition, its role (it may invoke the runner only), and the schedules'\n" +
-			"group and role. `sam local` runs none of it: it has no Step Functions\n" +
-			"(docs/infrastructure.md)."),
-		kv(stateMachineLogsID, mapping(
-			kv("Type", "AWS::Logs::LogGroup"),
-			kv("Properties", mapping(kv("RetentionInDays", stateMachineLogsRetentionDays))),
-		)),
-		kv(stateMachineID, mapping(
-			kv("Type", "AWS::StepFunctions::StateMachine"),
-			kv("Properties", mapping(
-				kv("StateMachineName", sub(stateMachineName)),
-				kv("StateMachineType", "STANDARD"),
-				kv("RoleArn", getAtt(stateMachineRoleID+".Arn")),
-				kv("DefinitionString", sfn.Definition("${"+runnerARNVariable+"}")),
-				kv("DefinitionSubstitutions", mapping(kv(runnerARNVariable, getAtt(FunctionID(routes.RunnerFunction)+".Arn")))),
-				kv("LoggingConfiguration", mapping(
-					kv("Level", "ALL"),
-					kv("IncludeExecutionData", false),
-					kv("Destinations", seq(mapping(kv("CloudWatchLogsLogGroup", mapping(kv("LogGroupArn", getAtt(stateMachineLogsID+".Arn"))))))),
-				)).note("Every state's entry and exit, without the execution's data."),
-				kv("TracingConfiguration", mapping(kv("Enabled", true))),
-			)),
-		)),
+			"definition, its role (it may invoke the runner only), the Express one\n" +
+			"beside it for the runs that never wait (sfn.ExpressDefinition, its own\n" +
+			"role and logs), and the schedules' group and role. `sam local` runs none\n" +
+			"of it: it has no Step Functions (docs/infrastructure.md)."),
+		stateMachinePairs[1], stateMachinePairs[2],
+		expressPairs[0].note("The Express state machine, set up as the Standard one: its logs are the\n" +
+			"only history its executions have."),
+		expressPairs[1], expressPairs[2],
 		kv(scheduleGroupID, mapping(
 			kv("Type", "AWS::Scheduler::ScheduleGroup"),
 			kv("Properties", mapping(kv("Name", ref("AWS::StackName")))),
@@ -877,9 +874,66 @@ func outputs() *yaml.Node {
 			kv("Description", "The state machine that drives every run (one execution per run id)"),
 			kv("Value", ref(stateMachineID)),
 		)),
+		kv("ExpressStateMachineArn", mapping(
+			kv("Description", "The Express state machine that drives the runs that never wait (their history is in its log group)"),
+			kv("Value", ref(expressStateMachineID)),
+		)),
 		kv("TableName", mapping(
 			kv("Description", "TABLE_NAME for wfctl against this stack"),
 			kv("Value", ref(tableID)),
 		)),
 	)
+}
+
+// stateMachine is one run state machine around the runner, with its role
+// (it may invoke the runner only, and write its logs and traces) and log
+// group, in that order: the Standard one or the Express one, which differ
+// in their ids, name, type and definition only.
+func stateMachine(roleID, logsID, id, name, typ, description string, definition func(runnerARN string) string) []pair {
+	// The Express machine logs its failed executions only, as the stack's
+	// does (infra/stack: every run's states would cost more in log
+	// ingestion than the execution itself).
+	logLevel, logNote := "ALL", "Every state's entry and exit, without the execution's data."
+	if typ == "EXPRESS" {
+		logLevel, logNote = "ERROR", "Failed executions only: the run's records in DynamoDB are its history."
+	}
+	return []pair{
+		kv(roleID, mapping(
+			kv("Type", "AWS::IAM::Role"),
+			kv("Properties", mapping(
+				kv("Description", description),
+				kv("AssumeRolePolicyDocument", trust("states.amazonaws.com")),
+				kv("Policies", seq(
+					mapping(
+						kv("PolicyName", "InvokeRunner"),
+						kv("PolicyDocument", policyDocument(allow("lambda:InvokeFunction", getAtt(FunctionID(routes.RunnerFunction)+".Arn")))),
+					),
+					commented("CloudWatch Logs' delivery actions and X-Ray's take no resource.", mapping(
+						kv("PolicyName", "LogsAndTraces"),
+						kv("PolicyDocument", policyDocument(allow(stateMachineLoggingActions, "*"))),
+					)),
+				)),
+			)),
+		)),
+		kv(logsID, mapping(
+			kv("Type", "AWS::Logs::LogGroup"),
+			kv("Properties", mapping(kv("RetentionInDays", stateMachineLogsRetentionDays))),
+		)),
+		kv(id, mapping(
+			kv("Type", "AWS::StepFunctions::StateMachine"),
+			kv("Properties", mapping(
+				kv("StateMachineName", sub(name)),
+				kv("StateMachineType", typ),
+				kv("RoleArn", getAtt(roleID+".Arn")),
+				kv("DefinitionString", definition("${"+runnerARNVariable+"}")),
+				kv("DefinitionSubstitutions", mapping(kv(runnerARNVariable, getAtt(FunctionID(routes.RunnerFunction)+".Arn")))),
+				kv("LoggingConfiguration", mapping(
+					kv("Level", logLevel),
+					kv("IncludeExecutionData", false),
+					kv("Destinations", seq(mapping(kv("CloudWatchLogsLogGroup", mapping(kv("LogGroupArn", getAtt(logsID+".Arn"))))))),
+				)).note(logNote),
+				kv("TracingConfiguration", mapping(kv("Enabled", true))),
+			)),
+		)),
+	}
 }

@@ -28,7 +28,7 @@ import (
 // side is one of the two templates, with its resources named by what they
 // are rather than by logical id (CDK's carry a hash): "function:<name>",
 // "table", "key" (the secrets'), "signalKey" (the HMAC key), "stateMachine", "stateMachineRole", "stateMachineLogs",
-// "scheduleGroup", "schedulerRole", "queue:dlq" (every schedule's dead-letter
+// "expressStateMachine", "expressStateMachineRole", "expressStateMachineLogs", "scheduleGroup", "schedulerRole", "queue:dlq" (every schedule's dead-letter
 // queue), "queue:failures" (scheduled-run's on-failure destination),
 // "scheduledRunAsync".
 type side struct {
@@ -102,15 +102,26 @@ func (s side) nameTheRest(tb testing.TB) {
 			s.kinds[id] = "signalKey"
 		}
 	}
-	s.kinds[firstGetAttArn(s.only(tb, "stateMachine").Properties["LoggingConfiguration"])] = "stateMachineLogs"
-	for id, r := range s.ofType("AWS::IAM::Role") {
-		trust := mustJSON(tb, r.Properties["AssumeRolePolicyDocument"])
-		switch {
-		case strings.Contains(trust, "scheduler.amazonaws.com"):
-			s.kinds[id] = "schedulerRole"
-		case strings.Contains(trust, "states.amazonaws.com"):
-			s.kinds[id] = "stateMachineRole"
+	for id, r := range s.ofType("AWS::StepFunctions::StateMachine") {
+		if r.Properties["StateMachineType"] == "EXPRESS" {
+			s.kinds[id] = "expressStateMachine"
 		}
+	}
+	for id, r := range s.ofType("AWS::IAM::Role") {
+		if strings.Contains(mustJSON(tb, r.Properties["AssumeRolePolicyDocument"]), "scheduler.amazonaws.com") {
+			s.kinds[id] = "schedulerRole"
+		}
+	}
+	// Each state machine's log group and role (assumed by
+	// states.amazonaws.com) by the machine that names it.
+	for _, machine := range []string{"stateMachine", "expressStateMachine"} {
+		p := s.only(tb, machine).Properties
+		s.kinds[firstGetAttArn(p["LoggingConfiguration"])] = machine + "Logs"
+		role := getAttOf(p["RoleArn"], "Arn")
+		if !strings.Contains(mustJSON(tb, s.resources[role].Properties["AssumeRolePolicyDocument"]), "states.amazonaws.com") {
+			tb.Fatalf("%s: the %s's role %s is not assumed by Step Functions", s.name, machine, role)
+		}
+		s.kinds[role] = machine + "Role"
 	}
 	failures := firstGetAttArn(s.only(tb, "scheduledRunAsync").Properties["DestinationConfig"])
 	for id := range s.ofType("AWS::SQS::Queue") {
@@ -176,6 +187,8 @@ func (s side) describe(v any) string {
 				// By its name, not its Ref: the runner, which its definition
 				// names, uses it (a Ref would be a cycle).
 				return "stateMachine"
+			case kind == "expressStateMachine" && sub == "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-runs-express":
+				return "expressStateMachine"
 			case kind == "scheduleGroup" && sub == "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${"+id+"}/*":
 				return "schedules"
 			}
@@ -193,6 +206,8 @@ func (s side) describe(v any) string {
 			return "executions"
 		case ":stateMachine:workflows-" + devStage + "-runs":
 			return "stateMachine"
+		case ":stateMachine:workflows-" + devStage + "-runs-express":
+			return "expressStateMachine"
 		case ":schedule/workflows-" + devStage + "/*":
 			return "schedules"
 		}
@@ -525,14 +540,17 @@ func TestDriftTheTemplateAuthorizesAndThrottlesAsTheStack(t *testing.T) {
 func TestDriftTheTemplateKeepsDataAndRunsAsTheStack(t *testing.T) {
 	sam, cdk := samSide(t), cdkSide(t, stack.Props{Stage: devStage})
 	compared := map[string][]string{
-		"table":             {"AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode", "PointInTimeRecoverySpecification", "TimeToLiveSpecification"},
-		"key":               {"KeySpec", "KeyUsage", "EnableKeyRotation", "KeyPolicy"},
-		"signalKey":         {"KeySpec", "KeyUsage", "EnableKeyRotation", "KeyPolicy"},
-		"stateMachine":      {"StateMachineType", "TracingConfiguration", "LoggingConfiguration", "RoleArn"},
-		"stateMachineLogs":  {"RetentionInDays"},
-		"queue:dlq":         {"SqsManagedSseEnabled", "MessageRetentionPeriod", "KmsMasterKeyId"},
-		"queue:failures":    {"SqsManagedSseEnabled", "MessageRetentionPeriod", "KmsMasterKeyId"},
-		"scheduledRunAsync": {"FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"},
+		"table":            {"AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode", "PointInTimeRecoverySpecification", "TimeToLiveSpecification"},
+		"key":              {"KeySpec", "KeyUsage", "EnableKeyRotation", "KeyPolicy"},
+		"signalKey":        {"KeySpec", "KeyUsage", "EnableKeyRotation", "KeyPolicy"},
+		"stateMachine":     {"StateMachineType", "TracingConfiguration", "LoggingConfiguration", "RoleArn"},
+		"stateMachineLogs": {"RetentionInDays"},
+		// The Express machine, set up as the Standard one.
+		"expressStateMachine":     {"StateMachineType", "TracingConfiguration", "LoggingConfiguration", "RoleArn"},
+		"expressStateMachineLogs": {"RetentionInDays"},
+		"queue:dlq":               {"SqsManagedSseEnabled", "MessageRetentionPeriod", "KmsMasterKeyId"},
+		"queue:failures":          {"SqsManagedSseEnabled", "MessageRetentionPeriod", "KmsMasterKeyId"},
+		"scheduledRunAsync":       {"FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"},
 	}
 	properties := func(s side) map[string]any {
 		out := map[string]any{}
@@ -581,19 +599,25 @@ func TestDriftTheTemplatesFirewallIsTheStacks(t *testing.T) {
 	assertSame(t, "the firewall's", got, want)
 }
 
-// The run engine: sfn.Definition around the runner, the state machine's and
-// Scheduler's roles, the queues' policies, the start check's schedule.
+// The run engine: sfn.Definition and sfn.ExpressDefinition around the
+// runner, the state machines' and Scheduler's roles, the queues' policies,
+// the start check's schedule.
 func TestDriftTheTemplateRunsTheStacksEngine(t *testing.T) {
 	sam, cdk := samSide(t), cdkSide(t, stack.Props{Stage: devStage})
 	tpl := MustSynthesize(t, devStage)
 	got, want := map[string]any{}, map[string]any{}
 
-	sm := sam.only(t, "stateMachine").Properties
-	substitutions, _ := sm["DefinitionSubstitutions"].(map[string]any)
-	got["definition"], want["definition"] = sm["DefinitionString"], tpl.cdkDefinition(t, tpl.functionID(t, routes.RunnerFunction))
-	got["runner"], want["runner"] = sam.resolve(substitutions), map[string]any{strings.Trim(runnerToken, "${}"): "function:" + routes.RunnerFunction}
+	standard, express := tpl.stateMachines(t)
+	runner := tpl.functionID(t, routes.RunnerFunction)
+	for kind, id := range map[string]string{"stateMachine": standard, "expressStateMachine": express} {
+		sm := sam.only(t, kind).Properties
+		substitutions, _ := sm["DefinitionSubstitutions"].(map[string]any)
+		got[kind+" definition"], want[kind+" definition"] = sm["DefinitionString"], tpl.cdkDefinition(t, id, runner)
+		got[kind+" runner"], want[kind+" runner"] = sam.resolve(substitutions), map[string]any{strings.Trim(runnerToken, "${}"): "function:" + routes.RunnerFunction}
+		got[kind+" name"], want[kind+" name"] = sam.resolve(sm["StateMachineName"]), strings.Replace(fmt.Sprint(tpl.Resources[id].Properties["StateMachineName"]), "workflows-"+devStage, "${AWS::StackName}", 1)
+	}
 
-	// Who may assume the two roles, and what they may do.
+	// Who may assume the three roles, and what they may do.
 	role := func(s side, kind string) []string {
 		for id, k := range s.kinds {
 			if k != kind {
@@ -609,7 +633,7 @@ func TestDriftTheTemplateRunsTheStacksEngine(t *testing.T) {
 		}
 		return nil
 	}
-	for _, kind := range []string{"stateMachineRole", "schedulerRole"} {
+	for _, kind := range []string{"stateMachineRole", "expressStateMachineRole", "schedulerRole"} {
 		got[kind], want[kind] = role(sam, kind), role(cdk, kind)
 	}
 

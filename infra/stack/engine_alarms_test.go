@@ -50,12 +50,13 @@ func asList(v any) []any {
 }
 
 // The run engine's alarms, each to the alarm topic: failed, timed-out and
-// unexplained aborted executions; errors of the runner, the start check and
+// unexplained aborted executions; failed and timed-out Express ones (no
+// StopExecution applies to them); errors of the runner, the start check and
 // scheduled-run; any message in either queue of lost firings.
 func TestAlarmsWatchTheRunEngine(t *testing.T) {
 	tpl := MustSynthesize(t, "prod")
 	topic := onlyKey(tpl.resourcesOfType("AWS::SNS::Topic"))
-	stateMachine := onlyKey(tpl.resourcesOfType("AWS::StepFunctions::StateMachine"))
+	stateMachine, express := tpl.stateMachines(t)
 	dlq, failures := tpl.failureQueues(t)
 	fn := func(name string) string {
 		for id, n := range tpl.functionNames(t, "prod") {
@@ -70,6 +71,8 @@ func TestAlarmsWatchTheRunEngine(t *testing.T) {
 		"AWS/States/ExecutionsFailed@" + stateMachine:                           false,
 		"AWS/States/ExecutionsTimedOut@" + stateMachine:                         false,
 		"AWS/States/ExecutionsAborted@" + stateMachine:                          false,
+		"AWS/States/ExecutionsFailed@" + express:                                false,
+		"AWS/States/ExecutionsTimedOut@" + express:                              false,
 		"AWS/Lambda/Errors@" + fn(routes.RunnerFunction):                        false,
 		"AWS/Lambda/Errors@" + fn(routes.StartCheckFunction):                    false,
 		"AWS/Lambda/Errors@" + fn(routes.ScheduledRunFunction):                  false,

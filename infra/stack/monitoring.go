@@ -198,7 +198,10 @@ func (m *monitoring) watchThrottles(functions []*apiFunction) {
 // firings without anyone hearing of it:
 //   - executions that failed (the runner's failure was caught and recorded,
 //     or recording it failed too), timed out, or were aborted by anything
-//     but the cancel route (StopExecution by hand, in the console);
+//     but the cancel route (StopExecution by hand, in the console); of the
+//     Express machine too, failed or timed out (its five minutes are up),
+//     which nothing but its log group would otherwise show (no StopExecution
+//     applies to its executions, so there are no aborts to tell apart);
 //   - errors of the runner (each one fails a run or its recording), of the
 //     start check and of scheduled-run;
 //   - any message in the schedules' dead-letter queue or in scheduled-run's
@@ -216,6 +219,13 @@ func (m *monitoring) watchRunEngine(e *runEngine, runner, startCheck, scheduledR
 	m.alarm("RunExecutionsTimedOutAlarm",
 		"Executions of the "+m.settings.name+" run state machine timed out",
 		sm.MetricTimedOut(sum), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+	express := e.expressStateMachine
+	m.alarm("ExpressRunExecutionsFailedAlarm",
+		"Executions of the "+m.settings.name+" Express run state machine failed: a runner failure was caught (the run is recorded failed) or could not even be recorded",
+		express.MetricFailed(sum), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
+	m.alarm("ExpressRunExecutionsTimedOutAlarm",
+		"Executions of the "+m.settings.name+" Express run state machine timed out (an Express execution lives five minutes); the start check starts their runs again",
+		express.MetricTimedOut(sum), 1, awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD)
 	// Every cancel of a running run aborts its execution (StopExecution),
 	// so aborts alone would page on users' cancels. Only cancel-run stops
 	// executions, once per invocation at most: aborts beyond its

@@ -58,7 +58,10 @@ func TestEverySuppressionIsMeantAndSaysWhy(t *testing.T) {
 	for id := range names {
 		functionRoles[getAttOf(tpl.Resources[id].Properties["Role"], "Arn")] = true
 	}
-	stateMachineRole := getAttOf(onlyResource(t, tpl, "AWS::StepFunctions::StateMachine").Properties["RoleArn"], "Arn")
+	stateMachineRoles := map[string]bool{}
+	for _, sm := range tpl.resourcesOfType("AWS::StepFunctions::StateMachine") {
+		stateMachineRoles[getAttOf(sm.Properties["RoleArn"], "Arn")] = true
+	}
 	fnByRole := map[string]routes.Function{}
 	for id, name := range names {
 		fn, _ := routes.FunctionByName(name)
@@ -85,7 +88,7 @@ func TestEverySuppressionIsMeantAndSaysWhy(t *testing.T) {
 				what = "APIG4 on a public route"
 			case s.ID == "AwsSolutions-APIG2" && r.Type == "AWS::ApiGateway::RestApi":
 				what = "APIG2 on the API"
-			case s.ID == "AwsSolutions-IAM5" && r.Type == "AWS::IAM::Policy" && refTo(r.Properties["Roles"].([]any)[0]) == stateMachineRole:
+			case s.ID == "AwsSolutions-IAM5" && r.Type == "AWS::IAM::Policy" && stateMachineRoles[refTo(r.Properties["Roles"].([]any)[0])]:
 				what = "IAM5 on the state machine's policy"
 			case s.ID == "AwsSolutions-IAM5" && r.Type == "AWS::IAM::Policy" && !slices.Equal(s.AppliesTo, []string{"Resource::*"}):
 				// The one wildcard a grant on the executions or the schedules
@@ -111,8 +114,10 @@ func TestEverySuppressionIsMeantAndSaysWhy(t *testing.T) {
 					}
 				}
 				what = "IAM5 on a function's policy"
-			case s.ID == "AwsSolutions-IAM5" && id == stateMachineRole:
+			case s.ID == "AwsSolutions-IAM5" && stateMachineRoles[id]:
 				continue // the role's suppression, which its policy carries
+			case s.ID == "AwsSolutions-SF1" && r.Type == "AWS::StepFunctions::StateMachine" && r.Properties["StateMachineType"] == "EXPRESS":
+				what = "SF1 on the Express machine"
 			case s.ID == "Serverless-EventBusDLQ" && r.Type == "AWS::Events::Rule":
 				what = "EventBusDLQ on the start check's rule"
 			case s.ID == "AwsSolutions-IAM5" && r.Type == "AWS::IAM::Role" && !functionRoles[id]:
@@ -158,10 +163,11 @@ func TestEverySuppressionIsMeantAndSaysWhy(t *testing.T) {
 		}
 	}
 	want := map[string]int{
-		"IAM5 on the state machine's policy":                     1,
+		"IAM5 on the state machine's policy":                     2, // the Standard's and the Express one's
 		"IAM5 on the executions":                                 onExecutions,
 		"IAM5 on the schedules":                                  onSchedules,
 		"EventBusDLQ on the start check's rule":                  1,
+		"SF1 on the Express machine":                             1,
 		"COG4 on a method":                                       len(routes.All) + len(paths),
 		"APIG4 on a 405 mock":                                    len(paths),
 		"APIG4 on a public route":                                public,

@@ -29,13 +29,20 @@ const (
 )
 
 // runEngine is what drives runs in AWS: the Standard state machine around
-// the runner, the start check's schedule, and the schedule group with the
-// role EventBridge Scheduler invokes scheduled-run with.
+// the runner, the Express one beside it for the runs that never wait, the
+// start check's schedule, and the schedule group with the role EventBridge
+// Scheduler invokes scheduled-run with.
 type runEngine struct {
-	stateMachine  awsstepfunctions.StateMachine
-	logGroup      awslogs.LogGroup
-	scheduleGroup awsscheduler.CfnScheduleGroup
-	schedulerRole awsiam.Role
+	stateMachine awsstepfunctions.StateMachine
+	logGroup     awslogs.LogGroup
+	// expressStateMachine runs the runs that never wait on an event
+	// (orchestrator.Express) with sfn.ExpressDefinition, around the same
+	// runner; expressLogGroup is its history, which Express keeps nowhere
+	// else.
+	expressStateMachine awsstepfunctions.StateMachine
+	expressLogGroup     awslogs.LogGroup
+	scheduleGroup       awsscheduler.CfnScheduleGroup
+	schedulerRole       awsiam.Role
 	// executionsARN covers the state machine's executions (one per run).
 	executionsARN string
 	// stateMachineARN is the state machine's ARN made from its name, not
@@ -44,6 +51,9 @@ type runEngine struct {
 	// a Ref would make the two depend on each other (a cycle
 	// CloudFormation refuses).
 	stateMachineARN string
+	// expressStateMachineARN is the Express machine's, made from its name
+	// for the same reason: the runner starts child runs on it too.
+	expressStateMachineARN string
 	// schedulesARN covers the schedules of the group (one per workflow).
 	schedulesARN   string
 	startCheckRule awsevents.Rule
@@ -71,6 +81,64 @@ func newFailureQueue(scope constructs.Construct, id string, settings stageSettin
 	})
 }
 
+// newRunStateMachine is one of the two run state machines around the
+// runner, with its own role and log group: the Standard one (kind "",
+// sfn.Definition) or the Express one (kind "Express",
+// sfn.ExpressDefinition), which differ in their type, name and definition
+// only. Each role may invoke the runner, by its exact ARN (not its versions
+// or aliases: the state machine calls the function itself), and write its
+// logs and traces (added by CDK).
+func newRunStateMachine(scope constructs.Construct, kind string, runner *apiFunction, settings stageSettings) (awsstepfunctions.StateMachine, awslogs.LogGroup) {
+	name, typ, definition, what := settings.stateMachineName(), awsstepfunctions.StateMachineType_STANDARD, sfn.Definition, "run state machine"
+	level := awsstepfunctions.LogLevel_ALL
+	if kind == "Express" {
+		name, typ, definition, what = settings.expressStateMachineName(), awsstepfunctions.StateMachineType_EXPRESS, sfn.ExpressDefinition,
+			"Express run state machine (the runs that never wait)"
+		// Failed executions only: logging every state of every run (about
+		// 11 events, 4 KB) would cost about $2 per million runs in log
+		// ingestion, twice the Express execution itself; a run's history
+		// is its records in DynamoDB (GET /runs/{id}), and a failure, the
+		// one thing those may not explain, is logged (cdk-nag's SF1 is
+		// suppressed for it, nagExpressLogsErrors).
+		level = awsstepfunctions.LogLevel_ERROR
+	}
+	role := awsiam.NewRole(scope, jsii.String(kind+"StateMachineRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("states.amazonaws.com"), nil),
+		Description: jsii.String("Runs the Workflows API's " + what + ": invokes the runner only"),
+	})
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("lambda:InvokeFunction"),
+		Resources: jsii.Strings(*runner.function.FunctionArn()),
+	}))
+	logGroup := awslogs.NewLogGroup(scope, jsii.String(kind+"StateMachineLogs"), &awslogs.LogGroupProps{
+		Retention:     settings.logRetention,
+		RemovalPolicy: settings.removalPolicy(),
+	})
+	stateMachine := awsstepfunctions.NewStateMachine(scope, jsii.String(kind+"StateMachine"), &awsstepfunctions.StateMachineProps{
+		StateMachineName: jsii.String(name),
+		StateMachineType: typ,
+		// The one definition of its kind (internal/orchestrator/sfn), with
+		// the runner's ARN as a token CloudFormation resolves.
+		DefinitionBody: awsstepfunctions.DefinitionBody_FromString(jsii.String(definition(*runner.function.FunctionArn()))),
+		Role:           role,
+		Logs: &awsstepfunctions.LogOptions{
+			Destination: logGroup,
+			Level:       level,
+			// Every state's entry and exit is logged (on Standard), without
+			// its input and output: those hold the runner's answers and the
+			// causes of caught errors, which are the run's business (GET
+			// /runs/{id} shows them) and have no place in a log.
+			IncludeExecutionData: jsii.Bool(false),
+		},
+		TracingEnabled: jsii.Bool(true),
+		// A run's executions are not its data (DynamoDB holds the run):
+		// an execution stopped by a deletion is recorded by nobody, but the
+		// stack's table goes (or stays) with its own policy.
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	return stateMachine, logGroup
+}
+
 // newRunEngine builds the run engine around the runner, start-check and
 // scheduled-run functions of functions, then grants every function its
 // ServiceActions on their resources and gives it the variables that name
@@ -83,43 +151,8 @@ func newRunEngine(scope constructs.Construct, functions map[string]*apiFunction,
 	construct := constructs.NewConstruct(scope, jsii.String("Runs"))
 	stack := awscdk.Stack_Of(scope)
 
-	// The state machine's role may invoke the runner, by its exact ARN (not
-	// its versions or aliases: the state machine calls the function
-	// itself), and write its logs and traces (added by CDK).
-	role := awsiam.NewRole(construct, jsii.String("StateMachineRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("states.amazonaws.com"), nil),
-		Description: jsii.String("Runs the Workflows API's run state machine: invokes the runner only"),
-	})
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("lambda:InvokeFunction"),
-		Resources: jsii.Strings(*runner.function.FunctionArn()),
-	}))
-	logGroup := awslogs.NewLogGroup(construct, jsii.String("StateMachineLogs"), &awslogs.LogGroupProps{
-		Retention:     settings.logRetention,
-		RemovalPolicy: settings.removalPolicy(),
-	})
-	stateMachine := awsstepfunctions.NewStateMachine(construct, jsii.String("StateMachine"), &awsstepfunctions.StateMachineProps{
-		StateMachineName: jsii.String(settings.stateMachineName()),
-		StateMachineType: awsstepfunctions.StateMachineType_STANDARD,
-		// The one definition (internal/orchestrator/sfn), with the runner's
-		// ARN as a token CloudFormation resolves.
-		DefinitionBody: awsstepfunctions.DefinitionBody_FromString(jsii.String(sfn.Definition(*runner.function.FunctionArn()))),
-		Role:           role,
-		Logs: &awsstepfunctions.LogOptions{
-			Destination: logGroup,
-			Level:       awsstepfunctions.LogLevel_ALL,
-			// Every state's entry and exit is logged, without its input and
-			// output: those hold the runner's answers and the causes of
-			// caught errors, which are the run's business (GET /runs/{id}
-			// shows them) and have no place in a log.
-			IncludeExecutionData: jsii.Bool(false),
-		},
-		TracingEnabled: jsii.Bool(true),
-		// A run's executions are not its data (DynamoDB holds the run):
-		// an execution stopped by a deletion is recorded by nobody, but the
-		// stack's table goes (or stays) with its own policy.
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-	})
+	stateMachine, logGroup := newRunStateMachine(construct, "", runner, settings)
+	expressStateMachine, expressLogGroup := newRunStateMachine(construct, "Express", runner, settings)
 
 	// The start check, every few minutes. A failed check is simply done
 	// again by the next one: no retries piling up behind it.
@@ -180,12 +213,14 @@ func newRunEngine(scope constructs.Construct, functions map[string]*apiFunction,
 	async.Node().AddDependency(scheduledRunRole)
 
 	engine := &runEngine{
-		stateMachine:    stateMachine,
-		logGroup:        logGroup,
-		scheduleGroup:   scheduleGroup,
-		schedulerRole:   schedulerRole,
-		startCheckRule:  startCheckRule,
-		scheduledRunARN: *scheduledRun.function.FunctionArn(),
+		stateMachine:        stateMachine,
+		logGroup:            logGroup,
+		expressStateMachine: expressStateMachine,
+		expressLogGroup:     expressLogGroup,
+		scheduleGroup:       scheduleGroup,
+		schedulerRole:       schedulerRole,
+		startCheckRule:      startCheckRule,
+		scheduledRunARN:     *scheduledRun.function.FunctionArn(),
 
 		scheduleDLQ:          scheduleDLQ,
 		scheduledRunFailures: failures,
@@ -193,6 +228,11 @@ func newRunEngine(scope constructs.Construct, functions map[string]*apiFunction,
 		stateMachineARN: *stack.FormatArn(&awscdk.ArnComponents{
 			Service: jsii.String("states"), Resource: jsii.String("stateMachine"),
 			ResourceName: jsii.String(settings.stateMachineName()),
+			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		}),
+		expressStateMachineARN: *stack.FormatArn(&awscdk.ArnComponents{
+			Service: jsii.String("states"), Resource: jsii.String("stateMachine"),
+			ResourceName: jsii.String(settings.expressStateMachineName()),
 			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
 		}),
 		executionsARN: *stack.FormatArn(&awscdk.ArnComponents{
@@ -239,12 +279,13 @@ func newRunEngine(scope constructs.Construct, functions map[string]*apiFunction,
 // the destination is made, the others once every resource exists.
 var (
 	failuresOnly    = []blueprint.Resource{blueprint.ScheduledRunFailuresResource}
-	engineResources = []blueprint.Resource{blueprint.StateMachineResource, blueprint.ExecutionsResource,
-		blueprint.SchedulesResource, blueprint.SchedulerRoleResource}
+	engineResources = []blueprint.Resource{blueprint.StateMachineResource, blueprint.ExpressStateMachineResource,
+		blueprint.ExecutionsResource, blueprint.SchedulesResource, blueprint.SchedulerRoleResource}
 )
 
 // grantsOn resolves the grants that are on one of resources: starting on the
-// state machine; stopping and describing on its executions
+// state machine (and, for the functions that start runs, on the Express
+// one); stopping and describing on its executions
 // (arn:...:execution:<state machine>:*, since each run has its own); the
 // schedule actions on the group's schedules; passing the scheduler's role
 // (only to Scheduler, blueprint's condition); sending to scheduled-run's
@@ -252,6 +293,7 @@ var (
 func (e *runEngine) grantsOn(grants []blueprint.Grant, resources []blueprint.Resource) []grant {
 	arns := map[blueprint.Resource]string{
 		blueprint.StateMachineResource:         e.stateMachineARN,
+		blueprint.ExpressStateMachineResource:  e.expressStateMachineARN,
 		blueprint.ExecutionsResource:           e.executionsARN,
 		blueprint.SchedulesResource:            e.schedulesARN,
 		blueprint.SchedulerRoleResource:        *e.schedulerRole.RoleArn(),
@@ -271,20 +313,32 @@ func (e *runEngine) grantsOn(grants []blueprint.Grant, resources []blueprint.Res
 // the group before a function that uses it.
 func (e *runEngine) values() map[blueprint.Value]string {
 	return map[blueprint.Value]string{
-		blueprint.StateMachineARNValue:      e.stateMachineARN,
-		blueprint.ScheduleGroupNameValue:    *e.scheduleGroup.Ref(),
-		blueprint.SchedulerRoleARNValue:     *e.schedulerRole.RoleArn(),
-		blueprint.ScheduledRunFunctionValue: e.scheduledRunARN,
-		blueprint.ScheduleDLQARNValue:       *e.scheduleDLQ.QueueArn(),
+		blueprint.StateMachineARNValue:        e.stateMachineARN,
+		blueprint.ExpressStateMachineARNValue: e.expressStateMachineARN,
+		blueprint.ScheduleGroupNameValue:      *e.scheduleGroup.Ref(),
+		blueprint.SchedulerRoleARNValue:       *e.schedulerRole.RoleArn(),
+		blueprint.ScheduledRunFunctionValue:   e.scheduledRunARN,
+		blueprint.ScheduleDLQARNValue:         *e.scheduleDLQ.QueueArn(),
 	}
 }
+
+// nagExpressLogsErrors is cdk-nag's rule that a state machine log ALL its
+// events; the Express machine logs ERROR (newRunStateMachine).
+const nagExpressLogsErrors = "AwsSolutions-SF1"
+
+const reasonExpressLogsErrors = "The Express run machine logs its failed executions only: every state of every run would " +
+	"cost about $2 per million runs in log ingestion, twice the execution itself. A run's history is its records " +
+	"in DynamoDB (GET /runs/{id}); the Standard machine, for runs that wait, logs ALL."
 
 // suppressRunEngineFindings records what cdk-nag finds in the run engine
 // and the stack accepts, each with its reason.
 func suppressRunEngineFindings(e *runEngine, startCheck, scheduledRun *apiFunction) {
-	// CDK's own statements for the state machine's logs and traces: the
+	// CDK's own statements for the state machines' logs and traces: the
 	// CloudWatch Logs delivery actions and X-Ray's take no resource.
-	suppress(e.stateMachine.Role(), true, nagWildcardPermission, reasonLogDeliveryHasNoResources, "Resource::*")
+	for _, sm := range []awsstepfunctions.StateMachine{e.stateMachine, e.expressStateMachine} {
+		suppress(sm.Role(), true, nagWildcardPermission, reasonLogDeliveryHasNoResources, "Resource::*")
+	}
+	suppress(e.expressStateMachine, false, nagExpressLogsErrors, reasonExpressLogsErrors)
 	suppress(startCheck.function, false, nagNoDLQ, reasonPeriodicFunction)
 	suppress(e.startCheckRule, false, nagNoEventTargetDLQ, reasonPeriodicFunction)
 	suppress(scheduledRun.function, false, nagNoDLQ, reasonScheduledFunction)

@@ -16,12 +16,31 @@ import (
 // runnerToken stands for the runner's ARN in a definition compared as text.
 const runnerToken = "${RunnerFunctionArn}"
 
-// cdkDefinition is the synthesized state machine's definition with the
-// runner's ARN (a GetAtt inside its Fn::Join) written as runnerToken.
-func (t *cfnTemplate) cdkDefinition(tb testing.TB, runnerID string) string {
+// stateMachines are the logical ids of the two run state machines, told
+// apart by their type.
+func (t *cfnTemplate) stateMachines(tb testing.TB) (standard, express string) {
 	tb.Helper()
-	sm := onlyResource(tb, t, "AWS::StepFunctions::StateMachine")
-	def := sm.Properties["DefinitionString"]
+	machines := t.resourcesOfType("AWS::StepFunctions::StateMachine")
+	for id, sm := range machines {
+		switch sm.Properties["StateMachineType"] {
+		case "STANDARD":
+			standard = id
+		case "EXPRESS":
+			express = id
+		}
+	}
+	if len(machines) != 2 || standard == "" || express == "" {
+		tb.Fatalf("%d state machines, want a STANDARD and an EXPRESS one", len(machines))
+	}
+	return standard, express
+}
+
+// cdkDefinition is the synthesized definition of the state machine
+// machineID with the runner's ARN (a GetAtt inside its Fn::Join) written as
+// runnerToken.
+func (t *cfnTemplate) cdkDefinition(tb testing.TB, machineID, runnerID string) string {
+	tb.Helper()
+	def := t.Resources[machineID].Properties["DefinitionString"]
 	if s, ok := def.(string); ok {
 		return s
 	}
@@ -56,87 +75,117 @@ func (t *cfnTemplate) functionID(tb testing.TB, name string) string {
 	return ""
 }
 
-// The state machine is internal/orchestrator/sfn's definition, invoking the
-// runner: the states asserted there (and checked by asl-validator) are the
-// ones deployed.
-func TestTheStateMachineIsTheOrchestratorsDefinitionAroundTheRunner(t *testing.T) {
+// The state machines are internal/orchestrator/sfn's definitions, invoking
+// the runner: Definition on the Standard one, ExpressDefinition on the
+// Express one. The states asserted there (and checked by asl-validator) are
+// the ones deployed.
+func TestTheStateMachinesAreTheOrchestratorsDefinitionsAroundTheRunner(t *testing.T) {
 	tpl := MustSynthesize(t, devStage)
 	runner := tpl.functionID(t, routes.RunnerFunction)
-	got := tpl.cdkDefinition(t, runner)
-	if want := sfn.Definition(runnerToken); got != want {
-		t.Fatalf("the synthesized definition\n%s\nis not sfn.Definition\n%s", got, want)
-	}
-	var def struct {
-		StartAt string
-		States  map[string]struct {
-			Type       string
-			Parameters map[string]any
-			Next       string
-		}
-	}
-	if err := json.Unmarshal([]byte(got), &def); err != nil {
-		t.Fatal(err)
-	}
-	for name, typ := range map[string]string{"Advance": "Task", "Decide": "Choice", "Wait": "Wait", "Done": "Succeed", "RecordFailure": "Task", "Failed": "Fail"} {
-		if def.States[name].Type != typ {
-			t.Errorf("state %s is a %q, want a %s", name, def.States[name].Type, typ)
-		}
-	}
-	for _, task := range []string{"Advance", "RecordFailure"} {
-		if fn := def.States[task].Parameters["FunctionName"]; fn != runnerToken {
-			t.Errorf("%s invokes %v, want the runner", task, fn)
-		}
-	}
+	standard, express := tpl.stateMachines(t)
+	for _, tc := range []struct {
+		id, typ, name, definition string
+		states                    map[string]string
+	}{
+		{standard, "STANDARD", "workflows-dev-runs", sfn.Definition(runnerToken),
+			map[string]string{"Advance": "Task", "Decide": "Choice", "Wait": "Wait", "WaitForEvent": "Task", "Done": "Succeed", "RecordFailure": "Task", "Failed": "Fail"}},
+		// No WaitForEvent: Express has no task tokens.
+		{express, "EXPRESS", "workflows-dev-runs-express", sfn.ExpressDefinition(runnerToken),
+			map[string]string{"Advance": "Task", "Decide": "Choice", "Wait": "Wait", "Done": "Succeed", "RecordFailure": "Task", "Failed": "Fail"}},
+	} {
+		t.Run(tc.typ, func(t *testing.T) {
+			got := tpl.cdkDefinition(t, tc.id, runner)
+			if got != tc.definition {
+				t.Fatalf("the synthesized definition\n%s\nis not sfn's\n%s", got, tc.definition)
+			}
+			var def struct {
+				StartAt string
+				States  map[string]struct {
+					Type       string
+					Resource   string
+					Parameters map[string]any
+					Next       string
+				}
+			}
+			if err := json.Unmarshal([]byte(got), &def); err != nil {
+				t.Fatal(err)
+			}
+			for name, typ := range tc.states {
+				if def.States[name].Type != typ {
+					t.Errorf("state %s is a %q, want a %s", name, def.States[name].Type, typ)
+				}
+			}
+			for name, state := range def.States {
+				if _, want := tc.states[name]; !want {
+					t.Errorf("unexpected state %s (%s)", name, state.Type)
+				}
+				if tc.typ == "EXPRESS" && strings.Contains(state.Resource, "waitForTaskToken") {
+					t.Errorf("state %s waits for a task token (%s), which Express does not have", name, state.Resource)
+				}
+			}
+			for _, task := range []string{"Advance", "RecordFailure"} {
+				if fn := def.States[task].Parameters["FunctionName"]; fn != runnerToken {
+					t.Errorf("%s invokes %v, want the runner", task, fn)
+				}
+			}
 
-	sm := onlyResource(t, tpl, "AWS::StepFunctions::StateMachine").Properties
-	if sm["StateMachineType"] != "STANDARD" || sm["StateMachineName"] != "workflows-dev-runs" {
-		t.Errorf("type %v, name %v; want a STANDARD state machine named workflows-dev-runs", sm["StateMachineType"], sm["StateMachineName"])
+			sm := tpl.Resources[tc.id].Properties
+			if sm["StateMachineType"] != tc.typ || sm["StateMachineName"] != tc.name {
+				t.Errorf("type %v, name %v; want a %s state machine named %s", sm["StateMachineType"], sm["StateMachineName"], tc.typ, tc.name)
+			}
+			if mustJSON(t, sm["TracingConfiguration"]) != `{"Enabled":true}` {
+				t.Errorf("tracing %s, want enabled", mustJSON(t, sm["TracingConfiguration"]))
+			}
+			logging := sm["LoggingConfiguration"].(map[string]any)
+			// Standard logs every event; Express its failures only (each
+			// run's events would cost more to ingest than its execution).
+			wantLevel := map[string]string{"STANDARD": "ALL", "EXPRESS": "ERROR"}[tc.typ]
+			if logging["Level"] != wantLevel || logging["IncludeExecutionData"] != false {
+				t.Errorf("logging %s, want level %s, without execution data", mustJSON(t, logging), wantLevel)
+			}
+			if logs := firstGetAttArn(logging["Destinations"]); tpl.Resources[logs].Type != "AWS::Logs::LogGroup" {
+				t.Errorf("the state machine logs to %s, none of the stack's log groups", mustJSON(t, logging["Destinations"]))
+			}
+		})
 	}
-	if mustJSON(t, sm["TracingConfiguration"]) != `{"Enabled":true}` {
-		t.Errorf("tracing %s, want enabled", mustJSON(t, sm["TracingConfiguration"]))
-	}
-	logging := sm["LoggingConfiguration"].(map[string]any)
-	if logging["Level"] != "ALL" || logging["IncludeExecutionData"] != false {
-		t.Errorf("logging %s, want every event, without execution data", mustJSON(t, logging))
-	}
-	destinations := mustJSON(t, logging["Destinations"])
-	logGroups := tpl.resourcesOfType("AWS::Logs::LogGroup")
-	found := false
-	for id := range logGroups {
-		found = found || strings.Contains(destinations, `"`+id+`"`)
-	}
-	if !found {
-		t.Errorf("the state machine logs to %s, none of the stack's log groups", destinations)
+	// Each its own log group and role.
+	for _, property := range []string{"LoggingConfiguration", "RoleArn"} {
+		if a, b := firstGetAttArn(tpl.Resources[standard].Properties[property]), firstGetAttArn(tpl.Resources[express].Properties[property]); a == "" || a == b {
+			t.Errorf("%s: the Standard machine's %q, the Express one's %q; want one of each", property, a, b)
+		}
 	}
 }
 
-// The state machine's role may invoke the runner, by its exact ARN, and
+// Each state machine's role may invoke the runner, by its exact ARN, and
 // nothing else but write its logs and traces.
-func TestTheStateMachineMayInvokeOnlyTheRunner(t *testing.T) {
+func TestTheStateMachinesMayInvokeOnlyTheRunner(t *testing.T) {
 	tpl := MustSynthesize(t, devStage)
 	runner := tpl.functionID(t, routes.RunnerFunction)
-	role := getAttOf(onlyResource(t, tpl, "AWS::StepFunctions::StateMachine").Properties["RoleArn"], "Arn")
-	if trust := mustJSON(t, tpl.Resources[role].Properties["AssumeRolePolicyDocument"]); !strings.Contains(trust, "states.amazonaws.com") {
-		t.Errorf("the role is assumed by %s", trust)
-	}
-	invokes := 0
-	for _, s := range tpl.policyStatements(role) {
-		for _, action := range sortedStrings(s["Action"]) {
-			service, _, _ := strings.Cut(action, ":")
-			switch service {
-			case "lambda":
-				invokes++
-				if action != "lambda:InvokeFunction" || getAttOf(s["Resource"], "Arn") != runner {
-					t.Errorf("the state machine may %s on %s; want InvokeFunction on the runner only", action, mustJSON(t, s["Resource"]))
+	standard, express := tpl.stateMachines(t)
+	for _, machine := range []string{standard, express} {
+		role := getAttOf(tpl.Resources[machine].Properties["RoleArn"], "Arn")
+		if trust := mustJSON(t, tpl.Resources[role].Properties["AssumeRolePolicyDocument"]); !strings.Contains(trust, "states.amazonaws.com") {
+			t.Errorf("%s: the role is assumed by %s", machine, trust)
+		}
+		invokes := 0
+		for _, s := range tpl.policyStatements(role) {
+			for _, action := range sortedStrings(s["Action"]) {
+				service, _, _ := strings.Cut(action, ":")
+				switch service {
+				case "lambda":
+					invokes++
+					if action != "lambda:InvokeFunction" || getAttOf(s["Resource"], "Arn") != runner {
+						t.Errorf("%s may %s on %s; want InvokeFunction on the runner only", machine, action, mustJSON(t, s["Resource"]))
+					}
+				case "logs", "xray":
+				default:
+					t.Errorf("%s may %s", machine, action)
 				}
-			case "logs", "xray":
-			default:
-				t.Errorf("the state machine may %s", action)
 			}
 		}
-	}
-	if invokes != 1 {
-		t.Errorf("%d lambda actions, want the runner's InvokeFunction", invokes)
+		if invokes != 1 {
+			t.Errorf("%s: %d lambda actions, want the runner's InvokeFunction", machine, invokes)
+		}
 	}
 }
 
@@ -242,10 +291,11 @@ func TestScheduledFiringsAreNeverDroppedWithoutATrace(t *testing.T) {
 
 // STATE_MACHINE_ARN, SCHEDULE_GROUP_NAME, SCHEDULER_ROLE_ARN and
 // SCHEDULED_RUN_FUNCTION_ARN go to exactly the functions whose
-// ServiceActions use them.
+// ServiceActions use them, EXPRESS_STATE_MACHINE_ARN to exactly those that
+// start runs.
 func TestOnlyTheFunctionsThatUseTheRunEngineKnowIt(t *testing.T) {
 	tpl := MustSynthesize(t, devStage)
-	stateMachine := onlyKey(tpl.resourcesOfType("AWS::StepFunctions::StateMachine"))
+	stateMachine, express := tpl.stateMachines(t)
 	group := onlyKey(tpl.resourcesOfType("AWS::Scheduler::ScheduleGroup"))
 	schedulerRole := tpl.schedulerRole(t)
 	scheduledRun := tpl.functionID(t, routes.ScheduledRunFunction)
@@ -269,6 +319,9 @@ func TestOnlyTheFunctionsThatUseTheRunEngineKnowIt(t *testing.T) {
 				// the state machine's.
 				ok = strings.HasSuffix(mustJSON(t, got), `":stateMachine:workflows-dev-runs"]]}`) &&
 					tpl.Resources[stateMachine].Properties["StateMachineName"] == "workflows-dev-runs"
+			case "EXPRESS_STATE_MACHINE_ARN":
+				ok = strings.HasSuffix(mustJSON(t, got), `":stateMachine:workflows-dev-runs-express"]]}`) &&
+					tpl.Resources[express].Properties["StateMachineName"] == "workflows-dev-runs-express"
 			case "SCHEDULE_GROUP_NAME":
 				ok = refTo(got) == group
 			case "SCHEDULER_ROLE_ARN":
@@ -291,6 +344,7 @@ func wantRunEngineEnv(fn routes.Function) map[string]bool {
 	writesTarget := has(func(a string) bool { return a == routes.ActionCreateSchedule || a == routes.ActionUpdateSchedule })
 	return map[string]bool{
 		"STATE_MACHINE_ARN":          has(func(a string) bool { return strings.HasPrefix(a, "states:") }),
+		"EXPRESS_STATE_MACHINE_ARN":  fn.StartsRuns,
 		"SCHEDULE_GROUP_NAME":        has(func(a string) bool { return strings.HasPrefix(a, "scheduler:") }),
 		"SCHEDULER_ROLE_ARN":         writesTarget,
 		"SCHEDULED_RUN_FUNCTION_ARN": writesTarget,

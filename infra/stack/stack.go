@@ -120,8 +120,9 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 	suppressFindings(restAPI, watched, functions)
 
 	// Runs: the Standard state machine that drives every run through the
-	// runner, the start check, the schedules' group and role; and every
-	// function's Step Functions and Scheduler actions (runs.go).
+	// runner, the Express one for the runs that never wait, the start
+	// check, the schedules' group and role; and every function's Step
+	// Functions and Scheduler actions (runs.go).
 	engine, err := newRunEngine(stack, functions, settings)
 	if err != nil {
 		return nil, err
@@ -144,6 +145,10 @@ func NewWorkflowsStack(scope constructs.Construct, id string, props *Props) (aws
 	awscdk.NewCfnOutput(stack, jsii.String("StateMachineArn"), &awscdk.CfnOutputProps{
 		Description: jsii.String("The state machine that drives every run (one execution per run id)"),
 		Value:       engine.stateMachine.StateMachineArn(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("ExpressStateMachineArn"), &awscdk.CfnOutputProps{
+		Description: jsii.String("The Express state machine that drives the runs that never wait (their history is in its log group)"),
+		Value:       engine.expressStateMachine.StateMachineArn(),
 	})
 	// What `wfctl schedules sync` needs beside TABLE_NAME, and where lost
 	// firings wait to be read.

@@ -73,6 +73,10 @@ func (s stageSettings) functionName(function string) string {
 // executions name it without a wildcard but the execution's.
 func (s stageSettings) stateMachineName() string { return "workflows-" + s.name + "-runs" }
 
+// expressStateMachineName names the Express run state machine, beside the
+// Standard one, for the runs that never wait on an event.
+func (s stageSettings) expressStateMachineName() string { return s.stateMachineName() + "-express" }
+
 // scheduleGroupName names the EventBridge Scheduler group of the stage's
 // schedules (one per schedule workflow); the grants on its schedules name it.
 func (s stageSettings) scheduleGroupName() string { return "workflows-" + s.name }

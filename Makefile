@@ -7,7 +7,7 @@ help:
 	@echo "make test   the whole test suite (starts its own servers)"
 	@echo "make sam-local  the same API under sam local start-api (Docker), on localhost:\$${PORT:-3000}"
 	@echo "make lint   gofmt, go vet, staticcheck"
-	@echo "make bench  the authorizer benchmark, DynamoDB calls per route, the gateway's own time, runs/s beside dynalite's ceiling with calls, transitions and cost per run, and every function's size and start-up beside its floor"
+	@echo "make bench  the authorizer benchmark, DynamoDB calls per route, the gateway's own time, runs/s beside dynalite's ceiling with calls, transitions and cost per run, the two runs' cost on the machine each goes on, and every function's size and start-up beside its floor"
 
 dev:
 	@scripts/dev.sh
@@ -27,6 +27,7 @@ bench:
 	go test -count=1 -run TestDynamoDBCallsPerRoute -v ./internal/localapp/
 	go test -run '^$$' -bench GatewayOwnTime -benchtime 3000x -benchmem ./internal/localapp/
 	go test -run '^$$' -bench RunThroughput -benchtime 200x ./internal/runner/runnerit/
+	go test -run '^$$' -bench RunCost -benchtime 100x ./internal/runner/runnerit/
 	@$(MAKE) --no-print-directory lambda-startup
 
 -include infra/infra.mk

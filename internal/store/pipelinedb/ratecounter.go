@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +26,43 @@ import (
 type RateCounter struct {
 	db    *dynamodb.Client
 	table string
+	// last is the attribute names of the last Add's window: every Add in
+	// the same second has the same 62, so they are built once a second,
+	// not once a request (they were a fifth of the gateway's own
+	// allocations). The SDK only reads the map, so Adds share it.
+	last atomic.Pointer[windowNames]
+}
+
+// windowNames are the expression attribute names of one window.
+type windowNames struct {
+	second, oldest int64
+	names          map[string]string
+}
+
+// removeExpression is every Add's update expression: its names are
+// placeholders (#r0 to #r59), the same for every window.
+var removeExpression = sync.OnceValue(func() string {
+	removed := make([]string, removedPerAdd)
+	for i := range removed {
+		removed[i] = "#r" + strconv.Itoa(i)
+	}
+	return "ADD #now :one SET #ttl = :ttl REMOVE " + strings.Join(removed, ", ")
+})
+
+// namesOf are the attribute names of the window of second, starting at
+// oldest: the second counted, the TTL, and the removedPerAdd seconds before
+// the window.
+func (c *RateCounter) namesOf(second, oldest int64) map[string]string {
+	if w := c.last.Load(); w != nil && w.second == second && w.oldest == oldest {
+		return w.names
+	}
+	names := make(map[string]string, removedPerAdd+2)
+	names["#now"], names["#ttl"] = store.RateSecondAttr(second), store.AttrTTL
+	for i := range removedPerAdd {
+		names["#r"+strconv.Itoa(i)] = store.RateSecondAttr(oldest - 2 - int64(i))
+	}
+	c.last.Store(&windowNames{second: second, oldest: oldest, names: names})
+	return names
 }
 
 var _ ratelimit.Counter = (*RateCounter)(nil)
@@ -50,20 +89,11 @@ const removedPerAdd = 60
 // (second is after oldest, the removed seconds before it), as one update
 // expression requires.
 func (c *RateCounter) Add(ctx context.Context, bucket string, second, oldest int64, expires time.Time) (ratelimit.Counts, error) {
-	names := map[string]string{
-		"#now": store.RateSecondAttr(second),
-		"#ttl": store.AttrTTL,
-	}
-	removed := make([]string, removedPerAdd)
-	for i := range removed {
-		removed[i] = "#r" + strconv.Itoa(i)
-		names[removed[i]] = store.RateSecondAttr(oldest - 2 - int64(i))
-	}
 	out, err := c.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                aws.String(c.table),
 		Key:                      store.ItemKey(store.RateCounterPK(bucket), store.SortRateCounter),
-		UpdateExpression:         aws.String("ADD #now :one SET #ttl = :ttl REMOVE " + strings.Join(removed, ", ")),
-		ExpressionAttributeNames: names,
+		UpdateExpression:         aws.String(removeExpression()),
+		ExpressionAttributeNames: c.namesOf(second, oldest),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":one": store.NumberAV(1),
 			":ttl": store.NumberAV(expires.Unix()),

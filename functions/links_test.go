@@ -207,15 +207,24 @@ var clientLinks = []struct {
 	// The definition's rules and compilers: a read of a workflow or a run
 	// (and every other function that parses and compiles nothing) links
 	// no validator, jq compiler, schema compiler or time zone database.
-	{module + "internal/workflows/definition", compiles,
-		"the definition's parser, validator and compilers, which only a function that Compiles (routes.Function) may link"},
-	{"github.com/itchyny/gojq", compiles, "the jq compiler, which only a function that Compiles may link"},
+	// The starts check a run's input against its schema and compile
+	// nothing else (internal/workflows/inputschema): no parser, jq or time
+	// zones.
+	{module + "internal/workflows/definition", compilesDefinitions,
+		"the definition's parser, validator and compilers, which only a function that Compiles (routes.Function) more than an input schema may link"},
+	{"github.com/itchyny/gojq", compilesDefinitions, "the jq compiler, which only a function that Compiles more than an input schema may link"},
 	{"github.com/santhosh-tekuri/jsonschema/v6", compiles,
 		"the JSON Schema compiler (milliseconds of package initialisation), which only a function that Compiles may link"},
-	{"time/tzdata", compiles, "the time zone database (about 450 KB), which only a function that Compiles may link"},
+	{"time/tzdata", compilesDefinitions, "the time zone database (about 450 KB), which only a function that Compiles more than an input schema may link"},
 }
 
 func compiles(fn routes.Function) bool { return fn.Compiles }
+
+// checksInputOnly are the functions that Compile only a run's input schema:
+// the starts.
+var checksInputOnly = map[string]bool{"run-workflow": true, "retry-run": true, "scheduled-run": true, "receive-webhook": true}
+
+func compilesDefinitions(fn routes.Function) bool { return fn.Compiles && !checksInputOnly[fn.Name] }
 
 // Each function links an AWS client only if the route table grants it the
 // client's actions, and none links the SDK's default config chain. So a

@@ -40,7 +40,7 @@ type Options struct {
 	// periodic check will make, a stop that failed); nil: slog.Default.
 	Logger *slog.Logger
 	// CheckInput checks a run's input against its workflow's inputSchema
-	// (definition.CheckInput). The routes that start runs are given it;
+	// (inputschema.Check). The routes that start runs are given it;
 	// the others are not, and link no JSON Schema compiler. A start
 	// without it, of a workflow with an inputSchema, fails: it never
 	// starts a run unchecked.

@@ -19,6 +19,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
 	"github.com/workflowsapi/workflows/internal/workflows"
 	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/inputschema"
 )
 
 func scheduleDefinition(trigger string, enabled bool) []byte {
@@ -135,7 +136,7 @@ func TestAScheduleFiresARunAndAFiringDeliveredTwiceStartsOne(t *testing.T) {
 // localFire starts the run of a firing as the API's scheduler does
 // (localapp.FireScheduled: runs.Service.StartScheduled on the same table).
 func localFire(env *gatewaytest.Env) func(context.Context, schedules.Firing) error {
-	service := runs.NewService(runsdb.New(env.Table.Client, env.Table.Name), workflowsdb.New(env.Table.Client, env.Table.Name), nil, runs.Options{CheckInput: definition.CheckInput})
+	service := runs.NewService(runsdb.New(env.Table.Client, env.Table.Name), workflowsdb.New(env.Table.Client, env.Table.Name), nil, runs.Options{CheckInput: inputschema.Check})
 	return func(ctx context.Context, f schedules.Firing) error {
 		_, _, err := service.StartScheduled(ctx, runs.Firing(f))
 		return err

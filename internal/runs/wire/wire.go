@@ -116,7 +116,7 @@ func (d Driver) steps(store runs.Store) runs.Waker {
 
 // StartPath is what a function that starts runs adds to the runs' service:
 // the check of a run's input against its workflow's inputSchema
-// (definition.CheckInput, which wire/starts gives; this package links no
+// (inputschema.Check, which wire/starts gives; this package links no
 // JSON Schema compiler, so neither do the reads), and whether it honours
 // Idempotency-Key (the start and retry routes).
 type StartPath struct {

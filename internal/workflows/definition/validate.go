@@ -2,8 +2,8 @@ package definition
 
 import (
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/inputschema"
 
-	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -19,15 +19,10 @@ import (
 	_ "time/tzdata"
 	"unicode/utf8"
 
-	"github.com/go-json-experiment/json/jsontext"
 	"github.com/itchyny/gojq"
 	"github.com/robfig/cron/v3"
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 
 	"github.com/workflowsapi/workflows/internal/domain"
-	"github.com/workflowsapi/workflows/internal/jsonfield"
 )
 
 // Validate holds d to every rule of a definition and returns nil or a
@@ -70,8 +65,7 @@ func validate(d *workflows.Definition, p *problems, exists workflows.ConnectionE
 	}
 	validateTrigger(p, d.Trigger)
 	if d.InputSchema != nil {
-		_, schemaProblems := compileInputSchema(d.InputSchema)
-		for _, problem := range schemaProblems {
+		for _, problem := range inputschema.Problems(d.InputSchema) {
 			p.add(problem.Field, problem.Message)
 		}
 	}
@@ -348,109 +342,6 @@ func shorten(s string) string {
 	}
 	runes := []rune(s)
 	return string(runes[:limit]) + "…"
-}
-
-// inputSchemaURL names the input schema while it compiles. The .invalid
-// domain can never resolve; nothing is fetched from it in any case (see
-// refuseLoading), and it only shows where a relative $ref would point.
-const inputSchemaURL = "https://input-schema.invalid/schema.json"
-
-// refuseLoading is the input schema's loader: it loads nothing. The
-// library's default loader reads file: URLs, and a schema may only $ref
-// within itself, so that compiling a user's schema touches no file and no
-// network. The metaschemas of the drafts are built into the library and do
-// not go through a loader.
-type refuseLoading struct{}
-
-func (refuseLoading) Load(string) (any, error) {
-	return nil, errors.New("schemas are not loaded from anywhere")
-}
-
-var messages = message.NewPrinter(language.English)
-
-// CompileInputSchema compiles a workflow's inputSchema as validation does:
-// the run start checks inputs with it, so that a schema accepted on write
-// compiles the same way later. Formats are annotations, as JSON Schema
-// 2020-12 (the draft used when $schema names none) says by default.
-func CompileInputSchema(raw jsontext.Value) (*jsonschema.Schema, error) {
-	schema, problems := compileInputSchema(raw)
-	if len(problems) > 0 {
-		return nil, domain.Invalid(problems...)
-	}
-	return schema, nil
-}
-
-func compileInputSchema(raw jsontext.Value) (*jsonschema.Schema, []domain.FieldError) {
-	const field = "inputSchema"
-	// The library's compile time grows with the schema's size, and with the
-	// square of its depth (seconds for a 256 KiB schema, hours for one
-	// 9000 levels deep): these bounds keep the worst case near a second,
-	// far above any schema an input needs.
-	if len(raw) > workflows.MaxInputSchemaBytes {
-		return nil, []domain.FieldError{{Field: field, Message: fmt.Sprintf("must be at most %d bytes (64 KiB)", workflows.MaxInputSchemaBytes)}}
-	}
-	if depth(raw) > workflows.MaxInputSchemaDepth {
-		return nil, []domain.FieldError{{Field: field, Message: fmt.Sprintf("must nest objects and arrays at most %d deep", workflows.MaxInputSchemaDepth)}}
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return nil, []domain.FieldError{{Field: field, Message: "is not valid JSON"}}
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.UseLoader(refuseLoading{})
-	if err := c.AddResource(inputSchemaURL, doc); err != nil {
-		return nil, []domain.FieldError{{Field: field, Message: "is not a valid JSON Schema"}}
-	}
-	schema, err := c.Compile(inputSchemaURL)
-	if err == nil {
-		return schema, nil
-	}
-	var invalid *jsonschema.SchemaValidationError
-	var load *jsonschema.LoadURLError
-	var cause *jsonschema.ValidationError
-	switch {
-	case errors.As(err, &load):
-		return nil, []domain.FieldError{{Field: field, Message: fmt.Sprintf(
-			"must not refer to %q: $ref and $schema may point only inside the schema itself or to a draft's metaschema, never to a file or a URL",
-			strings.ReplaceAll(load.URL, inputSchemaURL, ""))}}
-	case errors.As(err, &invalid) && errors.As(invalid.Err, &cause) && strings.HasPrefix(invalid.URL, inputSchemaURL):
-		var out []domain.FieldError
-		for _, leaf := range leaves(cause) {
-			out = append(out, domain.FieldError{
-				Field:   jsonfield.Tokens(field, leaf.InstanceLocation),
-				Message: "is not valid JSON Schema: " + leaf.ErrorKind.LocalizedString(messages),
-			})
-		}
-		return nil, out
-	default:
-		return nil, []domain.FieldError{{Field: field, Message: "is not a valid JSON Schema: " + strings.ReplaceAll(err.Error(), inputSchemaURL, "")}}
-	}
-}
-
-// depth is how deep raw, a well-formed value, nests objects and arrays.
-func depth(raw jsontext.Value) int {
-	dec := jsontext.NewDecoder(bytes.NewReader(raw))
-	deepest := 0
-	for {
-		if _, err := dec.ReadToken(); err != nil {
-			return deepest
-		}
-		deepest = max(deepest, dec.StackDepth())
-	}
-}
-
-// leaves are the innermost causes of a metaschema validation error: the
-// ones that name a keyword of the user's schema rather than "allOf failed".
-func leaves(e *jsonschema.ValidationError) []*jsonschema.ValidationError {
-	if len(e.Causes) == 0 {
-		return []*jsonschema.ValidationError{e}
-	}
-	var out []*jsonschema.ValidationError
-	for _, c := range e.Causes {
-		out = append(out, leaves(c)...)
-	}
-	return out
 }
 
 func validateTrigger(p *problems, t workflows.Trigger) {

@@ -17,6 +17,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/workflows"
 	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/inputschema"
 	"github.com/workflowsapi/workflows/internal/workflows/workflowstest"
 )
 
@@ -1042,7 +1043,7 @@ func TestInputSchemaLoadsNothing(t *testing.T) {
 		{"a $ref to example.com is not fetched", `{"$ref": "https://example.com/x.json"}`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := definition.CompileInputSchema([]byte(tt.schema))
+			_, err := inputschema.Compile([]byte(tt.schema))
 			if got := fields(validationError(t, err)); !reflect.DeepEqual(got, []string{"inputSchema"}) {
 				t.Fatalf("fields %q", got)
 			}

@@ -46,6 +46,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/store/workflowsdb"
 	"github.com/workflowsapi/workflows/internal/workflows"
 	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/inputschema"
 )
 
 const (
@@ -536,7 +537,7 @@ func (f *fixture) start(t *testing.T, k runKind, o runs.Orchestrator) (*runs.Ser
 	if err != nil {
 		t.Fatalf("%s: create the workflow: %v", k.name, err)
 	}
-	svc := runs.NewService(f.runsStore, f.wfStore, o, runs.Options{CheckInput: definition.CheckInput, Express: k.express})
+	svc := runs.NewService(f.runsStore, f.wfStore, o, runs.Options{CheckInput: inputschema.Check, Express: k.express})
 	run, err := svc.Start(ctx, runs.StartRequest{AccountID: account, WorkflowID: w.Workflow.ID, Input: []byte(k.input), Trigger: runs.TriggerManual})
 	if err != nil {
 		t.Fatalf("%s: start: %v", k.name, err)

@@ -3,7 +3,7 @@
 // receive-webhook and the runner's workflow steps use): the one constructor
 // that each main and the local gateway both call. It adds to the runs'
 // service the check of a run's input against its workflow's inputSchema
-// (definition.CheckInput): only these functions link the JSON Schema
+// (inputschema.Check): only these functions link the JSON Schema
 // compiler.
 package starts
 
@@ -14,20 +14,20 @@ import (
 	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/runs"
 	"github.com/workflowsapi/workflows/internal/runs/wire"
-	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/inputschema"
 )
 
 // Service is the runs' start path on d: as the run route's, without
 // Idempotency-Key (a delivery's or a firing's run id is its own
 // idempotency key, and a child's is its parent step's).
 func Service(env *lambdaenv.Env, d wire.Driver) (*runs.Service, error) {
-	return wire.NewService(env, d, &wire.StartPath{CheckInput: definition.CheckInput})
+	return wire.NewService(env, d, &wire.StartPath{CheckInput: inputschema.Check})
 }
 
 // withIdempotency is the start path of the routes that honour
 // Idempotency-Key.
 func withIdempotency(env *lambdaenv.Env, d wire.Driver) (*runs.Service, error) {
-	return wire.NewService(env, d, &wire.StartPath{CheckInput: definition.CheckInput, Idempotency: true})
+	return wire.NewService(env, d, &wire.StartPath{CheckInput: inputschema.Check, Idempotency: true})
 }
 
 // RunWorkflow is the handler of routes.RunWorkflow: a run is stored queued

@@ -1,4 +1,4 @@
-package definition_test
+package inputschema_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/workflowsapi/workflows/internal/domain"
-	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/inputschema"
 )
 
 func TestCheckInputNamesFieldsUnderInput(t *testing.T) {
@@ -24,16 +24,16 @@ func TestCheckInputNamesFieldsUnderInput(t *testing.T) {
 		`{"order":{"id":1,"items":[1,"x"]}}`: "input.order.items[1]",
 		`[]`:                                 "input",
 	} {
-		err := definition.CheckInput(schema, jsontext.Value(input))
+		err := inputschema.Check(schema, jsontext.Value(input))
 		var e *domain.Error
 		if !errors.As(err, &e) || e.Code != domain.CodeValidation || len(e.Details) != 1 || e.Details[0].Field != want {
 			t.Errorf("input %s: %#v, want one detail on %s", input, err, want)
 		}
 	}
-	if err := definition.CheckInput(schema, jsontext.Value(`{"order":{"id":1,"items":[1]}}`)); err != nil {
+	if err := inputschema.Check(schema, jsontext.Value(`{"order":{"id":1,"items":[1]}}`)); err != nil {
 		t.Errorf("valid input refused: %v", err)
 	}
-	if err := definition.CheckInput(nil, jsontext.Value(`"anything"`)); err != nil {
+	if err := inputschema.Check(nil, jsontext.Value(`"anything"`)); err != nil {
 		t.Errorf("no schema refused: %v", err)
 	}
 }
@@ -54,7 +54,7 @@ func TestTheFirstSchemasCompileAtOnceInAFreshProcess(t *testing.T) {
 				if !valid {
 					schema = `{"type": 5}` // refused by the draft's metaschema
 				}
-				_, err := definition.CompileInputSchema(jsontext.Value(schema))
+				_, err := inputschema.Compile(jsontext.Value(schema))
 				if (err == nil) != valid {
 					failures <- fmt.Sprintf("schema %s: error %v", schema, err)
 				}

@@ -207,15 +207,17 @@ var clientLinks = []struct {
 	// The definition's rules and compilers: a read of a workflow or a run
 	// (and every other function that parses and compiles nothing) links
 	// no validator, jq compiler, schema compiler or time zone database.
-	// The starts check a run's input against its schema and compile
-	// nothing else (internal/workflows/inputschema): no parser, jq or time
-	// zones.
-	{module + "internal/workflows/definition", compilesDefinitions,
-		"the definition's parser, validator and compilers, which only a function that Compiles (routes.Function) more than an input schema may link"},
-	{"github.com/itchyny/gojq", compilesDefinitions, "the jq compiler, which only a function that Compiles more than an input schema may link"},
+	// Of those that compile, the starts check a run's input against its
+	// schema and compile nothing else (internal/workflows/inputschema), and
+	// the runner compiles jq (internal/workflows/jqtemplate): only the
+	// routes that write a definition parse and validate it, cron and time
+	// zones included.
+	{module + "internal/workflows/definition", writesDefinitions,
+		"the definition's parser and validator, which only the routes that write a definition may link"},
+	{"github.com/itchyny/gojq", compilesJQ, "the jq compiler, which only a function that Compiles jq (not the starts) may link"},
 	{"github.com/santhosh-tekuri/jsonschema/v6", compiles,
 		"the JSON Schema compiler (milliseconds of package initialisation), which only a function that Compiles may link"},
-	{"time/tzdata", compilesDefinitions, "the time zone database (about 450 KB), which only a function that Compiles more than an input schema may link"},
+	{"time/tzdata", writesDefinitions, "the time zone database (about 450 KB), which only the routes that write a definition (a schedule's timezone) may link"},
 }
 
 func compiles(fn routes.Function) bool { return fn.Compiles }
@@ -224,7 +226,11 @@ func compiles(fn routes.Function) bool { return fn.Compiles }
 // the starts.
 var checksInputOnly = map[string]bool{"run-workflow": true, "retry-run": true, "scheduled-run": true, "receive-webhook": true}
 
-func compilesDefinitions(fn routes.Function) bool { return fn.Compiles && !checksInputOnly[fn.Name] }
+func compilesJQ(fn routes.Function) bool { return fn.Compiles && !checksInputOnly[fn.Name] }
+
+func writesDefinitions(fn routes.Function) bool {
+	return fn.Name == routes.CreateWorkflow.Function || fn.Name == routes.UpdateWorkflow.Function
+}
 
 // Each function links an AWS client only if the route table grants it the
 // client's actions, and none links the SDK's default config chain. So a

@@ -23,7 +23,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/connections"
 	"github.com/workflowsapi/workflows/internal/jqsandbox"
 	"github.com/workflowsapi/workflows/internal/workflows"
-	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/jqtemplate"
 )
 
 // Context is the document every jq program and template of a run sees:
@@ -184,7 +184,7 @@ type Compiled struct {
 type compiledStep struct {
 	kind    kind
 	program *program // transform, condition; a foreach's items
-	url     *definition.Template
+	url     *jqtemplate.Template
 	headers []compiledHeader
 	body    *bodyNode // nil: no body
 	// exprs are the expressions of an http step's templates, in the order
@@ -200,7 +200,7 @@ type compiledStep struct {
 
 type compiledHeader struct {
 	name  string
-	value *definition.Template
+	value *jqtemplate.Template
 }
 
 // kind is what the engine knows of one step type: how it compiles, how one

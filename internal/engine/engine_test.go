@@ -15,6 +15,7 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/workflows"
 	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/jqtemplate"
 )
 
 // compile parses a definition as the API does (every connection exists) and
@@ -225,7 +226,7 @@ func TestTemplatesRenderAsJQInterpolationDoes(t *testing.T) {
 		"{{ .steps.first.output.id }}":     "12345678901234567890",
 		"{{ .input.s, .input.n }}":         "a b", // the first value
 	} {
-		tmpl, err := definition.CompileTemplate(template)
+		tmpl, err := jqtemplate.CompileTemplate(template)
 		if err != nil {
 			t.Fatalf("%s: %v", template, err)
 		}

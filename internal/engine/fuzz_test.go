@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/jqtemplate"
 )
 
 // FuzzTemplate renders any template that compiles over a fixed context: it
@@ -21,7 +21,7 @@ func FuzzTemplate(f *testing.F) {
 	}
 	rc := runContext(map[string]any{"n": json.Number("1.50"), "s": "a b", "l": []any{1.0, "x", nil}})
 	f.Fuzz(func(t *testing.T, s string) {
-		tmpl, err := definition.CompileTemplate(s)
+		tmpl, err := jqtemplate.CompileTemplate(s)
 		if err != nil {
 			return
 		}

@@ -15,11 +15,11 @@ import (
 
 	"github.com/workflowsapi/workflows/internal/jqsandbox"
 	"github.com/workflowsapi/workflows/internal/jsondepth"
-	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/jqtemplate"
 )
 
 // program is one jq program of a step: its source, which a sandbox worker
-// compiles (with definition.CompileJQ, as validation did), its code, and
+// compiles (with jqtemplate.CompileJQ, as validation did), its code, and
 // whether it may run in this process (jqsandbox.InProcess: a path over the
 // context, which cannot allocate or run long).
 type program struct {
@@ -29,7 +29,7 @@ type program struct {
 }
 
 func newProgram(src string) (*program, error) {
-	code, err := definition.CompileJQ(src)
+	code, err := jqtemplate.CompileJQ(src)
 	if err != nil {
 		return nil, err
 	}
@@ -77,9 +77,9 @@ type templateValuesKey struct{}
 // templateExprs lists the expressions of an http step's templates in the
 // order buildRequest renders them: the url, the body's values in order, the
 // headers by name.
-func templateExprs(url *definition.Template, body *bodyNode, headers []compiledHeader) []*program {
+func templateExprs(url *jqtemplate.Template, body *bodyNode, headers []compiledHeader) []*program {
 	var exprs []*program
-	add := func(t *definition.Template) {
+	add := func(t *jqtemplate.Template) {
 		if t == nil {
 			return
 		}
@@ -288,7 +288,7 @@ func marshalValue(v any) ([]byte, error) {
 // compact JSON, so null renders as "null". Nothing is escaped here: this is
 // how headers and body strings are filled in. A url is rendered by
 // renderURL (url.go), which percent-encodes each value where it lands.
-func renderString(jqCtx, ctx context.Context, t *definition.Template, rc Context) (string, error) {
+func renderString(jqCtx, ctx context.Context, t *jqtemplate.Template, rc Context) (string, error) {
 	var b strings.Builder
 	for _, part := range t.Parts {
 		if part.Code == nil {
@@ -317,7 +317,7 @@ func renderString(jqCtx, ctx context.Context, t *definition.Template, rc Context
 // string is replaced by the expression's value with its JSON type (a number
 // stays a number, an object an object); inside a longer string values are
 // rendered as renderString says.
-func wholeExpression(t *definition.Template) *gojq.Code {
+func wholeExpression(t *jqtemplate.Template) *gojq.Code {
 	if len(t.Parts) == 1 && t.Parts[0].Code != nil {
 		return t.Parts[0].Code
 	}
@@ -329,7 +329,7 @@ func wholeExpression(t *definition.Template) *gojq.Code {
 // values without templates are sent as their JSON text, numbers as written.
 type bodyNode struct {
 	raw      jsontext.Value       // a value without templates
-	template *definition.Template // a string with templates
+	template *jqtemplate.Template // a string with templates
 	names    []string             // an object with templates inside: names and values
 	values   []*bodyNode          // (an array: values only)
 	isObject bool
@@ -371,7 +371,7 @@ func compileBodyValue(dec *jsontext.Decoder) (*bodyNode, error) {
 		if !strings.Contains(s, "{{") {
 			return &bodyNode{raw: raw.Clone()}, nil
 		}
-		t, err := definition.CompileTemplate(s)
+		t, err := jqtemplate.CompileTemplate(s)
 		if err != nil {
 			return nil, err
 		}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/workflowsapi/workflows/internal/workflows"
-	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/jqtemplate"
 )
 
 // httpKind: one request, its url, header values and body strings rendered
@@ -16,11 +16,11 @@ type httpKind struct{}
 func (httpKind) compile(step workflows.Step) (compiledStep, error) {
 	var cs compiledStep
 	var err error
-	if cs.url, err = definition.CompileTemplate(step.With.URL); err != nil {
+	if cs.url, err = jqtemplate.CompileTemplate(step.With.URL); err != nil {
 		return cs, fmt.Errorf("url: %w", err)
 	}
 	for _, name := range sortedKeys(step.With.Headers) {
-		t, err := definition.CompileTemplate(step.With.Headers[name])
+		t, err := jqtemplate.CompileTemplate(step.With.Headers[name])
 		if err != nil {
 			return cs, fmt.Errorf("headers.%s: %w", name, err)
 		}

@@ -6,12 +6,12 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/jqtemplate"
 )
 
 // renderURL fills in an http step's url so that its origin is the one the
 // definition wrote. The scheme, host and port are the definition's literal
-// text (definition.SplitURLTemplate refuses a template before the end of the
+// text (jqtemplate.SplitURLTemplate refuses a template before the end of the
 // port, as validation does on write; a definition stored before that rule
 // fails here), and each expression's value is percent-encoded as jq's @uri
 // does (escapeURLValue), so no value can end the path, start a query or a
@@ -21,8 +21,8 @@ import (
 //
 // The URL is bounded while it is built (maxRequestURLBytes): a value that
 // would make it longer fails the step before the rest is rendered.
-func renderURL(jqCtx, ctx context.Context, t *definition.Template, rc Context) (string, *url.URL, error) {
-	split, err := definition.SplitURLTemplate(t)
+func renderURL(jqCtx, ctx context.Context, t *jqtemplate.Template, rc Context) (string, *url.URL, error) {
+	split, err := jqtemplate.SplitURLTemplate(t)
 	if err != nil {
 		return "", nil, &StepError{Code: CodeTargetRefused, Message: "the url " + err.Error() + "; change the workflow"}
 	}

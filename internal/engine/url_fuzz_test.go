@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/jqtemplate"
 )
 
 // FuzzRenderURL: whatever a definition's url and whatever a run's input,
@@ -52,7 +52,7 @@ func FuzzRenderURL(f *testing.F) {
 		if len(authored) > 2048 {
 			return // the URL is bounded at 8 KiB; a longer one teaches nothing
 		}
-		tmpl, err := definition.CompileTemplate(withValueExpressions(authored))
+		tmpl, err := jqtemplate.CompileTemplate(withValueExpressions(authored))
 		if err != nil {
 			return
 		}
@@ -107,7 +107,7 @@ func FuzzRenderURL(f *testing.F) {
 // "x" and "1", parsed as Go's client parses. known is false when none of
 // the three parses (validation refuses the url on write); stable is true
 // when those that parse agree on the origin and the user name, with a host.
-func placeholderOrigin(t *definition.Template) (origin *url.URL, known, stable bool) {
+func placeholderOrigin(t *jqtemplate.Template) (origin *url.URL, known, stable bool) {
 	stable = true
 	for _, placeholder := range []string{"", "x", "1"} {
 		u, err := url.Parse(t.WithPlaceholder(placeholder))

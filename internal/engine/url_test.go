@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/workflowsapi/workflows/internal/workflows"
-	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/jqtemplate"
 )
 
 // storedHTTPStep compiles a GET step without validating it: a definition
@@ -26,7 +26,7 @@ func storedHTTPStep(t *testing.T, rawURL, connection string) *Compiled {
 // renderedURL renders a url template over input as an http step would.
 func renderedURL(t *testing.T, template string, input any) (string, error) {
 	t.Helper()
-	tmpl, err := definition.CompileTemplate(template)
+	tmpl, err := jqtemplate.CompileTemplate(template)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +176,11 @@ func TestSplitURLTemplateKeepsTheOriginLiteral(t *testing.T) {
 		"HTTP://h.example/":                        "HTTP://h.example",
 		"https://h.example":                        "https://h.example",
 	} {
-		tmpl, err := definition.CompileTemplate(template)
+		tmpl, err := jqtemplate.CompileTemplate(template)
 		if err != nil {
 			t.Fatal(err)
 		}
-		split, err := definition.SplitURLTemplate(tmpl)
+		split, err := jqtemplate.SplitURLTemplate(tmpl)
 		if err != nil || split.Origin != origin {
 			t.Errorf("%s: %+v %v, want origin %s", template, split, err, origin)
 		}
@@ -190,11 +190,11 @@ func TestSplitURLTemplateKeepsTheOriginLiteral(t *testing.T) {
 		"{{ .scheme }}://h.example/", "http{{ .s }}://h.example/", "http:{{ .rest }}", "http:/{{ .rest }}", "{{ .url }}",
 		"ftp://h.example/{{ .x }}",
 	} {
-		tmpl, err := definition.CompileTemplate(template)
+		tmpl, err := jqtemplate.CompileTemplate(template)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if split, err := definition.SplitURLTemplate(tmpl); err == nil {
+		if split, err := jqtemplate.SplitURLTemplate(tmpl); err == nil {
 			t.Errorf("%s split as %+v", template, split)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/itchyny/gojq"
 
 	"github.com/workflowsapi/workflows/internal/jsondepth"
-	"github.com/workflowsapi/workflows/internal/workflows/definition"
+	"github.com/workflowsapi/workflows/internal/workflows/jqtemplate"
 )
 
 // init makes this binary a sandbox worker when the pool started it as one
@@ -88,7 +88,7 @@ func evaluate(req *request, cache map[string]*gojq.Code) response {
 		code, ok := cache[src]
 		if !ok {
 			var err error
-			if code, err = definition.CompileJQ(src); err != nil {
+			if code, err = jqtemplate.CompileJQ(src); err != nil {
 				return response{Values: values[:i], Error: &Error{Index: i, Kind: KindFailed, Message: shorten("does not compile: " + err.Error())}}
 			}
 			if len(cache) >= maxCached {

@@ -14,7 +14,7 @@ import (
 // place; then, for each request, one response.
 
 type request struct {
-	// Programs are jq sources, each compiled with definition.CompileJQ.
+	// Programs are jq sources, each compiled with jqtemplate.CompileJQ.
 	Programs []string `json:"programs"`
 	// Input is the JSON every program runs over.
 	Input json.RawMessage `json:"input"`

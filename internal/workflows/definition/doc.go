@@ -1,18 +1,18 @@
 // Package definition holds the rules of a workflow definition: its strict
-// parsing (Parse), every check a definition must pass before it is stored
-// (Validate), and the compilers those checks and the runner share
-// (CompileJQ, CompileTemplate, SplitURLTemplate and the schedule's
-// SchedulerExpression; the input schema's is internal/workflows/inputschema,
-// which the run starts link alone), so that what was accepted on write is
-// exactly what runs.
+// parsing (Parse) and every check a definition must pass before it is
+// stored (Validate), compiling what it holds with the compilers the runner
+// shares (internal/workflows/jqtemplate for jq, templates and urls,
+// internal/workflows/inputschema for the input schema), and the schedule's
+// SchedulerExpression, so that what was accepted on write is exactly what
+// runs.
 //
 // It stands apart from the model (internal/workflows) because of what it
 // links: gojq, santhosh-tekuri/jsonschema (whose package initialisation
 // alone takes milliseconds), robfig/cron, golang.org/x/text and the time
-// zone database. The routes that write a definition and the runner link it;
-// the run starts link inputschema alone, and a read of a workflow or a run
-// neither
-// (functions/links_test.go holds the read routes to that).
+// zone database. Only the routes that write a definition link it: the
+// runner links jqtemplate and inputschema, the run starts inputschema, and
+// a read of a workflow or a run none of them (functions/links_test.go holds
+// every function to that).
 package definition
 
 import "github.com/workflowsapi/workflows/internal/workflows"

@@ -2,6 +2,7 @@ package definition
 
 import (
 	"github.com/workflowsapi/workflows/internal/workflows"
+	"github.com/workflowsapi/workflows/internal/workflows/jqtemplate"
 
 	"bytes"
 	"errors"
@@ -11,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/itchyny/gojq"
 
 	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/jsonfield"
@@ -71,7 +71,7 @@ func checkURL(p *problems, field, raw string) {
 		p.add(field, "is required")
 		return
 	}
-	t, err := CompileTemplate(raw)
+	t, err := jqtemplate.CompileTemplate(raw)
 	if err != nil {
 		p.add(field, err.Error())
 		return
@@ -93,7 +93,7 @@ func checkURL(p *problems, field, raw string) {
 		p.add(field, "must name a host (http://host/...)")
 		return
 	}
-	split, err := SplitURLTemplate(t)
+	split, err := jqtemplate.SplitURLTemplate(t)
 	if err != nil {
 		p.add(field, err.Error())
 		return
@@ -104,100 +104,6 @@ func checkURL(p *problems, field, raw string) {
 	case origin.User != nil:
 		p.add(field, "must not hold a user name or password (user:password@host): credentials belong in a connection")
 	}
-}
-
-// URLTemplate is an http step's url as the runner fills it in: the origin
-// (scheme, host and port) exactly as written, then the rest, where each
-// expression's value fills part of the path, the query or the fragment.
-type URLTemplate struct {
-	// Origin is the URL's beginning up to (not including) the first "/",
-	// "?" or "#" after the host: "https://api.example.com:8443". It holds
-	// no expression.
-	Origin string
-	// Rest is what follows Origin: literal text and expressions.
-	Rest []URLTemplatePart
-}
-
-// URLTemplatePart is a part of a URLTemplate's Rest.
-type URLTemplatePart struct {
-	TemplatePart
-	// Escaped says that the expression's last step is @uri, so its value
-	// is escaped already: the runner takes it as it is when it holds only
-	// unreserved characters and %XX, instead of escaping it again.
-	Escaped bool
-}
-
-// errTemplateInOrigin refuses a template before the end of the URL's host
-// and port. Go's parser ends the host at the first "/", "?" or "#": a
-// template before those can make the host (http://{{ .h }}/), the port
-// (http://h:{{ .p }}/), or, with "@", turn the written host into a user
-// name (http://h{{ .path }} with path "@other.example").
-var errTemplateInOrigin = errors.New(`may fill only the path, query or fragment with {{ }}: the scheme, host and port must be written out and followed by "/", "?" or "#" before the first template (https://api.example.com/orders/{{ .input.id }}), so that a run's input never chooses where the request and its credentials go`)
-
-// SplitURLTemplate splits an http step's url into its literal origin and
-// the rest, or refuses a url whose scheme, user name, host or port holds a
-// template, or that does not begin with http:// or https://. Validation and
-// the runner both split with it, so that what was accepted on write is
-// what runs; a definition stored before the rule fails here at run time.
-func SplitURLTemplate(t *Template) (*URLTemplate, error) {
-	var literal strings.Builder // the text before the first expression
-	first := len(t.Parts)
-	for i, part := range t.Parts {
-		if part.Code != nil {
-			first = i
-			break
-		}
-		literal.WriteString(part.Text)
-	}
-	prefix := literal.String()
-	templated := first < len(t.Parts)
-	scheme, afterScheme, found := strings.Cut(prefix, ":")
-	if !found || !strings.HasPrefix(afterScheme, "//") {
-		if templated {
-			return nil, errTemplateInOrigin
-		}
-		return nil, errors.New("must be an absolute http or https URL")
-	}
-	if !strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https") {
-		return nil, errors.New("must be an absolute http or https URL")
-	}
-	hostStart := len(scheme) + len("://")
-	originEnd := len(prefix)
-	if end := strings.IndexAny(prefix[hostStart:], "/?#"); end >= 0 {
-		originEnd = hostStart + end
-	} else if templated {
-		return nil, errTemplateInOrigin
-	}
-	split := &URLTemplate{Origin: prefix[:originEnd]}
-	if rest := prefix[originEnd:]; rest != "" {
-		split.Rest = append(split.Rest, URLTemplatePart{TemplatePart: TemplatePart{Text: rest}})
-	}
-	for _, part := range t.Parts[first:] {
-		split.Rest = append(split.Rest, URLTemplatePart{TemplatePart: part, Escaped: part.Code != nil && endsInURIFormat(part.Expr)})
-	}
-	return split, nil
-}
-
-// endsInURIFormat reports whether a jq expression's last step is the @uri
-// format (".q | @uri", "(.q | @uri)", `@uri "id-\(.q)"`), whose value
-// authors used to put in URLs before the runner escaped values itself.
-func endsInURIFormat(expr string) bool {
-	q, err := gojq.Parse(expr)
-	for err == nil && q != nil {
-		switch {
-		case q.Op == gojq.OpPipe:
-			q = q.Right
-		case q.Op != 0 || q.Term == nil || len(q.Term.SuffixList) > 0:
-			return false
-		case q.Term.Type == gojq.TermTypeFormat:
-			return q.Term.Format == "@uri"
-		case q.Term.Type == gojq.TermTypeQuery:
-			q = q.Term.Query
-		default:
-			return false
-		}
-	}
-	return false
 }
 
 func checkHeaders(p *problems, path string, headers map[string]string) {
@@ -219,7 +125,7 @@ func checkHeaders(p *problems, path string, headers map[string]string) {
 			continue
 		}
 		seen[lower] = name
-		t, err := CompileTemplate(headers[name])
+		t, err := jqtemplate.CompileTemplate(headers[name])
 		if err != nil {
 			p.add(field, err.Error())
 			continue
@@ -270,7 +176,7 @@ func checkBodyTemplates(p *problems, path string, body jsontext.Value) {
 		if !strings.Contains(s, "{{") {
 			continue
 		}
-		if _, err := CompileTemplate(s); err != nil {
+		if _, err := jqtemplate.CompileTemplate(s); err != nil {
 			p.add(jsonfield.Pointer(path, dec.StackPointer()), err.Error())
 		}
 	}

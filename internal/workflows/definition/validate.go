@@ -3,6 +3,7 @@ package definition
 import (
 	"github.com/workflowsapi/workflows/internal/workflows"
 	"github.com/workflowsapi/workflows/internal/workflows/inputschema"
+	"github.com/workflowsapi/workflows/internal/workflows/jqtemplate"
 
 	"errors"
 	"fmt"
@@ -19,7 +20,6 @@ import (
 	_ "time/tzdata"
 	"unicode/utf8"
 
-	"github.com/itchyny/gojq"
 	"github.com/robfig/cron/v3"
 
 	"github.com/workflowsapi/workflows/internal/domain"
@@ -245,103 +245,9 @@ func checkJQ(p *problems, field, src string) {
 		p.add(field, "is required")
 		return
 	}
-	if _, err := CompileJQ(src); err != nil {
+	if _, err := jqtemplate.CompileJQ(src); err != nil {
 		p.add(field, "does not compile: "+err.Error())
 	}
-}
-
-// CompileJQ compiles a jq program as the runner runs it: over the run
-// context ({"input", "steps", "run", "workflow"}) as its input, with no
-// variables, no modules and no input/inputs. It passes no environment
-// loader, so $ENV and env are empty: a program must never read the
-// function's environment, where Lambda keeps its AWS credentials. The
-// runner compiles with this function, never with gojq directly, so that
-// what validation accepted is exactly what runs.
-func CompileJQ(src string) (*gojq.Code, error) {
-	query, err := gojq.Parse(src)
-	if err != nil {
-		return nil, err
-	}
-	return gojq.Compile(query)
-}
-
-// Template is a string with jq expressions in it, each between {{ and }}:
-// "https://shop.example/orders/{{ .input.orderId }}". An expression ends at
-// the first "}}" (an object inside one closes with "} }"). There is no
-// escape for a literal "{{".
-type Template struct {
-	Parts []TemplatePart
-}
-
-// TemplatePart is literal Text, or an expression (Code, compiled from Expr).
-type TemplatePart struct {
-	Text string
-	Expr string
-	Code *gojq.Code
-}
-
-// CompileTemplate splits s into text and expressions and compiles each
-// expression with CompileJQ. How a value is rendered into the string is the
-// runner's to say; it compiles templates with this function.
-func CompileTemplate(s string) (*Template, error) {
-	t := &Template{}
-	for offset := 0; ; {
-		open := strings.Index(s, "{{")
-		if open < 0 {
-			if s != "" {
-				t.Parts = append(t.Parts, TemplatePart{Text: s})
-			}
-			return t, nil
-		}
-		if open > 0 {
-			t.Parts = append(t.Parts, TemplatePart{Text: s[:open]})
-		}
-		rest := s[open+2:]
-		end := strings.Index(rest, "}}")
-		if end < 0 {
-			return nil, fmt.Errorf(`has a "{{" at character %d without its "}}"`, offset+open+1)
-		}
-		expr := rest[:end]
-		if strings.TrimSpace(expr) == "" {
-			return nil, fmt.Errorf(`has an empty "{{ }}" at character %d`, offset+open+1)
-		}
-		code, err := CompileJQ(expr)
-		if err != nil {
-			hint := ""
-			if strings.Contains(expr, "{") {
-				hint = ` (an expression ends at the first "}}": close nested objects with "} }")`
-			}
-			return nil, fmt.Errorf("has an expression {{%s}} that does not compile: %v%s", shorten(expr), err, hint)
-		}
-		t.Parts = append(t.Parts, TemplatePart{Expr: expr, Code: code})
-		offset += open + 2 + end + 2
-		s = rest[end+2:]
-	}
-}
-
-// WithPlaceholder is the template's text with each expression replaced by
-// placeholder: how a URL template's literal parts are checked on write, and
-// what the URL renderer's fuzz target compares a render against.
-func (t *Template) WithPlaceholder(placeholder string) string {
-	var b strings.Builder
-	for _, part := range t.Parts {
-		if part.Code != nil {
-			b.WriteString(placeholder)
-		} else {
-			b.WriteString(part.Text)
-		}
-	}
-	return b.String()
-}
-
-// shorten keeps a message short when it quotes what the user wrote.
-func shorten(s string) string {
-	const limit = 80
-	if utf8.RuneCountInString(s) <= limit {
-		return s
-	}
-	runes := []rune(s)
-	return string(runes[:limit]) + "…"
 }
 
 func validateTrigger(p *problems, t workflows.Trigger) {

@@ -18,6 +18,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/workflows"
 	"github.com/workflowsapi/workflows/internal/workflows/definition"
 	"github.com/workflowsapi/workflows/internal/workflows/inputschema"
+	"github.com/workflowsapi/workflows/internal/workflows/jqtemplate"
 	"github.com/workflowsapi/workflows/internal/workflows/workflowstest"
 )
 
@@ -1057,7 +1058,7 @@ func TestInputSchemaLoadsNothing(t *testing.T) {
 func TestJQCannotReadTheEnvironment(t *testing.T) {
 	t.Setenv("WORKFLOWS_TEST_SECRET", "s3cret")
 	for _, program := range []string{"$ENV", "env"} {
-		code, err := definition.CompileJQ(program)
+		code, err := jqtemplate.CompileJQ(program)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1069,7 +1070,7 @@ func TestJQCannotReadTheEnvironment(t *testing.T) {
 }
 
 func TestCompileTemplate(t *testing.T) {
-	tmpl, err := definition.CompileTemplate("https://shop.example/orders/{{ .input.orderId }}?x={{.a}}")
+	tmpl, err := jqtemplate.CompileTemplate("https://shop.example/orders/{{ .input.orderId }}?x={{.a}}")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1089,10 +1090,10 @@ func TestCompileTemplate(t *testing.T) {
 	if v != "42" {
 		t.Fatalf("the expression gives %v", v)
 	}
-	if _, err := definition.CompileTemplate("{{ {a: {b: 1}} }}"); err == nil || !strings.Contains(err.Error(), "} }") {
+	if _, err := jqtemplate.CompileTemplate("{{ {a: {b: 1}} }}"); err == nil || !strings.Contains(err.Error(), "} }") {
 		t.Fatalf("nested objects: %v, want a hint to close them with } }", err)
 	}
-	if _, err := definition.CompileTemplate("{{ {a: {b: 1} } }}"); err != nil {
+	if _, err := jqtemplate.CompileTemplate("{{ {a: {b: 1} } }}"); err != nil {
 		t.Fatalf("nested objects closed apart: %v", err)
 	}
 }

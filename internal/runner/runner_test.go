@@ -463,6 +463,28 @@ func TestRecordedStepsNeverRunAgain(t *testing.T) {
 	}
 }
 
+// raceAdvances has n drivers advance the run at once, each until it is done
+// (at most 50 Advances).
+func (e *env) raceAdvances(t *testing.T, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for range 50 {
+				d, err := e.runner.Advance(context.Background(), runner.Task{AccountID: "acct", RunID: e.runID})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if d.Done {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // TestConcurrentAdvances: Advances of one run racing (a repeated task, or
 // two Express executions of one run) never run a step with an effect whose
 // success was recorded, and the run ends once. (The steps are http ones to
@@ -478,22 +500,7 @@ func TestConcurrentAdvances(t *testing.T) {
 		for i, id := range []string{"a", "b", "c", "d"} {
 			e.engine.script[id] = []func(context.Context) (engine.Result, error){ok(i + 1)}
 		}
-		var wg sync.WaitGroup
-		for range 4 {
-			wg.Go(func() {
-				for range 50 {
-					d, err := e.runner.Advance(context.Background(), runner.Task{AccountID: "acct", RunID: e.runID})
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if d.Done {
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
+		e.raceAdvances(t, 4)
 		if len(e.engine.reRuns) > 0 {
 			t.Fatalf("round %d: steps run after their success was recorded: %v", round, e.engine.reRuns)
 		}
@@ -525,22 +532,7 @@ func TestConcurrentAdvancesOfStepsThatOnlyCompute(t *testing.T) {
 		  {"id": "b", "type": "condition", "with": {"jq": ".steps.a.output == 1"}, "else": "end"},
 		  {"id": "c", "type": "transform", "with": {"jq": ".steps.a.output + 2"}},
 		  {"id": "d", "type": "transform", "with": {"jq": ".steps.c.output + 1"}}]}`)
-		var wg sync.WaitGroup
-		for range 4 {
-			wg.Go(func() {
-				for range 50 {
-					d, err := e.runner.Advance(context.Background(), runner.Task{AccountID: "acct", RunID: e.runID})
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if d.Done {
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
+		e.raceAdvances(t, 4)
 		run := e.store.run(t, e.runID)
 		if run.Status != runs.StatusSucceeded || string(run.Output) != "4" {
 			t.Fatalf("round %d: run %s output %s", round, run.Status, run.Output)

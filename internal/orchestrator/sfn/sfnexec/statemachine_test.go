@@ -269,39 +269,31 @@ type runKind struct {
 	check      func(t *testing.T, v view)
 }
 
+// straightThrough is a run of a transform, a condition that jumps over a
+// step, and a transform, named name, on machine express or not.
+func straightThrough(name string, express bool) runKind {
+	return runKind{
+		name: name, function: fnRunner, input: `{"n": 21}`, express: express,
+		definition: `{"name": "` + name + `", "trigger": {"type": "manual"}, "steps": [
+		  {"id": "double", "type": "transform", "with": {"jq": ".input.n * 2"}},
+		  {"id": "big", "type": "condition", "with": {"jq": ".steps.double.output > 100"}, "else": "summary"},
+		  {"id": "skipped", "type": "transform", "with": {"jq": "1"}},
+		  {"id": "summary", "type": "transform", "with": {"jq": "{d: .steps.double.output, wf: .workflow.name}"}}]}`,
+		wantPath:   "Advance > Decide > Done | SUCCEEDED",
+		wantStatus: runs.StatusSucceeded,
+		check: func(t *testing.T, v view) {
+			if v.Output != `{"d":42,"wf":"`+name+`"}` || v.Steps[2].Status != runs.StepSkipped {
+				t.Errorf("output %s, steps %+v", v.Output, v.Steps)
+			}
+		},
+	}
+}
+
 var kinds = []runKind{
-	{
-		name: "straight", function: fnRunner, input: `{"n": 21}`,
-		definition: `{"name": "straight", "trigger": {"type": "manual"}, "steps": [
-		  {"id": "double", "type": "transform", "with": {"jq": ".input.n * 2"}},
-		  {"id": "big", "type": "condition", "with": {"jq": ".steps.double.output > 100"}, "else": "summary"},
-		  {"id": "skipped", "type": "transform", "with": {"jq": "1"}},
-		  {"id": "summary", "type": "transform", "with": {"jq": "{d: .steps.double.output, wf: .workflow.name}"}}]}`,
-		wantPath:   "Advance > Decide > Done | SUCCEEDED",
-		wantStatus: runs.StatusSucceeded,
-		check: func(t *testing.T, v view) {
-			if v.Output != `{"d":42,"wf":"straight"}` || v.Steps[2].Status != runs.StepSkipped {
-				t.Errorf("output %s, steps %+v", v.Output, v.Steps)
-			}
-		},
-	},
-	{
-		// The same run on the Express machine (sfn.ExpressDefinition):
-		// one Advance, and the execution succeeds.
-		name: "express", function: fnRunner, input: `{"n": 21}`, express: true,
-		definition: `{"name": "express", "trigger": {"type": "manual"}, "steps": [
-		  {"id": "double", "type": "transform", "with": {"jq": ".input.n * 2"}},
-		  {"id": "big", "type": "condition", "with": {"jq": ".steps.double.output > 100"}, "else": "summary"},
-		  {"id": "skipped", "type": "transform", "with": {"jq": "1"}},
-		  {"id": "summary", "type": "transform", "with": {"jq": "{d: .steps.double.output, wf: .workflow.name}"}}]}`,
-		wantPath:   "Advance > Decide > Done | SUCCEEDED",
-		wantStatus: runs.StatusSucceeded,
-		check: func(t *testing.T, v view) {
-			if v.Output != `{"d":42,"wf":"express"}` || v.Steps[2].Status != runs.StepSkipped {
-				t.Errorf("output %s, steps %+v", v.Output, v.Steps)
-			}
-		},
-	},
+	straightThrough("straight", false),
+	// The same run on the Express machine (sfn.ExpressDefinition): one
+	// Advance, and the execution succeeds.
+	straightThrough("express", true),
 	{
 		name: "delay", function: fnRunner, input: `{}`,
 		definition: `{"name": "delay", "trigger": {"type": "manual"}, "steps": [

@@ -40,6 +40,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	logger := lambdaenv.NewLogger()
+	localapp.TuneGC()
 
 	cfg := store.ConfigFromEnvOrLocal()
 	limits, err := ratelimit.ConfigFromEnv()

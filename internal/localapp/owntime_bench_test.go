@@ -95,6 +95,8 @@ func percentile(v []time.Duration, p float64) time.Duration {
 //
 //	go test -run '^$' -bench GatewayOwnTime -benchtime 2000x ./internal/localapp/
 func BenchmarkGatewayOwnTime(b *testing.B) {
+	// The garbage collector as the local gateway sets it (TuneGC).
+	localapp.TuneGC()
 	table := dynamotest.MustTable(b)
 	client, err := store.NewClient(context.Background(), store.Config{Endpoint: os.Getenv("DYNAMODB_ENDPOINT"), TableName: table.Name}, timeCalls)
 	if err != nil {

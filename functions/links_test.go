@@ -39,12 +39,11 @@ func featureOf(importPath string) routes.Feature {
 	return found
 }
 
-// linkedFeatures runs `go list -deps` over patterns and returns, for each
-// package matched, the features its build links (itself excluded).
-func linkedFeatures(tb testing.TB, patterns ...string) map[string][]routes.Feature {
+// goList runs `go list args...` from the module's root and returns its
+// output.
+func goList(tb testing.TB, args ...string) []byte {
 	tb.Helper()
-	args := append([]string{"list", "-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`}, patterns...)
-	cmd := exec.Command("go", args...)
+	cmd := exec.Command("go", append([]string{"list"}, args...)...)
 	cmd.Dir = ".."
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -52,6 +51,14 @@ func linkedFeatures(tb testing.TB, patterns ...string) map[string][]routes.Featu
 	if err != nil {
 		tb.Fatalf("go list: %v\n%s", err, stderr.String())
 	}
+	return out
+}
+
+// linkedFeatures runs `go list -deps` over patterns and returns, for each
+// package matched, the features its build links (itself excluded).
+func linkedFeatures(tb testing.TB, patterns ...string) map[string][]routes.Feature {
+	tb.Helper()
+	out := goList(tb, append([]string{"-f", `{{.ImportPath}}{{range .Deps}} {{.}}{{end}}`}, patterns...)...)
 	linked := map[string][]routes.Feature{}
 	scanner := bufio.NewScanner(bytes.NewReader(out))
 	scanner.Buffer(make([]byte, 1<<20), 1<<24)
@@ -119,15 +126,7 @@ func TestFeatureLinks(t *testing.T) {
 // say through which imports a package is linked.
 func importGraph(tb testing.TB, patterns ...string) map[string][]string {
 	tb.Helper()
-	args := append([]string{"list", "-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`}, patterns...)
-	cmd := exec.Command("go", args...)
-	cmd.Dir = ".."
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		tb.Fatalf("go list: %v\n%s", err, stderr.String())
-	}
+	out := goList(tb, append([]string{"-deps", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`}, patterns...)...)
 	graph := map[string][]string{}
 	scanner := bufio.NewScanner(bytes.NewReader(out))
 	scanner.Buffer(make([]byte, 1<<20), 1<<24)

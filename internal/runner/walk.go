@@ -337,21 +337,44 @@ func (a *advance) attempt(index int, rec runs.Step) (outcome, bool, error) {
 	if err := a.markRunning(now); err != nil {
 		return again, false, err
 	}
-	if pure && rec.Status != runs.StepRunning {
-		return a.pureAttempt(index, rec, now)
-	}
+	// A step that only computes (pureStep) has no effect to claim, so its
+	// attempt writes no running record first: its result is its one write,
+	// conditional on the record read, so of two Advances computing it at
+	// once one records it and the other reloads (errConflict) and finds it
+	// recorded. A failed attempt is recorded running first as any other
+	// attempt is, so its count and back-off are kept; a runner that dies
+	// mid-attempt leaves no record, and the step is computed again. (One
+	// found running is after a failed attempt's short back-off: the claim
+	// is written already.)
+	claimLater := pure && rec.Status != runs.StepRunning
 	// While running, NextAttemptAt is the attempt's lease: past it, an
 	// attempt still recorded running is taken as dead.
 	rec.Status, rec.Attempts, rec.Error, rec.NextAttemptAt = runs.StepRunning, rec.Attempts+1, nil, now.Add(a.lease(step))
 	if rec.StartedAt.IsZero() {
 		rec.StartedAt = now
 	}
-	if err := a.putStep(rec); err != nil {
-		return again, false, err
+	claim := func() error {
+		if err := a.putStep(rec); err != nil {
+			return err
+		}
+		rec = a.steps[step.ID]
+		a.held = step.ID
+		return nil
 	}
-	rec = a.steps[step.ID]
-	a.held = step.ID
+	if !claimLater {
+		if err := claim(); err != nil {
+			return again, false, err
+		}
+	}
 	a.began++
+	failed := func(stepErr *engine.StepError) (outcome, bool, error) {
+		if claimLater {
+			if err := claim(); err != nil {
+				return again, false, err
+			}
+		}
+		return a.failedAttempt(index, rec, stepErr)
+	}
 
 	result, err := a.execute(func(ctx context.Context) (engine.Result, error) {
 		return a.r.engine.Execute(ctx, a.compiled, index, a.context(rec.Attempts), a.runID+":"+step.ID)
@@ -361,7 +384,7 @@ func (a *advance) attempt(index int, rec runs.Step) (outcome, bool, error) {
 		if err != nil {
 			return again, false, err
 		}
-		return a.failedAttempt(index, rec, stepErr)
+		return failed(stepErr)
 	}
 	now = a.r.clock.Now()
 	if result.Wait > 0 {
@@ -376,7 +399,7 @@ func (a *advance) attempt(index int, rec runs.Step) (outcome, bool, error) {
 	}
 	output, err := marshalOutput(result.Output)
 	if err != nil {
-		return a.failedAttempt(index, rec, &engine.StepError{Code: CodeOutputSize, Message: err.Error()})
+		return failed(&engine.StepError{Code: CodeOutputSize, Message: err.Error()})
 	}
 	// The engine's answer is the one control signal: where the run goes
 	// next is recorded with the output, and followed from the record.
@@ -389,48 +412,6 @@ func (a *advance) attempt(index int, rec runs.Step) (outcome, bool, error) {
 // harmless, and its record is written once, with its result.
 func pureStep(step workflows.Step) bool {
 	return step.Type == workflows.StepTransform || step.Type == workflows.StepCondition
-}
-
-// pureAttempt is an attempt of a step that only computes: no running
-// record first (one write per step instead of two), since the attempt has
-// no effect to claim. Its result is written conditionally on the record
-// read, so of two Advances computing it at once one records it and the
-// other reloads (errConflict) and finds it recorded. A failed attempt is
-// recorded as any other attempt is (running, then how it failed), so its
-// count and back-off are kept; a runner that dies mid-attempt leaves no
-// record, and the next Advance computes the step again from the start.
-func (a *advance) pureAttempt(index int, rec runs.Step, now time.Time) (outcome, bool, error) {
-	step := a.def.Steps[index]
-	attempt := rec
-	attempt.Status, attempt.Attempts, attempt.Error, attempt.NextAttemptAt = runs.StepRunning, rec.Attempts+1, nil, now.Add(a.lease(step))
-	if attempt.StartedAt.IsZero() {
-		attempt.StartedAt = now
-	}
-	a.began++
-	result, err := a.execute(func(ctx context.Context) (engine.Result, error) {
-		return a.r.engine.Execute(ctx, a.compiled, index, a.context(attempt.Attempts), a.runID+":"+step.ID)
-	})
-	var stepErr *engine.StepError
-	var output jsontext.Value
-	if err == nil {
-		output, err = marshalOutput(result.Output)
-		if err != nil {
-			stepErr, err = &engine.StepError{Code: CodeOutputSize, Message: err.Error()}, nil
-		}
-	} else if stepErr, err = a.stepError(step.ID, err); err != nil {
-		return again, false, err
-	}
-	if stepErr != nil {
-		// The attempt is counted as the two-write path counts it.
-		if err := a.putStep(attempt); err != nil {
-			return again, false, err
-		}
-		a.held = step.ID
-		return a.failedAttempt(index, a.steps[step.ID], stepErr)
-	}
-	done := attempt
-	done.Status, done.Output, done.Jump, done.FinishedAt, done.NextAttemptAt = runs.StepSucceeded, output, result.Jump, a.r.clock.Now(), time.Time{}
-	return again, true, a.putStep(done)
 }
 
 // stepError is the step failure of an attempt that ended in err: a

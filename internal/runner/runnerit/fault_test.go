@@ -17,6 +17,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
 	"github.com/workflowsapi/workflows/internal/keys/keystest"
+	"github.com/workflowsapi/workflows/internal/runs"
 	"github.com/workflowsapi/workflows/internal/store/keysdb"
 	"github.com/workflowsapi/workflows/internal/store/runsdb"
 )
@@ -315,4 +316,79 @@ func finishedVia(t *testing.T, call func(method, path, body string) map[string]a
 func unfinishedInTable(table dynamotest.Table) (int, error) {
 	refs, err := runsdb.New(table.Client, table.Name).Unfinished(context.Background())
 	return len(refs), err
+}
+
+// TestAKilledRunKeepsItsComputedSteps: a transform step is written once,
+// with its result, and no running record first (runner.pureAttempt's path
+// in attempt). A SIGKILL after it leaves that record as it was: after the
+// restart the step is not computed again (its output, a time, is the one
+// recorded, and its item was written once), and the steps after it see
+// that output.
+func TestAKilledRunKeepsItsComputedSteps(t *testing.T) {
+	table := dynamotest.MustTable(t)
+	g := &gatewayProcess{bin: buildGateway(t), table: table.Name, dataDir: t.TempDir(), port: freePort(t)}
+	key := keystest.MustIssue(t, keysdb.New(table.Client, table.Name), "acct_fault_pure").Plaintext
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	tg := newTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := !seen[r.URL.Path]
+		seen[r.URL.Path] = true
+		mu.Unlock()
+		if first {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok": true}`))
+	})
+
+	g.start(t)
+	call := g.caller(t, key)
+	wf := call("POST", "/workflows", `{"name": "computed", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "stamp", "type": "transform", "with": {"jq": "{at: now, n: .input.n}"}},
+	  {"id": "slow", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/slow/{{ .run.id }}"}, "timeoutSeconds": 8, "retry": {"maxAttempts": 3}},
+	  {"id": "echo", "type": "transform", "with": {"jq": ".steps.stamp.output"}}
+	]}`)["id"].(string)
+	id := call("POST", "/workflows/"+wf+"/run", `{"input": {"n": 7}}`)["id"].(string)
+	waitFor(t, func() bool { return tg.count("/slow/"+id) > 0 })
+	g.kill9(t)
+
+	store := runsdb.New(table.Client, table.Name)
+	stepOf := func(stepID string) runs.Step {
+		t.Helper()
+		steps, err := store.Steps(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range steps {
+			if s.StepID == stepID {
+				return s
+			}
+		}
+		t.Fatalf("run %s has no record of step %s", id, stepID)
+		return runs.Step{}
+	}
+	atKill := stepOf("stamp")
+	if atKill.Status != runs.StepSucceeded || atKill.Revision != 1 || atKill.Attempts != 1 {
+		t.Fatalf("at the kill the transform is %s, revision %d, %d attempts: want succeeded, written once", atKill.Status, atKill.Revision, atKill.Attempts)
+	}
+
+	g.start(t)
+	run := finishedVia(t, call, id)
+	if run["status"] != "succeeded" {
+		t.Fatalf("run %s ended %s: %s", id, run["status"], jsonOf(run))
+	}
+	after := stepOf("stamp")
+	if string(after.Output) != string(atKill.Output) || after.Revision != 1 || after.Attempts != 1 {
+		t.Errorf("the recorded transform was computed again: output %s (was %s), revision %d, %d attempts", after.Output, atKill.Output, after.Revision, after.Attempts)
+	}
+	if echo := stepOf("echo"); string(echo.Output) != string(atKill.Output) || echo.Revision != 1 {
+		t.Errorf("the step after sees %s (revision %d), want the recorded %s written once", echo.Output, echo.Revision, atKill.Output)
+	}
 }

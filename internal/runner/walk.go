@@ -353,6 +353,9 @@ func (a *advance) attempt(index int, rec runs.Step) (outcome, bool, error) {
 	if rec.StartedAt.IsZero() {
 		rec.StartedAt = now
 	}
+	// The attempt's own start, for its history (a computing step's first
+	// write is its result, later).
+	rec = rec.WithHistory(now)
 	claim := func() error {
 		if err := a.putStep(rec); err != nil {
 			return err
@@ -470,6 +473,9 @@ func (a *advance) failedAttempt(index int, rec runs.Step, stepErr *engine.StepEr
 		// A short back-off is slept here. The record says running (held);
 		// if the runner dies asleep, the attempt counts as failed, as it
 		// did.
+		// The failed attempt's end goes with the next attempt's write.
+		rec = rec.EndAttempt(now, stepError)
+		a.steps[step.ID] = rec
 		if err := a.r.clock.Sleep(a.ctx, backoff); err != nil {
 			return again, false, err
 		}
@@ -582,7 +588,7 @@ func (a *advance) updateRun(run runs.Run) error {
 }
 
 func (a *advance) putStep(rec runs.Step) error {
-	written, err := a.r.store.PutStep(a.ctx, rec)
+	written, err := a.r.store.PutStep(a.ctx, rec.WithHistory(a.r.clock.Now()))
 	if errors.Is(err, runs.ErrRevision) {
 		return errConflict
 	}

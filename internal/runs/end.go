@@ -32,7 +32,7 @@ func EndOpenSteps(ctx context.Context, store Store, steps []Step, status StepSta
 		if e != nil {
 			st.Error = e
 		}
-		written, err := store.PutStep(ctx, st)
+		written, err := store.PutStep(ctx, st.WithHistory(now))
 		if err != nil {
 			return ended, err
 		}

@@ -95,6 +95,10 @@ type stepView struct {
 	Truncated     bool           `json:"truncated"`
 	Error         *Error         `json:"error"`
 	Reused        bool           `json:"reused"`
+	// AttemptHistory is every attempt, oldest first: [] for a step that
+	// has none (skipped, reused, a fan-out, or recorded before attempts
+	// were kept).
+	AttemptHistory []attemptView `json:"attemptHistory"`
 	// Items are a fan-out step's items (GET /runs/{id}/steps/{stepId}
 	// only): nil for any other step, and not shown.
 	Items []itemView `json:"items,omitzero"`
@@ -106,6 +110,24 @@ type stepView struct {
 	SignalURL   string  `json:"signalUrl,omitempty"`
 	ExpiresAt   *string `json:"expiresAt,omitzero"`
 	SignalledAt *string `json:"signalledAt,omitzero"`
+}
+
+// attemptView is one attempt of a step: finishedAt null while it is open
+// (running, or waiting on a delay, a signal or a child run).
+type attemptView struct {
+	Attempt    int        `json:"attempt"`
+	Status     StepStatus `json:"status"`
+	StartedAt  string     `json:"startedAt"`
+	FinishedAt *string    `json:"finishedAt"`
+	Error      *Error     `json:"error"`
+}
+
+func attemptViews(h []Attempt) []attemptView {
+	views := make([]attemptView, len(h))
+	for i, a := range h {
+		views[i] = attemptView{Attempt: a.Number, Status: a.Status, StartedAt: httpapi.FormatTime(a.StartedAt), FinishedAt: optionalTime(a.FinishedAt), Error: a.Error}
+	}
+	return views
 }
 
 // itemView is one item of a fan-out step: a foreach's item (index) or a
@@ -218,6 +240,7 @@ func stepViewOf(st Step, maxOutput int) stepView {
 	v := stepView{
 		ID: st.StepID, Status: st.Status, Attempts: st.Attempts, StartedAt: optionalTime(st.StartedAt),
 		FinishedAt: optionalTime(st.FinishedAt), Output: st.Output, Error: st.Error, Reused: st.Reused, ChildRunID: st.ChildRunID,
+		AttemptHistory: attemptViews(st.History),
 	}
 	if st.Status == StepWaiting && st.SignalHash == "" {
 		v.NextAttemptAt = optionalTime(st.NextAttemptAt)

@@ -10,6 +10,7 @@ package runs
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -201,8 +202,94 @@ type Step struct {
 	SignalHash      string
 	SignalExpiresAt time.Time
 	SignalledAt     time.Time
+	// History is every attempt of the step, oldest first (at most
+	// MaxAttemptHistory, the latest): what a timeline draws, one bar per
+	// attempt with the gaps between them. WithHistory keeps it in step
+	// with the record; a step written before it was kept has none.
+	History []Attempt
 	// Revision counts the writes of the step item, as Run.Revision does.
 	Revision int64
+}
+
+// Attempt is one attempt of a step: when it began and ended (FinishedAt
+// zero while it is open) and how. Its Status is running or waiting (a
+// delay, a signal or a child run being waited for) while open, and
+// succeeded, failed or cancelled once ended.
+type Attempt struct {
+	Number     int
+	Status     StepStatus
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Error      *Error
+}
+
+// MaxAttemptHistory bounds a step's History. A step's attempts are bounded
+// by its retry policy (workflows.MaxAttempts), but a runner that dies
+// mid-attempt over and over adds one each time; past the bound the oldest
+// are dropped.
+const MaxAttemptHistory = 20
+
+// WithHistory brings s.History in line with the record as it is about to
+// be written at now: an attempt for each one counted and not yet in it (an
+// attempt still open when a later one began was cut off: failed), and the
+// last attempt's status and end from the step's. Every writer of a step
+// that moves it (the runner's putStep, EndOpenSteps, a signal) calls it
+// with its own clock, so each attempt is told where it begins and ends
+// without each path of the runner tracking it. A reused step (a retry's
+// copy) did not run in its run: it has none.
+func (s Step) WithHistory(now time.Time) Step {
+	if s.Reused {
+		return s
+	}
+	h := slices.Clone(s.History)
+	for n := len(h) + 1; n <= s.Attempts; n++ {
+		if k := len(h); k > 0 && h[k-1].FinishedAt.IsZero() {
+			h[k-1].Status, h[k-1].FinishedAt = StepFailed, now
+		}
+		start := now
+		if len(h) == 0 && !s.StartedAt.IsZero() {
+			start = s.StartedAt
+		}
+		h = append(h, Attempt{Number: n, Status: StepRunning, StartedAt: start})
+	}
+	if k := len(h); k > 0 && h[k-1].FinishedAt.IsZero() {
+		last := &h[k-1]
+		end := s.FinishedAt
+		if end.IsZero() {
+			end = now
+		}
+		switch s.Status {
+		case StepRunning:
+			last.Status = StepRunning
+		case StepWaiting:
+			// Waiting with an error is the back-off after a failed
+			// attempt; without one, the attempt itself waits.
+			if s.Error != nil {
+				last.Status, last.FinishedAt, last.Error = StepFailed, now, s.Error
+			} else {
+				last.Status = StepWaiting
+			}
+		case StepSucceeded, StepFailed, StepCancelled:
+			last.Status, last.FinishedAt, last.Error = s.Status, end, s.Error
+		}
+	}
+	if len(h) > MaxAttemptHistory {
+		h = h[len(h)-MaxAttemptHistory:]
+	}
+	s.History = h
+	return s
+}
+
+// EndAttempt records the open attempt of s as ended at now, failed with e,
+// where the step's record does not say so yet: after a short back-off the
+// runner sleeps through without a write, the next attempt's write carries
+// the failure with its real end.
+func (s Step) EndAttempt(now time.Time, e *Error) Step {
+	if k := len(s.History); k > 0 && s.History[k-1].FinishedAt.IsZero() {
+		s.History = slices.Clone(s.History)
+		s.History[k-1].Status, s.History[k-1].FinishedAt, s.History[k-1].Error = StepFailed, now, e
+	}
+	return s
 }
 
 // Item is the record of one item of a fan-out step: a foreach's item at

@@ -144,7 +144,7 @@ func (s *Signals) record(ctx context.Context, run Run, stepID, hash string, data
 		}
 		st.Status, st.Output, st.Error = StepSucceeded, data, nil
 		st.SignalledAt, st.FinishedAt, st.NextAttemptAt = now, now, time.Time{}
-		written, err := s.store.PutStep(ctx, st)
+		written, err := s.store.PutStep(ctx, st.WithHistory(now))
 		if errors.Is(err, ErrRevision) {
 			continue // the runner kept its token, or another signal won: decide again
 		}

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,4 +258,107 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("the state expected was never reached")
+}
+
+// TestEveryAttemptIsInTheStepsHistory: each attempt of a step is in its
+// attemptHistory, where it began and ended and how, the back-off between
+// two attempts a gap; a wait is one open attempt until it ends; a step
+// skipped has none.
+func TestEveryAttemptIsInTheStepsHistory(t *testing.T) {
+	a := start(t)
+	var calls atomic.Int32
+	tg := newTarget(t, func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) <= 2 {
+			w.WriteHeader(503)
+			return
+		}
+		_, _ = w.Write([]byte(`{"ok": true}`))
+	})
+	wf := a.workflow(t, `{"name": "history", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "call", "type": "http", "with": {"method": "GET", "url": "`+tg.URL+`/flaky"}, "retry": {"maxAttempts": 3}},
+	  {"id": "pause", "type": "delay", "with": {"seconds": 1}},
+	  {"id": "never", "type": "condition", "with": {"jq": "false"}, "else": "end"},
+	  {"id": "skipped", "type": "transform", "with": {"jq": "1"}}
+	]}`)
+	runID := a.run(t, wf, `{}`)
+	waitFor(t, func() bool {
+		return a.mustData(t, 200, "GET", "/runs/"+runID, "")["status"] == "waiting"
+	})
+	waiting := stepsOf(a.mustData(t, 200, "GET", "/runs/"+runID, ""))["pause"]
+	if h := historyOf(t, waiting); len(h) != 1 || h[0]["status"] != "waiting" || h[0]["finishedAt"] != nil {
+		t.Errorf("a delay waiting: %s", jsonOf(waiting))
+	}
+
+	steps := stepsOf(a.finished(t, runID))
+	call := historyOf(t, steps["call"])
+	if len(call) != 3 {
+		t.Fatalf("three attempts, history %s", jsonOf(call))
+	}
+	for i, want := range []string{"failed", "failed", "succeeded"} {
+		at := call[i]
+		if at["attempt"] != float64(i+1) || at["status"] != want {
+			t.Errorf("attempt %d: %s, want %s", i+1, jsonOf(at), want)
+		}
+		began, ended := timeOf(t, at["startedAt"]), timeOf(t, at["finishedAt"])
+		if ended.Before(began) {
+			t.Errorf("attempt %d ends before it begins: %s", i+1, jsonOf(at))
+		}
+		if i > 0 && began.Before(timeOf(t, call[i-1]["finishedAt"])) {
+			t.Errorf("attempt %d begins before attempt %d ended: %s", i+1, i, jsonOf(call))
+		}
+		if failed := want == "failed"; failed != (at["error"] != nil) {
+			t.Errorf("attempt %d: error %v", i+1, at["error"])
+		}
+	}
+	if code := call[0]["error"].(map[string]any)["code"]; code != "HTTP_STATUS" {
+		t.Errorf("the first attempt's error: %v", code)
+	}
+	pause := historyOf(t, steps["pause"])
+	if len(pause) != 1 || pause[0]["status"] != "succeeded" ||
+		timeOf(t, pause[0]["finishedAt"]).Sub(timeOf(t, pause[0]["startedAt"])) < time.Second {
+		t.Errorf("a delay of 1 s that ended: %s", jsonOf(pause))
+	}
+	if h := historyOf(t, steps["never"]); len(h) != 1 || h[0]["status"] != "succeeded" {
+		t.Errorf("the condition: %s", jsonOf(h))
+	}
+	if h := historyOf(t, steps["skipped"]); len(h) != 0 {
+		t.Errorf("a skipped step has attempts: %s", jsonOf(h))
+	}
+
+	// A cancel ends the open attempt of a waiting step.
+	long := a.workflow(t, `{"name": "long", "trigger": {"type": "manual"}, "steps": [
+	  {"id": "wait", "type": "delay", "with": {"seconds": 3600}}
+	]}`)
+	cancelled := a.run(t, long, `{}`)
+	waitFor(t, func() bool {
+		return a.mustData(t, 200, "GET", "/runs/"+cancelled, "")["status"] == "waiting"
+	})
+	a.mustData(t, 200, "POST", "/runs/"+cancelled+"/cancel", "")
+	wait := historyOf(t, stepsOf(a.finished(t, cancelled))["wait"])
+	if len(wait) != 1 || wait[0]["status"] != "cancelled" || wait[0]["finishedAt"] == nil {
+		t.Errorf("a cancelled delay: %s", jsonOf(wait))
+	}
+}
+
+func historyOf(t *testing.T, step map[string]any) []map[string]any {
+	t.Helper()
+	raw, ok := step["attemptHistory"].([]any)
+	if !ok {
+		t.Fatalf("no attemptHistory in %s", jsonOf(step))
+	}
+	out := make([]map[string]any, len(raw))
+	for i, r := range raw {
+		out[i] = r.(map[string]any)
+	}
+	return out
+}
+
+func timeOf(t *testing.T, v any) time.Time {
+	t.Helper()
+	s, _ := v.(string)
+	at, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t.Fatalf("not a time: %v", v)
+	}
+	return at
 }

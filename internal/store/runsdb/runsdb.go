@@ -135,30 +135,63 @@ type errorItem struct {
 // stepItem is one step of a run. The output is a string attribute (JSON
 // text, up to runs.MaxStepOutputBytes).
 type stepItem struct {
-	PK            string     `dynamodbav:"PK"`
-	SK            string     `dynamodbav:"SK"`
-	RunID         string     `dynamodbav:"runId"`
-	StepID        string     `dynamodbav:"stepId"`
-	Index         int        `dynamodbav:"index"`
-	Status        string     `dynamodbav:"status"`
-	Attempts      int        `dynamodbav:"attempts"`
-	StartedAt     int64      `dynamodbav:"startedAt,omitempty"`
-	FinishedAt    int64      `dynamodbav:"finishedAt,omitempty"`
-	NextAttemptAt int64      `dynamodbav:"nextAttemptAt,omitempty"`
-	Output        string     `dynamodbav:"output,omitempty"`
-	Error         *errorItem `dynamodbav:"error,omitempty"`
-	Reused        bool       `dynamodbav:"reused,omitempty"`
-	ChildRunID    string     `dynamodbav:"childRunId,omitempty"`
-	TaskToken     string     `dynamodbav:"taskToken,omitempty"`
-	Jump          string     `dynamodbav:"jump,omitempty"`
-	Items         string     `dynamodbav:"items,omitempty"`
-	ItemCount     int        `dynamodbav:"itemCount,omitempty"`
-	SignalNonce   string     `dynamodbav:"signalNonce,omitempty"`
-	SignalHash    string     `dynamodbav:"signalHash,omitempty"`
-	SignalExpires int64      `dynamodbav:"signalExpiresAt,omitempty"`
-	SignalledAt   int64      `dynamodbav:"signalledAt,omitempty"`
-	Revision      int64      `dynamodbav:"revision"`
-	TTL           int64      `dynamodbav:"ttl,omitempty"`
+	PK            string        `dynamodbav:"PK"`
+	SK            string        `dynamodbav:"SK"`
+	RunID         string        `dynamodbav:"runId"`
+	StepID        string        `dynamodbav:"stepId"`
+	Index         int           `dynamodbav:"index"`
+	Status        string        `dynamodbav:"status"`
+	Attempts      int           `dynamodbav:"attempts"`
+	StartedAt     int64         `dynamodbav:"startedAt,omitempty"`
+	FinishedAt    int64         `dynamodbav:"finishedAt,omitempty"`
+	NextAttemptAt int64         `dynamodbav:"nextAttemptAt,omitempty"`
+	Output        string        `dynamodbav:"output,omitempty"`
+	Error         *errorItem    `dynamodbav:"error,omitempty"`
+	Reused        bool          `dynamodbav:"reused,omitempty"`
+	ChildRunID    string        `dynamodbav:"childRunId,omitempty"`
+	TaskToken     string        `dynamodbav:"taskToken,omitempty"`
+	Jump          string        `dynamodbav:"jump,omitempty"`
+	Items         string        `dynamodbav:"items,omitempty"`
+	ItemCount     int           `dynamodbav:"itemCount,omitempty"`
+	SignalNonce   string        `dynamodbav:"signalNonce,omitempty"`
+	SignalHash    string        `dynamodbav:"signalHash,omitempty"`
+	SignalExpires int64         `dynamodbav:"signalExpiresAt,omitempty"`
+	SignalledAt   int64         `dynamodbav:"signalledAt,omitempty"`
+	History       []attemptItem `dynamodbav:"history,omitempty"`
+	Revision      int64         `dynamodbav:"revision"`
+	TTL           int64         `dynamodbav:"ttl,omitempty"`
+}
+
+// attemptItem is one attempt of a step (runs.Attempt), in the step's item:
+// short names, since a step may keep up to runs.MaxAttemptHistory.
+type attemptItem struct {
+	Number     int        `dynamodbav:"n"`
+	Status     string     `dynamodbav:"s"`
+	StartedAt  int64      `dynamodbav:"b"`
+	FinishedAt int64      `dynamodbav:"e,omitempty"`
+	Error      *errorItem `dynamodbav:"err,omitempty"`
+}
+
+func attemptItemsOf(h []runs.Attempt) []attemptItem {
+	if len(h) == 0 {
+		return nil
+	}
+	items := make([]attemptItem, len(h))
+	for i, a := range h {
+		items[i] = attemptItem{Number: a.Number, Status: string(a.Status), StartedAt: millis(a.StartedAt), FinishedAt: millis(a.FinishedAt), Error: errorItemOf(a.Error)}
+	}
+	return items
+}
+
+func attemptsOf(items []attemptItem) []runs.Attempt {
+	if len(items) == 0 {
+		return nil
+	}
+	h := make([]runs.Attempt, len(items))
+	for i, it := range items {
+		h[i] = runs.Attempt{Number: it.Number, Status: runs.StepStatus(it.Status), StartedAt: fromMillis(it.StartedAt), FinishedAt: fromMillis(it.FinishedAt), Error: it.Error.error()}
+	}
+	return h
 }
 
 // signalItem is a signal token's lookup item (runs.SignalRef), by the
@@ -358,6 +391,7 @@ func (s *Store) stepItemOf(st runs.Step) stepItem {
 		Output: string(st.Output), Error: errorItemOf(st.Error), Reused: st.Reused, Revision: st.Revision,
 		Jump: st.Jump, Items: string(st.Items), ItemCount: st.ItemCount, ChildRunID: st.ChildRunID, TaskToken: st.TaskToken,
 		SignalNonce: st.SignalNonce, SignalHash: st.SignalHash, SignalExpires: millis(st.SignalExpiresAt), SignalledAt: millis(st.SignalledAt),
+		History: attemptItemsOf(st.History),
 	}
 	it.TTL = s.partitionTTL(st.RunID)
 	return it
@@ -399,6 +433,7 @@ func (it stepItem) step() runs.Step {
 		Output: jsonValue(it.Output), Error: it.Error.error(), Reused: it.Reused, Revision: it.Revision,
 		Jump: it.Jump, Items: jsonValue(it.Items), ItemCount: it.ItemCount, ChildRunID: it.ChildRunID, TaskToken: it.TaskToken,
 		SignalNonce: it.SignalNonce, SignalHash: it.SignalHash, SignalExpiresAt: fromMillis(it.SignalExpires), SignalledAt: fromMillis(it.SignalledAt),
+		History: attemptsOf(it.History),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -206,6 +207,16 @@ func TestPutStepIsConditionalAndBigOutputsAreWhole(t *testing.T) {
 	big := `{"body":"` + strings.Repeat("é", (runs.MaxStepOutputBytes-20)/2) + `"}`
 	done := first
 	done.Status, done.Output, done.FinishedAt = runs.StepSucceeded, jsontext.Value(big), base.Add(time.Second)
+	// A whole history beside the biggest output still fits one item.
+	for n := 1; n <= runs.MaxAttemptHistory; n++ {
+		at := runs.Attempt{Number: n, Status: runs.StepFailed, StartedAt: base.Add(time.Duration(n) * time.Millisecond),
+			FinishedAt: base.Add(time.Duration(n)*time.Millisecond + 500*time.Millisecond),
+			Error:      &runs.Error{Code: "HTTP_STATUS", Message: strings.Repeat("m", 300)}}
+		if n == runs.MaxAttemptHistory {
+			at.Status, at.Error = runs.StepSucceeded, nil
+		}
+		done.History = append(done.History, at)
+	}
 	if _, err := db.PutStep(ctx, done); err != nil {
 		t.Fatalf("PutStep of a %d-byte output: %v", len(big), err)
 	}
@@ -215,6 +226,9 @@ func TestPutStepIsConditionalAndBigOutputsAreWhole(t *testing.T) {
 	got, err := db.Step(ctx, run.ID, "fetch")
 	if err != nil || string(got.Output) != big || got.Revision != 2 || got.Status != runs.StepSucceeded {
 		t.Errorf("Step: revision %d status %s %d bytes, %v", got.Revision, got.Status, len(got.Output), err)
+	}
+	if !reflect.DeepEqual(got.History, done.History) {
+		t.Errorf("history read back:\n%+v\nwritten:\n%+v", got.History, done.History)
 	}
 	if _, err := db.Step(ctx, run.ID, "never"); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("Step that never began: %v, want NOT_FOUND", err)

@@ -13,14 +13,15 @@ import (
 )
 
 // constructors are the functions whose constructor is not named after
-// their route: the ones that are not routes, and the document, which has
-// no feature to wire.
+// their route: the ones that are not routes, and the document and the
+// console, which have no store or setting to wire.
 var constructors = map[string]string{
 	"runner":        "internal/runner/wire.Runner",
 	"scheduled-run": "internal/runs/wire/starts.ScheduledRun",
 	"authorizer":    "internal/authorizer/wire.Authorizer",
 	"start-check":   "internal/runner/wire/checks.StartCheck",
 	"get-openapi":   "internal/openapi.Handler",
+	"get-console":   "internal/console.Handler",
 }
 
 // localOnlyInAWS are the functions the local gateway has no twin of: the

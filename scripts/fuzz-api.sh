@@ -6,7 +6,9 @@
 # cases per operation and phase, and a hard FUZZ_TIMEOUT on the whole run,
 # which fails it. Reproduce a run with FUZZ_SEED=<the seed it printed>.
 # See docs/fuzzing.md. Every request goes to 127.0.0.1 only: the schema is read
-# from the local gateway, --origin pins the base URL to it, no redirect is
+# from the local gateway and its servers are relative (checked below), so every
+# operation's base URL is the gateway's (the console's at the root, the rest
+# under /api/v1), no redirect is
 # followed, proxies are bypassed, and schemathesis 4 has no telemetry or report
 # upload (reports stay off: no --report).
 set -euo pipefail
@@ -83,6 +85,10 @@ fi
 # signal: the hook starts a fresh run of a signal workflow made below for
 # each such request and sends it there (its step id, or its signalUrl's
 # token), so every case reaches the signal's own logic.
+# GET /console/{asset} serves only the names the page gives its assets
+# (a hash of each file's content), which no generator guesses: every other
+# case asks for one of them, read from the page once, so the operation's
+# 200s are fuzzed as well as its 404s.
 # (Generated ids are still tested for 404s by the other {id} operations.)
 # The workflow both rolls go to: on a webhook trigger, with notify.
 roll_workflow='{"name":"fuzz roll","trigger":{"type":"webhook"},"notify":{"url":"http://127.0.0.1:9/fuzz-notify","events":["run.succeeded"]},"steps":[{"id":"a","type":"transform","with":{"jq":"."}}]}'
@@ -91,6 +97,7 @@ write_hooks() {
 import hashlib
 import hmac
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -109,6 +116,8 @@ BASE = "$6"
 KEY = "$7"
 SIGNAL_WORKFLOW_ID = "$8"
 roll_workflow = [ROLL_WORKFLOW_ID]
+console_assets = []
+console_cases = [0]
 
 
 def call(method, path, body=None):
@@ -140,9 +149,22 @@ def fresh_signal():
     raise RuntimeError("the signal fixture run " + run + " never waited")
 
 
+def page_assets():
+    """The names the console's page gives its assets, read from it once."""
+    if not console_assets:
+        with urllib.request.urlopen(BASE + "/console", timeout=30) as response:
+            console_assets.extend(re.findall(r'(?:src|href)="console/([^"]+)"', response.read().decode()))
+    return console_assets
+
+
 @schemathesis.hook
 def before_call(ctx, case, **kwargs):
-    if case.path.endswith("/signals/{stepId}"):
+    if case.path.endswith("/console/{asset}"):
+        console_cases[0] += 1
+        if console_cases[0] % 2:
+            assets = page_assets()
+            case.path_parameters["asset"] = assets[(console_cases[0] // 2) % len(assets)]
+    elif case.path.endswith("/signals/{stepId}"):
         case.path_parameters["id"], _ = fresh_signal()
         case.path_parameters["stepId"] = "approve"
     elif case.path.endswith("/signals/{token}"):
@@ -194,6 +216,20 @@ done
 if [ "$code" != 200 ] || ! python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$work/openapi.json" 2>/dev/null; then
   echo "fuzz: $base/api/v1/openapi.json did not serve the OpenAPI document (HTTP $code); the gateway's log:" >&2
   tail -n 20 "$work/gateway.log" >&2
+  exit 1
+fi
+# Every server the document names, its own, a path's (the console's) or an
+# operation's, must be a path on the host the document was read from: then
+# schemathesis sends every request there. It reads each path's servers,
+# which --origin would override with the document's base path.
+if ! python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+places = [doc] + list(doc["paths"].values()) + [op for item in doc["paths"].values() for op in item.values() if isinstance(op, dict)]
+urls = [s["url"] for p in places for s in p.get("servers", [])]
+sys.exit(0 if urls and all(u.startswith("/") and not u.startswith("//") for u in urls) else "servers " + repr(urls))
+' "$work/openapi.json"; then
+  echo "fuzz: the document names a server that is not a path on the gateway; requests could leave 127.0.0.1" >&2
   exit 1
 fi
 
@@ -273,7 +309,6 @@ set +e
   NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost NO_COLOR=1 SCHEMATHESIS_HOOKS="$work/hooks.py" \
   timeout --foreground --signal=INT --kill-after=15 "$budget" "$schemathesis" --config-file "$work/schemathesis.toml" \
   run "$base/api/v1/openapi.json" \
-  --origin "$base" \
   --header "x-api-key: $key" \
   --include-path-regex '.*' \
   --checks all ${exclude_checks:+--exclude-checks "$exclude_checks"} \

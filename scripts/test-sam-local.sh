@@ -47,6 +47,33 @@ done
 grep -q '^sam-local: serving' "$log" || { cat "$log"; echo "test-sam-local: SAM did not serve within 5 minutes" >&2; exit 1; }
 echo "sam local served after $(( $(date +%s) - start )) s"
 
+# The console under SAM: the page, with the Content-Security-Policy
+# docs/console.md states, and the script it names by its hash, each through
+# get-console's container (internal/console's tests hold the handler to the
+# same policy).
+echo "== the console: GET /console and its script, each with its CSP"
+csp=$(.venv/bin/python -c '
+import re, sys
+m = re.search(r"Content-Security-Policy \(`([^`]+)`\)", open("docs/console.md").read(), re.S)
+print(" ".join(m.group(1).split()) if m else sys.exit("docs/console.md states no Content-Security-Policy"))')
+# check_console PATH TYPE: a 200 of TYPE with exactly the policy, its body
+# left in $data/console.body.
+check_console() {
+  local headers=$data/console.headers code policy
+  code=$(curl -sS -o "$data/console.body" -D "$headers" -w '%{http_code}' "http://127.0.0.1:$port$1")
+  policy=$(tr -d '\r' <"$headers" | grep -i '^content-security-policy:' | cut -d: -f2- | sed 's/^ *//' || true)
+  if [ "$code" != 200 ] || ! grep -qi "^content-type: $2" "$headers" || [ "$policy" != "$csp" ]; then
+    echo "test-sam-local: GET $1 answered $code, want 200 of $2 with the CSP $csp; its headers:" >&2
+    cat "$headers" >&2
+    exit 1
+  fi
+}
+check_console /console text/html
+script=$(grep -o 'src="console/console\.[0-9a-f]\{12\}\.js"' "$data/console.body" | head -n 1 | cut -d'"' -f2 || true)
+[ -n "$script" ] || { echo "test-sam-local: the console's page names no hashed script" >&2; exit 1; }
+check_console "/$script" text/javascript
+echo "the console and its $script are served with their CSP"
+
 (cd e2e && SAM_LOCAL_URL=http://127.0.0.1:$port DYNAMODB_ENDPOINT=http://127.0.0.1:$dynamodb_port \
   TABLE_NAME=workflows-local PYTHON="$PWD/../.venv/bin/python" \
   go test -tags samlocal -count=1 -run '^TestSAMLocal' -v . ) | grep -v '^=== ' || {

@@ -22,6 +22,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/lambdaenv"
 	"github.com/workflowsapi/workflows/internal/localapp"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
+	"github.com/workflowsapi/workflows/internal/routes"
 	schedlocal "github.com/workflowsapi/workflows/internal/schedules/local"
 	"github.com/workflowsapi/workflows/internal/secrets/kmssealer"
 	"github.com/workflowsapi/workflows/internal/signaltoken/kmsmac"
@@ -130,7 +131,8 @@ func run() error {
 		defer cancel()
 		_ = server.Shutdown(shutdown)
 	}()
-	logger.Info("Workflows API listening", "url", "http://"+net.JoinHostPort(displayHost(host), port)+"/api/v1", "dynamodb", cfg.Endpoint, "table", cfg.TableName)
+	origin := "http://" + net.JoinHostPort(displayHost(host), port)
+	logger.Info("Workflows API listening", "url", origin+routes.BasePath, "console", origin+routes.ConsolePath, "dynamodb", cfg.Endpoint, "table", cfg.TableName)
 	if err := server.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
@@ -525,15 +526,19 @@ func function(fn routes.Function, e env) (*yaml.Node, error) {
 	), nil
 }
 
-// eventsOf is what invokes fn: its route, or for the start check its
+// eventsOf is what invokes fn: its routes, or for the start check its
 // schedule; nil for the others (the authorizer, the runner, scheduled-run).
 func eventsOf(fn routes.Function) *yaml.Node {
 	if fn.Route != nil {
-		p := []pair{kv("RestApiId", ref(apiID)), kv("Path", fn.Route.Path), kv("Method", fn.Route.Method)}
-		if fn.Route.Authenticated() {
-			p = append(p, kv("Auth", mapping(kv("Authorizer", authorizerName))))
+		var events []pair
+		for i, route := range fn.Routes {
+			p := []pair{kv("RestApiId", ref(apiID)), kv("Path", route.Path), kv("Method", route.Method)}
+			if route.Authenticated() {
+				p = append(p, kv("Auth", mapping(kv("Authorizer", authorizerName))))
+			}
+			events = append(events, kv(apiEventName(i, route), mapping(kv("Type", "Api"), kv("Properties", mapping(p...)))))
 		}
-		return mapping(kv("Api", mapping(kv("Type", "Api"), kv("Properties", mapping(p...)))))
+		return mapping(events...)
 	}
 	if fn.Name == routes.StartCheckFunction {
 		every := blueprint.StartCheckEveryMinutes
@@ -549,6 +554,22 @@ func eventsOf(fn routes.Function) *yaml.Node {
 		)))
 	}
 	return nil
+}
+
+// apiEventName names the event of a function's i-th route: Api for its
+// first (every function's one, for most), then Api and the route's last path
+// segment (ApiAsset for /console/{asset}), each unique within the function.
+func apiEventName(i int, route *routes.Route) string {
+	if i == 0 {
+		return "Api"
+	}
+	last := strings.Trim(route.Path[strings.LastIndex(route.Path, "/")+1:], "{}")
+	var name strings.Builder
+	name.WriteString("Api")
+	for _, word := range strings.FieldsFunc(last, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		name.WriteString(strings.ToUpper(word[:1]) + word[1:])
+	}
+	return name.String()
 }
 
 // policyDocument is an IAM policy document of statements.

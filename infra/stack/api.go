@@ -36,6 +36,9 @@ var publicRouteReasons = map[string]string{
 		"hash is stored; the function answers 404 to any other token, acts at most once per token, and is limited per source IP.",
 	routes.GetOpenAPI.Function: "The API's own description (OpenAPI), public by the contract so that a client can be " +
 		"generated before it has a key; it reads nothing but the limiter's counter and is limited per source IP.",
+	routes.GetConsole.Function: "The console's static page, script and stylesheet, embedded in the function: they hold no " +
+		"data, and the page asks the person for a key and calls the API with it from the browser; it reads nothing but " +
+		"the limiter's counter and is limited per source IP.",
 }
 
 // accessLogFields is the JSON access log line of every request. It names the

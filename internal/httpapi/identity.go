@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/awslabs/aws-lambda-go-api-proxy/core"
@@ -66,8 +67,26 @@ func (p *pipeline) identify(next http.Handler) http.Handler {
 			return
 		}
 		*IdentityOf(r.Context()) = *id
+		// Here, before the limiter and the scope check, so that a 429 and
+		// a 403 say what the key may do too; a 401 (above) names none.
+		w.Header().Set(HeaderKeyScopes, KeyScopes(id.Scopes))
 		next.ServeHTTP(w, r)
 	})
+}
+
+// HeaderKeyScopes is on every answer to a request whose key was accepted: the
+// key's scopes, as GitHub's X-OAuth-Scopes, so that a client (the console)
+// can tell what it may offer without trying.
+const HeaderKeyScopes = "X-Key-Scopes"
+
+// KeyScopes is the value of HeaderKeyScopes: the scopes in domain.AllScopes
+// order, separated by a comma and a space ("workflows:read, runs:read").
+func KeyScopes(scopes domain.Scopes) string {
+	names := make([]string, len(scopes))
+	for i, s := range scopes {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
 }
 
 // contextString reads an authorizer context value. API Gateway passes them

@@ -11,6 +11,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
+	"github.com/workflowsapi/workflows/internal/httpapi"
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 	"github.com/workflowsapi/workflows/internal/routes"
 )
@@ -55,6 +56,61 @@ func TestEveryRoute(t *testing.T) {
 	})
 }
 
+// X-Key-Scopes says, on every answer after the key was accepted, what the
+// key may do: in domain.AllScopes order, whatever order it was issued in.
+func TestTheKeyScopesHeader(t *testing.T) {
+	env := gatewaytest.MustStart(t, gatewaytest.Options{})
+	key, _ := env.MustKey(t, "acct_scopes", domain.ScopeRunsRead, domain.ScopeWorkflowsExecute, domain.ScopeWorkflowsRead)
+	const want = "workflows:read, workflows:execute, runs:read"
+	requireScopes := func(t *testing.T, r gatewaytest.Response, wantStatus int) {
+		t.Helper()
+		if r.Status != wantStatus {
+			t.Fatalf("status %d, want %d: %s", r.Status, wantStatus, r.Body)
+		}
+		if got := r.Header.Values(httpapi.HeaderKeyScopes); len(got) != 1 || got[0] != want {
+			t.Errorf("X-Key-Scopes %q, want %q", got, want)
+		}
+	}
+
+	t.Run("on a 200", func(t *testing.T) {
+		requireScopes(t, gatewaytest.Call(t, "GET", env.URL+routes.ListWorkflows.Path, key, "", nil), 200)
+	})
+	t.Run("on a 403 for a scope the key lacks", func(t *testing.T) {
+		r := gatewaytest.Call(t, "POST", env.URL+routes.CreateConnection.Path, key, "application/json", []byte(`{}`))
+		requireScopes(t, r, 403)
+		gatewaytest.SameJSON(t, r.Body, gatewaytest.ForbiddenBody)
+	})
+	t.Run("on a 404 of the feature's", func(t *testing.T) {
+		requireScopes(t, gatewaytest.Call(t, "GET", env.URL+routes.BasePath+"/runs/run_01jc0000000000000000000000", key, "", nil), 404)
+	})
+	t.Run("not on a 401, with a bad key or none", func(t *testing.T) {
+		for _, bad := range []string{"", "wfk_00000000000000000000000000000000", "not-a-key"} {
+			r := gatewaytest.Call(t, "GET", env.URL+routes.ListWorkflows.Path, bad, "", nil)
+			if r.Status != 401 {
+				t.Fatalf("key %q: status %d", bad, r.Status)
+			}
+			if got, set := r.Header[httpapi.HeaderKeyScopes]; set {
+				t.Errorf("key %q: a 401 with X-Key-Scopes %q", bad, got)
+			}
+		}
+	})
+	t.Run("not on a route that takes no key, even when one is sent", func(t *testing.T) {
+		r := gatewaytest.Call(t, "GET", env.URL+routes.GetOpenAPI.Path, key, "", nil)
+		if _, set := r.Header[httpapi.HeaderKeyScopes]; r.Status != 200 || set {
+			t.Errorf("status %d, X-Key-Scopes %q", r.Status, r.Header.Values(httpapi.HeaderKeyScopes))
+		}
+	})
+	t.Run("the value is the scopes joined by a comma and a space", func(t *testing.T) {
+		if got := httpapi.KeyScopes(domain.Scopes{domain.ScopeWorkflowsRead}); got != "workflows:read" {
+			t.Errorf("one scope: %q", got)
+		}
+		if got := httpapi.KeyScopes(domain.Scopes(domain.AllScopes)); got != "workflows:read, workflows:write, workflows:execute, runs:read, "+
+			"connections:read, connections:write, keys:read, keys:write" {
+			t.Errorf("every scope: %q", got)
+		}
+	})
+}
+
 func TestRateLimits(t *testing.T) {
 	env := gatewaytest.MustStart(t, gatewaytest.Options{Limits: map[ratelimit.Category]int64{ratelimit.CategoryWrite: 3, ratelimit.CategoryPublic: 2}})
 	url := env.URL + routes.BasePath + "/workflows"
@@ -74,6 +130,9 @@ func TestRateLimits(t *testing.T) {
 		}
 		gatewaytest.SameJSON(t, r.Body, `{"success":false,"error":{"code":"RATE_LIMITED","message":"Rate limit exceeded. Limit: 3 requests per minute."}}`)
 		gatewaytest.RequireRateLimitHeaders(t, r, 3)
+		if got := r.Header.Get(httpapi.HeaderKeyScopes); got == "" {
+			t.Error("a 429 after the key was accepted carries no X-Key-Scopes")
+		}
 		if r.Header.Get("X-RateLimit-Remaining") != "0" {
 			t.Fatalf("remaining on a 429 = %q", r.Header.Get("X-RateLimit-Remaining"))
 		}

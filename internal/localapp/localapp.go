@@ -11,6 +11,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/authorizer"
 	authorizerwire "github.com/workflowsapi/workflows/internal/authorizer/wire"
 	connectionswire "github.com/workflowsapi/workflows/internal/connections/wire"
+	"github.com/workflowsapi/workflows/internal/console"
 	"github.com/workflowsapi/workflows/internal/engine"
 	"github.com/workflowsapi/workflows/internal/httpapi"
 	keyswire "github.com/workflowsapi/workflows/internal/keys/wire"
@@ -210,6 +211,9 @@ func FeatureHandlers(app *lambdaapp.App, deps Deps) (map[*routes.Route]http.Hand
 		&routes.RollWebhookSecret: webhookswire.RollWebhookSecret(env, deps.Sealer),
 		&routes.RollNotifySecret:  webhookswire.RollNotifySecret(env, deps.Sealer),
 	}
+	// One handler for the console's two routes, as its one function has.
+	consoleHandler := console.Handler()
+	handlers[&routes.GetConsole], handlers[&routes.GetConsoleAsset] = consoleHandler, consoleHandler
 	for route, build := range map[*routes.Route]func() (http.Handler, error){
 		&routes.RunWorkflow:   func() (http.Handler, error) { return starts.RunWorkflow(env, driver) },
 		&routes.ListRuns:      func() (http.Handler, error) { return runswire.ListRuns(env) },
@@ -240,12 +244,17 @@ func Functions(app *lambdaapp.App, deps Deps) (map[string]httpapi.LambdaHandler,
 		return nil, err
 	}
 	functions := map[string]httpapi.LambdaHandler{}
-	for _, r := range routes.All {
-		feature, ok := features[r]
+	for _, fn := range routes.Functions() {
+		if fn.Route == nil {
+			continue
+		}
+		// A function that serves several routes runs one pipeline, on
+		// the route its main starts (fn.Route), as in AWS.
+		feature, ok := features[fn.Route]
 		if !ok {
 			feature = httpapi.NotImplemented
 		}
-		functions[r.Function] = app.Route(r, feature)
+		functions[fn.Name] = app.Route(fn.Route, feature)
 	}
 	// As its main wires it: the event's header maps are checked for a
 	// second signature before the proxy adapter.

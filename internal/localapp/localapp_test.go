@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,9 +16,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/workflowsapi/workflows/internal/console"
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/dynamotest"
 	"github.com/workflowsapi/workflows/internal/gatewaytest"
+	"github.com/workflowsapi/workflows/internal/httpapi"
 	"github.com/workflowsapi/workflows/internal/ids"
 	"github.com/workflowsapi/workflows/internal/lambdaapp"
 	"github.com/workflowsapi/workflows/internal/localapp"
@@ -266,6 +269,12 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 			}
 		case "create-connection":
 			body, contentType = []byte(`{"name":"n","type":"bearer","credentials":{"token":"t"}}`), "application/json"
+		case "get-console":
+			if route == &routes.GetConsoleAsset {
+				// An asset the page names, so the route is counted on its
+				// way to 200.
+				path = consoleAssets(t, env)[0]
+			}
 		case "get-connection", "update-connection", "delete-connection":
 			// A real connection, so each route is counted on its way to 200.
 			made := gatewaytest.Call(t, "POST", env.URL+routes.CreateConnection.Path, key, "application/json",
@@ -327,6 +336,11 @@ func TestDynamoDBCallsPerRoute(t *testing.T) {
 				t.Errorf("%s %s: status %d, want 201: %s", route.Method, route.Path, r.Status, r.Body)
 			}
 			want["GetItem"], want["UpdateItem"] = 2, 2
+		case "get-openapi", "get-console":
+			// Static: the limiter's counter only.
+			if r.Status != 200 {
+				t.Errorf("%s %s: status %d, want 200: %s", route.Method, route.Path, r.Status, r.Body)
+			}
 		case "list-connections", "get-connection", "create-connection", "update-connection", "delete-connection":
 			// One call each: the Query or GetItem projects the public
 			// fields, the PutItem, UpdateItem or DeleteItem is the write
@@ -472,4 +486,81 @@ func TestEveryStartPathKeepsRunsForTheRetentionSet(t *testing.T) {
 	r = gatewaytest.Call(t, "POST", env.URL+strings.Replace(routes.RetryRun.Path, "{id}", run.ID, 1), key, "application/json", []byte(`{}`))
 	retryID, _ := r.Data(t)["id"].(string)
 	requireKeptTwoDays(t, "retry-run", retryID)
+}
+
+// consoleAssets are the paths of the assets the console's page names, as
+// the local gateway serves it.
+func consoleAssets(t *testing.T, env *gatewaytest.Env) []string {
+	t.Helper()
+	page := gatewaytest.Call(t, "GET", env.URL+routes.GetConsole.Path, "", "", nil)
+	var out []string
+	for _, m := range regexp.MustCompile(`(?:src|href)="(console/[^"]+)"`).FindAllStringSubmatch(string(page.Body), -1) {
+		out = append(out, routes.ConsolePath+"/"+strings.TrimPrefix(m[1], "console/"))
+	}
+	if page.Status != 200 || len(out) == 0 {
+		t.Fatalf("the console's page: %d, naming %v", page.Status, out)
+	}
+	return out
+}
+
+// make dev serves the console at /console, through the console's function
+// and the pipeline, every answer held to the OpenAPI document by the
+// harness: the page, its assets, their 304s, a 404 and the trailing
+// slash's redirect, each with the security headers and the limiter's.
+func TestTheLocalGatewayServesTheConsole(t *testing.T) {
+	env := gatewaytest.MustStart(t, gatewaytest.Options{})
+	limit := int(ratelimit.DefaultConfig().Limits[ratelimit.CategoryPublic])
+	requireConsoleHeaders := func(t *testing.T, r gatewaytest.Response) {
+		t.Helper()
+		if got := r.Header.Get("Content-Security-Policy"); got != console.ContentSecurityPolicy {
+			t.Errorf("Content-Security-Policy %q", got)
+		}
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("X-Frame-Options") != "DENY" || r.Header.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("security headers %v", r.Header)
+		}
+		gatewaytest.RequireRateLimitHeaders(t, r, limit)
+		if _, set := r.Header[httpapi.HeaderKeyScopes]; set {
+			t.Error("X-Key-Scopes on a route that takes no key")
+		}
+	}
+	conditional := func(etag string) http.Header { return http.Header{"If-None-Match": {etag}} }
+
+	page := gatewaytest.Call(t, "GET", env.URL+"/console", "", "", nil)
+	if page.Status != 200 || page.Header.Get("Content-Type") != "text/html; charset=utf-8" || page.Header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("the page: %d %v", page.Status, page.Header)
+	}
+	requireConsoleHeaders(t, page)
+	if r := gatewaytest.CallWith(t, "GET", env.URL+"/console", "", "", conditional(page.Header.Get("ETag")), nil); r.Status != 304 || len(r.Body) != 0 {
+		t.Errorf("the page again with its ETag: %d, %d bytes", r.Status, len(r.Body))
+	} else {
+		requireConsoleHeaders(t, r)
+	}
+	for _, asset := range consoleAssets(t, env) {
+		r := gatewaytest.Call(t, "GET", env.URL+asset, "", "", nil)
+		if r.Status != 200 || r.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" {
+			t.Errorf("%s: %d, Cache-Control %q", asset, r.Status, r.Header.Get("Cache-Control"))
+			continue
+		}
+		requireConsoleHeaders(t, r)
+		if again := gatewaytest.CallWith(t, "GET", env.URL+asset, "", "", conditional(r.Header.Get("ETag")), nil); again.Status != 304 {
+			t.Errorf("%s again with its ETag: %d", asset, again.Status)
+		}
+	}
+	missing := gatewaytest.Call(t, "GET", env.URL+"/console/console.js", "", "", nil)
+	if missing.Status != 404 || missing.ErrorCode(t) != string(domain.CodeNotFound) {
+		t.Errorf("an unhashed name: %d %s", missing.Status, missing.Body)
+	}
+	requireConsoleHeaders(t, missing)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	slash, err := client.Get(env.URL + "/console/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = slash.Body.Close()
+	if slash.StatusCode != http.StatusPermanentRedirect || slash.Header.Get("Location") != "../console" {
+		t.Errorf("/console/: %d, Location %q", slash.StatusCode, slash.Header.Get("Location"))
+	}
+	if r := gatewaytest.Call(t, "GET", env.URL+routes.BasePath+"/console", "", "", nil); r.Status != 404 {
+		t.Errorf("the console under the base path: %d", r.Status)
+	}
 }

@@ -21,20 +21,46 @@ type exchange struct {
 	respBody     string
 }
 
-// limited is the headers of an answer that went through the limiter, spelled
-// as the server spells them (not canonical), as a ResponseRecorder keeps them.
+// limited is the headers of an answer to a key that went through the
+// limiter, spelled as the server spells them (not canonical), as a
+// ResponseRecorder keeps them.
 func limited(extra ...string) http.Header {
+	h := public()
+	h["X-Key-Scopes"] = []string{"workflows:read, keys:read, keys:write"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		h[extra[i]] = []string{extra[i+1]}
+	}
+	return h
+}
+
+// public is the headers of an answer that went through the limiter on an
+// operation that takes no key.
+func public() http.Header {
 	h := http.Header{}
 	h["X-Request-Id"] = []string{"3f1c2a9e-0d4b-4c55-9e0a-6b7d8c9e0f12"}
 	h["X-RateLimit-Limit"] = []string{"1000"}
 	h["X-RateLimit-Remaining"] = []string{"999"}
 	h["X-RateLimit-Reset"] = []string{"1795800060"}
 	h["Content-Type"] = []string{"application/json"}
+	return h
+}
+
+// console is the headers of an answer of the console, with contentType.
+func console(contentType string, extra ...string) http.Header {
+	h := public()
+	h["Content-Type"] = []string{contentType}
+	h["Content-Security-Policy"] = []string{"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"}
+	h["X-Content-Type-Options"] = []string{"nosniff"}
+	h["Referrer-Policy"] = []string{"no-referrer"}
+	h["X-Frame-Options"] = []string{"DENY"}
 	for i := 0; i+1 < len(extra); i += 2 {
 		h[extra[i]] = []string{extra[i+1]}
 	}
 	return h
 }
+
+const consoleETag = `"0123456789abcdef0123456789abcdef"`
 
 // gateway is the headers of an answer API Gateway gives before the limiter.
 func gateway() http.Header {
@@ -195,6 +221,55 @@ func TestTheContractValidator(t *testing.T) {
 			status: 415, respHeader: limited(), respBody: errorBody("UNSUPPORTED_MEDIA_TYPE", "The request body must be application/json")}, badRequest},
 		{"blames the server when a bad request gets a bad answer", exchange{
 			method: "GET", path: keysPath + "?limit=0", status: 200, respHeader: limited("X-Debug", "1"), respBody: list}, badAnswer},
+
+		{"rejects an answer to a key without X-Key-Scopes", exchange{
+			method: "GET", path: keysPath, status: 200, respHeader: without(limited(), "X-Key-Scopes"), respBody: list}, badAnswer},
+		{"rejects a 403 without X-Key-Scopes", exchange{
+			method: "GET", path: keysPath, status: 403, respHeader: without(limited(), "X-Key-Scopes"),
+			respBody: errorBody("FORBIDDEN", "Insufficient permissions for this operation")}, badAnswer},
+		{"rejects X-Key-Scopes on the gateway's 401", exchange{
+			method: "GET", path: keysPath, status: 401, respHeader: func() http.Header { h := gateway(); h.Set("X-Key-Scopes", "keys:read"); return h }(),
+			respBody: errorBody("UNAUTHORIZED", "Invalid or missing API key")}, badAnswer},
+		{"rejects X-Key-Scopes that is not a list of scopes", exchange{
+			method: "GET", path: keysPath, status: 200, respHeader: limited("X-Key-Scopes", "keys:read,keys:write"), respBody: list}, badAnswer},
+
+		{"accepts the console's page at the root", exchange{
+			method: "GET", path: "/console", status: 200,
+			respHeader: console("text/html; charset=utf-8", "ETag", consoleETag, "Cache-Control", "no-cache"), respBody: "<!doctype html>"}, within},
+		{"accepts the console's 304", exchange{
+			method: "GET", path: "/console", reqHeader: http.Header{"If-None-Match": {consoleETag}}, status: 304,
+			respHeader: without(console("", "ETag", consoleETag, "Cache-Control", "no-cache"), "Content-Type")}, within},
+		{"accepts the console's redirect from a trailing slash", exchange{
+			method: "GET", path: "/console/", status: 308, respHeader: without(console("", "Location", "../console"), "Content-Type")}, within},
+		{"accepts a console script", exchange{
+			method: "GET", path: "/console/console.0123456789ab.js", status: 200,
+			respHeader: console("text/javascript; charset=utf-8", "ETag", consoleETag, "Cache-Control", "public, max-age=31536000, immutable"),
+			respBody:   "'use strict';"}, within},
+		{"accepts a console stylesheet", exchange{
+			method: "GET", path: "/console/console.0123456789ab.css", status: 200,
+			respHeader: console("text/css; charset=utf-8", "ETag", consoleETag, "Cache-Control", "public, max-age=31536000, immutable"),
+			respBody:   "body{}"}, within},
+		{"accepts a console 404 in the envelope", exchange{
+			method: "GET", path: "/console/console.js", status: 404, respHeader: console("application/json"),
+			respBody: errorBody("NOT_FOUND", "The resource was not found")}, within},
+		{"rejects the console's page without its security headers", exchange{
+			method: "GET", path: "/console", status: 200,
+			respHeader: without(console("text/html", "ETag", consoleETag, "Cache-Control", "no-cache"), "Content-Security-Policy"), respBody: "<html>"}, badAnswer},
+		{"rejects a console page with another policy", exchange{
+			method: "GET", path: "/console", status: 200,
+			respHeader: console("text/html", "ETag", consoleETag, "Cache-Control", "no-cache", "Content-Security-Policy", "default-src *"), respBody: "<html>"}, badAnswer},
+		{"rejects a console asset kept for less than a year", exchange{
+			method: "GET", path: "/console/console.0123456789ab.js", status: 200,
+			respHeader: console("text/javascript", "ETag", consoleETag, "Cache-Control", "no-cache"), respBody: "1"}, badAnswer},
+		{"rejects the console page as JSON", exchange{
+			method: "GET", path: "/console", status: 200,
+			respHeader: console("application/json", "ETag", consoleETag, "Cache-Control", "no-cache"), respBody: "{}"}, badAnswer},
+		{"rejects X-Key-Scopes on the console", exchange{
+			method: "GET", path: "/console", status: 200,
+			respHeader: console("text/html", "ETag", consoleETag, "Cache-Control", "no-cache", "X-Key-Scopes", "keys:read"), respBody: "<html>"}, badAnswer},
+		{"reports the console under the base path as no operation", exchange{
+			method: "GET", path: "/api/v1/console", status: 404, respHeader: gateway(),
+			respBody: errorBody("NOT_FOUND", "The requested resource was not found")}, noOperation},
 
 		{"reports an unknown path answered 404 by the gateway as no operation", exchange{
 			method: "GET", path: "/api/v1/nothing-here", status: 404, respHeader: gateway(),

@@ -59,15 +59,46 @@ func TestTheDocumentIsValidOpenAPI31(t *testing.T) {
 	})
 }
 
-// operations indexes the document's operations by "METHOD /full/path".
+// operations indexes the document's operations by "METHOD /full/path": the
+// path under the document's server (routes.BasePath), or under its own
+// (the console's, at the root).
 func operations(doc *openapi3.T) map[string]*openapi3.Operation {
 	out := map[string]*openapi3.Operation{}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			out[method+" "+routes.BasePath+path] = op
+			out[method+" "+serverOf(item)+path] = op
 		}
 	}
 	return out
+}
+
+// serverOf is the base path a path item is served under: its own server's,
+// if it names one, else the document's.
+func serverOf(item *openapi3.PathItem) string {
+	if len(item.Servers) > 0 {
+		return strings.TrimSuffix(item.Servers[0].URL, "/")
+	}
+	return routes.BasePath
+}
+
+// The console's paths are at the root, and say so with a server of their
+// own; every other path is under the document's one server.
+func TestOnlyTheConsoleIsServedAtTheRoot(t *testing.T) {
+	doc := loadDocument(t)
+	for path, item := range doc.Paths.Map() {
+		console := path == routes.ConsolePath || strings.HasPrefix(path, routes.ConsolePath+"/")
+		switch {
+		case console && (len(item.Servers) != 1 || item.Servers[0].URL != "/"):
+			t.Errorf("%s: servers %v, want the one server /", path, item.Servers)
+		case !console && len(item.Servers) != 0:
+			t.Errorf("%s: servers %v; only the console's paths leave the base path", path, item.Servers)
+		}
+		for _, op := range item.Operations() {
+			if op.Servers != nil && len(*op.Servers) != 0 {
+				t.Errorf("%s %s: an operation's own servers; they belong to the path", path, op.OperationID)
+			}
+		}
+	}
 }
 
 func extensionString(op *openapi3.Operation, name string) (string, bool) {
@@ -88,8 +119,13 @@ func TestTheDocumentHoldsTheRouteTable(t *testing.T) {
 			if op == nil {
 				t.Fatalf("no operation for %s %s", r.Method, r.Path)
 			}
-			if op.OperationID != r.Function {
+			// operationIds are unique, so a function's other routes (the
+			// console's asset route) are named after it and what they
+			// serve.
+			if first, _ := routes.ByFunction(r.Function); first == r && op.OperationID != r.Function {
 				t.Errorf("operationId %q, want %q", op.OperationID, r.Function)
+			} else if first != r && !strings.HasPrefix(op.OperationID, r.Function+"-") {
+				t.Errorf("operationId %q, want %s-<what it serves>: the function serves another route first", op.OperationID, r.Function)
 			}
 			scope, hasScope := extensionString(op, "x-required-scope")
 			if op.Security == nil {
@@ -171,6 +207,10 @@ func hasPathParameter(item *openapi3.PathItem, op *openapi3.Operation, name stri
 	}
 	return false
 }
+
+// keyScopesHeader is on every answer after the key was accepted
+// (httpapi.HeaderKeyScopes).
+const keyScopesHeader = "X-Key-Scopes"
 
 // rateLimitHeaders are on every answer that went through the limiter.
 var rateLimitHeaders = []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}
@@ -255,6 +295,23 @@ func TestEveryOperationDocumentsItsAnswers(t *testing.T) {
 				}
 				if h := headers["Retry-After"]; (status == "429") != (h != nil && h.Value.Required) {
 					t.Errorf("%s: Retry-After documented %v, want it required exactly on 429", status, h != nil)
+				}
+				scopes := headers[keyScopesHeader]
+				switch {
+				case !r.Authenticated():
+					if scopes != nil && scopes.Value.Required {
+						t.Errorf("%s: %s required on an operation that takes no key", status, keyScopesHeader)
+					}
+				case status == "401" || status == "503":
+					if scopes != nil {
+						t.Errorf("%s: %s documented, but API Gateway gives this answer before any key is accepted", status, keyScopesHeader)
+					}
+				case scopes == nil:
+					t.Errorf("%s: no %s: the answer comes after the key was accepted", status, keyScopesHeader)
+				case strings.HasPrefix(status, "2") && !scopes.Value.Required:
+					// The error answers are shared with the operations
+					// that take no key, where it is optional.
+					t.Errorf("%s: %s is not required on a success", status, keyScopesHeader)
 				}
 			}
 		})

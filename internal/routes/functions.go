@@ -34,13 +34,16 @@ const (
 	// FeatureSchedules keeps one EventBridge Scheduler schedule per schedule
 	// workflow (and the local gateway's own firing of them).
 	FeatureSchedules Feature = "schedules"
+	// FeatureConsole serves the console's page and assets (internal/console):
+	// static files, no store, no other feature.
+	FeatureConsole Feature = "console"
 )
 
 // Features lists every feature package. A package belongs to the longest
 // feature its path starts with (internal/webhooks/receive to
 // FeatureWebhookReceive, not FeatureWebhooks).
 var Features = []Feature{FeatureKeys, FeatureWorkflows, FeatureConnections, FeatureRuns, FeatureWebhooks, FeatureOpenAPI, FeatureAuthorizer,
-	FeatureWebhookReceive, FeatureRunner, FeatureEngine, FeatureOrchestrator, FeatureSchedules}
+	FeatureWebhookReceive, FeatureRunner, FeatureEngine, FeatureOrchestrator, FeatureSchedules, FeatureConsole}
 
 // FeatureLinks is the one table of the links between features that are
 // allowed: a feature may import the features listed for it (and, through
@@ -67,6 +70,7 @@ var FeatureLinks = map[Feature][]Feature{
 	FeatureEngine:         {FeatureWorkflows, FeatureConnections},
 	FeatureOrchestrator:   nil,
 	FeatureSchedules:      nil,
+	FeatureConsole:        nil,
 }
 
 // Reachable returns f and every feature it may link, directly or through
@@ -121,9 +125,13 @@ const (
 // Function is one Lambda function of the API.
 type Function struct {
 	Name string
-	// Route is the route the function serves; nil for the functions that
-	// are not routes (the authorizer).
+	// Route is the route the function serves, the one its main starts; nil
+	// for the functions that are not routes (the authorizer).
 	Route *Route
+	// Routes is every route the function serves, Route first: one for
+	// most, the page and its assets for the console. The stack and
+	// template.yaml give the function a method on each.
+	Routes []*Route
 	// Feature is the feature package the function runs.
 	Feature Feature
 	// TableActions are the exact DynamoDB actions the function calls on the
@@ -345,12 +353,15 @@ var signalKeyActions = map[string][]string{
 }
 
 // Functions lists every Lambda function: the authorizer first, then one per
-// route in route-table order, then the workers (runner, start check,
-// scheduled run).
+// route's function in route-table order (a function that serves several
+// routes once, where its first route is), then the workers (runner, start
+// check, scheduled run).
 func Functions() []Function {
 	out := []Function{function(AuthorizerFunction, nil, FeatureAuthorizer)}
 	for _, r := range All {
-		out = append(out, function(r.Function, r, r.Feature))
+		if first, _ := ByFunction(r.Function); first == r {
+			out = append(out, function(r.Function, r, r.Feature))
+		}
 	}
 	for _, w := range workers {
 		out = append(out, function(w.name, nil, w.feature))
@@ -360,7 +371,7 @@ func Functions() []Function {
 
 func function(name string, route *Route, feature Feature) Function {
 	return Function{
-		Name: name, Route: route, Feature: feature,
+		Name: name, Route: route, Routes: RoutesOf(name), Feature: feature,
 		TableActions:     sortedActions(name),
 		KeyActions:       slices.Sorted(slices.Values(keyActions[name])),
 		SignalKeyActions: slices.Sorted(slices.Values(signalKeyActions[name])),

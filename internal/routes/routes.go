@@ -18,10 +18,20 @@ import (
 	"github.com/workflowsapi/workflows/internal/ratelimit"
 )
 
-// BasePath prefixes every route.
+// BasePath prefixes every route of the API; the console's pages sit beside
+// it, at the root (ConsolePath).
 const BasePath = "/api/v1"
 
-// Route is one method on one path, served by one Lambda function.
+// ConsolePath is the console's page (docs/console.md). It is not under
+// BasePath: the page is for people, not a resource of the API, and it names
+// its assets relative to itself (console/console.<hash>.js), so that it works
+// under a stage's prefix too.
+const ConsolePath = "/console"
+
+// Route is one method on one path, served by one Lambda function. A function
+// may serve more than one route (the console's page and its assets); those
+// routes differ in their path only, so that one pipeline, built on the first
+// of them, serves them all (TestRoutesSharingAFunctionDifferInPathOnly).
 type Route struct {
 	Method string
 	// Path is the API Gateway resource path, with {name} path parameters.
@@ -94,6 +104,14 @@ var (
 	ReceiveWebhook = Route{"POST", BasePath + "/webhooks/{workflowId}", "receive-webhook", "", ratelimit.CategoryWebhooks, FeatureWebhookReceive, map[string]string{"workflowId": ids.PrefixWorkflow}, true}
 
 	GetOpenAPI = Route{"GET", BasePath + "/openapi.json", "get-openapi", "", ratelimit.CategoryPublic, FeatureOpenAPI, nil, true}
+
+	// GetConsole and GetConsoleAsset are the console: the page, and the
+	// script and stylesheet it names by their content's hash. One function
+	// serves both, so the assets are embedded and hashed once, and a page's
+	// three requests meet one warm function instead of waking two. Public
+	// like the document: the page holds no data; the key is pasted into it.
+	GetConsole      = Route{"GET", ConsolePath, "get-console", "", ratelimit.CategoryPublic, FeatureConsole, nil, true}
+	GetConsoleAsset = Route{"GET", ConsolePath + "/{asset}", "get-console", "", ratelimit.CategoryPublic, FeatureConsole, nil, true}
 )
 
 var (
@@ -111,9 +129,11 @@ var All = []*Route{
 	&ListAPIKeys, &CreateAPIKey, &RevokeAPIKey, &RollAPIKey,
 	&ReceiveWebhook, &ReceiveSignal,
 	&GetOpenAPI,
+	&GetConsole, &GetConsoleAsset,
 }
 
-// ByFunction returns the route served by the named function.
+// ByFunction returns the route served by the named function: the first of
+// them in All when it serves more than one, the one its main starts.
 func ByFunction(name string) (*Route, bool) {
 	for _, r := range All {
 		if r.Function == name {
@@ -121,6 +141,18 @@ func ByFunction(name string) (*Route, bool) {
 		}
 	}
 	return nil, false
+}
+
+// RoutesOf returns every route the named function serves, in All's order;
+// nil for a function that is not a route's.
+func RoutesOf(name string) []*Route {
+	var out []*Route
+	for _, r := range All {
+		if r.Function == name {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Match finds the route for a method and an escaped request path (as

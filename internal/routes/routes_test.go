@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -104,11 +105,15 @@ func TestRouteTable(t *testing.T) {
 	seen := map[string]bool{}
 	for _, r := range routes.All {
 		key := r.Method + " " + r.Path
-		if seen[key] || seen[r.Function] {
-			t.Errorf("%s or %s appears twice", key, r.Function)
+		if seen[key] {
+			t.Errorf("%s appears twice", key)
 		}
-		seen[key], seen[r.Function] = true, true
-		if !strings.HasPrefix(r.Path, routes.BasePath+"/") {
+		seen[key] = true
+		if r.Feature == routes.FeatureConsole {
+			if r.Path != routes.ConsolePath && !strings.HasPrefix(r.Path, routes.ConsolePath+"/") {
+				t.Errorf("%s is the console's but not under %s", key, routes.ConsolePath)
+			}
+		} else if !strings.HasPrefix(r.Path, routes.BasePath+"/") {
 			t.Errorf("%s is not under %s", key, routes.BasePath)
 		}
 		if r.Scope != "" && !r.Scope.Known() {
@@ -119,8 +124,50 @@ func TestRouteTable(t *testing.T) {
 		}
 	}
 	// The contract's table.
-	if len(routes.All) != 26 {
-		t.Errorf("%d routes, want 26 (the contract's 23, the two signal routes and the notify roll)", len(routes.All))
+	if len(routes.All) != 28 {
+		t.Errorf("%d routes, want 28 (the contract's 23, the two signal routes, the notify roll and the console's two)", len(routes.All))
+	}
+}
+
+// A function that serves several routes runs one pipeline, built on the
+// first of them (its main's StartRoute): the others must agree with it on
+// everything the pipeline reads (method, scope, category, feature, path ids,
+// built), so that each is answered as its own row says.
+func TestRoutesSharingAFunctionDifferInPathOnly(t *testing.T) {
+	shared := 0
+	for _, fn := range routes.Functions() {
+		if fn.Route == nil {
+			if len(fn.Routes) != 0 {
+				t.Errorf("%s is no route's function but serves %v", fn.Name, fn.Routes)
+			}
+			continue
+		}
+		if len(fn.Routes) == 0 || fn.Routes[0] != fn.Route {
+			t.Errorf("%s: Routes %v does not start with its Route %s", fn.Name, fn.Routes, fn.Route.Path)
+			continue
+		}
+		for _, r := range fn.Routes[1:] {
+			shared++
+			first := *fn.Route
+			same := *r
+			same.Path = first.Path
+			if same.Method != first.Method || same.Scope != first.Scope || same.Category != first.Category ||
+				same.Feature != first.Feature || same.Built != first.Built || !maps.Equal(same.PathIDs, first.PathIDs) {
+				t.Errorf("%s serves %s %s and %s %s, which differ in more than their path", fn.Name, first.Method, first.Path, r.Method, r.Path)
+			}
+		}
+	}
+	if shared != 1 {
+		t.Errorf("%d routes share a function with another; the console's asset route is the one meant", shared)
+	}
+	names := map[string]int{}
+	for _, fn := range routes.Functions() {
+		names[fn.Name]++
+	}
+	for name, n := range names {
+		if n != 1 {
+			t.Errorf("Functions lists %s %d times", name, n)
+		}
 	}
 }
 
@@ -138,6 +185,9 @@ func TestMatch(t *testing.T) {
 		{"a known path with another method", "PATCH", "/api/v1/workflows", "", nil, true},
 		{"an unknown path", "GET", "/api/v1/nothing", "", nil, false},
 		{"an empty parameter", "GET", "/api/v1/runs/", "list-runs", map[string]string{}, true},
+		{"the console at the root", "GET", "/console", "get-console", map[string]string{}, true},
+		{"a console asset", "GET", "/console/console.0123456789ab.js", "get-console", map[string]string{"asset": "console.0123456789ab.js"}, true},
+		{"the console is not under the base path", "GET", "/api/v1/console", "", nil, false},
 		{"an escaped slash stays in its segment", "DELETE", "/api/v1/auth/api-keys/..%2Fx", "revoke-api-key", map[string]string{"id": "../x"}, true},
 		{"a control character is decoded into the parameter", "DELETE", "/api/v1/auth/api-keys/abc%0Adef", "revoke-api-key", map[string]string{"id": "abc\ndef"}, true},
 	}

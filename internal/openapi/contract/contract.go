@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -96,7 +97,22 @@ func New() (*Validator, error) {
 	return load(openapi.JSON())
 }
 
+// textBodies are the text media types the document answers with besides
+// JSON (the console's page and assets). kin-openapi decodes only the types
+// registered with it, and refuses a body of any other type, so these are
+// registered as plain text: their schema is {type: string}.
+var textBodies = []string{"text/html", "text/javascript", "text/css"}
+
+var registerTextBodies = sync.OnceFunc(func() {
+	for _, mediaType := range textBodies {
+		if openapi3filter.RegisteredBodyDecoder(mediaType) == nil {
+			openapi3filter.RegisterBodyDecoder(mediaType, openapi3filter.PlainBodyDecoder)
+		}
+	}
+})
+
 func load(document []byte) (*Validator, error) {
+	registerTextBodies()
 	doc, err := openapi3.NewLoader().LoadFromData(document)
 	if err != nil {
 		return nil, fmt.Errorf("contract: load the document: %w", err)

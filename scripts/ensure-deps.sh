@@ -2,8 +2,10 @@
 # Installs what the project needs and the machine lacks, from the committed
 # lock files only: `ensure-deps.sh node` (npm ci from package-lock.json),
 # `ensure-deps.sh python` (a .venv from requirements-dev.txt), `ensure-deps.sh go`
-# (Go modules from go.sum). Each step is skipped when its lock file has not
-# changed since it last ran, so `make dev` and `make test` stay quick.
+# (Go modules from go.sum), `ensure-deps.sh chromium` (Debian's chromium, for
+# the console's browser tests; never a downloaded browser build). Each step
+# is skipped when its lock file has not changed since it last ran (chromium:
+# when /usr/bin/chromium is there), so `make dev` and `make test` stay quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +45,23 @@ for part in "$@"; do
     go)
       need go "Go 1.26 or newer"
       go mod download
+      ;;
+    chromium)
+      # The console's browser tests (internal/console/browser) drive
+      # Debian's own package, headless. An install that fails on a stale
+      # package index is tried once more after apt-get update.
+      if [ ! -x /usr/bin/chromium ]; then
+        need apt-get "Debian's package manager, to install chromium"
+        sudo=""
+        [ "$(id -u)" = 0 ] || sudo="sudo"
+        echo "ensure-deps: apt-get install chromium" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        if ! $sudo apt-get install -y --no-install-recommends chromium >&2; then
+          $sudo apt-get update >&2
+          $sudo apt-get install -y --no-install-recommends chromium >&2
+        fi
+        [ -x /usr/bin/chromium ] || { echo "ensure-deps: chromium installed, but /usr/bin/chromium is missing" >&2; exit 1; }
+      fi
       ;;
     *) echo "ensure-deps: unknown part $part" >&2; exit 2 ;;
   esac

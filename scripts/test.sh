@@ -13,35 +13,35 @@ cd "$(dirname "$0")/.."
 # starts.
 export HTTP_STEP_TARGETS=loopback
 unset ALLOW_PRIVATE_TARGETS
-scripts/ensure-deps.sh node python go
+scripts/ensure-deps.sh node python go chromium
 
-echo "== gofmt, go vet, staticcheck"
+echo "== $(date +%T) gofmt, go vet, staticcheck"
 unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '^infra/') 2>/dev/null || true)
 if [ -n "$unformatted" ]; then echo "gofmt would change:"; echo "$unformatted"; exit 1; fi
 go vet ./...
 go tool staticcheck ./...
 
-echo "== infrastructure"
+echo "== $(date +%T) infrastructure"
 make --no-print-directory infra-test
 scripts/fuzz-api.sh  # schemathesis against the local gateway (docs/fuzzing.md)
 
-echo "== the engine make dev and make sam-local share (scripts/local-engine.sh)"
+echo "== $(date +%T) the engine make dev and make sam-local share (scripts/local-engine.sh)"
 scripts/test-local-engine.sh
 
-echo "== the API under sam local start-api (Docker; docs/infrastructure.md, 'Running with sam local')"
+echo "== $(date +%T) the API under sam local start-api (Docker; docs/infrastructure.md, 'Running with sam local')"
 scripts/test-sam-local.sh
 
-echo "== the run state machine executed: moto's interpreter, the runner in Lambda's container (sam local start-lambda)"
+echo "== $(date +%T) the run state machine executed: moto's interpreter, the runner in Lambda's container (sam local start-lambda)"
 scripts/test-state-machine.sh
 
-echo "== dynalite for the Go tests"
+echo "== $(date +%T) dynalite for the Go tests"
 pidfile=$(mktemp)
 trap 'kill "$(cat "$pidfile")" 2>/dev/null || true' EXIT
 DYNAMODB_ENDPOINT=$(scripts/start-dynalite.sh 0 "" "$pidfile")
 export DYNAMODB_ENDPOINT
 export PYTHON="$PWD/.venv/bin/python"
 
-echo "== a brief run of each parser's fuzz target (their seeds also run in go test below)"
+echo "== $(date +%T) a brief run of each parser's fuzz target (their seeds also run in go test below)"
 # FUZZ_TIME=0 skips these; CI keeps them short so the whole run stays well
 # under its budget.
 fuzz_time=${FUZZ_TIME:-8s}
@@ -74,7 +74,8 @@ fuzz_targets=(internal/workflows:FuzzParseAndValidate internal/workflows:FuzzFie
               internal/signaltoken:FuzzToken
               internal/engine:FuzzTemplate internal/engine:FuzzAddressRules internal/engine:FuzzRetryAfter
               internal/engine:FuzzRenderURL internal/jsondepth:FuzzDepth internal/idempotency:FuzzDigest
-              internal/webhooks/receive:FuzzReceive internal/schedules/local:FuzzParseExpression)
+              internal/webhooks/receive:FuzzReceive internal/schedules/local:FuzzParseExpression
+              internal/console:FuzzAssetPath)
 # fuzz_lane N runs every second target from the Nth, one after another: two
 # lanes run side by side, so each target's compile and baseline overlap
 # another's fuzzing (about half the wall time; each target still fuzzes for
@@ -99,6 +100,7 @@ if [ "$fuzz_time" != 0 ]; then
   [ "$lanes_rc" = 0 ] || { echo "fuzz: a target failed (above)" >&2; exit 1; }
 fi
 
-echo "== Go tests"
+echo "== $(date +%T) Go tests"
 go test -count=1 ./...
 
+echo "== $(date +%T) done"

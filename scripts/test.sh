@@ -44,7 +44,7 @@ export PYTHON="$PWD/.venv/bin/python"
 echo "== $(date +%T) a brief run of each parser's fuzz target (their seeds also run in go test below)"
 # FUZZ_TIME=0 skips these; CI keeps them short so the whole run stays well
 # under its budget.
-fuzz_time=${FUZZ_TIME:-8s}
+fuzz_time=${FUZZ_TIME:-6s}
 # fuzz_target PACKAGE TARGET fuzzes one target for $fuzz_time. Go 1.26's fuzz
 # coordinator can fail a run at the -fuzztime boundary with a bare "context
 # deadline exceeded" and no failing input (golang/go#75804, fixed in Go 1.27):

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -185,8 +186,11 @@ func versionParam(r *http.Request) (int, error) {
 		}
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil { // too many digits for an int
-		return 0, refused
+	if err != nil || n > MaxWorkflowStepVersion {
+		// The bound a workflow step's version has, so that a version this
+		// API names is one a client can hold in a 32-bit integer; the
+		// document says it as the parameter's maximum.
+		return 0, domain.Invalid(domain.FieldError{Field: "version", Message: fmt.Sprintf("must be at most %d", MaxWorkflowStepVersion)})
 	}
 	return n, nil
 }

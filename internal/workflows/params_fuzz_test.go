@@ -17,7 +17,7 @@ import (
 // exponent), and absent means 0 (the current version).
 func FuzzVersionParam(f *testing.F) {
 	for _, seed := range []string{"", "version=1", "version=0", "version=-1", "version=abc", "version=1&version=2", "version=%zz", "version=", "version=99999999999999999999", "version=+3", "version=1%00",
-		"version=01", "version=%2B1", "version=+1", "version=%201", "version=1%20", "version=1.0", "version=1e0", "version=00", "version=0x1", "version=1_000", "version=12", "version=9223372036854775807"} {
+		"version=01", "version=%2B1", "version=+1", "version=%201", "version=1%20", "version=1.0", "version=1e0", "version=00", "version=0x1", "version=1_000", "version=12", "version=9223372036854775807", "version=2147483647", "version=2147483648"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, rawQuery string) {
@@ -35,7 +35,7 @@ func FuzzVersionParam(f *testing.F) {
 		switch {
 		case !given && n != 0:
 			t.Fatalf("no version in %q, got %d", rawQuery, n)
-		case given && (len(values) != 1 || n < 1):
+		case given && (len(values) != 1 || n < 1 || n > MaxWorkflowStepVersion):
 			t.Fatalf("accepted %q as %d", rawQuery, n)
 		case given:
 			if strconv.Itoa(n) != values[0] {

@@ -73,7 +73,7 @@ fuzz_targets=(internal/workflows:FuzzParseAndValidate internal/workflows:FuzzFie
               internal/runs:FuzzStartBody internal/runs:FuzzListFilter internal/runs:FuzzRetryBody internal/runs:FuzzSignalBody
               internal/signaltoken:FuzzToken
               internal/engine:FuzzTemplate internal/engine:FuzzAddressRules internal/engine:FuzzRetryAfter
-              internal/engine:FuzzRenderURL internal/jsondepth:FuzzDepth internal/idempotency:FuzzDigest
+              internal/engine:FuzzRenderURL internal/jsondepth:FuzzDepth internal/jsonbody:FuzzIntegers internal/idempotency:FuzzDigest
               internal/webhooks/receive:FuzzReceive internal/schedules/local:FuzzParseExpression
               internal/console:FuzzAssetPath)
 # fuzz_lane N runs every second target from the Nth, one after another: two

@@ -117,6 +117,7 @@ func FuzzConnectionBody(f *testing.F) {
 		`{"name":"","type":"oauth","credentials":{}}`, `{"name":"N","type":"bearer","credentials":null}`,
 		`{"name":"N","type":"bearer","credentials":{"token":null}}`, `{"name":"N","type":"bearer","credentials":[]}`,
 		`{"name":"N","type":"bearer","credentials":{"token":"x"},"name":"M"}`, `[]`, `{`, ``, `null`, `"x"`,
+		"  \n", " ",
 	} {
 		f.Add(seed)
 	}

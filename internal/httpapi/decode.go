@@ -14,10 +14,12 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/jsonbody"
 	"github.com/workflowsapi/workflows/internal/jsonfield"
 )
 
-// jsonWhitespace is what RFC 8259 counts as whitespace.
+// jsonWhitespace is what RFC 8259 counts as whitespace, which may surround
+// a body's value.
 const jsonWhitespace = " \t\n\r"
 
 // DecodeJSON reads the (already size- and type-checked) body into dst.
@@ -25,18 +27,18 @@ const jsonWhitespace = " \t\n\r"
 // refused, as are malformed JSON, invalid UTF-8 and wrongly typed values: each
 // a VALIDATION_ERROR naming the field by its path (scopes[0], steps[2].with).
 // The decoding is go-json-experiment/json's (the design of encoding/json/v2),
-// which does all of this itself. An empty body reads as {}.
+// which does all of this itself. The body is read by jsonbody's rules: no
+// body at all reads as {}, one of only whitespace is refused, and an integer
+// field takes any number whose value is an integer (60.0, 6e1).
 func DecodeJSON(r *http.Request, dst any) error {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return fmt.Errorf("read body: %w", err)
 	}
-	// Only JSON's own whitespace makes a body empty: bytes.TrimSpace also
-	// trims \v, \f and Unicode spaces, which JSON refuses.
-	if len(bytes.Trim(body, jsonWhitespace)) == 0 {
-		body = []byte("{}")
+	if body, err = jsonbody.Text(body); err != nil {
+		return err
 	}
-	if err := json.Unmarshal(body, dst, json.RejectUnknownMembers(true)); err != nil {
+	if err := json.Unmarshal(body, dst, json.RejectUnknownMembers(true), jsonbody.Integers); err != nil {
 		return jsonError(err)
 	}
 	if trimmed := bytes.Trim(body, jsonWhitespace); trimmed[0] != '{' {

@@ -134,6 +134,7 @@ func FuzzCreateKeyBody(f *testing.F) {
 		`{"name":"x","scopes":["keys:write"],"expiresAt":"2099-01-01T00:00:00Z"}`,
 		`{"name":"","scopes":[]}`, `{"name":5}`, `{"name":"x","scopes":["admin"]}`, `[]`, `{`, ``, `null`,
 		`{"name":"x","scopes":["workflows:read"],"name":"y"}`, `{"Name":"x","scopes":["workflows:read"]}`,
+		"  \n", " ",
 	} {
 		f.Add(seed)
 	}
@@ -148,6 +149,7 @@ func FuzzRollKeyBody(f *testing.F) {
 	for _, seed := range []string{
 		`{}`, `{"gracePeriodSeconds":60}`, `{"gracePeriodSeconds":-1}`, `{"gracePeriodSeconds":1e99}`,
 		`{"expiresAt":"2099-01-01T00:00:00Z"}`, `{"expiresAt":"yesterday"}`, `{"gracePeriodSeconds":"60"}`, ``,
+		"  \n", `{"gracePeriodSeconds":60.0}`, `{"gracePeriodSeconds":1e1}`, `{"gracePeriodSeconds":1.5}`,
 	} {
 		f.Add(seed)
 	}

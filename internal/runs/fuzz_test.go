@@ -28,11 +28,16 @@ func requireValidation(t *testing.T, input string, err error, fields ...string) 
 	}
 }
 
+// onlyWhitespace reports whether body has bytes and all of them are JSON's
+// whitespace: not JSON, so refused, unlike no body at all (issue 19).
+func onlyWhitespace(body []byte) bool { return len(body) > 0 && len(bytes.Trim(body, " \t\n\r")) == 0 }
+
 // FuzzStartBody holds a start's body to its rule: no panic; a refusal is a
 // VALIDATION_ERROR; an accepted body's input is valid JSON (or absent).
 func FuzzStartBody(f *testing.F) {
 	for _, seed := range []string{"", "{}", `{"input":{"orderId":"o"}}`, `{"input":null}`, `{"input":[1,2]}`, `{"input":"s"}`,
-		`{"input":{},"input":{}}`, `{"inputs":{}}`, `[]`, `null`, `{"input":{"a":` + "\xff" + `}}`, `{"input":1e999}`} {
+		`{"input":{},"input":{}}`, `{"inputs":{}}`, `[]`, `null`, `{"input":{"a":` + "\xff" + `}}`, `{"input":1e999}`,
+		"  \n", " ", `{"input":{"n":60.0,"m":1e1}}`} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -41,6 +46,9 @@ func FuzzStartBody(f *testing.F) {
 		if err != nil {
 			requireValidation(t, string(body), err)
 			return
+		}
+		if onlyWhitespace(body) {
+			t.Fatalf("accepted %q, a body of only whitespace", body)
 		}
 		if req.Input != nil && !jsontext.Value(req.Input).IsValid() {
 			t.Fatalf("accepted %q with an input that is not JSON: %q", body, req.Input)
@@ -89,7 +97,8 @@ func FuzzListFilter(f *testing.F) {
 // FuzzRetryBody holds a retry's body to its rule: none, {} or
 // {"from":"failed_step"}; anything else is a VALIDATION_ERROR.
 func FuzzRetryBody(f *testing.F) {
-	for _, seed := range []string{"", "{}", `{"from":"failed_step"}`, `{"from":"start"}`, `{"from":""}`, `{"from":null}`, `{"from":1}`, `{"x":1}`, `[]`, `{"from":"failed_step","from":"failed_step"}`} {
+	for _, seed := range []string{"", "{}", `{"from":"failed_step"}`, `{"from":"start"}`, `{"from":""}`, `{"from":null}`, `{"from":1}`, `{"x":1}`, `[]`, `{"from":"failed_step","from":"failed_step"}`,
+		"  \n", "\t", `{"from":60.0}`, `{"from":1e1}`} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -98,6 +107,9 @@ func FuzzRetryBody(f *testing.F) {
 		if err != nil {
 			requireValidation(t, string(body), err)
 			return
+		}
+		if onlyWhitespace(body) {
+			t.Fatalf("accepted %q, a body of only whitespace", body)
 		}
 		if fromFailed != bytes.Contains(body, []byte("failed_step")) && fromFailed {
 			t.Fatalf("%q read as from failed step", body)
@@ -115,7 +127,8 @@ func FuzzRetryBody(f *testing.F) {
 // most MaxStepOutputBytes (or absent: the step's output is then null).
 func FuzzSignalBody(f *testing.F) {
 	for _, seed := range []string{"", "{}", `{"data":{"approved":true}}`, `{"data":null}`, `{"data":[1,"x"]}`, `{"data":"yes"}`,
-		`{"data":1,"extra":2}`, `{"data":{},"data":{}}`, `[]`, `null`, `{"data":{"a":` + "\xff" + `}}`, `{"data":1e999}`, "\x0b"} {
+		`{"data":1,"extra":2}`, `{"data":{},"data":{}}`, `[]`, `null`, `{"data":{"a":` + "\xff" + `}}`, `{"data":1e999}`, "\x0b",
+		"  \n", "\r\n", `{"data":60.0}`, `{"data":[1e1]}`} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -124,6 +137,9 @@ func FuzzSignalBody(f *testing.F) {
 		if err != nil {
 			requireValidation(t, string(body), err)
 			return
+		}
+		if onlyWhitespace(body) {
+			t.Fatalf("accepted %q, a body of only whitespace", body)
 		}
 		if data != nil && (!data.IsValid() || len(data) > MaxStepOutputBytes) {
 			t.Fatalf("accepted %q with data %q: not JSON, or too big for a step's output", body, data)

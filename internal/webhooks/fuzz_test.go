@@ -36,6 +36,7 @@ func FuzzRollSecretBody(f *testing.F) {
 		`{}`, ``, `{"gracePeriodSeconds":0}`, `{"gracePeriodSeconds":604800}`, `{"gracePeriodSeconds":604801}`,
 		`{"gracePeriodSeconds":-1}`, `{"gracePeriodSeconds":1e99}`, `{"gracePeriodSeconds":"60"}`, `{"gracePeriodSeconds":null}`,
 		`{"gracePeriodSeconds":1,"gracePeriodSeconds":2}`, `{"grace":1}`, `[]`, `null`, `{`, `"x"`, `{"gracePeriodSeconds":9223372036854775807}`,
+		"  \n", `{"gracePeriodSeconds":60.0}`, `{"gracePeriodSeconds":1e1}`, `{"gracePeriodSeconds":6.048001e5}`, `{"gracePeriodSeconds":0.5}`,
 	} {
 		f.Add(seed)
 	}

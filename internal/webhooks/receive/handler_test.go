@@ -89,6 +89,27 @@ func TestTheDeliveryHandedToTheStarterIsTheVerifiedOne(t *testing.T) {
 	}
 }
 
+// TestABodyThatIsNotOneJSONValueStartsNothing: a delivery's body is the
+// run's input, taken as the signed bytes it is, so it is never read as {}:
+// no body and a body of only whitespace (issue 19) are refused on body as
+// not JSON, however well signed, while numbers reach the input as written.
+func TestABodyThatIsNotOneJSONValueStartsNothing(t *testing.T) {
+	for _, body := range []string{"", "  \n", " ", "\t\r\n"} {
+		started := 0
+		start := func(context.Context, receive.Delivery) (string, error) { started++; return "run_x", nil }
+		rec := serve(t, fakeVerifier{workflowID: workflowID}, start, workflowID, webhooks.Sign(testSecret, time.Now(), []byte(body)), []byte(body))
+		if rec.Code != http.StatusBadRequest || !bytes.Contains(rec.Body.Bytes(), []byte(`"field":"body"`)) || started != 0 {
+			t.Errorf("body %q: %d %s, %d runs started; want 400 on body and none", body, rec.Code, rec.Body, started)
+		}
+	}
+	var got receive.Delivery
+	start := func(_ context.Context, d receive.Delivery) (string, error) { got = d; return d.RunID, nil }
+	body := []byte(`{"n":60.0,"m":1e1}`)
+	if rec := serve(t, fakeVerifier{workflowID: workflowID}, start, workflowID, webhooks.Sign(testSecret, time.Now(), body), body); rec.Code != http.StatusAccepted || !bytes.Equal(got.Input, body) {
+		t.Errorf("%d %s, input %s; want 202 with the input as sent", rec.Code, rec.Body, got.Input)
+	}
+}
+
 func TestDeliveryRunIDIsAValidRunIDStableForADeliveryAndDistinctOtherwise(t *testing.T) {
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	sig := func(secret string, t time.Time, body string) webhooks.Signature {
@@ -129,6 +150,8 @@ func FuzzReceive(f *testing.F) {
 	f.Add("t=1,v1=00", []byte(`{}`))
 	f.Add("", []byte(``))
 	f.Add(webhooks.Sign(testSecret, now, []byte("\"\xff\"")), []byte("\"\xff\""))
+	f.Add(webhooks.Sign(testSecret, now, []byte("  \n")), []byte("  \n"))
+	f.Add(webhooks.Sign(testSecret, now, []byte(`{"n":60.0,"m":1e1}`)), []byte(`{"n":60.0,"m":1e1}`))
 	f.Fuzz(func(t *testing.T, signature string, body []byte) {
 		started := 0
 		start := func(_ context.Context, d receive.Delivery) (string, error) { started++; return d.RunID, nil }

@@ -55,6 +55,11 @@ func FuzzParseAndValidate(f *testing.F) {
 		`{"notify":{"url":"http://127.0.0.1:9/x","events":[]}}`, `{"notify":{"url":"http://10.0.0.1/x","events":["run.failed"]}}`,
 		`{"notify":{"url":"https://u:p@h/{{ .input }}","events":["run.failed","run.failed","run.done"]}}`, `{"notify":{"events":null,"extra":1}}`, `{"notify":null}`,
 		`[]`, `null`, `"x"`, `{`, ``, `{"trigger":{"type":"manual","cron":""}}`, `{"steps":[{"retry":{"maxAttempts":1e99}}]}`,
+		// Issue 19: a body of only whitespace is refused; an integer may
+		// be written as any number whose value is one.
+		"  \n", " ", "\r\n\t",
+		`{"name":"i","trigger":{"type":"manual"},"timeoutSeconds":60.0,"concurrency":{"limit":1e1},"steps":[{"id":"a","type":"delay","with":{"seconds":1E1},"retry":{"maxAttempts":3e0},"timeoutSeconds":60.000}]}`,
+		`{"name":"i","trigger":{"type":"manual"},"timeoutSeconds":60.5,"steps":[{"id":"a","type":"delay","with":{"seconds":-0.5},"retry":{"maxAttempts":1e400}}]}`,
 	} {
 		f.Add([]byte(seed))
 	}

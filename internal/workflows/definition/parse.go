@@ -15,6 +15,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/jsonbody"
 	"github.com/workflowsapi/workflows/internal/jsonfield"
 )
 
@@ -26,8 +27,11 @@ import (
 // given as null (except inside a step's body and the input schema, which
 // are any JSON) and a value of the wrong type are refused. Unlike a single
 // json.Unmarshal, which stops at the first of these, Parse reads the body
-// member by member so that one answer names them all. An empty body reads
-// as {}. Any error that is not a *domain.Error comes from exists.
+// member by member so that one answer names them all. The body is read by
+// jsonbody's rules, as every route's is: no body at all reads as {}, one of
+// only whitespace is refused, and an integer (a timeout, a retry count, a
+// delay, a limit, a version) may be written 60.0 or 6e1. Any error that is
+// not a *domain.Error comes from exists.
 func Parse(body []byte, exists workflows.ConnectionExists) (workflows.Definition, error) {
 	if len(body) > workflows.MaxDefinitionBytes {
 		// Checked first, so an oversized body costs no decoding. The
@@ -35,8 +39,9 @@ func Parse(body []byte, exists workflows.ConnectionExists) (workflows.Definition
 		// other caller.
 		return workflows.Definition{}, domain.Invalid(domain.FieldError{Field: "body", Message: fmt.Sprintf("must be at most %d bytes (256 KiB)", workflows.MaxDefinitionBytes)})
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
+	body, err := jsonbody.Text(body)
+	if err != nil {
+		return workflows.Definition{}, err
 	}
 	p := newProblems()
 	var root jsontext.Value
@@ -447,9 +452,10 @@ func (p *problems) members(path string, raw jsontext.Value) []member {
 }
 
 // decode reads one value strictly into dst, reporting any problem at field;
-// it reports whether the value was read.
+// it reports whether the value was read. Every integer of a definition is
+// read here, so jsonbody.Integers lets each take 60.0 as 60.
 func (p *problems) decode(field string, raw jsontext.Value, dst any) bool {
-	if err := json.Unmarshal(raw, dst, json.RejectUnknownMembers(true)); err != nil {
+	if err := json.Unmarshal(raw, dst, json.RejectUnknownMembers(true), jsonbody.Integers); err != nil {
 		p.addJSON(field, err)
 		return false
 	}

@@ -6,9 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/workflowsapi/workflows/internal/openapi"
+	"github.com/workflowsapi/workflows/internal/openapi/clients/goclient"
 )
 
 var update = flag.Bool("update", false, "write the generated Go client to goclient/client.gen.go instead of comparing it (make goclient)")
@@ -48,5 +51,25 @@ func TestTheGoClientIsGeneratedFromTheServedDocument(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("goclient/client.gen.go is not what oapi-codegen makes of the served document: run make goclient")
+	}
+}
+
+// TestTheGoClientHasEveryOperation: oapi-codegen skips nothing, each
+// operationId (list-workflows) is a typed method (ListWorkflowsWithResponse).
+func TestTheGoClientHasEveryOperation(t *testing.T) {
+	client := reflect.TypeOf(&goclient.ClientWithResponses{})
+	ops := parseDocument(t, openapi.JSON()).operations()
+	if len(ops) == 0 {
+		t.Fatal("the document has no operations")
+	}
+	for _, op := range ops {
+		var method strings.Builder
+		for _, word := range strings.Split(op.id, "-") {
+			method.WriteString(strings.ToUpper(word[:1]) + word[1:])
+		}
+		method.WriteString("WithResponse")
+		if _, ok := client.MethodByName(method.String()); !ok {
+			t.Errorf("%s %s (%s): the Go client has no %s", op.method, op.path, op.id, method.String())
+		}
 	}
 }

@@ -12,6 +12,23 @@ forward_pids=() moto_pid= moto_port= events_pid=
 
 free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# bridge_gateway: the address of Docker's default bridge on this machine, which
+# containers reach as host.docker.internal. dockerd 20.10 leaves Gateway out
+# of the bridge's IPAM config when docker0 was already there as it started
+# (a second start on one machine), so the bridge device's own address, which
+# is the gateway, stands in.
+bridge_gateway() {
+  local ip
+  ip=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null || true)
+  if [ -z "$ip" ]; then
+    local device
+    device=$(docker network inspect bridge -f '{{index .Options "com.docker.network.bridge.name"}}' 2>/dev/null || true)
+    ip=$(ip -4 -o addr show "${device:-docker0}" 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')
+  fi
+  [ -n "$ip" ] || { log "cannot tell the Docker bridge's address"; exit 1; }
+  echo "$ip"
+}
+
 # forward HOST PORT LOGDIR: HOST:PORT -> 127.0.0.1:PORT, for containers to
 # reach a server that listens on loopback only (scripts/bridge-forward.js).
 forward() {

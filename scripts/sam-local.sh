@@ -91,7 +91,7 @@ DYNAMODB_ENDPOINT=$endpoint TABLE_NAME=$table go run ./cmd/wfctl setup >&2
 # gateway address. The engine and moto listen on loopback only, so a
 # forwarder on the bridge address carries the containers' connections to
 # them, and nothing listens on the machine's other interfaces.
-bridge_ip=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+bridge_ip=$(bridge_gateway)
 forward "$bridge_ip" "$engine_port" "$state"
 
 # 4. moto's server for Step Functions, Scheduler and KMS.

@@ -58,7 +58,7 @@ trap 'exit 143' TERM
 engine=$(scripts/docker-engine.sh ensure)
 [ "$engine" != started ] || started_daemon=1
 image=$(scripts/sam-base-image.sh "$sam_arch")
-bridge_ip=$(docker network inspect bridge -f '{{(index .IPAM.Config 0).Gateway}}')
+bridge_ip=$(bridge_gateway)
 
 # 2. dynalite on a free port, data in the temporary directory.
 read -r endpoint engine_state < <(scripts/local-engine.sh "$work/data" "$(free_port)" || echo failed)

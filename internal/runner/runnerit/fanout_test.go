@@ -184,11 +184,24 @@ func TestParallelRunsItsStepsAtOnce(t *testing.T) {
 	a := start(t)
 	var mu sync.Mutex
 	inFlight, most := 0, 0
+	// fast and slow meet at the target before either answers: run at once,
+	// the second arrives while the first waits; run one after the other,
+	// the first waits out the 5 s alone and most stays 1. Sleeps alone let a
+	// loaded machine start slow after fast had answered (CI saw most 1).
+	bothIn := make(chan struct{})
+	var meet sync.Once
 	tg := newTarget(t, func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		inFlight++
 		most = max(most, inFlight)
+		if inFlight >= 2 {
+			meet.Do(func() { close(bothIn) })
+		}
 		mu.Unlock()
+		select {
+		case <-bothIn:
+		case <-time.After(5 * time.Second):
+		}
 		switch r.URL.Path {
 		case "/slow":
 			time.Sleep(700 * time.Millisecond)

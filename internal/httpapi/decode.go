@@ -18,10 +18,6 @@ import (
 	"github.com/workflowsapi/workflows/internal/jsonfield"
 )
 
-// jsonWhitespace is what RFC 8259 counts as whitespace, which may surround
-// a body's value.
-const jsonWhitespace = " \t\n\r"
-
 // DecodeJSON reads the (already size- and type-checked) body into dst.
 // Names are matched exactly, a name given twice and an unknown name are
 // refused, as are malformed JSON, invalid UTF-8 and wrongly typed values: each
@@ -41,7 +37,7 @@ func DecodeJSON(r *http.Request, dst any) error {
 	if err := json.Unmarshal(body, dst, json.RejectUnknownMembers(true), jsonbody.Integers); err != nil {
 		return jsonError(err)
 	}
-	if trimmed := bytes.Trim(body, jsonWhitespace); trimmed[0] != '{' {
+	if trimmed := bytes.Trim(body, jsonbody.Whitespace); trimmed[0] != '{' {
 		// null decodes into a struct without error, as nothing at all.
 		return domain.Invalid(domain.FieldError{Field: "body", Message: "must be a JSON object"})
 	}

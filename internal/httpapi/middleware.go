@@ -21,6 +21,7 @@ import (
 	"github.com/workflowsapi/workflows/internal/authcontext"
 	"github.com/workflowsapi/workflows/internal/domain"
 	"github.com/workflowsapi/workflows/internal/ids"
+	"github.com/workflowsapi/workflows/internal/jsonbody"
 	"github.com/workflowsapi/workflows/internal/jsondepth"
 )
 
@@ -234,7 +235,7 @@ func (p *pipeline) checkBody(next http.Handler) http.Handler {
 			WriteError(w, r, tooLarge)
 			return
 		}
-		if len(bytes.TrimSpace(body)) > 0 {
+		if !jsonbody.None(body) {
 			mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if err != nil || !strings.EqualFold(mediaType, "application/json") {
 				WriteError(w, r, domain.Errorf(domain.CodeUnsupportedMediaType, "The request body must be application/json"))

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/workflowsapi/workflows/internal/domain"
+	"github.com/workflowsapi/workflows/internal/jsonbody"
 )
 
 // Window is how long an Idempotency-Key holds its first answer.
@@ -120,9 +121,9 @@ type Request struct {
 // operation, the target and the body's Digest. A body that is not one JSON
 // value is a VALIDATION_ERROR (the routes have refused it before).
 func (r Request) Fingerprint() (string, error) {
-	body := r.Body
-	if len(body) == 0 {
-		body = []byte("{}")
+	body, err := jsonbody.Text(r.Body)
+	if err != nil {
+		return "", err
 	}
 	digest, err := Digest(body)
 	if err != nil {

@@ -17,9 +17,16 @@ import (
 	"github.com/workflowsapi/workflows/internal/domain"
 )
 
-// whitespace is what RFC 8259 counts as whitespace. bytes.TrimSpace would
-// also trim \v, \f and Unicode spaces, which JSON does not allow anywhere.
-const whitespace = " \t\n\r"
+// Whitespace is what RFC 8259 counts as whitespace, which may surround a
+// body's value. bytes.TrimSpace would also trim \v, \f and Unicode spaces,
+// which JSON does not allow anywhere.
+const Whitespace = " \t\n\r"
+
+// None reports whether a request has no body: zero bytes, and nothing else.
+// A body of only whitespace is a body (one that Text refuses), so the
+// media-type check, the depth check and the idempotency fingerprint all
+// take it as sent.
+func None(body []byte) bool { return len(body) == 0 }
 
 // ErrOnlyWhitespace refuses a body that has bytes, all of them whitespace.
 var ErrOnlyWhitespace = domain.Invalid(domain.FieldError{
@@ -34,10 +41,10 @@ var ErrOnlyWhitespace = domain.Invalid(domain.FieldError{
 // something (the fuzzer found "  \n" started a run as if it were {}). Any
 // other body is returned as it is, for the decoder to judge.
 func Text(body []byte) ([]byte, error) {
-	if len(body) == 0 {
+	if None(body) {
 		return []byte("{}"), nil
 	}
-	if len(bytes.Trim(body, whitespace)) == 0 {
+	if len(bytes.Trim(body, Whitespace)) == 0 {
 		return nil, ErrOnlyWhitespace
 	}
 	return body, nil

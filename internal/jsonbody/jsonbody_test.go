@@ -141,7 +141,7 @@ func FuzzIntegers(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, input string) {
 		text, err := Text([]byte(input))
-		onlyWhitespace := input != "" && strings.Trim(input, whitespace) == ""
+		onlyWhitespace := input != "" && strings.Trim(input, Whitespace) == ""
 		switch {
 		case onlyWhitespace && !errors.Is(err, ErrOnlyWhitespace):
 			t.Fatalf("Text(%q) = %q, %v; want ErrOnlyWhitespace", input, text, err)
@@ -152,7 +152,7 @@ func FuzzIntegers(f *testing.F) {
 		}
 
 		number := jsontext.Value(input)
-		if !number.IsValid() || number.Kind() != '0' || strings.ContainsAny(input, whitespace) {
+		if !number.IsValid() || number.Kind() != '0' || strings.ContainsAny(input, Whitespace) {
 			return
 		}
 		want, exact := exactValue(input)

@@ -15,8 +15,9 @@ import (
 // fuzzer found "  \n" taken for {} by start, cancel and retry, each then
 // starting or cancelling a run. A body of only whitespace is not JSON: each
 // route answers 400 VALIDATION_ERROR on body and starts, stops and stores
-// nothing, with or without a Content-Type and an Idempotency-Key. No body
-// at all is still read as {} (curl -X POST …/cancel).
+// nothing, with an Idempotency-Key too; without a Content-Type it is 415,
+// since it is a body. No body at all is still read as {} (curl -X POST
+// …/cancel).
 func TestABodyOfOnlyWhitespaceIsRefusedAndChangesNothing(t *testing.T) {
 	a := start(t)
 	wf := a.workflow(t, "")
@@ -28,6 +29,13 @@ func TestABodyOfOnlyWhitespaceIsRefusedAndChangesNothing(t *testing.T) {
 			for _, contentType := range []string{"application/json", ""} {
 				key := http.Header{"Idempotency-Key": {"ws-" + contentType}}
 				r := gatewaytest.CallWith(t, "POST", a.env.URL+routes.BasePath+path, a.key, contentType, key, []byte(body))
+				if contentType == "" {
+					// A blank body is a body: without its type, 415, as any other.
+					if r.Status != 415 || r.ErrorCode(t) != "UNSUPPORTED_MEDIA_TYPE" {
+						t.Errorf("POST %s with body %q and no Content-Type: %d %s, want 415", path, body, r.Status, r.Body)
+					}
+					continue
+				}
 				if r.Status != 400 || r.ErrorCode(t) != "VALIDATION_ERROR" ||
 					!strings.Contains(string(r.Body), `"field":"body"`) || !strings.Contains(string(r.Body), "only whitespace is not JSON") {
 					t.Errorf("POST %s with body %q (Content-Type %q): %d %s, want 400 VALIDATION_ERROR on body", path, body, contentType, r.Status, r.Body)

@@ -34,7 +34,7 @@ func DecodeJSON(r *http.Request, dst any) error {
 	if body, err = jsonbody.Text(body); err != nil {
 		return err
 	}
-	if err := json.Unmarshal(body, dst, json.RejectUnknownMembers(true), jsonbody.Integers); err != nil {
+	if err := json.Unmarshal(body, dst, json.RejectUnknownMembers(true), jsonbody.Integers()); err != nil {
 		return jsonError(err)
 	}
 	if trimmed := bytes.Trim(body, jsonbody.Whitespace); trimmed[0] != '{' {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -65,19 +66,35 @@ func Text(body []byte) ([]byte, error) {
 // uint8, …), not named ones (type Seconds int), as type-specific unmarshalers
 // do; and no request field is tagged `,string`, whose quoted numbers it
 // leaves to the default decoding.
-var Integers = json.WithUnmarshalers(json.JoinUnmarshalers(
-	json.UnmarshalFromFunc(integer[int]),
-	json.UnmarshalFromFunc(integer[int8]),
-	json.UnmarshalFromFunc(integer[int16]),
-	json.UnmarshalFromFunc(integer[int32]),
-	json.UnmarshalFromFunc(integer[int64]),
-	json.UnmarshalFromFunc(integer[uint]),
-	json.UnmarshalFromFunc(integer[uint8]),
-	json.UnmarshalFromFunc(integer[uint16]),
-	json.UnmarshalFromFunc(integer[uint32]),
-	json.UnmarshalFromFunc(integer[uint64]),
-	json.UnmarshalFromFunc(integer[uintptr]),
-))
+//
+// It is a function, built on first use, and not a package variable: a
+// variable's initializer runs in every binary that imports this package,
+// so it linked go-json-experiment/json's whole decoder, about 0.5 MiB, into
+// the functions that never decode a body (the read routes) and built the
+// option at each of their starts. functions/links_test.go holds them to it.
+func Integers() json.Options {
+	integersOnce.Do(func() {
+		integers = json.WithUnmarshalers(json.JoinUnmarshalers(
+			json.UnmarshalFromFunc(integer[int]),
+			json.UnmarshalFromFunc(integer[int8]),
+			json.UnmarshalFromFunc(integer[int16]),
+			json.UnmarshalFromFunc(integer[int32]),
+			json.UnmarshalFromFunc(integer[int64]),
+			json.UnmarshalFromFunc(integer[uint]),
+			json.UnmarshalFromFunc(integer[uint8]),
+			json.UnmarshalFromFunc(integer[uint16]),
+			json.UnmarshalFromFunc(integer[uint32]),
+			json.UnmarshalFromFunc(integer[uint64]),
+			json.UnmarshalFromFunc(integer[uintptr]),
+		))
+	})
+	return integers
+}
+
+var (
+	integersOnce sync.Once
+	integers     json.Options
+)
 
 // integerType is every Go integer type Integers decodes.
 type integerType interface {

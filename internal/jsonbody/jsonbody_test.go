@@ -38,7 +38,7 @@ func TestTextReadsNoBodyAsAnEmptyObjectAndRefusesOnlyWhitespace(t *testing.T) {
 	}
 }
 
-type integers struct {
+type integerFields struct {
 	Int     int            `json:"int"`
 	Ptr     *int           `json:"ptr"`
 	Int64   *int64         `json:"int64"`
@@ -52,9 +52,9 @@ type integers struct {
 
 func TestIntegersTakeEveryIntegralSpelling(t *testing.T) {
 	for _, number := range []string{"60", "60.0", "6e1", "6E1", "6e+1", "6e01", "60.000", "600e-1", "0.6e2", "6.0e1"} {
-		var got integers
+		var got integerFields
 		body := `{"int":` + number + `,"ptr":` + number + `,"int64":` + number + `,"int8":` + number + `,"uint8":` + number + `,"strings":{"a":` + number + `}}`
-		if err := json.Unmarshal([]byte(body), &got, Integers); err != nil {
+		if err := json.Unmarshal([]byte(body), &got, Integers()); err != nil {
 			t.Errorf("%s: %v", number, err)
 			continue
 		}
@@ -63,8 +63,8 @@ func TestIntegersTakeEveryIntegralSpelling(t *testing.T) {
 		}
 	}
 	for number, want := range map[string]int{"1E1": 10, "-3.0": -3, "-0.0": 0, "0e5": 0, "0.0e-99999999999": 0, "1.5e1": 15, "2147483647.0": math.MaxInt32} {
-		var got integers
-		if err := json.Unmarshal([]byte(`{"int":`+number+`}`), &got, Integers); err != nil || got.Int != want {
+		var got integerFields
+		if err := json.Unmarshal([]byte(`{"int":`+number+`}`), &got, Integers()); err != nil || got.Int != want {
 			t.Errorf("%s: %d, %v; want %d", number, got.Int, err, want)
 		}
 	}
@@ -82,8 +82,8 @@ func TestIntegersRefuseAsTheDefaultDoes(t *testing.T) {
 	}
 	for _, c := range cases {
 		body := []byte(`{"` + c.field + `":` + c.number + `}`)
-		var with, without integers
-		errWith := json.Unmarshal(body, &with, Integers)
+		var with, without integerFields
+		errWith := json.Unmarshal(body, &with, Integers())
 		var semantic *json.SemanticError
 		if !errors.As(errWith, &semantic) {
 			t.Errorf("%s %s: %v, want a semantic error", c.field, c.number, errWith)
@@ -105,17 +105,17 @@ func TestIntegersRefuseAsTheDefaultDoes(t *testing.T) {
 // differently; a float, any JSON and a value kept raw hold the number as
 // written, and what is not a number is refused as before.
 func TestIntegersLeaveOtherValuesAlone(t *testing.T) {
-	var got integers
+	var got integerFields
 	body := `{"float":60.0,"any":{"n":60.0},"raw":{"n":6e1,"m":[1.0]}}`
-	if err := json.Unmarshal([]byte(body), &got, Integers); err != nil {
+	if err := json.Unmarshal([]byte(body), &got, Integers()); err != nil {
 		t.Fatal(err)
 	}
 	if got.Float != 60 || !reflect.DeepEqual(got.Any, map[string]any{"n": 60.0}) || string(got.Raw) != `{"n":6e1,"m":[1.0]}` {
 		t.Errorf("read as %+v", got)
 	}
 	for _, value := range []string{`"60"`, `true`, `{}`, `[60]`} {
-		var with, without integers
-		errWith := json.Unmarshal([]byte(`{"int":`+value+`}`), &with, Integers)
+		var with, without integerFields
+		errWith := json.Unmarshal([]byte(`{"int":`+value+`}`), &with, Integers())
 		errWithout := json.Unmarshal([]byte(`{"int":`+value+`}`), &without)
 		if errWith == nil || errWithout == nil || errWith.Error() != errWithout.Error() {
 			t.Errorf("int %s: %v with Integers, %v without", value, errWith, errWithout)
@@ -123,8 +123,8 @@ func TestIntegersLeaveOtherValuesAlone(t *testing.T) {
 	}
 	// null reads as the default reads it: as nothing (DecodeJSON refuses a
 	// member given as null before this matters).
-	got = integers{Int: 5}
-	if err := json.Unmarshal([]byte(`{"int":null,"ptr":null}`), &got, Integers); err != nil || got.Int != 0 || got.Ptr != nil {
+	got = integerFields{Int: 5}
+	if err := json.Unmarshal([]byte(`{"int":null,"ptr":null}`), &got, Integers()); err != nil || got.Int != 0 || got.Ptr != nil {
 		t.Errorf("null: %+v, %v", got, err)
 	}
 }
@@ -160,13 +160,13 @@ func FuzzIntegers(f *testing.F) {
 			return // an exponent too large for big.Rat to be quick
 		}
 		var n64 int64
-		err64 := json.Unmarshal(number, &n64, Integers)
+		err64 := json.Unmarshal(number, &n64, Integers())
 		fits64 := want.IsInt() && want.Num().IsInt64()
 		if (err64 == nil) != fits64 || (fits64 && n64 != want.Num().Int64()) {
 			t.Fatalf("%s into int64: %d, %v; its value is %s", input, n64, err64, want.RatString())
 		}
 		var n8 int8
-		err8 := json.Unmarshal(number, &n8, Integers)
+		err8 := json.Unmarshal(number, &n8, Integers())
 		fits8 := fits64 && want.Num().Int64() >= math.MinInt8 && want.Num().Int64() <= math.MaxInt8
 		if (err8 == nil) != fits8 || (fits8 && int64(n8) != want.Num().Int64()) {
 			t.Fatalf("%s into int8: %d, %v; its value is %s", input, n8, err8, want.RatString())

@@ -455,7 +455,7 @@ func (p *problems) members(path string, raw jsontext.Value) []member {
 // it reports whether the value was read. Every integer of a definition is
 // read here, so jsonbody.Integers lets each take 60.0 as 60.
 func (p *problems) decode(field string, raw jsontext.Value, dst any) bool {
-	if err := json.Unmarshal(raw, dst, json.RejectUnknownMembers(true), jsonbody.Integers); err != nil {
+	if err := json.Unmarshal(raw, dst, json.RejectUnknownMembers(true), jsonbody.Integers()); err != nil {
 		p.addJSON(field, err)
 		return false
 	}

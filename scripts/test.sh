@@ -75,7 +75,7 @@ fuzz_targets=(internal/workflows:FuzzParseAndValidate internal/workflows:FuzzFie
               internal/engine:FuzzTemplate internal/engine:FuzzAddressRules internal/engine:FuzzRetryAfter
               internal/engine:FuzzRenderURL internal/jsondepth:FuzzDepth internal/jsonbody:FuzzIntegers internal/idempotency:FuzzDigest
               internal/webhooks/receive:FuzzReceive internal/schedules/local:FuzzParseExpression
-              internal/console:FuzzAssetPath)
+              internal/console:FuzzAssetPath internal/awskms:FuzzRefusal)
 # fuzz_lane N runs every second target from the Nth, one after another: two
 # lanes run side by side, so each target's compile and baseline overlap
 # another's fuzzing (about half the wall time; each target still fuzzes for

@@ -115,3 +115,42 @@ func (e *attemptTimeoutError) RetryableError() bool { return true }
 // CanceledError hides the cancelled context underneath from the retryer's
 // "never retry a cancelled call" check, which would otherwise find it first.
 func (e *attemptTimeoutError) CanceledError() bool { return false }
+
+// Run is the budget around a call made without the SDK's middleware stack
+// (internal/awskms): attempt runs under the call's deadline, each try under
+// the attempt's, and a failed try is retried when the standard retryer
+// Retryer builds says it may be (a refused or reset connection, an attempt
+// that timed out, a 5xx, throttling), after its back-off, until MaxAttempts.
+// The error returned is the last try's.
+func (b Budget) Run(ctx context.Context, attempt func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, b.Call)
+	defer cancel()
+	retryer := b.Retryer()
+	for try := 1; ; try++ {
+		err := b.try(ctx, attempt)
+		if err == nil || try >= b.MaxAttempts || ctx.Err() != nil || !retryer.IsErrorRetryable(err) {
+			return err
+		}
+		delay, delayErr := retryer.RetryDelay(try, err)
+		if delayErr != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+	}
+}
+
+// try is one attempt under the attempt's deadline; an attempt cut by that
+// deadline (not the call's) is an attemptTimeoutError, which retries.
+func (b Budget) try(ctx context.Context, attempt func(ctx context.Context) error) error {
+	attemptCtx, cancel := context.WithTimeout(ctx, b.Attempt)
+	defer cancel()
+	err := attempt(attemptCtx)
+	if err != nil && ctx.Err() == nil && errors.Is(attemptCtx.Err(), context.DeadlineExceeded) {
+		err = &attemptTimeoutError{after: b.Attempt, err: err}
+	}
+	return err
+}

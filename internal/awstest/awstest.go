@@ -27,7 +27,6 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go/middleware"
 )
@@ -254,33 +253,6 @@ func MustKMSClient(tb testing.TB, optFns ...func(*kms.Options)) *kms.Client {
 	return kms.New(kms.Options{}, append([]func(*kms.Options){base}, optFns...)...)
 }
 
-// MustKMSKey creates a symmetric encryption key in moto for one test and
-// returns a client built with optFns and the key's id. The key is created
-// with another client, so a call counter attached through optFns starts at
-// zero. The key is scheduled for deletion when the test ends.
-func MustKMSKey(tb testing.TB, optFns ...func(*kms.Options)) (client *kms.Client, keyID string) {
-	tb.Helper()
-	admin := MustKMSClient(tb)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := admin.CreateKey(ctx, &kms.CreateKeyInput{
-		KeySpec:     types.KeySpecSymmetricDefault,
-		KeyUsage:    types.KeyUsageTypeEncryptDecrypt,
-		Description: aws.String("awstest key for " + tb.Name()),
-	})
-	if err != nil {
-		tb.Fatalf("create a KMS key in moto: %v", err)
-	}
-	keyID = aws.ToString(out.KeyMetadata.Arn)
-	tb.Cleanup(func() {
-		// By the key's bare id: moto finds no key by ARN here.
-		_, _ = admin.ScheduleKeyDeletion(context.Background(), &kms.ScheduleKeyDeletionInput{
-			KeyId: out.KeyMetadata.KeyId, PendingWindowInDays: aws.Int32(7),
-		})
-	})
-	return MustKMSClient(tb, optFns...), keyID
-}
-
 // MustSFNClient is a Step Functions client for moto, signed as
 // MustKMSClient's is. optFns are applied last (to count calls). Moto keeps
 // the state machines and executions it is given; it runs none of their
@@ -322,9 +294,6 @@ func (c *Calls) Count(stack *middleware.Stack) error {
 			return next.HandleInitialize(ctx, in)
 		}), middleware.Before)
 }
-
-// KMS is a kms option attaching Count.
-func (c *Calls) KMS(o *kms.Options) { o.APIOptions = append(o.APIOptions, c.Count) }
 
 func (c *Calls) add(op string) {
 	c.mu.Lock()

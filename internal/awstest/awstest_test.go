@@ -1,6 +1,7 @@
 package awstest_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"os"
@@ -19,26 +20,36 @@ func TestMain(m *testing.M) { os.Exit(awstest.Run(m)) }
 
 func TestAKeyFromMustKMSKeyEncryptsAndItsClientCountsOnlyTheTestsCalls(t *testing.T) {
 	calls := &awstest.Calls{}
-	client, keyID := awstest.MustKMSKey(t, calls.KMS)
+	client, keyID := awstest.MustKMSKey(t, calls)
 	if !strings.HasPrefix(keyID, "arn:aws:kms:us-east-1:") {
 		t.Errorf("key id %q, want a key ARN in us-east-1", keyID)
 	}
 	ctx := context.Background()
-	enc, err := client.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(keyID), Plaintext: []byte("x")})
+	encCtx := map[string]string{"account": "acc_1"}
+	key, err := client.GenerateDataKey(ctx, keyID, encCtx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec, err := client.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, KeyId: aws.String(keyID)})
-	if err != nil || string(dec.Plaintext) != "x" {
-		t.Fatalf("Decrypt = %q, %v", dec.Plaintext, err)
+	plaintext, err := client.Decrypt(ctx, keyID, key.CiphertextBlob, encCtx)
+	if err != nil || !bytes.Equal(plaintext, key.Plaintext) {
+		t.Fatalf("Decrypt = %x, %v; want %x", plaintext, err, key.Plaintext)
 	}
 	got := calls.Snapshot()
-	if len(got) != 2 || got["Encrypt"] != 1 || got["Decrypt"] != 1 {
-		t.Errorf("counted %v, want one Encrypt and one Decrypt (the key's creation is not the test's)", got)
+	if len(got) != 2 || got["GenerateDataKey"] != 1 || got["Decrypt"] != 1 {
+		t.Errorf("counted %v, want one GenerateDataKey and one Decrypt (the key's creation is not the test's)", got)
 	}
 	calls.Reset()
 	if got := calls.Snapshot(); len(got) != 0 {
 		t.Errorf("after Reset: %v", got)
+	}
+
+	// The SDK's client counts by its middleware.
+	sdk := awstest.MustKMSClient(t, calls.KMS)
+	if _, err := sdk.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: key.CiphertextBlob, KeyId: aws.String(keyID), EncryptionContext: encCtx}); err != nil {
+		t.Fatal(err)
+	}
+	if got := calls.Snapshot(); len(got) != 1 || got["Decrypt"] != 1 {
+		t.Errorf("the SDK's client counted %v, want one Decrypt", got)
 	}
 }
 

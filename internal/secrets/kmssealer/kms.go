@@ -3,7 +3,7 @@
 // picks it or the local sealer from the environment.
 //
 // It is apart from internal/secrets because it links the KMS client
-// (github.com/aws/aws-sdk-go-v2/service/kms): the feature packages take a
+// (internal/awskms): the feature packages take a
 // secrets.Sealer and import only internal/secrets, so a function that never
 // seals or opens a secret (a read route) links no KMS client. Only the mains
 // of the functions granted KMS actions on the key
@@ -16,14 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/kms/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/workflowsapi/workflows/internal/awsbudget"
+	"github.com/workflowsapi/workflows/internal/awskms"
 	"github.com/workflowsapi/workflows/internal/secrets"
 )
 
@@ -34,7 +29,7 @@ import (
 // granted kms:Decrypt on the key can open anything. It is safe for
 // concurrent use.
 type KMS struct {
-	client *kms.Client
+	client *awskms.Client
 	keyID  string
 	budget Budget
 }
@@ -42,16 +37,9 @@ type KMS struct {
 // Budget bounds the time and the attempts of every KMS call.
 type Budget = awsbudget.Budget
 
-// DefaultBudget is in the spirit of store.DefaultBudget, for KMS: KMS
-// answers in milliseconds (tens with a cold TLS handshake), so 1 s per
-// attempt only ever cuts a connection that hangs, and one call gives up after
-// 2 s. A 10 s route function can then make its limiter call (4 s at worst),
-// one KMS call and its own DynamoDB write and still answer. Three attempts
-// with back-offs of at most 50 and 100 ms replace the SDK's default (three
-// attempts with back-offs of up to 20 s), which could hold a call past the
-// Lambda's timeout; the third attempt only happens when the first two failed
-// fast (a refused connection, a 5xx, throttling).
-var DefaultBudget = Budget{Call: 2 * time.Second, Attempt: time.Second, MaxAttempts: 3}
+// DefaultBudget is awskms.DefaultBudget: 2 s a call, 1 s an attempt, three
+// attempts with short back-offs, to fit a 10 s route function.
+var DefaultBudget = awskms.DefaultBudget
 
 // KMSOption changes a KMS sealer.
 type KMSOption func(*KMS)
@@ -63,13 +51,14 @@ func WithBudget(b Budget) KMSOption {
 }
 
 // NewKMS seals under the KMS key keyID (a key id, key ARN, alias name or
-// alias ARN). The sealer sets its own Budget on every call, whatever retry
-// settings client was built with.
-func NewKMS(client *kms.Client, keyID string, opts ...KMSOption) *KMS {
+// alias ARN). The sealer sets its own Budget on every call, whatever budget
+// client was built with.
+func NewKMS(client *awskms.Client, keyID string, opts ...KMSOption) *KMS {
 	k := &KMS{client: client, keyID: keyID, budget: DefaultBudget}
 	for _, o := range opts {
 		o(k)
 	}
+	k.client = client.WithBudget(k.budget)
 	return k
 }
 
@@ -93,21 +82,15 @@ type kmsWrapper KMS
 // NewDataKey is one GenerateDataKey call under the sealer's key, bound to
 // the context.
 func (k *kmsWrapper) NewDataKey(ctx context.Context, encCtx map[string]string) (key, wrapped []byte, keyID string, err error) {
-	ctx, cancel := context.WithTimeout(ctx, k.budget.Call)
-	defer cancel()
-	out, err := k.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
-		KeyId:             aws.String(k.keyID),
-		KeySpec:           types.DataKeySpecAes256,
-		EncryptionContext: encCtx,
-	}, withBudget(k.budget))
+	out, err := k.client.GenerateDataKey(ctx, k.keyID, encCtx)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("secrets: KMS GenerateDataKey: %w", err)
+		return nil, nil, "", fmt.Errorf("secrets: %w", err)
 	}
 	if len(out.Plaintext) != secrets.DataKeySize || len(out.CiphertextBlob) == 0 {
 		clear(out.Plaintext)
 		return nil, nil, "", fmt.Errorf("secrets: KMS GenerateDataKey returned no %d-byte data key", secrets.DataKeySize)
 	}
-	return out.Plaintext, out.CiphertextBlob, aws.ToString(out.KeyId), nil
+	return out.Plaintext, out.CiphertextBlob, out.KeyID, nil
 }
 
 // Unwrap is one Decrypt call naming the sealer's key, bound to the context;
@@ -117,28 +100,22 @@ func (k *kmsWrapper) Unwrap(ctx context.Context, s secrets.Sealed, encCtx map[st
 		// Sealed locally (or not by a sealer at all): KMS could not open it.
 		return nil, secrets.ErrOpen
 	}
-	ctx, cancel := context.WithTimeout(ctx, k.budget.Call)
-	defer cancel()
-	out, err := k.client.Decrypt(ctx, &kms.DecryptInput{
-		CiphertextBlob:    s.WrappedKey,
-		EncryptionContext: encCtx,
-		// Naming the key makes KMS refuse a blob of any other key, even one
-		// this function may also decrypt with (AWS's advice for Decrypt).
-		KeyId: aws.String(k.keyID),
-	}, withBudget(k.budget))
+	// Naming the key makes KMS refuse a blob of any other key, even one
+	// this function may also decrypt with (AWS's advice for Decrypt).
+	plaintext, err := k.client.Decrypt(ctx, k.keyID, s.WrappedKey, encCtx)
 	if err != nil {
 		if refusesThisBlob(err) {
 			// The same ErrOpen as a local sealer gives, so callers test for
 			// one error; KMS's own error stays in the chain for the log.
 			return nil, fmt.Errorf("%w: %w", secrets.ErrOpen, err)
 		}
-		return nil, fmt.Errorf("secrets: KMS Decrypt: %w", err)
+		return nil, fmt.Errorf("secrets: %w", err)
 	}
-	if len(out.Plaintext) != secrets.DataKeySize {
-		clear(out.Plaintext)
+	if len(plaintext) != secrets.DataKeySize {
+		clear(plaintext)
 		return nil, secrets.ErrOpen
 	}
-	return out.Plaintext, nil
+	return plaintext, nil
 }
 
 // refusesThisBlob reports whether KMS refused to unwrap this particular
@@ -148,20 +125,13 @@ func (k *kmsWrapper) Unwrap(ctx context.Context, s secrets.Sealed, encCtx map[st
 // another key too). Retrying cannot help with any of them, unlike a timeout,
 // throttling or a 5xx, which stay errors of their own.
 func refusesThisBlob(err error) bool {
-	var invalid *types.InvalidCiphertextException
-	var incorrect *types.IncorrectKeyException
-	var apiErr smithy.APIError
-	return errors.As(err, &invalid) || errors.As(err, &incorrect) ||
-		(errors.As(err, &apiErr) && apiErr.ErrorCode() == "AccessDeniedException")
-}
-
-// withBudget is a per-call option that puts b on one KMS call: the bounded
-// retryer and the call and attempt deadlines, whatever the client was built
-// with.
-func withBudget(b Budget) func(*kms.Options) {
-	return func(o *kms.Options) {
-		o.Retryer = b.Retryer()
-		o.RetryMaxAttempts = b.MaxAttempts
-		o.APIOptions = append(o.APIOptions, b.Deadlines)
+	var refusal *awskms.Error
+	if !errors.As(err, &refusal) {
+		return false
 	}
+	switch refusal.Code {
+	case "InvalidCiphertextException", "IncorrectKeyException", "AccessDeniedException":
+		return true
+	}
+	return false
 }

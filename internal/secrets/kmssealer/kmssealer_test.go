@@ -10,8 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/workflowsapi/workflows/internal/awskms"
 	"github.com/workflowsapi/workflows/internal/awstest"
 	"github.com/workflowsapi/workflows/internal/secrets"
 	"github.com/workflowsapi/workflows/internal/secrets/kmssealer"
@@ -32,7 +32,7 @@ func TestKMSMakesOneCallPerSealAndPerOpenAndNoneForGarbage(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	calls := &awstest.Calls{}
-	client, keyID := awstest.MustKMSKey(t, calls.KMS)
+	client, keyID := awstest.MustKMSKey(t, calls)
 	sealer := kmssealer.NewKMS(client, keyID)
 	local, err := secrets.NewLocal(t.TempDir())
 	if err != nil {
@@ -93,14 +93,16 @@ func TestKMSMakesOneCallPerSealAndPerOpenAndNoneForGarbage(t *testing.T) {
 // hungKMS is a KMS client for an endpoint on 127.0.0.1 that accepts
 // connections and never answers, and the count of connections made to it
 // (one per attempt, since a hung connection is never reused).
-func hungKMS(t *testing.T) (*kms.Client, *atomic.Int32) {
+func hungKMS(t *testing.T) (*awskms.Client, *atomic.Int32) {
 	t.Helper()
 	endpoint, accepted := awstest.HungEndpoint(t)
-	client := kms.New(kms.Options{
-		Region:       "us-east-1",
-		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
-		BaseEndpoint: aws.String(endpoint),
-	})
+	client, err := awskms.New(aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("testing", "testing", ""),
+	}, awskms.Options{Endpoint: endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return client, accepted
 }
 

@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-
-	"github.com/workflowsapi/workflows/internal/awsconfig"
+	"github.com/workflowsapi/workflows/internal/awskms"
 	"github.com/workflowsapi/workflows/internal/signaltoken"
 )
 
@@ -25,7 +22,7 @@ const EnvKMSEndpoint = "KMS_ENDPOINT"
 
 // FromEnv is the signaltoken.MAC the environment asks for. With
 // SIGNAL_KEY_ID set it is KMS GenerateMac under that key, at KMS_ENDPOINT if
-// set, else wherever the SDK resolves KMS (which honours
+// set, else where awskms.Endpoint resolves KMS (which honours
 // AWS_ENDPOINT_URL_KMS). Without it, it is the local key under localDir
 // (signaltoken.NewLocal; the local gateway passes its data directory); an
 // empty localDir is then an error, so a deployed function missing
@@ -39,14 +36,9 @@ func FromEnv(ctx context.Context, localDir string) (signaltoken.MAC, error) {
 		}
 		return signaltoken.NewLocal(localDir)
 	}
-	endpoint := os.Getenv(EnvKMSEndpoint)
-	awsCfg, err := awsconfig.Load(ctx, endpoint)
+	client, err := awskms.FromEnv(ctx, os.Getenv(EnvKMSEndpoint))
 	if err != nil {
 		return nil, fmt.Errorf("signaltoken: %w", err)
 	}
-	var optFns []func(*kms.Options)
-	if endpoint != "" {
-		optFns = append(optFns, func(o *kms.Options) { o.BaseEndpoint = aws.String(endpoint) })
-	}
-	return NewKMS(kms.NewFromConfig(awsCfg, optFns...), keyID), nil
+	return NewKMS(client, keyID), nil
 }

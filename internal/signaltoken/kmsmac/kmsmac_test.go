@@ -71,7 +71,7 @@ func mustHMACKey(t *testing.T) (client *kms.Client, keyARN string) {
 func TestTheKMSMACIsGenerateMacUnderTheSignalKey(t *testing.T) {
 	client, keyARN := mustHMACKey(t)
 	var calls awstest.Calls
-	counted := awstest.MustKMSClient(t, calls.KMS)
+	counted := awstest.MustKMS(t, &calls)
 	mac := kmsmac.NewKMS(counted, keyARN)
 	token := base.token(t, mac)
 	if again := base.token(t, mac); again != token {
@@ -118,7 +118,7 @@ func TestTheKMSMACIsGenerateMacUnderTheSignalKey(t *testing.T) {
 }
 
 func TestTheKMSMACFailsWithoutTheKey(t *testing.T) {
-	client := awstest.MustKMSClient(t)
+	client := awstest.MustKMS(t)
 	// A symmetric encryption key cannot make MACs, and a missing key is
 	// missing: either way no token, and the error says KMS refused.
 	_, encryptionKey := awstest.MustKMSKey(t)
@@ -153,7 +153,7 @@ func TestFromEnv(t *testing.T) {
 		}
 	})
 	t.Run("a key: KMS at KMS_ENDPOINT", func(t *testing.T) {
-		client, keyARN := mustHMACKey(t)
+		_, keyARN := mustHMACKey(t)
 		t.Setenv(kmsmac.EnvKeyID, keyARN)
 		t.Setenv(kmsmac.EnvKMSEndpoint, awstest.Endpoint(t))
 		dir := t.TempDir()
@@ -161,7 +161,7 @@ func TestFromEnv(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := base.token(t, mac), base.token(t, kmsmac.NewKMS(client, keyARN)); got != want {
+		if got, want := base.token(t, mac), base.token(t, kmsmac.NewKMS(awstest.MustKMS(t), keyARN)); got != want {
 			t.Errorf("FromEnv's token %s, NewKMS's %s", got, want)
 		}
 		if _, err := os.Stat(filepath.Join(dir, signaltoken.LocalKeyFile)); err == nil {

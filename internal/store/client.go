@@ -10,15 +10,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/workflowsapi/workflows/internal/awsconfig"
+	"net/http"
 	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/aws/smithy-go"
+
 	"github.com/workflowsapi/workflows/internal/awsbudget"
+	"github.com/workflowsapi/workflows/internal/awsconfig"
 )
 
 // Local defaults: what `make dev` runs, and what wfctl talks to when no
@@ -90,11 +92,27 @@ func NewClient(ctx context.Context, cfg Config, optFns ...func(*dynamodb.Options
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	opts := []func(*dynamodb.Options){withBudget(cfg.Budget.Or(DefaultBudget))}
+	opts := []func(*dynamodb.Options){withBudget(cfg.Budget.Or(DefaultBudget)), keepConnections}
 	if cfg.Endpoint != "" {
 		opts = append(opts, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(cfg.Endpoint) })
 	}
 	return dynamodb.NewFromConfig(awsCfg, append(opts, optFns...)...), nil
+}
+
+// idleConnections is how many idle connections to DynamoDB a client keeps.
+// The SDK's HTTP client keeps 10 per host, so more calls at once than that
+// (a fan-out step's items, the local gateway's concurrent requests) close
+// their connections after each call and open new ones: a TLS handshake to
+// DynamoDB in AWS, and locally a connection accepted by dynalite for every
+// call beyond the tenth (docs/performance.md, issue 17).
+const idleConnections = 100
+
+// keepConnections gives a client's HTTP transport idleConnections per host.
+func keepConnections(o *dynamodb.Options) {
+	o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConns = idleConnections
+		t.MaxIdleConnsPerHost = idleConnections
+	})
 }
 
 // withBudget sets b on a client's options.

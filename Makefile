@@ -29,6 +29,7 @@ bench:
 	go test -count=1 -run TestDynamoDBCallsPerRoute -v ./internal/localapp/
 	go test -run '^$$' -bench GatewayOwnTime -benchtime 3000x -benchmem ./internal/localapp/
 	go test -run '^$$' -bench RunThroughput -benchtime 200x ./internal/runner/runnerit/
+	go test -run '^$$' -bench DynaliteCallCosts -benchtime 4000x ./internal/store/pipelinedb/
 	go test -run '^$$' -bench RunCost -benchtime 100x ./internal/runner/runnerit/
 	@$(MAKE) --no-print-directory lambda-startup
 

@@ -52,8 +52,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// One command should be enough for a new user: make the table if needed.
-	if _, err := store.EnsureTable(ctx, db, cfg.TableName); err != nil {
+	// One command should be enough for a new user: make the table if needed,
+	// with a client of its own that waits as long as a busy engine needs.
+	setupCfg := cfg
+	setupCfg.Budget = store.SetupBudget
+	setupDB, err := store.NewClient(ctx, setupCfg)
+	if err != nil {
+		return err
+	}
+	if _, err := store.EnsureTable(ctx, setupDB, cfg.TableName); err != nil {
 		return err
 	}
 	// Credentials and webhook secrets are sealed with a key-wrapping key

@@ -102,6 +102,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func setup(ctx context.Context, cfg store.Config, out io.Writer) error {
+	cfg.Budget = cfg.Budget.Or(store.SetupBudget)
 	db, err := store.NewClient(ctx, cfg)
 	if err != nil {
 		return err

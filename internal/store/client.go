@@ -58,6 +58,15 @@ type Budget = awsbudget.Budget
 // could keep one call waiting for up to 7 s.
 var DefaultBudget = Budget{Call: 4 * time.Second, Attempt: 2 * time.Second, MaxAttempts: 3}
 
+// SetupBudget is for the one call sequence that is not a request: making
+// or checking the table when a local gateway or `wfctl setup` starts
+// (EnsureTable). Nobody waits on it but the person starting the program, and
+// a local engine busy with other work (a test suite's hundreds of calls at
+// once, on two cores) has been seen to take over 4 s to answer a
+// CreateTable, which failed the local gateway's start under the deployed
+// budget.
+var SetupBudget = Budget{Call: 20 * time.Second, Attempt: 10 * time.Second, MaxAttempts: 3}
+
 // ConfigFromEnv reads DYNAMODB_ENDPOINT and TABLE_NAME, the environment the
 // Lambdas get. TABLE_NAME is required.
 func ConfigFromEnv() (Config, error) {

@@ -30,7 +30,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -131,32 +130,59 @@ func (c *Client) WithBudget(b awsbudget.Budget) *Client {
 	return &with
 }
 
-// serviceEndpoints is the part of an SDK configuration source that names a
-// service's base endpoint (awsconfig's AWS_ENDPOINT_URL_<SERVICE>, the SDK's
-// own environment and shared config sources), as the SDK's clients ask it.
-type serviceEndpoints interface {
-	GetServiceBaseEndpoint(ctx context.Context, sdkID string) (string, bool, error)
-}
+// serviceEndpoints and ignoreEndpoints are the parts of an SDK
+// configuration source that name a service's base endpoint and say whether
+// configured endpoints are ignored (awsconfig's AWS_ENDPOINT_URL_<SERVICE>
+// and AWS_IGNORE_CONFIGURED_ENDPOINT_URLS, and the SDK's own environment and
+// shared config sources), as the SDK's clients ask them.
+type (
+	serviceEndpoints interface {
+		GetServiceBaseEndpoint(ctx context.Context, sdkID string) (string, bool, error)
+	}
+	ignoreEndpoints interface {
+		GetIgnoreConfiguredEndpoints(ctx context.Context) (bool, bool, error)
+	}
+)
 
-// Endpoint is KMS's URL for cfg, resolved in the SDK's order: the
-// configuration's sources for the service (AWS_ENDPOINT_URL_KMS), then its
-// BaseEndpoint (AWS_ENDPOINT_URL), unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS
-// is true; else KMS's regional endpoint, https://kms.<region>.<the
-// partition's domain>.
+// Endpoint is KMS's URL for cfg, resolved as the SDK's clients resolve
+// theirs: the configuration's sources for the service (AWS_ENDPOINT_URL_KMS),
+// unless a source says configured endpoints are ignored; else the
+// configuration's BaseEndpoint (AWS_ENDPOINT_URL, which awsconfig leaves out
+// when they are ignored); else KMS's regional endpoint, https://kms.<region>.
+// <the partition's domain>.
 func Endpoint(cfg aws.Config) string {
-	if os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") != "true" {
-		for _, source := range cfg.ConfigSources {
-			if s, ok := source.(serviceEndpoints); ok {
-				if url, found, err := s.GetServiceBaseEndpoint(context.Background(), "KMS"); err == nil && found && url != "" {
-					return url
-				}
-			}
-		}
-		if cfg.BaseEndpoint != nil && *cfg.BaseEndpoint != "" {
-			return *cfg.BaseEndpoint
-		}
+	if url, ok := serviceEndpoint(cfg.ConfigSources); ok {
+		return url
+	}
+	if cfg.BaseEndpoint != nil && *cfg.BaseEndpoint != "" {
+		return *cfg.BaseEndpoint
 	}
 	return "https://kms." + cfg.Region + "." + dnsSuffix(cfg.Region)
+}
+
+// serviceEndpoint is the first of sources to name KMS's endpoint, if the
+// first to say whether configured endpoints are ignored does not say they
+// are (the SDK's internal/configsources.ResolveServiceBaseEndpoint).
+func serviceEndpoint(sources []any) (string, bool) {
+	ctx := context.Background()
+	for _, source := range sources {
+		if s, ok := source.(ignoreEndpoints); ok {
+			if ignored, found, err := s.GetIgnoreConfiguredEndpoints(ctx); err == nil && found {
+				if ignored {
+					return "", false
+				}
+				break
+			}
+		}
+	}
+	for _, source := range sources {
+		if s, ok := source.(serviceEndpoints); ok {
+			if url, found, err := s.GetServiceBaseEndpoint(ctx, "KMS"); err != nil || found {
+				return url, err == nil && url != ""
+			}
+		}
+	}
+	return "", false
 }
 
 // partitions are the AWS partitions whose domain is not amazonaws.com (aws

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/workflowsapi/workflows/internal/awsbudget"
+	"github.com/workflowsapi/workflows/internal/awsconfig"
 	"github.com/workflowsapi/workflows/internal/awskms"
 )
 
@@ -260,7 +261,6 @@ func TestThrottlingAndServerErrorsAreRetriedWithinTheBudget(t *testing.T) {
 // TestTheRegionalEndpointIsTheSDKs holds Endpoint's partition table to the
 // SDK's own endpoint rules for KMS, region by region.
 func TestTheRegionalEndpointIsTheSDKs(t *testing.T) {
-	t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "")
 	resolver := kms.NewDefaultEndpointResolverV2()
 	for _, region := range []string{"us-east-1", "eu-west-1", "ap-southeast-5", "mx-central-1", "us-gov-west-1",
 		"cn-north-1", "cn-northwest-1", "us-iso-east-1", "us-isob-east-1", "eu-isoe-west-1", "us-isof-south-1", "eusc-de-east-1"} {
@@ -274,28 +274,68 @@ func TestTheRegionalEndpointIsTheSDKs(t *testing.T) {
 	}
 }
 
-type endpointSource map[string]string
+// endpointSource is a configuration source as awsconfig's: endpoints by
+// service, and whether they are ignored.
+type endpointSource struct {
+	urls    map[string]string
+	ignored bool
+}
 
 func (s endpointSource) GetServiceBaseEndpoint(_ context.Context, sdkID string) (string, bool, error) {
-	url, ok := s[sdkID]
+	url, ok := s.urls[sdkID]
 	return url, ok, nil
+}
+
+func (s endpointSource) GetIgnoreConfiguredEndpoints(context.Context) (bool, bool, error) {
+	return s.ignored, true, nil
 }
 
 func TestAConfiguredEndpointWinsUnlessIgnored(t *testing.T) {
 	base := "http://127.0.0.1:4566"
 	cfg := aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(base),
-		ConfigSources: []any{endpointSource{"KMS": "http://127.0.0.1:5000", "SFN": "http://127.0.0.1:6000"}}}
-	t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "")
+		ConfigSources: []any{endpointSource{urls: map[string]string{"KMS": "http://127.0.0.1:5000", "SFN": "http://127.0.0.1:6000"}}}}
 	if got := awskms.Endpoint(cfg); got != "http://127.0.0.1:5000" {
 		t.Errorf("with the service's own: %s", got)
 	}
-	cfg.ConfigSources = []any{endpointSource{"SFN": "http://127.0.0.1:6000"}}
+	cfg.ConfigSources = []any{endpointSource{urls: map[string]string{"SFN": "http://127.0.0.1:6000"}}}
 	if got := awskms.Endpoint(cfg); got != base {
 		t.Errorf("with the base only: %s", got)
 	}
-	t.Setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+	cfg.ConfigSources = []any{endpointSource{urls: map[string]string{"KMS": "http://127.0.0.1:5000"}, ignored: true}}
+	cfg.BaseEndpoint = nil // awsconfig leaves it out when endpoints are ignored
 	if got := awskms.Endpoint(cfg); got != "https://kms.us-east-1.amazonaws.com" {
 		t.Errorf("ignored: %s", got)
+	}
+}
+
+// TestTheEnvironmentsEndpointsAreHonouredThroughAwsconfig: the variables,
+// read by awsconfig, as the SDK's clients read them.
+func TestTheEnvironmentsEndpointsAreHonouredThroughAwsconfig(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"the service's", map[string]string{"AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:5000", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}, "http://127.0.0.1:5000"},
+		{"the global one", map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}, "http://127.0.0.1:4566"},
+		{"both ignored", map[string]string{"AWS_ENDPOINT_URL_KMS": "http://127.0.0.1:5000", "AWS_ENDPOINT_URL": "http://127.0.0.1:4566",
+			"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}, "https://kms.eu-west-1.amazonaws.com"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, name := range []string{"AWS_ENDPOINT_URL_KMS", "AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"} {
+				t.Setenv(name, c.env[name])
+			}
+			t.Setenv("AWS_REGION", "eu-west-1")
+			t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+			t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+			cfg, err := awsconfig.FromEnvironment(context.Background(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := awskms.Endpoint(cfg); got != c.want {
+				t.Errorf("%s, want %s", got, c.want)
+			}
+		})
 	}
 }
 

@@ -83,13 +83,7 @@ func (b Budget) Deadlines(stack *middleware.Stack) error {
 			attemptCtx, cancel := context.WithTimeout(ctx, b.Attempt)
 			defer cancel()
 			out, md, err := next.HandleFinalize(attemptCtx, in)
-			if err != nil && ctx.Err() == nil && errors.Is(attemptCtx.Err(), context.DeadlineExceeded) {
-				// The SDK reports a cancelled context as not retryable; only
-				// this attempt ran out, so it is retried like a timed-out
-				// connection.
-				err = &attemptTimeoutError{after: b.Attempt, err: err}
-			}
-			return out, md, err
+			return out, md, b.attemptError(ctx, attemptCtx, err)
 		}), "Retry", middleware.After)
 }
 
@@ -148,9 +142,16 @@ func (b Budget) Run(ctx context.Context, attempt func(ctx context.Context) error
 func (b Budget) try(ctx context.Context, attempt func(ctx context.Context) error) error {
 	attemptCtx, cancel := context.WithTimeout(ctx, b.Attempt)
 	defer cancel()
-	err := attempt(attemptCtx)
+	return b.attemptError(ctx, attemptCtx, attempt(attemptCtx))
+}
+
+// attemptError is err, from an attempt made under attemptCtx within the
+// call's ctx, as an attemptTimeoutError when the attempt's own deadline (not
+// the call's) cut it. The SDK reports a cancelled context as not retryable;
+// only this attempt ran out, so it is retried like a timed-out connection.
+func (b Budget) attemptError(ctx, attemptCtx context.Context, err error) error {
 	if err != nil && ctx.Err() == nil && errors.Is(attemptCtx.Err(), context.DeadlineExceeded) {
-		err = &attemptTimeoutError{after: b.Attempt, err: err}
+		return &attemptTimeoutError{after: b.Attempt, err: err}
 	}
 	return err
 }

@@ -40,25 +40,40 @@ func MustKMS(tb testing.TB, calls ...*Calls) *awskms.Client {
 // creation. The key is scheduled for deletion when the test ends.
 func MustKMSKey(tb testing.TB, calls ...*Calls) (client *awskms.Client, keyID string) {
 	tb.Helper()
+	keyID = mustCreateKey(tb, types.KeySpecSymmetricDefault, types.KeyUsageTypeEncryptDecrypt)
+	return MustKMS(tb, calls...), keyID
+}
+
+// MustHMACKey creates an HMAC_256 key in moto for one test, as the stack's
+// signal key is, and returns its ARN. The key is scheduled for deletion when
+// the test ends.
+func MustHMACKey(tb testing.TB) (keyID string) {
+	tb.Helper()
+	return mustCreateKey(tb, types.KeySpecHmac256, types.KeyUsageTypeGenerateVerifyMac)
+}
+
+// mustCreateKey creates a key of spec and usage with the SDK's client and
+// schedules its deletion for the test's end.
+func mustCreateKey(tb testing.TB, spec types.KeySpec, usage types.KeyUsageType) (keyARN string) {
+	tb.Helper()
 	admin := MustKMSClient(tb)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := admin.CreateKey(ctx, &kms.CreateKeyInput{
-		KeySpec:     types.KeySpecSymmetricDefault,
-		KeyUsage:    types.KeyUsageTypeEncryptDecrypt,
+		KeySpec:     spec,
+		KeyUsage:    usage,
 		Description: aws.String("awstest key for " + tb.Name()),
 	})
 	if err != nil {
 		tb.Fatalf("create a KMS key in moto: %v", err)
 	}
-	keyID = aws.ToString(out.KeyMetadata.Arn)
 	tb.Cleanup(func() {
 		// By the key's bare id: moto finds no key by ARN here.
 		_, _ = admin.ScheduleKeyDeletion(context.Background(), &kms.ScheduleKeyDeletionInput{
 			KeyId: out.KeyMetadata.KeyId, PendingWindowInDays: aws.Int32(7),
 		})
 	})
-	return MustKMS(tb, calls...), keyID
+	return aws.ToString(out.KeyMetadata.Arn)
 }
 
 // KMS is a kms option attaching Count, for the SDK's client.

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -45,31 +44,8 @@ func mustLocal(t *testing.T, dir string) signaltoken.MAC {
 	return mac
 }
 
-// mustHMACKey creates an HMAC_256 key in moto, as the stack's signal key is,
-// and schedules its deletion when the test ends.
-func mustHMACKey(t *testing.T) (client *kms.Client, keyARN string) {
-	t.Helper()
-	client = awstest.MustKMSClient(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := client.CreateKey(ctx, &kms.CreateKeyInput{
-		KeySpec:     types.KeySpecHmac256,
-		KeyUsage:    types.KeyUsageTypeGenerateVerifyMac,
-		Description: aws.String("signal key for " + t.Name()),
-	})
-	if err != nil {
-		t.Fatalf("create an HMAC key in moto: %v", err)
-	}
-	t.Cleanup(func() {
-		_, _ = client.ScheduleKeyDeletion(context.Background(), &kms.ScheduleKeyDeletionInput{
-			KeyId: out.KeyMetadata.KeyId, PendingWindowInDays: aws.Int32(7),
-		})
-	})
-	return client, aws.ToString(out.KeyMetadata.Arn)
-}
-
 func TestTheKMSMACIsGenerateMacUnderTheSignalKey(t *testing.T) {
-	client, keyARN := mustHMACKey(t)
+	client, keyARN := awstest.MustKMSClient(t), awstest.MustHMACKey(t)
 	var calls awstest.Calls
 	counted := awstest.MustKMS(t, &calls)
 	mac := kmsmac.NewKMS(counted, keyARN)
@@ -111,7 +87,7 @@ func TestTheKMSMACIsGenerateMacUnderTheSignalKey(t *testing.T) {
 	}
 
 	// Another key makes other tokens.
-	_, otherKey := mustHMACKey(t)
+	otherKey := awstest.MustHMACKey(t)
 	if base.token(t, kmsmac.NewKMS(counted, otherKey)) == token {
 		t.Error("two KMS keys made the same token")
 	}
@@ -153,7 +129,7 @@ func TestFromEnv(t *testing.T) {
 		}
 	})
 	t.Run("a key: KMS at KMS_ENDPOINT", func(t *testing.T) {
-		_, keyARN := mustHMACKey(t)
+		keyARN := awstest.MustHMACKey(t)
 		t.Setenv(kmsmac.EnvKeyID, keyARN)
 		t.Setenv(kmsmac.EnvKMSEndpoint, awstest.Endpoint(t))
 		dir := t.TempDir()
